@@ -1,0 +1,191 @@
+"""Video in and out through PyAV: probe, decode to RGB frames, encode H.264 (+ AAC audio) mp4."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import av
+import numpy as np
+
+from posevideo.errors import InputError
+from posevideo.files import atomic_output
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    fps: float  # average frame rate (frames / duration)
+    width: int  # as displayed, after rotation metadata is applied
+    height: int
+    frames: int  # video frames in the file (counted from packets)
+    duration: float  # seconds of video
+    rotation: int  # degrees counter-clockwise from the display matrix (0, 90, 180, 270)
+    has_audio: bool
+    audio_sample_rate: int  # 0 when there is no audio
+    vfr: bool  # variable frame rate: frame durations differ by more than 10 % of the median
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _open(path: str | Path) -> av.container.InputContainer:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "no such file", "Check the path.")
+    if path.stat().st_size == 0:
+        raise InputError(path, "the file is empty", "Copy it again from its source.")
+    try:
+        return av.open(str(path))
+    except (av.error.FFmpegError, UnicodeDecodeError) as error:
+        raise InputError(path, f"not a readable video or audio file ({error.__class__.__name__})",
+                          "Check that the file is complete and in a format FFmpeg reads.") from error
+
+
+def _video_stream(container, path) -> av.video.stream.VideoStream:
+    if not container.streams.video:
+        raise InputError(path, "has no video stream", "Give a video file (mp4, mov, mkv, webm...).")
+    return container.streams.video[0]
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Read a video's properties by demuxing its packets (no decoding except one frame for rotation)."""
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        pts = []
+        try:
+            for packet in container.demux(stream):
+                if packet.pts is not None and packet.size:
+                    pts.append(packet.pts)
+        except av.error.FFmpegError as error:
+            raise InputError(path, f"the video is corrupt or truncated ({error.__class__.__name__})",
+                             "Re-export or re-download the file.") from error
+        if not pts:
+            raise InputError(path, "the video stream holds no frames", "Re-export the file.")
+        times = np.sort(np.array(pts, dtype=np.float64)) * float(stream.time_base)
+        steps = np.diff(times)
+        if len(steps):
+            median = float(np.median(steps))
+            duration = float(times[-1] - times[0] + median)
+            vfr = bool(np.any(np.abs(steps - median) > 0.1 * median))
+        else:
+            duration = 1.0 / float(stream.average_rate or 30)
+            vfr = False
+        fps = len(times) / duration
+        container.seek(0)
+        rotation = 0
+        for frame in container.decode(stream):
+            rotation = int(round(frame.rotation or 0)) % 360
+            break
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if rotation in (90, 270):
+            width, height = height, width
+        audio = container.streams.audio[0] if container.streams.audio else None
+        return VideoInfo(str(path), fps, width, height, len(times), duration, rotation,
+                         audio is not None, audio.codec_context.sample_rate if audio else 0, vfr)
+
+
+def read_frames(path: str | Path, apply_rotation: bool = True) -> Iterator[np.ndarray]:
+    """Yield the video's frames as (H, W, 3) uint8 RGB, upright when rotation metadata says so."""
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                image = frame.to_ndarray(format="rgb24")
+                rotation = int(round(frame.rotation or 0)) % 360 if apply_rotation else 0
+                if rotation:
+                    # The display matrix rotates counter-clockwise; np.rot90 does too.
+                    image = np.ascontiguousarray(np.rot90(image, k=rotation // 90))
+                yield image
+        except av.error.FFmpegError as error:
+            raise InputError(path, f"the video is corrupt or truncated ({error.__class__.__name__})",
+                             "Re-export or re-download the file.") from error
+
+
+def read_frame_times(path: str | Path) -> np.ndarray:
+    """Presentation time in seconds of each frame, in decode order (for variable frame rate video)."""
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        times = [float(p.pts * stream.time_base) for p in container.demux(stream) if p.pts is not None and p.size]
+    return np.sort(np.array(times))
+
+
+class VideoWriter:
+    """Writes RGB frames to an H.264 mp4, with optional mono audio as AAC, atomically.
+
+        with VideoWriter("out.mp4", fps=30, width=256, height=256, audio=wave) as writer:
+            for frame in frames:
+                writer.write(frame)  # (H, W, 3) uint8 RGB
+    """
+
+    def __init__(self, path: str | Path, fps: float, width: int, height: int,
+                 audio: np.ndarray | None = None, sample_rate: int = 16000, crf: int = 18):
+        if width % 2 or height % 2:
+            raise ValueError(f"H.264 needs an even frame size, got {width}x{height}")
+        self.path, self.fps, self.width, self.height = Path(path), fps, width, height
+        self.audio, self.sample_rate, self.crf = audio, sample_rate, crf
+        self.frames = 0
+
+    def __enter__(self) -> "VideoWriter":
+        self._atomic = atomic_output(self.path)
+        tmp = self._atomic.__enter__()
+        self._container = av.open(str(tmp), mode="w")
+        rate = Fraction(self.fps).limit_denominator(1001)
+        self._video = self._container.add_stream("libx264", rate=rate)
+        self._video.width, self._video.height = self.width, self.height
+        self._video.pix_fmt = "yuv420p"
+        self._video.options = {"crf": str(self.crf), "preset": "veryfast"}
+        self._audio = None
+        if self.audio is not None:
+            self._audio = self._container.add_stream("aac", rate=self.sample_rate)
+            self._audio.layout = "mono"
+        return self
+
+    def write(self, frame: np.ndarray) -> None:
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(f"expected a ({self.height}, {self.width}, 3) uint8 frame, got {frame.shape} {frame.dtype}")
+        video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        for packet in self._video.encode(video_frame):
+            self._container.mux(packet)
+        self.frames += 1
+
+    def _write_audio(self) -> None:
+        samples = np.asarray(self.audio, dtype=np.float32).reshape(1, -1)
+        chunk = 1024  # AAC's frame size
+        for start in range(0, samples.shape[1], chunk):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start:start + chunk]),
+                                               format="fltp", layout="mono")
+            frame.sample_rate = self.sample_rate
+            frame.pts = start
+            for packet in self._audio.encode(frame):
+                self._container.mux(packet)
+        for packet in self._audio.encode(None):
+            self._container.mux(packet)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                for packet in self._video.encode(None):
+                    self._container.mux(packet)
+                if self._audio is not None:
+                    self._write_audio()
+            self._container.close()
+        finally:
+            self._atomic.__exit__(exc_type, exc, tb)
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,
+                audio: np.ndarray | None = None, sample_rate: int = 16000) -> int:
+    """Encode frames ((H, W, 3) uint8 RGB) to an mp4, audio muxed if given. Returns the frame count."""
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        raise ValueError(f"{path}: no frames to write")
+    height, width = first.shape[:2]
+    with VideoWriter(path, fps, width, height, audio=audio, sample_rate=sample_rate) as writer:
+        writer.write(first)
+        for frame in frames:
+            writer.write(frame)
+    return writer.frames
