@@ -101,7 +101,9 @@ def log_mel(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     if sample_rate != SAMPLE_RATE:
         raise ValueError(f"log_mel expects {SAMPLE_RATE} Hz audio, got {sample_rate}")
     audio = np.asarray(audio, dtype=np.float32)
-    count = 1 + (len(audio) - WIN_LENGTH) // HOP_LENGTH if len(audio) >= WIN_LENGTH else 0
+    if len(audio) < WIN_LENGTH:
+        return np.zeros((0, N_MELS), np.float32)
+    count = 1 + (len(audio) - WIN_LENGTH) // HOP_LENGTH
     frames = np.lib.stride_tricks.sliding_window_view(audio, WIN_LENGTH)[::HOP_LENGTH][:count]
     window = np.hanning(WIN_LENGTH + 1)[:-1].astype(np.float32)  # periodic Hann, as tf.signal
     magnitude = np.abs(np.fft.rfft(frames * window, n=N_FFT, axis=-1)).astype(np.float32)
