@@ -1,0 +1,94 @@
+"""The shared training pieces: checkpoints round-trip exactly, with no pickle; clear errors."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+from posevideo.errors import InputError
+from posevideo.training import (Run, StopSignal, check_finite, latest_checkpoint, load_checkpoint,
+                                save_checkpoint, seed_everything)
+
+
+def _model(width=8):
+    return torch.nn.Sequential(torch.nn.Linear(4, width), torch.nn.Dropout(0.5), torch.nn.Linear(width, 1))
+
+
+def _train(run_dir, steps, stop_at=None, resume=False):
+    """A tiny loop written the way the trainers use training.py: dropout and data both draw RNG."""
+    run = Run(run_dir, {"model": {"width": 8}, "seed": 3}, resume=resume)
+    seed_everything(3)
+    model = _model()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(5)
+    start = 0
+    if resume:
+        start = load_checkpoint(run.latest(), {"model": model}, {"opt": opt}, {"data": gen})["step"]
+    for step in range(start + 1, steps + 1):
+        x = torch.randn(16, 4, generator=gen)
+        loss = (model(x) - x.sum(1, keepdim=True)).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        check_finite(step, run, loss=loss)
+        run.log(step, loss=loss.item())
+        if step == stop_at or step == steps:
+            save_checkpoint(run.checkpoint_dir(step), {"model": model}, {"opt": opt}, {"step": step}, {"data": gen})
+            if step == stop_at:
+                return model
+    return model
+
+
+def test_resume_is_exact(tmp_path):
+    whole = _train(tmp_path / "a", 10)
+    _train(tmp_path / "b", 10, stop_at=5)
+    resumed = _train(tmp_path / "b", 10, resume=True)
+    for p, q in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(p, q)
+    lines = [json.loads(l) for l in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert [l["step"] for l in lines] == list(range(1, 11))
+
+
+def test_checkpoint_has_no_pickle_and_is_self_describing(tmp_path):
+    _train(tmp_path / "r", 3)
+    ckpt = latest_checkpoint(tmp_path / "r")
+    names = sorted(p.name for p in ckpt.iterdir())
+    assert names == ["checkpoint.json", "model.safetensors", "train.safetensors"]
+    for p in (tmp_path / "r").rglob("*"):
+        assert p.suffix not in (".pt", ".pth", ".pkl", ".bin", ".ckpt")
+        if p.is_file():
+            assert not p.read_bytes().startswith(b"\x80"), f"{p} looks like a pickle"
+    assert json.loads((ckpt / "checkpoint.json").read_text())["step"] == 3
+
+
+def test_mismatched_model_is_a_clear_error(tmp_path):
+    _train(tmp_path / "r", 2)
+    with pytest.raises(InputError, match="does not fit this model config"):
+        load_checkpoint(tmp_path / "r", {"model": _model(width=16)})
+
+
+def test_refuses_to_overwrite_and_to_resume_nothing(tmp_path):
+    _train(tmp_path / "r", 2)
+    with pytest.raises(InputError, match="--resume"):
+        Run(tmp_path / "r", {"model": {"width": 8}})
+    with pytest.raises(InputError, match="no checkpoint"):
+        Run(tmp_path / "empty", {"model": {}}, resume=True)
+    with pytest.raises(InputError, match="width"):
+        Run(tmp_path / "r", {"model": {"width": 9}}, resume=True)
+
+
+def test_nan_loss_stops_with_message(tmp_path):
+    run = Run(tmp_path / "r", {"model": {}})
+    check_finite(1, run, loss=1.0)
+    with pytest.raises(InputError, match=r"step 7: loss is not finite.*No checkpoint"):
+        check_finite(7, run, loss=float("nan"))
+
+
+def test_sigterm_sets_the_stop_flag():
+    with StopSignal() as stop:
+        assert not stop.requested()
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.requested()
