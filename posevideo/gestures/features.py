@@ -1,0 +1,95 @@
+"""speech2gesture's log-mel spectrogram, computed in batches with torch on the model's device.
+
+The same features as `posevideo.audio.log_mel` (speech2gesture's TensorFlow recipe: frames of 400
+samples every 160, not centred, a periodic Hann window, |FFT| at 512 points, TensorFlow's mel matrix
+of 64 bands from 125 to 7500 Hz, log(x + 1e-6)); the mel matrix is that module's `mel_matrix()`, so
+both paths use one filterbank (tests/test_gestures_features.py checks they agree). It is a buffer
+of the module, so code on a training machine without the audio libraries can still build features
+from a stored matrix.
+
+Units: audio at 16 kHz; 100 log-mel frames a second (frame t covers samples [160 t, 160 t + 400));
+pose frames at 15 a second. A 64-frame pose window (4.27 s, 68267 samples) has 425 log-mel frames.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+SAMPLE_RATE = 16000
+N_FFT = 512
+WIN_LENGTH = 400
+HOP_LENGTH = 160
+N_MELS = 64
+LOG_EPS = 1e-6
+POSE_FPS = 15
+AUDIO_FPS = SAMPLE_RATE // HOP_LENGTH  # 100 log-mel frames a second
+
+
+def mel_filters() -> np.ndarray:
+    """(257, 64) TensorFlow mel matrix, the one `posevideo.audio.log_mel` uses."""
+    from posevideo.audio import mel_matrix  # imported here: posevideo.audio needs PyAV and soundfile
+
+    return mel_matrix(SAMPLE_RATE)
+
+
+def samples_for(pose_frames: int) -> int:
+    """Audio samples under `pose_frames` pose frames: 64 -> 68267 (as the data's samples)."""
+    return int(np.ceil(pose_frames * SAMPLE_RATE / POSE_FPS))
+
+
+def mel_frames(samples: int) -> int:
+    """Log-mel frames of `samples` samples: 1 + (samples - 400) // 160, none under 400."""
+    return 0 if samples < WIN_LENGTH else 1 + (samples - WIN_LENGTH) // HOP_LENGTH
+
+
+def mel_frames_for(pose_frames: int) -> int:
+    """Log-mel frames the model sees for `pose_frames` pose frames (64 -> 425)."""
+    return mel_frames(samples_for(pose_frames))
+
+
+def mel_start(pose_frame: int) -> int:
+    """First log-mel frame of a window that starts at `pose_frame` (pose frame f is at f/15 s)."""
+    return int(round(pose_frame * AUDIO_FPS / POSE_FPS))
+
+
+class LogMel(nn.Module):
+    """(B, samples) float audio at 16 kHz -> (B, mel_frames(samples), 64) log-mel, on the audio's device."""
+
+    def __init__(self, filters: np.ndarray | None = None):
+        super().__init__()
+        filters = mel_filters() if filters is None else np.asarray(filters, dtype=np.float32)
+        self.register_buffer("filters", torch.from_numpy(filters))  # (257, 64)
+        window = 0.5 - 0.5 * torch.cos(2 * torch.pi * torch.arange(WIN_LENGTH, dtype=torch.float64) / WIN_LENGTH)
+        self.register_buffer("window", window.float(), persistent=False)  # periodic Hann, as tf.signal
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        squeeze = audio.dim() == 1
+        if squeeze:
+            audio = audio[None]
+        if audio.shape[-1] < WIN_LENGTH:
+            out = audio.new_zeros(audio.shape[0], 0, N_MELS)
+            return out[0] if squeeze else out
+        frames = audio.float().unfold(-1, WIN_LENGTH, HOP_LENGTH)  # (B, mel frames, 400), a view
+        magnitude = torch.fft.rfft(frames * self.window, n=N_FFT).abs()  # (B, mel frames, 257)
+        out = torch.log(magnitude @ self.filters + LOG_EPS)  # (B, mel frames, 64)
+        return out[0] if squeeze else out
+
+
+@torch.no_grad()
+def log_mel_long(audio: np.ndarray | torch.Tensor, module: LogMel, chunk_seconds: float = 60.0) -> torch.Tensor:
+    """Log-mel of one long recording in chunks (memory stays bounded), on `module`'s device.
+
+    (samples,) -> (mel_frames(samples), 64); equal to one pass over the whole recording: chunks
+    start on a hop boundary and overlap by the window.
+    """
+    device = module.filters.device
+    audio = torch.as_tensor(np.asarray(audio, dtype=np.float32) if isinstance(audio, np.ndarray) else audio)
+    total = mel_frames(audio.shape[-1])
+    step = int(chunk_seconds * AUDIO_FPS)  # mel frames a chunk
+    pieces = []
+    for first in range(0, total, step):
+        last = min(total, first + step)  # exclusive
+        piece = audio[first * HOP_LENGTH: (last - 1) * HOP_LENGTH + WIN_LENGTH].to(device)
+        pieces.append(module(piece))
+    return torch.cat(pieces) if pieces else torch.zeros(0, N_MELS, device=device)

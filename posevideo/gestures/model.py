@@ -1,0 +1,132 @@
+"""speech2gesture (Ginosar et al., CVPR 2019) in PyTorch: log-mel -> 2D conv encoder -> 1D U-Net over
+pose frames -> keypoints, and the motion discriminator (a 1D PatchGAN on frame-to-frame differences).
+
+Pure modules: no file IO, no logging. Shapes: audio frames at 100 a second (log-mel hop 160 at
+16 kHz), pose frames at 15 a second; 64 pose frames (4.27 s) see 425 audio frames. Keypoints are in
+normalized coordinates (shoulder midpoint 0, shoulder width 1), flattened as (x0, y0, x1, y1, ...).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from posevideo.gestures.features import N_MELS
+
+
+@dataclass
+class GestureConfig:
+    n_points: int = 49  # keypoints out (49: speech2gesture's neck, arms and hands)
+    width: int = 256  # channels of the deep 2D layers and of the whole 1D U-Net
+    encoder_width: int = 64  # channels of the first 2D audio layers (doubled twice)
+    unet_depth: int = 5  # downsamplings in the 1D U-Net (64 frames -> 2)
+    decoder_layers: int = 4  # 1D conv layers after the U-Net, as the original
+    disc_width: int = 64  # discriminator channels at the first layer
+    disc_downsampling: int = 2
+    pose_frames: int = 64  # window the model is trained on; it runs on any multiple of 2**unet_depth
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PRESETS: dict[str, GestureConfig] = {
+    # The original: about 7.4 M generator parameters for 49 points.
+    "s2g": GestureConfig(),
+    # Half the width: ~4x fewer parameters and FLOPs, for quick CPU runs and tests.
+    "small": GestureConfig(width=128, encoder_width=32, disc_width=32),
+    "tiny": GestureConfig(width=32, encoder_width=8, disc_width=16, decoder_layers=1),
+}
+
+
+class ConvNormRelu(nn.Sequential):
+    """speech2gesture's block: conv (kernel 3, or 4 with stride 2 to halve) + BatchNorm + LeakyReLU(0.2)."""
+
+    def __init__(self, dims: int, cin: int, cout: int, downsample: bool = False,
+                 kernel: int | tuple[int, int] | None = None, padding: int | str | None = None):
+        conv = nn.Conv1d if dims == 1 else nn.Conv2d
+        norm = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
+        if kernel is None:
+            kernel, stride, padding = (4, 2, 1) if downsample else (3, 1, 1)
+        else:
+            stride = 1
+        super().__init__(conv(cin, cout, kernel, stride, padding, bias=False), norm(cout),
+                         nn.LeakyReLU(0.2, inplace=True))
+
+
+class AudioEncoder(nn.Module):
+    """(B, audio_frames, 64 mels) -> (B, width, pose_frames): a 2D conv net over time x frequency,
+    then a linear resize of the time axis to the pose frames (as the original's resize_bilinear)."""
+
+    def __init__(self, cfg: GestureConfig):
+        super().__init__()
+        e, w = cfg.encoder_width, cfg.width
+        self.net = nn.Sequential(
+            ConvNormRelu(2, 1, e), ConvNormRelu(2, e, e, downsample=True),  # mels 64 -> 32
+            ConvNormRelu(2, e, 2 * e), ConvNormRelu(2, 2 * e, 2 * e, downsample=True),  # -> 16
+            ConvNormRelu(2, 2 * e, w), ConvNormRelu(2, w, w, downsample=True),  # -> 8
+            ConvNormRelu(2, w, w),
+            ConvNormRelu(2, w, w, kernel=(3, N_MELS // 8), padding=(1, 0)),  # frequency 8 -> 1
+        )
+
+    def forward(self, mel: torch.Tensor, pose_frames: int) -> torch.Tensor:
+        x = self.net(mel[:, None])  # (B, w, audio_frames / 8, 1)
+        x = x[..., 0]  # (B, w, audio_frames / 8)
+        return F.interpolate(x, size=pose_frames, mode="linear", align_corners=False)  # (B, w, pose_frames)
+
+
+class GestureGenerator(nn.Module):
+    """Log-mel (B, audio_frames, 64) -> keypoints (B, pose_frames, n_points, 2), normalized."""
+
+    def __init__(self, cfg: GestureConfig):
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.width
+        self.encoder = AudioEncoder(cfg)
+        self.inp = ConvNormRelu(1, w, w)
+        self.down = nn.ModuleList(ConvNormRelu(1, w, w, downsample=True) for _ in range(cfg.unet_depth))
+        self.up = nn.ModuleList(ConvNormRelu(1, w, w) for _ in range(cfg.unet_depth))
+        self.decoder = nn.Sequential(*(ConvNormRelu(1, w, w) for _ in range(cfg.decoder_layers)))
+        self.out = nn.Conv1d(w, 2 * cfg.n_points, 1)
+
+    def forward(self, mel: torch.Tensor, pose_frames: int | None = None) -> torch.Tensor:
+        if pose_frames is None:
+            pose_frames = self.cfg.pose_frames
+        x = self.encoder(mel, pose_frames)  # (B, w, T) at 15 fps
+        skips = [self.inp(x)]
+        for layer in self.down:  # T, T/2, ..., T/2**depth
+            skips.append(layer(skips[-1]))
+        x = skips.pop()
+        for layer in self.up:  # back up, adding the skip of the same length (as the original)
+            skip = skips.pop()
+            x = layer(F.interpolate(x, size=skip.shape[-1], mode="nearest") + skip)
+        x = self.out(self.decoder(x))  # (B, 2K, T)
+        return x.transpose(1, 2).reshape(x.shape[0], pose_frames, self.cfg.n_points, 2)
+
+
+class MotionDiscriminator(nn.Module):
+    """speech2gesture's D: a 1D PatchGAN over frame-to-frame differences of the pose.
+
+    (B, T, K, 2) -> (B, patches) scores; LSGAN (real 1, fake 0). Seeing differences, not positions,
+    it judges motion: a model that regresses to the mean moves too little, and D sees that.
+    """
+
+    def __init__(self, cfg: GestureConfig):
+        super().__init__()
+        c = cfg.disc_width
+        layers: list[nn.Module] = [nn.Conv1d(2 * cfg.n_points, c, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        for i in range(cfg.disc_downsampling):
+            layers.append(ConvNormRelu(1, c * 2 ** i, c * 2 ** (i + 1), downsample=True))
+        top = c * 2 ** cfg.disc_downsampling
+        layers += [ConvNormRelu(1, top, top, kernel=4, padding=1), nn.Conv1d(top, 1, 4, 1, 1)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, pose: torch.Tensor) -> torch.Tensor:
+        motion = pose[:, 1:] - pose[:, :-1]  # (B, T-1, K, 2)
+        x = motion.flatten(2).transpose(1, 2)  # (B, 2K, T-1)
+        return self.net(x)[:, 0]  # (B, patches)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
