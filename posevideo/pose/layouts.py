@@ -1,0 +1,310 @@
+"""The three point layouts posevideo uses, how to tell them apart, and conversions between them.
+
+- `holistic` (576 points): MediaPipe Holistic as pose-format extracts it: POSE_LANDMARKS 33,
+  FACE_LANDMARKS 468 (478 with refined irises), LEFT_HAND_LANDMARKS 21, RIGHT_HAND_LANDMARKS 21,
+  POSE_WORLD_LANDMARKS 33.
+- `reduced` (178 points): pose-to-video's convention, pose-format's `correct_wrists` then
+  `reduce_holistic`: POSE_LANDMARKS 8 (shoulders, elbows, wrists, hips), FACE_LANDMARKS 128
+  (the face-mesh contours), two hands of 21.
+- `s2g49` (49 points): speech2gesture's keypoints in its order (amirbar/speech2gesture
+  common/consts.py: RIGHT_BODY_KEYPOINTS = [1, 2, 3, 28], LEFT_BODY_KEYPOINTS = [4, 5, 6, 7],
+  LEFT_HAND_KEYPOINTS(x) = [7] + [8 + 4x + j], RIGHT_HAND_KEYPOINTS(x) = [28] + [29 + 4x + j]):
+  0 neck, 1 right shoulder, 2 right elbow, 3 right wrist, 4 left shoulder, 5 left elbow,
+  6 left wrist, 7..27 left hand (hand wrist first, then thumb, index, middle, ring, pinky, 4 each),
+  28..48 right hand. Left/right are the person's own (OpenPose's RShoulder is the subject's right
+  shoulder; in speech2gesture's speaker means point 1 lies at negative x, the image's left, for a
+  speaker facing the camera), the same convention as MediaPipe's RIGHT_* names, so names map
+  one to one. OpenPose's neck is its own detection; here it is the shoulder midpoint.
+  Stored as one pose-format component, SPEECH2GESTURE_49, 2D (XYC).
+
+Conversions keep every person, fps and the video size; points a target needs but the source lacks
+get confidence 0.
+"""
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import numpy as np
+import numpy.ma as ma
+from pose_format import Pose
+from pose_format.pose_header import PoseHeader, PoseHeaderComponent
+from pose_format.utils.generic import correct_wrists, detect_known_pose_format, reduce_holistic
+
+from posevideo.errors import InputError
+from posevideo.pose.io import header_dimensions, pose_from_arrays
+
+LAYOUTS = ("holistic", "reduced", "s2g49")
+NUM_POINTS = {"holistic": 576, "reduced": 178, "s2g49": 49}
+
+# MediaPipe's PoseLandmark and HandLandmark names (as in pose_format.utils.holistic, which needs
+# mediapipe to import; a test checks these equal it). Kept here so that index look-ups and the s2g49
+# header need no mediapipe import (~1.5 s).
+BODY_POINTS = (
+    "NOSE", "LEFT_EYE_INNER", "LEFT_EYE", "LEFT_EYE_OUTER", "RIGHT_EYE_INNER", "RIGHT_EYE", "RIGHT_EYE_OUTER",
+    "LEFT_EAR", "RIGHT_EAR", "MOUTH_LEFT", "MOUTH_RIGHT", "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_ELBOW",
+    "RIGHT_ELBOW", "LEFT_WRIST", "RIGHT_WRIST", "LEFT_PINKY", "RIGHT_PINKY", "LEFT_INDEX", "RIGHT_INDEX",
+    "LEFT_THUMB", "RIGHT_THUMB", "LEFT_HIP", "RIGHT_HIP", "LEFT_KNEE", "RIGHT_KNEE", "LEFT_ANKLE",
+    "RIGHT_ANKLE", "LEFT_HEEL", "RIGHT_HEEL", "LEFT_FOOT_INDEX", "RIGHT_FOOT_INDEX",
+)
+HAND_POINTS = (
+    "WRIST", "THUMB_CMC", "THUMB_MCP", "THUMB_IP", "THUMB_TIP", "INDEX_FINGER_MCP", "INDEX_FINGER_PIP",
+    "INDEX_FINGER_DIP", "INDEX_FINGER_TIP", "MIDDLE_FINGER_MCP", "MIDDLE_FINGER_PIP", "MIDDLE_FINGER_DIP",
+    "MIDDLE_FINGER_TIP", "RING_FINGER_MCP", "RING_FINGER_PIP", "RING_FINGER_DIP", "RING_FINGER_TIP",
+    "PINKY_MCP", "PINKY_PIP", "PINKY_DIP", "PINKY_TIP",
+)
+HAND_LIMBS = (  # MediaPipe HAND_CONNECTIONS: each finger a chain from the wrist, plus the palm
+    (0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5, 9), (9, 10), (10, 11), (11, 12),
+    (9, 13), (13, 14), (14, 15), (15, 16), (13, 17), (0, 17), (17, 18), (18, 19), (19, 20),
+)
+REDUCED_BODY_POINTS = ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_ELBOW", "RIGHT_ELBOW", "LEFT_WRIST", "RIGHT_WRIST",
+                       "LEFT_HIP", "RIGHT_HIP")  # what reduce_holistic keeps of POSE_LANDMARKS, in its order
+HOLISTIC_COMPONENTS = ("POSE_LANDMARKS", "FACE_LANDMARKS", "LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS")
+S2G_COMPONENT = "SPEECH2GESTURE_49"
+
+# Each s2g49 point as the holistic (component, point) it comes from; the neck has none.
+S2G49_SOURCES: tuple[tuple[str, str] | None, ...] = (
+    None,
+    ("POSE_LANDMARKS", "RIGHT_SHOULDER"), ("POSE_LANDMARKS", "RIGHT_ELBOW"), ("POSE_LANDMARKS", "RIGHT_WRIST"),
+    ("POSE_LANDMARKS", "LEFT_SHOULDER"), ("POSE_LANDMARKS", "LEFT_ELBOW"), ("POSE_LANDMARKS", "LEFT_WRIST"),
+    *(("LEFT_HAND_LANDMARKS", p) for p in HAND_POINTS),
+    *(("RIGHT_HAND_LANDMARKS", p) for p in HAND_POINTS),
+)
+S2G49_POINTS = ("NECK", "RIGHT_SHOULDER", "RIGHT_ELBOW", "RIGHT_WRIST", "LEFT_SHOULDER", "LEFT_ELBOW", "LEFT_WRIST",
+                *(f"LEFT_HAND_{p}" for p in HAND_POINTS), *(f"RIGHT_HAND_{p}" for p in HAND_POINTS))
+S2G49_LIMBS = (
+    (0, 1), (1, 2), (2, 3), (3, 28), (0, 4), (4, 5), (5, 6), (6, 7),  # arms, each wrist joined to its hand
+    *((7 + a, 7 + b) for a, b in HAND_LIMBS), *((28 + a, 28 + b) for a, b in HAND_LIMBS),
+)
+_FINGER_COLORS = ((192, 0, 0), (0, 0, 192), (0, 192, 0), (0, 192, 192), (255, 128, 0))  # thumb..pinky
+_HAND_COLORS = ((232, 232, 232), *(c for c in _FINGER_COLORS for _ in range(4)))
+
+
+class Pair(NamedTuple):
+    """Indices of a left/right pair of points, named so nobody has to remember the order."""
+    right: int
+    left: int
+
+
+# --- headers -------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=4)
+def _holistic_components(point_format: str) -> tuple[PoseHeaderComponent, ...]:
+    from pose_format.utils.holistic import holistic_components  # imports mediapipe: only when needed
+    return tuple(holistic_components(point_format))
+
+
+def _subset(component: PoseHeaderComponent, points: list[str]) -> PoseHeaderComponent:
+    """The component keeping `points` (in that order) and the limbs between them (as get_components)."""
+    where = {component.points.index(p): i for i, p in enumerate(points)}
+    limbs = [(where[a], where[b]) for a, b in component.limbs if a in where and b in where]
+    return PoseHeaderComponent(component.name, list(points), limbs, component.colors, component.format)
+
+
+def layout_header(layout: str, width: int, height: int, point_format: str | None = None) -> PoseHeader:
+    """A fresh header for `layout` (holistic/reduced default XYZC, s2g49 XYC) for a width x height video."""
+    _check_name(layout)
+    dims = header_dimensions(width, height)
+    if layout == "s2g49":
+        colors = [(255, 0, 0)] * 7 + list(_HAND_COLORS) * 2
+        component = PoseHeaderComponent(S2G_COMPONENT, list(S2G49_POINTS), list(S2G49_LIMBS), colors, point_format or "XYC")
+        return PoseHeader(0.2, dims, [component])
+    components = [PoseHeaderComponent(c.name, list(c.points), list(c.limbs), c.colors, c.format)
+                  for c in _holistic_components(point_format or "XYZC")]
+    if layout == "reduced":
+        face_contour = _reduced_face_points()
+        components = [_subset(c, list(REDUCED_BODY_POINTS)) if c.name == "POSE_LANDMARKS"
+                      else _subset(c, face_contour) if c.name == "FACE_LANDMARKS" else c
+                      for c in components if c.name != "POSE_WORLD_LANDMARKS"]
+    return PoseHeader(0.2, dims, components)
+
+
+@functools.lru_cache(maxsize=1)
+def _reduced_face_points() -> list[str]:
+    """The face-contour point names reduce_holistic keeps, taken from pose-format itself so we never
+    disagree with it: reduce a one-frame empty holistic pose and read its header."""
+    header = PoseHeader(0.2, header_dimensions(1, 1), [c for c in _holistic_components("XYC")])
+    empty = pose_from_arrays(header, np.zeros((1, 1, header.total_points(), 2)), np.zeros((1, 1, header.total_points())), 1)
+    face = [c for c in reduce_holistic(empty).header.components if c.name == "FACE_LANDMARKS"][0]
+    return list(face.points)
+
+
+def make_pose(layout: str, xy: np.ndarray, conf: np.ndarray, fps: float, width: int, height: int) -> Pose:
+    """A one-person Pose of `layout` from xy (T, K, 2 or 3) pixels and conf (T, K).
+
+    What a model's output becomes before writing: e.g. `make_pose("s2g49", xy, conf, 15, w, h)`.
+    2D input to a 3D layout gets z = 0."""
+    _check_name(layout)
+    xy, conf = np.asarray(xy, np.float32), np.asarray(conf, np.float32)
+    if xy.ndim != 3 or xy.shape[1] != NUM_POINTS[layout] or conf.shape != xy.shape[:2]:
+        raise ValueError(f"{layout} needs xy (T, {NUM_POINTS[layout]}, 2|3) and conf (T, {NUM_POINTS[layout]}); "
+                         f"got {xy.shape} and {conf.shape}")
+    header = layout_header(layout, width, height)
+    data = np.zeros((len(xy), 1, xy.shape[1], header.num_dims()), np.float32)
+    d = min(xy.shape[-1], data.shape[-1])
+    data[:, 0, :, :d] = xy[..., :d]
+    return pose_from_arrays(header, data, conf[:, None], fps)
+
+
+# --- which layout is this? -----------------------------------------------------------------------
+
+def layout_of(pose: Pose, path=None) -> str:
+    """The layout of `pose`, or an InputError (naming `path` if given) saying what is missing."""
+    names = [c.name for c in pose.header.components]
+    counts = {c.name: len(c.points) for c in pose.header.components}
+    if names == [S2G_COMPONENT]:
+        if pose.header.components[0].points != list(S2G49_POINTS):
+            raise InputError(path, f"has a {S2G_COMPONENT} component whose points are not speech2gesture's 49",
+                             "Write it with posevideo (to_layout(pose, 's2g49')).")
+        return "s2g49"
+    if "POSE_LANDMARKS" not in names:
+        try:
+            known = detect_known_pose_format(pose.header)
+        except ValueError:
+            known = None
+        if known in ("openpose", "openpose_135"):
+            raise InputError(path, f"is an OpenPose skeleton (components {', '.join(names)}); posevideo needs MediaPipe "
+                                   "Holistic points", "Extract poses with MediaPipe Holistic: `video_to_pose --format "
+                                   "mediapipe -i VIDEO -o OUT.pose` (pose-format) or `posevideo prepare`.")
+        if known is not None:
+            raise InputError(path, f"is a {known} skeleton (components {', '.join(names)}); posevideo needs MediaPipe "
+                                   "Holistic points", "Extract poses with MediaPipe Holistic (`posevideo prepare`).")
+        raise InputError(path, f"has components {', '.join(names)}: not a layout posevideo knows ({', '.join(LAYOUTS)})",
+                         "Give a MediaPipe Holistic .pose file (pose-format).")
+    for needed in HOLISTIC_COMPONENTS:
+        if needed not in names:
+            what = "both hands" if "HAND" in needed else "the body, the face and both hands"
+            raise InputError(path, f"has no {needed}; posevideo's layouts need {what}",
+                             "Extract it again with MediaPipe Holistic keeping all components (pose-format's "
+                             "`video_to_pose --format mediapipe`).")
+    body = pose.header.components[names.index("POSE_LANDMARKS")].points
+    hands_ok = all(pose.header.components[names.index(h)].points == list(HAND_POINTS)
+                   for h in ("LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS"))
+    if not hands_ok:
+        raise InputError(path, "has hands without MediaPipe's 21 points", "Extract it again with MediaPipe Holistic.")
+    if body == list(BODY_POINTS) and counts["FACE_LANDMARKS"] in (468, 478):
+        return "holistic"
+    if body == list(REDUCED_BODY_POINTS) and counts["FACE_LANDMARKS"] == 128:
+        return "reduced"
+    missing = [p for p in ("RIGHT_SHOULDER", "LEFT_SHOULDER", "RIGHT_ELBOW", "LEFT_ELBOW", "RIGHT_WRIST", "LEFT_WRIST")
+               if p not in body]
+    problem = (f"has POSE_LANDMARKS without {', '.join(missing)}" if missing else
+               f"has {counts['POSE_LANDMARKS']} body and {counts['FACE_LANDMARKS']} face points: neither the full "
+               "holistic set (33, 468) nor the reduced one (8, 128)")
+    raise InputError(path, problem, "Extract it again with MediaPipe Holistic keeping all points.")
+
+
+# --- conversions ---------------------------------------------------------------------------------
+
+def to_layout(pose: Pose, name: str, path=None) -> Pose:
+    """`pose` in layout `name`. holistic -> reduced -> s2g49 lose points; the way back fills what
+    exists (s2g49 -> holistic: shoulders, elbows, wrists, hands) and leaves the rest at conf 0.
+    `path` only names the file in errors."""
+    _check_name(name)
+    source = layout_of(pose, path)
+    if source == name and pose.header.total_points() == NUM_POINTS[name]:
+        return Pose(pose.header, pose.body.copy())
+    if source == name:  # holistic with refined irises (478 face points): drop them, keep indices standard
+        return _by_names(pose, name)
+    if source == "holistic" and name in ("reduced", "s2g49"):
+        # pose-to-video's convention: a wrist the hand model saw replaces the body model's wrist.
+        reduced = reduce_holistic(correct_wrists(pose))
+        reduced = pose_from_arrays(reduced.header, ma.getdata(reduced.body.data), reduced.body.confidence, reduced.body.fps)
+        return reduced if name == "reduced" else to_layout(reduced, "s2g49", path)
+    return _by_names(pose, name)
+
+
+def _keys(header: PoseHeader) -> list[tuple[str, str] | None]:
+    """Each point of `header` as its holistic (component, point) name; None where there is none."""
+    if [c.name for c in header.components] == [S2G_COMPONENT]:
+        return list(S2G49_SOURCES)
+    return [(c.name, p) for c in header.components for p in c.points]
+
+
+def _by_names(pose: Pose, name: str) -> Pose:
+    """Copy every target point from the source point of the same holistic name."""
+    dims = pose.header.dimensions
+    source_format = pose.header.components[0].format
+    target_format = "XYC" if name == "s2g49" else ("XYZC" if source_format == "XYC" else source_format)
+    header = layout_header(name, dims.width, dims.height, target_format)
+    header.dimensions = dims
+    data, conf = ma.getdata(pose.body.data), np.asarray(pose.body.confidence, np.float32)
+    frames, people = conf.shape[:2]
+    out = np.zeros((frames, people, header.total_points(), header.num_dims()), np.float32)
+    out_conf = np.zeros((frames, people, header.total_points()), np.float32)
+    where = {key: i for i, key in enumerate(_keys(pose.header)) if key is not None}
+    d = min(out.shape[-1], data.shape[-1])
+    for i, key in enumerate(_keys(header)):
+        if key in where and not key[0] == "POSE_WORLD_LANDMARKS":
+            out[:, :, i, :d] = data[:, :, where[key], :d]
+            out_conf[:, :, i] = conf[:, :, where[key]]
+    if name == "s2g49":  # the neck: shoulder midpoint, as sure as the less sure shoulder
+        r, l = where[("POSE_LANDMARKS", "RIGHT_SHOULDER")], where[("POSE_LANDMARKS", "LEFT_SHOULDER")]
+        out[:, :, 0, :d] = (data[:, :, r, :d] + data[:, :, l, :d]) / 2
+        out_conf[:, :, 0] = np.minimum(conf[:, :, r], conf[:, :, l])
+    return pose_from_arrays(header, out, out_conf, pose.body.fps)
+
+
+def _check_name(name: str) -> None:
+    if name not in LAYOUTS:
+        raise ValueError(f"unknown layout {name!r}; one of {LAYOUTS}")
+
+
+# --- index helpers (points in the layout's order) --------------------------------------------------
+
+def _offsets(layout: str) -> dict[str, int]:
+    sizes = {"holistic": (("POSE_LANDMARKS", 33), ("FACE_LANDMARKS", 468), ("LEFT_HAND_LANDMARKS", 21),
+                          ("RIGHT_HAND_LANDMARKS", 21), ("POSE_WORLD_LANDMARKS", 33)),
+             "reduced": (("POSE_LANDMARKS", 8), ("FACE_LANDMARKS", 128), ("LEFT_HAND_LANDMARKS", 21),
+                         ("RIGHT_HAND_LANDMARKS", 21))}[layout]
+    starts, at = {}, 0
+    for component, size in sizes:
+        starts[component] = at
+        at += size
+    return starts
+
+
+def point_index(layout: str, component: str, point: str) -> int:
+    """Index of a holistic-named point, e.g. point_index("s2g49", "LEFT_HAND_LANDMARKS", "WRIST") == 7."""
+    _check_name(layout)
+    if layout == "s2g49":
+        return S2G49_SOURCES.index((component, point))
+    names = {"POSE_LANDMARKS": BODY_POINTS if layout == "holistic" else REDUCED_BODY_POINTS,
+             "LEFT_HAND_LANDMARKS": HAND_POINTS, "RIGHT_HAND_LANDMARKS": HAND_POINTS}[component]
+    return _offsets(layout)[component] + names.index(point)
+
+
+def shoulder_indices(layout: str) -> Pair:
+    """(right, left) shoulder indices: the normalization reference."""
+    return Pair(point_index(layout, "POSE_LANDMARKS", "RIGHT_SHOULDER"), point_index(layout, "POSE_LANDMARKS", "LEFT_SHOULDER"))
+
+
+def wrist_indices(layout: str) -> Pair:
+    """(right, left) body wrist indices."""
+    return Pair(point_index(layout, "POSE_LANDMARKS", "RIGHT_WRIST"), point_index(layout, "POSE_LANDMARKS", "LEFT_WRIST"))
+
+
+def point_groups(layout: str) -> dict[str, list[int]]:
+    """Index lists: "body" (arms and torso; holistic: all 33 POSE_LANDMARKS, not the world copy),
+    "face" (empty in s2g49), "left_hand", "right_hand" (21 each, hand wrist first)."""
+    _check_name(layout)
+    if layout == "s2g49":
+        return {"body": list(range(7)), "face": [], "left_hand": list(range(7, 28)), "right_hand": list(range(28, 49))}
+    o = _offsets(layout)
+    body, face = (33, 468) if layout == "holistic" else (8, 128)
+    return {"body": list(range(o["POSE_LANDMARKS"], o["POSE_LANDMARKS"] + body)),
+            "face": list(range(o["FACE_LANDMARKS"], o["FACE_LANDMARKS"] + face)),
+            "left_hand": list(range(o["LEFT_HAND_LANDMARKS"], o["LEFT_HAND_LANDMARKS"] + 21)),
+            "right_hand": list(range(o["RIGHT_HAND_LANDMARKS"], o["RIGHT_HAND_LANDMARKS"] + 21))}
+
+
+def limbs(layout: str) -> list[tuple[int, int]]:
+    """Every limb as a pair of point indices in the layout (holistic without the world copy and the
+    face tesselation: the face's limbs are its contour for reduced, none for holistic)."""
+    header = layout_header(layout, 1, 1)
+    out, at = [], 0
+    for c in header.components:
+        if c.name not in ("POSE_WORLD_LANDMARKS",) and not (layout == "holistic" and c.name == "FACE_LANDMARKS"):
+            out += [(at + a, at + b) for a, b in c.limbs]
+        at += len(c.points)
+    return out
