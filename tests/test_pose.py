@@ -1,0 +1,400 @@
+"""The pose core: .pose round trips through pose-format, layouts, normalization, time operations,
+and the errors a user sees for bad files."""
+import json
+
+import numpy as np
+import pytest
+from pose_format import Pose
+from pose_format.utils.generic import fake_holistic_pose, fake_openpose_pose
+
+from posevideo.errors import InputError
+from posevideo.pose import (
+    LAYOUTS, NUM_POINTS, NormStats, arrays, denormalize, fill_gaps, holistic_pose, layout_of, make_pose, normalize,
+    point_groups, point_index, read_pose, replace_arrays, resample, retarget, shoulder_indices, smooth, to_layout,
+    wrist_indices, write_pose,
+)
+from posevideo.pose import layouts as L
+
+
+def _holistic_arrays(frames=12, seed=0, missing=0.1):
+    """Random 3D holistic data in pixels of a 640x480 video, about `missing` of the points unseen."""
+    rng = np.random.default_rng(seed)
+    xyz = rng.uniform(0, 480, size=(frames, 576, 3)).astype(np.float32)
+    conf = rng.uniform(0.3, 1, size=(frames, 576)).astype(np.float32)
+    conf[rng.random((frames, 576)) < missing] = 0
+    return xyz, conf
+
+
+@pytest.fixture(scope="module")
+def holistic():
+    xyz, conf = _holistic_arrays()
+    return holistic_pose(xyz, conf, fps=30, width=640, height=480), xyz, conf
+
+
+# --- IO ------------------------------------------------------------------------------------------
+
+def test_written_pose_opens_with_pose_format_with_the_same_data(holistic, tmp_path):
+    pose, xyz, conf = holistic
+    path = tmp_path / "a.pose"
+    write_pose(pose, path)
+    theirs = Pose.read(path.read_bytes())
+    assert [c.name for c in theirs.header.components] == [
+        "POSE_LANDMARKS", "FACE_LANDMARKS", "LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS", "POSE_WORLD_LANDMARKS"]
+    assert theirs.header.total_points() == 576
+    assert (theirs.header.dimensions.width, theirs.header.dimensions.height) == (640, 480)
+    assert theirs.body.fps == 30
+    seen = conf > 0
+    np.testing.assert_array_equal(theirs.body.confidence[:, 0], conf)
+    np.testing.assert_array_equal(np.asarray(theirs.body.data)[:, 0][seen], xyz[seen])
+    assert theirs.body.data.mask[:, 0][~seen].all()
+    xy, c = arrays(read_pose(path))
+    np.testing.assert_array_equal(xy[seen], xyz[..., :2][seen])
+    np.testing.assert_array_equal(c, conf)
+    assert (xy[~seen] == 0).all()
+    assert not list(tmp_path.glob(".*tmp*")), "the atomic write left its temporary file"
+
+
+def test_pose_format_files_read_back(tmp_path):
+    pose = fake_holistic_pose(5, fps=25)
+    with open(tmp_path / "fake.pose", "wb") as f:
+        pose.write(f)
+    ours = read_pose(tmp_path / "fake.pose")
+    assert layout_of(ours) == "holistic" and ours.body.data.shape == (5, 1, 576, 3)
+
+
+def test_2d_and_543_point_input():
+    xyz, conf = _holistic_arrays(4)
+    pose = holistic_pose(xyz[:, :543, :2], conf[:, :543], fps=15, width=64, height=64)
+    data = np.asarray(pose.body.data)
+    assert data.shape == (4, 1, 576, 3)
+    assert (data[..., 2] == 0).all()
+    assert (pose.body.confidence[:, 0, 543:] == 0).all()
+
+
+def test_nan_coordinates_count_as_missing():
+    xyz, conf = _holistic_arrays(3, missing=0)
+    xyz[1, 5] = np.nan
+    xy, c = arrays(holistic_pose(xyz, conf, 30, 100, 100))
+    assert c[1, 5] == 0 and (xy[1, 5] == 0).all() and c[0, 5] > 0
+
+
+def test_replace_arrays_keeps_header_and_new_fps(holistic, tmp_path):
+    pose, xyz, conf = holistic
+    xy, c = arrays(pose)
+    new = replace_arrays(pose, xy[::2] + 1, c[::2], fps=15)
+    write_pose(new, tmp_path / "half.pose")
+    back = read_pose(tmp_path / "half.pose")
+    assert back.body.fps == 15 and layout_of(back) == "holistic"
+    np.testing.assert_allclose(arrays(back)[0][c[::2] > 0], xy[::2][c[::2] > 0] + 1)
+
+
+def test_names_kept_here_equal_mediapipe_names():
+    from pose_format.utils.holistic import BODY_POINTS, HAND_LIMBS, HAND_POINTS
+    assert list(L.BODY_POINTS) == list(BODY_POINTS)
+    assert list(L.HAND_POINTS) == list(HAND_POINTS)
+    assert {tuple(sorted(l)) for l in L.HAND_LIMBS} == {tuple(sorted(l)) for l in HAND_LIMBS}
+
+
+# --- layouts -------------------------------------------------------------------------------------
+
+def test_layout_point_counts_and_detection_survive_a_file(holistic, tmp_path):
+    pose = holistic[0]
+    for name in LAYOUTS:
+        converted = to_layout(pose, name)
+        assert converted.header.total_points() == NUM_POINTS[name]
+        write_pose(converted, tmp_path / f"{name}.pose")
+        back = Pose.read((tmp_path / f"{name}.pose").read_bytes())
+        assert layout_of(back) == name
+        np.testing.assert_array_equal(arrays(back)[1], arrays(converted)[1])
+    assert NUM_POINTS == {"holistic": 576, "reduced": 178, "s2g49": 49}
+
+
+def test_reduced_is_pose_formats_reduce_holistic_after_correct_wrists(holistic):
+    from pose_format.utils.generic import correct_wrists, reduce_holistic
+    pose = holistic[0]
+    theirs = reduce_holistic(correct_wrists(pose))
+    ours = to_layout(pose, "reduced")
+    assert [(c.name, c.points) for c in ours.header.components] == [(c.name, c.points) for c in theirs.header.components]
+    valid = ours.body.confidence > 0
+    np.testing.assert_array_equal(np.asarray(ours.body.data)[valid], np.asarray(theirs.body.data)[valid])
+
+
+def test_s2g49_points_are_the_named_holistic_points_and_the_neck_the_shoulder_midpoint(holistic):
+    pose = holistic[0]
+    hxy, hconf = arrays(pose)
+    sxy, sconf = arrays(to_layout(pose, "s2g49"))
+    rxy, _ = arrays(to_layout(pose, "reduced"))
+    r, l = shoulder_indices("holistic")
+    both = (hconf[:, r] > 0) & (hconf[:, l] > 0)
+    np.testing.assert_allclose(sxy[both, 0], (hxy[both, r] + hxy[both, l]) / 2, rtol=1e-6)
+    assert (sconf[~both, 0] == 0).all()
+    # speech2gesture's order: 1 R shoulder, 4 L shoulder, 7 left hand wrist, 28 right hand wrist, 48 right pinky tip.
+    assert shoulder_indices("s2g49") == (1, 4) and wrist_indices("s2g49") == (3, 6)
+    for s2g, component, point in [(1, "POSE_LANDMARKS", "RIGHT_SHOULDER"), (5, "POSE_LANDMARKS", "LEFT_ELBOW"),
+                                  (7, "LEFT_HAND_LANDMARKS", "WRIST"), (12, "LEFT_HAND_LANDMARKS", "INDEX_FINGER_MCP"),
+                                  (48, "RIGHT_HAND_LANDMARKS", "PINKY_TIP")]:
+        h = point_index("holistic", component, point)
+        assert point_index("s2g49", component, point) == s2g
+        seen = hconf[:, h] > 0
+        np.testing.assert_array_equal(sxy[seen, s2g], hxy[seen, h])
+    # holistic -> s2g49 goes through the reduced layout (corrected wrists): both routes agree.
+    np.testing.assert_array_equal(sxy, arrays(to_layout(to_layout(pose, "reduced"), "s2g49"))[0])
+    assert rxy.shape[1] == 178
+
+
+def test_body_wrist_takes_the_hand_wrist_when_the_hand_was_seen():
+    xyz, conf = _holistic_arrays(2, missing=0)
+    left_hand = point_index("holistic", "LEFT_HAND_LANDMARKS", "WRIST")
+    conf[1, left_hand] = 0
+    xy, c = arrays(to_layout(holistic_pose(xyz, conf, 30, 640, 480), "reduced"))
+    wrist = wrist_indices("reduced").left
+    np.testing.assert_array_equal(xy[0, wrist], xyz[0, left_hand, :2])
+    np.testing.assert_array_equal(xy[1, wrist], xyz[1, wrist_indices("holistic").left, :2])
+
+
+def test_s2g49_back_to_holistic_fills_what_exists(holistic):
+    s2g = to_layout(holistic[0], "s2g49")
+    back = to_layout(s2g, "holistic")
+    assert layout_of(back) == "holistic" and back.header.total_points() == 576
+    xy, conf = arrays(back)
+    face = point_groups("holistic")["face"]
+    assert (conf[:, face] == 0).all()
+    nose = point_index("holistic", "POSE_LANDMARKS", "NOSE")
+    assert (conf[:, nose] == 0).all()
+    again = to_layout(back, "s2g49")
+    np.testing.assert_array_equal(arrays(again)[0], arrays(s2g)[0])
+    np.testing.assert_array_equal(arrays(again)[1], arrays(s2g)[1])
+    reduced = to_layout(s2g, "reduced")
+    assert layout_of(reduced) == "reduced"
+    hips = [point_index("reduced", "POSE_LANDMARKS", p) for p in ("LEFT_HIP", "RIGHT_HIP")]
+    assert (arrays(reduced)[1][:, hips] == 0).all()
+
+
+def test_conversions_keep_every_person_and_the_fps():
+    pose = fake_holistic_pose(4, num_people=2, fps=12)
+    pose.body.confidence = np.abs(pose.body.confidence)
+    s2g = to_layout(pose, "s2g49")
+    assert s2g.body.data.shape == (4, 2, 49, 2) and s2g.body.fps == 12
+
+
+def test_index_helpers_agree_with_headers():
+    for name in LAYOUTS:
+        header = L.layout_header(name, 10, 10)
+        flat = [(c.name, p) for c in header.components for p in c.points]
+        groups = point_groups(name)
+        assert len(flat) == NUM_POINTS[name]
+        for side in ("left", "right"):
+            hand = groups[f"{side}_hand"]
+            assert len(hand) == 21
+            expected = ("S2G", f"{side.upper()}_HAND_WRIST") if name == "s2g49" else (f"{side.upper()}_HAND_LANDMARKS", "WRIST")
+            got = flat[hand[0]] if name != "s2g49" else ("S2G", flat[hand[0]][1])
+            assert got == expected
+        r, l = shoulder_indices(name)
+        assert "RIGHT_SHOULDER" in flat[r][1] and "LEFT_SHOULDER" in flat[l][1]
+        assert all(0 <= a < NUM_POINTS[name] and 0 <= b < NUM_POINTS[name] for a, b in L.limbs(name))
+
+
+def test_make_pose_for_model_output(tmp_path):
+    xy = np.random.default_rng(1).uniform(0, 100, (64, 49, 2))
+    pose = make_pose("s2g49", xy, np.ones((64, 49)), 15, 256, 256)
+    write_pose(pose, tmp_path / "pred.pose")
+    back = read_pose(tmp_path / "pred.pose")
+    assert layout_of(back) == "s2g49" and back.body.fps == 15
+    np.testing.assert_allclose(arrays(back)[0], xy, rtol=1e-6)
+
+
+# --- normalization -------------------------------------------------------------------------------
+
+def _moving_person(frames=40, seed=3):
+    """A reduced-layout pose with shoulders about 100 px apart swaying around (320, 200)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(frames)[:, None]
+    xy = rng.uniform(100, 400, (frames, 178, 2))
+    r, l = shoulder_indices("reduced")
+    xy[:, r] = np.concatenate([270 + 5 * np.sin(t / 5), 200 + 0 * t], axis=1)
+    xy[:, l] = np.concatenate([370 + 5 * np.cos(t / 7), 202 + 0 * t], axis=1)
+    conf = np.ones((frames, 178), np.float32)
+    conf[rng.random((frames, 178)) < 0.05] = 0
+    conf[3, l] = 0
+    return xy.astype(np.float32), conf
+
+
+def test_normalize_then_denormalize_is_the_identity_on_seen_points():
+    xy, conf = _moving_person()
+    for per_frame in (False, True):
+        xy_n, stats = normalize(xy, conf, "reduced", per_frame=per_frame)
+        back = denormalize(xy_n, stats)
+        seen = conf > 0
+        np.testing.assert_allclose(back[seen], xy[seen], atol=1e-3)
+        assert (xy_n[~seen] == 0).all()
+        restored = NormStats.from_dict(json.loads(json.dumps(stats.to_dict())))
+        np.testing.assert_allclose(denormalize(xy_n, restored), back, atol=1e-4)
+
+
+def test_normalize_matches_pose_formats_convention():
+    xy, conf = _moving_person()
+    r, l = shoulder_indices("reduced")
+    conf[:, [r, l]] = 1  # pose-format's masked mean and ours then use the same frames
+    pose = make_pose("reduced", xy, conf, 30, 640, 480)
+    theirs = Pose(pose.header, pose.body.copy()).normalize()
+    ours, stats = normalize(xy, conf, "reduced")
+    seen = conf > 0
+    np.testing.assert_allclose(ours[seen], np.asarray(theirs.body.data)[:, 0, :, :2][seen], atol=1e-4)
+    mid = (ours[:, r] + ours[:, l]) / 2
+    np.testing.assert_allclose(mid.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(ours[:, r] - ours[:, l], axis=-1).mean(), 1, atol=1e-5)
+    assert 95 < stats.scale < 105
+
+
+def test_per_frame_normalization_centres_every_frame_and_retarget_moves_to_the_target():
+    xy, conf = _moving_person()
+    r, l = shoulder_indices("reduced")
+    xy_n, _ = normalize(xy, conf, "reduced", per_frame=True)
+    both = (conf[:, r] > 0) & (conf[:, l] > 0)
+    np.testing.assert_allclose(((xy_n[:, r] + xy_n[:, l]) / 2)[both], 0, atol=1e-5)
+    target = NormStats(center=np.array([100.0, 50.0]), scale=20.0)
+    moved = retarget(xy, conf, "reduced", target)
+    mid = (moved[:, r] + moved[:, l]) / 2
+    np.testing.assert_allclose(mid[both].mean(axis=0), [100, 50], atol=1e-3)
+
+
+def test_normalize_without_shoulders_names_the_file():
+    xy, conf = _moving_person(5)
+    conf[:, shoulder_indices("reduced").right] = 0
+    with pytest.raises(InputError, match="speaker.pose: has no frame with both shoulders"):
+        normalize(xy, conf, "reduced", path="speaker.pose")
+
+
+# --- time ----------------------------------------------------------------------------------------
+
+def _sine(frames, fps, hz=0.7, points=3):
+    t = np.arange(frames) / fps
+    xy = np.stack([np.sin(2 * np.pi * hz * t + k) for k in range(points)], axis=1)  # (T, K)
+    return np.stack([100 + 50 * xy, 80 + 30 * xy], axis=-1).astype(np.float32), np.ones((frames, points), np.float32)
+
+
+def test_resample_30_to_15_and_back_stays_close_on_smooth_motion():
+    xy, conf = _sine(90, 30)
+    half, half_conf = resample(xy, conf, 30, 15)
+    assert half.shape == (45, 3, 2) and half_conf.shape == (45, 3)
+    np.testing.assert_array_equal(half, xy[::2])  # 15 fps frames land exactly on every other 30 fps frame
+    back, back_conf = resample(half, half_conf, 15, 30)
+    assert back.shape == xy.shape
+    # linear interpolation of a 0.7 Hz, 50 px sine sampled at 15 fps errs at most 50 (2 pi 0.7 / 15)^2 / 8 = 0.54 px
+    assert np.abs(back[:-1] - xy[:-1]).max() < 0.55
+    assert (back_conf == 1).all()
+
+
+def test_resample_any_ratio_and_missing_frames():
+    xy, conf = _sine(100, 25)
+    out, out_conf = resample(xy, conf, 25, 30)
+    assert out.shape[0] == 120
+    truth, _ = _sine(120, 30)
+    assert np.abs(out[:-2] - truth[:-2]).max() < 1.0
+    conf[50, 0] = 0  # one missing frame of point 0 at t = 2.0 s
+    out, out_conf = resample(xy, conf, 25, 30)
+    t = np.arange(120) / 30
+    near = np.abs(t - 2.0) < 1 / 25
+    assert (out_conf[near, 0] == 0).all() and (out_conf[~near, 0] > 0).all() and (out_conf[:, 1] > 0).all()
+
+
+def test_fill_gaps_fills_short_gaps_and_leaves_long_ones_masked():
+    frames = 40
+    xy = np.stack([np.arange(frames), 2 * np.arange(frames)], axis=-1)[:, None].astype(np.float32)  # (T, 1, 2) linear
+    conf = np.ones((frames, 1), np.float32)
+    conf[5:8] = 0     # 3 missing frames: filled
+    conf[15:25] = 0   # 10: too long for max_gap 5
+    conf[:2] = 0      # at the start: nothing to interpolate from
+    filled, filled_conf = fill_gaps(np.where(conf[..., None] > 0, xy, 0), conf, max_gap=5)
+    np.testing.assert_allclose(filled[5:8], xy[5:8])
+    assert (filled_conf[5:8] == 1).all()
+    assert (filled_conf[15:25] == 0).all() and (filled[15:25] == 0).all()
+    assert (filled_conf[:2] == 0).all()
+
+
+def test_smooth_removes_noise_and_keeps_a_slow_sine():
+    fps = 30
+    clean, conf = _sine(300, fps, hz=1.0)
+    noisy = clean + np.random.default_rng(0).normal(0, 3, clean.shape).astype(np.float32)
+    smoothed, out_conf = smooth(noisy, conf, fps)
+    rms = lambda e: float(np.sqrt(np.mean(np.square(e[10:-10]))))
+    # white noise at 30 fps spreads over 0-15 Hz; a 6 Hz low-pass keeps about 6/15 of its power (RMS x 0.63)
+    assert rms(smoothed - clean) < 0.72 * rms(noisy - clean)
+    kept, _ = smooth(clean, conf, fps)
+    assert np.abs(kept - clean)[10:-10].max() < 0.02 * 50
+    conf[100:104, 1] = 0  # a gap stays a gap, and does not drag its neighbours towards 0
+    gapped, gapped_conf = smooth(np.where(conf[..., None] > 0, clean, 0), conf, fps)
+    assert (gapped_conf[100:104, 1] == 0).all() and (gapped[100:104, 1] == 0).all()
+    assert np.abs(gapped[95:100, 1] - clean[95:100, 1]).max() < 2
+    with pytest.raises(InputError, match="half the frame rate"):
+        smooth(clean, conf, 15, cutoff_hz=8)
+
+
+# --- bad files -----------------------------------------------------------------------------------
+
+def _real_file(tmp_path):
+    xyz, conf = _holistic_arrays(6)
+    path = tmp_path / "real.pose"
+    write_pose(holistic_pose(xyz, conf, 30, 640, 480), path)
+    return path
+
+
+@pytest.mark.parametrize("case, message", [
+    ("random", "is not a .pose file"),
+    ("empty", "is empty"),
+    ("truncated", "truncated: header says 6 frames but body holds 3"),
+    ("cut_header", "header is cut short"),
+    ("trailing", "bytes after its 6 frames"),
+    ("missing", "does not exist"),
+])
+def test_bad_files_give_one_clear_error_naming_the_file(tmp_path, case, message):
+    real = _real_file(tmp_path).read_bytes()
+    path = tmp_path / f"{case}.pose"
+    content = {"random": np.random.default_rng(0).bytes(5000), "empty": b"", "truncated": real[:len(real) - len(real) // 3],
+               "cut_header": real[:200], "trailing": real + b"\0" * 16, "missing": None}[case]
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(InputError) as error:
+        read_pose(path)
+    assert str(path) in str(error.value) and message in str(error.value)
+
+
+def test_truncated_message_counts_frames_exactly(tmp_path):
+    real = _real_file(tmp_path)
+    data = real.read_bytes()
+    frame_bytes = 576 * 4 * 4  # one person: xyz + confidence, float32
+    cut = tmp_path / "cut.pose"
+    cut.write_bytes(data[:len(data) - 2 * frame_bytes - 7])
+    with pytest.raises(InputError, match=r"header says 6 frames but body holds 3"):
+        read_pose(cut)
+
+
+def test_openpose_file_is_named_as_such(tmp_path):
+    path = tmp_path / "openpose.pose"
+    with open(path, "wb") as f:
+        fake_openpose_pose(3).write(f)
+    pose = read_pose(path)
+    with pytest.raises(InputError, match="openpose.pose: is an OpenPose skeleton.*needs MediaPipe Holistic"):
+        to_layout(pose, "reduced", path=path)
+
+
+@pytest.mark.parametrize("component", ["LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS", "FACE_LANDMARKS"])
+def test_holistic_without_a_component_names_what_is_missing(tmp_path, holistic, component):
+    path = tmp_path / "partial.pose"
+    write_pose(holistic[0].remove_components([component]), path)
+    pose = read_pose(path)
+    with pytest.raises(InputError, match=f"partial.pose: has no {component}"):
+        layout_of(pose, path)
+    with pytest.raises(InputError, match=f"has no {component}"):
+        to_layout(pose, "s2g49", path=path)
+
+
+def test_body_without_shoulders_is_named(holistic):
+    pose = holistic[0].remove_components([], {"POSE_LANDMARKS": ["LEFT_SHOULDER"]})
+    with pytest.raises(InputError, match="x.pose: has POSE_LANDMARKS without LEFT_SHOULDER"):
+        to_layout(pose, "s2g49", path="x.pose")
+
+
+def test_write_refuses_a_name_that_is_not_pose(holistic, tmp_path):
+    with pytest.raises(InputError, match="does not end in .pose"):
+        write_pose(holistic[0], tmp_path / "x.json")
