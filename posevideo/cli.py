@@ -47,6 +47,85 @@ def evaluate():
 
 # --- renderer: presets, render, export ------------------------------------------------------------
 
+_RENDERER_PRESETS = ("esn", "medium", "small")  # keys of posevideo.renderer.model.PRESETS (a test checks)
+
+
+@cli.command()
+def presets():
+    """List the renderer presets: parameters and GMACs per frame at 256 and 512."""
+    from posevideo.renderer.model import PRESETS, Discriminator, Generator, count_macs, count_params, preset
+    click.echo(f"{'preset':<8} {'ngf':>4} {'G params 256':>13} {'G GMAC 256':>11} {'G params 512':>13} "
+               f"{'G GMAC 512':>11} {'D params':>9} {'D GMAC 256':>11}")
+    for name in PRESETS:
+        row = []
+        for size in (256, 512):
+            G = Generator(preset(name, size=size))
+            row += [count_params(G) / 1e6, count_macs(G, (1, 3, size, size)) / 1e9]
+        cfg = preset(name)
+        D = Discriminator(cfg)
+        d_macs = count_macs(D, (1, 3, 256, 256), (1, 3, 256, 256)) / 1e9
+        click.echo(f"{name:<8} {cfg.ngf:>4} {row[0]:>12.1f}M {row[1]:>11.2f} {row[2]:>12.1f}M {row[3]:>11.2f} "
+                   f"{count_params(D) / 1e6:>8.2f}M {d_macs:>11.2f}")
+
+
+@train.command("renderer")
+@click.option("--data", type=click.Path(exists=True, file_okay=False), required=True, help="DATA folder from `posevideo prepare`.")
+@click.option("--speaker", required=True, help="Speaker folder inside DATA.")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Run folder to create (or continue with --resume).")
+@click.option("--preset", type=click.Choice(_RENDERER_PRESETS), default="small")
+@click.option("--size", type=click.Choice(["256", "512"]), default="256", help="Image side in pixels.")
+@click.option("--steps", type=click.IntRange(1), default=10_000)
+@click.option("--batch", type=click.IntRange(1), default=8, help="Images a step, per GPU/process.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=None, help="Default: the preset's (2e-4).")
+@click.option("--seed", type=int, default=0, help="Global seed; process r uses seed + r.")
+@click.option("--jitter", type=click.FloatRange(0, 0.5), default=0.05, help="Scale/aspect augmentation.")
+@click.option("--log-every", type=click.IntRange(1), default=50)
+@click.option("--image-every", type=click.IntRange(1), default=500)
+@click.option("--checkpoint-every", type=click.IntRange(1), default=1000)
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="Default: cuda when there is one.")
+@click.option("--compile/--no-compile", default=None, help="torch.compile (default: on with CUDA).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out exactly where it stopped.")
+def train_renderer(**options):
+    """Train the renderer (pix2pix) of one person on prepared frames."""
+    from posevideo.renderer.train import TrainConfig, train as run_training
+    options["size"] = int(options["size"])
+    last = run_training(TrainConfig(**options))
+    click.echo(f"checkpoint: {last}")
+
+
+@evaluate.command("renderer")
+@click.option("--model", type=click.Path(exists=True), required=True, help="Run folder or checkpoint folder.")
+@click.option("--data", type=click.Path(exists=True, file_okay=False), required=True)
+@click.option("--speaker", default=None, help="Default: the speaker the model was trained on.")
+@click.option("--split", type=click.Choice(["train", "dev", "test"]), default="test")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), required=True, help="Metrics JSON to write.")
+@click.option("--sheet", type=click.Path(dir_okay=False), default=None, help="Contact sheet PNG (default: beside --json).")
+@click.option("--batch", type=click.IntRange(1), default=16)
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
+@click.option("--limit", type=click.IntRange(1), default=None, help="Evaluate at most this many frames (evenly spaced).")
+def evaluate_renderer(**options):
+    """PSNR/SSIM (frame, hands, face), temporal flicker, frames/s, and a contact sheet."""
+    from posevideo.renderer.evaluate import evaluate as run_evaluation
+    result = run_evaluation(**options)
+    for key, value in result["metrics"].items():
+        click.echo(f"{key:<24} {value:.4f}")
+    click.echo(f"wrote {options['json_out']} and {result['sheet']}")
+
+
+@cli.command()
+@click.option("--pose", "pose_path", type=click.Path(exists=True, dir_okay=False), required=True, help="Input .pose (holistic or reduced layout).")
+@click.option("--model", type=click.Path(exists=True), required=True, help="Run folder or checkpoint folder of a renderer.")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Video to write (.mp4).")
+@click.option("--audio", type=click.Path(exists=True, dir_okay=False), default=None, help="Audio to mux in.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
+@click.option("--batch", type=click.IntRange(1), default=16)
+@click.option("--place/--no-place", default=True, help="Scale and move the pose into the trained person's frame.")
+def render(pose_path, model, out, audio, device, batch, place):
+    """Render a .pose file as video of the trained person."""
+    from posevideo.renderer.predict import render_pose
+    path = render_pose(pose_path, model, out, audio=audio, device=device, batch=batch, place=place)
+    click.echo(str(path))
+
 # --- gestures: speech to pose ----------------------------------------------------------------------
 
 # --- end to end: speak, transfer, serve ------------------------------------------------------------

@@ -1,0 +1,205 @@
+"""pose image -> person image: everybody-sign-now's pix2pix U-Net generator and 70x70 PatchGAN.
+
+Pure modules configured by `RendererConfig`; presets in `PRESETS`. Images are float (B, 3, S, S)
+in [-1, 1]: the generator takes the skeleton image and returns the frame; the discriminator takes
+(skeleton, frame) concatenated on channels and returns a (B, 1, S/8 - 2, S/8 - 2) grid of logits,
+one per 70x70 patch.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+NORMS = ("batch", "instance", "none")
+GAN_LOSSES = ("vanilla", "lsgan", "hinge")
+
+
+@dataclass(frozen=True)
+class RendererConfig:
+    size: int = 256            # square image side in pixels; levels = log2(size): 8 at 256, 9 at 512
+    ngf: int = 64              # generator width of the first level (pix2pix's ngf)
+    ndf: int = 64              # discriminator width (pix2pix's ndf)
+    d_layers: int = 3          # 3 = the 70x70 PatchGAN
+    norm: str = "batch"        # pix2pix's default; "instance" or "none" are options
+    dropout: float = 0.5       # in the three innermost up blocks (pix2pix's noise)
+    gan_loss: str = "vanilla"  # "vanilla" (BCE, pix2pix), "lsgan", "hinge"
+    l1_weight: float = 100.0   # loss = GAN + l1_weight * L1 (pix2pix's lambda)
+    lr: float = 2e-4           # Adam, both networks
+    beta1: float = 0.5
+
+    @property
+    def levels(self) -> int:
+        return int(round(math.log2(self.size)))
+
+    def __post_init__(self):
+        if self.size < 32 or 2 ** self.levels != self.size:
+            raise ValueError(f"size must be a power of two >= 32, got {self.size}")
+        if self.norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if self.gan_loss not in GAN_LOSSES:
+            raise ValueError(f"gan_loss must be one of {GAN_LOSSES}, got {self.gan_loss!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RendererConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown renderer config keys {sorted(unknown)}")
+        return cls(**d)
+
+
+# The seed's model exactly, and smaller ones for CPUs and browsers; any of them at 512 with
+# `preset(name, size=512)` (one more level). GMACs per frame in `posevideo presets`
+# (small: 0.41 at 256, within the 1 GMAC browser budget).
+PRESETS: dict[str, RendererConfig] = {
+    "esn": RendererConfig(),                           # everybody-sign-now: unet_256, ngf 64, 54.4 M, 6.0 GMAC
+    "medium": RendererConfig(ngf=32, ndf=32),          # 13.6 M, ~1.5 GMAC: a laptop CPU in real time
+    "small": RendererConfig(ngf=16, ndf=32),           # 3.4 M, ~0.4 GMAC: the browser default
+}
+
+
+def preset(name: str, **overrides) -> RendererConfig:
+    """A preset, with fields replaced (e.g. size=512)."""
+    base = PRESETS[name].to_dict()
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return RendererConfig.from_dict(base)
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels)
+    return nn.Identity()
+
+
+class Generator(nn.Module):
+    """The pix2pix U-Net: `levels` stride-2 down blocks to 1x1, mirrored up blocks, skip connections.
+
+    Down block i: LeakyReLU(0.2) -> Conv 4x4/2 -> norm (none on the first and the innermost).
+    Up block i: ReLU -> ConvTranspose 4x4/2 -> norm (+ dropout in the 3 innermost but one) and the
+    input of every up block but the innermost is [its down block's output, the block below's output].
+    Conv biases only without BatchNorm, and on the last layer (pix2pix's use_bias rule).
+    """
+
+    def __init__(self, cfg: RendererConfig):
+        super().__init__()
+        bias = cfg.norm != "batch"
+        widths = [cfg.ngf * min(2 ** i, 8) for i in range(cfg.levels)]  # 64, 128, 256, 512, 512, ...
+        self.down = nn.ModuleList()
+        for i, out in enumerate(widths):
+            inner = i == cfg.levels - 1
+            layers = [] if i == 0 else [nn.LeakyReLU(0.2, inplace=True)]
+            layers.append(nn.Conv2d(3 if i == 0 else widths[i - 1], out, 4, 2, 1, bias=bias))
+            if 0 < i and not inner:
+                layers.append(_norm(cfg.norm, out))
+            self.down.append(nn.Sequential(*layers))
+        self.up = nn.ModuleList()  # up[i] mirrors down[i]; run from the innermost out
+        for i, out in enumerate(widths):
+            inner = i == cfg.levels - 1
+            outer = i == 0
+            cin = widths[i] * (1 if inner else 2)
+            layers = [nn.ReLU(inplace=True),
+                      nn.ConvTranspose2d(cin, 3 if outer else widths[i - 1], 4, 2, 1, bias=bias or outer)]
+            if outer:
+                layers.append(nn.Tanh())
+            else:
+                layers.append(_norm(cfg.norm, widths[i - 1]))
+                # pix2pix: dropout in the ngf*8 blocks just outside the innermost (3 at 256, 4 at 512)
+                if not inner and cfg.dropout > 0 and i >= 4:
+                    layers.append(nn.Dropout(cfg.dropout))
+            self.up.append(nn.Sequential(*layers))
+        self.apply(_init_weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []                           # (B, widths[i], S / 2^(i+1), same)
+        for block in self.down:
+            x = block(x)
+            skips.append(x)
+        x = self.up[-1](skips[-1])          # innermost: 1x1 -> 2x2
+        for i in range(len(self.up) - 2, -1, -1):
+            x = self.up[i](torch.cat([skips[i], x], dim=1))
+        return x                             # (B, 3, S, S) in [-1, 1]
+
+
+class Discriminator(nn.Module):
+    """pix2pix's NLayerDiscriminator: with d_layers=3 each output sees a 70x70 patch of the input."""
+
+    def __init__(self, cfg: RendererConfig):
+        super().__init__()
+        bias = cfg.norm != "batch"
+        layers = [nn.Conv2d(6, cfg.ndf, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        mult = 1
+        for n in range(1, cfg.d_layers + 1):
+            prev, mult = mult, min(2 ** n, 8)
+            stride = 2 if n < cfg.d_layers else 1
+            layers += [nn.Conv2d(cfg.ndf * prev, cfg.ndf * mult, 4, stride, 1, bias=bias),
+                       _norm(cfg.norm, cfg.ndf * mult), nn.LeakyReLU(0.2, inplace=True)]
+        layers.append(nn.Conv2d(cfg.ndf * mult, 1, 4, 1, 1))
+        self.net = nn.Sequential(*layers)
+        self.apply(_init_weights)
+
+    def forward(self, skeleton: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([skeleton, image], dim=1))
+
+
+def _init_weights(m: nn.Module) -> None:
+    """pix2pix's 'normal' init: conv weights N(0, 0.02), norm scales N(1, 0.02), biases 0."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+# --- losses ---------------------------------------------------------------------------------------
+
+def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
+    """Discriminator loss on real and fake patches (pix2pix halves it to slow D down)."""
+    if kind == "vanilla":
+        loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+                + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+    elif kind == "lsgan":
+        loss = ((real_logits - 1) ** 2).mean() + (fake_logits ** 2).mean()
+    else:  # hinge
+        loss = F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+    return 0.5 * loss
+
+
+def g_gan_loss(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
+    """The generator's adversarial loss: make D call the fake patches real."""
+    if kind == "vanilla":
+        return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    if kind == "lsgan":
+        return ((fake_logits - 1) ** 2).mean()
+    return -fake_logits.mean()
+
+
+def l1_loss(fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return (fake - target).abs().mean()
+
+
+# --- size -------------------------------------------------------------------------------------------
+
+def count_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def count_macs(module: nn.Module, *inputs_shapes: tuple[int, ...]) -> int:
+    """Multiply-accumulates of one forward pass, counted by torch's FLOP counter on meta tensors
+    (no memory, no time): FLOPs / 2, convolutions and matrix products only."""
+    from torch.utils.flop_counter import FlopCounterMode
+    import copy
+    meta = copy.deepcopy(module).to("meta").eval()  # eval: BatchNorm at 1x1 with batch 1
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        meta(*[torch.empty(s, device="meta") for s in inputs_shapes])
+    return counter.get_total_flops() // 2
