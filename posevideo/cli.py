@@ -33,6 +33,91 @@ def cli():
 
 # --- data: prepare and index ---------------------------------------------------------------------
 
+def _rgb(ctx, param, value):
+    try:
+        rgb = tuple(int(v) for v in value.split(","))
+        if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter("three numbers 0-255, like 0,177,64") from None
+    return rgb
+
+
+def _shard(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        i, n = (int(v) for v in value.split("/"))
+        if not 0 <= i < n:
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter("i/n with 0 <= i < n, like 0/4 (the first of four parts)") from None
+    return i, n
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--speaker", required=True, help="Name of the person (a folder under DATA).")
+@click.option("--data", "data", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
+@click.option("--size", "sizes", multiple=True, type=click.IntRange(32, 2048), default=(256,),
+              help="Crop size in pixels; repeat for several (--size 256 --size 512).")
+@click.option("--key", type=click.Choice(["none", "green", "auto"]), default="none",
+              help="Green-screen keying: off, on, or on when the video's border is green.")
+@click.option("--background", default="0,0,0", callback=_rgb, help="R,G,B replacing the green screen and padding crops.")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, help="Videos processed in parallel.")
+@click.option("--poses-from", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Folder of <video>.pose files to use instead of extracting poses.")
+@click.option("--shard", callback=_shard, default=None,
+              help="i/n: do only the i-th (0-based) of n parts of the inputs; then run `posevideo index`.")
+@click.option("--refine-face/--no-refine-face", default=True, help="Holistic's refined face (irises).")
+@click.option("--min-seconds", type=click.FloatRange(0.1), default=1.0, help="Shortest interval.")
+@click.option("--max-seconds", type=click.FloatRange(1.0), default=10.0, help="Longer intervals are cut.")
+def prepare(inputs, speaker, data, sizes, key, background, workers, poses_from, shard, refine_face,
+            min_seconds, max_seconds):
+    """Videos -> audio, poses, person-centred crops and the dataset index (frames.csv,
+    intervals.csv, train.csv, samples). Reruns skip finished work."""
+    from posevideo.data.index import IndexOptions
+    from posevideo.data.prepare import PrepareOptions, prepare as run, summary_table
+
+    options = PrepareOptions(sizes=tuple(sorted(set(sizes))), key=key, background=background,
+                             poses_from=poses_from, refine_face=refine_face)
+    if max_seconds < min_seconds:
+        raise click.BadParameter("--max-seconds must be at least --min-seconds")
+    results, summary = run(list(inputs), speaker, data, options, workers=workers, shard=shard,
+                           index_options=IndexOptions(min_seconds=min_seconds, max_seconds=max_seconds),
+                           echo=lambda line: click.echo(line, err=True))
+    click.echo(summary_table(results, summary, summary["seconds"] if summary else 0.0))
+    if shard is not None:
+        click.echo(f"shard {shard[0]}/{shard[1]} done; when every shard is, run: posevideo index --data {data}")
+    failed = sum(r.status == "failed" for r in results)
+    if failed:
+        click.echo(f"{failed} of {len(results)} videos failed (see the error lines above)", err=True)
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--data", "data", required=True, type=click.Path(exists=True, file_okay=False), help="Dataset folder.")
+@click.option("--from-s2g", "s2g_csv", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="speech2gesture's train.csv: import its samples first.")
+@click.option("--speaker", default=None, help="With --from-s2g: import only this speaker.")
+@click.option("--min-seconds", type=click.FloatRange(0.1), default=1.0, help="Shortest interval.")
+@click.option("--max-seconds", type=click.FloatRange(1.0), default=10.0, help="Longer intervals are cut.")
+@click.option("--force", is_flag=True, help="Rebuild even when nothing changed.")
+def index(data, s2g_csv, speaker, min_seconds, max_seconds, force):
+    """(Re)build DATA's index from every finished video: merges what `prepare --shard` runs wrote."""
+    from posevideo.data.index import IndexOptions, build_index, import_s2g
+
+    if s2g_csv:
+        counts = import_s2g(s2g_csv, data, speaker)
+        click.echo("imported " + ", ".join(f"{k}: {v} samples" for k, v in counts.items()))
+    summary = build_index(data, IndexOptions(min_seconds=min_seconds, max_seconds=max_seconds), force=force)
+    s = summary["samples"]
+    state = "unchanged, nothing to do" if summary.get("skipped") else f"built in {summary['seconds']:.1f} s"
+    click.echo(f"index {state}: {len(summary['speakers'])} speakers, {summary['videos']} videos, "
+               f"{summary['frames']} frames, {summary['intervals']} intervals, samples train {s.get('train', 0)}, "
+               f"dev {s.get('dev', 0)}, test {s.get('test', 0)}")
+
+
 # --- train and evaluate (renderer, gestures) -----------------------------------------------------
 
 @cli.group(cls=_Group)

@@ -1,0 +1,51 @@
+"""Green-screen keying: the green background replaced by a plain colour, soft edges, spill removed.
+
+Works on (H, W, 3) uint8 RGB frames. The key is the green excess g - max(r, b): large on a green
+screen, near zero or negative on skin, hair and clothes. Between `low` and `high` the pixel is
+part person, part screen (soft edge); everything is despilled (green limited to max(r, b)) so that
+the green glow the screen casts on hair and skin goes.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# Green excess (0-255 scale) below which a pixel is all person, above which it is all screen.
+LOW, HIGH = 24.0, 64.0
+
+
+def green_excess(frame: np.ndarray) -> np.ndarray:
+    """g - max(r, b) as float32 (H, W)."""
+    rgb = frame.astype(np.float32)
+    return rgb[..., 1] - np.maximum(rgb[..., 0], rgb[..., 2])
+
+
+def alpha_matte(frame: np.ndarray, low: float = LOW, high: float = HIGH, soften: float = 0.7) -> np.ndarray:
+    """Opacity of the person, float32 (H, W) in [0, 1]; `soften` is the edge blur in pixels (sigma)."""
+    alpha = 1.0 - np.clip((green_excess(frame) - low) / (high - low), 0.0, 1.0)
+    if soften > 0:
+        alpha = cv2.GaussianBlur(alpha, (0, 0), soften)
+    return alpha
+
+
+def key_frame(frame: np.ndarray, background=(0, 0, 0), low: float = LOW, high: float = HIGH) -> np.ndarray:
+    """The frame with its green screen replaced by `background` (RGB), uint8 (H, W, 3)."""
+    alpha = alpha_matte(frame, low, high)[..., None]
+    rgb = frame.astype(np.float32)
+    # Spill suppression: no pixel of the person is greener than its strongest other channel.
+    rgb[..., 1] = np.minimum(rgb[..., 1], np.maximum(rgb[..., 0], rgb[..., 2]))
+    out = alpha * rgb + (1.0 - alpha) * np.asarray(background, np.float32)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def looks_green_screen(frames: list[np.ndarray], border: float = 0.08, share: float = 0.6) -> bool:
+    """True when most of the frames' border (the outer `border` of each side) is screen green:
+    `--key auto` uses this on a few frames from the start of the video."""
+    votes = []
+    for frame in frames:
+        h, w = frame.shape[:2]
+        bh, bw = max(1, int(h * border)), max(1, int(w * border))
+        ring = np.concatenate([frame[:bh].reshape(-1, 3), frame[-bh:].reshape(-1, 3),
+                               frame[:, :bw].reshape(-1, 3), frame[:, -bw:].reshape(-1, 3)])
+        votes.append(float(np.mean(green_excess(ring[None])[0] > HIGH)))
+    return bool(votes) and float(np.median(votes)) >= share
