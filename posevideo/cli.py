@@ -31,6 +31,31 @@ def cli():
 
 # --- foundation: synthetic speaker and demo -----------------------------------------------------
 
+@cli.command("synth-speaker")
+@click.option("--seed", type=int, required=True, help="Picks the voice, the sentences, the look and the gesture style.")
+@click.option("--seconds", type=click.FloatRange(1, 3600), required=True, help="Length of the clip.")
+@click.option("--out", "out", type=click.Path(file_okay=False), required=True, help="Folder for synthetic_<seed>.mp4/.pose/.json.")
+@click.option("--size", type=click.Choice(["256", "512"]), default="256", help="Frame side in pixels.")
+@click.option("--fps", type=click.IntRange(1, 120), default=30, help="Video frames per second.")
+def synth_speaker_command(seed, seconds, out, size, fps):
+    """Make a synthetic speaker: video with speech, its ground-truth .pose and a JSON description."""
+    from posevideo.synthetic import synth_speaker
+
+    paths = synth_speaker(seed, seconds, out, size=int(size), fps=fps, progress=True)
+    for path in paths.values():
+        click.echo(path)
+
+
+@cli.command("demo")
+@click.option("--out", "out", type=click.Path(file_okay=False), default=".", help="Folder for the demo files.")
+def demo_command(out):
+    """Show what posevideo does: a synthetic speaker clip beside its skeleton, as one video."""
+    from posevideo.synthetic.demo import demo
+
+    for path in demo(out):
+        click.echo(path)
+
+
 # --- data: prepare and index ---------------------------------------------------------------------
 
 def _rgb(ctx, param, value):

@@ -1,0 +1,85 @@
+"""The synthetic speaker: speech (espeak-ng), gestures that follow it, and a drawn person, with the
+ground-truth pose. The project's own subject for tests, benchmarks and the demo.
+
+    synth_speaker(seed=11, seconds=20, out_dir="X")  ->  X/synthetic_11.mp4, .pose, .json
+
+Modules: `speech` (voice and sentences), `motion` (the generative gesture process, documented
+there), `face` (the 468-point face template and its animation), `draw` (the painter).
+"""
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from posevideo.errors import InputError
+
+SIZES = (256, 512)
+
+
+def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 256, fps: float = 30,
+                  progress: bool = False) -> dict[str, Path]:
+    """Write `synthetic_<seed>.mp4` (H.264 + AAC 16 kHz mono), `.pose` (holistic, pixels of the
+    video, frames = round(seconds * fps)) and `.json` (how it was made) into `out_dir`.
+    Returns {"video", "pose", "json"} paths. Same arguments, same files (frames and pose)."""
+    from posevideo.files import write_json
+    from posevideo.pose.io import holistic_pose, write_pose
+    from posevideo.synthetic import draw, motion, speech
+    from posevideo.video import VideoWriter
+
+    if size not in SIZES:
+        raise InputError(None, f"--size {size} is not supported", f"Use one of {', '.join(map(str, SIZES))}")
+    if not 1 <= seconds <= 3600:
+        raise InputError(None, f"--seconds {seconds} is out of range", "Use 1 to 3600 seconds")
+    if not 1 <= fps <= 120:
+        raise InputError(None, f"--fps {fps} is out of range", "Use 1 to 120 frames per second")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(out_dir, "exists and is not a folder", "Pass a folder for --out")
+
+    # One generator per concern, so that changing one (say, the look) leaves the others as they were.
+    streams = np.random.SeedSequence(seed).spawn(4)
+    rng_voice, rng_motion, rng_look, rng_style = (np.random.default_rng(s) for s in streams)
+    voice = speech.voice_for_seed(rng_voice)
+    audio, sentences = speech.make_speech(seconds, voice, rng_voice)          # (seconds * 16000,)
+    frames = int(round(seconds * fps))
+    style = motion.style_for_seed(rng_style)
+    look = draw.look_for_seed(seed, rng_look)
+    features = motion.speech_features(audio, sentences, frames, fps)
+    xyz, conf = motion.generate(features, sentences, style, rng_motion, fps, size)  # (T, 576, 3) px
+
+    stem = out_dir / f"synthetic_{seed}"
+    paths = {"video": stem.with_suffix(".mp4"), "pose": stem.with_suffix(".pose"), "json": stem.with_suffix(".json")}
+    painter = draw.Painter(look, size)
+    steps = range(frames)
+    if progress:
+        from tqdm import tqdm
+        steps = tqdm(steps, desc=f"synthetic speaker {seed}", unit="frame")
+    with VideoWriter(paths["video"], fps, size, size, audio=audio, sample_rate=speech.SAMPLE_RATE) as writer:
+        for t in steps:
+            writer.write(painter.draw(xyz[t]))
+    write_pose(holistic_pose(xyz, conf, fps, size, size), paths["pose"])
+    write_json(paths["json"], {
+        "seed": seed, "seconds": seconds, "fps": fps, "frames": frames, "width": size, "height": size,
+        "sample_rate": speech.SAMPLE_RATE, "audio_samples": len(audio),
+        "files": {k: v.name for k, v in paths.items()},
+        "voice": voice.as_dict(), "sentences": sentences, "style": style.as_dict(), "look": look.as_dict(),
+        "onsets": [round(float(t), 3) for t in features.onsets],
+        "process": "posevideo.synthetic.motion (module docstring): hands rise with speech activity, loudness "
+                   "and pitch; beat strokes, finger flicks and nods on onsets; jaw follows the loudness "
+                   "envelope; breathing, sway, hand drift and blinks as idle motion; per-phrase choice of "
+                   "leading hand(s) and place",
+        "pose": "holistic (POSE 33, FACE 468, LEFT_HAND 21, RIGHT_HAND 21, POSE_WORLD 33); pixels of the "
+                "video; legs (knees, ankles, feet) absent (confidence 0)",
+        "versions": {"posevideo": _version("posevideo"), "espeak-ng": speech.espeak_version(),
+                     "pose-format": _version("pose-format"), "av": _version("av"), "numpy": np.__version__},
+    })
+    return paths
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"

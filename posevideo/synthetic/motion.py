@@ -1,0 +1,321 @@
+"""The synthetic speaker's gestures: a generative process from speech features to a holistic pose.
+
+The process, frame by frame (video frames at `fps`; all audio features are computed from the audio
+alone, so a model that listens can recover most of the motion):
+
+- speech activity `active` (0..1): the sentence intervals, widened by 0.25 s before and 0.3 s after
+  and smoothed (sigma 0.2 s): hands rise into gesture space when a phrase starts and sink back to
+  rest in the pauses.
+- loudness `loud` (0..1, 0.25 s smoothing) spreads the hands wider and higher and opens the fingers;
+  pitch `pitch` (semitones from the voice's median / 4, smoothed 0.15 s) lifts the hands and the chin.
+- beats: peaks of the loudness rise (onsets, at least 0.22 s apart) each give a quick downward
+  stroke of the hands (a 70 ms Gaussian bump centred 40 ms after the onset, scaled by the onset's
+  strength), a finger flick and a head nod.
+- mouth: the jaw opens with the fast loudness envelope (one-frame smoothing) - near deterministic.
+- per phrase (modest randomness): which hand leads (the per-seed dominant hand, sometimes both,
+  now and then the other) and a small offset of the gesture's place.
+- idle, always: breathing (shoulders, ~0.25 Hz), slow sway of the body and head, small hand drift,
+  and blinks at random times (Poisson, per-seed rate).
+- a per-seed `Style` scales all of this (amplitude, beat strength, pitch lift, nod, finger
+  openness, pointing habit, mouth gain...) and places the body in the frame.
+
+Geometry is 3D in "body units" (shoulder width = 1; x to the image's right, y down, z away from
+the camera, origin at the shoulder midpoint), projected orthographically to pixels. Output points
+follow MediaPipe Holistic: POSE_LANDMARKS 33, FACE_LANDMARKS 468, LEFT_HAND 21, RIGHT_HAND 21,
+POSE_WORLD_LANDMARKS 33 (576). "Left" is the person's left: the image's right.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+from scipy.signal import find_peaks
+
+from posevideo.synthetic import face as facemesh
+
+# Offsets of the components in the 576-point holistic layout.
+BODY, FACE, LEFT_HAND, RIGHT_HAND, WORLD = 0, 33, 501, 522, 543
+POINTS = 576
+SHOULDER_METRES = 0.38  # a body unit in metres, for POSE_WORLD_LANDMARKS
+UPPER_ARM, FOREARM = 0.79, 0.68  # body units (0.30 m and 0.26 m)
+FEATURE_RATE = 100  # audio feature frames per second (hop 10 ms at 16 kHz)
+
+
+@dataclass(frozen=True)
+class Style:
+    """How one synthetic person moves; drawn from the seed, recorded in the JSON."""
+    dominant: str          # "right" or "left": the hand that leads most phrases
+    both_hands: float      # chance that a phrase uses both hands
+    amplitude: float       # size of the gesture space
+    beat: float            # stroke size of beat gestures
+    pitch_lift: float      # how much pitch raises the hands
+    nod: float             # head nod on beats (radians)
+    openness: float        # how far the fingers open when speaking
+    pointing: float        # 0: open hand, 1: index finger extended, others curled
+    mouth_gain: float      # jaw opening for a given loudness
+    sway: float            # idle sway of body and head
+    blink_per_minute: float
+    scale: float           # body size in the frame (shoulder width / frame side)
+    shift: float           # horizontal placement (fraction of the frame side)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def style_for_seed(rng: np.random.Generator) -> Style:
+    return Style(
+        dominant="right" if rng.random() < 0.75 else "left",
+        both_hands=float(rng.uniform(0.2, 0.6)), amplitude=float(rng.uniform(0.85, 1.2)),
+        beat=float(rng.uniform(0.8, 1.3)), pitch_lift=float(rng.uniform(0.6, 1.4)),
+        nod=float(rng.uniform(0.05, 0.12)), openness=float(rng.uniform(0.6, 1.0)),
+        pointing=float(rng.uniform(0.0, 0.8)), mouth_gain=float(rng.uniform(0.9, 1.3)),
+        sway=float(rng.uniform(0.6, 1.4)), blink_per_minute=float(rng.uniform(10, 22)),
+        scale=float(rng.uniform(0.37, 0.42)), shift=float(rng.uniform(-0.03, 0.03)))
+
+
+@dataclass
+class Features:
+    """Speech features per video frame, each (T,)."""
+    active: np.ndarray     # 0..1 speech activity (phrases)
+    loud: np.ndarray       # 0..1 slow loudness
+    mouth: np.ndarray      # 0..1 fast loudness envelope
+    pitch: np.ndarray      # about -1.5..1.5: semitones from the median / 4
+    beat: np.ndarray       # 0..~1 sum of stroke bumps at onsets
+    onsets: np.ndarray     # onset times in seconds
+
+
+def speech_features(audio: np.ndarray, sentences: list[dict], frames: int, fps: float,
+                    sample_rate: int = 16000) -> Features:
+    import librosa
+
+    hop = sample_rate // FEATURE_RATE
+    # Loudness in dB on a 10 ms grid, mapped to 0..1 over the 40 dB below the speaker's loud level.
+    padded = np.pad(audio, (hop, hop))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * hop)[::hop]   # (F, 320)
+    db = 10 * np.log10(np.mean(windows.astype(np.float64) ** 2, axis=1) + 1e-10)
+    speech = db > db.max() - 50
+    top = np.percentile(db[speech], 95) if speech.any() else 0.0
+    env = np.clip((db - (top - 40)) / 40, 0, 1)                                   # (F,)
+    times = np.arange(len(env)) / FEATURE_RATE
+    # Onsets: peaks of the rise of a lightly smoothed envelope.
+    rise = np.maximum(np.diff(gaussian_filter1d(env, 2), prepend=env[0]), 0)
+    peaks, props = find_peaks(rise, height=0.02, distance=int(0.22 * FEATURE_RATE))
+    strength = np.clip(props["peak_heights"] / 0.06, 0, 1.5)
+    onsets = times[peaks]
+    # Pitch (YIN) on voiced frames, in semitones from the median, held across unvoiced gaps.
+    f0 = librosa.yin(audio.astype(np.float32), fmin=70, fmax=400, sr=sample_rate, frame_length=1024,
+                     hop_length=hop, center=True)[:len(env)]
+    f0 = np.pad(f0, (0, len(env) - len(f0)), mode="edge")
+    voiced = env > 0.45
+    semis = np.zeros_like(env)
+    if voiced.sum() > 10:
+        tones = 12 * np.log2(f0 / np.median(f0[voiced]))
+        semis = np.interp(times, times[voiced], np.clip(tones[voiced], -12, 12))
+    pitch = np.clip(gaussian_filter1d(semis, 0.15 * FEATURE_RATE) / 4, -1.5, 1.5)
+
+    t = np.arange(frames) / fps                                                    # (T,) seconds
+    inside = np.zeros(frames)
+    for s in sentences:
+        inside[(t >= s["start"] - 0.25) & (t <= s["end"] + 0.3)] = 1
+    active = np.clip(gaussian_filter1d(inside, 0.2 * fps), 0, 1)
+    loud = np.interp(t, times, gaussian_filter1d(env, 0.25 * FEATURE_RATE))
+    mouth = np.interp(t, times, gaussian_filter1d(env, 0.02 * FEATURE_RATE))
+    beat = np.zeros(frames)
+    for onset, s in zip(onsets, strength):
+        beat += s * np.exp(-0.5 * ((t - onset - 0.04) / 0.07) ** 2)
+    return Features(active=active, loud=loud / max(loud.max(), 1e-6), mouth=mouth,
+                    pitch=np.interp(t, times, pitch), beat=np.clip(beat, 0, 1.5), onsets=onsets)
+
+
+def _slow_noise(rng: np.random.Generator, t: np.ndarray, low: float = 0.05, high: float = 0.35) -> np.ndarray:
+    """Smooth noise in about -1..1: a few sinusoids with seeded frequencies and phases."""
+    freqs, phases = rng.uniform(low, high, 4), rng.uniform(0, 2 * np.pi, 4)
+    return np.sin(2 * np.pi * freqs[:, None] * t[None] + phases[:, None]).sum(0) / 2
+
+
+def _rotation(yaw, pitch, roll) -> np.ndarray:
+    """(T, 3, 3): roll about z, then pitch about x (positive: chin down), yaw about y."""
+    cy, sy, cp, sp, cr, sr = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
+    one, zero = np.ones_like(yaw), np.zeros_like(yaw)
+    ry = np.stack([np.stack([cy, zero, sy], -1), np.stack([zero, one, zero], -1), np.stack([-sy, zero, cy], -1)], -2)
+    rx = np.stack([np.stack([one, zero, zero], -1), np.stack([zero, cp, -sp], -1), np.stack([zero, sp, cp], -1)], -2)
+    rz = np.stack([np.stack([cr, -sr, zero], -1), np.stack([sr, cr, zero], -1), np.stack([zero, zero, one], -1)], -2)
+    return rz @ rx @ ry
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+
+
+def _elbow(shoulder: np.ndarray, wrist: np.ndarray, pole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two-bone IK. shoulder, wrist (T, 3); pole (3,) where the elbow points. Returns (elbow, wrist)
+    with the wrist pulled in if it was out of reach."""
+    d = wrist - shoulder
+    dist = np.clip(np.linalg.norm(d, axis=-1, keepdims=True), 0.3, UPPER_ARM + FOREARM - 1e-3)
+    direction = _unit(d)
+    wrist = shoulder + direction * dist
+    cos_a = np.clip((UPPER_ARM ** 2 + dist ** 2 - FOREARM ** 2) / (2 * UPPER_ARM * dist), -1, 1)
+    side = _unit(pole[None] - (direction @ pole)[:, None] * direction)
+    return shoulder + UPPER_ARM * (cos_a * direction + np.sqrt(1 - cos_a ** 2) * side), wrist
+
+
+# Fingers: MCP place on the palm (along, across toward the thumb), spread angle, segment lengths.
+_FINGERS = (
+    ((0.25, 0.075), 0.14, (0.105, 0.065, 0.055)),   # index
+    ((0.27, 0.022), 0.0, (0.115, 0.075, 0.06)),     # middle
+    ((0.255, -0.03), -0.12, (0.11, 0.07, 0.055)),   # ring
+    ((0.225, -0.075), -0.26, (0.085, 0.055, 0.05)), # pinky
+)
+_THUMB = ((0.05, 0.06), (0.095, 0.07, 0.06))
+
+
+def _hand(wrist, along, palm, thumb_side, curls, thumb_curl, spread) -> np.ndarray:
+    """21 MediaPipe hand points (T, 21, 3). along: wrist to fingers; palm: the way the palm faces;
+    thumb_side: across the palm to the thumb (all (T, 3) unit vectors). curls (T, 4) 0..1 for
+    index..pinky; thumb_curl, spread (T,)."""
+    out = np.zeros((len(wrist), 21, 3))
+    out[:, 0] = wrist
+    for f, ((a, c), angle, lengths) in enumerate(_FINGERS):
+        base = wrist + a * along + c * thumb_side
+        ang = (angle * spread)[:, None]
+        direction = np.cos(ang) * along + np.sin(ang) * thumb_side               # in the palm plane
+        bends = (1.3, 1.6, 1.0)                                                  # radians at curl 1
+        point, total = base, np.zeros(len(wrist))
+        out[:, 5 + 4 * f] = base
+        for j, (length, bend) in enumerate(zip(lengths, bends)):
+            total = total + bend * curls[:, f]
+            # Fingers curl towards the palm side (the way the palm faces).
+            segment = np.cos(total)[:, None] * direction + np.sin(total)[:, None] * palm
+            point = point + length * segment
+            out[:, 6 + 4 * f + j] = point
+    (a, c), lengths = _THUMB
+    point = wrist + a * along + c * thumb_side
+    out[:, 1] = point
+    rest = _unit(0.55 * along + 0.75 * thumb_side + 0.35 * palm)
+    across = _unit(0.6 * along - 0.3 * thumb_side + 0.75 * palm)                 # over the palm
+    total = np.zeros(len(wrist))
+    for j, length in enumerate(lengths):
+        total = total + 0.45 * thumb_curl
+        direction = _unit(np.cos(total)[:, None] * rest + np.sin(total)[:, None] * across)
+        point = point + length * direction
+        out[:, 2 + j] = point
+    return out
+
+
+def generate(features: Features, sentences: list[dict], style: Style, rng: np.random.Generator,
+             fps: float, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The holistic pose of the speaker: xyz (T, 576, 3) pixels (z in pixels too, toward the camera
+    negative) and conf (T, 576). World landmarks are metres around the hip midpoint."""
+    f = features
+    T = len(f.active)
+    t = np.arange(T) / fps
+    sway = style.sway
+
+    # Per-phrase choices (the only randomness tied to phrases): leading hand(s) and a place offset.
+    lead = {"right": np.zeros(T), "left": np.zeros(T)}
+    offset = np.zeros((T, 2))
+    other = "left" if style.dominant == "right" else "right"
+    for i, s in enumerate(sentences):
+        window = (t >= s["start"] - 0.6) & (t <= s["end"] + 0.6)
+        r = rng.random()
+        hands = (style.dominant, other) if r < style.both_hands else \
+            (other,) if r > 0.9 else (style.dominant,)
+        for hand in (style.dominant, other):
+            lead[hand][window] = 1.0 if hand in hands else 0.3
+        offset[window] = rng.normal(0, 0.05, 2)
+    for hand in lead:
+        lead[hand] = gaussian_filter1d(lead[hand], 0.25 * fps)
+    offset = gaussian_filter1d(offset, 0.3 * fps, axis=0)
+
+    # Trunk: breathing, slow sway; shoulders rise a little while gesturing.
+    breath = np.sin(2 * np.pi * 0.25 * t + rng.uniform(0, 2 * np.pi))
+    lean_x = 0.03 * sway * _slow_noise(rng, t)
+    center = np.stack([lean_x, -0.01 * breath, np.zeros(T)], -1)                 # (T, 3) shoulder midpoint
+    shrug = 0.02 * f.active * f.loud + 0.008 * breath
+    shoulders = {s: center + np.stack([np.full(T, 0.5 * s), -shrug, np.zeros(T)], -1) for s in (-1, 1)}
+    hips = {s: np.stack([np.full(T, 0.34 * s) + 0.3 * lean_x, np.full(T, 1.6), np.zeros(T)], -1) for s in (-1, 1)}
+
+    # Head: nods on beats, lifts with pitch, sways; looks a little toward the leading hand.
+    yaw = 0.12 * sway * _slow_noise(rng, t) + 0.08 * (lead["left"] - lead["right"]) * f.active
+    pitch = style.nod * f.beat * f.active - 0.05 * f.pitch * f.active + 0.03 * _slow_noise(rng, t)
+    roll = 0.05 * sway * _slow_noise(rng, t)
+    rotation = _rotation(yaw, pitch, roll)                                        # (T, 3, 3)
+    pivot = center + np.array([0.0, -0.42, 0.1])
+
+    # Face: the real template animated, placed on the head.
+    blink = np.zeros(T)
+    for when in np.cumsum(rng.exponential(60 / style.blink_per_minute, int(t[-1] * style.blink_per_minute / 20) + 5)):
+        blink = np.maximum(blink, np.clip(1 - np.abs(t - when) / 0.1, 0, 1))
+    jaw = np.clip(style.mouth_gain * f.mouth, 0, 1) ** 0.8
+    smile = np.full(T, 0.3) + 0.2 * f.loud
+    template = facemesh.load_template()
+    faces = facemesh.animate(template, jaw.astype(np.float32), blink.astype(np.float32), smile.astype(np.float32))
+    face_scale = 0.33                                                             # body units per template unit
+    local = faces * face_scale + np.array([0.0, -0.17, -0.28])                   # relative to the pivot
+    face_pts = pivot[:, None] + np.einsum("tij,tkj->tki", rotation, local)       # (T, 468, 3)
+
+    # Hands: wrist targets from the features, arms by IK.
+    hands_out, elbows, wrists = {}, {}, {}
+    for name, s in (("right", -1), ("left", 1)):
+        engage = f.active * lead[name] * style.amplitude
+        lift = engage * (0.3 + 0.25 * f.loud + 0.14 * style.pitch_lift * f.pitch)
+        stroke = engage * style.beat * 0.13 * f.beat
+        drift = 0.02 * _slow_noise(rng, t, 0.1, 0.5)
+        x = s * (0.2 + engage * (0.1 + 0.2 * f.loud)) + engage * offset[:, 0] + drift
+        y = 1.02 - lift + stroke + engage * offset[:, 1] + 0.5 * drift
+        z = -0.3 - 0.3 * engage
+        target = center + np.stack([x, y, np.broadcast_to(z, (T,))], -1)
+        elbow, wrist = _elbow(shoulders[s], target, np.array([1.0 * s, 0.5, 0.4]))
+        elbows[name], wrists[name] = elbow, wrist
+        forearm = _unit(wrist - elbow)
+        along = _unit(forearm + np.stack([-0.5 * s * np.ones(T), -0.9 * engage, -0.3 * engage], -1))
+        # Palm faces the body at rest, turns toward the midline when gesturing, toward the camera
+        # when loud. roll 0: palm to the midline; pi/2: palm to the camera.
+        roll_h = np.clip(engage * (0.4 + 0.9 * f.loud), 0, 1.4)
+        midline = np.stack([-s * np.ones(T), np.zeros(T), np.zeros(T)], -1)
+        toward_camera = np.stack([np.zeros(T), np.zeros(T), -np.ones(T)], -1)
+        rest_palm = np.array([0.0, 0.0, 1.0]) * (1 - np.clip(engage, 0, 1))[:, None]
+        palm = midline * np.cos(roll_h)[:, None] + toward_camera * np.sin(roll_h)[:, None] + rest_palm
+        palm = _unit(palm - (palm * along).sum(-1, keepdims=True) * along)
+        chirality = 1.0 if name == "right" else -1.0
+        thumb_side = chirality * np.cross(along, palm)
+        opened = np.clip(engage * style.openness * (0.35 + 0.6 * f.loud), 0, 1)
+        flick = 0.3 * np.clip(f.beat, 0, 1) * engage
+        relaxed = np.array([0.45, 0.5, 0.55, 0.6])
+        curls = np.clip(relaxed[None] * (1 - opened[:, None]) + flick[:, None], 0, 1)
+        point = np.clip(style.pointing * engage, 0, 1)[:, None]
+        curls = curls * (1 - point) + point * np.array([0.05, 0.85, 0.9, 0.9])[None]
+        hands_out[name] = _hand(wrist, along, palm, thumb_side, curls, 0.6 * (1 - opened) + 0.3,
+                                0.5 + 0.8 * opened)
+
+    # Assemble the 33 body points (MediaPipe order).
+    body = np.zeros((T, 33, 3))
+    fp = lambda i: face_pts[:, i]
+    ring = lambda idx: face_pts[:, idx].mean(1)
+    body[:, 0] = fp(facemesh.NOSE_TIP)
+    body[:, 1], body[:, 2], body[:, 3] = fp(362), ring(facemesh.LEFT_EYE), fp(263)
+    body[:, 4], body[:, 5], body[:, 6] = fp(133), ring(facemesh.RIGHT_EYE), fp(33)
+    outward = np.einsum("tij,j->ti", rotation, [0.06, 0.0, 0.12])
+    body[:, 7] = fp(454) + outward
+    body[:, 8] = fp(234) + outward * np.array([-1, 1, 1])
+    body[:, 9], body[:, 10] = fp(facemesh.MOUTH_LEFT), fp(facemesh.MOUTH_RIGHT)
+    body[:, 11], body[:, 12] = shoulders[1], shoulders[-1]
+    body[:, 13], body[:, 14] = elbows["left"], elbows["right"]
+    body[:, 15], body[:, 16] = wrists["left"], wrists["right"]
+    # Pinky, index, thumb: MediaPipe's pose model puts them near the knuckles and the thumb tip.
+    for name, k in (("left", 0), ("right", 1)):
+        hand = hands_out[name]
+        body[:, 17 + k], body[:, 19 + k], body[:, 21 + k] = hand[:, 17], hand[:, 5], hand[:, 4]
+    body[:, 23], body[:, 24] = hips[1], hips[-1]
+    body[:, 25:] = np.nan  # knees, ankles, feet: not in the picture
+
+    # Project to pixels: orthographic, shoulder width = style.scale * size pixels.
+    unit = style.scale * size
+    origin = np.array([(0.5 + style.shift) * size, 0.47 * size, 0.0])
+    parts = [body, face_pts, hands_out["left"], hands_out["right"]]
+    xyz = np.concatenate(parts, axis=1) * unit + origin                            # (T, 543, 3)
+    world = (body - (hips[1] + hips[-1])[:, None] / 2) * SHOULDER_METRES
+    xyz = np.concatenate([xyz, world], axis=1).astype(np.float32)                  # (T, 576, 3)
+    conf = np.isfinite(xyz).all(-1).astype(np.float32)
+    return np.nan_to_num(xyz), conf

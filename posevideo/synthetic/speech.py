@@ -1,0 +1,108 @@
+"""The synthetic speaker's voice: espeak-ng reading the bundled sentences, with pauses between them.
+
+One espeak-ng call per sentence, so every sentence's start and end time is known exactly; the
+silence between sentences is ours (seeded), which gives the gesture process clear phrases and
+idle stretches. Audio is 16 kHz mono float32 in [-1, 1].
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import soundfile
+from scipy.signal import resample_poly
+
+from posevideo.errors import InputError
+
+SAMPLE_RATE = 16000
+ESPEAK_RATE = 22050  # what espeak-ng writes
+# Accents that ship with Debian's espeak-ng (no mbrola) and variants that stay intelligible.
+ACCENTS = ("en-us", "en-gb", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-us-nyc")
+VARIANTS = ("m1", "m2", "m3", "m4", "m7", "f1", "f2", "f3", "f4", "f5")
+
+
+@dataclass(frozen=True)
+class Voice:
+    name: str       # espeak-ng voice, e.g. "en-us+f3"
+    rate: int       # words per minute
+    pitch: int      # espeak-ng base pitch, 0-99
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def voice_for_seed(rng: np.random.Generator) -> Voice:
+    accent = ACCENTS[rng.integers(len(ACCENTS))]
+    variant = VARIANTS[rng.integers(len(VARIANTS))]
+    return Voice(f"{accent}+{variant}", int(rng.integers(140, 186)), int(rng.integers(35, 66)))
+
+
+def load_sentences() -> list[str]:
+    text = resources.files("posevideo.synthetic").joinpath("sentences.txt").read_text()
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def espeak_version() -> str:
+    return _run_espeak(["--version"]).stdout.decode().strip()
+
+
+def speak(text: str, voice: Voice) -> np.ndarray:
+    """One utterance, (samples,) float32 at 16 kHz, leading and trailing silence trimmed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "speech.wav"
+        _run_espeak(["-v", voice.name, "-s", str(voice.rate), "-p", str(voice.pitch), "-a", "120",
+                     "-w", str(wav), text])
+        if not wav.exists():  # espeak-ng exits 0 even on a bad option
+            raise InputError("espeak-ng", f"wrote no audio for voice {voice.name}", "Check the espeak-ng installation")
+        audio, rate = soundfile.read(wav, dtype="float32")
+    if audio.ndim > 1:
+        audio = audio.mean(axis=1)
+    audio = resample_poly(audio, SAMPLE_RATE // 50, rate // 50).astype(np.float32)  # 22050 -> 16000
+    loud = np.flatnonzero(np.abs(audio) > 0.01)
+    return audio[loud[0]:loud[-1] + 1] if len(loud) else audio[:0]
+
+
+def make_speech(seconds: float, voice: Voice, rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
+    """Sentences in a seeded order, with seeded pauses, cut to exactly `seconds`.
+
+    Returns the audio (round(seconds * 16000),) float32 and the sentences as dicts
+    {text, start, end} in seconds (a sentence cut by the end has `cut: true`).
+    """
+    sentences = load_sentences()
+    order = rng.permutation(len(sentences))
+    total = int(round(seconds * SAMPLE_RATE))
+    pieces, timeline = [], []
+    cursor = int(rng.uniform(0.4, 1.0) * SAMPLE_RATE)  # a breath before the first word
+    pieces.append(np.zeros(cursor, np.float32))
+    i = 0
+    while cursor < total:
+        text = sentences[order[i % len(order)]]
+        i += 1
+        audio = speak(text, voice)
+        start, end = cursor, cursor + len(audio)
+        timeline.append({"text": text, "start": start / SAMPLE_RATE, "end": min(end, total) / SAMPLE_RATE,
+                         **({"cut": True} if end > total else {})})
+        # Mostly short pauses between phrases, now and then a long one (idle motion shows there).
+        pause = rng.uniform(1.8, 3.0) if rng.random() < 0.15 else rng.uniform(0.35, 1.0)
+        silence = np.zeros(int(pause * SAMPLE_RATE), np.float32)
+        pieces += [audio, silence]
+        cursor = end + len(silence)
+    audio = np.concatenate(pieces)[:total]
+    audio = np.pad(audio, (0, total - len(audio)))
+    return audio, timeline
+
+
+def _run_espeak(args: list[str]) -> subprocess.CompletedProcess:
+    if shutil.which("espeak-ng") is None:
+        raise InputError("espeak-ng", "is not installed (the synthetic speaker's voice)",
+                         "Run ./setup.sh, or: apt-get install espeak-ng")
+    try:
+        return subprocess.run(["espeak-ng", *args], check=True, capture_output=True)
+    except subprocess.CalledProcessError as error:
+        raise InputError("espeak-ng", f"failed: {error.stderr.decode().strip()}",
+                         "Check that the espeak-ng voice data is installed") from error
