@@ -385,8 +385,9 @@ def test_holistic_without_a_component_names_what_is_missing(tmp_path, holistic, 
     pose = read_pose(path)
     with pytest.raises(InputError, match=f"partial.pose: has no {component}"):
         layout_of(pose, path)
-    with pytest.raises(InputError, match=f"has no {component}"):
-        to_layout(pose, "s2g49", path=path)
+    target = "reduced" if component == "FACE_LANDMARKS" else "s2g49"  # s2g49 needs no face
+    with pytest.raises(InputError, match=f"partial.pose: has no {component}"):
+        to_layout(pose, target, path=path)
 
 
 def test_body_without_shoulders_is_named(holistic):
@@ -398,3 +399,34 @@ def test_body_without_shoulders_is_named(holistic):
 def test_write_refuses_a_name_that_is_not_pose(holistic, tmp_path):
     with pytest.raises(InputError, match="does not end in .pose"):
         write_pose(holistic[0], tmp_path / "x.json")
+
+
+def test_holistic_without_face_or_world_still_gives_s2g49(holistic):
+    pose = holistic[0]
+    stripped = pose.remove_components(["FACE_LANDMARKS", "POSE_WORLD_LANDMARKS"])
+    np.testing.assert_array_equal(arrays(to_layout(stripped, "s2g49"))[0], arrays(to_layout(pose, "s2g49"))[0])
+    with pytest.raises(InputError, match="has no FACE_LANDMARKS"):
+        to_layout(stripped, "reduced")
+    no_world = pose.remove_components(["POSE_WORLD_LANDMARKS"])
+    assert layout_of(no_world) == "holistic"
+    full = to_layout(no_world, "holistic")
+    assert full.header.total_points() == 576
+    np.testing.assert_array_equal(arrays(full)[0][:, :543], arrays(pose)[0][:, :543])
+
+
+def test_a_real_mediapipe_extraction_converts_with_the_persons_own_left_and_right():
+    """pose-format's own Holistic extraction of a real photo (skimage's astronaut, facing the camera,
+    no hands in view): it reads as holistic, and in s2g49 the right shoulder (point 1) lies on the
+    image's left of the neck, as in speech2gesture's speaker statistics (negative x for point 1)."""
+    import skimage.data as skimage_data  # dev extra
+    from pose_format.utils.holistic import load_holistic
+    image = skimage_data.astronaut()
+    pose = load_holistic([image], fps=30, width=image.shape[1], height=image.shape[0],
+                         additional_holistic_config={"model_complexity": 1})
+    assert layout_of(pose) == "holistic"
+    xy, conf = arrays(to_layout(pose, "s2g49"))
+    assert (conf[0, :7] > 0).all(), "arms of the astronaut not found"
+    assert xy[0, 1, 0] < xy[0, 0, 0] < xy[0, 4, 0]
+    assert (conf[0, 7:] == 0).all()  # no hands in the photo: both hands missing, not invented
+    xy_n, stats = normalize(xy, conf, "s2g49")
+    np.testing.assert_allclose(np.linalg.norm(xy_n[0, 1] - xy_n[0, 4]), 1, rtol=1e-5)

@@ -154,5 +154,5 @@ def replace_arrays(pose: Pose, xy: np.ndarray, conf: np.ndarray, fps: float | No
 
 
 def header_dimensions(width: int, height: int) -> PoseHeaderDimensions:
-    # depth as pose-format's own holistic reader leaves it for 2D video: the larger side.
-    return PoseHeaderDimensions(width=int(width), height=int(height), depth=int(max(width, height)))
+    # depth 0, as pose-format's `video_to_pose` writes it for video.
+    return PoseHeaderDimensions(width=int(width), height=int(height), depth=0)

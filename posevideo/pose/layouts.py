@@ -201,7 +201,14 @@ def to_layout(pose: Pose, name: str, path=None) -> Pose:
     exists (s2g49 -> holistic: shoulders, elbows, wrists, hands) and leaves the rest at conf 0.
     `path` only names the file in errors."""
     _check_name(name)
-    source = layout_of(pose, path)
+    try:
+        source = layout_of(pose, path)
+    except InputError:
+        # s2g49 needs only the arms and hands: a holistic file whose face (or world copy) was
+        # stripped still converts. Anything else keeps layout_of's error.
+        if name != "s2g49" or not _has_s2g49_sources(pose):
+            raise
+        return _by_names(correct_wrists(pose), name)
     if source == name and pose.header.total_points() == NUM_POINTS[name]:
         return Pose(pose.header, pose.body.copy())
     if source == name:  # holistic with refined irises (478 face points): drop them, keep indices standard
@@ -219,6 +226,11 @@ def _keys(header: PoseHeader) -> list[tuple[str, str] | None]:
     if [c.name for c in header.components] == [S2G_COMPONENT]:
         return list(S2G49_SOURCES)
     return [(c.name, p) for c in header.components for p in c.points]
+
+
+def _has_s2g49_sources(pose: Pose) -> bool:
+    keys = set(_keys(pose.header))
+    return all(key in keys for key in S2G49_SOURCES if key is not None)
 
 
 def _by_names(pose: Pose, name: str) -> Pose:
