@@ -430,3 +430,19 @@ def test_a_real_mediapipe_extraction_converts_with_the_persons_own_left_and_righ
     assert (conf[0, 7:] == 0).all()  # no hands in the photo: both hands missing, not invented
     xy_n, stats = normalize(xy, conf, "s2g49")
     np.testing.assert_allclose(np.linalg.norm(xy_n[0, 1] - xy_n[0, 4]), 1, rtol=1e-5)
+
+
+def test_face_points_are_found_by_their_mesh_id(holistic):
+    pose = holistic[0]
+    hxy, hconf = arrays(pose)
+    rxy, rconf = arrays(to_layout(pose, "reduced"))
+    ids = L.face_mesh_ids("reduced")
+    assert len(ids) == 128 and 13 in ids and 14 in ids  # inner lips are on the contour
+    for mesh_id in (0, 13, 14, 152):
+        h, r = point_index("holistic", "FACE_LANDMARKS", mesh_id), point_index("reduced", "FACE_LANDMARKS", mesh_id)
+        assert h == 33 + mesh_id and r == 8 + ids.index(mesh_id)
+        np.testing.assert_array_equal(rxy[:, r], hxy[:, h])
+    with pytest.raises(ValueError, match="reduced has no FACE_LANDMARKS 1"):
+        point_index("reduced", "FACE_LANDMARKS", 1)  # the nose tip is not on a contour
+    with pytest.raises(ValueError):
+        point_index("s2g49", "POSE_LANDMARKS", "NOSE")

@@ -3,7 +3,7 @@ along time. Arrays are xy (T, K, 2) float32 and conf (T, K) float32, conf 0 = mi
 `.pose` files hold pixels of their video. See docs/INTERFACES.md, "Pose core"."""
 from posevideo.pose.io import arrays, holistic_pose, pose_from_arrays, read_pose, replace_arrays, write_pose
 from posevideo.pose.layouts import (
-    LAYOUTS, NUM_POINTS, Pair, layout_header, layout_of, limbs, make_pose, point_groups, point_index,
+    LAYOUTS, NUM_POINTS, Pair, face_mesh_ids, layout_header, layout_of, limbs, make_pose, point_groups, point_index,
     shoulder_indices, to_layout, wrist_indices,
 )
 from posevideo.pose.motion import DEFAULT_CUTOFF_HZ, fill_gaps, resample, smooth
@@ -12,7 +12,7 @@ from posevideo.pose.normalize import NormStats, denormalize, normalize, retarget
 __all__ = [
     "read_pose", "write_pose", "holistic_pose", "arrays", "replace_arrays", "pose_from_arrays", "make_pose",
     "LAYOUTS", "NUM_POINTS", "Pair", "layout_of", "to_layout", "layout_header", "limbs", "point_groups",
-    "point_index", "shoulder_indices", "wrist_indices",
+    "point_index", "face_mesh_ids", "shoulder_indices", "wrist_indices",
     "NormStats", "normalize", "denormalize", "retarget",
     "resample", "smooth", "fill_gaps", "DEFAULT_CUTOFF_HZ",
 ]

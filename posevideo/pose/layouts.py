@@ -276,14 +276,31 @@ def _offsets(layout: str) -> dict[str, int]:
     return starts
 
 
-def point_index(layout: str, component: str, point: str) -> int:
-    """Index of a holistic-named point, e.g. point_index("s2g49", "LEFT_HAND_LANDMARKS", "WRIST") == 7."""
+def face_mesh_ids(layout: str) -> list[int]:
+    """MediaPipe face-mesh ids (0..467) of the layout's face points, in the layout's order
+    (holistic: all 468; reduced: the 128 contour points; s2g49: none)."""
     _check_name(layout)
     if layout == "s2g49":
+        return []
+    return list(range(468)) if layout == "holistic" else [int(p) for p in _reduced_face_points()]
+
+
+def point_index(layout: str, component: str, point: str | int) -> int:
+    """Index of a holistic-named point in `layout`, e.g. ("s2g49", "LEFT_HAND_LANDMARKS", "WRIST") -> 7,
+    ("reduced", "FACE_LANDMARKS", 13) -> the upper inner lip. ValueError if the layout lacks it."""
+    _check_name(layout)
+    if layout == "s2g49":
+        if (component, point) not in S2G49_SOURCES:
+            raise ValueError(f"s2g49 has no {component} {point}")
         return S2G49_SOURCES.index((component, point))
-    names = {"POSE_LANDMARKS": BODY_POINTS if layout == "holistic" else REDUCED_BODY_POINTS,
-             "LEFT_HAND_LANDMARKS": HAND_POINTS, "RIGHT_HAND_LANDMARKS": HAND_POINTS}[component]
-    return _offsets(layout)[component] + names.index(point)
+    if component == "FACE_LANDMARKS":
+        names = [str(i) for i in face_mesh_ids(layout)]
+    else:
+        names = {"POSE_LANDMARKS": BODY_POINTS if layout == "holistic" else REDUCED_BODY_POINTS,
+                 "LEFT_HAND_LANDMARKS": HAND_POINTS, "RIGHT_HAND_LANDMARKS": HAND_POINTS}.get(component, ())
+    if str(point) not in names:
+        raise ValueError(f"{layout} has no {component} {point}")
+    return _offsets(layout)[component] + list(names).index(str(point))
 
 
 def shoulder_indices(layout: str) -> Pair:
