@@ -1,0 +1,150 @@
+"""The synthetic speaker: determinism, audio/video/pose agreement, a readable holistic .pose, and
+motion that follows the speech (what later models must be able to learn)."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from pose_format import Pose
+from scipy.ndimage import gaussian_filter1d
+
+from posevideo.audio import load_audio, log_mel, rms_envelope
+from posevideo.cli import cli
+from posevideo.errors import InputError
+from posevideo.pose.io import arrays, read_pose
+from posevideo.synthetic import synth_speaker
+from posevideo.video import read_frames
+
+FPS = 30
+LEFT_WRIST, RIGHT_WRIST = 15, 16
+FACE, UPPER_LIP_INNER, LOWER_LIP_INNER = 33, 13, 14
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """One 24 s clip (about 3 s to make): long enough for several phrases and pauses."""
+    out = tmp_path_factory.mktemp("synthetic")
+    paths = synth_speaker(seed=5, seconds=24, out_dir=out)
+    xy, conf = arrays(read_pose(paths["pose"]))                                 # (T, 576, 2) pixels
+    audio = load_audio(paths["video"])                                           # 16 kHz from the AAC stream
+    return paths, xy, conf, audio
+
+
+def _frame_hashes(path):
+    return [hashlib.sha1(frame.tobytes()).hexdigest() for frame in read_frames(path)]
+
+
+def test_same_seed_same_pose_and_frames(tmp_path):
+    a = synth_speaker(seed=7, seconds=3, out_dir=tmp_path / "a")
+    b = synth_speaker(seed=7, seconds=3, out_dir=tmp_path / "b")
+    assert a["pose"].read_bytes() == b["pose"].read_bytes()
+    xy_a, _ = arrays(read_pose(a["pose"]))
+    xy_b, _ = arrays(read_pose(b["pose"]))
+    np.testing.assert_array_equal(xy_a, xy_b)
+    assert _frame_hashes(a["video"]) == _frame_hashes(b["video"])
+    # ...and another seed is another person: other pose, other background.
+    c = synth_speaker(seed=8, seconds=3, out_dir=tmp_path / "c")
+    xy_c, _ = arrays(read_pose(c["pose"]))
+    assert np.abs(xy_c - xy_a).mean() > 1.0
+    first_a, first_c = next(read_frames(a["video"])), next(read_frames(c["video"]))
+    assert np.abs(first_a[:4, :4].astype(int) - first_c[:4, :4].astype(int)).max() > 20
+
+
+def test_video_audio_and_pose_agree(clip):
+    paths, xy, conf, audio = clip
+    with av.open(str(paths["video"])) as container:
+        video = [s for s in container.streams if s.type == "video"]
+        sound = [s for s in container.streams if s.type == "audio"]
+        assert len(video) == 1 and len(sound) == 1
+        assert video[0].codec_context.name == "h264" and sound[0].codec_context.name == "aac"
+        video_seconds = float(video[0].duration * video[0].time_base)
+        audio_seconds = float(sound[0].duration * sound[0].time_base)
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames == 24 * FPS == len(xy)
+    assert abs(video_seconds - 24) <= 1 / FPS and abs(audio_seconds - 24) <= 1 / FPS
+    assert abs(len(audio) / 16000 - 24) <= 1 / FPS
+    meta = json.loads(paths["json"].read_text())
+    assert meta["frames"] == len(xy) and meta["seed"] == 5 and meta["fps"] == FPS
+    assert meta["sentences"] and all(0 <= s["start"] < s["end"] <= 24 for s in meta["sentences"])
+    assert {"voice", "style", "look", "versions"} <= meta.keys()
+
+
+def test_pose_is_holistic_in_video_pixels(clip):
+    paths, xy, conf, _ = clip
+    pose = Pose.read(paths["pose"].read_bytes())
+    points = {c.name: len(c.points) for c in pose.header.components}
+    assert points["POSE_LANDMARKS"] == 33 and points["FACE_LANDMARKS"] == 468
+    assert points["LEFT_HAND_LANDMARKS"] == 21 and points["RIGHT_HAND_LANDMARKS"] == 21
+    assert pose.body.fps == FPS and pose.header.dimensions.width == 256
+    # Face and hands are in the picture, every frame.
+    visible = np.r_[FACE:FACE + 468 + 42]
+    assert (conf[:, visible] == 1).all()
+    assert xy[:, visible].min() >= 0 and xy[:, visible].max() < 256
+    # Head in the upper part of the frame, like an interpreter; hands below the chin.
+    assert xy[:, FACE:FACE + 468, 1].mean() < 256 * 0.4
+
+
+def test_mouth_opens_with_the_speech_envelope(clip):
+    _, xy, _, audio = clip
+    mouth = np.linalg.norm(xy[:, FACE + LOWER_LIP_INNER] - xy[:, FACE + UPPER_LIP_INNER], axis=1)
+    loudness = np.log(rms_envelope(audio, FPS)[:len(xy)] + 1e-4)
+    # The jaw follows the loudness in dB almost directly (one-frame smoothing): a mouth that ignored
+    # the audio would correlate near 0; 0.8 leaves room for the AAC round trip and the smoothing.
+    assert np.corrcoef(mouth, loudness)[0, 1] > 0.8
+
+
+def test_hands_rise_with_speech_energy(clip):
+    _, xy, _, audio = clip
+    lift = -(xy[:, LEFT_WRIST, 1] + xy[:, RIGHT_WRIST, 1]) / 2                  # up is positive
+    energy = gaussian_filter1d(rms_envelope(audio, FPS)[:len(xy)], 0.5 * FPS)
+    # Hands are in gesture space while speaking and at rest in pauses; idle drift, beats and the
+    # per-phrase choices are the rest. 0.5 is far above what audio-independent motion gives (~0).
+    assert np.corrcoef(lift, energy)[0, 1] > 0.5
+
+
+def test_a_model_that_listens_beats_one_that_does_not(clip):
+    """Ridge regression from smoothed log-mel band energies to wrists, elbows, finger tips and mouth,
+    fit on the first 60 % and tested on the rest, against the best audio-blind constant (median)."""
+    _, xy, _, audio = clip
+    mel = log_mel(audio)                                                         # (100 fps, 64)
+    frames = len(xy)
+    index = np.clip((np.arange(frames) / FPS * 100).astype(int), 0, len(mel) - 1)
+    bands = (mel.mean(1), mel[:, :20].mean(1), mel[:, 40:].mean(1))
+    X = np.stack([gaussian_filter1d(b, s)[index] for b in bands for s in (5, 15, 30, 60)], 1)
+    X = np.c_[(X - X.mean(0)) / (X.std(0) + 1e-6), np.ones(frames)]
+    Y = xy[:, [LEFT_WRIST, RIGHT_WRIST, 13, 14, 501 + 8, 522 + 8, FACE + LOWER_LIP_INNER]].reshape(frames, -1)
+    n = int(frames * 0.6)
+    W = np.linalg.solve(X[:n].T @ X[:n] + np.eye(X.shape[1]), X[:n].T @ Y[:n])
+    listening = np.abs(X[n:] @ W - Y[n:]).mean()
+    blind = np.abs(np.median(Y[:n], axis=0) - Y[n:]).mean()
+    assert listening < 0.85 * blind
+
+
+def test_cli_writes_the_three_files_and_rejects_bad_input(tmp_path):
+    result = CliRunner().invoke(cli, ["synth-speaker", "--seed", "2", "--seconds", "1", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["synthetic_2.json", "synthetic_2.mp4", "synthetic_2.pose"]
+    result = CliRunner().invoke(cli, ["synth-speaker", "--seed", "2", "--seconds", "1", "--out", str(tmp_path), "--size", "300"])
+    assert result.exit_code == 2 and "300" in result.output
+    with pytest.raises(InputError, match="size"):
+        synth_speaker(seed=2, seconds=1, out_dir=tmp_path, size=300)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="not a folder"):
+        synth_speaker(seed=2, seconds=1, out_dir=tmp_path / "file")
+
+
+def test_demo_writes_clip_beside_skeleton(tmp_path):
+    from posevideo.synthetic.demo import demo
+
+    paths = demo(tmp_path, seconds=2)
+    side = paths[-1]
+    frames = list(read_frames(side))
+    assert len(frames) == 2 * FPS and frames[0].shape == (256, 512, 3)
+    clip = next(read_frames(paths[0]))
+    # Left half is the clip (up to coding noise), right half the skeleton on black.
+    assert np.abs(frames[0][:, :256].astype(int) - clip.astype(int)).mean() < 3
+    assert frames[0][:, 256:].mean() < 40 and frames[0][:, 256:].max() > 150
