@@ -446,3 +446,9 @@ def test_face_points_are_found_by_their_mesh_id(holistic):
         point_index("reduced", "FACE_LANDMARKS", 1)  # the nose tip is not on a contour
     with pytest.raises(ValueError):
         point_index("s2g49", "POSE_LANDMARKS", "NOSE")
+
+
+def test_resample_frame_counts_keep_the_duration():
+    for frames, fps_in, fps_out, expected in [(601, 30, 15, 301), (600, 30, 15, 300), (64, 15, 30, 128), (100, 25, 30, 120)]:
+        xy, conf = _sine(frames, fps_in)
+        assert len(resample(xy, conf, fps_in, fps_out)[0]) == expected

@@ -55,7 +55,7 @@ def fill_gaps(xy: np.ndarray, conf: np.ndarray, max_gap: int) -> tuple[np.ndarra
 def resample(xy: np.ndarray, conf: np.ndarray, fps_in: float, fps_out: float) -> tuple[np.ndarray, np.ndarray]:
     """Resample from fps_in to fps_out (any ratio) by linear interpolation in time.
 
-    Output frame j is at time j / fps_out; there are round(T * fps_out / fps_in) of them, so the
+    Output frame j is at time j / fps_out; there are T * fps_out / fps_in of them, rounded half up, so the
     duration is kept (30 -> 15 -> 30 gives back T frames when T is even). A point is valid where both
     input frames around it are (no bridging of gaps: that is `fill_gaps`' job); conf is interpolated.
     The last output frames may lie past the last input frame's time by under one input frame: they
@@ -65,7 +65,7 @@ def resample(xy: np.ndarray, conf: np.ndarray, fps_in: float, fps_out: float) ->
         raise ValueError(f"frame rates must be positive, got {fps_in} -> {fps_out}")
     xy, conf = np.asarray(xy, np.float64), np.asarray(conf, np.float64)
     frames = len(xy)
-    count = int(round(frames * fps_out / fps_in))
+    count = int(np.floor(frames * fps_out / fps_in + 0.5))  # half up (Python's round() would send 300.5 to 300)
     if frames == 0 or count == 0:
         return np.zeros((count, *xy.shape[1:]), np.float32), np.zeros((count, *conf.shape[1:]), np.float32)
     position = np.minimum(np.arange(count) * (fps_in / fps_out), frames - 1)  # in input frames

@@ -15,7 +15,7 @@ from posevideo.errors import InputError
 from posevideo.pose.layouts import shoulder_indices
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq on arrays would be ambiguous
 class NormStats:
     """center: (2,) pixels, or (T, 2) per frame; scale: shoulder width in pixels, float or (T,)."""
     center: np.ndarray
