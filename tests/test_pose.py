@@ -452,3 +452,21 @@ def test_resample_frame_counts_keep_the_duration():
     for frames, fps_in, fps_out, expected in [(601, 30, 15, 301), (600, 30, 15, 300), (64, 15, 30, 128), (100, 25, 30, 120)]:
         xy, conf = _sine(frames, fps_in)
         assert len(resample(xy, conf, fps_in, fps_out)[0]) == expected
+
+
+def test_a_file_without_legs_still_converts(holistic):
+    from pose_format.utils.generic import pose_hide_legs
+    pose = holistic[0]
+    legless = pose_hide_legs(Pose(pose.header, pose.body.copy()), remove=True)
+    with pytest.raises(InputError):
+        layout_of(legless)  # not one of the three layouts as it stands ...
+    reduced = to_layout(legless, "reduced")  # ... but everything the reduced layout draws is there
+    assert layout_of(reduced) == "reduced"
+    xy, conf = arrays(reduced)
+    ref_xy, ref_conf = arrays(to_layout(pose, "reduced"))
+    hips = [point_index("reduced", "POSE_LANDMARKS", p) for p in ("LEFT_HIP", "RIGHT_HIP")]
+    assert (conf[:, hips] == 0).all()
+    others = [i for i in range(178) if i not in hips]
+    np.testing.assert_array_equal(xy[:, others], ref_xy[:, others])
+    np.testing.assert_array_equal(arrays(to_layout(legless, "s2g49"))[0], arrays(to_layout(pose, "s2g49"))[0])
+    assert to_layout(legless, "holistic").header.total_points() == 576

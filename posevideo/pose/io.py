@@ -32,14 +32,14 @@ def read_pose(path: str | Path) -> Pose:
     buffer = path.read_bytes()
     if not buffer:
         raise InputError(path, "is empty (0 bytes), not a .pose file", _MAKE_POSE)
-    _check_layout_of_bytes(path, buffer)
+    _check_bytes(path, buffer)
     try:
         return Pose.read(buffer)
     except Exception as error:  # any other failure inside pose-format: still the file's fault
         raise InputError(path, f"could not be read by pose-format ({type(error).__name__}: {error})", _MAKE_POSE) from error
 
 
-def _check_layout_of_bytes(path: Path, buffer: bytes) -> None:
+def _check_bytes(path: Path, buffer: bytes) -> None:
     """Parse the header and the body's size fields ourselves, so that a wrong or cut file gets a
     message saying what is wrong instead of a struct/numpy error from deep inside pose-format."""
     (version,) = struct.unpack("<f", buffer[:4]) if len(buffer) >= 4 else (math.nan,)

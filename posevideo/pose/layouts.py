@@ -204,11 +204,16 @@ def to_layout(pose: Pose, name: str, path=None) -> Pose:
     try:
         source = layout_of(pose, path)
     except InputError:
-        # s2g49 needs only the arms and hands: a holistic file whose face (or world copy) was
-        # stripped still converts. Anything else keeps layout_of's error.
-        if name != "s2g49" or not _has_s2g49_sources(pose):
+        # A MediaPipe file with parts stripped (legs by pose-format's pose_hide_legs, the world copy,
+        # the face when only s2g49 is wanted) still converts when the target's own needs are there;
+        # the points it lacks get conf 0. Otherwise say what the target misses.
+        if not set(c.name for c in pose.header.components) & set(HOLISTIC_COMPONENTS):
             raise
-        return _by_names(correct_wrists(pose), name)
+        problem = _missing_for(pose, name)
+        if problem:
+            raise InputError(path, problem, "Extract it again with MediaPipe Holistic keeping all components "
+                                            "(pose-format's `video_to_pose --format mediapipe`).") from None
+        return _by_names(pose if name == "holistic" else correct_wrists(pose), name)
     if source == name and pose.header.total_points() == NUM_POINTS[name]:
         return Pose(pose.header, pose.body.copy())
     if source == name:  # holistic with refined irises (478 face points): drop them, keep indices standard
@@ -228,9 +233,24 @@ def _keys(header: PoseHeader) -> list[tuple[str, str] | None]:
     return [(c.name, p) for c in header.components for p in c.points]
 
 
-def _has_s2g49_sources(pose: Pose) -> bool:
-    keys = set(_keys(pose.header))
-    return all(key in keys for key in S2G49_SOURCES if key is not None)
+def _missing_for(pose: Pose, name: str) -> str | None:
+    """What a MediaPipe-named pose lacks that layout `name` needs (arms, both hands, and but for
+    s2g49 the face), as a problem sentence; None if nothing."""
+    components = {c.name: c.points for c in pose.header.components}
+    for hand in ("LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS"):
+        if hand not in components:
+            return f"has no {hand}; the {name} layout needs both hands"
+        if components[hand] != list(HAND_POINTS):
+            return f"has {hand} without MediaPipe's 21 hand points"
+    arms = ("RIGHT_SHOULDER", "LEFT_SHOULDER", "RIGHT_ELBOW", "LEFT_ELBOW", "RIGHT_WRIST", "LEFT_WRIST")
+    missing = [p for p in arms if p not in components.get("POSE_LANDMARKS", ())]
+    if missing:
+        return f"has POSE_LANDMARKS without {', '.join(missing)}; the {name} layout needs shoulders, elbows and wrists"
+    if name != "s2g49" and "FACE_LANDMARKS" not in components:
+        return f"has no FACE_LANDMARKS; the {name} layout needs the face"
+    if name == "reduced" and not set(_reduced_face_points()) <= set(components["FACE_LANDMARKS"]):
+        return "has FACE_LANDMARKS without the face contour points the reduced layout needs"
+    return None
 
 
 def _by_names(pose: Pose, name: str) -> Pose:
