@@ -221,3 +221,47 @@ def draw_skeletons(xy, conf, layout: str = "reduced", size: int = 256, box=None,
     for t in range(len(xy)):
         _draw_into(out[t], xy[t], conf[t], layout, size, None if boxes is None else boxes[t], bg)
     return out
+
+
+def person_boxes(xy: np.ndarray, conf: np.ndarray, layout: str, fps: float, width: int, height: int) -> np.ndarray:
+    """(T, 3) boxes (x0, y0, side) in source pixels: the same stable person-centred crop that
+    `posevideo prepare` cuts the renderer's frames with, so a skeleton video lines up with them."""
+    from posevideo.data.crops import crop_boxes, shoulder_track
+    from posevideo.pose import shoulder_indices
+
+    right, left = shoulder_indices("reduced" if layout == "holistic" else layout)
+    mid, shoulder_width, valid = shoulder_track(xy, conf, left, right)
+    return crop_boxes(mid, shoulder_width, valid, fps, width, height)
+
+
+def write_skeleton_video(pose_path, out_path, size: int = 256, crop: str = "person",
+                         background=(0, 0, 0)) -> int:
+    """Draw a .pose file (any posevideo layout) to a stick-figure mp4 at the pose's fps.
+    crop "person": the stable person-centred box (person_boxes); "frame": the whole video frame,
+    letterboxed into the square. Returns the number of frames written."""
+    from posevideo.pose import arrays, layout_of, read_pose, to_layout
+    from posevideo.video import write_video
+
+    if crop not in ("person", "frame"):
+        raise ValueError(f"crop must be 'person' or 'frame', got {crop!r}")
+    if Path(out_path).suffix.lower() != ".mp4":
+        raise InputError(out_path, "is not an .mp4 path", "Name the output file OUT.mp4.")
+    pose = read_pose(pose_path)
+    layout = layout_of(pose, pose_path)
+    if layout == "holistic":
+        pose, layout = to_layout(pose, "reduced", pose_path), "reduced"
+    xy, conf = arrays(pose)  # (T, K, 2) source pixels, (T, K)
+    fps = float(pose.body.fps)
+    width, height = int(pose.header.dimensions.width), int(pose.header.dimensions.height)
+    if len(xy) == 0:
+        raise InputError(pose_path, "has no frames", "Give a .pose file with at least one frame.")
+    if not fps > 0 or width <= 0 or height <= 0:
+        raise InputError(pose_path, f"has fps {fps} and frame size {width}x{height} in its header",
+                         "Write the .pose with its video's fps and size (pose-format's header dimensions).")
+    if crop == "person":
+        boxes = person_boxes(xy, conf, layout, fps, width, height)
+    else:
+        side = max(width, height)
+        boxes = np.tile([(width - side) / 2, (height - side) / 2, side], (len(xy), 1))
+    frames = (draw_skeleton(xy[t], conf[t], layout, size, boxes[t], background) for t in range(len(xy)))
+    return write_video(out_path, frames, fps)

@@ -187,3 +187,26 @@ def test_spec_point_order_matches_pose_core():
         header = layout_header(layout, 256, 256)
         assert spec[layout] == [[c.name, p] for c in header.components for p in c.points]
     assert spec["s2g49"] == [["POSE_LANDMARKS", "NECK"] if s is None else list(s) for s in S2G49_SOURCES]
+
+
+def test_skeleton_video_from_pose_file(tmp_path):
+    from posevideo.pose import make_pose, write_pose
+    from posevideo.skeleton import write_skeleton_video
+    from posevideo.video import probe, read_frames
+
+    xy, conf = fixture_pose()
+    frames = 6
+    seq = np.stack([xy + (2.0 * t, 0.0) for t in range(frames)]).astype(np.float32)
+    write_pose(make_pose("reduced", seq, np.tile(conf, (frames, 1)).astype(np.float32), 15, 512, 512), tmp_path / "a.pose")
+    assert write_skeleton_video(tmp_path / "a.pose", tmp_path / "a.mp4", crop="frame") == frames
+    info = probe(tmp_path / "a.mp4")
+    assert (info.frames, info.width, info.height) == (frames, 256, 256) and info.fps == pytest.approx(15)
+    first = next(iter(read_frames(tmp_path / "a.mp4"))).astype(float)
+    expected = draw_skeleton(seq[0], conf, size=256, box=BOX).astype(float)
+    assert np.abs(first - expected).mean() < 3  # H.264 at crf 18: close, not equal
+
+    (tmp_path / "bad.pose").write_bytes(b"not a pose")
+    with pytest.raises(InputError, match="bad.pose"):
+        write_skeleton_video(tmp_path / "bad.pose", tmp_path / "b.mp4")
+    with pytest.raises(InputError, match="mp4"):
+        write_skeleton_video(tmp_path / "a.pose", tmp_path / "b.avi")
