@@ -56,6 +56,20 @@ def demo_command(out):
         click.echo(path)
 
 
+@cli.command("skeleton")
+@click.option("--pose", "pose_path", type=click.Path(dir_okay=False), required=True, help="A .pose file (holistic, reduced or s2g49).")
+@click.option("--out", "out", type=click.Path(dir_okay=False), required=True, help="The stick-figure video, OUT.mp4.")
+@click.option("--size", type=click.Choice(["256", "512"]), default="256", help="Video side in pixels.")
+@click.option("--crop", type=click.Choice(["person", "frame"]), default="person",
+              help="person: the stable person-centred crop the renderer sees; frame: the whole frame, letterboxed.")
+def skeleton_command(pose_path, out, size, crop):
+    """Draw a .pose file as a skeleton video (the renderer's input image, docs/skeleton-spec.md)."""
+    from posevideo.skeleton import write_skeleton_video
+
+    frames = write_skeleton_video(pose_path, out, size=int(size), crop=crop)
+    click.echo(f"{out} ({frames} frames)")
+
+
 # --- data: prepare and index ---------------------------------------------------------------------
 
 def _rgb(ctx, param, value):
