@@ -135,10 +135,14 @@ class Painter:
 
         # Hair behind the head.
         if look.hair_style == "long":
-            top = face_center + head_up * face_h * 0.55
-            back = np.array([top - across * face_w * 0.62, top + across * face_w * 0.62,
-                             mid + across * width * 0.3 + down * width * 0.15, mid - across * width * 0.3 + down * width * 0.15])
-            self._poly(image, back, _shade(look.hair, 0.8))
+            # Down to the shoulders behind the neck: a rounded-top slab following the head's tilt.
+            side = -np.array([head_up[1], -head_up[0]])
+            top = face_center + head_up * face_h * 0.12
+            arc = [top + face_w * 0.62 * (np.cos(a) * side) + face_h * 0.6 * np.sin(a) * head_up for a in np.linspace(0, np.pi, 9)]
+            bottom = mid - down * width * 0.02
+            back = np.array(arc + [bottom - side * face_w * 0.62, bottom - side * face_w * 0.45 + down * width * 0.06,
+                                   bottom + side * face_w * 0.45 + down * width * 0.06, bottom + side * face_w * 0.62])
+            self._poly(image, back, _shade(look.hair, 0.75))
         self._ellipse(image, face_center + head_up * face_h * 0.12, (face_w * 0.6, face_h * 0.6), head_angle, _shade(look.hair, 0.85))
         if look.hair_style == "bun":
             self._ellipse(image, face_center + head_up * face_h * 0.78, (face_w * 0.25, face_w * 0.22), head_angle, _shade(look.hair, 0.9))
@@ -169,7 +173,6 @@ class Painter:
                                         mid + down * width * 0.28]), _shade(look.skin, 0.9))
         else:
             self._ellipse(image, mid - down * width * 0.06, (width * 0.19, width * 0.13), 0, _shade(look.skin, 0.9))
-        self._line(image, mid - across * width * 0.2 - down * width * 0.08, mid - down * width * 0.02, _shade(look.clothes, 0.6), width * 0.02)
 
         self._head(image, face, body, face_center, face_w, face_h, head_up, head_angle)
 
@@ -232,15 +235,15 @@ class Painter:
     def _arm(self, image, shoulder, elbow, wrist, width):
         look = self.look
         sleeve, skin = look.clothes, look.skin
-        self._limb(image, shoulder, elbow, sleeve if look.sleeves == "long" else sleeve, width * 0.27)
         if look.sleeves == "long":
+            self._limb(image, shoulder, elbow, sleeve, width * 0.24)
             cuff = elbow + (wrist - elbow) * 0.85
-            self._limb(image, cuff, wrist, skin, width * 0.16)
-            self._limb(image, elbow, cuff, sleeve, width * 0.23)
+            self._limb(image, cuff, wrist, skin, width * 0.14)
+            self._limb(image, elbow, cuff, sleeve, width * 0.2)
         else:
-            self._limb(image, elbow, wrist, skin, width * 0.19)
-            self._limb(image, shoulder + (elbow - shoulder) * 0.55, elbow, skin, width * 0.21)
-            self._limb(image, shoulder, shoulder + (elbow - shoulder) * 0.55, sleeve, width * 0.28)
+            self._limb(image, elbow, wrist, skin, width * 0.16)
+            self._limb(image, shoulder + (elbow - shoulder) * 0.5, elbow, skin, width * 0.19)
+            self._limb(image, shoulder, shoulder + (elbow - shoulder) * 0.5, sleeve, width * 0.25)
 
     def _hand(self, image, hand, depth, width):
         """hand (21, 2) pixels, depth (21,) z; palm first, then fingers far to near."""

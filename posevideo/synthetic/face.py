@@ -32,6 +32,9 @@ NOSE_BOTTOM = [64, 98, 97, 2, 326, 327, 294]
 NOSE_TIP, CHIN, FOREHEAD = 1, 152, 10
 MOUTH_RIGHT, MOUTH_LEFT = 61, 291
 UPPER_LIP_INNER, LOWER_LIP_INNER = 13, 14
+LOWER_LIP_OUTER_CENTER = 17
+LOWER_LIP = [146, 91, 181, 84, 17, 314, 405, 321, 375, 95, 88, 178, 87, 14, 317, 402, 318, 324]
+UPPER_LIP = [185, 40, 39, 37, 0, 267, 269, 270, 409, 191, 80, 81, 82, 13, 312, 311, 310, 415]
 UPPER_INNER = [191, 80, 81, 82, 13, 312, 311, 310, 415]  # pairs, image left to right
 LOWER_INNER = [95, 88, 178, 87, 14, 317, 402, 318, 324]
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
@@ -53,10 +56,15 @@ def animate(template: np.ndarray, jaw: np.ndarray, blink: np.ndarray, smile: np.
     t = template
     mouth_y = (t[MOUTH_RIGHT, 1] + t[MOUTH_LEFT, 1]) / 2
     mouth_x = (t[MOUTH_RIGHT, 0] + t[MOUTH_LEFT, 0]) / 2
-    chin_depth = t[CHIN, 1] - mouth_y
-    below = np.clip((t[:, 1] - mouth_y) / (0.25 * chin_depth), 0, 1)           # 0 at the corners
-    sideways = np.clip(1 - (np.abs(t[:, 0] - mouth_x) / 0.9) ** 2, 0, 1)        # fades to the jaw angle
-    drop = (below * sideways)[None, :] * jaw[:, None] * 0.28                      # (T, 468) template units
+    # How much each point follows the jaw: the lower lip fully, the upper lip not at all, the
+    # corners a little, the skin below the mouth more the lower it is; fading towards the jaw angle.
+    follow = np.clip((t[:, 1] - mouth_y) / (t[LOWER_LIP_OUTER_CENTER, 1] - mouth_y), 0, 1)
+    half = abs(t[MOUTH_LEFT, 0] - t[MOUTH_RIGHT, 0]) / 2
+    follow[LOWER_LIP] = 1 - 0.6 * np.clip(np.abs(t[LOWER_LIP, 0] - mouth_x) / half, 0, 1) ** 2  # a rounded opening
+    follow[UPPER_LIP] = 0
+    follow[[MOUTH_RIGHT, MOUTH_LEFT, 78, 308]] = 0.35
+    sideways = np.clip(1 - (np.abs(t[:, 0] - mouth_x) / 0.9) ** 2, 0, 1)
+    drop = (follow * sideways)[None, :] * jaw[:, None] * 0.24                    # (T, 468) template units
     out = np.repeat(t[None], len(jaw), axis=0)
     out[:, :, 1] += drop
     lift = np.zeros(len(t), np.float32)

@@ -259,14 +259,14 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
     hands_out, elbows, wrists = {}, {}, {}
     for name, s in (("right", -1), ("left", 1)):
         engage = f.active * lead[name] * style.amplitude
-        lift = engage * (0.3 + 0.25 * f.loud + 0.14 * style.pitch_lift * f.pitch)
+        lift = engage * (0.38 + 0.25 * f.loud + 0.14 * style.pitch_lift * f.pitch)
         stroke = engage * style.beat * 0.13 * f.beat
         drift = 0.02 * _slow_noise(rng, t, 0.1, 0.5)
         x = s * (0.2 + engage * (0.1 + 0.2 * f.loud)) + engage * offset[:, 0] + drift
         y = 1.02 - lift + stroke + engage * offset[:, 1] + 0.5 * drift
         z = -0.3 - 0.3 * engage
         target = center + np.stack([x, y, np.broadcast_to(z, (T,))], -1)
-        elbow, wrist = _elbow(shoulders[s], target, np.array([1.0 * s, 0.5, 0.4]))
+        elbow, wrist = _elbow(shoulders[s], target, np.array([0.6 * s, 1.0, 0.4]))
         elbows[name], wrists[name] = elbow, wrist
         forearm = _unit(wrist - elbow)
         along = _unit(forearm + np.stack([-0.5 * s * np.ones(T), -0.9 * engage, -0.3 * engage], -1))
