@@ -32,10 +32,12 @@ class GestureConfig:
 
 
 PRESETS: dict[str, GestureConfig] = {
-    # The original: about 7.4 M generator parameters for 49 points.
+    # The original: 7.2 M generator parameters for 49 points (the paper says about 7.4 M).
     "s2g": GestureConfig(),
-    # Half the width: ~4x fewer parameters and FLOPs, for quick CPU runs and tests.
-    "small": GestureConfig(width=128, encoder_width=32, disc_width=32),
+    # Half the U-Net width, a quarter of the encoder's: 1.7 M parameters, ~9x less compute a window,
+    # the one to ship (inference well over 500x real time on a 2-core CPU; benchmarks/gestures.py).
+    "fast": GestureConfig(width=128, encoder_width=16, disc_width=32),
+    # For tests: trains in seconds on a CPU.
     "tiny": GestureConfig(width=32, encoder_width=8, disc_width=16, decoder_layers=1),
 }
 
@@ -77,7 +79,7 @@ class AudioEncoder(nn.Module):
 
 
 class GestureGenerator(nn.Module):
-    """Log-mel (B, audio_frames, 64) -> keypoints (B, pose_frames, n_points, 2), normalized."""
+    """Log-mel (B, audio_frames, 64) -> keypoint z-scores (B, pose_frames, n_points, 2)."""
 
     def __init__(self, cfg: GestureConfig):
         super().__init__()
@@ -89,8 +91,20 @@ class GestureGenerator(nn.Module):
         self.up = nn.ModuleList(ConvNormRelu(1, w, w) for _ in range(cfg.unet_depth))
         self.decoder = nn.Sequential(*(ConvNormRelu(1, w, w) for _ in range(cfg.decoder_layers)))
         self.out = nn.Conv1d(w, 2 * cfg.n_points, 1)
+        # The speaker's per-point mean and standard deviation of normalized poses: the network works
+        # in z-scores (as speech2gesture), `to_pose` maps back. Buffers, so the weights carry them.
+        self.register_buffer("pose_mean", torch.zeros(cfg.n_points, 2))
+        self.register_buffer("pose_std", torch.ones(cfg.n_points, 2))
+
+    def to_pose(self, z: torch.Tensor) -> torch.Tensor:
+        """z-scores (..., K, 2) -> normalized coordinates (shoulder width 1)."""
+        return z * self.pose_std + self.pose_mean
+
+    def to_z(self, pose: torch.Tensor) -> torch.Tensor:
+        return (pose - self.pose_mean) / self.pose_std
 
     def forward(self, mel: torch.Tensor, pose_frames: int | None = None) -> torch.Tensor:
+        """Log-mel (B, A, 64) -> z-scores (B, pose_frames, K, 2); `to_pose` gives coordinates."""
         if pose_frames is None:
             pose_frames = self.cfg.pose_frames
         x = self.encoder(mel, pose_frames)  # (B, w, T) at 15 fps

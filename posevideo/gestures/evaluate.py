@@ -1,0 +1,247 @@
+"""speech2gesture's evaluation: L1 and PCK in pixels, for the model and the paper's baselines.
+
+- L1: mean absolute error of x and y, in pixels of the speaker's video (after de-normalization).
+- PCK@alpha: share of keypoints within alpha x max(height, width) of the ground-truth keypoints'
+  bounding box in that frame (speech2gesture's `compute_pck`); alpha 0.1 and 0.2.
+- Points: speech2gesture's arms and hands without the neck: shoulders, elbows, wrists and the two
+  hands (48 points in `reduced` and `s2g49`). The mouth and jaw of `reduced` are scored apart.
+- Baselines: the median training pose; a random training window; the training window whose
+  log-mel is nearest to the test window's (the paper's nearest neighbour, with the log-mel as the
+  audio feature).
+Also the motion statistics (mean speed and acceleration of the points, pixels a frame) and a
+diversity figure (mean distance between the poses of two different windows).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from posevideo.gestures.data import Clips, gather
+from posevideo.gestures.features import mel_frames_for
+
+# MediaPipe face-mesh indices of the lips (FACEMESH_LIPS) and the lower face oval (jaw and chin).
+LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409,
+        78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 191, 80, 81, 82, 13, 312, 311, 310, 415)
+JAW = (152, 148, 176, 149, 150, 136, 172, 58, 132, 377, 400, 378, 379, 365, 397, 288, 361)
+UPPER_LIP, LOWER_LIP = 13, 14  # inner lip midpoints: their distance is the mouth opening
+METHODS = ("median", "random", "nearest", "model")
+NAMES = {"median": "median pose", "random": "random train window", "nearest": "nearest neighbour (audio)",
+         "model": "speech2gesture (ours)", "truth": "ground truth"}
+
+
+def point_groups(layout: str, n_points: int) -> dict[str, np.ndarray]:
+    """Indices of the scored points: 'body' (arms and hands, no neck) and, for `reduced`, 'mouth'."""
+    if layout == "reduced":
+        from posevideo.pose.layouts import _reduced_face_points
+        face = [int(p) for p in _reduced_face_points()]
+        body = list(range(6)) + list(range(8 + 128, 8 + 128 + 42))  # shoulders, elbows, wrists; hands
+        mouth = [8 + face.index(i) for i in LIPS + JAW if i in face]
+        lips = (8 + face.index(UPPER_LIP), 8 + face.index(LOWER_LIP))
+        return {"body": np.asarray(body), "mouth": np.asarray(mouth), "lips": np.asarray(lips)}
+    if layout == "s2g49":
+        return {"body": np.arange(1, 49)}  # point 0 is the neck
+    return {"body": np.arange(n_points)}
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+def l1_pixels(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Mean absolute error of x and y in pixels. (N, K, 2) each."""
+    return float(np.abs(pred - truth).mean())
+
+
+def pck(pred: np.ndarray, truth: np.ndarray, alpha: float) -> float:
+    """speech2gesture's PCK: a point is right within alpha x max(h, w) of the truth's box in its frame."""
+    size = (truth.max(axis=1) - truth.min(axis=1)).max(axis=1)  # (N,) pixels
+    dist = np.linalg.norm(pred - truth, axis=-1)  # (N, K)
+    return float((dist <= alpha * size[:, None]).mean())
+
+
+def motion(windows: np.ndarray) -> tuple[float, float]:
+    """Mean speed and acceleration of points, pixels a frame. windows (W, T, K, 2)."""
+    velocity = np.diff(windows, axis=1)
+    acceleration = np.diff(velocity, axis=1)
+    return float(np.linalg.norm(velocity, axis=-1).mean()), float(np.linalg.norm(acceleration, axis=-1).mean())
+
+
+def diversity(windows: np.ndarray, pairs: int = 2000, seed: int = 0) -> float:
+    """Mean L1 (pixels) between the poses of two different windows at the same frame offset."""
+    if len(windows) < 2:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(len(windows), size=(2, pairs))
+    keep = a != b
+    return float(np.abs(windows[a[keep]] - windows[b[keep]]).mean())
+
+
+# --- predictions of each method on windows ------------------------------------------------------
+
+@torch.no_grad()
+def model_windows(generator, clips: Clips, rows: np.ndarray, frames: int, device: str = "cpu", batch: int = 128):
+    """The generator's normalized poses (W, T, K, 2) for window rows of `clips`."""
+    mel = torch.from_numpy(clips.mel).to(device)
+    out = []
+    for first in range(0, len(rows), batch):
+        r = torch.from_numpy(rows[first:first + batch]).to(device)
+        m = mel[r[:, 2:3] + torch.arange(mel_frames_for(frames), device=device)]
+        out.append(generator.to_pose(generator(m, frames)).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, frames, clips.n_points, 2), np.float32)
+
+
+def nearest_windows(clips: Clips, test_rows: np.ndarray, train_rows: np.ndarray, frames: int) -> np.ndarray:
+    """For each test window, the pose of the train window with the nearest log-mel (L2, pooled)."""
+    def features(rows):
+        idx = rows[:, 2:3] + np.arange(mel_frames_for(frames))
+        mel = clips.mel[idx]  # (W, 425, 64)
+        pooled = mel[:, : (mel.shape[1] // 17) * 17].reshape(len(rows), -1, 17, mel.shape[-1]).mean(2)  # (W, 25, 64)
+        return pooled.reshape(len(rows), -1)
+    train_f, test_f = features(train_rows), features(test_rows)
+    mu, sigma = train_f.mean(0), train_f.std(0) + 1e-6
+    train_f, test_f = (train_f - mu) / sigma, (test_f - mu) / sigma
+    best = np.empty(len(test_rows), np.int64)
+    for first in range(0, len(test_f), 256):
+        chunk = test_f[first:first + 256]
+        dist = (chunk ** 2).sum(1)[:, None] - 2 * chunk @ train_f.T + (train_f ** 2).sum(1)[None]
+        best[first:first + 256] = dist.argmin(1)
+    return window_poses(clips, train_rows[best], frames)
+
+
+def window_poses(clips: Clips, rows: np.ndarray, frames: int) -> np.ndarray:
+    return clips.pose[rows[:, 1:2] + np.arange(frames)]  # (W, T, K, 2)
+
+
+def evaluate(generator, clips: Clips, split: str = "test", hop: int = 16, device: str = "cpu", seed: int = 0) -> dict:
+    """Every method's L1, PCK@0.1, PCK@0.2, motion and diversity on the split's windows (pixels)."""
+    frames = generator.cfg.pose_frames
+    test_rows = clips.windows(split, frames, hop=hop)
+    train_rows = clips.windows("train", frames, hop=5)  # as prepare's samples
+    if len(test_rows) == 0:
+        from posevideo.errors import InputError
+        raise InputError(None, f"the {split} split has no window of {frames} frames", "Evaluate on another split.")
+    rng = np.random.default_rng(seed)
+    truth = window_poses(clips, test_rows, frames)
+    train_frames = np.concatenate([np.arange(clips.pose_offsets[i], clips.pose_offsets[i + 1])
+                                   for i in np.flatnonzero(clips.split == "train")])
+    median = np.median(clips.pose[train_frames], axis=0)
+    preds = {
+        "median": np.broadcast_to(median, truth.shape),
+        "random": window_poses(clips, train_rows[rng.integers(len(train_rows), size=len(test_rows))], frames),
+        "nearest": nearest_windows(clips, test_rows, train_rows, frames),
+        "model": model_windows(generator, clips, test_rows, frames, device),
+    }
+    # Pixels: each window de-normalized with its own clip's statistics.
+    scale = clips.scale[test_rows[:, 0]][:, None, None, None]
+    center = clips.center[test_rows[:, 0]][:, None, None, :]
+    to_px = lambda p: p * scale + center  # noqa: E731
+    truth_px = to_px(truth)
+    visible = clips.conf[test_rows[:, 1:2] + np.arange(frames)]  # (W, T, K)
+    groups = point_groups(clips.layout, clips.n_points)
+    body = groups["body"]
+    frame_ok = (visible[..., body] > 0).all(-1).reshape(-1)  # frames whose scored points are all seen
+
+    def flat(p):  # (W, T, K, 2) -> (frames, K_body, 2) of fully visible frames
+        return p[..., body, :].reshape(-1, len(body), 2)[frame_ok]
+
+    results = {"layout": clips.layout, "split": split, "windows": int(len(test_rows)), "frames": int(frame_ok.sum()),
+               "seconds": float(len(test_rows) * frames / 15), "points": int(len(body)), "methods": {}}
+    for name in ("truth",) + METHODS:
+        px = truth_px if name == "truth" else to_px(preds[name])
+        speed, accel = motion(px[..., body, :])
+        row = {"velocity": speed, "acceleration": accel, "diversity": diversity(px[..., body, :], seed=seed)}
+        if name != "truth":
+            row.update(l1=l1_pixels(flat(px), flat(truth_px)), pck_0_1=pck(flat(px), flat(truth_px), 0.1),
+                       pck_0_2=pck(flat(px), flat(truth_px), 0.2))
+            if "mouth" in groups:
+                mouth = groups["mouth"]
+                row["mouth_l1"] = l1_pixels(px[..., mouth, :], truth_px[..., mouth, :])
+                row["mouth_open_corr"] = _corr(_opening(px, groups["lips"]), _opening(truth_px, groups["lips"]))
+        results["methods"][name] = row
+    results["_example"] = {k: to_px(v[:1]) for k, v in preds.items()} | {"truth": truth_px[:1]}
+    return results
+
+
+def _opening(px: np.ndarray, lips: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(px[..., lips[0], :] - px[..., lips[1], :], axis=-1).reshape(-1)
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    if a.std() < 1e-9 or b.std() < 1e-9:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def table(results: dict) -> str:
+    """The results as a Markdown table like the paper's (lower L1, higher PCK is better)."""
+    mouth = any("mouth_l1" in r for r in results["methods"].values())
+    head = "| method | L1 (px) | PCK@0.1 | PCK@0.2 | speed (px/frame) | accel. (px/frame²) | diversity (px) |"
+    sep = "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    if mouth:
+        head += " mouth L1 (px) | mouth-opening corr. |"
+        sep += " ---: | ---: |"
+    lines = [head, sep]
+    for name, r in results["methods"].items():
+        cells = [NAMES.get(name, name)]
+        cells += [f"{r['l1']:.2f}", f"{r['pck_0_1']:.3f}", f"{r['pck_0_2']:.3f}"] if "l1" in r else ["", "", ""]
+        cells += [f"{r['velocity']:.2f}", f"{r['acceleration']:.2f}", f"{r['diversity']:.1f}"]
+        if mouth:
+            cells += [f"{r['mouth_l1']:.2f}", f"{r['mouth_open_corr']:.2f}"] if "mouth_l1" in r else ["", ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def figure(results: dict, path: str | Path) -> None:
+    """Diversity and motion of each method beside the truth, and one test window's wrist height."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from posevideo.files import atomic_output
+
+    methods = results["methods"]
+    names = list(methods)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for ax, key, label in ((axes[0], "diversity", "diversity (px)"), (axes[1], "velocity", "speed (px/frame)")):
+        ax.bar(range(len(names)), [methods[n][key] for n in names], color=["k", "C0", "C1", "C2", "C3"][: len(names)])
+        ax.set_xticks(range(len(names)), [NAMES[n].split(" (")[0] for n in names], rotation=25, ha="right", fontsize=8)
+        ax.set_ylabel(label)
+    example = results["_example"]
+    wrist = {"reduced": 4, "s2g49": 3}.get(results["layout"], 0)  # reduced: left wrist; s2g49: right wrist
+    for i, name in enumerate(["truth"] + list(METHODS)):
+        axes[2].plot(example[name][0, :, wrist, 1], label=NAMES[name].split(" (")[0], color=["k", "C0", "C1", "C2", "C3"][i])
+    axes[2].invert_yaxis()
+    axes[2].set_xlabel("pose frame (15 fps)")
+    axes[2].set_ylabel("a wrist's height (px, up is up)")
+    axes[2].legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+
+
+def run_evaluation(model: str, data: str, speaker: str | None = None, split: str = "test", json_path: str | None = None,
+                   figure_path: str | None = None, device: str = "cpu") -> str:
+    """The `posevideo evaluate gestures` job: returns the table; writes the JSON and figure if asked."""
+    from posevideo.files import write_json
+    from posevideo.gestures.data import load_clips
+    from posevideo.gestures.train import load_generator
+
+    generator, meta = load_generator(model, device)
+    speaker = speaker or meta.get("speaker")
+    if not speaker:
+        from posevideo.errors import InputError
+        raise InputError(model, "does not say which speaker it was trained on", "Pass --speaker.")
+    clips = load_clips(data, speaker)
+    if clips.n_points != generator.cfg.n_points or clips.layout != meta["layout"]:
+        from posevideo.errors import InputError
+        raise InputError(data, f"speaker {speaker!r} has {clips.n_points} points ({clips.layout}), the model "
+                               f"{generator.cfg.n_points} ({meta['layout']})", "Evaluate on data of the model's layout.")
+    results = evaluate(generator, clips, split, device=device)
+    results.update(model=str(meta["path"]), step=meta.get("step"), speaker=speaker)
+    if figure_path:
+        figure(results, figure_path)
+    results.pop("_example")
+    if json_path:
+        write_json(json_path, results)
+    return table(results)

@@ -1,0 +1,51 @@
+"""A few CPU training steps on a toy speaker lower the L1; the checkpoint predicts and evaluates."""
+import json
+
+import numpy as np
+import torch
+
+from posevideo.gestures.data import toy_clips
+from posevideo.gestures.evaluate import evaluate
+from posevideo.gestures.train import TrainConfig, evaluate_l1, l1_loss, load_generator, lsgan_d_loss, lsgan_g_loss, train
+
+
+def test_losses():
+    a, b = torch.zeros(1, 2, 3, 2), torch.ones(1, 2, 3, 2)
+    conf = torch.ones(1, 2, 3)
+    assert float(l1_loss(a, b, conf)) == 1.0
+    conf[..., 0] = 0  # an unseen point does not count
+    b[..., 0, :] = 100
+    assert float(l1_loss(a, b, conf)) == 1.0
+    assert float(lsgan_d_loss(torch.ones(4), torch.zeros(4))) == 0.0
+    assert float(lsgan_g_loss(torch.ones(4))) == 0.0
+
+
+def test_few_cpu_steps_lower_l1_and_beat_baselines(tmp_path):
+    torch.set_num_threads(2)
+    clips = toy_clips(seconds=80, n_points=6, clips=4, seed=1)
+    run = tmp_path / "run"
+    cfg = TrainConfig(data="", speaker="toy", out=str(run), preset="tiny", steps=80, batch=8, lr=2e-3,
+                      log_every=40, checkpoint_every=40, device="cpu", seed=3)
+    checkpoint = train(cfg, clips)
+    lines = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [l["step"] for l in lines] == [40, 80]
+    assert not list(run.rglob("*.pt")) and not list(run.rglob("*.pkl"))  # no pickle anywhere
+
+    generator, meta = load_generator(checkpoint)
+    assert meta["step"] == 80 and meta["speaker"] == "toy"
+    untrained = load_generator(checkpoint)[0]
+    for p in untrained.parameters():  # same statistics, fresh weights: the starting point
+        torch.nn.init.normal_(p, std=0.02)
+    rows = torch.from_numpy(clips.windows("test", 64, hop=16))
+    tensors = [torch.from_numpy(a) for a in (clips.mel, clips.pose, clips.conf)]
+    autocast = torch.autocast("cpu", enabled=False)
+    trained_l1 = evaluate_l1(generator, *tensors, rows, 64, autocast)
+    start_l1 = evaluate_l1(untrained, *tensors, rows, 64, autocast)
+    assert trained_l1 < 0.8 * start_l1, (trained_l1, start_l1)
+
+    results = evaluate(generator, clips, "test")
+    methods = results["methods"]
+    assert set(methods) == {"truth", "median", "random", "nearest", "model"}
+    for baseline in ("median", "random", "nearest"):
+        assert methods["model"]["l1"] < methods[baseline]["l1"], baseline
+    assert 0 <= methods["model"]["pck_0_1"] <= methods["model"]["pck_0_2"] <= 1
