@@ -252,7 +252,94 @@ def render(pose_path, model, out, audio, device, batch, place):
 
 # --- gestures: speech to pose ----------------------------------------------------------------------
 
+_GESTURE_PRESETS = ("s2g", "fast", "tiny")  # keys of posevideo.gestures.model.PRESETS (a test checks)
+
+
+@train.command("gestures")
+@click.option("--data", type=click.Path(exists=True, file_okay=False), required=True, help="DATA folder from `posevideo prepare`.")
+@click.option("--speaker", required=True, help="Speaker folder inside DATA.")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Run folder to create (or continue with --resume).")
+@click.option("--preset", type=click.Choice(_GESTURE_PRESETS), default="s2g", help="s2g: the paper's 7.2 M model; fast: 1.7 M, to ship.")
+@click.option("--steps", type=click.IntRange(1), default=10_000)
+@click.option("--batch", type=click.IntRange(1), default=32, help="Windows of 64 pose frames a step, per GPU/process.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-4)
+@click.option("--lambda-gan", type=click.FloatRange(0), default=1.0, help="Weight of the motion GAN loss (0: L1 only).")
+@click.option("--gan-start", type=click.IntRange(0), default=0, help="Steps of L1 alone before the GAN loss joins.")
+@click.option("--seed", type=int, default=0, help="Global seed; process r uses seed + r.")
+@click.option("--max-minutes", type=click.FloatRange(0, min_open=True), default=None, help="Stop (with a checkpoint) after this long.")
+@click.option("--log-every", type=click.IntRange(1), default=100)
+@click.option("--checkpoint-every", type=click.IntRange(1), default=2000)
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="Default: cuda when there is one.")
+@click.option("--compile/--no-compile", default=False, help="torch.compile the models.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out exactly where it stopped.")
+def train_gestures(**options):
+    """Train the speech-to-gesture model (speech2gesture) of one speaker."""
+    from posevideo.gestures.train import TrainConfig, train as run_training
+
+    click.echo(run_training(TrainConfig(**options)))
+
+
+@evaluate.command("gestures")
+@click.option("--model", type=click.Path(exists=True), required=True, help="Run folder or checkpoint folder.")
+@click.option("--data", type=click.Path(exists=True, file_okay=False), required=True, help="DATA folder from `posevideo prepare`.")
+@click.option("--speaker", default=None, help="Speaker folder inside DATA (default: the one the model was trained on).")
+@click.option("--split", type=click.Choice(["train", "dev", "test"]), default="test")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write the results here.")
+@click.option("--figure", type=click.Path(dir_okay=False), default=None, help="Diversity/motion figure (PNG).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu")
+def evaluate_gestures(model, data, speaker, split, json_path, figure, device):
+    """L1 and PCK@0.1/0.2 (pixels) of the model and speech2gesture's baselines, motion and diversity."""
+    from posevideo.gestures.evaluate import run_evaluation
+
+    click.echo(run_evaluation(model, data, speaker, split, json_path, figure, device))
+
+
+@cli.command("gestures")
+@click.option("--audio", type=click.Path(dir_okay=False), required=True, help="Speech: wav, mp3, flac, m4a, any rate, mono or stereo.")
+@click.option("--model", type=click.Path(), default="posevideo/models/gestures", help="Run folder, checkpoint or shipped model folder.")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="The .pose to write (15 fps, the speaker's pixels).")
+@click.option("--video", type=click.Path(dir_okay=False), default=None, help="Also a stick-figure .mp4 with the audio.")
+@click.option("--hop", type=click.IntRange(1, 64), default=48, help="Pose frames between windows (64 - hop are cross-faded).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu")
+def gestures_command(audio, model, out, video, hop, device):
+    """Speech -> gestures of the trained speaker: a .pose file (and a stick-figure video)."""
+    from posevideo.gestures.predict import gestures
+
+    result = gestures(audio, model, out, video, device=device, hop=hop)
+    click.echo(f"{result['pose']}: {result['frames']} frames at 15 fps ({result['seconds']:.2f} s)")
+    if video:
+        click.echo(result["video"])
+
+
 # --- end to end: speak, transfer, serve ------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--renderer", type=click.Path(exists=True, file_okay=False), required=True, help="Renderer run folder or checkpoint folder.")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder to write model.onnx, model.fp16.onnx, model.json into.")
+def export(renderer, out):
+    """Export a renderer's generator to ONNX (opset 18, one file; float32 and float16) with a parity check."""
+    from posevideo.export import export_run
+    parity = export_run(renderer, out)
+    click.echo(f"wrote {out}/model.onnx, model.fp16.onnx, model.json")
+    click.echo(str(parity))
+
+
+@cli.command()
+@click.option("--model", type=click.Path(exists=True, file_okay=False), default=None,
+              help="An export folder (posevideo export), or a renderer run/checkpoint folder (exported on the fly). Default: the shipped small renderer.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, help="0 picks a free port.")
+@click.option("--host", default="127.0.0.1", help="Address to listen on; 0.0.0.0 exposes the page to the network.")
+def serve(model, port, host):
+    """Serve the browser demo: .pose files or the webcam -> skeleton -> generator (onnxruntime-web)."""
+    from posevideo.web.serve import resolve_model, make_server
+    server = make_server(resolve_model(model, echo=click.echo), host, port)
+    bound_host, bound_port = server.server_address[:2]
+    click.echo(f"serving the demo on http://{bound_host}:{bound_port}/ (Ctrl+C stops)")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
 
 
 def main():
