@@ -124,7 +124,8 @@ def prepare(inputs, speaker, data, sizes, key, background, workers, poses_from, 
         raise click.BadParameter("--max-seconds must be at least --min-seconds")
     results, summary = run(list(inputs), speaker, data, options, workers=workers, shard=shard,
                            index_options=IndexOptions(min_seconds=min_seconds, max_seconds=max_seconds),
-                           echo=lambda line: click.echo(line, err=True))
+                           echo=lambda line: click.echo(line, err=True),
+                           show_progress=sys.stderr.isatty())  # bars on a terminal; a log file gets lines
     click.echo(summary_table(results, summary, summary["seconds"] if summary else 0.0))
     if shard is not None:
         click.echo(f"shard {shard[0]}/{shard[1]} done; when every shard is, run: posevideo index --data {data}")
@@ -147,9 +148,10 @@ def index(data, s2g_csv, speaker, min_seconds, max_seconds, force):
     from posevideo.data.index import IndexOptions, build_index, import_s2g
 
     if s2g_csv:
-        counts = import_s2g(s2g_csv, data, speaker)
+        counts = import_s2g(s2g_csv, data, speaker, show_progress=sys.stderr.isatty())
         click.echo("imported " + ", ".join(f"{k}: {v} samples" for k, v in counts.items()))
-    summary = build_index(data, IndexOptions(min_seconds=min_seconds, max_seconds=max_seconds), force=force)
+    summary = build_index(data, IndexOptions(min_seconds=min_seconds, max_seconds=max_seconds), force=force,
+                          show_progress=sys.stderr.isatty())
     s = summary["samples"]
     state = "unchanged, nothing to do" if summary.get("skipped") else f"built in {summary['seconds']:.1f} s"
     click.echo(f"index {state}: {len(summary['speakers'])} speakers, {summary['videos']} videos, "

@@ -54,7 +54,7 @@ def crop_boxes(mid: np.ndarray, width: np.ndarray, valid: np.ndarray, fps: float
     side = np.maximum(np.round(SIDE * w), 8)
     x0 = np.round(cx - side / 2)
     y0 = np.round(cy - SHOULDER_Y * side)
-    return np.stack([x0, y0, side], axis=1).astype(np.float32)
+    return (np.stack([x0, y0, side], axis=1) + 0.0).astype(np.float32)  # + 0.0: no -0
 
 
 def crop(frame: np.ndarray, box, size: int, background=(0, 0, 0)) -> np.ndarray:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import sys
 import threading
 import time
 import traceback
@@ -310,6 +311,10 @@ def prepare_video(src: Path, speaker_dir: Path, options: PrepareOptions,
     if info.frames < 1 or info.width < 16 or info.height < 16:
         raise InputError(src, f"holds no usable picture ({info.frames} frames of {info.width}x{info.height})",
                          "Give a video of a person.")
+    # A killed run leaves hidden temporary files (never mistaken for outputs); clear this video's.
+    for folder in ("videos", "audio", "poses", "frames", "done"):
+        for stale in (speaker_dir / folder).glob(f".{name}.*tmp-*"):
+            stale.unlink(missing_ok=True)
     meta = _read_json(paths["meta"])
     if meta and (meta.get("source") != source_id or meta.get("options") != options.pose_key()):
         _remove_outputs(speaker_dir, name)
@@ -519,10 +524,13 @@ def prepare(inputs: list[str | Path], speaker: str, data: str | Path, options: P
         raise InputError(options.poses_from, "is not a folder", "--poses-from takes a folder of <video>.pose files.")
 
     def report(result: VideoResult):
-        if result.status == "failed":
-            echo(f"error: {result.error}")
-        for warning in result.warnings if result.status == "done" else []:
-            echo(f"note: {result.source}: {warning}")
+        from tqdm import tqdm
+
+        lines = [f"error: {result.error}"] if result.status == "failed" else []
+        lines += [f"note: {result.source}: {w}" for w in (result.warnings if result.status == "done" else [])]
+        with tqdm.external_write_mode(file=sys.stderr):  # a whole line, not glued to a progress bar
+            for line in lines:
+                echo(line)
 
     results = prepare_videos(videos, data / speaker, options, workers, report, show_progress)
     summary = None

@@ -1,0 +1,138 @@
+"""Data part, small pieces: keying, crop boxes, intervals and splits, speech2gesture import."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from posevideo.data import crops, keying
+from posevideo.data.index import AUDIO_SAMPLES, assign_splits, build_index, cut_intervals, import_s2g
+from posevideo.errors import InputError
+
+
+def _painted_person(size=128, background=(0, 0, 0)):
+    """A frame of the synthetic speaker's painter drawn on a flat background, and the person mask
+    (pixels that are the same on black and on white backgrounds: no background shows through)."""
+    from posevideo.synthetic import draw, motion
+    from posevideo.synthetic import speech  # noqa: F401  (import check only)
+
+    rng = np.random.default_rng(0)
+    look = draw.look_for_seed(1, rng)
+    painter = draw.Painter(look, size)
+    style = motion.style_for_seed(np.random.default_rng(1))
+    audio = np.zeros(16000, np.float32)
+    features = motion.speech_features(audio, [], 4, 25)
+    xyz, _ = motion.generate(features, [], style, np.random.default_rng(2), 25, size)
+
+    def on(bg):
+        painter.background = np.full((size, size, 3), bg, np.uint8)
+        return painter.draw(xyz[0])
+
+    black, white = on((0, 0, 0)), on((255, 255, 255))
+    mask = np.all(black == white, axis=-1)
+    return on(background), black, mask
+
+
+def test_keying_recovers_the_person_from_pure_green():
+    green, original, mask = _painted_person(background=(0, 255, 0))
+    assert 0.1 < mask.mean() < 0.9, "the painted person should cover part of the frame"
+    keyed = keying.key_frame(green, background=(0, 0, 0))
+    inner = mask & (np.abs(np.diff(mask.astype(int), axis=0, prepend=0)) == 0)
+    error = np.abs(keyed.astype(int) - original.astype(int))[inner]
+    assert error.mean() < 3.0, error.mean()
+    # The screen itself is fully replaced; no green is left around the person.
+    screen = ~mask
+    assert np.abs(keyed[screen].astype(int)).mean() < 8
+    assert keying.green_excess(keyed).max() <= 1.0  # spill suppressed everywhere
+    # auto: found on the green frame, not on the painted original on its own background.
+    assert keying.looks_green_screen([green])
+    assert not keying.looks_green_screen([original])
+
+
+def test_spill_is_suppressed_on_skin_but_skin_stays():
+    skin = np.full((8, 8, 3), (200, 160, 130), np.uint8)
+    spilled = skin.copy()
+    spilled[..., 1] = 215  # a green cast from the screen
+    out = keying.key_frame(spilled, background=(0, 0, 0))
+    assert out[..., 1].max() <= 200 and np.abs(out[..., 0].astype(int) - 200).max() <= 1
+    assert np.array_equal(keying.key_frame(skin), skin)
+
+
+def test_crop_boxes_are_stable_and_follow_slow_moves():
+    fps, count = 25, 200
+    rng = np.random.default_rng(0)
+    t = np.arange(count)
+    mid = np.stack([300 + 0.5 * t, np.full(count, 200.0)], axis=1) + rng.normal(0, 4, (count, 2))  # slow walk + jitter
+    width = 100 + rng.normal(0, 3, count)
+    valid = np.ones(count, bool)
+    valid[50:55] = False  # a short dropout
+    mid[50:55] = 0
+    boxes = crops.crop_boxes(mid.astype(np.float32), width.astype(np.float32), valid, fps, 640, 480)
+    assert boxes.shape == (count, 3)
+    assert np.abs(np.diff(boxes[:, 0])).max() <= 2  # no jump, also across the dropout
+    assert np.abs(boxes[:, 2] - 300).max() < 12  # 3 shoulder widths
+    centre = boxes[:, 0] + boxes[:, 2] / 2
+    assert abs(centre[150] - (300 + 75)) < 8  # followed the walk
+    assert np.allclose(boxes[:, 1] + crops.SHOULDER_Y * boxes[:, 2], 200, atol=4)  # shoulders at a fixed height
+
+
+def test_crop_pads_outside_the_frame_with_the_background():
+    frame = np.full((100, 100, 3), 200, np.uint8)
+    out = crops.crop(frame, (-50, 0, 100), 50, background=(1, 2, 3))
+    assert out.shape == (50, 50, 3)
+    assert (out[:, :20] == (1, 2, 3)).all() and (out[:, 30:] == 200).all()
+
+
+def test_intervals_min_length_and_cut_at_max():
+    valid = np.zeros(1000, bool)
+    valid[10:20] = True  # too short at 25 fps with min 1 s
+    valid[100:900] = True  # 32 s -> 4 pieces of 8 s at max 10 s
+    runs = cut_intervals(valid, 25, min_seconds=1.0, max_seconds=10.0)
+    assert runs == [(100, 300), (300, 500), (500, 700), (700, 900)]
+
+
+def test_split_is_deterministic_and_gives_all_three():
+    keys = [(f"s/v/{k:03d}", 10.0) for k in range(6)]
+    a = assign_splits(keys, 0.1, 0.1)
+    assert a == assign_splits(list(reversed(keys)), 0.1, 0.1)
+    assert sorted(a.values()).count("train") == 4 and set(a.values()) == {"train", "dev", "test"}
+    many = assign_splits([(f"s/v/{k:03d}", 10.0) for k in range(100)], 0.1, 0.1)
+    assert list(many.values()).count("test") == 10 and list(many.values()).count("dev") == 10
+    assert set(assign_splits(keys[:2], 0.1, 0.1).values()) == {"train"}
+
+
+@pytest.mark.parametrize("flat", [False, True])
+def test_speech2gesture_dataset_is_read_into_the_index(tmp_path, flat):
+    """speech2gesture's train.csv + npz (pose (64, 2, 49) or (64, 98) pixels, audio) become samples
+    in our format, keeping their split."""
+    from posevideo.data.datasets import GestureSamples
+    from posevideo.pose import NUM_POINTS, shoulder_indices
+
+    root = tmp_path / "s2g"
+    (root / "oliver" / "npz").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = []
+    right, left = shoulder_indices("s2g49")
+    for k, split in enumerate(["train", "train", "dev", "test"]):
+        pose = rng.normal(0, 5, (64, 2, 49)).astype(np.float32) + 300
+        pose[:, 0, right] -= 50  # shoulders 100 px apart
+        pose[:, 0, left] += 50
+        name = f"oliver/npz/{k}.npz"
+        np.savez(root / name, pose=pose.reshape(64, 98) if flat else pose,
+                 audio=rng.normal(0, 0.1, AUDIO_SAMPLES - 1).astype(np.float32))
+        rows.append({"dataset": split, "start": k * 5.0, "end": k * 5.0 + 64 / 15, "interval_id": f"i{k // 2}",
+                     "pose_fn": name, "audio_fn": name, "video_fn": "v1", "speaker": "oliver"})
+    pd.DataFrame(rows).to_csv(root / "train.csv", index=False)
+    data = tmp_path / "data"
+    assert import_s2g(root / "train.csv", data, "oliver", show_progress=False) == {"oliver": 4}
+    build_index(data, show_progress=False)
+    table = pd.read_csv(data / "train.csv")
+    assert sorted(table["dataset"]) == ["dev", "test", "train", "train"]
+    samples = GestureSamples(data, "oliver", split="train")
+    assert len(samples) == 2 and samples.layout == "s2g49"
+    item = samples[0]
+    assert item["pose"].shape == (64, NUM_POINTS["s2g49"], 2) and item["audio"].shape == (AUDIO_SAMPLES,)
+    width = (item["pose"][:, left] - item["pose"][:, right]).norm(dim=-1).mean()
+    assert abs(float(width) - 1.0) < 0.2  # normalized: shoulder width 1
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame([{"dataset": "train"}]).to_csv(bad, index=False)
+    with pytest.raises(InputError, match="lacks the columns"):
+        import_s2g(bad, data)
