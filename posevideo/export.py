@@ -1,0 +1,226 @@
+"""Export a renderer's generator to ONNX for onnxruntime (native and web).
+
+An export folder holds everything a runtime needs and nothing else:
+
+    model.onnx         float32, one file (weights inside), opset 18, input (1, 3, S, S) -> output (1, 3, S, S)
+    model.fp16.onnx    the same with float16 weights and arithmetic; inputs and outputs stay float32,
+                       so a runtime feeds both files the same way (half the download, see FINDINGS.md)
+    model.json         what the inputs and outputs are, the resolution, the pose layout, the skeleton
+                       spec the conditioning image must be drawn by, and the parity figures
+
+The parity check runs both files with native onnxruntime on skeleton images and compares them with
+the PyTorch generator: the maximum absolute difference, in output units ([-1, 1]), is printed and
+stored in model.json.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from posevideo.errors import InputError
+from posevideo.files import atomic_dir
+
+OPSET = 18
+INPUT_NAME = "skeleton"
+OUTPUT_NAME = "frame"
+FILES = {"float32": "model.onnx", "float16": "model.fp16.onnx"}
+DESCRIPTION = "model.json"
+
+
+@dataclass
+class Parity:
+    """Maximum absolute difference between onnxruntime and PyTorch, in output units ([-1, 1])."""
+
+    float32: float
+    float16: float
+
+    def __str__(self) -> str:
+        return (f"parity with PyTorch (max |onnxruntime - torch| over {PARITY_IMAGES} skeleton images, "
+                f"output in [-1, 1]): float32 {self.float32:.2e}, float16 {self.float16:.2e}")
+
+
+PARITY_IMAGES = 4
+
+
+def export_run(run: str | Path, out_dir: str | Path) -> Parity:
+    """Export the generator of a renderer run folder (newest checkpoint) or checkpoint folder."""
+    from posevideo.renderer.model import Generator, RendererConfig
+    from posevideo.training import load_checkpoint, read_meta
+
+    meta = read_meta(run)
+    if meta.get("kind") != "renderer" or "model" not in meta:
+        raise InputError(meta["path"], f"is a {meta.get('kind', 'unknown')} checkpoint, not a renderer",
+                         "Pass the run folder of `posevideo train renderer`.")
+    cfg = RendererConfig.from_dict(meta["model"])
+    generator = Generator(cfg)
+    load_checkpoint(meta["path"], {"G": generator}, restore_rng=False)
+    stats = meta.get("stats") or {}
+    source = {"checkpoint": str(Path(meta["path"]).resolve()), "step": meta.get("step"),
+              "preset": (meta.get("train") or {}).get("preset"), "model": meta["model"],
+              "speaker": stats.get("speaker")}
+    return export_generator(generator, cfg.size, out_dir, layout=stats.get("layout", "reduced"),
+                            placement=_placement(stats), source=source)
+
+
+def export_untrained(preset: str, out_dir: str | Path, seed: int = 0, size: int = 256) -> Parity:
+    """Export a freshly initialised generator of a preset: for speed figures and tests, not pictures."""
+    from posevideo.renderer.model import Generator
+    from posevideo.renderer.model import preset as make_preset
+
+    torch.manual_seed(seed)
+    cfg = make_preset(preset, size=size)
+    source = {"untrained": True, "seed": seed, "preset": preset, "model": cfg.to_dict()}
+    return export_generator(Generator(cfg), cfg.size, out_dir, source=source)
+
+
+def _placement(stats: dict) -> dict | None:
+    """Where the trained person stands (checkpoint statistics): what the page needs to put any pose there."""
+    keys = ("center", "scale", "box", "width", "height")
+    return {k: stats[k] for k in keys} if all(k in stats for k in keys) else None
+
+
+def export_generator(generator: torch.nn.Module, size: int, out_dir: str | Path, *,
+                     layout: str = "reduced", skeleton_spec: dict | None = None, placement: dict | None = None,
+                     source: dict | None = None, parity_inputs: np.ndarray | None = None) -> Parity:
+    """Write `out_dir` (atomically) with both ONNX files and model.json; return the parity figures.
+
+    `generator` maps (B, 3, S, S) float in [-1, 1] (a skeleton image) to (B, 3, S, S) in [-1, 1].
+    `parity_inputs` (N, 3, S, S) float32 in [-1, 1]: the images the parity check runs on; skeleton
+    images by default (`skeleton_inputs`), since that is what the generator sees in use.
+    `placement`: the trained person's centre, scale (pixels) and median crop box, from the
+    checkpoint's statistics; the page moves poses from elsewhere there (posevideo/web/poses.py).
+    """
+    generator = generator.eval().float().cpu()
+    if parity_inputs is None:
+        parity_inputs = skeleton_inputs(size, layout)
+    with atomic_dir(out_dir) as tmp:
+        onnx_path = tmp / FILES["float32"]
+        _export_float32(generator, size, onnx_path)
+        _convert_float16(onnx_path, tmp / FILES["float16"])
+        parity = parity_check(generator, tmp, parity_inputs)
+        description = {
+            "format": "posevideo-renderer-onnx",
+            "version": 1,
+            "files": FILES,
+            "opset": OPSET,
+            "resolution": size,
+            "inputs": [{
+                "name": INPUT_NAME, "dtype": "float32", "shape": [1, 3, size, size],
+                "layout": "NCHW, RGB",
+                "range": [-1.0, 1.0],
+                "meaning": "skeleton image drawn by the skeleton spec below: uint8 RGB / 127.5 - 1",
+            }],
+            "outputs": [{
+                "name": OUTPUT_NAME, "dtype": "float32", "shape": [1, 3, size, size],
+                "layout": "NCHW, RGB",
+                "range": [-1.0, 1.0],
+                "meaning": "video frame of the person: uint8 RGB = round((x + 1) * 127.5), clipped",
+            }],
+            "pose_layout": layout,
+            "placement": placement,
+            "skeleton_spec": skeleton_spec if skeleton_spec is not None else load_skeleton_spec(),
+            "parity": {"float32": parity.float32, "float16": parity.float16, "images": len(parity_inputs),
+                       "measure": "max absolute difference with PyTorch, native onnxruntime CPU"},
+            "source": source or {},
+        }
+        (tmp / DESCRIPTION).write_text(json.dumps(description, indent=2) + "\n")
+    return parity
+
+
+def _export_float32(generator: torch.nn.Module, size: int, path: Path) -> None:
+    example = torch.zeros(1, 3, size, size)
+    # The dynamo exporter is chatty (progress lines, "torchvision is not installed") about things
+    # that do not concern a plain conv net; its real errors still raise.
+    quiet = logging.getLogger("torch.onnx")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(generator, (example,), dynamo=True, opset_version=OPSET,
+                                        input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                                        external_data=False, verbose=False, report=False)
+    finally:
+        quiet.setLevel(level)
+    # important! save() with external_data=False keeps the weights inside: one file to serve.
+    program.save(str(path), external_data=False)
+
+
+def _convert_float16(src: Path, dst: Path) -> None:
+    import onnx
+    from onnxconverter_common import float16
+
+    model = onnx.load(str(src))
+    with warnings.catch_warnings():
+        # Weights too small for float16 are clamped to 1e-7 with one warning each: expected, and noise.
+        warnings.filterwarnings("ignore", message="the float32 number")
+        # keep_io_types: float32 in and out, so runtimes feed both files alike; casts sit at the edges.
+        half = float16.convert_float_to_float16(model, keep_io_types=True)
+    onnx.save(half, str(dst))
+
+
+def parity_check(generator: torch.nn.Module, export_dir: str | Path, inputs: np.ndarray) -> Parity:
+    """Max |onnxruntime - torch| for each ONNX file of `export_dir` on `inputs` (N, 3, S, S)."""
+    import onnxruntime as ort
+
+    inputs = np.ascontiguousarray(inputs, dtype=np.float32)
+    with torch.no_grad():
+        expected = generator.eval()(torch.from_numpy(inputs)).numpy()
+    figures = {}
+    for precision, name in FILES.items():
+        session = ort.InferenceSession(str(Path(export_dir) / name), providers=["CPUExecutionProvider"])
+        got = np.concatenate([session.run(None, {INPUT_NAME: image[None]})[0] for image in inputs])
+        figures[precision] = float(np.abs(got - expected).max())
+    return Parity(**figures)
+
+
+def skeleton_inputs(size: int, layout: str = "reduced", count: int = PARITY_IMAGES, seed: int = 0) -> np.ndarray:
+    """(count, 3, S, S) float32 in [-1, 1]: skeletons drawn by `draw_skeleton` from jittered poses.
+
+    The poses are frames of the page's bundled example (the synthetic speaker), so the check runs
+    on the kind of image the generator sees in use.
+    """
+    from posevideo.skeleton import draw_skeleton
+    from posevideo.web.poses import example_poses
+
+    xy, conf = example_poses(count, size, layout=layout, seed=seed)
+    images = [draw_skeleton(xy[i], conf[i], layout=layout, size=size) for i in range(count)]
+    return np.stack([image.transpose(2, 0, 1) for image in images]).astype(np.float32) / 127.5 - 1
+
+
+def load_skeleton_spec() -> dict:
+    """The skeleton spec the generator was trained with (posevideo/skeleton_spec.json)."""
+    path = Path(__file__).parent / "skeleton_spec.json"
+    if not path.exists():
+        raise InputError(path, "the skeleton spec is missing from the package",
+                         "Reinstall posevideo (./setup.sh); the export needs the spec to describe the model.")
+    return json.loads(path.read_text())
+
+
+def read_export(model_dir: str | Path) -> dict:
+    """model.json of an export folder, checked: InputError naming what is missing."""
+    model_dir = Path(model_dir)
+    path = model_dir / DESCRIPTION
+    if not path.is_file():
+        raise InputError(model_dir, f"no {DESCRIPTION} here, so this is not an exported renderer",
+                         "Make one with: posevideo export --renderer RUN --out DIR")
+    try:
+        description = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise InputError(path, f"not valid JSON ({error.msg} at line {error.lineno})",
+                         "Export again with posevideo export.") from error
+    if description.get("format") != "posevideo-renderer-onnx":
+        raise InputError(path, "not a posevideo renderer export (its 'format' field is wrong)",
+                         "Export again with posevideo export.")
+    for name in description["files"].values():
+        if not (model_dir / name).is_file():
+            raise InputError(model_dir / name, "missing from the export folder", "Export again with posevideo export.")
+    return description

@@ -1,0 +1,334 @@
+// The page: a pose source (example, uploaded .pose, webcam) -> skeleton drawn here (skeleton.js) ->
+// generator in a Web Worker (worker.js, onnxruntime-web) -> both canvases, with the frames/s.
+//
+// Two frames are in flight at most: while the worker generates one, this thread draws the next
+// skeleton, so the worker never waits. Each generated frame is shown together with the skeleton it
+// came from, so the two canvases always match.
+//
+// window.posevideo is the page's handle for tests and benchmarks/web.py (see `api` at the bottom).
+
+import {Skeleton} from "./skeleton.js";
+import {LivePlacer, Webcam} from "./webcam.js";
+
+const MODEL = "/model/";
+const IN_FLIGHT = 2;
+const $ = (id) => document.getElementById(id);
+
+// --- the generator worker ---------------------------------------------------------------------------
+
+class Generator {
+  constructor() {
+    this.worker = new Worker("worker.js", {type: "module"});
+    this.pending = new Map();
+    this.nextId = 1;
+    this.worker.onmessage = ({data}) => {
+      const call = this.pending.get(data.id);
+      if (!call) return;
+      this.pending.delete(data.id);
+      if (data.type === "error") call.reject(new Error(data.message));
+      else call.resolve(data);
+    };
+    this.worker.onerror = (event) => showError(`worker: ${event.message}`);
+  }
+
+  call(message, transfer = []) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, {resolve, reject});
+      this.worker.postMessage({...message, id}, transfer);
+    });
+  }
+
+  async load(precision = "float32", backend = "auto") {
+    this.info = await this.call({type: "load", url: MODEL, backend, precision});
+    this.info.precision = precision;
+    return this.info;
+  }
+}
+
+// --- state -----------------------------------------------------------------------------------------
+
+const state = {
+  skeleton: null,      // Skeleton (the spec)
+  model: null,         // model.json
+  config: null,        // /api/config: the crop rule shared with Python
+  generator: null,
+  size: 256,
+  run: 0,              // bumped to stop whatever plays
+  inFlight: 0,
+  shown: [],           // timestamps (ms) of shown frames, for the rolling frames/s
+  inferMs: [],
+  frameLabel: "",
+  source: null,
+  totalShown: 0,
+  totalInferMs: 0,
+};
+
+const work = document.createElement("canvas"); // where skeletons are drawn before they are sent
+const workCtx = work.getContext("2d", {willReadFrequently: true});
+
+function showError(message) {
+  const status = $("status");
+  status.className = "";
+  status.textContent = message;
+  state.lastError = message;
+}
+
+function showStatus(message) {
+  const status = $("status");
+  status.className = "ok";
+  status.textContent = message;
+}
+
+// --- one frame: pose -> skeleton -> generator -> canvases --------------------------------------------
+
+async function submit(pose, run) {
+  const size = state.size;
+  state.skeleton.draw(workCtx, pose.xy, pose.conf, {layout: pose.layout, size, box: pose.box});
+  const skeletonImage = workCtx.getImageData(0, 0, size, size);
+  const rgba = skeletonImage.data.slice(); // a copy goes to the worker (transferred, not cloned)
+  state.inFlight++;
+  try {
+    const reply = await state.generator.call({type: "frame", rgba}, [rgba.buffer]);
+    if (run !== state.run) return;
+    $("skeleton").getContext("2d").putImageData(skeletonImage, 0, 0);
+    $("generated").getContext("2d").putImageData(new ImageData(reply.rgba, size, size), 0, 0);
+    frameShown(reply.ms, pose.label);
+  } finally {
+    state.inFlight--;
+  }
+}
+
+function frameShown(inferMs, label) {
+  const now = performance.now();
+  state.shown.push(now);
+  while (state.shown.length && state.shown[0] < now - 1000) state.shown.shift();
+  state.inferMs.push(inferMs);
+  if (state.inferMs.length > 30) state.inferMs.shift();
+  state.totalShown++;
+  state.totalInferMs += inferMs;
+  state.frameLabel = label;
+}
+
+function updateMeter() {
+  const now = performance.now();
+  while (state.shown.length && state.shown[0] < now - 1000) state.shown.shift();
+  $("fps").textContent = state.shown.length ? String(state.shown.length) : "–";
+  const mean = state.inferMs.reduce((a, b) => a + b, 0) / (state.inferMs.length || 1);
+  $("infer").textContent = state.inferMs.length ? mean.toFixed(1) : "–";
+  $("frame").textContent = state.frameLabel || "–";
+  requestAnimationFrame(updateMeter);
+}
+
+// --- pose files --------------------------------------------------------------------------------------
+
+function poseFrame(pose, t) {
+  const k = pose.points;
+  return {
+    xy: pose.xy.subarray(2 * k * t, 2 * k * (t + 1)),
+    conf: pose.conf.subarray(k * t, k * (t + 1)),
+    box: pose.boxes.subarray(3 * t, 3 * t + 3),
+    layout: pose.layout,
+    label: `frame ${t + 1} / ${pose.frames} of ${pose.name}`,
+  };
+}
+
+function typed(pose) {
+  return {...pose, xy: Float32Array.from(pose.xy), conf: Float32Array.from(pose.conf), boxes: Float32Array.from(pose.boxes)};
+}
+
+// Play a pose, looping. pace "realtime": the pose's own fps, frames dropped if generation is slower;
+// "max": every frame in order, as fast as the pipeline goes. frames: stop after that many (max pace).
+async function play(pose, {pace = $("max-pace").checked ? "max" : "realtime", frames = Infinity} = {}) {
+  stopAll();
+  const run = state.run;
+  state.source = {kind: "pose", name: pose.name};
+  $("stop").disabled = false;
+  showStatus(`playing ${pose.name}: ${pose.frames} frames at ${pose.fps} fps${pose.placed ? ", placed in the person's frame" : ""}`);
+  const started = performance.now();
+  let next = 0;      // max pace: the next frame to send
+  let last = -1;     // realtime: the last frame sent
+  let sent = 0;
+  const nextFrame = async () => {
+    if (run !== state.run || sent >= frames) return null;
+    sent++;
+    if (pace === "max") return next++ % pose.frames;
+    for (;;) {
+      const t = Math.floor((performance.now() - started) * pose.fps / 1000);
+      if (t !== last) { last = t; return t % pose.frames; }
+      if (run !== state.run) return null;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(1, (t + 1) * 1000 / pose.fps - (performance.now() - started))));
+      if (run !== state.run) return null;
+    }
+  };
+  const lane = async () => {
+    for (let t = await nextFrame(); t !== null; t = await nextFrame()) {
+      await submit(poseFrame(pose, t), run);
+    }
+  };
+  await Promise.all(Array.from({length: IN_FLIGHT}, lane));
+}
+
+async function fetchPose(request) {
+  const response = await fetch(...request);
+  const body = await response.json();
+  if (body.error) throw new Error(body.error);
+  return typed(body);
+}
+
+const loadExample = () => fetchPose(["/api/example"]);
+
+function loadFile(file) {
+  return fetchPose(["/api/pose", {method: "POST", body: file, headers: {"X-Filename": file.name}}]);
+}
+
+// --- webcam ------------------------------------------------------------------------------------------
+
+async function webcam() {
+  stopAll();
+  const run = state.run;
+  state.source = {kind: "webcam"};
+  $("stop").disabled = false;
+  $("camera-figure").hidden = false;
+  showStatus("starting the camera and MediaPipe Holistic (its models load from this server)…");
+  const camera = state.webcam || (state.webcam = new Webcam($("camera")));
+  await camera.start();
+  const placer = new LivePlacer(state.config, state.model.placement, state.skeleton.spec.layouts.reduced,
+    camera.width, camera.height);
+  showStatus(`webcam ${camera.width}x${camera.height} through MediaPipe Holistic`);
+  state.detections = 0;
+  while (run === state.run) {
+    const holistic = await camera.detect();
+    if (run !== state.run) break;
+    const reduced = state.skeleton.toReduced(holistic.xy, holistic.conf);
+    const placed = placer.place(reduced.xy, reduced.conf);
+    state.detections++;
+    state.lastPose = {found: reduced.conf.some((c) => c > 0), holisticMs: holistic.ms};
+    // Frames the generator cannot take yet are dropped: the newest camera frame matters, not each one.
+    if (state.inFlight < IN_FLIGHT) {
+      submit({...placed, layout: "reduced", label: `webcam, Holistic ${holistic.ms.toFixed(0)} ms`}, run)
+        .catch((error) => showError(error.message));
+    }
+  }
+  camera.stop();
+}
+
+function stopAll() {
+  state.run++;
+  state.source = null;
+  $("stop").disabled = true;
+  if (state.webcam) state.webcam.stop();
+}
+
+// --- set up --------------------------------------------------------------------------------------------
+
+async function start() {
+  if (!self.crossOriginIsolated) {
+    showError("this page is not cross-origin isolated, so onnxruntime-web runs on one thread; serve it with `posevideo serve`");
+  }
+  const [skeleton, model, config] = await Promise.all([
+    Skeleton.load(),
+    fetch(MODEL + "model.json").then((r) => r.json()),
+    fetch("/api/config").then((r) => r.json()),
+  ]);
+  Object.assign(state, {skeleton, model, config, size: model.resolution});
+  work.width = work.height = model.resolution;
+  for (const id of ["skeleton", "generated"]) $(id).width = $(id).height = model.resolution;
+  state.generator = new Generator();
+  await loadModel($("precision").value);
+  for (const id of ["play-example", "pose-file", "webcam"]) $(id).disabled = false;
+  requestAnimationFrame(updateMeter);
+}
+
+async function loadModel(precision) {
+  stopAll();
+  const info = await state.generator.load(precision);
+  const source = state.model.source || {};
+  $("model").textContent = `model: ${source.preset || "renderer"} ${info.size}x${info.size}, ${precision}` +
+    ` · ${info.backend}${info.backend === "wasm" ? ` ×${info.threads} threads` : ""} · loaded in ${(info.loadMs / 1000).toFixed(1)} s`;
+  return info;
+}
+
+const guard = (f) => (...args) => f(...args).catch((error) => showError(error.message));
+$("play-example").onclick = guard(async () => play(await loadExample()));
+$("pose-file").onchange = guard(async (event) => {
+  const file = event.target.files[0];
+  if (file) await play(await loadFile(file));
+});
+$("webcam").onclick = guard(webcam);
+$("stop").onclick = () => { stopAll(); showStatus("stopped"); };
+$("precision").onchange = guard(async (event) => loadModel(event.target.value));
+
+// --- handle for tests and benchmarks -------------------------------------------------------------------
+
+function toBase64(bytes) {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+function fromBase64(text) {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+const ready = start();
+ready.catch((error) => showError(error.message));
+
+window.posevideo = {
+  ready,
+  state,
+  // Draw one pose with the JS twin; returns the RGB bytes (size * size * 3) as base64.
+  async drawRGB(xy, conf, {layout = "reduced", size = 256, box = null, background = [0, 0, 0]} = {}) {
+    await ready;
+    const canvas = new OffscreenCanvas(size, size);
+    const ctx = canvas.getContext("2d", {willReadFrequently: true});
+    state.skeleton.draw(ctx, xy, conf, {layout, size, box, background});
+    const rgba = ctx.getImageData(0, 0, size, size).data;
+    const rgb = new Uint8Array(size * size * 3);
+    for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
+      rgb[i] = rgba[j]; rgb[i + 1] = rgba[j + 1]; rgb[i + 2] = rgba[j + 2];
+    }
+    return toBase64(rgb);
+  },
+  // Run the generator on a float32 (1, 3, S, S) input given as base64; returns the output likewise.
+  async generateRaw(inputBase64) {
+    await ready;
+    const input = new Float32Array(fromBase64(inputBase64).buffer);
+    const reply = await state.generator.call({type: "raw", input}, [input.buffer]);
+    return {output: toBase64(new Uint8Array(reply.output.buffer)), ms: reply.ms};
+  },
+  loadModel: (precision) => ready.then(() => loadModel(precision)),
+  playExample: async (options) => play(await loadExample(), options),
+  webcam,
+  stop: stopAll,
+  stats() {
+    const info = state.generator && state.generator.info;
+    return {shown: state.totalShown, fps: state.shown.length, inferMs: state.inferMs.slice(),
+      backend: info && info.backend, threads: info && info.threads, precision: info && info.precision,
+      source: state.source, detections: state.detections || 0, lastPose: state.lastPose || null,
+      error: state.lastError || null, crossOriginIsolated: self.crossOriginIsolated};
+  },
+  // End to end, every frame of the example in order as fast as the pipeline goes:
+  // {fps, frames, seconds, inferMs (mean), skeletonMs (mean draw + read-back on this thread)}.
+  async benchmark({frames = 300, warmup = 20} = {}) {
+    await ready;
+    const pose = await loadExample();
+    await play(pose, {pace: "max", frames: warmup});
+    const [before, inferBefore] = [state.totalShown, state.totalInferMs];
+    const started = performance.now();
+    await play(pose, {pace: "max", frames});
+    const seconds = (performance.now() - started) / 1000;
+    stopAll();
+    const shown = state.totalShown - before;
+    // Skeleton cost alone, on the same frames (a separate pass, so it does not disturb the timing).
+    const t0 = performance.now();
+    for (let t = 0; t < 100; t++) {
+      const f = poseFrame(pose, t % pose.frames);
+      state.skeleton.draw(workCtx, f.xy, f.conf, {layout: f.layout, size: state.size, box: f.box});
+      workCtx.getImageData(0, 0, state.size, state.size);
+    }
+    return {...this.stats(), fps: shown / seconds, frames: shown, seconds,
+      inferMs: (state.totalInferMs - inferBefore) / shown,
+      skeletonMs: (performance.now() - t0) / 100};
+  },
+};

@@ -1,0 +1,111 @@
+"""Poses for the page: a .pose file -> what the JavaScript draws, in the renderer's frame.
+
+The page gets, per pose frame, the reduced layout's 178 points in pixels of the source, their
+confidence and the square crop box (x0, y0, side) the skeleton image is cut from. Converting here,
+in Python, keeps one implementation of the layouts (`posevideo.pose`) and of the crop boxes
+(`posevideo.data.crops`); the page only draws. The webcam path, which never reaches Python, does
+the same steps in JavaScript (app.js, `placeLive`) from the same constants (`page_config`).
+
+Placement: a renderer learned one person at one place in its crops. When the export carries that
+placement (the checkpoint's training statistics), a pose from elsewhere is moved onto it first:
+normalized by its own shoulders, denormalized with the person's (`posevideo.pose.retarget`), and
+cut with the person's median training box. Without it (an untrained model), the pose keeps its own
+framing and gets person-centred boxes as `prepare` makes them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+EXAMPLE = Path(__file__).with_name("example.pose")
+LAYOUT = "reduced"
+
+
+def pose_arrays(path: str | Path, placement: dict | None = None):
+    """(xy (T, K, 2) source pixels, conf (T, K), boxes (T, 3), fps, (width, height)) of a .pose file,
+    in the reduced layout, placed for the renderer. InputError for anything the pose core rejects."""
+    from posevideo.errors import InputError
+    from posevideo.pose import NormStats, arrays, read_pose, retarget, shoulder_indices, to_layout
+
+    pose = to_layout(read_pose(path), LAYOUT, path=path)
+    xy, conf = arrays(pose)
+    if len(xy) == 0:
+        raise InputError(path, "has no frames", "Pass a .pose file with at least one frame.")
+    fps = float(pose.body.fps) or 25.0
+    size = (int(pose.header.dimensions.width), int(pose.header.dimensions.height))
+    if placement:
+        target = NormStats(center=np.asarray(placement["center"], np.float64), scale=float(placement["scale"]))
+        xy = np.where(conf[..., None] > 0, retarget(xy, conf, LAYOUT, target, path=path), 0).astype(np.float32)
+        boxes = np.tile(np.asarray(placement["box"], np.float32), (len(xy), 1))
+        size = (int(placement["width"]), int(placement["height"]))
+    else:
+        from posevideo.data.crops import crop_boxes, shoulder_track
+
+        right, left = shoulder_indices(LAYOUT)
+        mid, width, valid = shoulder_track(xy, conf, left, right)
+        boxes = crop_boxes(mid, width, valid, fps, *size)
+    return xy, conf, boxes, fps, size
+
+
+def pose_json(path: str | Path, placement: dict | None = None, name: str | None = None) -> dict:
+    """The page's JSON for a .pose file: flat lists, rounded to 1/100 pixel (drawn at 1/16)."""
+    xy, conf, boxes, fps, (width, height) = pose_arrays(path, placement)
+    return {
+        "name": name or Path(path).name,
+        "layout": LAYOUT,
+        "fps": fps,
+        "frames": int(len(xy)),
+        "points": int(xy.shape[1]),
+        "width": width,
+        "height": height,
+        "placed": bool(placement),
+        "xy": np.round(xy, 2).ravel().tolist(),       # (T * K * 2,) source pixels
+        "conf": np.round(conf, 3).ravel().tolist(),   # (T * K,)
+        "boxes": np.round(boxes, 2).ravel().tolist(),  # (T * 3,) x0, y0, side
+    }
+
+
+def example_pose_json(placement: dict | None = None) -> dict:
+    """The bundled example (8 s of the synthetic speaker of seed 0, see `make_example`)."""
+    return pose_json(EXAMPLE, placement, name="example: synthetic speaker (seed 0)")
+
+
+def example_poses(count: int, size: int, layout: str = LAYOUT, seed: int = 0):
+    """(xy (count, K, 2) in pixels of a (size, size) skeleton image, conf (count, K)): frames of the
+    bundled example spread over its length, each cut by its box; the seed picks the offset."""
+    if layout != LAYOUT:
+        raise ValueError(f"example poses are in the {LAYOUT!r} layout, not {layout!r}")
+    xy, conf, boxes, _, _ = pose_arrays(EXAMPLE)
+    rng = np.random.default_rng(seed)
+    frames = (np.linspace(0, len(xy), count, endpoint=False).astype(int) + rng.integers(len(xy))) % len(xy)
+    box = boxes[frames]
+    uv = (xy[frames] - box[:, None, :2]) * (size / box[:, None, 2:3])
+    return uv.astype(np.float32), conf[frames]
+
+
+def page_config() -> dict:
+    """Constants the page's live (webcam) path shares with Python: the crop rule and the layout."""
+    from posevideo.data import crops
+
+    return {
+        "layout": LAYOUT,
+        "crop": {"side": crops.SIDE, "shoulder_y": crops.SHOULDER_Y, "center_sigma_s": crops.CENTER_SIGMA_S,
+                 "side_sigma_s": crops.SIDE_SIGMA_S, "valid_conf": crops.VALID_CONF},
+    }
+
+
+def make_example(out: str | Path = EXAMPLE, seconds: float = 8.0) -> Path:
+    """Regenerate the bundled example: `synth_speaker(seed=0)`, reduced layout, 256 px, 30 fps."""
+    import tempfile
+
+    from posevideo.files import atomic_output
+    from posevideo.pose import read_pose, to_layout
+    from posevideo.synthetic import synth_speaker
+
+    with tempfile.TemporaryDirectory() as tmp:
+        made = synth_speaker(seed=0, seconds=seconds, out_dir=tmp, size=256, fps=30)
+        pose = to_layout(read_pose(made["pose"]), LAYOUT)
+        with atomic_output(out) as path, open(path, "wb") as f:
+            pose.write(f)
+    return Path(out)

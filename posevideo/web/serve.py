@@ -1,0 +1,191 @@
+"""`posevideo serve`: a small HTTP server for the browser demo, on 127.0.0.1 unless told otherwise.
+
+It serves, and only serves:
+    /                      the page (index.html) and its own JS files from this folder
+    /node_modules/...      the npm assets setup.sh installed here (onnxruntime-web, @mediapipe/holistic)
+    /model/...             the exported renderer (model.json, model.onnx, model.fp16.onnx)
+    /skeleton_spec.json    the skeleton spec the page draws by
+    /api/config            constants the page shares with Python (the crop rule)
+    /api/example           the bundled example pose, in the reduced layout, as JSON
+    /api/pose              POST a .pose file: the same JSON, or {"error": ...} naming the problem
+
+Every response carries COOP/COEP headers: they make the page cross-origin isolated, which is what
+lets onnxruntime-web use SharedArrayBuffer, hence WASM threads (FINDINGS.md).
+"""
+from __future__ import annotations
+
+import json
+import mimetypes
+import tempfile
+import threading
+from functools import partial
+from http import HTTPStatus
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from posevideo.errors import InputError
+
+WEB = Path(__file__).parent
+NODE_MODULES = WEB / "node_modules"
+# Only these npm folders are reachable: the page needs nothing else, and a server should not list
+# a whole node_modules tree.
+NPM_ASSETS = ("onnxruntime-web/dist", "@mediapipe/holistic")
+PAGE_FILES = {"index.html", "app.js", "skeleton.js", "worker.js", "webcam.js", "style.css"}
+MAX_UPLOAD = 200 * 1024 * 1024
+
+mimetypes.add_type("text/javascript", ".mjs")
+mimetypes.add_type("text/javascript", ".js")
+mimetypes.add_type("application/wasm", ".wasm")
+for _binary in (".onnx", ".data", ".binarypb", ".tflite"):
+    mimetypes.add_type("application/octet-stream", _binary)
+
+
+class Handler(SimpleHTTPRequestHandler):
+    """Maps the URL space above onto files; anything else is 404."""
+
+    def __init__(self, *args, model_dir: Path, placement: dict | None, **kwargs):
+        self.model_dir = model_dir
+        self.placement = placement
+        super().__init__(*args, directory=str(WEB), **kwargs)
+
+    def end_headers(self):
+        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+    def log_message(self, format, *args):  # noqa: A002 (the base class's name)
+        pass  # one line per asset request drowns the terminal; errors reach the page instead
+
+    def translate_path(self, path: str) -> str:
+        """URL path -> file path, or a path that does not exist (so the base class answers 404)."""
+        path = unquote(urlparse(path).path)
+        parts = [p for p in path.split("/") if p]
+        missing = str(WEB / "__not_found__")
+        if any(p in (".", "..") for p in parts):
+            return missing
+        if not parts:
+            return str(WEB / "index.html")
+        if parts[0] == "node_modules":
+            rel = "/".join(parts[1:])
+            if not any(rel == asset or rel.startswith(asset + "/") for asset in NPM_ASSETS):
+                return missing
+            return str(NODE_MODULES.joinpath(*parts[1:]))
+        if parts[0] == "model":
+            return str(self.model_dir.joinpath(*parts[1:])) if len(parts) > 1 else missing
+        if parts == ["skeleton_spec.json"]:
+            return str(WEB.parent / "skeleton_spec.json")
+        if len(parts) == 1 and parts[0] in PAGE_FILES:
+            return str(WEB / parts[0])
+        return missing
+
+    def list_directory(self, path):
+        self.send_error(HTTPStatus.NOT_FOUND)
+        return None
+
+    def do_GET(self):
+        route = urlparse(self.path).path
+        if route == "/api/example":
+            from posevideo.web.poses import example_pose_json
+
+            return self._json(example_pose_json(self.placement))
+        if route == "/api/config":
+            from posevideo.web.poses import page_config
+
+            return self._json(page_config())
+        return super().do_GET()
+
+    def do_POST(self):
+        if urlparse(self.path).path != "/api/pose":
+            return self.send_error(HTTPStatus.NOT_FOUND)
+        length = int(self.headers.get("Content-Length") or 0)
+        name = self.headers.get("X-Filename", "upload.pose")
+        if length <= 0 or length > MAX_UPLOAD:
+            return self._json({"error": f"{name}: empty or larger than {MAX_UPLOAD >> 20} MB"}, HTTPStatus.BAD_REQUEST)
+        data = self.rfile.read(length)
+        from posevideo.web.poses import pose_json
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(name).name
+            path.write_bytes(data)
+            try:
+                payload = pose_json(path, self.placement)
+            except InputError as error:
+                return self._json({"error": str(error).replace(str(path), Path(name).name)}, HTTPStatus.BAD_REQUEST)
+        return self._json(payload)
+
+    def _json(self, obj, status=HTTPStatus.OK):
+        body = json.dumps(obj, separators=(",", ":")).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def check_assets() -> None:
+    """InputError if setup.sh has not installed the npm assets the page loads."""
+    for asset in NPM_ASSETS:
+        if not (NODE_MODULES / asset).is_dir():
+            raise InputError(NODE_MODULES / asset, "the web page's npm assets are not installed",
+                             "Run ./setup.sh (it runs npm ci in posevideo/web).")
+
+
+def make_server(model_dir: str | Path, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+    """A server bound to host:port (port 0 picks a free one: see `server.server_address`)."""
+    from posevideo.export import read_export
+
+    model_dir = Path(model_dir).resolve()
+    description = read_export(model_dir)
+    check_assets()
+    try:
+        server = ThreadingHTTPServer((host, port), partial(Handler, model_dir=model_dir,
+                                                           placement=description.get("placement")))
+    except OSError as error:
+        raise InputError(f"{host}:{port}", f"cannot listen there ({error.strerror})",
+                         "Pick another --port (or stop what is using this one).") from error
+    server.daemon_threads = True
+    return server
+
+
+def start_in_background(model_dir: str | Path, host: str = "127.0.0.1", port: int = 0):
+    """(server, url): the server running in a daemon thread; `server.shutdown()` stops it."""
+    server = make_server(model_dir, host, port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host, port = server.server_address[:2]
+    return server, f"http://{host}:{port}/"
+
+
+DEFAULT_MODEL = WEB.parent / "models" / "renderer-small"
+
+
+def resolve_model(model: str | Path | None, echo=print) -> Path:
+    """An export folder for `model`: itself when it holds model.json; a renderer run or checkpoint
+    folder is exported once into a cache folder (keyed by its checkpoint) and that is returned."""
+    import hashlib
+    import os
+
+    from posevideo.export import DESCRIPTION, export_run
+    from posevideo.training import latest_checkpoint
+
+    if model is None:
+        model = DEFAULT_MODEL
+        if not model.exists():
+            raise InputError(model, "the default small renderer is not in this checkout",
+                             "Pass --model with an export folder (posevideo export) or a renderer run folder.")
+    model = Path(model)
+    if (model / DESCRIPTION).is_file():
+        return model
+    checkpoint = latest_checkpoint(model)
+    if checkpoint is None:
+        raise InputError(model, "is neither an export folder (no model.json) nor a renderer run or checkpoint folder",
+                         "Pass a folder written by `posevideo export` or `posevideo train renderer`.")
+    stamp = "".join(f"{p.name}:{p.stat().st_mtime_ns}:{p.stat().st_size};" for p in sorted(checkpoint.iterdir()) if p.is_file())
+    key = hashlib.sha1(f"{checkpoint.resolve()}|{stamp}".encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "posevideo" / "exports" / key
+    if not (cache / DESCRIPTION).is_file():
+        echo(f"exporting {checkpoint} to ONNX (once; cached in {cache})")
+        echo(str(export_run(checkpoint, cache)))
+    return cache
