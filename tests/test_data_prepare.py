@@ -295,3 +295,68 @@ def test_shards_merged_equal_one_run(speakers_short, tmp_path):
             assert all(np.array_equal(a[k], b[k]) for k in a.files)
     code, output = _run("index", "--data", sharded, "--min-seconds", 2)
     assert "unchanged, nothing to do" in output
+
+
+def test_green_screen_video_is_keyed_back_to_the_person(tmp_path):
+    """The synthetic person painted on pure green, prepared with --key auto: the crops equal the
+    same person painted on the background colour, on the person's pixels."""
+    from posevideo.data import crops as cropping
+    from posevideo.pose import holistic_pose, write_pose
+    from posevideo.synthetic import draw, motion
+    from posevideo.video import write_video
+
+    size, frames, fps = 128, 24, 25
+    painter = draw.Painter(draw.look_for_seed(2, np.random.default_rng(0)), size)
+    features = motion.speech_features(np.zeros(16000, np.float32), [], frames, fps)
+    xyz, conf = motion.generate(features, [], motion.style_for_seed(np.random.default_rng(1)),
+                                np.random.default_rng(2), fps, size)
+
+    def paint(colour):
+        painter.background = np.full((size, size, 3), colour, np.uint8)
+        return [painter.draw(xyz[t]) for t in range(frames)]
+
+    green, black, white = paint((0, 255, 0)), paint((0, 0, 0)), paint((255, 255, 255))
+    videos = tmp_path / "videos"
+    write_video(videos / "green.mp4", green, fps, audio=np.zeros(16000, np.float32))
+    write_pose(holistic_pose(xyz, conf, fps, size, size), tmp_path / "green.pose")
+    data = tmp_path / "data"
+    code, output = _run("prepare", videos, "--speaker", "g", "--data", data, "--poses-from", tmp_path,
+                        "--key", "auto", "--size", 128, "--min-seconds", 0.5)
+    assert code == 0, output
+    assert "green screen keyed" in output
+    keyed = np.load(data / "g" / "frames" / "green.128.npy")
+    boxes = np.load(data / "g" / "frames" / "green.boxes.npy")
+    errors = []
+    for t in range(frames):
+        original = cropping.crop(black[t], boxes[t], 128)
+        person = cropping.crop((np.all(black[t] == white[t], axis=-1) * 255).astype(np.uint8)[..., None].repeat(3, -1),
+                               boxes[t], 128)[..., 0] == 255  # fully the person, no edge pixel
+        person = cv2.erode(person.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        errors.append(np.abs(keyed[t].astype(int) - original.astype(int))[person].mean())
+        assert keyed[t][~cv2.dilate(person.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)].mean() < 6
+    assert np.mean(errors) < 6, errors  # H.264 (4:2:0 colour) costs a few levels
+
+
+def test_several_people_in_a_large_frame_take_the_main_one(tmp_path):
+    """A 2048x1024 video (downscaled before extraction) with a large person on the left and a
+    small one on the right: the pose is the large person's, in the source video's pixels."""
+    from skimage.data import astronaut
+
+    from posevideo.data.prepare import PrepareOptions, prepare_video
+    from posevideo.pose import arrays, read_pose, shoulder_indices, to_layout
+    from posevideo.video import write_video
+
+    person = astronaut()
+    frame = np.full((1024, 2048, 3), 90, np.uint8)
+    frame[:, :1024] = cv2.resize(person, (1024, 1024))
+    frame[640:896, 1500:1756] = cv2.resize(person, (256, 256))
+    clip = [np.roll(frame, 4 * i, axis=1) for i in range(16)]
+    write_video(tmp_path / "two.mp4", clip, 25)
+    result = prepare_video(tmp_path / "two.mp4", tmp_path / "data" / "p", PrepareOptions(sizes=(64,)))
+    assert result.status == "done" and result.detected >= 15
+    xy, conf = arrays(to_layout(read_pose(tmp_path / "data" / "p" / "poses" / "two.pose"), "reduced"))
+    right, left = shoulder_indices("reduced")
+    width = np.linalg.norm(xy[:, right] - xy[:, left], axis=-1)
+    mid = (xy[:, right] + xy[:, left]) / 2
+    assert np.all(mid[:, 0] < 1100) and np.median(width) > 250  # the big one (its shoulders ~600 px apart at 2048)
+    assert any("no audio" in w for w in result.warnings)

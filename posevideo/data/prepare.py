@@ -381,12 +381,24 @@ def prepare_video(src: Path, speaker_dir: Path, options: PrepareOptions,
 # --- many videos ----------------------------------------------------------------------------------
 
 def _worker(src: str, speaker_dir: str, options: PrepareOptions, events) -> VideoResult:
-    def progress(stage, n):
-        if events is not None:
-            events.put((stage, n))
+    pending, last = {}, [time.perf_counter()]
+
+    def progress(stage, n):  # batched: a queue message per frame would cost more than cropping it
+        pending[stage] = pending.get(stage, 0) + n
+        if events is not None and time.perf_counter() - last[0] > 0.2:
+            flush()
+
+    def flush():
+        for stage, count in pending.items():
+            events.put((stage, count))
+        pending.clear()
+        last[0] = time.perf_counter()
 
     try:
-        return prepare_video(Path(src), Path(speaker_dir), options, progress)
+        result = prepare_video(Path(src), Path(speaker_dir), options, progress)
+        if events is not None:
+            flush()
+        return result
     except InputError as error:
         return VideoResult(src, Path(src).stem, "failed", error=str(error))
     except Exception as error:  # one broken video must not stop the others
