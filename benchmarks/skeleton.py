@@ -1,6 +1,6 @@
 """Skeleton images per second on ONE CPU core (issue 2 asks for at least 1,000/s at 256x256).
 
-    .venv/bin/python benchmarks/skeleton.py [--seconds 3]
+    .venv/bin/python benchmarks/skeleton.py [--seconds 5]
 
 The process is pinned to one core and every library is told to use one thread. Poses are the test
 fixture (tests/golden/pose_reduced.npz: 178 points, 174 limbs) jittered each frame, so nothing is
@@ -42,20 +42,31 @@ def opencv_v1(xy, conf, size, box):
     return image
 
 
-def rate(fn, poses, seconds):
-    """Images per second of fn over the jittered poses, after one warm-up call."""
-    fn(*poses[0])
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for xy, conf in poses:
-            fn(xy, conf)
-        n += len(poses)
-    return n / (time.perf_counter() - start)
+def best_rate(step, frames_per_step, seconds, windows=5):
+    """(images per CPU second, best wall-clock images/s of `windows` windows). This machine is
+    shared with other jobs: wall time counts the time slices they take, CPU time of this process
+    (pinned to one core) does not, so CPU time says what one free core does; the wall figure
+    is kept as a floor."""
+    step()  # warm-up
+    best, frames, cpu = 0.0, 0, 0.0
+    for _ in range(windows):
+        n, start, cpu_start = 0, time.perf_counter(), time.process_time()
+        while time.perf_counter() - start < seconds / windows:
+            step()
+            n += frames_per_step
+        best = max(best, n / (time.perf_counter() - start))
+        frames, cpu = frames + n, cpu + time.process_time() - cpu_start
+    return frames / cpu, best
+
+
+def over(fn, poses):
+    """One step: every pose once."""
+    return lambda: [fn(xy, conf) for xy, conf in poses]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="time per row")
+    parser.add_argument("--seconds", type=float, default=5.0, help="wall time per row (5 windows)")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -74,20 +85,22 @@ def main():
     first = time.perf_counter() - start
 
     rows = []
+    sequence = (np.stack([p[0] for p in poses]), np.stack([p[1] for p in poses]))
     for size in (256, 512):
-        rows.append((f"draw_skeleton {size}", rate(lambda xy, c: draw_skeleton(xy, c, size=size, box=BOX), poses, args.seconds)))
-        sequence = (np.stack([p[0] for p in poses]), np.stack([p[1] for p in poses]))
-        start = time.perf_counter()
-        draw_skeletons(*sequence, size=size, box=BOX)
-        rows.append((f"draw_skeletons {size} (200 frames)", len(poses) / (time.perf_counter() - start)))
-        rows.append((f"OpenCV LINE_AA (spec v1) {size}", rate(lambda xy, c: opencv_v1(xy, c, size, np.array(BOX)), poses, args.seconds)))
+        rows.append((f"draw_skeleton {size}",
+                     *best_rate(over(lambda xy, c: draw_skeleton(xy, c, size=size, box=BOX), poses), len(poses), args.seconds)))
+        # includes allocating the (200, S, S, 3) output each call
+        rows.append((f"draw_skeletons {size} (200 frames)",
+                     *best_rate(lambda: draw_skeletons(*sequence, size=size, box=BOX), len(poses), args.seconds)))
+        rows.append((f"OpenCV LINE_AA (spec v1) {size}",
+                     *best_rate(over(lambda xy, c: opencv_v1(xy, c, size, np.array(BOX)), poses), len(poses), args.seconds)))
 
-    print(f"one core (affinity {sorted(os.sched_getaffinity(0))}), first call {first:.2f} s (numba compile or cache load)")
-    print(f"| {'what':<36} | {'images/s':>9} | {'ms/image':>8} |")
-    print(f"| {'-' * 36} | {'-' * 9} | {'-' * 8} |")
-    for name, r in rows:
-        print(f"| {name:<36} | {r:>9.0f} | {1000 / r:>8.3f} |")
-
+    print(f"one core (affinity {sorted(os.sched_getaffinity(0))}), load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores, first call {first:.2f} s (numba compile or cache load)")
+    print(f"| {'what':<36} | {'images/CPU-s':>12} | {'ms CPU/image':>12} | {'best wall images/s':>18} |")
+    print(f"| {'-' * 36} | {'-' * 12} | {'-' * 12} | {'-' * 18} |")
+    for name, cpu_rate, wall in rows:
+        print(f"| {name:<36} | {cpu_rate:>12.0f} | {1000 / cpu_rate:>12.3f} | {wall:>18.0f} |")
 
 if __name__ == "__main__":
     main()

@@ -94,6 +94,8 @@ def _rasterize(image, xy, conf, a, b, colors, widths, bg, x0, y0, scale, thresho
         x1, y1 = min(max(x1, -limit), limit), min(max(y1, -limit), limit)
         half = widths[n] * 0.5
         reach = half + 0.5  # coverage is 0 from here on
+        reach2 = reach * reach
+        inner2 = (half - 0.5) * (half - 0.5) if half >= 0.5 else -1.0  # within: coverage 1
         dx, dy = x1 - x0_, y1 - y0_
         length2 = dx * dx + dy * dy
         ylo, yhi = min(y0_, y1), max(y0_, y1)
@@ -117,9 +119,14 @@ def _rasterize(image, xy, conf, a, b, colors, widths, bg, x0, y0, scale, thresho
                 if length2 > 0.0:
                     t = min(max(((cx - x0_) * dx + (cy - y0_) * dy) / length2, 0.0), 1.0)
                 ex, ey = cx - (x0_ + t * dx), cy - (y0_ + t * dy)
-                coverage = min(reach - np.sqrt(ex * ex + ey * ey), 1.0)
-                if coverage <= 0.0:
+                d2 = ex * ex + ey * ey
+                if d2 >= reach2:  # coverage 0 (sqrt is monotone and exact on these, so same as below)
                     continue
+                if d2 <= inner2:  # coverage 1: the blend gives the colour itself
+                    for c in range(3):
+                        image[row, col, c] = np.uint8(color[c])
+                    continue
+                coverage = min(reach - np.sqrt(d2), 1.0)
                 for c in range(3):
                     v = image[row, col, c]
                     image[row, col, c] = np.uint8(np.floor(v + (color[c] - v) * coverage + 0.5))
