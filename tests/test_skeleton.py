@@ -1,7 +1,11 @@
 """The skeleton image (posevideo/skeleton.py, docs/skeleton-spec.md)."""
 from __future__ import annotations
 
+import base64
+import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -51,13 +55,13 @@ def test_golden_image():
 
 
 def reference_draw(xy, conf, size, box, background):
-    """The spec (docs/skeleton-spec.md) read literally, in numpy over the whole image, limb by limb."""
+    """The spec (docs/skeleton-spec.md) read literally, in numpy, limb by limb, over each limb's
+    bounding box widened by its reach (coverage is 0 beyond it)."""
     spec = load_spec()
     index = {tuple(p): i for i, p in enumerate(spec["layouts"]["reduced"])}
     bg = np.array(background, dtype=np.float64)
     image = np.empty((size, size, 3))
     image[:] = bg
-    cy, cx = np.indices((size, size)) + 0.5  # pixel centres
     uv = (xy - box[:2]) * (size / box[2])
     for group in spec["groups"]:
         half = spec["widths"][group["kind"]][str(size)] / 2
@@ -68,11 +72,15 @@ def reference_draw(xy, conf, size, box, background):
                 continue
             color = np.floor(bg + (np.array(group["color"]) - bg) * a + 0.5)
             (x0, y0), (x1, y1) = uv[i], uv[j]
+            lo = np.floor(np.minimum(uv[i], uv[j]) - half - 2).astype(int).clip(0, size)
+            hi = np.ceil(np.maximum(uv[i], uv[j]) + half + 2).astype(int).clip(0, size)
+            cy, cx = np.mgrid[lo[1]:hi[1], lo[0]:hi[0]] + 0.5  # pixel centres
             dx, dy = x1 - x0, y1 - y0
             t = np.clip(((cx - x0) * dx + (cy - y0) * dy) / (dx * dx + dy * dy), 0.0, 1.0)
             ex, ey = cx - (x0 + t * dx), cy - (y0 + t * dy)
             coverage = np.clip(half + 0.5 - np.sqrt(ex * ex + ey * ey), 0.0, 1.0)[..., None]
-            image = np.floor(image + (color - image) * coverage + 0.5)
+            region = image[lo[1]:hi[1], lo[0]:hi[0]]
+            image[lo[1]:hi[1], lo[0]:hi[0]] = np.floor(region + (color - region) * coverage + 0.5)
     return image.astype(np.uint8)
 
 
@@ -180,12 +188,29 @@ def test_bad_input_names_expected_and_got():
 
 
 def test_spec_point_order_matches_pose_core():
-    """The spec's layouts (which the JavaScript twin reads) list points in posevideo.pose's order."""
-    from posevideo.pose.layouts import S2G49_SOURCES, layout_header
+    """The spec's layouts (which the JavaScript twin reads) list points in posevideo.pose's order, and
+    the reduced face is what pose-format's reduce_holistic keeps. Built from names, so that the
+    test does not import mediapipe (seconds)."""
+    from pose_format.pose_header import PoseHeader, PoseHeaderComponent
+    from pose_format.utils.generic import reduce_holistic
+
+    from posevideo.pose import pose_from_arrays
+    from posevideo.pose.io import header_dimensions
+    from posevideo.pose.layouts import BODY_POINTS, HAND_POINTS, REDUCED_BODY_POINTS, S2G49_SOURCES
+
+    names = {"POSE_LANDMARKS": list(BODY_POINTS), "FACE_LANDMARKS": [str(i) for i in range(468)],
+             "LEFT_HAND_LANDMARKS": list(HAND_POINTS), "RIGHT_HAND_LANDMARKS": list(HAND_POINTS),
+             "POSE_WORLD_LANDMARKS": list(BODY_POINTS)}
+    holistic = [[c, p] for c, points in names.items() for p in points]
+    components = [PoseHeaderComponent(c, points, [], [(0, 0, 0)], "XYC") for c, points in names.items()]
+    header = PoseHeader(0.2, header_dimensions(1, 1), components)
+    empty = pose_from_arrays(header, np.zeros((1, 1, len(holistic), 2)), np.zeros((1, 1, len(holistic))), 1)
+    face = [p for c in reduce_holistic(empty).header.components if c.name == "FACE_LANDMARKS" for p in c.points]
+    reduced = ([["POSE_LANDMARKS", p] for p in REDUCED_BODY_POINTS] + [["FACE_LANDMARKS", p] for p in face]
+               + [[c, p] for c in ("LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS") for p in HAND_POINTS])
     spec = load_spec()["layouts"]
-    for layout in ("reduced", "holistic"):
-        header = layout_header(layout, 256, 256)
-        assert spec[layout] == [[c.name, p] for c in header.components for p in c.points]
+    assert spec["holistic"] == holistic
+    assert spec["reduced"] == reduced
     assert spec["s2g49"] == [["POSE_LANDMARKS", "NECK"] if s is None else list(s) for s in S2G49_SOURCES]
 
 
@@ -210,3 +235,35 @@ def test_skeleton_video_from_pose_file(tmp_path):
         write_skeleton_video(tmp_path / "bad.pose", tmp_path / "b.mp4")
     with pytest.raises(InputError, match="mp4"):
         write_skeleton_video(tmp_path / "a.pose", tmp_path / "b.avi")
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_exact_javascript_port_in_spec_matches(tmp_path):
+    """The JavaScript in docs/skeleton-spec.md ("An exact JavaScript port"), run by node, draws the
+    same pixels as draw_skeleton: the spec is precise enough to be reproduced exactly."""
+    doc = (Path(__file__).parents[1] / "docs" / "skeleton-spec.md").read_text()
+    code = doc.split("<!-- exact-js -->", 1)[1].split("```js", 1)[1].split("```", 1)[0]
+    spec = load_spec()
+    index = {tuple(p): i for i, p in enumerate(spec["layouts"]["reduced"])}
+    plan = [{"kind": g["kind"], "color": g["color"],
+             "limbs": [[index[(g["component"], p)], index[(g["component"], q)]] for p, q in g["limbs"]]}
+            for g in spec["groups"]]
+    xy, conf = fixture_pose()
+    conf[point("reduced", "LEFT_HAND_LANDMARKS", "INDEX_FINGER_TIP")] = 0.3
+    cases = [(256, list(BOX), [0, 0, 0]), (512, [20.5, -10.0, 480.0], [255, 200, 200])]
+    (tmp_path / "input.json").write_text(json.dumps({
+        "plan": plan, "xy": xy.ravel().tolist(), "conf": conf.tolist(), "threshold": spec["confidence"]["threshold"],
+        "cases": [{"size": s, "box": b, "background": bg, "widths": {k: spec["widths"][k][str(s)] for k in spec["widths"]}}
+                  for s, b, bg in cases]}))
+    (tmp_path / "run.mjs").write_text(code + """
+import fs from "fs";
+const input = JSON.parse(fs.readFileSync(process.argv[2]));
+const out = input.cases.map((c) => Buffer.from(rasterize(input.plan, input.xy, input.conf, c.size, c.box,
+  c.background, c.widths, input.threshold)).toString("base64"));
+fs.writeFileSync(process.argv[3], JSON.stringify(out));
+""")
+    subprocess.run(["node", str(tmp_path / "run.mjs"), str(tmp_path / "input.json"), str(tmp_path / "out.json")],
+                   check=True, timeout=60)
+    for (size, box, bg), data in zip(cases, json.loads((tmp_path / "out.json").read_text())):
+        rgba = np.frombuffer(base64.b64decode(data), np.uint8).reshape(size, size, 4)
+        assert np.array_equal(rgba[..., :3], draw_skeleton(xy, conf, size=size, box=box, background=bg))
