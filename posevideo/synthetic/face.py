@@ -46,8 +46,9 @@ def load_template() -> np.ndarray:
         return np.load(f).astype(np.float32)
 
 
-def animate(template: np.ndarray, jaw: np.ndarray, blink: np.ndarray, smile: np.ndarray) -> np.ndarray:
-    """Deform the template per frame. jaw, blink, smile: (T,) in [0, 1]. Returns (T, 468, 3).
+def animate(template: np.ndarray, jaw: np.ndarray, blink: np.ndarray, smile: np.ndarray,
+            brows: np.ndarray | None = None) -> np.ndarray:
+    """Deform the template per frame. jaw, blink, smile, brows: (T,) in [0, 1]. Returns (T, 468, 3).
 
     The jaw drops everything below the mouth-corner line, most at the lower lip and chin, fading
     towards the cheeks; the upper inner lip lifts a little. A blink moves the upper lids onto the
@@ -74,6 +75,10 @@ def animate(template: np.ndarray, jaw: np.ndarray, blink: np.ndarray, smile: np.
     for index, side in ((MOUTH_RIGHT, -1), (MOUTH_LEFT, 1), (78, -1), (308, 1)):
         out[:, index, 0] += side * 0.06 * smile
         out[:, index, 1] -= 0.03 * smile
+    if brows is not None:
+        # Points above the eyes rise with the brows, most at the brows, less towards the hairline.
+        above = np.clip(-t[:, 1] / 0.15, 0, 1) * np.clip(1 - (-t[:, 1] - 0.2) / 0.5, 0.3, 1)
+        out[:, :, 1] -= 0.07 * above[None] * brows[:, None]
     # Blink: each upper-lid point moves towards its lower-lid partner.
     for upper, lower in ((RIGHT_UPPER_LID, RIGHT_LOWER_LID[::-1]), (LEFT_UPPER_LID, LEFT_LOWER_LID[::-1])):
         upper, lower = np.array(upper), np.array(lower)

@@ -9,8 +9,9 @@ alone, so a model that listens can recover most of the motion):
 - loudness `loud` (0..1, 0.25 s smoothing) spreads the hands wider and higher and opens the fingers;
   pitch `pitch` (semitones from the voice's median / 4, smoothed 0.15 s) lifts the hands and the chin.
 - beats: peaks of the loudness rise (onsets, at least 0.22 s apart) each give a quick downward
-  stroke of the hands (a 70 ms Gaussian bump centred 40 ms after the onset, scaled by the onset's
-  strength), a finger flick and a head nod.
+  and outward stroke of the hands (a 70 ms Gaussian bump centred 40 ms after the onset, scaled by
+  the onset's strength), a finger flick, a head nod and raised brows (brows also rise with pitch).
+- over each phrase the hands swing outward and back (half a sine over the sentence's duration).
 - mouth: the jaw opens with the fast loudness envelope (one-frame smoothing) - near deterministic.
 - per phrase (modest randomness): which hand leads (the per-seed dominant hand, sometimes both,
   now and then the other) and a small offset of the gesture's place.
@@ -215,6 +216,7 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
     # Per-phrase choices (the only randomness tied to phrases): leading hand(s) and a place offset.
     lead = {"right": np.zeros(T), "left": np.zeros(T)}
     offset = np.zeros((T, 2))
+    arc = np.zeros(T)                                                             # 0..~0.12 outward swing
     other = "left" if style.dominant == "right" else "right"
     for i, s in enumerate(sentences):
         window = (t >= s["start"] - 0.6) & (t <= s["end"] + 0.6)
@@ -224,9 +226,13 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
         for hand in (style.dominant, other):
             lead[hand][window] = 1.0 if hand in hands else 0.3
         offset[window] = rng.normal(0, 0.05, 2)
+        # Over a phrase the hands open outward and come back: a slow arc tied to the phrase's timing.
+        progress = np.clip((t - s["start"]) / max(s["end"] - s["start"], 0.1), 0, 1)
+        arc += rng.uniform(0.04, 0.12) * np.sin(np.pi * progress) * ((t >= s["start"]) & (t <= s["end"]))
     for hand in lead:
         lead[hand] = gaussian_filter1d(lead[hand], 0.25 * fps)
     offset = gaussian_filter1d(offset, 0.3 * fps, axis=0)
+    arc = gaussian_filter1d(arc, 0.1 * fps)
 
     # Trunk: breathing, slow sway; shoulders rise a little while gesturing.
     breath = np.sin(2 * np.pi * 0.25 * t + rng.uniform(0, 2 * np.pi))
@@ -250,7 +256,9 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
     jaw = np.clip(style.mouth_gain * f.mouth, 0, 1) ** 0.8
     smile = np.full(T, 0.3) + 0.2 * f.loud
     template = facemesh.load_template()
-    faces = facemesh.animate(template, jaw.astype(np.float32), blink.astype(np.float32), smile.astype(np.float32))
+    brows = np.clip(0.6 * np.maximum(f.pitch, 0) + 0.4 * f.beat, 0, 1) * f.active  # raised on high pitch and stress
+    faces = facemesh.animate(template, jaw.astype(np.float32), blink.astype(np.float32), smile.astype(np.float32),
+                             brows.astype(np.float32))
     face_scale = 0.33                                                             # body units per template unit
     local = faces * face_scale + np.array([0.0, -0.17, -0.28])                   # relative to the pivot
     face_pts = pivot[:, None] + np.einsum("tij,tkj->tki", rotation, local)       # (T, 468, 3)
@@ -262,7 +270,7 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
         lift = engage * (0.38 + 0.25 * f.loud + 0.14 * style.pitch_lift * f.pitch)
         stroke = engage * style.beat * 0.13 * f.beat
         drift = 0.02 * _slow_noise(rng, t, 0.1, 0.5)
-        x = s * (0.2 + engage * (0.1 + 0.2 * f.loud)) + engage * offset[:, 0] + drift
+        x = s * (0.2 + engage * (0.1 + 0.2 * f.loud + arc + 0.04 * f.beat)) + engage * offset[:, 0] + drift
         y = 1.02 - lift + stroke + engage * offset[:, 1] + 0.5 * drift
         z = -0.3 - 0.3 * engage
         target = center + np.stack([x, y, np.broadcast_to(z, (T,))], -1)
