@@ -30,6 +30,11 @@ LAYOUTS = ("reduced", "holistic", "s2g49")
 _HOLISTIC_POINTS = (543, 576)  # without / with POSE_WORLD_LANDMARKS (ignored: world metres)
 
 
+class PoseShapeError(InputError, ValueError):
+    """Arrays that do not fit the layout: the CLI prints it as any InputError, and code that checks
+    arguments with `except ValueError` catches it too."""
+
+
 @functools.lru_cache(maxsize=None)
 def load_spec() -> dict:
     return json.loads(SPEC_PATH.read_text())
@@ -170,7 +175,7 @@ def _check(xy, conf, layout, size, background, sequence=False):
     if (xy.ndim != 2 + sequence or xy.shape[-1] != 2 or xy.shape[-2] not in expected
             or conf.shape != xy.shape[:-1]):
         want = "(T, K, 2) and conf (T, K)" if sequence else "(K, 2) and conf (K,)"
-        raise InputError(None, f"a {layout!r} pose needs xy of shape {want} with K "
+        raise PoseShapeError(None, f"a {layout!r} pose needs xy of shape {want} with K "
                          f"{' or '.join(map(str, expected))}; got xy {xy.shape} and conf {conf.shape}",
                          "Convert the pose to that layout (posevideo.pose.to_layout) or pass its layout name")
     size = int(size)

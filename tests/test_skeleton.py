@@ -177,6 +177,10 @@ def test_holistic_and_s2g49_layouts():
 def test_bad_input_names_expected_and_got():
     with pytest.raises(InputError, match=r"K 178.*got xy \(100, 2\)"):
         draw_skeleton(np.zeros((100, 2)), np.ones(100))
+    with pytest.raises(ValueError, match=r"K 178.*got xy \(100, 2\)"):  # also a ValueError
+        draw_skeleton(np.zeros((100, 2)), np.ones(100))
+    with pytest.raises(InputError, match=r"\(T, K, 2\).*got xy \(178, 2\)"):
+        draw_skeletons(np.zeros((178, 2)), np.ones(178))
     with pytest.raises(InputError, match=r"543 or 576"):
         draw_skeleton(np.zeros((178, 2)), np.ones(178), layout="holistic")
     with pytest.raises(InputError, match=r"conf \(177,\)"):
