@@ -195,8 +195,8 @@ def presets():
 
 
 @train.command("renderer")
-@click.option("--data", type=click.Path(exists=True, file_okay=False), required=True, help="DATA folder from `posevideo prepare`.")
-@click.option("--speaker", required=True, help="Speaker folder inside DATA.")
+@click.option("--data", type=click.Path(exists=True, file_okay=False), required=True, help="DATA folder from `posevideo prepare`, or a folder from `pack-frames`.")
+@click.option("--speaker", default=None, help="Speaker folder inside DATA (not needed with a pack-frames folder).")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run folder to create (or continue with --resume).")
 @click.option("--preset", type=click.Choice(_RENDERER_PRESETS), default="small")
 @click.option("--size", type=click.Choice(["256", "512"]), default="256", help="Image side in pixels.")
@@ -249,8 +249,32 @@ def evaluate_renderer(**options):
 def render(pose_path, model, out, audio, device, batch, place):
     """Render a .pose file as video of the trained person."""
     from posevideo.renderer.predict import render_pose
-    path = render_pose(pose_path, model, out, audio=audio, device=device, batch=batch, place=place)
+    path = render_pose(pose_path, model, out, audio=audio, device=device, batch=batch, place_pose=place)
     click.echo(str(path))
+
+
+@cli.command("pack-frames")
+@click.option("--data", type=click.Path(exists=True, file_okay=False), required=True, help="DATA folder from `posevideo prepare`.")
+@click.option("--speaker", required=True)
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Bank folder to write.")
+@click.option("--size", type=click.Choice(["256", "512"]), default="256")
+@click.option("--split", "splits", type=click.Choice(["train", "dev", "test"]), multiple=True, default=("train", "test"))
+def pack_frames(data, speaker, out, size, splits):
+    """Pack a speaker's renderer frames (skeletons drawn, crops) into small videos that travel:
+    `train renderer --data BANK` and `evaluate renderer --data BANK` read them in place of DATA."""
+    from posevideo.renderer.train import bank_from_data, write_bank
+    banks = {split: bank_from_data(data, speaker, int(size), split) for split in splits}
+    path = write_bank(banks, out)
+    click.echo(f"{path}: " + ", ".join(f"{k} {len(v)} frames" for k, v in banks.items()))
+
+
+@cli.command("ship-renderer")
+@click.option("--model", type=click.Path(exists=True), required=True, help="Run folder or checkpoint folder.")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder to write.")
+def ship_renderer(model, out):
+    """Write a renderer's generator alone in float16 (safetensors + JSON): what a repository ships."""
+    from posevideo.renderer.predict import ship
+    click.echo(str(ship(model, out)))
 
 # --- gestures: speech to pose ----------------------------------------------------------------------
 
@@ -258,8 +282,8 @@ _GESTURE_PRESETS = ("s2g", "fast", "tiny")  # keys of posevideo.gestures.model.P
 
 
 @train.command("gestures")
-@click.option("--data", type=click.Path(exists=True, file_okay=False), required=True, help="DATA folder from `posevideo prepare`.")
-@click.option("--speaker", required=True, help="Speaker folder inside DATA.")
+@click.option("--data", type=click.Path(exists=True, file_okay=False), required=True, help="DATA folder from `posevideo prepare`, or a folder from `pack-frames`.")
+@click.option("--speaker", default=None, help="Speaker folder inside DATA (not needed with a pack-frames folder).")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run folder to create (or continue with --resume).")
 @click.option("--preset", type=click.Choice(_GESTURE_PRESETS), default="s2g", help="s2g: the paper's 7.2 M model; fast: 1.7 M, to ship.")
 @click.option("--steps", type=click.IntRange(1), default=10_000)
@@ -274,6 +298,8 @@ _GESTURE_PRESETS = ("s2g", "fast", "tiny")  # keys of posevideo.gestures.model.P
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="Default: cuda when there is one.")
 @click.option("--compile/--no-compile", default=False, help="torch.compile the models.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out exactly where it stopped.")
+@click.option("--export", type=click.Path(file_okay=False), default=None,
+              help="Also write the generator alone in float16 here (e.g. posevideo/models/gestures).")
 def train_gestures(**options):
     """Train the speech-to-gesture model (speech2gesture) of one speaker."""
     from posevideo.gestures.train import TrainConfig, train as run_training

@@ -48,14 +48,17 @@ class TrainConfig:
 # --- data -----------------------------------------------------------------------------------------
 
 class FrameBank:
-    """Every training frame of one speaker as uint8 on the device: skeleton images and crops.
+    """Every frame of one speaker's split as uint8 on the device: skeleton images and crops.
 
     `skeletons`, `frames`: (N, S, S, 3) uint8. `batch()` returns float (B, 3, S, S) in [-1, 1],
     channels_last, both jittered by the same random scale/aspect change about the centre.
+    `stats`: where the person stands (for `render`); `meta`: per-frame numpy arrays for evaluation,
+    `clip` (N,) int (frames of one interval share it, in time order), `regions` (N, 3, 4) float32
+    = left hand, right hand, face boxes (x0, y0, x1, y1) in crop pixels, -1 where not seen.
     """
 
-    def __init__(self, skeletons: np.ndarray | torch.Tensor, frames: np.ndarray | torch.Tensor,
-                 device: str = "cpu", stats: dict | None = None):
+    def __init__(self, skeletons, frames, device: str = "cpu", stats: dict | None = None,
+                 meta: dict[str, np.ndarray] | None = None):
         skeletons, frames = torch.as_tensor(skeletons), torch.as_tensor(frames)
         if skeletons.shape != frames.shape or skeletons.dtype != torch.uint8 or skeletons.ndim != 4:
             raise ValueError(f"skeletons {tuple(skeletons.shape)} and frames {tuple(frames.shape)} must be "
@@ -64,6 +67,7 @@ class FrameBank:
         self.frames = frames.to(device)
         self.device = device
         self.stats = stats or {}
+        self.meta = meta or {}
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -88,38 +92,128 @@ class FrameBank:
         return pair[:, :3], pair[:, 3:]
 
 
-def load_bank(data: str | Path, speaker: str, size: int, split: str = "train", device: str = "cpu",
-              workers: int = 4) -> FrameBank:
-    """Draw every skeleton of the split once and stack it with its crop (via the data part's
-    `RendererFrames`), plus the statistics that `render` needs to place another person's pose."""
-    from posevideo.data.datasets import RendererFrames
-    dataset = RendererFrames(data, speaker, size=size, split=split)
-    if len(dataset) == 0:
-        raise InputError(Path(data) / speaker, f"has no valid frames in the '{split}' split",
-                         "Run `posevideo prepare` on at least a few seconds of video of this speaker.")
-    loader = torch.utils.data.DataLoader(dataset, batch_size=64, num_workers=workers)
-    skeletons, frames = [], []
-    from tqdm import tqdm
-    for skel, frame in tqdm(loader, desc=f"drawing {split} skeletons", unit="batch"):
-        # The dataset gives floats in [-1, 1]; back to the uint8 they came from (exact: x / 127.5 - 1).
-        skeletons.append(((skel + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1))
-        frames.append(((frame + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1))
-    return FrameBank(torch.cat(skeletons), torch.cat(frames), device, placement_stats(data, speaker, dataset))
+def regions(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced") -> np.ndarray:
+    """xy (T, K, 2) crop pixels -> (T, 3, 4) boxes of left hand, right hand, face (-1: not seen).
+
+    Hands: the square around the hand's points, 1.4x their extent (fingers reach past the joints);
+    face: 1.1x. At least 1/16 of the image's... caller's scale is applied by the evaluation."""
+    from posevideo.pose import point_groups
+    groups = point_groups(layout)
+    out = np.full((len(xy), 3, 4), -1.0, np.float32)
+    for g, (name, grow) in enumerate((("left_hand", 1.4), ("right_hand", 1.4), ("face", 1.1))):
+        idx = groups[name]
+        seen = conf[:, idx] > 0                                                   # (T, P)
+        pts = np.where(seen[..., None], xy[:, idx], np.nan)
+        with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
+            __import__("warnings").simplefilter("ignore", RuntimeWarning)
+            lo, hi = np.nanmin(pts, axis=1), np.nanmax(pts, axis=1)               # (T, 2)
+        mid, half = (lo + hi) / 2, (hi - lo).max(axis=1) * grow / 2
+        ok = seen.sum(axis=1) >= 3
+        out[ok, g] = np.concatenate([mid[ok] - half[ok, None], mid[ok] + half[ok, None]], axis=1)
+    return out
 
 
-def placement_stats(data: str | Path, speaker: str, dataset) -> dict:
-    """Where the person stands in the training video and how the crops cut it: what `render` needs
-    to put a pose from any other source into this person's frame."""
+def bank_from_data(data: str | Path, speaker: str, size: int, split: str = "train",
+                   device: str = "cpu") -> FrameBank:
+    """Draw every skeleton of the split once and stack it with its crop (rows chosen by the data
+    part's `RendererFrames`; skeletons by `draw_skeletons`, as that class draws them), plus the
+    statistics that `render` needs and the hand/face regions that evaluation needs."""
     import json
-    stats = json.loads((Path(data) / speaker / "stats.json").read_text())
-    boxes = []
-    for video_fn, rows in dataset.frames.groupby("video_fn"):
-        b = np.load(Path(data) / speaker / "frames" / f"{video_fn}.boxes.npy")
-        boxes.append(b[rows["frame_idx"].to_numpy()])
-    box = np.median(np.concatenate(boxes), axis=0)
-    return {"center": [float(c) for c in stats["center"]], "scale": float(stats["scale"]),
-            "width": int(stats["width"]), "height": int(stats["height"]),
-            "layout": "reduced", "box": [float(v) for v in box], "speaker": speaker}
+    from posevideo.data.datasets import RendererFrames
+    from posevideo.pose import arrays, read_pose, to_layout
+    from posevideo.skeleton import draw_skeletons
+    sdir = Path(data) / speaker
+    rows = RendererFrames(data, speaker, size=size, split=split).frames
+    if len(rows) == 0:
+        raise InputError(sdir, f"has no valid frames in the '{split}' split",
+                         "Run `posevideo prepare` on more video of this speaker (each split needs intervals).")
+    skeletons, frames, clips, regs, boxes = [], [], [], [], []
+    clip_ids: dict[str, int] = {}
+    for video, part in rows.groupby("video_fn", sort=True):
+        t = part["frame_idx"].to_numpy()
+        xy, conf = arrays(to_layout(read_pose(sdir / "poses" / f"{video}.pose"), "reduced"))
+        box = np.load(sdir / "frames" / f"{video}.boxes.npy")[t]                   # (n, 3) source px
+        skeletons.append(draw_skeletons(xy[t], conf[t], "reduced", size, box=box))
+        frames.append(np.load(sdir / "frames" / f"{video}.{size}.npy", mmap_mode="r")[t])
+        crop_xy = (xy[t] - box[:, None, :2]) * (size / box[:, None, 2:3])          # crop pixels
+        regs.append(regions(crop_xy, conf[t]))
+        clips.append(np.array([clip_ids.setdefault(f"{video}/{i}", len(clip_ids)) for i in part["interval_id"]]))
+        boxes.append(box)
+    stats = json.loads((sdir / "stats.json").read_text())
+    placement = {"speaker": speaker, "layout": "reduced", "center": [float(c) for c in stats["center"]],
+                 "scale": float(stats["scale"]), "width": int(stats["width"]), "height": int(stats["height"]),
+                 "fps": float(stats.get("fps", 0)) or None,
+                 "box": [float(v) for v in np.median(np.concatenate(boxes), axis=0)]}
+    meta = {"clip": np.concatenate(clips).astype(np.int32), "regions": np.concatenate(regs)}
+    return FrameBank(np.concatenate(skeletons), np.concatenate(frames), device, placement, meta)
+
+
+BANK_FILE = "bank.json"
+
+
+def write_bank(banks: dict[str, FrameBank], path: str | Path) -> Path:
+    """Pack splits into a small folder that travels (to a GPU machine): per split two H.264 videos
+    (4:4:4, crf 14: mean error under 1 level, about 3 KB a frame) and an npz of the per-frame metadata.
+    Read back with `read_bank`; `train renderer --data BANK` takes it in place of DATA."""
+    import json
+    import av
+    from posevideo.files import atomic_dir
+    with atomic_dir(path) as tmp:
+        info = {"format": "posevideo-renderer-bank-1", "splits": {}}
+        for split, bank in banks.items():
+            for what, images in (("skeletons", bank.skeletons), ("frames", bank.frames)):
+                with av.open(str(tmp / f"{split}.{what}.mp4"), mode="w") as container:
+                    stream = container.add_stream("libx264", rate=25)
+                    stream.width = stream.height = bank.size
+                    stream.pix_fmt = "yuv444p"
+                    stream.options = {"crf": "14", "preset": "medium"}
+                    for image in images.cpu().numpy():
+                        for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                            container.mux(packet)
+                    for packet in stream.encode(None):
+                        container.mux(packet)
+            np.savez(tmp / f"{split}.meta.npz", **bank.meta)
+            info["splits"][split] = {"frames": len(bank), "size": bank.size}
+            info["stats"] = bank.stats
+        (tmp / BANK_FILE).write_text(json.dumps(info, indent=2) + "\n")
+    return Path(path)
+
+
+def read_bank(path: str | Path, split: str, device: str = "cpu") -> FrameBank:
+    """A split of a folder written by `write_bank` (decoded with OpenCV, which every machine has)."""
+    import json
+    import cv2
+    path = Path(path)
+    info = json.loads((path / BANK_FILE).read_text())
+    if split not in info["splits"]:
+        raise InputError(path, f"holds no '{split}' split (it has {', '.join(info['splits'])})",
+                         "Write the bank with that split.")
+    arrays = []
+    for what in ("skeletons", "frames"):
+        capture = cv2.VideoCapture(str(path / f"{split}.{what}.mp4"))
+        images = []
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                break
+            images.append(image[..., ::-1])                                       # BGR -> RGB
+        capture.release()
+        arrays.append(np.stack(images))
+    if not len(arrays[0]) == len(arrays[1]) == info["splits"][split]["frames"]:
+        raise InputError(path, f"the '{split}' videos hold {len(arrays[0])}/{len(arrays[1])} frames, "
+                         f"not {info['splits'][split]['frames']}", "Write the bank again.")
+    with np.load(path / f"{split}.meta.npz") as npz:
+        meta = {k: npz[k] for k in npz.files}
+    return FrameBank(arrays[0], arrays[1], device, info["stats"], meta)
+
+
+def load_frames(data: str | Path, speaker: str | None, size: int, split: str, device: str = "cpu") -> FrameBank:
+    """A split from a DATA folder (`posevideo prepare`) or from a bank folder (`write_bank`)."""
+    if (Path(data) / BANK_FILE).exists():
+        return read_bank(data, split, device)
+    if not speaker:
+        raise InputError(data, "is a DATA folder, so the speaker must be named", "Pass --speaker NAME.")
+    return bank_from_data(data, speaker, size, split, device)
 
 
 # --- schedule -------------------------------------------------------------------------------------
@@ -158,6 +252,8 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     cuda = device.startswith("cuda")
     model_cfg = model_cfg or preset(cfg.preset, size=cfg.size)
     use_compile = cuda if cfg.compile is None else cfg.compile
+    if cuda:
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels once
 
     # The run folder; on resume, the stored config must describe the same model.
     config = {"model": model_cfg.to_dict(), "train": asdict(cfg), "seed": cfg.seed,
@@ -168,9 +264,9 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
 
     # Data: the whole split on the device, and a generator of our own for batch order and jitter.
     if bank is None:
-        if not cfg.data or not cfg.speaker:
+        if not cfg.data:
             raise InputError(None, "no training data given", "Pass --data DATA --speaker NAME.")
-        bank = load_bank(cfg.data, cfg.speaker, model_cfg.size, "train", device)
+        bank = load_frames(cfg.data, cfg.speaker, model_cfg.size, "train", device)
     if bank.size != model_cfg.size:
         raise InputError(cfg.data, f"frames are {bank.size}px but the model is {model_cfg.size}px",
                          f"Prepare the data at --size {model_cfg.size}, or pass --size {bank.size}.")

@@ -1,0 +1,244 @@
+"""Renderer speed: training images/s (with MFU against a bf16 matmul ceiling measured in the same
+run) and inference frames/s; on a GPU, on this CPU, and through ONNX Runtime on the CPU.
+
+    python benchmarks/renderer.py --device cuda [--json OUT.json]     (one H100: ~6 minutes)
+    python benchmarks/renderer.py --device cpu  [--json OUT.json]     (this CPU: ~2 minutes)
+
+Training is measured through `posevideo.renderer.train.train` itself, on a frame bank of random
+uint8 images held on the device (the trainer's real loader: sampling, jitter and the uint8 -> float
+conversion on the GPU), so the figures include data loading. FLOPs per training image are counted
+by torch's FLOP counter on one real step (convolutions and matrix products, forward and backward).
+Prints a table last.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from posevideo.renderer.model import (Discriminator, Generator, count_macs, d_loss, g_gan_loss, l1_loss,  # noqa: E402
+                                      preset)
+from posevideo.renderer.train import FrameBank, TrainConfig, train  # noqa: E402
+
+ROWS: list[tuple[str, str, str]] = []
+
+
+def row(what: str, value: str, note: str = "") -> None:
+    ROWS.append((what, value, note))
+    print(f"{what:<52} {value:>14}  {note}", flush=True)
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def matmul_ceiling() -> float:
+    """bf16 8192^3 matrix product on random data, median of 10 after 3 warm-ups: TFLOP/s."""
+    a = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    times = []
+    for i in range(13):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        a @ b
+        end.record()
+        torch.cuda.synchronize()
+        if i >= 3:
+            times.append(start.elapsed_time(end) / 1e3)
+    return 2 * 8192 ** 3 / statistics.median(times) / 1e12
+
+
+def train_flops_per_image(name: str, device: str) -> float:
+    """Count one training step's FLOPs (D step + G step, forward + backward) at batch 2, per image."""
+    from torch.utils.flop_counter import FlopCounterMode
+    cfg = preset(name)
+    G, D = Generator(cfg).to(device), Discriminator(cfg).to(device)
+    x = torch.randn(2, 3, cfg.size, cfg.size, device=device)
+    y = torch.randn(2, 3, cfg.size, cfg.size, device=device)
+    with FlopCounterMode(display=False) as counter:
+        fake = G(x)
+        d_loss(*D(torch.cat([x, x]), torch.cat([y, fake.detach()])).chunk(2), "vanilla").backward()
+        D.requires_grad_(False)
+        (g_gan_loss(D(x, fake), "vanilla") + 100 * l1_loss(fake, y)).backward()
+    return counter.get_total_flops() / 2
+
+
+def random_bank(n: int, size: int, device: str) -> FrameBank:
+    g = torch.Generator().manual_seed(0)
+    frames = torch.randint(0, 256, (n, size, size, 3), dtype=torch.uint8, generator=g)
+    return FrameBank(frames.clone(), frames, device)
+
+
+def train_speed(name: str, batch: int, device: str, compile: bool, bank: FrameBank, steps: int, window: int) -> float:
+    """images/s of the real trainer: median over log windows after the first (warm-up, compile)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = TrainConfig(out=f"{tmp}/run", preset=name, steps=steps, batch=batch, device=device, compile=compile,
+                          log_every=window, image_every=10 ** 9, checkpoint_every=10 ** 9)
+        torch.manual_seed(0)
+        train(cfg, bank=bank)
+        lines = [json.loads(l) for l in Path(f"{tmp}/run/metrics.jsonl").read_text().splitlines()]
+    return statistics.median(l["images_per_s"] for l in lines[1:])
+
+
+@torch.inference_mode()
+def infer_speed(G: torch.nn.Module, batch: int, size: int, device: str, dtype, graph: bool, seconds: float = 2.0,
+                compile: bool = False) -> float:
+    """frames/s of the generator alone (eval mode, weights and input in `dtype`, input already on the
+    device); `graph` captures one forward in a CUDA graph and replays it (no launch overhead)."""
+    import copy
+    G = copy.deepcopy(G).to(device=device, dtype=dtype).eval()
+    if compile:
+        G = torch.compile(G)
+    x = torch.randn(batch, 3, size, size, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    run = lambda: G(x)  # noqa: E731
+    if graph:
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(3):
+                G(x)
+        torch.cuda.current_stream().wait_stream(stream)
+        cuda_graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(cuda_graph):
+            G(x)
+        run = cuda_graph.replay
+    for _ in range(3):
+        run()
+    sync(device)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        run()
+        n += 1
+        if device.startswith("cuda") and n % 20 == 0:
+            sync(device)
+    sync(device)
+    return n * batch / (time.perf_counter() - start)
+
+
+def ort_speed(G: torch.nn.Module, size: int, threads: int, seconds: float = 3.0) -> float:
+    """ONNX Runtime CPU frames/s at batch 1 (float32, opset 18, one file)."""
+    import onnxruntime as ort
+    G = G.eval().float().cpu()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/g.onnx"
+        torch.onnx.export(G, (torch.zeros(1, 3, size, size),), path, opset_version=18, external_data=False,
+                          input_names=["skeleton"], output_names=["frame"], dynamo=True)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 3, size, size)).astype(np.float32)
+    for _ in range(3):
+        session.run(None, {"skeleton": x})
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        session.run(None, {"skeleton": x})
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
+def guarded(fn):
+    """Run one measurement; a failure becomes a row of the table instead of ending the run."""
+    def wrapper(*a, **k):
+        try:
+            return fn(*a, **k)
+        except Exception as error:  # noqa: BLE001 - reported in the table, never hidden
+            row(f"FAILED {fn.__name__}{a[:2] if a else ''}", type(error).__name__, str(error)[:160])
+            return 0.0
+    return wrapper
+
+
+def cuda_benchmark(args) -> None:
+    props = torch.cuda.get_device_properties(0)
+    row("device", props.name, f"torch {torch.__version__}")
+    ceiling = matmul_ceiling()
+    row("bf16 matmul 8192^3 (ceiling)", f"{ceiling:.0f} TFLOP/s")
+    flops = guarded(train_flops_per_image)("esn", "cuda") or 87.6e9
+    row("esn training FLOPs per image (D+G step)", f"{flops / 1e9:.1f} GFLOP")
+    bank = random_bank(4096, 256, "cuda")
+    # The loader alone: sampling, jitter, uint8 -> float, channels_last, on the GPU.
+    index, jitter = torch.randint(len(bank), (64,)), 1 + 0.05 * (2 * torch.rand(64, 2) - 1)
+    for _ in range(3):
+        bank.batch(index, jitter)
+    sync("cuda")
+    start = time.perf_counter()
+    for _ in range(200):
+        bank.batch(index, jitter)
+    sync("cuda")
+    row("loader alone (bank.batch + jitter), batch 64", f"{200 * 64 / (time.perf_counter() - start):.0f} img/s")
+    best, best_batch = 0.0, 1
+    for batch in args.batches:
+        steps, window = (120, 40) if batch <= 8 else (60, 20)
+        ips = guarded(train_speed)("esn", batch, "cuda", False, bank, steps, window)
+        row(f"train esn 256 eager bf16, batch {batch}", f"{ips:.0f} img/s", f"MFU {ips * flops / 1e12 / ceiling:.1%}")
+        if ips > best:
+            best, best_batch = ips, batch
+    for batch in sorted({best_batch, args.compile_batch}):
+        ips = guarded(train_speed)("esn", batch, "cuda", True, bank, 200, 40)
+        row(f"train esn 256 compiled bf16, batch {batch}", f"{ips:.0f} img/s", f"MFU {ips * flops / 1e12 / ceiling:.1%}")
+    del bank
+    torch.cuda.empty_cache()
+
+    G = Generator(preset("esn")).cuda().eval().to(memory_format=torch.channels_last)
+    macs = count_macs(G, (1, 3, 256, 256))
+    row("esn inference, batch 1, eager bf16", f"{guarded(infer_speed)(G, 1, 256, 'cuda', torch.bfloat16, False):.0f} fps")
+    fps = guarded(infer_speed)(G, 1, 256, "cuda", torch.bfloat16, True)
+    row("esn inference, batch 1, bf16 CUDA graph", f"{fps:.0f} fps")
+    for batch in (64, 256, 512):
+        fps = guarded(infer_speed)(G, batch, 256, "cuda", torch.bfloat16, False)
+        row(f"esn inference, batch {batch}, eager bf16", f"{fps:.0f} fps", f"MFU {fps * 2 * macs / 1e12 / ceiling:.1%}")
+    for batch in (256,):
+        fps = guarded(infer_speed)(G, batch, 256, "cuda", torch.bfloat16, False, compile=True)
+        row(f"esn inference, batch {batch}, compiled bf16", f"{fps:.0f} fps", f"MFU {fps * 2 * macs / 1e12 / ceiling:.1%}")
+    Gs = Generator(preset("small")).cuda().eval().to(memory_format=torch.channels_last)
+    row("small inference, batch 1, bf16 CUDA graph", f"{guarded(infer_speed)(Gs, 1, 256, 'cuda', torch.bfloat16, True):.0f} fps")
+    row("small inference, batch 256, eager bf16", f"{guarded(infer_speed)(Gs, 256, 256, 'cuda', torch.bfloat16, False):.0f} fps")
+
+
+def cpu_benchmark(args) -> None:
+    threads = torch.get_num_threads()
+    row("device", "CPU", f"{threads} threads, torch {torch.__version__}")
+    for name in args.presets:
+        cfg = preset(name)
+        bank = random_bank(64, 256, "cpu")
+        steps = 12 if name == "esn" else 30
+        ips = train_speed(name, 1, "cpu", False, bank, steps, steps // 3)
+        row(f"train {name} 256 float32, batch 1", f"{1000 / ips:.0f} ms/step")
+        G = Generator(cfg).eval()
+        fps = infer_speed(G, 1, 256, "cpu", torch.float32, False, seconds=3.0)
+        row(f"{name} inference torch float32, batch 1", f"{1000 / fps:.1f} ms/frame")
+        fps = ort_speed(G, 256, threads)
+        row(f"{name} inference onnxruntime float32, batch 1", f"{1000 / fps:.1f} ms/frame")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 64, 128, 256])
+    parser.add_argument("--compile-batch", type=int, default=64)
+    parser.add_argument("--presets", nargs="+", default=["small", "medium", "esn"])
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    if args.device == "cuda":
+        torch.backends.cudnn.benchmark = True
+        cuda_benchmark(args)
+    else:
+        cpu_benchmark(args)
+    print("\n| what | figure | note |\n| --- | --- | --- |")
+    for what, value, note in ROWS:
+        print(f"| {what} | {value} | {note} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps([dict(zip(("what", "value", "note"), r)) for r in ROWS], indent=2))
+
+
+if __name__ == "__main__":
+    main()

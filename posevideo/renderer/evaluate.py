@@ -1,0 +1,141 @@
+"""Evaluate a renderer on a held-out split: how close its frames are to the real ones.
+
+    posevideo evaluate renderer --model RUN --data DATA --split test --json OUT.json
+
+- PSNR and SSIM (Gaussian 11x11, sigma 1.5, as Wang et al. and skimage's gaussian_weights) over
+  the whole frame, over the two hand crops and over the face crop (each crop resampled to 64x64);
+- temporal flicker: per pair of consecutive frames of one interval, the mean absolute change of the
+  output minus that of the ground truth (levels of 0-255; 0 = moves exactly as much as the real video,
+  > 0 = flickers more); reported as the mean of its absolute value, and both raw means;
+- frames/s of the generator on the evaluation device (batch as given, host transfers included);
+- a contact sheet PNG: the worst and the best frames by PSNR, rows of pose | target | output.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from posevideo.errors import InputError
+from posevideo.files import atomic_output, write_json
+from posevideo.renderer.predict import generate, load_renderer, pick_device
+from posevideo.renderer.train import load_frames
+
+CROP = 64  # hand and face crops are compared at 64x64
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) float in 0..255 -> (B,) dB (capped at 100 for identical images)."""
+    mse = ((a - b) ** 2).flatten(1).mean(1)
+    return (10 * torch.log10(255.0 ** 2 / mse.clamp(min=1e-10))).clamp(max=100.0)
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) float in 0..255 -> (B,) mean SSIM over channels and valid pixels."""
+    coords = torch.arange(11, dtype=torch.float32, device=a.device) - 5
+    g = torch.exp(-coords ** 2 / (2 * 1.5 ** 2))
+    window = (g[:, None] * g[None, :] / g.sum() ** 2).expand(3, 1, 11, 11)
+    blur = lambda x: F.conv2d(x, window, groups=3)  # noqa: E731  'valid' windows only, as skimage crops
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mu_a, mu_b = blur(a), blur(b)
+    # Sample (unbiased) variances, as skimage's default use_sample_covariance=True.
+    n = 11 * 11
+    var_a = (blur(a * a) - mu_a ** 2) * n / (n - 1)
+    var_b = (blur(b * b) - mu_b ** 2) * n / (n - 1)
+    cov = (blur(a * b) - mu_a * mu_b) * n / (n - 1)
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+    return s.flatten(1).mean(1)
+
+
+def crops(images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """(B, 3, S, S) and (B, 4) boxes (x0, y0, x1, y1) in pixels -> (B, 3, CROP, CROP), bilinear."""
+    size = images.shape[-1]
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2 / size * 2 - 1                     # [-1, 1]
+    half = (boxes[:, 2:] - boxes[:, :2]).clamp(min=1) / size                      # fraction of the side
+    theta = torch.zeros(len(boxes), 2, 3, device=images.device)
+    theta[:, 0, 0], theta[:, 1, 1] = half[:, 0], half[:, 1]
+    theta[:, :, 2] = centre
+    grid = F.affine_grid(theta, [len(boxes), 3, CROP, CROP], align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def contact_sheet(skeletons: np.ndarray, targets: np.ndarray, outputs: np.ndarray, scores: np.ndarray,
+                  n: int = 6) -> np.ndarray:
+    """Worst n then best n frames by score, each a row of pose | target | output; (H, W, 3) uint8."""
+    order = np.argsort(scores)
+    picks = list(order[:n]) + list(order[-n:][::-1])
+    rows = [np.concatenate([skeletons[i], targets[i], outputs[i]], axis=1) for i in picks]
+    return np.concatenate(rows, axis=0)
+
+
+def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker: str | None = None,
+             split: str = "test", sheet: str | Path | None = None, batch: int = 16, device: str | None = None,
+             limit: int | None = None) -> dict:
+    """Run the generator on every frame of the split; write the metrics JSON and the contact sheet."""
+    device = pick_device(device)
+    G, meta = load_renderer(model, device)
+    size = meta["model"]["size"]
+    bank = load_frames(data, speaker or meta.get("stats", {}).get("speaker"), size, split, "cpu")
+    if bank.size != size:
+        raise InputError(data, f"holds {bank.size}px frames but the model makes {size}px",
+                         f"Prepare or pack the data at --size {size}.")
+    pick = np.arange(len(bank))
+    if limit and limit < len(bank):
+        pick = np.linspace(0, len(bank) - 1, limit).round().astype(int)
+    skeletons = bank.skeletons.numpy()[pick]
+    targets = bank.frames.numpy()[pick]
+    clip = bank.meta.get("clip", np.zeros(len(bank), np.int32))[pick]
+    regions = bank.meta.get("regions", np.full((len(bank), 3, 4), -1, np.float32))[pick]
+
+    # Generate, timed (after one warm-up batch, so the first cuDNN plans are not counted).
+    generate(G, skeletons[:batch], device)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    outputs = np.concatenate([generate(G, skeletons[i:i + batch], device) for i in range(0, len(pick), batch)])
+    seconds = time.perf_counter() - start
+
+    # Scores per frame: whole frame, then each region where it was seen.
+    metrics: dict[str, float] = {}
+    per_frame_psnr = np.zeros(len(pick))
+    sums = {f"{m}_{r}": [] for m in ("psnr", "ssim") for r in ("frame", "hands", "face")}
+    for i in range(0, len(pick), 64):
+        out = torch.from_numpy(outputs[i:i + 64]).permute(0, 3, 1, 2).float()
+        gt = torch.from_numpy(targets[i:i + 64]).permute(0, 3, 1, 2).float()
+        p = psnr(out, gt)
+        per_frame_psnr[i:i + 64] = p.numpy()
+        sums["psnr_frame"].append(p)
+        sums["ssim_frame"].append(ssim(out, gt))
+        boxes = torch.from_numpy(regions[i:i + 64])
+        for name, which in (("hands", [0, 1]), ("face", [2])):
+            for r in which:
+                seen = boxes[:, r, 0] >= -0.5
+                if seen.any():
+                    a, b = crops(out[seen], boxes[seen, r]), crops(gt[seen], boxes[seen, r])
+                    sums[f"psnr_{name}"].append(psnr(a, b))
+                    sums[f"ssim_{name}"].append(ssim(a, b))
+    for key, parts in sums.items():
+        metrics[key] = float(torch.cat(parts).mean()) if parts else float("nan")
+
+    # Temporal flicker: consecutive frames of the same interval.
+    same = clip[1:] == clip[:-1]
+    if limit is None and same.any():
+        d_out = np.abs(outputs[1:].astype(np.int16) - outputs[:-1]).mean(axis=(1, 2, 3))[same]
+        d_gt = np.abs(targets[1:].astype(np.int16) - targets[:-1]).mean(axis=(1, 2, 3))[same]
+        metrics["flicker"] = float(np.abs(d_out - d_gt).mean())
+        metrics["change_output"] = float(d_out.mean())
+        metrics["change_target"] = float(d_gt.mean())
+    metrics["frames_per_s"] = len(pick) / seconds
+
+    sheet = Path(sheet) if sheet else Path(json_out).with_suffix(".png")
+    from PIL import Image
+    with atomic_output(sheet) as tmp:
+        Image.fromarray(contact_sheet(skeletons, targets, outputs, per_frame_psnr)).save(tmp)
+    result = {"model": str(meta["path"]), "step": meta.get("step"), "data": str(data), "split": split,
+              "frames": int(len(pick)), "device": device, "batch": batch, "metrics": metrics,
+              "sheet": str(sheet), "note": "PSNR in dB, SSIM in [0, 1], flicker in levels of 0-255"}
+    write_json(json_out, result)
+    return result

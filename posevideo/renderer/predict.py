@@ -1,0 +1,107 @@
+"""Inference: a .pose file -> video of the person a renderer was trained on.
+
+    posevideo render --pose IN.pose --model RUN_OR_CHECKPOINT --out OUT.mp4 [--audio A.wav]
+
+A pose from any source (another signer, a gesture model, another video) is first moved into the
+trained person's frame: normalized by its own shoulders, then scaled and placed with the shoulder
+width and position stored in the checkpoint; then cropped as `prepare` crops (`person_boxes`),
+drawn as skeleton images, and run through the generator in batches.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from posevideo.errors import InputError
+from posevideo.renderer.model import Generator, RendererConfig
+from posevideo.training import load_checkpoint, read_meta, save_checkpoint
+
+
+def pick_device(device: str | None) -> str:
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError(None, "--device cuda was asked for but PyTorch sees no GPU", "Use --device cpu.")
+    return device
+
+
+def load_renderer(model: str | Path, device: str = "cpu") -> tuple[Generator, dict]:
+    """The generator of a run folder or checkpoint folder, in eval mode, and the checkpoint's meta."""
+    meta = read_meta(model)
+    if meta.get("kind") != "renderer":
+        raise InputError(model, f"is a {meta.get('kind', 'unknown')} checkpoint, not a renderer",
+                         "Pass a run folder made by `posevideo train renderer`.")
+    G = Generator(RendererConfig.from_dict(meta["model"]))
+    load_checkpoint(meta["path"], {"G": G})
+    return G.to(device, memory_format=torch.channels_last).eval(), meta
+
+
+@torch.inference_mode()
+def generate(G: Generator, skeletons: np.ndarray, device: str) -> np.ndarray:
+    """(B, S, S, 3) uint8 skeleton images -> (B, S, S, 3) uint8 frames (bf16 on a GPU)."""
+    x = torch.from_numpy(np.ascontiguousarray(skeletons)).to(device).permute(0, 3, 1, 2)
+    x = x.float().div_(127.5).sub_(1.0).contiguous(memory_format=torch.channels_last)
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+        y = G(x)
+    return ((y.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def place(xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, move: bool = True,
+          frame_size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Reduced-layout xy (T, K, 2) pixels of any video -> (xy in the trained person's video pixels,
+    crop boxes (T, 3)). `move=False` keeps the pose where it is (a pose of the trained video)."""
+    from posevideo.pose import NormStats, retarget
+    from posevideo.skeleton import person_boxes
+    if move:
+        xy = retarget(xy, conf, "reduced", NormStats(center=np.asarray(stats["center"], np.float64),
+                                                     scale=float(stats["scale"])))
+        width, height = stats["width"], stats["height"]
+    else:
+        width, height = frame_size or (stats["width"], stats["height"])
+    boxes = person_boxes(xy, conf, "reduced", fps, int(width), int(height))
+    return np.asarray(xy, np.float32), boxes
+
+
+def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio: str | Path | None = None,
+                device: str | None = None, batch: int = 16, place_pose: bool = True, progress: bool = True) -> Path:
+    """Write `out` (mp4, H.264, the pose's fps, audio muxed when given); return its path."""
+    from tqdm import tqdm
+    from posevideo.pose import arrays, read_pose, to_layout
+    from posevideo.skeleton import draw_skeletons
+    from posevideo.video import VideoWriter
+    device = pick_device(device)
+    out = Path(out)
+    if out.suffix.lower() != ".mp4":
+        raise InputError(out, "is not an .mp4 path", "Name the output OUT.mp4.")
+    G, meta = load_renderer(model, device)
+    size = meta["model"]["size"]
+    pose = read_pose(pose_path)
+    fps = float(pose.body.fps)
+    if not fps > 0:
+        raise InputError(pose_path, "has no frame rate (fps 0)", "Write the .pose with its video's fps.")
+    xy, conf = arrays(to_layout(pose, "reduced", path=pose_path))
+    if len(xy) == 0:
+        raise InputError(pose_path, "has no frames", "Give a .pose with at least one frame.")
+    frame_size = (pose.header.dimensions.width, pose.header.dimensions.height)
+    xy, boxes = place(xy, conf, fps, meta["stats"], move=place_pose, frame_size=frame_size)
+    wave = None
+    if audio is not None:
+        from posevideo.audio import load_audio
+        wave = load_audio(audio, 16000)
+    with VideoWriter(out, fps, size, size, audio=wave, sample_rate=16000) as writer:
+        for start in tqdm(range(0, len(xy), batch), desc="render", unit="batch", disable=not progress):
+            end = min(start + batch, len(xy))
+            skeletons = draw_skeletons(xy[start:end], conf[start:end], "reduced", size, box=boxes[start:end])
+            for frame in generate(G, skeletons, device):
+                writer.write(frame)
+    return out
+
+
+def ship(model: str | Path, out: str | Path) -> Path:
+    """Write the generator alone in float16 (weights + checkpoint.json): what a repository ships."""
+    G, meta = load_renderer(model, "cpu")
+    keep = {k: meta[k] for k in ("kind", "step", "model", "stats") if k in meta}
+    keep["source"] = str(meta["path"])
+    return save_checkpoint(out, {"G": G}, None, keep, dtype=torch.float16)
