@@ -2,7 +2,7 @@
 
 What is drawn (groups of limbs, colours, widths, order, the confidence rule) lives in
 `skeleton_spec.json`, which the JavaScript twin in `posevideo/web/` loads too; `docs/skeleton-spec.md`
-explains it. This file only turns that spec into OpenCV calls, fast enough for 1,000+ images/s.
+explains it. This file only turns that spec into pixels, fast enough for 1,000+ images/s a core.
 
 Coordinates are continuous pixels: pixel i covers [i, i+1), its centre is i + 0.5, so the centre of
 a 256 image is 128.0, as on a canvas.
@@ -11,7 +11,8 @@ Why not cv2.line(LINE_AA): its thick anti-aliased lines are about 1.3 px wider t
 thickness 3 draws the same as 4, so a canvas could not match its widths. Instead each limb is a
 round-capped stroke whose pixel coverage is clamp(w/2 + 0.5 - d, 0, 1) (d: distance from the pixel
 centre to the segment), a formula that a canvas approximates and JavaScript can copy exactly.
-numba compiles the loop (a dependency of librosa already): ~5x faster than the OpenCV path.
+numba compiles the loop (librosa needs numba anyway): about twice as fast as the OpenCV path was
+(BENCHMARKS.md, "Skeleton image").
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ class PoseShapeError(InputError, ValueError):
 
 @functools.lru_cache(maxsize=None)
 def load_spec() -> dict:
+    """The parsed skeleton_spec.json, shared (cached): read it, do not modify it."""
     return json.loads(SPEC_PATH.read_text())
 
 
@@ -241,7 +243,7 @@ def person_boxes(xy: np.ndarray, conf: np.ndarray, layout: str, fps: float, widt
     from posevideo.data.crops import crop_boxes, shoulder_track
     from posevideo.pose import shoulder_indices
 
-    right, left = shoulder_indices("reduced" if layout == "holistic" else layout)
+    right, left = shoulder_indices(layout)  # xy (T, K, 2) in that layout
     mid, shoulder_width, valid = shoulder_track(xy, conf, left, right)
     return crop_boxes(mid, shoulder_width, valid, fps, width, height)
 

@@ -234,6 +234,13 @@ def test_skeleton_video_from_pose_file(tmp_path):
     expected = draw_skeleton(seq[0], conf, size=256, box=BOX).astype(float)
     assert np.abs(first - expected).mean() < 3  # H.264 at crf 18: close, not equal
 
+    # The person crop is found from the shoulders of whatever layout comes in.
+    from posevideo.pose import arrays, read_pose, to_layout
+    from posevideo.skeleton import person_boxes
+    pose = read_pose(tmp_path / "a.pose")
+    boxes = {name: person_boxes(*arrays(to_layout(pose, name)), name, 15, 512, 512) for name in ("reduced", "holistic", "s2g49")}
+    assert np.array_equal(boxes["reduced"], boxes["holistic"]) and np.array_equal(boxes["reduced"], boxes["s2g49"])
+
     (tmp_path / "bad.pose").write_bytes(b"not a pose")
     with pytest.raises(InputError, match="bad.pose"):
         write_skeleton_video(tmp_path / "bad.pose", tmp_path / "b.mp4")
