@@ -20,22 +20,36 @@ def green_excess(frame: np.ndarray) -> np.ndarray:
     return rgb[..., 1] - np.maximum(rgb[..., 0], rgb[..., 2])
 
 
+def _alpha_lut(low: float, high: float) -> np.ndarray:
+    excess = np.arange(256, dtype=np.float32)
+    return np.round(255 * (1.0 - np.clip((excess - low) / (high - low), 0.0, 1.0))).astype(np.uint8)
+
+
 def alpha_matte(frame: np.ndarray, low: float = LOW, high: float = HIGH, soften: float = 0.7) -> np.ndarray:
     """Opacity of the person, float32 (H, W) in [0, 1]; `soften` is the edge blur in pixels (sigma)."""
-    alpha = 1.0 - np.clip((green_excess(frame) - low) / (high - low), 0.0, 1.0)
+    return _alpha_u8(frame, low, high, soften)[0].astype(np.float32) / 255.0
+
+
+def _alpha_u8(frame: np.ndarray, low: float, high: float, soften: float):
+    """(alpha uint8 (H, W), r, g, b, max(r, b)). In OpenCV's saturating uint8 arithmetic: a
+    negative green excess is 0, which is all person anyway."""
+    r, g, b = cv2.split(np.ascontiguousarray(frame))
+    strongest = cv2.max(r, b)
+    alpha = cv2.LUT(cv2.subtract(g, strongest), _alpha_lut(low, high))
     if soften > 0:
         alpha = cv2.GaussianBlur(alpha, (0, 0), soften)
-    return alpha
+    return alpha, r, g, b, strongest
 
 
 def key_frame(frame: np.ndarray, background=(0, 0, 0), low: float = LOW, high: float = HIGH) -> np.ndarray:
     """The frame with its green screen replaced by `background` (RGB), uint8 (H, W, 3)."""
-    alpha = alpha_matte(frame, low, high)[..., None]
-    rgb = frame.astype(np.float32)
+    alpha, r, g, b, strongest = _alpha_u8(frame, low, high, 0.7)
     # Spill suppression: no pixel of the person is greener than its strongest other channel.
-    rgb[..., 1] = np.minimum(rgb[..., 1], np.maximum(rgb[..., 0], rgb[..., 2]))
-    out = alpha * rgb + (1.0 - alpha) * np.asarray(background, np.float32)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    person = cv2.merge([r, cv2.min(g, strongest), b])
+    weight = alpha.astype(np.float32) * (1.0 / 255.0)
+    plate = np.empty_like(person)
+    plate[:] = np.asarray(background, np.uint8)
+    return cv2.blendLinear(person, plate, weight, 1.0 - weight)
 
 
 def looks_green_screen(frames: list[np.ndarray], border: float = 0.08, share: float = 0.6) -> bool:
