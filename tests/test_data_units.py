@@ -107,7 +107,7 @@ def test_speech2gesture_dataset_is_read_into_the_index(tmp_path, flat):
     from posevideo.pose import NUM_POINTS, shoulder_indices
 
     root = tmp_path / "s2g"
-    (root / "oliver" / "npz").mkdir(parents=True)
+    (root / "oliver" / "train" / "npz").mkdir(parents=True)
     rng = np.random.default_rng(0)
     rows = []
     right, left = shoulder_indices("s2g49")
@@ -115,17 +115,20 @@ def test_speech2gesture_dataset_is_read_into_the_index(tmp_path, flat):
         pose = rng.normal(0, 5, (64, 2, 49)).astype(np.float32) + 300
         pose[:, 0, right] -= 50  # shoulders 100 px apart
         pose[:, 0, left] += 50
-        name = f"oliver/npz/{k}.npz"
+        name = f"oliver/train/npz/{k}.npz"
         np.savez(root / name, pose=pose.reshape(64, 98) if flat else pose,
                  audio=rng.normal(0, 0.1, AUDIO_SAMPLES - 1).astype(np.float32))
-        rows.append({"dataset": split, "start": k * 5.0, "end": k * 5.0 + 64 / 15, "interval_id": f"i{k // 2}",
-                     "pose_fn": name, "audio_fn": name, "video_fn": "v1", "speaker": "oliver"})
+        # As speech2gesture wrote them: absolute paths of the machine that made them, times as timedeltas.
+        rows.append({"dataset": split, "start": f"0 days 00:00:{k * 5:02d}.000000", "end": k * 5.0 + 64 / 15,
+                     "interval_id": f"i{k // 2}", "pose_fn": f"/elsewhere/Gestures/{name}", "audio_fn": "x.wav",
+                     "video_fn": "v1", "speaker": "oliver"})
     pd.DataFrame(rows).to_csv(root / "train.csv", index=False)
     data = tmp_path / "data"
     assert import_s2g(root / "train.csv", data, "oliver", show_progress=False) == {"oliver": 4}
     build_index(data, show_progress=False)
     table = pd.read_csv(data / "train.csv")
     assert sorted(table["dataset"]) == ["dev", "test", "train", "train"]
+    assert sorted(table["start"]) == [0.0, 5.0, 10.0, 15.0]
     samples = GestureSamples(data, "oliver", split="train")
     assert len(samples) == 2 and samples.layout == "s2g49"
     item = samples[0]

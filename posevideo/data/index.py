@@ -329,10 +329,20 @@ def _s2g_pose(pose: np.ndarray, path) -> np.ndarray:
 
 
 def _find_npz(name: str, roots: list[Path]) -> Path | None:
-    for root in roots:
-        if (root / name).exists():
-            return root / name
-    return None
+    """speech2gesture wrote absolute paths (`<base>/<speaker>/train/npz/<file>.npz`): try the
+    name as written, then its last 1-4 parts under the csv's folder and the folder above it,
+    so a dataset that moved is still found."""
+    parts = Path(name).parts
+    candidates = [Path(name)] + [root / Path(*parts[-k:]) for root in roots for k in (4, 3, 2, 1) if len(parts) >= k]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def _seconds(value) -> float:
+    """speech2gesture's start/end: seconds, or a time / timedelta string ("0 days 00:01:02.5")."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return pd.to_timedelta(str(value).split(" days ")[-1] if "days" in str(value) else str(value)).total_seconds()
 
 
 def import_s2g(csv_path: str | Path, data: str | Path, speaker: str | None = None,
@@ -359,7 +369,7 @@ def import_s2g(csv_path: str | Path, data: str | Path, speaker: str | None = Non
         table = table[table["speaker"] == speaker]
     if table.empty:
         raise InputError(csv_path, f"has no rows for speaker {speaker!r}", "Check --speaker against its speaker column.")
-    roots = [csv_path.parent, csv_path.parent.parent, Path(".")]
+    roots = [csv_path.parent, csv_path.parent.parent]
     counts = {}
     for (spk, video), group in tqdm(table.groupby(["speaker", "video_fn"], sort=True), desc="  import",
                                     unit="video", disable=not show_progress):
@@ -386,9 +396,9 @@ def import_s2g(csv_path: str | Path, data: str | Path, speaker: str | None = Non
             _write_npz(data / rel, pose=p, conf=c, audio=audio, layout="s2g49",
                        center=np.asarray(stats.center, np.float32), scale=np.float32(stats.scale), speaker=spk,
                        video_fn=str(video), interval_id=str(row.interval_id), dataset=split,
-                       start=np.float64(row.start), end=np.float64(row.end), fps=np.float32(FPS),
+                       start=np.float64(_seconds(row.start)), end=np.float64(_seconds(row.end)), fps=np.float32(FPS),
                        sample_rate=np.int32(SAMPLE_RATE), width=np.int32(0), height=np.int32(0))
-            rows.append([rel, split, row.start, row.end, str(video), str(row.interval_id)])
+            rows.append([rel, split, _seconds(row.start), _seconds(row.end), str(video), str(row.interval_id)])
         counts.setdefault(spk, []).extend(rows)
     for spk, rows in counts.items():
         _write_csv(data / spk / "imported.csv",

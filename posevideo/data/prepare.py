@@ -206,11 +206,20 @@ def _clean_pose(pose, fps: float):
 def _pose_from_folder(src: Path, name: str, info, options: PrepareOptions):
     from posevideo.pose import arrays, read_pose, replace_arrays, resample
 
-    path = Path(options.poses_from) / f"{Path(src).stem}.pose"
-    if not path.exists():
-        raise InputError(src, f"--poses-from has no {path.name} for this video (looked in {options.poses_from})",
+    # <video>.pose (pose-to-video, the synthetic speaker) or <video>.holistic.pose (everybody-sign-now).
+    folder, stem = Path(options.poses_from), Path(src).stem
+    path = next((p for p in (folder / f"{stem}.pose", folder / f"{stem}.holistic.pose") if p.exists()), None)
+    if path is None:
+        raise InputError(src, f"--poses-from has no {stem}.pose (or {stem}.holistic.pose) for this video (looked in "
+                              f"{options.poses_from})",
                          "Name each .pose like its video, or leave out --poses-from to extract poses.")
     pose = read_pose(path)
+    dims = pose.header.dimensions
+    if (dims.width, dims.height) != (info.width, info.height) and dims.width > 0 and dims.height > 0:
+        # Made on a resized copy of the video: bring the points to this video's pixels.
+        xy, conf = arrays(pose)
+        pose = replace_arrays(pose, xy * np.array([info.width / dims.width, info.height / dims.height], np.float32), conf)
+        pose.header.dimensions.width, pose.header.dimensions.height = info.width, info.height
     fps = float(pose.body.fps)
     if abs(fps - info.fps) > 0.01 * info.fps:
         xy, conf = arrays(pose)
