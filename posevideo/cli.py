@@ -182,13 +182,16 @@ def presets():
     from posevideo.renderer.model import PRESETS, Discriminator, Generator, count_macs, count_params, preset
     click.echo(f"{'preset':<8} {'ngf':>4} {'G params 256':>13} {'G GMAC 256':>11} {'G params 512':>13} "
                f"{'G GMAC 512':>11} {'D params':>9} {'D GMAC 256':>11}")
+    import torch
     for name in PRESETS:
         row = []
         for size in (256, 512):
-            G = Generator(preset(name, size=size))
+            with torch.device("meta"):  # shapes only, no weights: instant
+                G = Generator(preset(name, size=size))
             row += [count_params(G) / 1e6, count_macs(G, (1, 3, size, size)) / 1e9]
         cfg = preset(name)
-        D = Discriminator(cfg)
+        with torch.device("meta"):
+            D = Discriminator(cfg)
         d_macs = count_macs(D, (1, 3, 256, 256), (1, 3, 256, 256)) / 1e9
         click.echo(f"{name:<8} {cfg.ngf:>4} {row[0]:>12.1f}M {row[1]:>11.2f} {row[2]:>12.1f}M {row[3]:>11.2f} "
                    f"{count_params(D) / 1e6:>8.2f}M {d_macs:>11.2f}")
@@ -234,7 +237,7 @@ def evaluate_renderer(**options):
     from posevideo.renderer.evaluate import evaluate as run_evaluation
     result = run_evaluation(**options)
     for key, value in result["metrics"].items():
-        click.echo(f"{key:<24} {value:.4f}")
+        click.echo(f"{key:<24} {'-' if value is None else f'{value:.4f}'}")
     click.echo(f"wrote {options['json_out']} and {result['sheet']}")
 
 

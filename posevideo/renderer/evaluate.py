@@ -118,7 +118,7 @@ def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker:
                     sums[f"psnr_{name}"].append(psnr(a, b))
                     sums[f"ssim_{name}"].append(ssim(a, b))
     for key, parts in sums.items():
-        metrics[key] = float(torch.cat(parts).mean()) if parts else float("nan")
+        metrics[key] = float(torch.cat(parts).mean()) if parts else None  # None: no region seen
 
     # Temporal flicker: consecutive frames of the same interval.
     same = clip[1:] == clip[:-1]

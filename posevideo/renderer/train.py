@@ -350,7 +350,8 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             bar.update(1)
 
             # Log: averages since the last line; a NaN stops here, before anything is saved.
-            stopping = stop.requested(dist) if step % 10 == 0 or step == cfg.steps else False
+            # A signal stops after this step (under DDP all ranks agree, checked every 10 steps).
+            stopping = stop.requested(dist) if dist.world_size == 1 or step % 10 == 0 else False
             if step % cfg.log_every == 0 or step == cfg.steps or stopping:
                 if dist.world_size > 1:
                     torch.distributed.all_reduce(sums)

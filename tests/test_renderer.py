@@ -1,0 +1,176 @@
+"""Renderer: model size, a few CPU training steps, exact resume, clear errors, render, evaluate."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import posevideo.renderer.train as train_module
+from posevideo.cli import _RENDERER_PRESETS, cli
+from posevideo.errors import InputError
+from posevideo.renderer.model import (PRESETS, Discriminator, Generator, RendererConfig, count_macs,
+                                      count_params)
+from posevideo.renderer.train import FrameBank, TrainConfig, train, write_bank
+from posevideo.training import load_checkpoint
+
+TINY = RendererConfig(size=32, ngf=8, ndf=8)
+STATS = {"speaker": "dot", "layout": "reduced", "center": [128.0, 120.0], "scale": 60.0,
+         "width": 256, "height": 256, "box": [0.0, 0.0, 256.0]}
+
+
+def tiny_bank(n: int = 16, size: int = 32) -> FrameBank:
+    """A 'person' that is a red disc wherever the 'skeleton' (a white square) says."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:size, :size]
+    skeletons = np.zeros((n, size, size, 3), np.uint8)
+    frames = np.full((n, size, size, 3), 40, np.uint8)
+    for i in range(n):
+        cx, cy = rng.integers(8, size - 8, 2)
+        skeletons[i][(abs(xx - cx) < 2) & (abs(yy - cy) < 2)] = 255
+        frames[i][(xx - cx) ** 2 + (yy - cy) ** 2 < 36] = (200, 60, 60)
+    meta = {"clip": np.repeat([0, 1], n // 2).astype(np.int32),
+            "regions": np.tile(np.array([[2, 2, 14, 14], [-1, -1, -1, -1], [10, 10, 30, 30]], np.float32), (n, 1, 1))}
+    return FrameBank(skeletons, frames, stats=STATS, meta=meta)
+
+
+def _cfg(out, steps, **kw):
+    return TrainConfig(out=str(out), steps=steps, batch=4, device="cpu", jitter=0.0, log_every=kw.pop("log_every", 3),
+                       image_every=10 ** 6, checkpoint_every=10 ** 6, **kw)
+
+
+def test_esn_is_the_seed_model_and_small_fits_the_browser():
+    with torch.device("meta"):  # shapes only: no time spent initialising 54 M weights
+        G, D = Generator(PRESETS["esn"]), Discriminator(PRESETS["esn"])
+    assert count_params(G) == 54_413_955          # pix2pix unet_256: "54.414 M"
+    assert count_params(D) == 2_768_705           # pix2pix basic 70x70 PatchGAN: "2.769 M"
+    assert count_macs(Generator(PRESETS["small"]), (1, 3, 256, 256)) <= 1e9
+    assert set(_RENDERER_PRESETS) == set(PRESETS)
+    x = torch.randn(1, 3, 32, 32)
+    assert Generator(TINY)(x).shape == x.shape and Discriminator(TINY)(x, x).shape == (1, 1, 2, 2)
+
+
+def test_presets_command_lists_esn():
+    result = CliRunner().invoke(cli, ["presets"])
+    assert result.exit_code == 0, result.output
+    esn = next(line for line in result.output.splitlines() if line.startswith("esn"))
+    assert "54.4M" in esn and "6.05" in esn
+
+
+def test_a_few_cpu_steps_lower_l1(tmp_path):
+    train(_cfg(tmp_path / "run", 30, lr=1e-3, log_every=10), tiny_bank(), TINY)
+    lines = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert lines[-1]["loss_l1"] < 0.8 * lines[0]["loss_l1"], lines
+    run = tmp_path / "run"
+    assert (run / "config.json").exists() and list((run / "progress").glob("*.png"))
+    for path in run.rglob("*"):  # safetensors + JSON + PNG only: no pickle anywhere
+        assert path.is_dir() or path.suffix in (".json", ".jsonl", ".png", ".safetensors"), path
+        if path.is_file():
+            assert not path.read_bytes()[:1] == b"\x80", f"{path} is a pickle"
+
+
+def _weights(run):
+    G, D = Generator(TINY), Discriminator(TINY)
+    load_checkpoint(run, {"G": G, "D": D})
+    return list(G.state_dict().values()) + list(D.state_dict().values())
+
+
+def test_resume_after_a_signal_is_exact(tmp_path, monkeypatch):
+    train(_cfg(tmp_path / "whole", 6), tiny_bank(), TINY)
+
+    # Interrupt the second run with SIGTERM during step 3: it must checkpoint step 3 and return.
+    real_bar = train_module.progress_bar
+
+    def bar_that_kills(*args, **kwargs):
+        bar = real_bar(*args, **kwargs)
+        update = bar.update
+
+        def update_and_signal(n=1):
+            update(n)
+            if bar.n == 3:
+                os.kill(os.getpid(), signal.SIGTERM)
+        bar.update = update_and_signal
+        return bar
+
+    monkeypatch.setattr(train_module, "progress_bar", bar_that_kills)
+    last = train(_cfg(tmp_path / "cut", 6), tiny_bank(), TINY)
+    assert last.name == "step-0000003"
+    monkeypatch.setattr(train_module, "progress_bar", real_bar)
+    train(_cfg(tmp_path / "cut", 6, resume=True), tiny_bank(), TINY)
+
+    for a, b in zip(_weights(tmp_path / "whole"), _weights(tmp_path / "cut")):
+        assert torch.equal(a, b)
+    steps = [json.loads(l)["step"] for l in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [3, 6]
+
+    # A checkpoint loaded into another config fails with a message naming the tensor.
+    with pytest.raises(InputError, match="does not fit this model config"):
+        load_checkpoint(tmp_path / "whole", {"G": Generator(RendererConfig(size=32, ngf=16, ndf=8))})
+    with pytest.raises(InputError, match="model="):
+        train(_cfg(tmp_path / "whole", 8, resume=True), tiny_bank(), RendererConfig(size=32, ngf=16, ndf=8))
+
+
+def _reduced_pose(path, frames=12):
+    """A plausible upper body in the reduced layout: shoulders 0/1, moving slightly."""
+    from posevideo.pose import make_pose, write_pose
+    from posevideo.pose.layouts import point_groups
+    k = sum(len(v) for v in point_groups("reduced").values())
+    rng = np.random.default_rng(1)
+    base = rng.uniform(90, 170, (k, 2))
+    base[0], base[1] = (160, 120), (100, 120)                    # left, right shoulder (pixels)
+    xy = base[None] + rng.normal(0, 1, (frames, k, 2))
+    write_pose(make_pose("reduced", xy.astype(np.float32), np.ones((frames, k), np.float32), 10.0, 256, 256), path)
+    return path
+
+
+def test_render_writes_one_frame_per_pose_frame(tmp_path):
+    from posevideo.video import probe
+    train(_cfg(tmp_path / "run", 2), tiny_bank(), TINY)
+    pose = _reduced_pose(tmp_path / "in.pose", frames=12)
+    result = CliRunner().invoke(cli, ["render", "--pose", str(pose), "--model", str(tmp_path / "run"),
+                                      "--out", str(tmp_path / "out.mp4"), "--batch", "5", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    info = probe(tmp_path / "out.mp4")
+    assert info.frames == 12 and info.fps == pytest.approx(10) and info.width == 32
+
+    # The shipped form (float16 generator alone) renders the same way.
+    result = CliRunner().invoke(cli, ["ship-renderer", "--model", str(tmp_path / "run"), "--out", str(tmp_path / "ship")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "ship").iterdir()) == ["checkpoint.json", "model.safetensors"]
+    result = CliRunner().invoke(cli, ["render", "--pose", str(pose), "--model", str(tmp_path / "ship"),
+                                      "--out", str(tmp_path / "ship.mp4"), "--device", "cpu"])
+    assert result.exit_code == 0 and probe(tmp_path / "ship.mp4").frames == 12
+
+    # Bad input: one line, exit code 2, no traceback.
+    (tmp_path / "bad.pose").write_bytes(b"not a pose")
+    result = CliRunner().invoke(cli, ["render", "--pose", str(tmp_path / "bad.pose"), "--model", str(tmp_path / "run"),
+                                      "--out", str(tmp_path / "x.mp4")])
+    assert result.exit_code == 2 and "bad.pose" in result.output and "Traceback" not in result.output
+
+
+def test_evaluate_on_a_packed_bank(tmp_path):
+    train(_cfg(tmp_path / "run", 2), tiny_bank(), TINY)
+    write_bank({"test": tiny_bank(8)}, tmp_path / "bank")
+    result = CliRunner().invoke(cli, ["evaluate", "renderer", "--model", str(tmp_path / "run"), "--data",
+                                      str(tmp_path / "bank"), "--json", str(tmp_path / "eval.json"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "eval.json").read_text())["metrics"]
+    assert 0 < metrics["psnr_frame"] < 100 and -1 <= metrics["ssim_frame"] <= 1
+    assert metrics["psnr_hands"] is not None and metrics["flicker"] >= 0 and metrics["frames_per_s"] > 0
+    assert (tmp_path / "eval.png").exists()
+
+
+def test_ssim_matches_skimage():
+    from skimage.metrics import structural_similarity
+    from posevideo.renderer.evaluate import psnr, ssim
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (40, 48, 3)).astype(np.float64)
+    b = np.clip(a + rng.normal(0, 20, a.shape), 0, 255)
+    ref = structural_similarity(a, b, channel_axis=2, gaussian_weights=True, sigma=1.5, data_range=255)
+    ta, tb = (torch.from_numpy(x).permute(2, 0, 1)[None].float() for x in (a, b))
+    assert abs(float(ssim(ta, tb)[0]) - ref) < 1e-3
+    assert abs(float(psnr(ta, tb)[0]) - 10 * np.log10(255 ** 2 / ((a - b) ** 2).mean())) < 1e-3
