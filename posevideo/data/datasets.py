@@ -50,10 +50,10 @@ class RendererFrames(torch.utils.data.Dataset):
         self.frames = rows.reset_index(drop=True)
         sdir = self.data / speaker
         self._crops, self._boxes, self._xy, self._conf = {}, {}, {}, {}
+        self._crop_paths = {}
         for video in self.frames["video_fn"].unique():
-            crops = np.load(_need(sdir / "frames" / f"{video}.{size}.npy", f"crops at {size} px; prepare with --size {size}"),
-                            mmap_mode="r")
-            self._crops[video] = crops
+            self._crop_paths[video] = _need(sdir / "frames" / f"{video}.{size}.npy",
+                                            f"crops at {size} px; prepare with --size {size}")
             self._boxes[video] = np.load(_need(sdir / "frames" / f"{video}.boxes.npy", "crop boxes"))
             xy, conf = arrays(to_layout(read_pose(_need(sdir / "poses" / f"{video}.pose", "poses")), layout))
             self._xy[video], self._conf[video] = xy, conf
@@ -68,12 +68,19 @@ class RendererFrames(torch.utils.data.Dataset):
         from posevideo.skeleton import draw_skeleton
 
         video, t = self._video[i], int(self._index[i])
+        if video not in self._crops:  # opened lazily, so each DataLoader worker maps its own
+            self._crops[video] = np.load(self._crop_paths[video], mmap_mode="r")
         target = np.asarray(self._crops[video][t])
         skeleton = draw_skeleton(self._xy[video][t], self._conf[video][t], self.layout, self.size,
                                  box=tuple(float(v) for v in self._boxes[video][t]))
         if self.jitter > 0:
             skeleton, target = self._augment(skeleton, target)
         return _to_tensor(skeleton), _to_tensor(target)
+
+    def __getstate__(self):  # a worker started with spawn gets paths, not copies of the crops
+        state = dict(self.__dict__)
+        state["_crops"] = {}
+        return state
 
     def _augment(self, *images):
         """One random zoom and aspect change about the centre, the same for every image."""

@@ -18,6 +18,7 @@ import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -469,9 +470,15 @@ def prepare_videos(videos: list[Path], speaker_dir: Path, options: PrepareOption
                 thread = threading.Thread(target=pump, daemon=True)
                 thread.start()
                 with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                    futures = [pool.submit(_worker, str(src), str(speaker_dir), options, events) for src in jobs]
+                    futures = {pool.submit(_worker, str(src), str(speaker_dir), options, events): src for src in jobs}
                     for future in as_completed(futures):
-                        finish(future.result())
+                        try:
+                            finish(future.result())
+                        except BrokenProcessPool as error:  # a worker died (killed, out of memory, a crash)
+                            src = futures[future]
+                            finish(VideoResult(str(src), src.stem, "failed", error=str(InputError(
+                                src, f"its worker process died ({error.__class__.__name__})",
+                                "Run again (finished videos are skipped); with fewer --workers if memory ran out."))))
                 stop.set()
                 thread.join()
     finally:
