@@ -93,7 +93,7 @@ def test_mouth_opens_with_the_speech_envelope(clip):
     mouth = np.linalg.norm(xy[:, FACE + LOWER_LIP_INNER] - xy[:, FACE + UPPER_LIP_INNER], axis=1)
     loudness = np.log(rms_envelope(audio, FPS)[:len(xy)] + 1e-4)
     # The jaw follows the loudness in dB almost directly (one-frame smoothing): a mouth that ignored
-    # the audio would correlate near 0; 0.8 leaves room for the AAC round trip and the smoothing.
+    # the audio would correlate near 0; seeds 0-7 gave 0.93-0.95 through the AAC round trip.
     assert np.corrcoef(mouth, loudness)[0, 1] > 0.8
 
 
@@ -102,26 +102,34 @@ def test_hands_rise_with_speech_energy(clip):
     lift = -(xy[:, LEFT_WRIST, 1] + xy[:, RIGHT_WRIST, 1]) / 2                  # up is positive
     energy = gaussian_filter1d(rms_envelope(audio, FPS)[:len(xy)], 0.5 * FPS)
     # Hands are in gesture space while speaking and at rest in pauses; idle drift, beats and the
-    # per-phrase choices are the rest. 0.5 is far above what audio-independent motion gives (~0).
+    # per-phrase choices are the rest. Seeds 0-7 gave 0.56-0.88; audio-independent motion gives ~0.
     assert np.corrcoef(lift, energy)[0, 1] > 0.5
 
 
-def test_a_model_that_listens_beats_one_that_does_not(clip):
-    """Ridge regression from smoothed log-mel band energies to wrists, elbows, finger tips and mouth,
-    fit on the first 60 % and tested on the rest, against the best audio-blind constant (median)."""
+def test_the_audio_explains_the_motion(clip):
+    """A linear listener: least squares from smoothed log-mel band energies (9 features, computed
+    here, not by the generator) to wrists, elbows, index tips and the lower lip. With the audio in
+    time it explains much of the motion; the same fit on the audio shifted by a third or a half of
+    the clip (same statistics, wrong moments) is the audio-blind control.
+    Seeds 0-7 (24 s) gave R^2 0.38-0.76 aligned and 0.07-0.26 shifted."""
     _, xy, _, audio = clip
     mel = log_mel(audio)                                                         # (100 fps, 64)
     frames = len(xy)
     index = np.clip((np.arange(frames) / FPS * 100).astype(int), 0, len(mel) - 1)
     bands = (mel.mean(1), mel[:, :20].mean(1), mel[:, 40:].mean(1))
-    X = np.stack([gaussian_filter1d(b, s)[index] for b in bands for s in (5, 15, 30, 60)], 1)
-    X = np.c_[(X - X.mean(0)) / (X.std(0) + 1e-6), np.ones(frames)]
+    features = np.stack([gaussian_filter1d(b, s)[index] for b in bands for s in (3, 10, 30)], 1)
     Y = xy[:, [LEFT_WRIST, RIGHT_WRIST, 13, 14, 501 + 8, 522 + 8, FACE + LOWER_LIP_INNER]].reshape(frames, -1)
-    n = int(frames * 0.6)
-    W = np.linalg.solve(X[:n].T @ X[:n] + np.eye(X.shape[1]), X[:n].T @ Y[:n])
-    listening = np.abs(X[n:] @ W - Y[n:]).mean()
-    blind = np.abs(np.median(Y[:n], axis=0) - Y[n:]).mean()
-    assert listening < 0.85 * blind
+    Y = Y - Y.mean(0)
+
+    def explained(shift):
+        X = np.roll(features, shift, axis=0)
+        X = np.c_[(X - X.mean(0)) / (X.std(0) + 1e-6), np.ones(frames)]
+        W = np.linalg.lstsq(X, Y, rcond=None)[0]
+        return 1 - ((X @ W - Y) ** 2).sum() / (Y ** 2).sum()
+
+    listening = explained(0)
+    blind = max(explained(frames // 2), explained(frames // 3))
+    assert listening > 0.3 and listening - blind > 0.15, (listening, blind)
 
 
 def test_cli_writes_the_three_files_and_rejects_bad_input(tmp_path):

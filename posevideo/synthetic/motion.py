@@ -13,8 +13,9 @@ alone, so a model that listens can recover most of the motion):
   the onset's strength), a finger flick, a head nod and raised brows (brows also rise with pitch).
 - over each phrase the hands swing outward and back (half a sine over the sentence's duration).
 - mouth: the jaw opens with the fast loudness envelope (one-frame smoothing) - near deterministic.
-- per phrase (modest randomness): which hand leads (the per-seed dominant hand, sometimes both,
-  now and then the other) and a small offset of the gesture's place.
+- per phrase: both hands gesture when the phrase's mean pitch is above the style's threshold,
+  else the per-seed dominant hand leads (the other stays low); a small random offset of the
+  gesture's place (the only per-phrase randomness).
 - idle, always: breathing (shoulders, ~0.25 Hz), slow sway of the body and head, small hand drift,
   and blinks at random times (Poisson, per-seed rate).
 - a per-seed `Style` scales all of this (amplitude, beat strength, pitch lift, nod, finger
@@ -47,7 +48,7 @@ FEATURE_RATE = 100  # audio feature frames per second (hop 10 ms at 16 kHz)
 class Style:
     """How one synthetic person moves; drawn from the seed, recorded in the JSON."""
     dominant: str          # "right" or "left": the hand that leads most phrases
-    both_hands: float      # chance that a phrase uses both hands
+    both_hands_pitch: float  # phrases whose mean pitch is above this use both hands
     amplitude: float       # size of the gesture space
     beat: float            # stroke size of beat gestures
     pitch_lift: float      # how much pitch raises the hands
@@ -67,7 +68,7 @@ class Style:
 def style_for_seed(rng: np.random.Generator) -> Style:
     return Style(
         dominant="right" if rng.random() < 0.75 else "left",
-        both_hands=float(rng.uniform(0.2, 0.6)), amplitude=float(rng.uniform(0.85, 1.2)),
+        both_hands_pitch=float(rng.uniform(-0.15, 0.15)), amplitude=float(rng.uniform(0.85, 1.2)),
         beat=float(rng.uniform(0.8, 1.3)), pitch_lift=float(rng.uniform(0.6, 1.4)),
         nod=float(rng.uniform(0.05, 0.12)), openness=float(rng.uniform(0.6, 1.0)),
         pointing=float(rng.uniform(0.0, 0.8)), mouth_gain=float(rng.uniform(0.9, 1.3)),
@@ -213,22 +214,23 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
     t = np.arange(T) / fps
     sway = style.sway
 
-    # Per-phrase choices (the only randomness tied to phrases): leading hand(s) and a place offset.
+    # Per phrase: which hands gesture follows the phrase's melody (both when its mean pitch is above
+    # the style's threshold, else the dominant hand leads); a small random place offset.
     lead = {"right": np.zeros(T), "left": np.zeros(T)}
     offset = np.zeros((T, 2))
     arc = np.zeros(T)                                                             # 0..~0.12 outward swing
     other = "left" if style.dominant == "right" else "right"
     for i, s in enumerate(sentences):
         window = (t >= s["start"] - 0.6) & (t <= s["end"] + 0.6)
-        r = rng.random()
-        hands = (style.dominant, other) if r < style.both_hands else \
-            (other,) if r > 0.9 else (style.dominant,)
+        spoken = (t >= s["start"]) & (t <= s["end"])
+        high = f.pitch[spoken].mean() > style.both_hands_pitch if spoken.any() else False
+        hands = (style.dominant, other) if high else (style.dominant,)
         for hand in (style.dominant, other):
-            lead[hand][window] = 1.0 if hand in hands else 0.3
-        offset[window] = rng.normal(0, 0.05, 2)
+            lead[hand][window] = 1.0 if hand in hands else 0.5
+        offset[window] = rng.normal(0, 0.03, 2)
         # Over a phrase the hands open outward and come back: a slow arc tied to the phrase's timing.
         progress = np.clip((t - s["start"]) / max(s["end"] - s["start"], 0.1), 0, 1)
-        arc += rng.uniform(0.04, 0.12) * np.sin(np.pi * progress) * ((t >= s["start"]) & (t <= s["end"]))
+        arc += 0.08 * style.amplitude * np.sin(np.pi * progress) * ((t >= s["start"]) & (t <= s["end"]))
     for hand in lead:
         lead[hand] = gaussian_filter1d(lead[hand], 0.25 * fps)
     offset = gaussian_filter1d(offset, 0.3 * fps, axis=0)
