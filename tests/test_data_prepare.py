@@ -239,6 +239,13 @@ def test_vfr_rotated_no_audio_and_no_person_are_handled(tmp_path):
     phone = json.loads((data / "x" / "videos" / "phone.json").read_text())["probe"]
     assert (phone["width"], phone["height"]) == (96, 160)
     assert set(frames.loc[frames["video_fn"] == "empty", "interval_id"]) == {""}
+    # A new crop size later: only the crops are made, the rest is kept.
+    pose_time = (data / "x" / "poses" / "vfr.pose").stat().st_mtime_ns
+    code, output = _run("prepare", videos, "--speaker", "x", "--data", data, "--poses-from", poses, "--size", 64,
+                        "--size", 32, "--min-seconds", 0.5)
+    assert code == 0 and np.load(data / "x" / "frames" / "vfr.32.npy").shape == (vfr_frames, 32, 32, 3)
+    assert (data / "x" / "poses" / "vfr.pose").stat().st_mtime_ns == pose_time
+    assert json.loads((data / "x" / "done" / "vfr.json").read_text())["sizes"] == [32, 64]
     # A .pose whose length is not the video's is refused with one line naming it.
     _fake_pose(poses / "phone.pose", 50, 25, 96, 160)
     code, output = _run("prepare", videos / "phone.mp4", "--speaker", "y", "--data", data, "--poses-from", poses)

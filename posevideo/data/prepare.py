@@ -380,7 +380,9 @@ def prepare_video(src: Path, speaker_dir: Path, options: PrepareOptions,
         result.warnings.append("no person found in any frame: no intervals, no samples")
     result.seconds = timer.seconds
 
-    write_json(paths["done"], {"source": source_id, "options": options.pose_key(), "sizes": sorted(options.sizes),
+    sizes = set(options.sizes) | {int(p.name.split(".")[-2]) for p in (speaker_dir / "frames").glob(f"{name}.*.npy")
+                                  if p.name.split(".")[-2].isdigit()}
+    write_json(paths["done"], {"source": source_id, "options": options.pose_key(), "sizes": sorted(sizes),
                                "video": name, "frames": result.frames, "fps": info.fps,
                                "duration": result.duration, "detected": result.detected,
                                "has_audio": info.has_audio, "keyed": keyed, "warnings": result.warnings,
