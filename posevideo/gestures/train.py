@@ -42,6 +42,7 @@ class TrainConfig:
     checkpoint_every: int = 2000
     resume: bool = False
     max_minutes: float | None = None  # a fixed time budget: stop (and checkpoint) when spent
+    export: str | None = None  # also write the generator alone, float16, here (what ships)
     model: dict = field(default_factory=dict)  # filled from the preset and the data (n_points)
 
 
@@ -197,7 +198,17 @@ def train(cfg: TrainConfig, clips: Clips | None = None) -> str:
             if stopping:
                 break
     training.cleanup_distributed()
+    if dist.is_main and cfg.export:
+        export_generator(run.latest(), cfg.export)
     return str(run.latest()) if dist.is_main else ""
+
+
+def export_generator(checkpoint: str, out: str) -> str:
+    """The generator alone in float16 safetensors + checkpoint.json: enough to predict (a few MB)."""
+    generator, meta = load_generator(str(checkpoint))
+    keep = {k: v for k, v in meta.items() if k not in ("optimizers", "rng", "path", "format")}
+    training.save_checkpoint(out, {"generator": generator}, None, keep, dtype=torch.float16)
+    return out
 
 
 @torch.no_grad()
