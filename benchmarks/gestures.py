@@ -11,6 +11,7 @@ toy speaker held on the device, timed after warm-up steps. Prints a Markdown tab
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from dataclasses import replace
 
@@ -38,22 +39,23 @@ def bench_infer(presets, device, seconds=60.0, points=178, repeats=3):
         features = LogMel().to(device)
         with torch.inference_mode():
             predict_poses(g, audio[:16000 * 10], device=device, features=features)  # warm-up
-            best = float("inf")
+            best, best_cpu = float("inf"), float("inf")
             for _ in range(repeats):
                 if device == "cuda":
                     torch.cuda.synchronize()
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 predict_poses(g, audio, device=device, features=features)
                 if device == "cuda":
                     torch.cuda.synchronize()
                 best = min(best, time.perf_counter() - t0)
-        rows.append((name, count_parameters(g) / 1e6, seconds / best, best * 1000 / seconds))
+                best_cpu = min(best_cpu, time.process_time() - c0)
+        rows.append((name, count_parameters(g) / 1e6, seconds / best, best * 1000 / seconds, seconds / best_cpu))
     print(f"\ninference, {points} points, hop 48, {seconds:.0f} s of audio, device {device}, "
-          f"{torch.get_num_threads()} threads, best of {repeats}")
-    print("| preset | params (M) | x real time | ms per audio second |")
-    print("| --- | ---: | ---: | ---: |")
-    for name, params, factor, ms in rows:
-        print(f"| {name} | {params:.2f} | {factor:.0f} | {ms:.2f} |")
+          f"{torch.get_num_threads()} threads, best of {repeats}; load average {os.getloadavg()[0]:.1f}")
+    print("| preset | params (M) | x real time (wall) | ms per audio second (wall) | audio s per CPU s |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, params, factor, ms, per_cpu in rows:
+        print(f"| {name} | {params:.2f} | {factor:.0f} | {ms:.2f} | {per_cpu:.0f} |")
 
 
 def bench_train(presets, device, batches, points=178, steps=50, warmup=10):
@@ -106,8 +108,11 @@ def main():
     parser.add_argument("--presets", nargs="+", default=["fast", "s2g"], choices=list(PRESETS))
     parser.add_argument("--batches", nargs="+", type=int, default=[32, 128])
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
     torch.manual_seed(0)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.what == "infer":
         bench_infer(args.presets, args.device, args.seconds)
     else:

@@ -288,7 +288,7 @@ _GESTURE_PRESETS = ("s2g", "fast", "tiny")  # keys of posevideo.gestures.model.P
 @click.option("--data", type=click.Path(exists=True, file_okay=False), required=True, help="DATA folder from `posevideo prepare`, or a folder from `pack-frames`.")
 @click.option("--speaker", default=None, help="Speaker folder inside DATA (not needed with a pack-frames folder).")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run folder to create (or continue with --resume).")
-@click.option("--preset", type=click.Choice(_GESTURE_PRESETS), default="s2g", help="s2g: the paper's 7.2 M model; fast: 1.7 M, to ship.")
+@click.option("--preset", type=click.Choice(_GESTURE_PRESETS), default="s2g", help="s2g: the paper's 7.2 M model; fast: 1.2 M, to ship.")
 @click.option("--steps", type=click.IntRange(1), default=10_000)
 @click.option("--batch", type=click.IntRange(1), default=32, help="Windows of 64 pose frames a step, per GPU/process.")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-4)

@@ -20,7 +20,8 @@ from posevideo.gestures.features import N_MELS
 class GestureConfig:
     n_points: int = 49  # keypoints out (49: speech2gesture's neck, arms and hands)
     width: int = 256  # channels of the deep 2D layers and of the whole 1D U-Net
-    encoder_width: int = 64  # channels of the first 2D audio layers (doubled twice)
+    encoder_width: int = 64  # channels of the first 2D audio layers (doubled once)
+    encoder_deep: int | None = None  # channels of the deep 2D layers (None: width, as the original)
     unet_depth: int = 5  # downsamplings in the 1D U-Net (64 frames -> 2)
     decoder_layers: int = 4  # 1D conv layers after the U-Net, as the original
     disc_width: int = 64  # discriminator channels at the first layer
@@ -34,9 +35,10 @@ class GestureConfig:
 PRESETS: dict[str, GestureConfig] = {
     # The original: 7.2 M generator parameters for 49 points (the paper says about 7.4 M).
     "s2g": GestureConfig(),
-    # Half the U-Net width, a quarter of the encoder's: 1.7 M parameters, ~9x less compute a window,
-    # the one to ship (inference well over 500x real time on a 2-core CPU; benchmarks/gestures.py).
-    "fast": GestureConfig(width=128, encoder_width=16, disc_width=32),
+    # Half the U-Net width, an eighth of the encoder's first layers and a quarter of its deep ones:
+    # 1.2 M parameters and ~15x less compute a window, the one to ship (inference over 500x real
+    # time on a 2-core CPU; the 2D audio encoder is where the time goes, benchmarks/gestures.py).
+    "fast": GestureConfig(width=128, encoder_width=8, encoder_deep=64, disc_width=32),
     # For tests: trains in seconds on a CPU.
     "tiny": GestureConfig(width=32, encoder_width=8, disc_width=16, decoder_layers=1),
 }
@@ -63,13 +65,13 @@ class AudioEncoder(nn.Module):
 
     def __init__(self, cfg: GestureConfig):
         super().__init__()
-        e, w = cfg.encoder_width, cfg.width
+        e, d, w = cfg.encoder_width, cfg.encoder_deep or cfg.width, cfg.width
         self.net = nn.Sequential(
             ConvNormRelu(2, 1, e), ConvNormRelu(2, e, e, downsample=True),  # mels 64 -> 32
             ConvNormRelu(2, e, 2 * e), ConvNormRelu(2, 2 * e, 2 * e, downsample=True),  # -> 16
-            ConvNormRelu(2, 2 * e, w), ConvNormRelu(2, w, w, downsample=True),  # -> 8
-            ConvNormRelu(2, w, w),
-            ConvNormRelu(2, w, w, kernel=(3, N_MELS // 8), padding=(1, 0)),  # frequency 8 -> 1
+            ConvNormRelu(2, 2 * e, d), ConvNormRelu(2, d, d, downsample=True),  # -> 8
+            ConvNormRelu(2, d, d),
+            ConvNormRelu(2, d, w, kernel=(3, N_MELS // 8), padding=(1, 0)),  # frequency 8 -> 1
         )
 
     def forward(self, mel: torch.Tensor, pose_frames: int) -> torch.Tensor:
