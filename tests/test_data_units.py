@@ -87,6 +87,9 @@ def test_intervals_min_length_and_cut_at_max():
     valid[100:900] = True  # 32 s -> 4 pieces of 8 s at max 10 s
     runs = cut_intervals(valid, 25, min_seconds=1.0, max_seconds=10.0)
     assert runs == [(100, 300), (300, 500), (500, 700), (700, 900)]
+    # A camera cut at frame 160 splits the run first: 60 frames, then 740 cut into 4 pieces of 185.
+    runs = cut_intervals(valid, 25, min_seconds=1.0, max_seconds=10.0, breaks=[160])
+    assert runs == [(100, 160), (160, 345), (345, 530), (530, 715), (715, 900)]
 
 
 def test_split_is_deterministic_and_gives_all_three():
@@ -139,3 +142,19 @@ def test_speech2gesture_dataset_is_read_into_the_index(tmp_path, flat):
     pd.DataFrame([{"dataset": "train"}]).to_csv(bad, index=False)
     with pytest.raises(InputError, match="lacks the columns"):
         import_s2g(bad, data)
+
+
+def test_crop_box_does_not_glide_across_a_camera_cut():
+    fps, count = 25, 200
+    rng = np.random.default_rng(1)
+    mid = np.zeros((count, 2), np.float32)
+    mid[:100] = (200, 200)
+    mid[100:] = (500, 260)  # the camera cuts to another framing at frame 100
+    mid += rng.normal(0, 2, mid.shape).astype(np.float32)
+    mid[40] = (420, 300)  # a one-frame detection outlier is not a cut
+    width = np.where(np.arange(count) < 100, 100, 80).astype(np.float32)
+    boxes = crops.crop_boxes(mid, width, np.ones(count, bool), fps, 800, 600)
+    centre = boxes[:, 0] + boxes[:, 2] / 2
+    assert abs(centre[99] - 200) < 5 and abs(centre[100] - 500) < 5
+    assert abs(boxes[99, 2] - 300) < 6 and abs(boxes[100, 2] - 240) < 6
+    assert np.abs(np.diff(centre[:100])).max() <= 2 and np.abs(np.diff(centre[100:])).max() <= 2

@@ -33,28 +33,49 @@ def _fill(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.interp(t, t[valid], values[valid])
 
 
+def _segments(mid: np.ndarray, width: np.ndarray, valid: np.ndarray, fps: float) -> list[tuple[int, int]]:
+    """Frame ranges [a, b) smoothed apart: a cut (the person jumps by more than half a shoulder
+    width from one frame to the next, after a running median removed single-frame outliers) or a
+    gap of more than a second without a person. A box never glides across a camera cut."""
+    count = len(valid)
+    index = np.flatnonzero(valid)
+    if len(index) < 2:
+        return [(0, count)]
+    k = max(1, int(round(fps / 2)) | 1)
+    mx, my, w = (median_filter(a[index], size=k, mode="nearest") for a in (mid[:, 0], mid[:, 1], width))
+    step = np.hypot(np.diff(mx), np.diff(my))
+    cut = (step > 0.5 * np.minimum(w[1:], w[:-1])) | (np.diff(index) > fps)
+    bounds = [0] + [int(index[c] + index[c + 1] + 1) // 2 for c in np.flatnonzero(cut)] + [count]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
 def crop_boxes(mid: np.ndarray, width: np.ndarray, valid: np.ndarray, fps: float,
                frame_w: int, frame_h: int) -> np.ndarray:
     """Smoothed square boxes (T, 3) float32 = (x0, y0, side) in source pixels, integers.
 
     Frames without a valid pose take the box of their neighbours; a video without any valid pose
-    gets the largest centred square."""
+    gets the largest centred square. Each stretch between camera cuts is smoothed on its own."""
     count = len(valid)
     if not valid.any():
         side = min(frame_w, frame_h)
         box = [(frame_w - side) // 2, (frame_h - side) // 2, side]
         return np.tile(np.asarray(box, np.float32), (count, 1))
-    cx, cy, w = (_fill(a, valid) for a in (mid[:, 0], mid[:, 1], width))
-    # A running median first removes single-frame detection outliers, then a Gaussian low-pass.
-    k = max(1, int(round(fps / 2)) | 1)
-    cx, cy, w = (median_filter(a, size=k, mode="nearest") for a in (cx, cy, w))
-    cx = gaussian_filter1d(cx, CENTER_SIGMA_S * fps, mode="nearest")
-    cy = gaussian_filter1d(cy, CENTER_SIGMA_S * fps, mode="nearest")
-    w = gaussian_filter1d(w, SIDE_SIGMA_S * fps, mode="nearest")
-    side = np.maximum(np.round(SIDE * w), 8)
-    x0 = np.round(cx - side / 2)
-    y0 = np.round(cy - SHOULDER_Y * side)
-    return (np.stack([x0, y0, side], axis=1) + 0.0).astype(np.float32)  # + 0.0: no -0
+    out = np.zeros((count, 3), np.float64)
+    for a, b in _segments(mid, width, valid, fps):
+        seg_valid = valid[a:b]
+        if not seg_valid.any():  # cannot happen (bounds sit between valid frames); kept safe
+            seg_valid = valid
+            a, b = 0, count
+        cx, cy, w = (_fill(v[a:b], seg_valid) for v in (mid[:, 0], mid[:, 1], width))
+        # A running median first removes single-frame detection outliers, then a Gaussian low-pass.
+        k = max(1, int(round(fps / 2)) | 1)
+        cx, cy, w = (median_filter(v, size=k, mode="nearest") for v in (cx, cy, w))
+        cx = gaussian_filter1d(cx, CENTER_SIGMA_S * fps, mode="nearest")
+        cy = gaussian_filter1d(cy, CENTER_SIGMA_S * fps, mode="nearest")
+        w = gaussian_filter1d(w, SIDE_SIGMA_S * fps, mode="nearest")
+        side = np.maximum(np.round(SIDE * w), 8)
+        out[a:b] = np.stack([np.round(cx - side / 2), np.round(cy - SHOULDER_Y * side), side], axis=1)
+    return (out + 0.0).astype(np.float32)  # + 0.0: no -0
 
 
 def crop(frame: np.ndarray, box, size: int, background=(0, 0, 0)) -> np.ndarray:

@@ -49,11 +49,17 @@ def valid_runs(valid: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
-def cut_intervals(valid: np.ndarray, fps: float, min_seconds: float, max_seconds: float) -> list[tuple[int, int]]:
-    """Runs of valid frames of at least `min_seconds`, each cut into the fewest equal pieces of at
-    most `max_seconds`. Frame ranges [start, end)."""
+def cut_intervals(valid: np.ndarray, fps: float, min_seconds: float, max_seconds: float,
+                  breaks=()) -> list[tuple[int, int]]:
+    """Runs of valid frames (also split at the frames in `breaks`: camera cuts) of at least
+    `min_seconds`, each cut into the fewest equal pieces of at most `max_seconds`. Frame ranges
+    [start, end)."""
     out = []
+    runs = []
     for start, end in valid_runs(valid):
+        inner = [b for b in sorted(breaks) if start < b < end]
+        runs += list(zip([start] + inner, inner + [end]))
+    for start, end in runs:
         length = end - start
         if length < min_seconds * fps:
             continue
@@ -89,8 +95,9 @@ def assign_splits(intervals: list[tuple[str, float]], dev: float, test: float) -
 # --- per video ---------------------------------------------------------------------------------------
 
 def _video_arrays(speaker_dir: Path, name: str):
-    """(holistic pose, shoulder-valid (T,) bool) of a finished video."""
-    from posevideo.data.crops import shoulder_track
+    """(holistic pose, shoulder-valid (T,) bool, camera cuts (frames where a new shot starts)) of
+    a finished video; the cuts are the ones its crop boxes were smoothed apart at."""
+    from posevideo.data.crops import _segments, shoulder_track
     from posevideo.data.prepare import _shoulder_indices
     from posevideo.pose import arrays, read_pose
 
@@ -98,24 +105,25 @@ def _video_arrays(speaker_dir: Path, name: str):
     pose = read_pose(path)
     xy, conf = arrays(pose)
     left, right = _shoulder_indices(pose, path)
-    _, _, valid = shoulder_track(xy, conf, left, right)
-    return pose, valid
+    mid, width, valid = shoulder_track(xy, conf, left, right)
+    cuts = [a for a, _ in _segments(mid, width, valid, float(pose.body.fps))[1:]]
+    return pose, valid, cuts
 
 
-def _samples_of_video(xy_n, conf, intervals, audio, fps: float):
-    """Yield (interval_id, first 15-fps frame, start seconds, pose (64, K, 2), conf (64, K), audio
-    (68267,)) for every 64-frame window (hop 5) of every interval; xy_n, conf at the video's fps."""
+def _samples_of_interval(xy_n, conf, start: int, audio, fps: float):
+    """Yield (first 15-fps frame, start seconds, pose (64, K, 2), conf (64, K), audio (68267,))
+    for every 64-frame window (hop 5) of an interval that starts at video frame `start`; xy_n,
+    conf are the interval's frames at the video's fps."""
     from posevideo.pose import resample
 
-    for interval_id, start, end in intervals:
-        p15, c15 = resample(xy_n[start:end], conf[start:end], fps, FPS)
-        for j in range(0, len(p15) - WINDOW + 1, HOP):
-            t0 = start / fps + j / FPS
-            a0 = int(round(t0 * SAMPLE_RATE))
-            clip = audio[a0:a0 + AUDIO_SAMPLES]
-            if len(clip) < AUDIO_SAMPLES:
-                clip = np.pad(clip, (0, AUDIO_SAMPLES - len(clip)))
-            yield interval_id, j, t0, p15[j:j + WINDOW], c15[j:j + WINDOW], clip
+    p15, c15 = resample(xy_n, conf, fps, FPS)
+    for j in range(0, len(p15) - WINDOW + 1, HOP):
+        t0 = start / fps + j / FPS
+        a0 = int(round(t0 * SAMPLE_RATE))
+        clip = audio[a0:a0 + AUDIO_SAMPLES]
+        if len(clip) < AUDIO_SAMPLES:
+            clip = np.pad(clip, (0, AUDIO_SAMPLES - len(clip)))
+        yield j, t0, p15[j:j + WINDOW], c15[j:j + WINDOW], clip
 
 
 class _Moments:
@@ -192,9 +200,9 @@ def build_index(data: str | Path, options: IndexOptions = IndexOptions(), show_p
     # holistic poses do not fit in memory).
     per_speaker = {}  # speaker -> [(video, fps, valid, runs, (width, height))]
     for speaker, name in tqdm(videos, desc="   index", unit="video", disable=not show_progress):
-        pose, valid = _video_arrays(data / speaker, name)
+        pose, valid, cuts = _video_arrays(data / speaker, name)
         fps = float(pose.body.fps)
-        runs = cut_intervals(valid, fps, options.min_seconds, options.max_seconds)
+        runs = cut_intervals(valid, fps, options.min_seconds, options.max_seconds, breaks=cuts)
         size = (int(pose.header.dimensions.width), int(pose.header.dimensions.height))
         per_speaker.setdefault(speaker, []).append((name, fps, valid, runs, size))
 
@@ -228,30 +236,32 @@ def build_index(data: str | Path, options: IndexOptions = IndexOptions(), show_p
             if not intervals:
                 continue
             # Second pass over this video: its framing and its samples.
-            pose, _ = _video_arrays(sdir, name)
+            pose, _, _ = _video_arrays(sdir, name)
             xy, conf = arrays(to_layout(pose, options.layout))
-            xy_n, stats = normalize(xy, conf, options.layout)  # one centre and scale per video: body motion is kept
-            framing.append((np.asarray(stats.center, float), float(stats.scale)))
             audio_path = sdir / "audio" / f"{name}.wav"
-            if not audio_path.exists():
-                continue  # renderer data only
-            audio = load_audio(audio_path, SAMPLE_RATE)
+            audio = load_audio(audio_path, SAMPLE_RATE) if audio_path.exists() else None  # None: renderer data only
             unchanged = same_options and old_prints.get(f"{speaker}/{name}") == fingerprints[f"{speaker}/{name}"]
-            for interval_id, j, t0, p, c, clip in _samples_of_video(xy_n, conf, intervals, audio, fps):
-                split = split_by_id[interval_id]
-                rel = f"{speaker}/samples/{interval_id}-{j:04d}.npz"
-                keep_files.add(rel)
-                if split == "train":
-                    moments.add(p, c)
-                if not (unchanged and (data / rel).exists()):
-                    _write_npz(data / rel, pose=p, conf=c, audio=clip.astype(np.float32), layout=options.layout,
-                               center=np.asarray(stats.center, np.float32), scale=np.float32(stats.scale),
-                               speaker=speaker, video_fn=name, interval_id=interval_id, dataset=split,
-                               start=np.float64(t0), end=np.float64(t0 + WINDOW / FPS), fps=np.float32(FPS),
-                               sample_rate=np.int32(SAMPLE_RATE), width=np.int32(size[0]), height=np.int32(size[1]))
-                    written += 1
-                sample_rows.append([rel, split, t0, t0 + WINDOW / FPS, rel, speaker, name, interval_id])
-                summary_samples[split] += 1
+            for interval_id, start, end in intervals:
+                # One centre and scale per interval (one shot): the body's own motion within it is kept.
+                xy_n, stats = normalize(xy[start:end], conf[start:end], options.layout)
+                framing.append((np.asarray(stats.center, float), float(stats.scale)))
+                if audio is None:
+                    continue
+                for j, t0, p, c, clip in _samples_of_interval(xy_n, conf[start:end], start, audio, fps):
+                    split = split_by_id[interval_id]
+                    rel = f"{speaker}/samples/{interval_id}-{j:04d}.npz"
+                    keep_files.add(rel)
+                    if split == "train":
+                        moments.add(p, c)
+                    if not (unchanged and (data / rel).exists()):
+                        _write_npz(data / rel, pose=p, conf=c, audio=clip.astype(np.float32), layout=options.layout,
+                                   center=np.asarray(stats.center, np.float32), scale=np.float32(stats.scale),
+                                   speaker=speaker, video_fn=name, interval_id=interval_id, dataset=split,
+                                   start=np.float64(t0), end=np.float64(t0 + WINDOW / FPS), fps=np.float32(FPS),
+                                   sample_rate=np.int32(SAMPLE_RATE), width=np.int32(size[0]), height=np.int32(size[1]))
+                        written += 1
+                    sample_rows.append([rel, split, t0, t0 + WINDOW / FPS, rel, speaker, name, interval_id])
+                    summary_samples[split] += 1
 
         # Samples imported from speech2gesture's own dataset.
         imported = sdir / "imported.csv"
