@@ -87,9 +87,9 @@ def test_intervals_min_length_and_cut_at_max():
     valid[100:900] = True  # 32 s -> 4 pieces of 8 s at max 10 s
     runs = cut_intervals(valid, 25, min_seconds=1.0, max_seconds=10.0)
     assert runs == [(100, 300), (300, 500), (500, 700), (700, 900)]
-    # A camera cut at frame 160 splits the run first: 60 frames, then 740 cut into 4 pieces of 185.
+    # A camera cut at frame 160 splits the run first: 60 frames, then 740 cut into 3 pieces (<= 250).
     runs = cut_intervals(valid, 25, min_seconds=1.0, max_seconds=10.0, breaks=[160])
-    assert runs == [(100, 160), (160, 345), (345, 530), (530, 715), (715, 900)]
+    assert runs == [(100, 160), (160, 407), (407, 653), (653, 900)]
 
 
 def test_split_is_deterministic_and_gives_all_three():
