@@ -198,6 +198,9 @@ async function webcam() {
   showStatus(`webcam ${camera.width}x${camera.height} through MediaPipe Holistic`);
   state.detections = 0;
   while (run === state.run) {
+    // Holistic's send() settles in microtasks only: give the event loop a turn between frames, or
+    // clicks, timers and the meter starve while the camera runs.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     const holistic = await camera.detect();
     if (run !== state.run) break;
     const reduced = state.skeleton.toReduced(holistic.xy, holistic.conf);

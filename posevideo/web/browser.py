@@ -32,27 +32,33 @@ def chromium_path() -> str:
 
 
 @contextlib.contextmanager
-def chromium(fake_video: str | Path | None = None, extra_flags: tuple[str, ...] = ()) -> Iterator:
+def chromium(fake_video: str | Path | None = None, extra_flags: tuple[str, ...] = (), playwright=None) -> Iterator:
     """A Playwright BrowserContext on headless Chromium with a fresh --user-data-dir.
 
     fake_video: a .y4m or .mjpeg file that Chromium plays as the webcam (getUserMedia is granted).
+    playwright: a running `sync_playwright()` instance to launch from (Playwright allows one per
+    thread); None starts and stops one here.
     """
-    from playwright.sync_api import sync_playwright
+    if playwright is None:
+        from playwright.sync_api import sync_playwright
 
+        with sync_playwright() as own:
+            with chromium(fake_video, extra_flags, own) as context:
+                yield context
+        return
     flags = list(FLAGS) + list(extra_flags)
     if fake_video is not None:
         flags += ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                   f"--use-file-for-fake-video-capture={Path(fake_video).resolve()}"]
     profile = tempfile.mkdtemp(prefix="posevideo-chromium-")
     try:
-        with sync_playwright() as playwright:
-            context = playwright.chromium.launch_persistent_context(
-                profile, executable_path=chromium_path(), headless=True, args=flags,
-                viewport={"width": 1100, "height": 700})
-            try:
-                yield context
-            finally:
-                context.close()
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=chromium_path(), headless=True, args=flags,
+            viewport={"width": 1100, "height": 700})
+        try:
+            yield context
+        finally:
+            context.close()
     finally:
         shutil.rmtree(profile, ignore_errors=True)
 
