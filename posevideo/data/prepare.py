@@ -250,10 +250,11 @@ def _crop_all(src: Path, info, pose, paths: dict, sizes, options: PrepareOptions
         with _atomic_many([paths[f"crop{s}"] for s in todo]) as tmps:
             arrays_out = [np.lib.format.open_memmap(t, mode="w+", dtype=np.uint8, shape=(count, s, s, 3))
                           for t, s in zip(tmps, todo)]
-            t = -1
+            decoded = 0
             for t, frame in enumerate(_frames(src, info, timer, progress)):
-                if t >= count:
+                if t >= count:  # a frame or two more than the pose: not cropped
                     break
+                decoded = t + 1
                 for out, size in zip(arrays_out, todo):
                     start = time.perf_counter()
                     image = cropping.crop(frame, boxes[t], size, options.background)
@@ -264,7 +265,6 @@ def _crop_all(src: Path, info, pose, paths: dict, sizes, options: PrepareOptions
                         timer.add("key", time.perf_counter() - start)
                     out[t] = image
                 progress("crop", 1)
-            decoded = t + 1
             if decoded < count - max(2, 0.01 * count):
                 raise InputError(src, f"only {decoded} of {count} frames could be decoded (truncated?)",
                                  "Re-export or re-download the video.")
