@@ -64,9 +64,6 @@ const state = {
   totalInferMs: 0,
 };
 
-const work = document.createElement("canvas"); // where skeletons are drawn before they are sent
-const workCtx = work.getContext("2d", {willReadFrequently: true});
-
 function showError(message) {
   const status = $("status");
   status.className = "";
@@ -84,9 +81,8 @@ function showStatus(message) {
 
 async function submit(pose, run) {
   const size = state.size;
-  state.skeleton.draw(workCtx, pose.xy, pose.conf, {layout: pose.layout, size, box: pose.box});
-  const skeletonImage = workCtx.getImageData(0, 0, size, size);
-  const rgba = skeletonImage.data.slice(); // a copy goes to the worker (transferred, not cloned)
+  const rgba = state.skeleton.rasterize(pose.xy, pose.conf, {layout: pose.layout, size, box: pose.box});
+  const skeletonImage = new ImageData(rgba.slice(), size, size); // kept; rgba itself is transferred
   state.inFlight++;
   try {
     const reply = await state.generator.call({type: "frame", rgba}, [rgba.buffer]);
@@ -235,7 +231,6 @@ async function start() {
     fetch("/api/config").then((r) => r.json()),
   ]);
   Object.assign(state, {skeleton, model, config, size: model.resolution});
-  work.width = work.height = model.resolution;
   for (const id of ["skeleton", "generated"]) $(id).width = $(id).height = model.resolution;
   state.generator = new Generator();
   await loadModel($("precision").value);
@@ -283,10 +278,9 @@ window.posevideo = {
   // Draw one pose with the JS twin; returns the RGB bytes (size * size * 3) as base64.
   async drawRGB(xy, conf, {layout = "reduced", size = 256, box = null, background = [0, 0, 0]} = {}) {
     await ready;
-    const canvas = new OffscreenCanvas(size, size);
-    const ctx = canvas.getContext("2d", {willReadFrequently: true});
-    state.skeleton.draw(ctx, xy, conf, {layout, size, box, background});
-    const rgba = ctx.getImageData(0, 0, size, size).data;
+    // JSON has no NaN: null stands for a non-finite coordinate or confidence.
+    const numbers = (values) => Float64Array.from(values, (v) => (v === null ? NaN : v));
+    const rgba = state.skeleton.rasterize(numbers(xy), numbers(conf), {layout, size, box, background});
     const rgb = new Uint8Array(size * size * 3);
     for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
       rgb[i] = rgba[j]; rgb[i + 1] = rgba[j + 1]; rgb[i + 2] = rgba[j + 2];
@@ -312,7 +306,7 @@ window.posevideo = {
       error: state.lastError || null, crossOriginIsolated: self.crossOriginIsolated};
   },
   // End to end, every frame of the example in order as fast as the pipeline goes:
-  // {fps, frames, seconds, inferMs (mean), skeletonMs (mean draw + read-back on this thread)}.
+  // {fps, frames, seconds, inferMs (mean), skeletonMs (mean skeleton drawing on this thread)}.
   async benchmark({frames = 300, warmup = 20} = {}) {
     await ready;
     const pose = await loadExample();
@@ -327,8 +321,7 @@ window.posevideo = {
     const t0 = performance.now();
     for (let t = 0; t < 100; t++) {
       const f = poseFrame(pose, t % pose.frames);
-      state.skeleton.draw(workCtx, f.xy, f.conf, {layout: f.layout, size: state.size, box: f.box});
-      workCtx.getImageData(0, 0, state.size, state.size);
+      state.skeleton.rasterize(f.xy, f.conf, {layout: f.layout, size: state.size, box: f.box});
     }
     return {...this.stats(), fps: shown / seconds, frames: shown, seconds,
       inferMs: (state.totalInferMs - inferBefore) / shown,

@@ -1,11 +1,12 @@
 // The JavaScript twin of posevideo/skeleton.py: draws a pose as the renderer's conditioning image
-// with Canvas 2D, from the same skeleton_spec.json (docs/skeleton-spec.md says how). tests/test_web.py
-// draws the same poses with both and compares the pixels.
+// from the same skeleton_spec.json, by the spec's coverage formula (docs/skeleton-spec.md), so its
+// pixels are Python's. tests/test_web.py draws the same poses with both and compares them.
+// (Canvas 2D strokes were the first version: 0.1-0.2 levels of 255 off on average, edges only; the
+// formula costs about the same per frame and needs no read-back from a canvas.)
 //
 // Coordinates: xy is a flat Float32Array/Array (K * 2) of source pixels, conf (K) in [0, 1];
 // box = [x0, y0, side] is the square crop of the source that becomes the (size x size) image, or
-// null when xy are already image pixels. Canvas puts pixel centres at +0.5, as the spec's
-// continuous coordinates do, so points are used as they are (OpenCV needs -0.5, Python does that).
+// null when xy are already image pixels. Pixel i covers [i, i + 1): its centre is i + 0.5.
 
 export class Skeleton {
   constructor(spec) {
@@ -78,49 +79,75 @@ export class Skeleton {
     return Math.max(1, Math.floor(widths["256"] * size / 256 + 0.5));
   }
 
-  // Draw one pose onto ctx (whose canvas is size x size). layout: "reduced" | "holistic" | "s2g49".
-  draw(ctx, xy, conf, {layout = "reduced", size = 256, box = null, background = [0, 0, 0]} = {}) {
+  // One pose -> RGBA pixels (size * size * 4), exactly what draw_skeleton makes: the spec's
+  // coverage formula in float64, in Python's order of operations (docs/skeleton-spec.md, "An exact
+  // JavaScript port"; this is that port, with the background filled 32 bits at a time).
+  // layout: "reduced" | "holistic" | "s2g49".
+  rasterize(xy, conf, {layout = "reduced", size = 256, box = null, background = [0, 0, 0]} = {}) {
     if (layout === "holistic") {
       ({xy, conf} = this.toReduced(xy, conf));
       layout = "reduced";
     }
     const plan = this.plans[layout];
     if (!plan) throw new Error(`unknown skeleton layout ${layout}`);
-    const k = conf.length;
-    if (xy.length !== 2 * k || k !== this.spec.layouts[layout].length) {
-      throw new Error(`a ${layout} pose needs ${this.spec.layouts[layout].length} points; got xy ${xy.length / 2}, conf ${k}`);
+    const points = this.spec.layouts[layout].length;
+    if (xy.length !== 2 * points || conf.length !== points) {
+      throw new Error(`a ${layout} pose needs ${points} points; got xy ${xy.length / 2}, conf ${conf.length}`);
     }
+    const threshold = this.threshold;
     const [x0, y0, scale] = box ? [box[0], box[1], size / box[2]] : [0, 0, 1];
-    const u = new Float64Array(k);
-    const v = new Float64Array(k);
-    const c = new Float64Array(k);
-    for (let i = 0; i < k; i++) {
-      u[i] = (xy[2 * i] - x0) * scale;
-      v[i] = (xy[2 * i + 1] - y0) * scale;
-      // Missing: conf 0, NaN, or a non-finite coordinate (the spec's rule); then clip to [0, 1].
-      const ci = conf[i];
-      c[i] = Number.isFinite(u[i]) && Number.isFinite(v[i]) && Number.isFinite(ci) ? Math.min(1, Math.max(0, ci)) : 0;
-    }
-    ctx.save();
-    ctx.globalAlpha = 1;
-    ctx.globalCompositeOperation = "source-over";
-    ctx.fillStyle = `rgb(${background[0]}, ${background[1]}, ${background[2]})`;
-    ctx.fillRect(0, 0, size, size);
-    ctx.lineCap = "round";
+    const limit = 4 * size; // absurd coordinates are clamped (Python does the same)
+    const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), hi);
+    const rgba = new Uint8ClampedArray(size * size * 4);
+    const fill = new Uint8ClampedArray([background[0], background[1], background[2], 255]);
+    new Uint32Array(rgba.buffer).fill(new Uint32Array(fill.buffer)[0]);
     for (const group of plan) {
-      ctx.lineWidth = this.width(group.kind, size);
+      const half = this.width(group.kind, size) * 0.5;
+      const reach = half + 0.5;
+      const reach2 = reach * reach;
+      const inner2 = half >= 0.5 ? (half - 0.5) * (half - 0.5) : -1;
       for (const [i, j] of group.limbs) {
-        const a = Math.min(c[i], c[j]); // a limb is as sure as its less sure end
-        if (!(a >= this.threshold)) continue;
+        let ax = (xy[2 * i] - x0) * scale, ay = (xy[2 * i + 1] - y0) * scale;
+        let bx = (xy[2 * j] - x0) * scale, by = (xy[2 * j + 1] - y0) * scale;
+        if (!(Number.isFinite(ax) && Number.isFinite(ay) && Number.isFinite(bx) && Number.isFinite(by))) continue;
+        if (!(conf[i] >= threshold && conf[j] >= threshold)) continue; // a limb is as sure as its less sure end
+        const opacity = Math.min(Math.min(conf[i], conf[j]), 1);
         // Opacity mixes the colour towards the background; the stroke itself is opaque (the spec).
-        const rgb = group.color.map((k, n) => Math.floor(background[n] + (k - background[n]) * a + 0.5));
-        ctx.strokeStyle = `rgb(${rgb[0]}, ${rgb[1]}, ${rgb[2]})`;
-        ctx.beginPath();
-        ctx.moveTo(u[i], v[i]);
-        ctx.lineTo(u[j], v[j]);
-        ctx.stroke();
+        const c0 = Math.floor(background[0] + (group.color[0] - background[0]) * opacity + 0.5);
+        const c1 = Math.floor(background[1] + (group.color[1] - background[1]) * opacity + 0.5);
+        const c2 = Math.floor(background[2] + (group.color[2] - background[2]) * opacity + 0.5);
+        ax = clamp(ax, -limit, limit); ay = clamp(ay, -limit, limit);
+        bx = clamp(bx, -limit, limit); by = clamp(by, -limit, limit);
+        const dx = bx - ax, dy = by - ay, length2 = dx * dx + dy * dy;
+        const row0 = Math.max(Math.floor(Math.min(ay, by) - reach - 0.5), 0);
+        const row1 = Math.min(Math.ceil(Math.max(ay, by) + reach - 0.5), size - 1);
+        const col0 = Math.max(Math.floor(Math.min(ax, bx) - reach - 0.5), 0);
+        const col1 = Math.min(Math.ceil(Math.max(ax, bx) + reach - 0.5), size - 1);
+        for (let row = row0; row <= row1; row++) {
+          const cy = row + 0.5;
+          for (let col = col0; col <= col1; col++) {
+            const cx = col + 0.5;
+            const t = length2 > 0 ? clamp(((cx - ax) * dx + (cy - ay) * dy) / length2, 0, 1) : 0;
+            const ex = cx - (ax + t * dx), ey = cy - (ay + t * dy), d2 = ex * ex + ey * ey;
+            if (d2 >= reach2) continue;
+            const k = 4 * (row * size + col);
+            if (d2 <= inner2) { rgba[k] = c0; rgba[k + 1] = c1; rgba[k + 2] = c2; continue; }
+            const coverage = Math.min(reach - Math.sqrt(d2), 1);
+            rgba[k] = Math.floor(rgba[k] + (c0 - rgba[k]) * coverage + 0.5);
+            rgba[k + 1] = Math.floor(rgba[k + 1] + (c1 - rgba[k + 1]) * coverage + 0.5);
+            rgba[k + 2] = Math.floor(rgba[k + 2] + (c2 - rgba[k + 2]) * coverage + 0.5);
+          }
+        }
       }
     }
-    ctx.restore();
+    return rgba;
+  }
+
+  // Draw one pose onto a (size x size) canvas context; returns the RGBA pixels as well.
+  draw(ctx, xy, conf, options = {}) {
+    const size = options.size || 256;
+    const rgba = this.rasterize(xy, conf, options);
+    ctx.putImageData(new ImageData(rgba, size, size), 0, 0);
+    return rgba;
   }
 }
