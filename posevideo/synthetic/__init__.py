@@ -66,10 +66,11 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
         "files": {k: v.name for k, v in paths.items()},
         "voice": voice.as_dict(), "sentences": sentences, "style": style.as_dict(), "look": look.as_dict(),
         "onsets": [round(float(t), 3) for t in features.onsets],
-        "process": "posevideo.synthetic.motion (module docstring): hands rise with speech activity, loudness "
-                   "and pitch; beat strokes, finger flicks and nods on onsets; jaw follows the loudness "
-                   "envelope; breathing, sway, hand drift and blinks as idle motion; per-phrase choice of "
-                   "leading hand(s) and place",
+        "process": "posevideo.synthetic.motion (module docstring): hands rise into gesture space while "
+                   "speaking, higher and wider with loudness and pitch, swinging outward over each phrase; "
+                   "beat strokes, finger flicks, nods and raised brows on onsets; the jaw follows the loudness "
+                   "envelope; both hands on high-pitched phrases, else the dominant hand; breathing, sway, "
+                   "hand drift and blinks as idle motion",
         "pose": "holistic (POSE 33, FACE 468, LEFT_HAND 21, RIGHT_HAND 21, POSE_WORLD 33); pixels of the "
                 "video; legs (knees, ankles, feet) absent (confidence 0)",
         "versions": {"posevideo": _version("posevideo"), "espeak-ng": speech.espeak_version(),

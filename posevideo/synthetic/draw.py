@@ -199,6 +199,10 @@ class Painter:
         fringe = center + (top - center) * np.array([[0.98]]) - up * face_h * 0.05
         fringe = fringe[::-1]
         self._poly(image, np.concatenate([outer, fringe]), look.hair)
+        # A sheen on the lit side of the hair.
+        sheen = center + (top[9:15] - center) * 1.0 + up * face_h * 0.03
+        cv2.polylines(image, [_fixed(sheen)], False, _shade(look.hair, 1.45) if max(look.hair) < 170 else _shade(look.hair, 1.12),
+                      max(1, int(round(face_w * 0.05))), AA, SHIFT)
         if look.hair_style == "long":
             for side in (oval[5:12], oval[25:32]):
                 self._poly(image, np.concatenate([side, side[::-1] + (side[::-1] - center) * 0.12]), look.hair)
