@@ -158,3 +158,17 @@ def test_crop_box_does_not_glide_across_a_camera_cut():
     assert abs(centre[99] - 200) < 5 and abs(centre[100] - 500) < 5
     assert abs(boxes[99, 2] - 300) < 6 and abs(boxes[100, 2] - 240) < 6
     assert np.abs(np.diff(centre[:100])).max() <= 2 and np.abs(np.diff(centre[100:])).max() <= 2
+
+
+def test_a_brief_detection_of_someone_else_is_dropped():
+    fps, count = 25, 150
+    rng = np.random.default_rng(2)
+    t = np.arange(count)
+    mid = np.stack([300 + 0.3 * t, np.full(count, 200.0)], axis=1) + rng.normal(0, 2, (count, 2))
+    width = np.full(count, 100.0) + rng.normal(0, 2, count)
+    mid[60:66], width[60:66] = (600, 260), 40  # six frames on a small person in the background
+    mid[100:104] += (150, 0)  # four frames on someone as large, further along
+    valid = np.ones(count, bool)
+    keep = crops.main_person(mid.astype(np.float32), width.astype(np.float32), valid, fps)
+    assert not keep[60:66].any() and not keep[100:104].any()
+    assert keep[:60].all() and keep[66:100].all() and keep[104:].all()

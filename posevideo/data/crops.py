@@ -27,6 +27,23 @@ def shoulder_track(xy: np.ndarray, conf: np.ndarray, left: int, right: int):
     return mid.astype(np.float32), width.astype(np.float32), valid
 
 
+def main_person(mid: np.ndarray, width: np.ndarray, valid: np.ndarray, fps: float) -> np.ndarray:
+    """Frames (T,) bool where the detection is the person followed through the video: MediaPipe
+    tracks one person, but when it loses them it may pick up someone else for a moment. Against a
+    running median over 2 s, a detection much smaller (under 0.6x the shoulder width) or more than
+    a shoulder width away is someone else. Medians keep real camera cuts (steps) intact."""
+    index = np.flatnonzero(valid)
+    keep = valid.copy()
+    if len(index) < 3:
+        return keep
+    k = max(3, int(round(2 * fps)) | 1)
+    ref_w = median_filter(width[index], size=k, mode="nearest")
+    ref = np.stack([median_filter(mid[index, d], size=k, mode="nearest") for d in (0, 1)], axis=1)
+    away = np.linalg.norm(mid[index] - ref, axis=1) > ref_w
+    keep[index[(width[index] < 0.6 * ref_w) | away]] = False
+    return keep
+
+
 def _fill(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Linear interpolation over invalid frames, held at the ends."""
     t = np.arange(len(values))

@@ -194,11 +194,15 @@ def _extract(src: Path, info, options: PrepareOptions, keyed: bool, timer: _Time
     return pose
 
 
-def _clean_pose(pose, fps: float):
-    """Gap filling (short dropouts of a hand or the face) and a light low-pass against jitter."""
+def _clean_pose(pose, fps: float, path=None):
+    """Frames where MediaPipe briefly followed someone else are dropped; then gap filling (short
+    dropouts of a hand or the face) and a light low-pass against jitter."""
     from posevideo.pose import DEFAULT_CUTOFF_HZ, arrays, fill_gaps, replace_arrays, smooth
 
     xy, conf = arrays(pose)
+    left, right = _shoulder_indices(pose, path)
+    mid, width, valid = cropping.shoulder_track(xy, conf, left, right)
+    conf[valid & ~cropping.main_person(mid, width, valid, fps)] = 0
     xy, conf = fill_gaps(xy, conf, max_gap=max(1, int(round(fps / 5))))  # up to 0.2 s
     xy, conf = smooth(xy, conf, fps, cutoff_hz=min(DEFAULT_CUTOFF_HZ, fps / 2.5))
     return replace_arrays(pose, xy, conf)
@@ -370,7 +374,7 @@ def prepare_video(src: Path, speaker_dir: Path, options: PrepareOptions,
         if options.poses_from:
             pose = _pose_from_folder(src, name, info, options)
         else:
-            pose = _clean_pose(_extract(src, info, options, keyed, timer, progress), info.fps)
+            pose = _clean_pose(_extract(src, info, options, keyed, timer, progress), info.fps, src)
         write_pose(pose, paths["pose"])
 
     # Crops at every size, and the boxes.
