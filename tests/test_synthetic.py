@@ -156,3 +156,23 @@ def test_demo_writes_clip_beside_skeleton(tmp_path):
     # Left half is the clip (up to coding noise), right half the skeleton on black.
     assert np.abs(frames[0][:, :256].astype(int) - clip.astype(int)).mean() < 3
     assert frames[0][:, 256:].mean() < 40 and frames[0][:, 256:].max() > 150
+
+
+def test_hands_are_drawn_in_front_of_the_chest(clip):
+    """Depth order: where a palm lies over the torso, the frame shows skin, not the clothes."""
+    paths, xy, _, _ = clip
+    look = json.loads(paths["json"].read_text())["look"]
+    skin, clothes = np.array(look["skin"]), np.array(look["clothes"])
+    shoulders_x = np.sort(xy[:, [11, 12], 0], axis=1)                            # (T, 2)
+    checked = 0
+    for t, frame in enumerate(read_frames(paths["video"])):
+        for hand in (501, 522):
+            palm = xy[t, hand + np.array([0, 5, 9, 13, 17])].mean(0)
+            over_chest = shoulders_x[t, 0] + 10 < palm[0] < shoulders_x[t, 1] - 10 and palm[1] > xy[t, 11, 1] + 20
+            if t % 10 or not over_chest:
+                continue
+            x, y = int(palm[0]), int(palm[1])
+            colour = frame[y - 1:y + 2, x - 1:x + 2].reshape(-1, 3).mean(0)
+            assert np.abs(colour - skin).mean() < 25, (t, colour, skin, clothes)
+            checked += 1
+    assert checked >= 10

@@ -56,7 +56,10 @@ def look_for_seed(seed: int, rng: np.random.Generator) -> Look:
     clothes = pick(CLOTHES)
     accent = tuple(int(v) for v in np.clip(np.array(clothes) * 0.5 + np.array(pick(CLOTHES)) * 0.5 + 40, 0, 255))
     lips = tuple(int(v) for v in np.clip(np.array(skin) * np.array([0.85, 0.55, 0.55]), 0, 255))
-    return Look(background=BACKGROUNDS[seed % len(BACKGROUNDS)], skin=skin, hair=pick(HAIRS),
+    hair = pick(HAIRS)
+    if np.abs(np.array(hair) - np.array(skin)).mean() < 60:  # keep the hairline visible
+        hair = (22, 18, 18)
+    return Look(background=BACKGROUNDS[seed % len(BACKGROUNDS)], skin=skin, hair=hair,
                 hair_style=("short", "long", "bun")[rng.integers(3)], clothes=clothes, accent=accent,
                 pattern=PATTERNS[rng.integers(len(PATTERNS))], sleeves=("long", "short")[rng.integers(2)],
                 neckline=("round", "v")[rng.integers(2)], iris=pick(IRISES), lips=lips)
