@@ -176,3 +176,13 @@ def test_hands_are_drawn_in_front_of_the_chest(clip):
             assert np.abs(colour - skin).mean() < 25, (t, colour, skin, clothes)
             checked += 1
     assert checked >= 10
+
+
+def test_missing_espeak_is_one_clear_error(tmp_path, monkeypatch):
+    from posevideo.synthetic import speech
+
+    monkeypatch.setattr(speech.shutil, "which", lambda name: None)
+    result = CliRunner().invoke(cli, ["synth-speaker", "--seed", "1", "--seconds", "2", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "espeak-ng" in result.output and "setup.sh" in result.output
+    assert not list(tmp_path.iterdir())  # nothing half-written
