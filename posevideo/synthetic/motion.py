@@ -218,9 +218,9 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
     # the style's threshold, else the dominant hand leads); a small random place offset.
     lead = {"right": np.zeros(T), "left": np.zeros(T)}
     offset = np.zeros((T, 2))
-    arc = np.zeros(T)                                                             # 0..~0.12 outward swing
+    arc = np.zeros(T)                                                             # body units, outward swing
     other = "left" if style.dominant == "right" else "right"
-    for i, s in enumerate(sentences):
+    for s in sentences:
         window = (t >= s["start"] - 0.6) & (t <= s["end"] + 0.6)
         spoken = (t >= s["start"]) & (t <= s["end"])
         high = f.pitch[spoken].mean() > style.both_hands_pitch if spoken.any() else False
