@@ -1,4 +1,5 @@
 """Data part, small pieces: keying, crop boxes, intervals and splits, speech2gesture import."""
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -172,3 +173,22 @@ def test_a_brief_detection_of_someone_else_is_dropped():
     keep = crops.main_person(mid.astype(np.float32), width.astype(np.float32), valid, fps)
     assert not keep[60:66].any() and not keep[100:104].any()
     assert keep[:60].all() and keep[66:100].all() and keep[104:].all()
+
+
+def test_a_dim_uneven_screen_keys_out_with_fitted_thresholds():
+    """Darker on one side (green 70 to 150): the default thresholds leave the dim side half visible;
+    the thresholds fitted on the border key it all out and keep the person."""
+    size = 128
+    _, original, mask = _painted_person(size)
+    ramp = np.linspace(70, 150, size, dtype=np.float32)[None, :].repeat(size, 0)
+    screen = np.stack([ramp * 0.15, ramp, ramp * 0.35], axis=-1).astype(np.uint8)
+    dim = np.where(mask[..., None], original, screen)
+    low, high = keying.screen_thresholds([dim])
+    assert high < keying.HIGH
+    assert keying.looks_green_screen([dim])
+    default = keying.key_frame(dim, (0, 0, 0))
+    fitted = keying.key_frame(dim, (0, 0, 0), low, high)
+    far = ~cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    assert default[far].max() >= 8 and fitted[far].max() <= 1  # the screen: gone only when fitted
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert np.abs(fitted.astype(int) - original.astype(int))[inner].mean() < 3  # the person: kept

@@ -52,14 +52,29 @@ def key_frame(frame: np.ndarray, background=(0, 0, 0), low: float = LOW, high: f
     return cv2.blendLinear(person, plate, weight, 1.0 - weight)
 
 
+def _ring(frame: np.ndarray, border: float) -> np.ndarray:
+    h, w = frame.shape[:2]
+    bh, bw = max(1, int(h * border)), max(1, int(w * border))
+    return np.concatenate([frame[:bh].reshape(-1, 3), frame[-bh:].reshape(-1, 3),
+                           frame[:, :bw].reshape(-1, 3), frame[:, -bw:].reshape(-1, 3)])
+
+
+def screen_thresholds(frames: list[np.ndarray], border: float = 0.08) -> tuple[float, float]:
+    """(low, high) fitted to this recording's screen: a dim or unevenly lit screen is less green
+    than the defaults assume, and would stay half visible. Measured on the frames' border, where
+    the screen is; the defaults when the border shows little screen."""
+    excess = np.concatenate([green_excess(_ring(f, border)[None])[0] for f in frames]) if frames else np.zeros(0)
+    screen = excess[excess > 16]
+    if screen.size < 100:
+        return LOW, HIGH
+    level = float(np.percentile(screen, 10))  # the dimmest tenth of the screen must still key out
+    return float(np.clip(0.35 * level, 10, LOW)), float(np.clip(0.8 * level, 24, HIGH))
+
+
 def looks_green_screen(frames: list[np.ndarray], border: float = 0.08, share: float = 0.6) -> bool:
     """True when most of the frames' border (the outer `border` of each side) is screen green:
     `--key auto` uses this on a few frames from the start of the video."""
     votes = []
     for frame in frames:
-        h, w = frame.shape[:2]
-        bh, bw = max(1, int(h * border)), max(1, int(w * border))
-        ring = np.concatenate([frame[:bh].reshape(-1, 3), frame[-bh:].reshape(-1, 3),
-                               frame[:, :bw].reshape(-1, 3), frame[:, -bw:].reshape(-1, 3)])
-        votes.append(float(np.mean(green_excess(ring[None])[0] > HIGH)))
+        votes.append(float(np.mean(green_excess(_ring(frame, border)[None])[0] > 40)))
     return bool(votes) and float(np.median(votes)) >= share

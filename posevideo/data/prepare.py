@@ -160,7 +160,7 @@ def _shoulder_indices(pose, path) -> tuple[int, int]:
                          "Give holistic .pose files (pose-format's video_to_pose --format mediapipe).") from error
 
 
-def _extract(src: Path, info, options: PrepareOptions, keyed: bool, timer: _Timer, progress: Callable):
+def _extract(src: Path, info, options: PrepareOptions, key, timer: _Timer, progress: Callable):
     """MediaPipe Holistic on the (keyed, downscaled if large) frames; coordinates in source pixels."""
     from pose_format.utils.holistic import load_holistic
 
@@ -173,9 +173,9 @@ def _extract(src: Path, info, options: PrepareOptions, keyed: bool, timer: _Time
                 frame = cv2.resize(frame, (round(info.width * scale), round(info.height * scale)),
                                    interpolation=cv2.INTER_AREA)
                 timer.add("decode", time.perf_counter() - start)
-            if keyed:
+            if key:
                 start = time.perf_counter()
-                frame = keying.key_frame(frame, options.background)
+                frame = keying.key_frame(frame, options.background, *key)
                 timer.add("key", time.perf_counter() - start)
             progress("extract", 1)
             yield frame
@@ -237,7 +237,7 @@ def _pose_from_folder(src: Path, name: str, info, options: PrepareOptions):
     return pose
 
 
-def _crop_all(src: Path, info, pose, paths: dict, sizes, options: PrepareOptions, keyed: bool,
+def _crop_all(src: Path, info, pose, paths: dict, sizes, options: PrepareOptions, key,
               timer: _Timer, progress: Callable) -> tuple[int, int]:
     """Crops for every size in one decoding pass. Returns (frames, frames with a valid pose)."""
     from posevideo.pose import arrays
@@ -263,9 +263,9 @@ def _crop_all(src: Path, info, pose, paths: dict, sizes, options: PrepareOptions
                     start = time.perf_counter()
                     image = cropping.crop(frame, boxes[t], size, options.background)
                     timer.add("crop", time.perf_counter() - start)
-                    if keyed:
+                    if key:
                         start = time.perf_counter()
-                        image = keying.key_frame(image, options.background)
+                        image = keying.key_frame(image, options.background, *key)
                         timer.add("key", time.perf_counter() - start)
                     out[t] = image
                 progress("crop", 1)
@@ -348,9 +348,10 @@ def prepare_video(src: Path, speaker_dir: Path, options: PrepareOptions,
     if not info.has_audio:
         result.warnings.append("no audio track: kept for the renderer, no gesture samples")
 
-    # Keying: asked for, or detected on a few frames from the first seconds.
-    keyed = options.key == "green"
-    if options.key == "auto":
+    # Keying: asked for, or detected, on a few frames from the first seconds, which also fit the
+    # key's thresholds to this screen's green. key = (low, high), or None: no keying.
+    key = None
+    if options.key in ("green", "auto"):
         start = time.perf_counter()
         sample = []
         for i, frame in enumerate(_frames(src, info, _Timer(), lambda *a: None)):
@@ -358,12 +359,14 @@ def prepare_video(src: Path, speaker_dir: Path, options: PrepareOptions,
                 sample.append(frame[::4, ::4])
             if len(sample) >= 5:
                 break
-        keyed = keying.looks_green_screen(sample)
+        if options.key == "green" or keying.looks_green_screen(sample):
+            key = keying.screen_thresholds(sample)
         timer.add("key", time.perf_counter() - start)
+    keyed = key is not None
     if keyed:
-        result.warnings.append("green screen keyed")
+        result.warnings.append(f"green screen keyed (green excess {key[0]:.0f}-{key[1]:.0f})")
     write_json(paths["meta"], {"source": source_id, "probe": info.to_dict(), "options": options.pose_key(),
-                               "keyed": keyed})
+                               "keyed": keyed, "key_thresholds": list(key) if keyed else None})
 
     # Pose: existing file, or extraction + cleaning.
     from posevideo.pose import read_pose, write_pose
@@ -374,11 +377,11 @@ def prepare_video(src: Path, speaker_dir: Path, options: PrepareOptions,
         if options.poses_from:
             pose = _pose_from_folder(src, name, info, options)
         else:
-            pose = _clean_pose(_extract(src, info, options, keyed, timer, progress), info.fps, src)
+            pose = _clean_pose(_extract(src, info, options, key, timer, progress), info.fps, src)
         write_pose(pose, paths["pose"])
 
     # Crops at every size, and the boxes.
-    result.frames, result.detected = _crop_all(src, info, pose, paths, options.sizes, options, keyed, timer, progress)
+    result.frames, result.detected = _crop_all(src, info, pose, paths, options.sizes, options, key, timer, progress)
     result.duration = result.frames / info.fps
     if result.detected == 0:
         result.warnings.append("no person found in any frame: no intervals, no samples")
