@@ -250,6 +250,12 @@ def test_vfr_rotated_no_audio_and_no_person_are_handled(tmp_path):
     _fake_pose(poses / "phone.pose", 50, 25, 96, 160)
     code, output = _run("prepare", videos / "phone.mp4", "--speaker", "y", "--data", data, "--poses-from", poses)
     assert code == 1 and "phone.pose: holds 50 frames but its video phone.mp4 has 20" in output
+    # Two inputs with one name would write the same files: the second is refused, the first done.
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "empty.mp4").write_bytes((videos / "empty.mp4").read_bytes())
+    code, output = _run("prepare", videos / "empty.mp4", tmp_path / "other" / "empty.mp4", "--speaker", "z",
+                        "--data", data, "--poses-from", poses)
+    assert code == 1 and "has the same name as" in output and (data / "z" / "done" / "empty.json").exists()
 
 
 def test_resume_after_a_kill_leaves_nothing_half_written(speaker60, prepared60, tmp_path):
