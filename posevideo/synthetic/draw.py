@@ -84,7 +84,10 @@ class Painter:
         # Background: the seed's colour, a little lighter at the top, a soft vignette.
         light = 1.04 - 0.1 * y - 0.08 * ((x - 0.5) ** 2 + (y - 0.45) ** 2)
         self.background = np.clip(np.array(look.background, np.float32) * light[..., None], 0, 255).astype(np.uint8)
-        # Cloth: pattern in two colours, darker towards the sides of the torso and downwards.
+        # Cloth: pattern in two colours, darker towards the sides of the torso and downwards. Made
+        # with a margin so that it can follow the torso (`draw` cuts it at the shoulders' offset).
+        self.margin = m = s // 8
+        y, x = np.mgrid[-m:s + m, -m:s + m].astype(np.float32) / s
         base, accent = np.array(look.clothes, np.float32), np.array(look.accent, np.float32)
         period = 0.055
         if look.pattern == "stripes":
@@ -169,7 +172,10 @@ class Painter:
         for shoulder, side in ((r_sh, -1), (l_sh, 1)):
             self._ellipse(mask, shoulder + across * side * width * 0.02 + down * width * 0.06, (width * 0.15, width * 0.14), 0, 255)
         alpha = mask.astype(np.float32)[..., None] / 255
-        image[:] = (image * (1 - alpha) + self.cloth * alpha).astype(np.uint8)
+        m, s = self.margin, self.size
+        dx, dy = np.clip(np.rint(mid - (0.5 * s, 0.47 * s)).astype(int), -m, m)   # the pattern moves with the body
+        cloth = self.cloth[m - dy:m - dy + s, m - dx:m - dx + s]
+        image[:] = (image * (1 - alpha) + cloth * alpha).astype(np.uint8)
         # Neckline: skin showing below the neck.
         if look.neckline == "v":
             self._poly(image, np.array([mid - across * width * 0.17 - down * width * 0.1, mid + across * width * 0.17 - down * width * 0.1,
