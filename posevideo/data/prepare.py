@@ -82,7 +82,9 @@ def take_shard(videos: list[Path], shard: tuple[int, int] | None) -> list[Path]:
     if shard is None:
         return videos
     i, n = shard
-    return videos[i::n]
+    # Ordered by file name, not full path: machines that mount the inputs at different places
+    # still agree on who does what.
+    return sorted(videos, key=lambda p: (p.name, str(p)))[i::n]
 
 
 # --- frames ---------------------------------------------------------------------------------------
@@ -307,7 +309,9 @@ def prepare_video(src: Path, speaker_dir: Path, options: PrepareOptions,
     result = VideoResult(str(src), name, "done")
     timer = _Timer()
     stat = src.stat() if src.exists() else None
-    source_id = {"path": str(src.resolve()), "bytes": stat.st_size if stat else 0}
+    # The file's name and size say whether outputs were made from it (not its full path: a data
+    # folder made on a cluster stays valid where the inputs are mounted elsewhere).
+    source_id = {"name": src.name, "bytes": stat.st_size if stat else 0}
 
     # Finished before with the same inputs and options: nothing to do.
     done = _read_json(paths["done"])
