@@ -1,4 +1,5 @@
 """Speech -> .pose: any length and format, windows cross-faded without seams, bad input handled."""
+import os
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -110,7 +111,8 @@ def test_lengths_short_and_silent_audio():
 
 def _cli(*args):
     """The CLI in a fresh process, as a user runs it (stderr shows any traceback)."""
-    return subprocess.run([sys.executable, "-m", "posevideo", *args], capture_output=True, text=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # see test_gestures_train.one_thread
+    return subprocess.run([sys.executable, "-m", "posevideo", *args], capture_output=True, text=True, env=env)
 
 
 def _cli_here(*args):

@@ -43,7 +43,7 @@ class TrainConfig:
     resume: bool = False
     max_minutes: float | None = None  # a fixed time budget: stop (and checkpoint) when spent
     export: str | None = None  # also write the generator alone, float16, here (what ships)
-    model: dict = field(default_factory=dict)  # filled from the preset and the data (n_points)
+    model: dict = field(default_factory=dict)  # overrides of the preset's fields; filled in with the result
 
 
 # --- losses -------------------------------------------------------------------------------------
@@ -86,7 +86,8 @@ def train(cfg: TrainConfig, clips: Clips | None = None) -> str:
         clips = load_clips(cfg.data, cfg.speaker)
     if cfg.preset not in PRESETS:
         raise InputError(None, f"unknown preset {cfg.preset!r}", f"Use one of {', '.join(PRESETS)}.")
-    model_cfg = GestureConfig(**{**asdict(PRESETS[cfg.preset]), "n_points": clips.n_points})
+    # The preset, with any field overridden by `cfg.model` (tests use smaller windows), for the data's points.
+    model_cfg = GestureConfig(**{**asdict(PRESETS[cfg.preset]), **cfg.model, "n_points": clips.n_points})
     cfg.model = model_cfg.to_dict()
     rows = clips.windows("train", model_cfg.pose_frames)
     dev_rows = clips.windows("dev", model_cfg.pose_frames, hop=16)
