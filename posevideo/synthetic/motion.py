@@ -11,7 +11,8 @@ alone, so a model that listens can recover most of the motion):
 - beats: peaks of the loudness rise (onsets, at least 0.22 s apart) each give a quick downward
   and outward stroke of the hands (a 70 ms Gaussian bump centred 40 ms after the onset, scaled by
   the onset's strength), a finger flick, a head nod and raised brows (brows also rise with pitch).
-- over each phrase the hands swing outward and back (half a sine over the sentence's duration).
+- over each phrase the hands swing outward and back (half a sine over the sentence's duration);
+  on the phrase's strongest onset the leading hand reaches out with an open palm (0.25 s bump).
 - mouth: the jaw opens with the fast loudness envelope (one-frame smoothing) - near deterministic.
 - per phrase: both hands gesture when the phrase's mean pitch is above the style's threshold,
   else the per-seed dominant hand leads (the other stays low); a small random offset of the
@@ -85,6 +86,7 @@ class Features:
     pitch: np.ndarray      # about -1.5..1.5: semitones from the median / 4
     beat: np.ndarray       # 0..~1 sum of stroke bumps at onsets
     onsets: np.ndarray     # onset times in seconds
+    strengths: np.ndarray  # onset strengths, 0..1.5
 
 
 def speech_features(audio: np.ndarray, sentences: list[dict], frames: int, fps: float,
@@ -127,7 +129,8 @@ def speech_features(audio: np.ndarray, sentences: list[dict], frames: int, fps: 
     for onset, s in zip(onsets, strength):
         beat += s * np.exp(-0.5 * ((t - onset - 0.04) / 0.07) ** 2)
     return Features(active=active, loud=loud / max(loud.max(), 1e-6), mouth=mouth,
-                    pitch=np.interp(t, times, pitch), beat=np.clip(beat, 0, 1.5), onsets=onsets)
+                    pitch=np.interp(t, times, pitch), beat=np.clip(beat, 0, 1.5), onsets=onsets,
+                    strengths=strength)
 
 
 def _slow_noise(rng: np.random.Generator, t: np.ndarray, low: float = 0.05, high: float = 0.35) -> np.ndarray:
@@ -219,6 +222,7 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
     lead = {"right": np.zeros(T), "left": np.zeros(T)}
     offset = np.zeros((T, 2))
     arc = np.zeros(T)                                                             # body units, outward swing
+    present = np.zeros(T)                                                         # 0..1 open-palm reach
     other = "left" if style.dominant == "right" else "right"
     for s in sentences:
         window = (t >= s["start"] - 0.6) & (t <= s["end"] + 0.6)
@@ -231,6 +235,11 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
         # Over a phrase the hands open outward and come back: a slow arc tied to the phrase's timing.
         progress = np.clip((t - s["start"]) / max(s["end"] - s["start"], 0.1), 0, 1)
         arc += 0.08 * style.amplitude * np.sin(np.pi * progress) * ((t >= s["start"]) & (t <= s["end"]))
+        # On the phrase's strongest onset the leading hand reaches out, palm open to the listener.
+        inside = (f.onsets >= s["start"]) & (f.onsets <= s["end"])
+        if inside.any():
+            peak = f.onsets[inside][np.argmax(f.strengths[inside])]
+            present = np.maximum(present, np.exp(-0.5 * ((t - peak - 0.1) / 0.25) ** 2))
     for hand in lead:
         lead[hand] = gaussian_filter1d(lead[hand], 0.25 * fps)
     offset = gaussian_filter1d(offset, 0.3 * fps, axis=0)
@@ -269,12 +278,13 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
     hands_out, elbows, wrists = {}, {}, {}
     for name, s in (("right", -1), ("left", 1)):
         engage = f.active * lead[name] * style.amplitude
+        reach = present * f.active * (name == style.dominant)
         lift = engage * (0.38 + 0.25 * f.loud + 0.14 * style.pitch_lift * f.pitch)
         stroke = engage * style.beat * 0.13 * f.beat
         drift = 0.02 * _slow_noise(rng, t, 0.1, 0.5)
-        x = s * (0.2 + engage * (0.1 + 0.2 * f.loud + arc + 0.04 * f.beat)) + engage * offset[:, 0] + drift
-        y = 1.02 - lift + stroke + engage * offset[:, 1] + 0.5 * drift
-        z = -0.3 - 0.3 * engage
+        x = s * (0.2 + engage * (0.1 + 0.2 * f.loud + arc + 0.04 * f.beat) + 0.22 * reach) + engage * offset[:, 0] + drift
+        y = 1.02 - lift + stroke + engage * offset[:, 1] + 0.5 * drift - 0.12 * reach
+        z = -0.3 - 0.3 * engage - 0.15 * reach
         target = center + np.stack([x, y, np.broadcast_to(z, (T,))], -1)
         elbow, wrist = _elbow(shoulders[s], target, np.array([0.6 * s, 1.0, 0.4]))
         elbows[name], wrists[name] = elbow, wrist
@@ -282,7 +292,7 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
         along = _unit(forearm + np.stack([-0.5 * s * np.ones(T), -0.9 * engage, -0.3 * engage], -1))
         # Palm faces the body at rest, turns toward the midline when gesturing, toward the camera
         # when loud. roll 0: palm to the midline; pi/2: palm to the camera.
-        roll_h = np.clip(engage * (0.4 + 0.9 * f.loud), 0, 1.4)
+        roll_h = np.clip(engage * (0.4 + 0.9 * f.loud) + 1.2 * reach, 0, 1.5)
         midline = np.stack([-s * np.ones(T), np.zeros(T), np.zeros(T)], -1)
         toward_camera = np.stack([np.zeros(T), np.zeros(T), -np.ones(T)], -1)
         rest_palm = np.array([0.0, 0.0, 1.0]) * (1 - np.clip(engage, 0, 1))[:, None]
@@ -290,11 +300,11 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
         palm = _unit(palm - (palm * along).sum(-1, keepdims=True) * along)
         chirality = 1.0 if name == "right" else -1.0
         thumb_side = chirality * np.cross(along, palm)
-        opened = np.clip(engage * style.openness * (0.35 + 0.6 * f.loud), 0, 1)
+        opened = np.clip(engage * style.openness * (0.35 + 0.6 * f.loud) + reach, 0, 1)
         flick = 0.3 * np.clip(f.beat, 0, 1) * engage
         relaxed = np.array([0.45, 0.5, 0.55, 0.6])
         curls = np.clip(relaxed[None] * (1 - opened[:, None]) + flick[:, None], 0, 1)
-        point = np.clip(style.pointing * engage, 0, 1)[:, None]
+        point = np.clip(style.pointing * engage * (1 - reach), 0, 1)[:, None]
         curls = curls * (1 - point) + point * np.array([0.05, 0.85, 0.9, 0.9])[None]
         hands_out[name] = _hand(wrist, along, palm, thumb_side, curls, 0.6 * (1 - opened) + 0.3,
                                 0.5 + 0.8 * opened)
