@@ -67,7 +67,8 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
         "voice": voice.as_dict(), "sentences": sentences, "style": style.as_dict(), "look": look.as_dict(),
         "onsets": [round(float(t), 3) for t in features.onsets],
         "process": "posevideo.synthetic.motion (module docstring): hands rise into gesture space while "
-                   "speaking, higher and wider with loudness and pitch, swinging outward over each phrase; "
+                   "speaking, higher and wider with loudness and pitch, swinging outward over each phrase and "
+                   "reaching out with an open palm on its strongest onset; "
                    "beat strokes, finger flicks, nods and raised brows on onsets; the jaw follows the loudness "
                    "envelope; both hands on high-pitched phrases, else the dominant hand; breathing, sway, "
                    "hand drift and blinks as idle motion",
