@@ -61,6 +61,7 @@ class Style:
     blink_per_minute: float
     scale: float           # body size in the frame (shoulder width / frame side)
     shift: float           # horizontal placement (fraction of the frame side)
+    head: float            # head size relative to the shoulders
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -74,7 +75,8 @@ def style_for_seed(rng: np.random.Generator) -> Style:
         nod=float(rng.uniform(0.05, 0.12)), openness=float(rng.uniform(0.6, 1.0)),
         pointing=float(rng.uniform(0.0, 0.8)), mouth_gain=float(rng.uniform(0.9, 1.3)),
         sway=float(rng.uniform(0.6, 1.4)), blink_per_minute=float(rng.uniform(10, 22)),
-        scale=float(rng.uniform(0.37, 0.42)), shift=float(rng.uniform(-0.03, 0.03)))
+        scale=float(rng.uniform(0.37, 0.42)), shift=float(rng.uniform(-0.03, 0.03)),
+        head=float(rng.uniform(0.94, 1.08)))
 
 
 @dataclass
@@ -270,7 +272,7 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
     brows = np.clip(0.6 * np.maximum(f.pitch, 0) + 0.4 * f.beat, 0, 1) * f.active  # raised on high pitch and stress
     faces = facemesh.animate(template, jaw.astype(np.float32), blink.astype(np.float32), smile.astype(np.float32),
                              brows.astype(np.float32))
-    face_scale = 0.33                                                             # body units per template unit
+    face_scale = 0.33 * style.head                                                # body units per template unit
     local = faces * face_scale + np.array([0.0, -0.17, -0.28])                   # relative to the pivot
     face_pts = pivot[:, None] + np.einsum("tij,tkj->tki", rotation, local)       # (T, 468, 3)
 
