@@ -13,7 +13,7 @@ export PYTHONUNBUFFERED=1
 mkdir -p "$OUT" $R $RUNS
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch; print('torch', torch.__version__)"
-python3 benchmarks/gestures.py train --device cuda --presets fast s2g --batches 32 128 2>&1 | tee "$OUT/bench.txt"
+PYTHONPATH=. python3 benchmarks/gestures.py train --device cuda --presets fast s2g --batches 32 128 2>&1 | tee "$OUT/bench.txt"
 train() {  # name preset lambda [extra options]
   python3 -m posevideo train gestures --data "$DATA" --speaker "$SPEAKER" --out $RUNS/$1 --preset $2 \
     --lambda-gan $3 --steps 1000000 --batch 32 --lr 1e-4 --max-minutes "$MINUTES" --log-every 1000 \
