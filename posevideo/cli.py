@@ -327,7 +327,7 @@ def evaluate_gestures(model, data, speaker, split, json_path, figure, device):
 
 @cli.command("gestures")
 @click.option("--audio", type=click.Path(dir_okay=False), required=True, help="Speech: wav, mp3, flac, m4a, any rate, mono or stereo.")
-@click.option("--model", type=click.Path(), default="posevideo/models/gestures", help="Run folder, checkpoint or shipped model folder.")
+@click.option("--model", type=click.Path(), default=None, help="Run folder or checkpoint (default: the shipped model, posevideo/models/gestures).")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="The .pose to write (15 fps, the speaker's pixels).")
 @click.option("--video", type=click.Path(dir_okay=False), default=None, help="Also a stick-figure .mp4 with the audio.")
 @click.option("--hop", type=click.IntRange(1, 64), default=48, help="Pose frames between windows (64 - hop are cross-faded).")

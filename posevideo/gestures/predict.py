@@ -17,6 +17,7 @@ from posevideo.errors import InputError
 from posevideo.gestures.features import POSE_FPS, SAMPLE_RATE, LogMel, log_mel_long, mel_frames_for, mel_start, samples_for
 
 SILENCE_PEAK = 1e-4  # below this peak amplitude the whole file counts as silent
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "gestures"  # shipped with the package
 
 
 def pose_frames_of(samples: int) -> int:
@@ -90,9 +91,10 @@ def speaker_box(stats: dict) -> tuple[float, float, float]:
     return (cx - 1.75 * s, cy - 1.4 * s, 3.5 * s)
 
 
-def gestures(audio_path: str | Path, model: str | Path, out: str | Path, video: str | Path | None = None,
+def gestures(audio_path: str | Path, model: str | Path | None, out: str | Path, video: str | Path | None = None,
              device: str = "cpu", hop: int = 48, size: int = 384) -> dict:
-    """The `posevideo gestures` job: audio file -> .pose (and a stick-figure mp4 with the audio)."""
+    """The `posevideo gestures` job: audio file -> .pose (and a stick-figure mp4 with the audio).
+    `model` None: the default model shipped in posevideo/models/gestures."""
     from posevideo.audio import load_audio
     from posevideo.gestures.train import load_generator
     from posevideo.pose.layouts import make_pose
@@ -103,6 +105,10 @@ def gestures(audio_path: str | Path, model: str | Path, out: str | Path, video: 
         raise InputError(out, "the output must end in .pose", "Name it like speech.pose.")
     if video is not None and Path(video).suffix != ".mp4":
         raise InputError(video, "the video must end in .mp4", "Name it like speech.mp4.")
+    model = DEFAULT_MODEL if model is None else Path(model)
+    if not model.exists():
+        raise InputError(model, "no such model folder", "Give a run folder of `posevideo train gestures`, or leave "
+                                                       "--model out for the shipped default.")
     audio = load_audio(audio_path, SAMPLE_RATE)
     generator, meta = load_generator(str(model), device)
     try:
