@@ -173,3 +173,21 @@ def test_cli_bad_inputs(tmp_path, model_dir):
     assert result.returncode == 0 and "silent" in result.stderr
     data = read_pose(tmp_path / "d.pose").body.data
     assert data.shape[0] == 30 and np.allclose(data, data[0])
+
+
+def test_s2g49_model_writes_an_s2g49_pose_and_video(tmp_path):
+    """A model of speech2gesture's 49 points (data imported with `index --from-s2g`)."""
+    from posevideo.gestures.predict import gestures
+
+    g = _model(n_points=49)
+    stats = {"layout": "s2g49", "width": 1280, "height": 720, "center": [640.0, 300.0], "scale": 200.0}
+    model = tmp_path / "s2g49"
+    training.save_checkpoint(model, {"generator": g}, None, {"model": g.cfg.to_dict(), "layout": "s2g49", "stats": stats,
+                                                             "speaker": "oliver", "kind": "gestures", "step": 0})
+    wav = tmp_path / "a.wav"
+    soundfile.write(wav, _speech(2.0), 16000)
+    result = gestures(wav, model, tmp_path / "a.pose", tmp_path / "a.mp4", size=128)
+    pose = read_pose(tmp_path / "a.pose")
+    assert result["frames"] == 30 and pose.body.data.shape[:3] == (30, 1, 49)
+    assert [c.name for c in pose.header.components] == ["SPEECH2GESTURE_49"]
+    assert (tmp_path / "a.mp4").stat().st_size > 0

@@ -124,8 +124,12 @@ def train(cfg: TrainConfig, clips: Clips | None = None) -> str:
     if dist.world_size > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
         ids = [device.index] if device.type == "cuda" else None
-        g_train = DDP(torch.nn.SyncBatchNorm.convert_sync_batchnorm(generator), device_ids=ids)
-        d_train = DDP(torch.nn.SyncBatchNorm.convert_sync_batchnorm(discriminator), device_ids=ids)
+        if device.type == "cuda":  # BatchNorm statistics over the global batch (SyncBatchNorm is CUDA-only);
+            # it swaps the BN layers inside `generator` itself, so checkpoints keep the same keys
+            torch.nn.SyncBatchNorm.convert_sync_batchnorm(generator)
+            torch.nn.SyncBatchNorm.convert_sync_batchnorm(discriminator)
+        g_train = DDP(generator, device_ids=ids)
+        d_train = DDP(discriminator, device_ids=ids)
     if cfg.compile:
         g_train, d_train = torch.compile(g_train), torch.compile(d_train)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and device.type == "cuda")
