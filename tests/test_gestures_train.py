@@ -83,3 +83,27 @@ def test_resume_continues_exactly(tmp_path, one_thread):
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def test_cli_train_then_evaluate_json(tmp_path, one_thread):
+    """`posevideo train gestures` a few CPU steps, then `evaluate gestures --json`: the model and the
+    three baselines, each with L1, PCK@0.1 and PCK@0.2."""
+    from click.testing import CliRunner
+
+    from posevideo.cli import cli
+    from posevideo.gestures.data import CACHE_NAME, write_clips
+
+    data = tmp_path / "DATA"
+    write_clips(toy_clips(seconds=40, n_points=4, clips=3, seed=4), data / "toy" / CACHE_NAME)  # what prepare + the first run leave
+    run = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train", "gestures", "--data", str(data), "--speaker", "toy", "--out", str(run),
+                                      "--preset", "tiny", "--steps", "6", "--batch", "4", "--log-every", "3",
+                                      "--device", "cpu"])
+    assert result.exit_code == 0, result.output + str(result.exception)
+    out = tmp_path / "eval.json"
+    result = CliRunner().invoke(cli, ["evaluate", "gestures", "--model", str(run), "--data", str(data), "--json", str(out)])
+    assert result.exit_code == 0, result.output + str(result.exception)
+    assert "nearest neighbour" in result.output and "PCK@0.2" in result.output
+    methods = json.loads(out.read_text())["methods"]
+    for name in ("model", "median", "random", "nearest"):
+        assert {"l1", "pck_0_1", "pck_0_2"} <= set(methods[name])
