@@ -42,6 +42,7 @@ def test_few_cpu_steps_lower_l1_and_beat_baselines(tmp_path, one_thread):
     assert [l["step"] for l in lines] == [30, 60]
     assert lines[0]["gan_d"] == 0 and lines[1]["gan_d"] > 0  # the discriminator trained after gan_start
     assert not list(run.rglob("*.pt")) and not list(run.rglob("*.pkl"))  # no pickle anywhere
+    assert (run / "progress" / "step-0000060.png").exists()
 
     generator, meta = load_generator(checkpoint)
     assert meta["step"] == 60 and meta["speaker"] == "toy" and meta["model"]["pose_frames"] == 32

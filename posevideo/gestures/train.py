@@ -182,7 +182,7 @@ def train(cfg: TrainConfig, clips: Clips | None = None) -> str:
 
             # Log, checkpoint, stop.
             out_of_time = cfg.max_minutes is not None and time.time() - started > cfg.max_minutes * 60
-            if out_of_time and dist.world_size > 1:  # every rank must stop at the same step
+            if cfg.max_minutes is not None and dist.world_size > 1:  # every rank must stop at the same step
                 flag = torch.tensor([1.0 if out_of_time else 0.0], device=device)
                 torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
                 out_of_time = bool(flag.item())
@@ -195,6 +195,9 @@ def train(cfg: TrainConfig, clips: Clips | None = None) -> str:
                 run.log(step, **means, dev_l1=dev, steps_per_s=seen / (now - last_log))
                 bar.set_postfix(l1=f"{means['l1']:.3f}", dev=f"{dev:.3f}")
                 sums, seen, last_log = {k: 0.0 for k in sums}, 0, now
+            if dist.is_main and (step % cfg.checkpoint_every == 0 or stopping) and len(dev_rows):
+                run.save_image(f"step-{step:07d}", progress_image(generator, mel_all, pose_all, conf_all, dev_rows,
+                                                                 model_cfg.pose_frames, clips.layout))
             if dist.is_main and (step % cfg.checkpoint_every == 0 or stopping):
                 training.save_checkpoint(run.checkpoint_dir(step), {"generator": generator, "discriminator": discriminator},
                                          {"generator": opt_g, "discriminator": opt_d}, {**meta, "step": step},
@@ -233,6 +236,34 @@ def evaluate_l1(generator: GestureGenerator, mel_all, pose_all, conf_all, rows, 
         count += len(mel)
     generator.train(was_training)
     return total / count
+
+
+@torch.no_grad()
+def progress_image(generator: GestureGenerator, mel_all, pose_all, conf_all, rows, frames: int, layout: str) -> np.ndarray:
+    """(H, W, 3) uint8: the true and predicted height of each wrist over one held-out window."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    was_training = generator.training
+    generator.eval()
+    mel, pose, _ = gather(mel_all, pose_all, conf_all, rows[:1], frames)
+    pred = generator.to_pose(generator(mel.float())).float()
+    generator.train(was_training)
+    wrists = {"reduced": (4, 5), "s2g49": (6, 3)}.get(layout, (0, min(1, pose.shape[2] - 1)))
+    fig, ax = plt.subplots(figsize=(6, 2.6), dpi=80)
+    for i, (point, color) in enumerate(zip(wrists, ("C0", "C3"))):
+        ax.plot(pose[0, :, point, 1].cpu(), color=color, label=f"truth {i}")
+        ax.plot(pred[0, :, point, 1].cpu(), color=color, linestyle="--", label=f"model {i}")
+    ax.invert_yaxis()  # image y grows downwards: up is up
+    ax.set_xlabel("pose frame (15 fps)")
+    ax.set_ylabel("wrist y (shoulder widths)")
+    ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    fig.canvas.draw()
+    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return image
 
 
 def load_generator(path: str, device: str = "cpu") -> tuple[GestureGenerator, dict]:
