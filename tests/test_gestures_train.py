@@ -108,3 +108,25 @@ def test_cli_train_then_evaluate_json(tmp_path, one_thread):
     methods = json.loads(out.read_text())["methods"]
     for name in ("model", "median", "random", "nearest"):
         assert {"l1", "pck_0_1", "pck_0_2"} <= set(methods[name])
+
+
+def test_torchrun_two_processes_on_cpu(tmp_path):
+    """DDP through torchrun (gloo on the CPU): both ranks train, rank 0 alone writes, the time
+    budget is agreed between ranks."""
+    import os
+    import subprocess
+    import sys
+
+    from posevideo.gestures.data import CACHE_NAME, write_clips
+
+    data = tmp_path / "DATA"
+    write_clips(toy_clips(seconds=40, n_points=4, clips=3, seed=4), data / "toy" / CACHE_NAME)
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "posevideo", "train",
+               "gestures", "--data", str(data), "--speaker", "toy", "--out", str(run), "--preset", "tiny", "--steps", "4",
+               "--batch", "4", "--log-every", "2", "--device", "cpu", "--max-minutes", "5"]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=240)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((run / "config.json").read_text())["world_size"] == 2
+    assert [json.loads(l)["step"] for l in (run / "metrics.jsonl").read_text().splitlines()] == [2, 4]
+    assert (run / "checkpoints" / "step-0000004" / "model.safetensors").exists()
