@@ -116,6 +116,24 @@ def test_cli_export_from_a_checkpoint_prints_parity(tmp_path):
     assert description["placement"]["center"] == PLACEMENT["center"]
 
 
+def test_serve_exports_a_run_folder_once_into_the_cache(tmp_path, monkeypatch):
+    from posevideo.web.serve import resolve_model
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    meta = {"kind": "renderer", "step": 3, "model": preset("small", size=32).to_dict(), "stats": PLACEMENT}
+    save_checkpoint(run / "checkpoints" / "step-0000003", {"G": lively_generator(size=32)}, None, meta)
+    said = []
+    first = resolve_model(run, echo=said.append)
+    assert first.parent == tmp_path / "cache" / "posevideo" / "exports"
+    assert read_export(first)["source"]["step"] == 3 and any("parity" in line for line in said)
+    said.clear()
+    assert resolve_model(run, echo=said.append) == first and not said  # cached: no second export
+    assert resolve_model(first) == first                                # an export folder as it is
+    with pytest.raises(InputError, match="neither an export folder"):
+        resolve_model(tmp_path / "cache")
+
+
 def test_cli_export_refuses_a_folder_without_checkpoint(tmp_path):
     result = CliRunner().invoke(cli, ["export", "--renderer", str(tmp_path), "--out", str(tmp_path / "x")])
     assert result.exit_code == 2

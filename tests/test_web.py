@@ -194,3 +194,31 @@ def test_fake_webcam_through_holistic_makes_a_skeleton(url, playwright, tmp_path
     red = (skeleton[..., 0] > 200) & (skeleton[..., 1] < 60) & (skeleton[..., 2] < 60)
     assert red.sum() > 50
     assert (skeleton.max(axis=-1) > 0).mean() > 0.01
+
+
+def test_webgpu_backend_matches_native(playwright, tmp_path):
+    """Where the browser has a WebGPU adapter the worker uses it. Headless without a GPU, Chromium
+    can offer SwiftShader's (software, slow: a 64x64 model keeps this short), which is enough to
+    check the WebGPU path end to end against native onnxruntime."""
+    from posevideo.export import export_generator, skeleton_inputs
+    from posevideo.web.serve import start_in_background
+    from test_export import lively_generator
+
+    export_generator(lively_generator(size=64), 64, tmp_path / "m64")
+    x = skeleton_inputs(64, count=1, seed=2)
+    native = ort.InferenceSession(str(tmp_path / "m64" / "model.onnx")).run(None, {"skeleton": x})[0]
+    server, address = start_in_background(tmp_path / "m64")
+    flags = ("--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan")
+    try:
+        with chromium(extra_flags=flags, playwright=playwright) as context:
+            page = context.new_page()
+            page.goto(address)
+            page.evaluate("window.posevideo.ready")
+            assert page.evaluate("window.posevideo.stats().backend") == "webgpu"
+            reply = page.evaluate("(x) => window.posevideo.generateRaw(x)", base64.b64encode(x.tobytes()).decode())
+    finally:
+        server.shutdown()
+        server.server_close()
+    web = _decode(reply["output"], np.float32, native.shape)
+    assert native.std() > 0.1
+    assert np.abs(web - native).max() < 1e-3
