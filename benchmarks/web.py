@@ -16,6 +16,7 @@ The machine is shared: the 1-minute load average before and after each row is pr
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -52,6 +53,8 @@ def main():
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--presets", nargs="+", default=["small", "esn"])
     parser.add_argument("--precisions", nargs="+", default=["float32"], choices=["float32", "float16"])
+    parser.add_argument("--renderer", action="append", default=[], metavar="RUN",
+                        help="Also measure this renderer run or checkpoint folder (repeatable).")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -59,10 +62,13 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         models = []
-        if SHIPPED.exists():
-            out = Path(tmp) / "shipped-small"
-            export_run(SHIPPED, out)
-            models.append(("small (shipped, trained)", "small", out))
+        runs = ([(SHIPPED, "shipped")] if SHIPPED.exists() else []) + [(Path(r), Path(r).name) for r in args.renderer]
+        for i, (run, name) in enumerate(runs):
+            out = Path(tmp) / f"run{i}"
+            export_run(run, out)
+            description = json.loads((out / "model.json").read_text())
+            models.append((f"{description['source']['preset']} ({name}, step {description['source']['step']})",
+                           description["source"]["preset"], out))
         for name in args.presets:
             out = Path(tmp) / name
             export_untrained(name, out)
