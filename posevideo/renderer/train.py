@@ -10,6 +10,7 @@ float all run on the GPU. Each step is pix2pix's: a discriminator step, then a g
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -96,7 +97,7 @@ def regions(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced") -> np.nda
     """xy (T, K, 2) crop pixels -> (T, 3, 4) boxes of left hand, right hand, face (-1: not seen).
 
     Hands: the square around the hand's points, 1.4x their extent (fingers reach past the joints);
-    face: 1.1x. At least 1/16 of the image's... caller's scale is applied by the evaluation."""
+    face: 1.1x. A region needs at least 3 seen points."""
     from posevideo.pose import point_groups
     groups = point_groups(layout)
     out = np.full((len(xy), 3, 4), -1.0, np.float32)
@@ -104,8 +105,8 @@ def regions(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced") -> np.nda
         idx = groups[name]
         seen = conf[:, idx] > 0                                                   # (T, P)
         pts = np.where(seen[..., None], xy[:, idx], np.nan)
-        with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
-            __import__("warnings").simplefilter("ignore", RuntimeWarning)
+        with warnings.catch_warnings():  # all-NaN rows (region not seen) are expected
+            warnings.simplefilter("ignore", RuntimeWarning)
             lo, hi = np.nanmin(pts, axis=1), np.nanmax(pts, axis=1)               # (T, 2)
         mid, half = (lo + hi) / 2, (hi - lo).max(axis=1) * grow / 2
         ok = seen.sum(axis=1) >= 3
