@@ -162,12 +162,15 @@ class Run:
             f.write(json.dumps(line) + "\n")
 
     def truncate_metrics(self, step: int) -> None:
-        """On resume, drop metric lines logged after the checkpoint (they will be logged again)."""
+        """On resume, drop metric lines logged after the checkpoint (they will be logged again)
+        and continue the run's clock from the last line kept."""
         path = self.path / "metrics.jsonl"
         if not self.is_main or not path.exists():
             return
         lines = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l)["step"] <= step]
         path.write_text("".join(l + "\n" for l in lines))
+        if lines:  # the clock continues from the last kept line, so "time" stays training time
+            self.started = time.time() - json.loads(lines[-1])["time"]
 
     def save_image(self, name: str, image: np.ndarray) -> Path | None:
         """Write an (H, W, 3) uint8 RGB image to progress/<name>.png (atomically)."""
