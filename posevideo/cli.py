@@ -29,7 +29,7 @@ def cli():
     """Video of a specific person from speech or from poses."""
 
 
-# --- foundation: synthetic speaker and demo -----------------------------------------------------
+# --- foundation: synthetic speaker, demo, skeleton -----------------------------------------------------
 
 @cli.command("synth-speaker")
 @click.option("--seed", type=int, required=True, help="Picks the voice, the sentences, the look and the gesture style.")
@@ -48,11 +48,13 @@ def synth_speaker_command(seed, seconds, out, size, fps):
 
 @cli.command("demo")
 @click.option("--out", "out", type=click.Path(file_okay=False), default=".", help="Folder for the demo files.")
-def demo_command(out):
-    """Show what posevideo does: a synthetic speaker clip beside its skeleton, as one video."""
-    from posevideo.synthetic.demo import demo
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="Default: cuda when there is one.")
+def demo_command(out, device):
+    """Show what posevideo does: a bundled speech sample -> gestures -> video of the synthetic
+    speaker, with the shipped models; writes the video and a side-by-side preview (skeleton | video)."""
+    from posevideo.demo import demo
 
-    for path in demo(out):
+    for path in demo(out, device=device):
         click.echo(path)
 
 
@@ -343,6 +345,43 @@ def gestures_command(audio, model, out, video, hop, device):
 
 
 # --- end to end: speak, transfer, serve ------------------------------------------------------------
+
+@cli.command()
+@click.option("--audio", type=click.Path(dir_okay=False), default=None, help="Speech: wav, mp3, flac, m4a, any rate, mono or stereo.")
+@click.option("--text", default=None, help="Or text, spoken by espeak-ng (then --audio is not needed).")
+@click.option("--gestures", "gestures_model", type=click.Path(), default=None,
+              help="Gesture run folder or checkpoint (default: the shipped model, posevideo/models/gestures).")
+@click.option("--renderer", type=click.Path(), default=None,
+              help="Renderer run folder or checkpoint (default: the shipped small renderer, posevideo/models/renderer-small).")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="The video to write (.mp4).")
+@click.option("--fps", type=click.FloatRange(1, 120), default=30.0, help="Frames per second of the video.")
+@click.option("--preview", type=click.Path(dir_okay=False), default=None, help="Also a side-by-side .mp4: skeleton | video.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
+def speak(audio, text, gestures_model, renderer, out, fps, preview, device):
+    """Speech (or text) -> gestures -> video of the person, with the speech muxed in sync."""
+    from posevideo.speak import speak as run
+
+    result = run(out, audio=audio, text=text, gestures_model=gestures_model, renderer=renderer, fps=fps,
+                 preview=preview, device=device)
+    click.echo(f"{result['video']}: {result['frames']} frames at {result['fps']:g} fps ({result['seconds']:.2f} s of speech)")
+    if preview:
+        click.echo(result["preview"])
+
+
+@cli.command()
+@click.option("--video", type=click.Path(dir_okay=False), required=True, help="The driver video: a person whose motion to copy.")
+@click.option("--renderer", type=click.Path(), default=None,
+              help="Renderer run folder or checkpoint of the target person (default: the shipped small renderer).")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="The video to write (.mp4).")
+@click.option("--pose-out", type=click.Path(dir_okay=False), default=None, help="Also keep the retargeted .pose here.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
+@click.option("--batch", type=click.IntRange(1), default=16)
+def transfer(video, renderer, out, pose_out, device, batch):
+    """Video -> video: the driver's motion, retargeted and smoothed, rendered as the target person."""
+    from posevideo.transfer import transfer as run
+
+    click.echo(str(run(video, renderer, out, pose_out=pose_out, device=device, batch=batch)))
+
 
 
 @cli.command()

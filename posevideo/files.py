@@ -22,6 +22,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent)
+    os.fchmod(fd, _mode(0o666))  # mkstemp makes 0600; the result should read like any file the user writes
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -43,6 +44,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    tmp.chmod(_mode(0o777))
     try:
         yield tmp
         if path.exists():
@@ -51,6 +53,13 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _mode(full: int) -> int:
+    """`full` (0o666 files, 0o777 folders) less the process umask, as open() and mkdir() would give."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return full & ~umask
 
 
 def write_json(path: str | Path, obj) -> None:

@@ -145,19 +145,6 @@ def test_cli_writes_the_three_files_and_rejects_bad_input(tmp_path):
         synth_speaker(seed=2, seconds=1, out_dir=tmp_path / "file")
 
 
-def test_demo_writes_clip_beside_skeleton(tmp_path):
-    from posevideo.synthetic.demo import demo
-
-    paths = demo(tmp_path, seconds=2)
-    side = paths[-1]
-    frames = list(read_frames(side))
-    assert len(frames) == 2 * FPS and frames[0].shape == (256, 512, 3)
-    clip = next(read_frames(paths[0]))
-    # Left half is the clip (up to coding noise), right half the skeleton on black.
-    assert np.abs(frames[0][:, :256].astype(int) - clip.astype(int)).mean() < 3
-    assert frames[0][:, 256:].mean() < 40 and frames[0][:, 256:].max() > 150
-
-
 def test_hands_are_drawn_in_front_of_the_chest(clip):
     """Depth order: where a palm lies over the torso, the frame shows skin, not the clothes."""
     paths, xy, _, _ = clip

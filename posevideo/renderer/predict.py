@@ -9,6 +9,7 @@ drawn as skeleton images, and run through the generator in batches.
 """
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ import torch
 from posevideo.errors import InputError
 from posevideo.renderer.model import Generator, RendererConfig
 from posevideo.training import load_checkpoint, read_meta, save_checkpoint
+
+DEFAULT_RENDERER = Path(__file__).resolve().parents[1] / "models" / "renderer-small"  # shipped with the package
 
 
 def pick_device(device: str | None) -> str:
@@ -27,8 +30,13 @@ def pick_device(device: str | None) -> str:
     return device
 
 
-def load_renderer(model: str | Path, device: str = "cpu") -> tuple[Generator, dict]:
-    """The generator of a run folder or checkpoint folder, in eval mode, and the checkpoint's meta."""
+def load_renderer(model: str | Path | None, device: str = "cpu") -> tuple[Generator, dict]:
+    """The generator of a run folder or checkpoint folder (None: the shipped small renderer), in
+    eval mode, and the checkpoint's meta."""
+    model = DEFAULT_RENDERER if model is None else Path(model)
+    if not model.exists():
+        raise InputError(model, "no such renderer folder", "Give a run folder of `posevideo train renderer`, or leave "
+                                                          "it out for the shipped small renderer.")
     meta = read_meta(model)
     if meta.get("kind") != "renderer":
         raise InputError(model, f"is a {meta.get('kind', 'unknown')} checkpoint, not a renderer",
@@ -49,14 +57,14 @@ def generate(G: Generator, skeletons: np.ndarray, device: str) -> np.ndarray:
 
 
 def place(xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, move: bool = True,
-          frame_size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+          frame_size: tuple[int, int] | None = None, path=None) -> tuple[np.ndarray, np.ndarray]:
     """Reduced-layout xy (T, K, 2) pixels of any video -> (xy in the trained person's video pixels,
     crop boxes (T, 3)). `move=False` keeps the pose where it is (a pose of the trained video)."""
     from posevideo.pose import NormStats, retarget
     from posevideo.skeleton import person_boxes
     if move:
         xy = retarget(xy, conf, "reduced", NormStats(center=np.asarray(stats["center"], np.float64),
-                                                     scale=float(stats["scale"])))
+                                                     scale=float(stats["scale"])), path=path)
         width, height = stats["width"], stats["height"]
     else:
         width, height = frame_size or (stats["width"], stats["height"])
@@ -67,16 +75,8 @@ def place(xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, move: bool 
 def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio: str | Path | None = None,
                 device: str | None = None, batch: int = 16, place_pose: bool = True, progress: bool = True) -> Path:
     """Write `out` (mp4, H.264, the pose's fps, audio muxed when given); return its path."""
-    from tqdm import tqdm
     from posevideo.pose import arrays, read_pose, to_layout
-    from posevideo.skeleton import draw_skeletons
-    from posevideo.video import VideoWriter
-    device = pick_device(device)
-    out = Path(out)
-    if out.suffix.lower() != ".mp4":
-        raise InputError(out, "is not an .mp4 path", "Name the output OUT.mp4.")
-    G, meta = load_renderer(model, device)
-    size = meta["model"]["size"]
+    _check_mp4(out)
     pose = read_pose(pose_path)
     fps = float(pose.body.fps)
     if not fps > 0:
@@ -84,19 +84,50 @@ def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio
     xy, conf = arrays(to_layout(pose, "reduced", path=pose_path))
     if len(xy) == 0:
         raise InputError(pose_path, "has no frames", "Give a .pose with at least one frame.")
-    frame_size = (pose.header.dimensions.width, pose.header.dimensions.height)
-    xy, boxes = place(xy, conf, fps, meta["stats"], move=place_pose, frame_size=frame_size)
     wave = None
     if audio is not None:
         from posevideo.audio import load_audio
         wave = load_audio(audio, 16000)
-    with VideoWriter(out, fps, size, size, audio=wave, sample_rate=16000) as writer:
+    frame_size = (pose.header.dimensions.width, pose.header.dimensions.height)
+    return render_poses(xy, conf, fps, model, out, audio=wave, device=device, batch=batch, place_pose=place_pose,
+                        frame_size=frame_size, progress=progress, path=pose_path)
+
+
+def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path | None, out: str | Path,
+                 audio: np.ndarray | None = None, device: str | None = None, batch: int = 16, place_pose: bool = True,
+                 frame_size: tuple[int, int] | None = None, progress: bool = True, path=None,
+                 preview: str | Path | None = None) -> Path:
+    """Reduced-layout xy (T, 178, 2) pixels and conf (T, 178) at `fps` -> `out` (mp4, one video frame
+    per pose frame, the first at t = 0), with 16 kHz mono `audio` muxed when given; `preview`: also
+    a side-by-side mp4, skeleton (what the generator saw) | video. `path` only names the pose's
+    source in errors."""
+    from tqdm import tqdm
+    from posevideo.skeleton import draw_skeletons
+    from posevideo.video import VideoWriter
+    _check_mp4(out)
+    device = pick_device(device)
+    G, meta = load_renderer(model, device)
+    size = meta["model"]["size"]
+    xy, boxes = place(xy, conf, fps, meta["stats"], move=place_pose, frame_size=frame_size, path=path)
+    if preview is not None:
+        _check_mp4(preview)
+    with ExitStack() as stack:
+        writer = stack.enter_context(VideoWriter(out, fps, size, size, audio=audio, sample_rate=16000))
+        side = None if preview is None else stack.enter_context(
+            VideoWriter(preview, fps, 2 * size, size, audio=audio, sample_rate=16000))
         for start in tqdm(range(0, len(xy), batch), desc="render", unit="batch", disable=not progress):
             end = min(start + batch, len(xy))
             skeletons = draw_skeletons(xy[start:end], conf[start:end], "reduced", size, box=boxes[start:end])
-            for frame in generate(G, skeletons, device):
+            for skeleton, frame in zip(skeletons, generate(G, skeletons, device)):
                 writer.write(frame)
-    return out
+                if side is not None:
+                    side.write(np.concatenate([skeleton, frame], axis=1))
+    return Path(out)
+
+
+def _check_mp4(out: str | Path) -> None:
+    if Path(out).suffix.lower() != ".mp4":
+        raise InputError(out, "is not an .mp4 path", "Name the output OUT.mp4.")
 
 
 def ship(model: str | Path, out: str | Path) -> Path:

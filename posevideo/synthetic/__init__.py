@@ -38,9 +38,7 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(out_dir, "exists and is not a folder", "Pass a folder for --out")
 
-    # One generator per concern, so that changing one (say, the look) leaves the others as they were.
-    streams = np.random.SeedSequence(seed).spawn(4)
-    rng_voice, rng_motion, rng_look, rng_style = (np.random.default_rng(s) for s in streams)
+    rng_voice, rng_motion, rng_look, rng_style = _streams(seed)
     voice = speech.voice_for_seed(rng_voice)
     audio, sentences = speech.make_speech(seconds, voice, rng_voice)          # (seconds * 16000,)
     frames = int(round(seconds * fps))
@@ -78,6 +76,17 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
                      "pose-format": _version("pose-format"), "av": _version("av"), "numpy": np.__version__},
     })
     return paths
+
+
+def _streams(seed: int) -> list[np.random.Generator]:
+    """One generator per concern (voice, motion, look, style), so that changing one leaves the others."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
+
+
+def voice_of(seed: int):
+    """The espeak-ng voice of synthetic speaker `seed` (what `synth_speaker` draws first)."""
+    from posevideo.synthetic import speech
+    return speech.voice_for_seed(_streams(seed)[0])
 
 
 def _version(package: str) -> str:

@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from posevideo.errors import InputError
+from posevideo.renderer.predict import DEFAULT_RENDERER as DEFAULT_MODEL
 
 WEB = Path(__file__).parent
 NODE_MODULES = WEB / "node_modules"
@@ -158,7 +159,6 @@ def start_in_background(model_dir: str | Path, host: str = "127.0.0.1", port: in
     return server, f"http://{host}:{port}/"
 
 
-DEFAULT_MODEL = WEB.parent / "models" / "renderer-small"
 
 
 def resolve_model(model: str | Path | None, echo=print) -> Path:

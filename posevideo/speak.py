@@ -1,0 +1,93 @@
+"""Speech -> video of the person: `posevideo speak`.
+
+    audio (or text through espeak-ng) --gesture model--> poses at 15 fps --resample--> the video's fps
+    --renderer--> frames, with the audio muxed
+
+The gesture model writes the full `reduced` layout (body, face contour, hands) in its speaker's
+frame; the renderer places it in its own person's frame (`render_poses`), so a gesture model and a
+renderer of different people still combine. The video's first frame is at t = 0 and it has
+round(seconds x fps) frames: as long as the audio within one frame.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from posevideo.errors import InputError
+from posevideo.gestures.features import POSE_FPS, SAMPLE_RATE
+
+MIN_SECONDS = 0.25  # shorter is not even a syllable: an error rather than a few frames of video
+TEXT_VOICE_SEED = 0  # --text speaks with the voice of the synthetic speaker the shipped models learned
+
+
+def speech_from_text(text: str, seed: int = TEXT_VOICE_SEED) -> np.ndarray:
+    """16 kHz mono speech of `text` by espeak-ng, in the synthetic speaker `seed`'s voice, with a
+    quarter second of silence before and after (the speaker starts and ends at rest)."""
+    from posevideo.synthetic import voice_of
+    from posevideo.synthetic.speech import speak as espeak
+
+    if not text.strip():
+        raise InputError("--text", "is empty", "Give the words to speak, or --audio.")
+    audio = espeak(text, voice_of(seed))
+    pad = np.zeros(SAMPLE_RATE // 4, np.float32)
+    return np.concatenate([pad, audio, pad])
+
+
+def speech_poses(audio: np.ndarray, gestures_model: str | Path | None, fps: float, device: str = "cpu",
+                 path=None) -> tuple[np.ndarray, np.ndarray]:
+    """16 kHz mono audio -> reduced-layout xy (T, 178, 2) in the gesture speaker's pixels and conf
+    (T, 178) at `fps`, T = round(seconds x fps). `path` only names the audio in errors."""
+    from posevideo.gestures.predict import DEFAULT_MODEL, SILENCE_PEAK, predict_poses, to_pixels
+    from posevideo.gestures.train import load_generator
+    from posevideo.pose import resample
+
+    model = DEFAULT_MODEL if gestures_model is None else Path(gestures_model)
+    if not model.exists():
+        raise InputError(model, "no such gesture model folder", "Give a run folder of `posevideo train gestures`, "
+                                                               "or leave --gestures out for the shipped model.")
+    generator, meta = load_generator(str(model), device)
+    if meta["layout"] != "reduced":
+        raise InputError(model, f"is a {meta['layout']} gesture model; the renderer needs the reduced layout "
+                                "(body, face and hands)", "Train the gesture model on posevideo's own data "
+                                                          "(`posevideo prepare`), not on speech2gesture's 49 points.")
+    try:
+        pose = predict_poses(generator, audio, device=device)                  # (T15, 178, 2) normalized
+    except InputError as error:
+        raise InputError(path, error.problem, error.fix) from None
+    if np.abs(audio).max() < SILENCE_PEAK:
+        print(f"note: {path or 'the audio'} is silent: the speaker stays at rest", file=sys.stderr)
+    xy = to_pixels(pose, meta["stats"])
+    xy, conf = resample(xy, np.ones(xy.shape[:2], np.float32), POSE_FPS, fps)
+    frames = max(1, int(round(len(audio) / SAMPLE_RATE * fps)))
+    if len(xy) < frames:  # 15 fps rounding: hold the last pose for the odd frame
+        xy = np.concatenate([xy, np.repeat(xy[-1:], frames - len(xy), axis=0)])
+        conf = np.concatenate([conf, np.repeat(conf[-1:], frames - len(conf), axis=0)])
+    return xy[:frames], conf[:frames]
+
+
+def speak(out: str | Path, audio: str | Path | None = None, text: str | None = None,
+          gestures_model: str | Path | None = None, renderer: str | Path | None = None, fps: float = 30.0,
+          preview: str | Path | None = None, device: str | None = None, progress: bool = True) -> dict:
+    """The `posevideo speak` job. Models None: the shipped ones. Returns {"video", "preview",
+    "frames", "fps", "seconds"}."""
+    from posevideo.audio import load_audio
+    from posevideo.renderer.predict import pick_device, render_poses
+
+    if (audio is None) == (text is None):
+        raise InputError(None, "give either --audio or --text (one of them)",
+                         "For example: posevideo speak --text 'Hello there' --out hello.mp4")
+    for path in (out, preview):
+        if path is not None and Path(path).suffix.lower() != ".mp4":
+            raise InputError(path, "is not an .mp4 path", "Name the video like OUT.mp4.")
+    device = pick_device(device)
+    wave = load_audio(audio, SAMPLE_RATE) if audio is not None else speech_from_text(text)
+    if len(wave) < MIN_SECONDS * SAMPLE_RATE:
+        raise InputError(audio or "--text", f"lasts {len(wave) / SAMPLE_RATE * 1000:.0f} ms, too short to speak",
+                         f"Give at least {MIN_SECONDS} s of speech.")
+    xy, conf = speech_poses(wave, gestures_model, fps, device, path=audio)
+    render_poses(xy, conf, fps, renderer, out, audio=wave, device=device, preview=preview, progress=progress,
+                 path=audio)
+    return {"video": str(out), "preview": None if preview is None else str(preview), "frames": len(xy),
+            "fps": fps, "seconds": len(wave) / SAMPLE_RATE}
