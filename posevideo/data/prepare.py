@@ -196,6 +196,19 @@ def _extract(src: Path, info, options: PrepareOptions, key, timer: _Timer, progr
     return pose
 
 
+def extract_pose(src: str | Path, info=None, options: PrepareOptions = PrepareOptions(), key=None,
+                 timer: _Timer | None = None, progress: Callable = lambda stage, n: None):
+    """A video's holistic Pose as `prepare` makes it: MediaPipe Holistic on the frames (keyed with
+    `key` = (low, high) thresholds when given), then cleaned (`_clean_pose`). Source pixels, the
+    video's average fps, one pose frame per (constant-rate) video frame. `info` is `probe(src)`."""
+    from posevideo.video import probe
+
+    src = Path(src)
+    info = info or probe(src)
+    pose = _extract(src, info, options, key, timer or _Timer(), progress)
+    return _clean_pose(pose, info.fps, src)
+
+
 def _clean_pose(pose, fps: float, path=None):
     """Frames where MediaPipe briefly followed someone else are dropped; then gap filling (short
     dropouts of a hand or the face) and a light low-pass against jitter."""
@@ -381,7 +394,7 @@ def prepare_video(src: Path, speaker_dir: Path, options: PrepareOptions,
         if options.poses_from:
             pose = _pose_from_folder(src, name, info, options)
         else:
-            pose = _clean_pose(_extract(src, info, options, key, timer, progress), info.fps, src)
+            pose = extract_pose(src, info, options, key, timer, progress)
         write_pose(pose, paths["pose"])
 
     # Crops at every size, and the boxes.

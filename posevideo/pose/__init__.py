@@ -1,6 +1,6 @@
-"""The pose core: .pose IO (pose-format), layouts and conversions, normalization, and operations
-along time. Arrays are xy (T, K, 2) float32 and conf (T, K) float32, conf 0 = missing point;
-`.pose` files hold pixels of their video. See docs/INTERFACES.md, "Pose core"."""
+"""The pose core: .pose IO (pose-format), layouts and conversions, normalization, operations
+along time, hands at rest. Arrays are xy (T, K, 2) float32 and conf (T, K) float32, conf 0 =
+missing point; `.pose` files hold pixels of their video. See docs/INTERFACES.md, "Pose core"."""
 from posevideo.pose.io import arrays, holistic_pose, pose_from_arrays, read_pose, replace_arrays, write_pose
 from posevideo.pose.layouts import (
     LAYOUTS, NUM_POINTS, Pair, face_mesh_ids, layout_header, layout_of, limbs, make_pose, point_groups, point_index,
@@ -8,6 +8,7 @@ from posevideo.pose.layouts import (
 )
 from posevideo.pose.motion import DEFAULT_CUTOFF_HZ, fill_gaps, resample, smooth
 from posevideo.pose.normalize import NormStats, denormalize, normalize, retarget
+from posevideo.pose.rest import hand_frames, rest_hands
 
 __all__ = [
     "read_pose", "write_pose", "holistic_pose", "arrays", "replace_arrays", "pose_from_arrays", "make_pose",
@@ -15,4 +16,5 @@ __all__ = [
     "point_index", "face_mesh_ids", "shoulder_indices", "wrist_indices",
     "NormStats", "normalize", "denormalize", "retarget",
     "resample", "smooth", "fill_gaps", "DEFAULT_CUTOFF_HZ",
+    "rest_hands", "hand_frames",
 ]

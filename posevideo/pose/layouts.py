@@ -29,7 +29,7 @@ import numpy as np
 import numpy.ma as ma
 from pose_format import Pose
 from pose_format.pose_header import PoseHeader, PoseHeaderComponent
-from pose_format.utils.generic import correct_wrists, detect_known_pose_format, reduce_holistic
+from pose_format.utils.generic import correct_wrist, correct_wrists, detect_known_pose_format, reduce_holistic
 
 from posevideo.errors import InputError
 from posevideo.pose.io import header_dimensions, pose_from_arrays
@@ -213,7 +213,11 @@ def to_layout(pose: Pose, name: str, path=None) -> Pose:
         if problem:
             raise InputError(path, problem, "Extract it again with MediaPipe Holistic keeping all components "
                                             "(pose-format's `video_to_pose --format mediapipe`).") from None
-        return _by_names(pose if name == "holistic" else correct_wrists(pose), name)
+        if name != "holistic":
+            for hand in ("LEFT", "RIGHT"):
+                if f"{hand}_HAND_LANDMARKS" in (c.name for c in pose.header.components):
+                    pose = correct_wrist(pose, hand)
+        return _by_names(pose, name)
     if source == name and pose.header.total_points() == NUM_POINTS[name]:
         return Pose(pose.header, pose.body.copy())
     if source == name:  # holistic with refined irises (478 face points): drop them, keep indices standard
@@ -234,10 +238,12 @@ def _keys(header: PoseHeader) -> list[tuple[str, str] | None]:
 
 
 def _missing_for(pose: Pose, name: str) -> str | None:
-    """What a MediaPipe-named pose lacks that layout `name` needs (arms, both hands, and but for
-    s2g49 the face), as a problem sentence; None if nothing."""
+    """What a MediaPipe-named pose lacks that layout `name` needs (arms, both hands but for reduced,
+    and but for s2g49 the face), as a problem sentence; None if nothing."""
     components = {c.name: c.points for c in pose.header.components}
     for hand in ("LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS"):
+        if hand not in components and name == "reduced":
+            continue  # converted with the hand at conf 0: the renderer draws it at rest (rest_hands)
         if hand not in components:
             return f"has no {hand}; the {name} layout needs both hands"
         if components[hand] != list(HAND_POINTS):

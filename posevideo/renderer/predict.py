@@ -9,6 +9,7 @@ drawn as skeleton images, and run through the generator in batches.
 """
 from __future__ import annotations
 
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -99,15 +100,23 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
                  preview: str | Path | None = None) -> Path:
     """Reduced-layout xy (T, 178, 2) pixels and conf (T, 178) at `fps` -> `out` (mp4, one video frame
     per pose frame, the first at t = 0), with 16 kHz mono `audio` muxed when given; `preview`: also
-    a side-by-side mp4, skeleton (what the generator saw) | video. `path` only names the pose's
+    a side-by-side mp4, skeleton (what the generator saw) | video. Missing hands are drawn at rest
+    (`posevideo.pose.rest_hands`; a note on stderr says how many). `path` only names the pose's
     source in errors."""
     from tqdm import tqdm
+    from posevideo.pose import hand_frames, rest_hands
     from posevideo.skeleton import draw_skeletons
     from posevideo.video import VideoWriter
     _check_mp4(out)
     device = pick_device(device)
     G, meta = load_renderer(model, device)
     size = meta["model"]["size"]
+    # The renderer was trained on people with hands: without one it draws a stump or a smear.
+    seen = hand_frames(conf)
+    xy, conf = rest_hands(xy, conf)
+    if hand_frames(conf) > seen:
+        print(f"note: {path or 'pose'}: {hand_frames(conf) - seen} of {2 * len(xy)} hand-frames had no hand seen; "
+              "drawn as a hand at rest", file=sys.stderr)
     xy, boxes = place(xy, conf, fps, meta["stats"], move=place_pose, frame_size=frame_size, path=path)
     if preview is not None:
         _check_mp4(preview)
