@@ -325,11 +325,22 @@ def load_checkpoint(path: str | Path, modules: Mapping[str, torch.nn.Module],
             state = {i: {k.split(".", 3)[3]: v for k, v in train.items() if k.startswith(f"opt.{name}.{i}.")}
                      for i in saved["state_keys"]}
             opt.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
+            _match_param_layout(opt)
         for name, gen in (generators or {}).items():
             gen.set_state(train[f"gen.{name}"])
         if restore_rng:
             _set_rng_state(train, meta["rng"])
     return meta
+
+
+def _match_param_layout(opt: torch.optim.Optimizer) -> None:
+    """Give per-parameter state (Adam's moments) the strides of its parameter: safetensors stores
+    them contiguous, a channels_last model's parameters are not, and fused optimizers refuse the mix."""
+    for group in opt.param_groups:
+        for param in group["params"]:
+            for key, value in opt.state.get(param, {}).items():
+                if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
+                    opt.state[param][key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
 # --- stopping: signals and non-finite losses ----------------------------------------------------

@@ -92,3 +92,27 @@ def test_sigterm_sets_the_stop_flag():
         assert not stop.requested()
         os.kill(os.getpid(), signal.SIGTERM)
         assert stop.requested()
+
+
+def test_fused_adam_resumes_a_channels_last_model(tmp_path):
+    """The renderer trains channels_last with a fused Adam (on GPUs); the moments come back from
+    safetensors contiguous, and the fused step refuses mismatched layouts unless they are matched."""
+    def make():
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 4, 3)).to(memory_format=torch.channels_last)
+        return model, torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+
+    x = torch.rand(2, 3, 12, 12).contiguous(memory_format=torch.channels_last)
+    model, opt = make()
+    model(x).square().mean().backward()
+    opt.step()
+    save_checkpoint(tmp_path / "ckpt", {"m": model}, {"m": opt}, {"step": 1})
+    model2, opt2 = make()
+    load_checkpoint(tmp_path / "ckpt", {"m": model2}, {"m": opt2})
+    weight = model2[0].weight
+    assert opt2.state[weight]["exp_avg"].stride() == weight.stride() != weight.contiguous().stride()
+    for m, o in ((model, opt), (model2, opt2)):
+        o.zero_grad()
+        m(x).square().mean().backward()
+        o.step()  # raised "must have same dtype, device, and layout" before
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), model2.parameters()))
