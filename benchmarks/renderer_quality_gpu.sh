@@ -16,7 +16,7 @@ ARGS=(--data .devcarry/bank660 --preset esn --steps 42000 --batch 32 --out $RUN 
       --checkpoint-every 3000 --log-every 500)
 case "$1" in
   start)  timeout -s TERM "$2" python3 -m posevideo train renderer "${ARGS[@]}" > $OUT/train1.log 2>&1 ;;
-  finish) timeout -s TERM "$2" python3 -m posevideo train renderer "${ARGS[@]}" --resume > $OUT/train2.log 2>&1
+  finish) timeout -s TERM "$2" python3 -m posevideo train renderer --resume $RUN > $OUT/train2.log 2>&1
           python3 benchmarks/renderer_quality.py --model $RUN --data .devcarry/bank660 --out $OUT/quality 2>&1 \
               | tr '\r' '\n' | grep -v '%|' ;;
 esac

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from posevideo.export import export_run, export_untrained  # noqa: E402
-from posevideo.renderer.model import Generator, count_macs, preset  # noqa: E402
+from posevideo.renderer.model import Generator, RendererConfig, count_macs, preset  # noqa: E402
 from posevideo.web.browser import chromium  # noqa: E402
 from posevideo.web.serve import start_in_background  # noqa: E402
 
@@ -67,14 +67,15 @@ def main():
             out = Path(tmp) / f"run{i}"
             export_run(run, out)
             description = json.loads((out / "model.json").read_text())
-            models.append((f"{description['source']['preset']} ({name}, step {description['source']['step']})",
-                           description["source"]["preset"], out))
+            source = description["source"]
+            models.append((f"{source['preset'] or 'custom'} ({name}, step {source['step']})",
+                           RendererConfig.from_dict(source["model"]), out))
         for name in args.presets:
             out = Path(tmp) / name
             export_untrained(name, out)
-            models.append((f"{name} (untrained)", name, out))
-        for label, name, out in models:
-            gmac = count_macs(Generator(preset(name)), (1, 3, 256, 256)) / 1e9
+            models.append((f"{name} (untrained)", preset(name), out))
+        for label, cfg, out in models:
+            gmac = count_macs(Generator(cfg), (1, 3, 256, 256)) / 1e9
             for precision in args.precisions:
                 load_before = os.getloadavg()[0]
                 result = measure(out, precision, args.frames, playwright)

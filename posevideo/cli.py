@@ -163,6 +163,40 @@ def index(data, s2g_csv, speaker, min_seconds, max_seconds, force):
 
 # --- train and evaluate (renderer, gestures) -----------------------------------------------------
 
+_resume_option = click.option(
+    "--resume", type=click.Path(exists=True, file_okay=False), default=None,
+    help="RUN: continue that run exactly where it stopped (step, learning rate, data order, RNG), with its own "
+         "options; options given here replace them.")
+
+
+def _resumed(options: dict, saved_of, required=("data", "out")) -> dict:
+    """`--resume RUN`: the run's stored options (config.json) for every option not given on this
+    command line; without it, the options the command needs. Returns the trainer's keyword args."""
+    import json
+    from pathlib import Path
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    run = options.pop("resume")
+    if run is None:
+        missing = [name for name in required if not options.get(name)]
+        if missing:
+            raise click.UsageError("missing " + ", ".join(f"--{m}" for m in missing) + " (or --resume RUN)")
+        return {**options, "resume": False}
+    config_path = Path(run) / "config.json"
+    try:
+        saved = saved_of(json.loads(config_path.read_text()))
+    except (OSError, ValueError, KeyError) as error:
+        raise InputError(config_path, f"cannot be read as a run's config ({error})",
+                         "Give the run folder that `posevideo train` made (it holds config.json).") from None
+    if options.get("out") not in (None, run) and Path(options["out"]).resolve() != Path(run).resolve():
+        raise click.UsageError(f"--out {options['out']} and --resume {run} name different runs; give one")
+    for name in options:
+        if ctx.get_parameter_source(name) is ParameterSource.DEFAULT and name in saved:
+            options[name] = saved[name]
+    return {**options, "out": run, "resume": True}
+
+
 @cli.group(cls=_Group)
 def train():
     """Train a model (one per person)."""
@@ -200,9 +234,9 @@ def presets():
 
 
 @train.command("renderer")
-@click.option("--data", type=click.Path(exists=True, file_okay=False), required=True, help="DATA folder from `posevideo prepare`, or a folder from `pack-frames`.")
+@click.option("--data", type=click.Path(exists=True, file_okay=False), default=None, help="DATA folder from `posevideo prepare`, or a folder from `pack-frames`.  [required]")
 @click.option("--speaker", default=None, help="Speaker folder inside DATA (not needed with a pack-frames folder).")
-@click.option("--out", type=click.Path(file_okay=False), required=True, help="Run folder to create (or continue with --resume).")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Run folder to create.  [required]")
 @click.option("--preset", type=click.Choice(_RENDERER_PRESETS), default="small")
 @click.option("--size", type=click.Choice(["256", "512"]), default="256", help="Image side in pixels.")
 @click.option("--steps", type=click.IntRange(1), default=10_000)
@@ -210,15 +244,18 @@ def presets():
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=None, help="Default: the preset's (2e-4).")
 @click.option("--seed", type=int, default=0, help="Global seed; process r uses seed + r.")
 @click.option("--jitter", type=click.FloatRange(0, 0.5), default=0.05, help="Scale/aspect augmentation.")
+@click.option("--norm", type=click.Choice(["batch", "instance", "none"]), default=None, help="Normalization layers (default: the preset's, batch).")
+@click.option("--gan-loss", type=click.Choice(["vanilla", "lsgan", "hinge"]), default=None, help="GAN loss (default: the preset's, vanilla as pix2pix).")
 @click.option("--log-every", type=click.IntRange(1), default=50)
 @click.option("--image-every", type=click.IntRange(1), default=500)
 @click.option("--checkpoint-every", type=click.IntRange(1), default=1000)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="Default: cuda when there is one.")
 @click.option("--compile/--no-compile", default=None, help="torch.compile (default: on with CUDA).")
-@click.option("--resume", is_flag=True, help="Continue the run in --out exactly where it stopped.")
+@_resume_option
 def train_renderer(**options):
     """Train the renderer (pix2pix) of one person on prepared frames."""
     from posevideo.renderer.train import TrainConfig, train as run_training
+    options = _resumed(options, lambda config: config["train"])
     options["size"] = int(options["size"])
     last = run_training(TrainConfig(**options))
     click.echo(f"checkpoint: {last}")
@@ -287,9 +324,10 @@ _GESTURE_PRESETS = ("s2g", "fast", "tiny")  # keys of posevideo.gestures.model.P
 
 
 @train.command("gestures")
-@click.option("--data", type=click.Path(exists=True, file_okay=False), required=True, help="DATA folder from `posevideo prepare`, or a folder from `pack-frames`.")
-@click.option("--speaker", default=None, help="Speaker folder inside DATA (not needed with a pack-frames folder).")
-@click.option("--out", type=click.Path(file_okay=False), required=True, help="Run folder to create (or continue with --resume).")
+@click.option("--data", type=click.Path(exists=True, file_okay=False), default=None,
+              help="DATA folder from `posevideo prepare` (or `posevideo index --from-s2g`).  [required]")
+@click.option("--speaker", default=None, help="Speaker folder inside DATA.  [required]")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Run folder to create.  [required]")
 @click.option("--preset", type=click.Choice(_GESTURE_PRESETS), default="s2g", help="s2g: the paper's 7.2 M model; fast: 1.2 M, to ship.")
 @click.option("--steps", type=click.IntRange(1), default=10_000)
 @click.option("--batch", type=click.IntRange(1), default=32, help="Windows of 64 pose frames a step, per GPU/process.")
@@ -302,13 +340,14 @@ _GESTURE_PRESETS = ("s2g", "fast", "tiny")  # keys of posevideo.gestures.model.P
 @click.option("--checkpoint-every", type=click.IntRange(1), default=2000)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="Default: cuda when there is one.")
 @click.option("--compile/--no-compile", default=False, help="torch.compile the models.")
-@click.option("--resume", is_flag=True, help="Continue the run in --out exactly where it stopped.")
+@_resume_option
 @click.option("--export", type=click.Path(file_okay=False), default=None,
               help="Also write the generator alone in float16 here (e.g. posevideo/models/gestures).")
 def train_gestures(**options):
     """Train the speech-to-gesture model (speech2gesture) of one speaker."""
     from posevideo.gestures.train import TrainConfig, train as run_training
 
+    options = _resumed(options, lambda config: config, required=("data", "speaker", "out"))
     click.echo(run_training(TrainConfig(**options)))
 
 

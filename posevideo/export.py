@@ -52,7 +52,7 @@ PARITY_IMAGES = 4
 
 def export_run(run: str | Path, out_dir: str | Path) -> Parity:
     """Export the generator of a renderer run folder (newest checkpoint) or checkpoint folder."""
-    from posevideo.renderer.model import Generator, RendererConfig
+    from posevideo.renderer.model import Generator, RendererConfig, preset_name
     from posevideo.training import load_checkpoint, read_meta
 
     meta = read_meta(run)
@@ -64,7 +64,7 @@ def export_run(run: str | Path, out_dir: str | Path) -> Parity:
     load_checkpoint(meta["path"], {"G": generator}, restore_rng=False)
     stats = meta.get("stats") or {}
     source = {"checkpoint": str(Path(meta["path"]).resolve()), "step": meta.get("step"),
-              "preset": (meta.get("train") or {}).get("preset"), "model": meta["model"],
+              "preset": preset_name(meta["model"]), "model": meta["model"],
               "speaker": stats.get("speaker")}
     return export_generator(generator, cfg.size, out_dir, layout=stats.get("layout", "reduced"),
                             placement=_placement(stats), source=source)

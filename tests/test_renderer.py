@@ -174,3 +174,28 @@ def test_ssim_matches_skimage():
     ta, tb = (torch.from_numpy(x).permute(2, 0, 1)[None].float() for x in (a, b))
     assert abs(float(ssim(ta, tb)[0]) - ref) < 1e-3
     assert abs(float(psnr(ta, tb)[0]) - 10 * np.log10(255 ** 2 / ((a - b) ** 2).mean())) < 1e-3
+
+
+def test_cli_resume_takes_the_run_folder_alone(tmp_path):
+    """`train renderer --resume RUN` continues with the run's own options (config.json); options
+    given again replace them (here --steps, to train further)."""
+    write_bank({"train": tiny_bank(8, size=256)}, tmp_path / "bank")
+    run = tmp_path / "run"
+    base = ["train", "renderer", "--preset", "small", "--batch", "2", "--log-every", "1", "--device", "cpu"]
+    result = CliRunner().invoke(cli, [*base, "--data", str(tmp_path / "bank"), "--out", str(run), "--steps", "2"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, ["train", "renderer", "--resume", str(run), "--steps", "3"])
+    assert result.exit_code == 0, result.output
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3] and (run / "checkpoints" / "step-0000003").is_dir()
+    assert json.loads((run / "config.json").read_text())["train"]["batch"] == 2   # the run's own batch, not the default 8
+    other = tmp_path / "other"
+    result = CliRunner().invoke(cli, [*base, "--data", str(tmp_path / "bank"), "--out", str(other), "--steps", "1",
+                                      "--norm", "instance", "--gan-loss", "lsgan"])
+    assert result.exit_code == 0, result.output
+    model = json.loads((other / "checkpoints" / "step-0000001" / "checkpoint.json").read_text())["model"]
+    assert (model["norm"], model["gan_loss"], model["ngf"]) == ("instance", "lsgan", PRESETS["small"].ngf)
+    result = CliRunner().invoke(cli, ["train", "renderer", "--out", str(run)])
+    assert result.exit_code == 2 and "--data" in result.output
+    result = CliRunner().invoke(cli, ["train", "renderer", "--resume", str(tmp_path / "bank")])
+    assert result.exit_code == 2 and "config.json" in result.output

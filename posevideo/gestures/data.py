@@ -84,6 +84,10 @@ def gather(mel: torch.Tensor, pose: torch.Tensor, conf: torch.Tensor, rows: torc
 def load_clips(data: str | Path, speaker: str, rebuild: bool = False, device: str = "cpu") -> Clips:
     """The speaker's clips, from the cache when it is newer than train.csv, else built and cached."""
     data = Path(data)
+    if not speaker or not (data / speaker).is_dir():
+        have = sorted(p.name for p in data.iterdir() if p.is_dir()) if data.is_dir() else []
+        raise InputError(data, f"has no speaker folder '{speaker}'" + (f" (it has {', '.join(have)})" if have else ""),
+                         "Pass --speaker with a speaker that `posevideo prepare` wrote into DATA.")
     cache = data / speaker / CACHE_NAME
     index = data / "train.csv"
     if cache.exists() and not rebuild and (not index.exists() or cache.stat().st_mtime >= index.stat().st_mtime):

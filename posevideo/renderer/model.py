@@ -65,6 +65,14 @@ PRESETS: dict[str, RendererConfig] = {
 }
 
 
+def preset_name(model: dict) -> str | None:
+    """The preset a model config (checkpoint.json's "model") was made from, at any size; None if custom."""
+    for name, cfg in PRESETS.items():
+        if {**cfg.to_dict(), "size": model.get("size")} == model:
+            return name
+    return None
+
+
 def preset(name: str, **overrides) -> RendererConfig:
     """A preset, with fields replaced (e.g. size=512)."""
     base = PRESETS[name].to_dict()

@@ -44,6 +44,8 @@ class TrainConfig:
     device: str | None = None      # None: cuda when there is one
     compile: bool | None = None    # None: on CUDA only
     resume: bool = False
+    norm: str | None = None        # None: the preset's ("batch"); "instance" or "none"
+    gan_loss: str | None = None    # None: the preset's ("vanilla"); "lsgan" or "hinge"
 
 
 # --- data -----------------------------------------------------------------------------------------
@@ -251,7 +253,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     dist = setup_distributed(cfg.device)
     device = dist.device
     cuda = device.startswith("cuda")
-    model_cfg = model_cfg or preset(cfg.preset, size=cfg.size)
+    model_cfg = model_cfg or preset(cfg.preset, size=cfg.size, norm=cfg.norm, gan_loss=cfg.gan_loss)
     use_compile = cuda if cfg.compile is None else cfg.compile
     if cuda:
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels once
@@ -372,7 +374,8 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                 last = checkpoint(step)
             if stopping:
                 if dist.is_main:
-                    bar.write(f"stopped by a signal at step {step}; resume with --resume {run.path}")
+                    bar.write(f"stopped by a signal at step {step}; continue with: posevideo train renderer "
+                              f"--resume {run.path}")
                 break
     cleanup_distributed()
     return last
