@@ -31,12 +31,12 @@ def transfer(video: str | Path, renderer: str | Path | None, out: str | Path, po
     from posevideo.data.prepare import extract_pose
     from posevideo.pose import (DEFAULT_CUTOFF_HZ, arrays, make_pose, shoulder_indices, smooth, to_layout,
                                 write_pose)
-    from posevideo.renderer.predict import _check_mp4, load_renderer, place, render_poses
+    from posevideo.renderer.predict import check_mp4, load_renderer, place, render_poses
     from posevideo.video import probe
 
     video, out = Path(video), Path(out)
     # Everything that can be checked before the slow extraction is checked first.
-    _check_mp4(out)
+    check_mp4(out)
     if pose_out is not None and Path(pose_out).suffix.lower() != ".pose":
         raise InputError(pose_out, "is not a .pose path", "Name the pose output P.pose.")
     if out.resolve() == video.resolve():

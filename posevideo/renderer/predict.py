@@ -77,7 +77,7 @@ def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio
                 device: str | None = None, batch: int = 16, place_pose: bool = True, progress: bool = True) -> Path:
     """Write `out` (mp4, H.264, the pose's fps, audio muxed when given); return its path."""
     from posevideo.pose import arrays, read_pose, to_layout
-    _check_mp4(out)
+    check_mp4(out)
     pose = read_pose(pose_path)
     fps = float(pose.body.fps)
     if not fps > 0:
@@ -107,7 +107,7 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     from posevideo.pose import hand_frames, rest_hands
     from posevideo.skeleton import draw_skeletons
     from posevideo.video import VideoWriter
-    _check_mp4(out)
+    check_mp4(out)
     device = pick_device(device)
     G, meta = load_renderer(model, device)
     size = meta["model"]["size"]
@@ -119,7 +119,7 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
               "drawn as a hand at rest", file=sys.stderr)
     xy, boxes = place(xy, conf, fps, meta["stats"], move=place_pose, frame_size=frame_size, path=path)
     if preview is not None:
-        _check_mp4(preview)
+        check_mp4(preview)
     with ExitStack() as stack:
         writer = stack.enter_context(VideoWriter(out, fps, size, size, audio=audio, sample_rate=16000))
         side = None if preview is None else stack.enter_context(
@@ -134,7 +134,7 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     return Path(out)
 
 
-def _check_mp4(out: str | Path) -> None:
+def check_mp4(out: str | Path) -> None:
     if Path(out).suffix.lower() != ".mp4":
         raise InputError(out, "is not an .mp4 path", "Name the output OUT.mp4.")
 
