@@ -191,3 +191,27 @@ def test_s2g49_model_writes_an_s2g49_pose_and_video(tmp_path):
     assert result["frames"] == 30 and pose.body.data.shape[:3] == (30, 1, 49)
     assert [c.name for c in pose.header.components] == ["SPEECH2GESTURE_49"]
     assert (tmp_path / "a.mp4").stat().st_size > 0
+
+
+@pytest.mark.parametrize("suffix, codec", [(".mp3", "libmp3lame"), (".m4a", "aac")])
+def test_cli_reads_compressed_speech(tmp_path, suffix, codec):
+    """mp3 and m4a at 44.1 kHz stereo (encoded here with PyAV) give as many 15 fps frames as the wav would."""
+    seconds, rate = 3.0, 44100
+    wave = np.stack([_speech(seconds, rate), _speech(seconds, rate, 1)])              # (2, samples)
+    path = tmp_path / f"speech{suffix}"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.layout = "stereo"
+        for start in range(0, wave.shape[1], 1152):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave[:, start:start + 1152]), format="fltp",
+                                               layout="stereo")
+            frame.sample_rate, frame.pts = rate, start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    out = tmp_path / "speech.pose"
+    result = _cli_here("gestures", "--audio", str(path), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    frames = read_pose(out).body.data.shape[0]
+    assert abs(frames - seconds * 15) <= 1  # encoder padding may add a few ms
