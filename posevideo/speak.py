@@ -73,14 +73,14 @@ def speak(out: str | Path, audio: str | Path | None = None, text: str | None = N
     """The `posevideo speak` job. Models None: the shipped ones. Returns {"video", "preview",
     "frames", "fps", "seconds"}."""
     from posevideo.audio import load_audio
-    from posevideo.renderer.predict import pick_device, render_poses
+    from posevideo.renderer.predict import check_mp4, pick_device, render_poses
 
     if (audio is None) == (text is None):
         raise InputError(None, "give either --audio or --text (one of them)",
                          "For example: posevideo speak --text 'Hello there' --out hello.mp4")
-    for path in (out, preview):
-        if path is not None and Path(path).suffix.lower() != ".mp4":
-            raise InputError(path, "is not an .mp4 path", "Name the video like OUT.mp4.")
+    for video in (out, preview):
+        if video is not None:
+            check_mp4(video)
     device = pick_device(device)
     wave = load_audio(audio, SAMPLE_RATE) if audio is not None else speech_from_text(text)
     if len(wave) < MIN_SECONDS * SAMPLE_RATE:

@@ -107,7 +107,9 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     from posevideo.pose import hand_frames, rest_hands
     from posevideo.skeleton import draw_skeletons
     from posevideo.video import VideoWriter
-    check_mp4(out)
+    for video in (out, preview):
+        if video is not None:
+            check_mp4(video)
     device = pick_device(device)
     G, meta = load_renderer(model, device)
     size = meta["model"]["size"]
@@ -118,8 +120,6 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
         print(f"note: {path or 'pose'}: {hand_frames(conf) - seen} of {2 * len(xy)} hand-frames had no hand seen; "
               "drawn as a hand at rest", file=sys.stderr)
     xy, boxes = place(xy, conf, fps, meta["stats"], move=place_pose, frame_size=frame_size, path=path)
-    if preview is not None:
-        check_mp4(preview)
     with ExitStack() as stack:
         writer = stack.enter_context(VideoWriter(out, fps, size, size, audio=audio, sample_rate=16000))
         side = None if preview is None else stack.enter_context(
