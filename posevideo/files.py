@@ -47,6 +47,9 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     tmp.chmod(_mode(0o777))
     try:
         yield tmp
+        for item in tmp.rglob("*"):  # some writers (safetensors) make their files 0600
+            if item.is_file():
+                item.chmod(_mode(0o666))
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)

@@ -99,3 +99,24 @@ def test_video_without_audio_track(tmp_path):
 def test_wav_round_trip(tmp_path):
     write_wav(tmp_path / "a.wav", _tone(0.5))
     np.testing.assert_allclose(load_audio(tmp_path / "a.wav"), _tone(0.5), atol=1e-3)
+
+
+def test_atomic_outputs_get_the_usual_file_mode(tmp_path):
+    """Temporary files are 0600 (mkstemp, safetensors); what lands must read like any file the user
+    writes: 0666 / 0777 less the umask."""
+    import os
+    from safetensors.numpy import save_file
+    from posevideo.files import atomic_dir, atomic_output, write_json
+
+    umask = os.umask(0o022)
+    try:
+        write_json(tmp_path / "a.json", {"x": 1})
+        with atomic_output(tmp_path / "b.bin") as tmp:
+            tmp.write_bytes(b"x")
+        with atomic_dir(tmp_path / "ckpt") as tmp:
+            save_file({"w": np.zeros(3, np.float32)}, str(tmp / "model.safetensors"))
+    finally:
+        os.umask(umask)
+    for path, mode in ((tmp_path / "a.json", 0o644), (tmp_path / "b.bin", 0o644), (tmp_path / "ckpt", 0o755),
+                       (tmp_path / "ckpt" / "model.safetensors", 0o644)):
+        assert path.stat().st_mode & 0o777 == mode, (path, oct(path.stat().st_mode))
