@@ -333,8 +333,7 @@ _GESTURE_PRESETS = ("s2g", "fast", "tiny")  # keys of posevideo.gestures.model.P
 @click.option("--batch", type=click.IntRange(1), default=32, help="Windows of 64 pose frames a step, per GPU/process.")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-4)
 @click.option("--lambda-gan", type=click.FloatRange(0), default=1.0, help="Weight of the motion GAN loss (0: L1 only).")
-@click.option("--gan-start", type=click.IntRange(0), default=3000,
-              help="Steps of L1 alone before the GAN loss joins (from step 0 the discriminator won early in BENCHMARKS.md).")
+@click.option("--gan-start", type=click.IntRange(0), default=0, help="Steps of L1 alone before the GAN loss joins.")
 @click.option("--seed", type=int, default=0, help="Global seed; process r uses seed + r.")
 @click.option("--max-minutes", type=click.FloatRange(0, min_open=True), default=None, help="Stop (with a checkpoint) after this long.")
 @click.option("--log-every", type=click.IntRange(1), default=100)

@@ -100,19 +100,24 @@ def test_no_seam_at_window_edges():
 
 
 def test_no_seam_with_the_shipped_model():
-    """The same check on the trained model: its windows disagree where they meet (hop 64 jumps
-    there about twice as far as anywhere else), the cross-fade removes it."""
+    """The same check on the trained model, on average over the window edges: without a cross-fade
+    (hop 64) its windows disagree where they meet (the jump there is about three times the usual);
+    with one (hop 48) the edges move like any other frame."""
     from posevideo.gestures.predict import DEFAULT_MODEL
     from posevideo.gestures.train import load_generator
 
     g, _ = load_generator(str(DEFAULT_MODEL))
     audio = _speech(30.0)
-    jumps = np.abs(np.diff(predict_poses(g, audio, hop=48), axis=0)).max(axis=(1, 2))  # largest point jump
-    edges = [e for s in range(48, len(jumps) + 1, 48) for e in (s - 1, s + 15) if e < len(jumps)]
-    assert jumps[edges].max() <= np.delete(jumps, edges).max()
-    hard = np.abs(np.diff(predict_poses(g, audio, hop=64), axis=0)).max(axis=(1, 2))
+
+    def jumps(hop):  # largest point jump per frame; the last window (it sees the padding silence) left out
+        return np.abs(np.diff(predict_poses(g, audio, hop=hop), axis=0)).max(axis=(1, 2))[:-64]
+
+    soft = jumps(48)
+    edges = [e for s in range(48, len(soft) + 1, 48) for e in (s - 1, s + 15) if e < len(soft)]
+    assert soft[edges].mean() <= 1.3 * np.delete(soft, edges).mean()
+    hard = jumps(64)
     hard_edges = list(range(63, len(hard), 64))
-    assert hard[hard_edges].max() > 1.5 * np.delete(hard, hard_edges).max()
+    assert hard[hard_edges].mean() > 2 * np.delete(hard, hard_edges).mean()
 
 
 def test_lengths_short_and_silent_audio():
