@@ -5,7 +5,12 @@
 #   call 1: benchmarks/renderer_quality_gpu.sh start  SECONDS
 #   call 2: benchmarks/renderer_quality_gpu.sh finish SECONDS
 # Carries .devcarry/bank660 (posevideo pack-frames of the synthetic speaker, seed 0, 660 s at
-# 15 fps) and .whl (PyAV and pose-format wheels, missing on the GPU image). Results go to $OUT.
+# 15 fps) and .whl (pose-format's wheel, missing on the GPU image). Results go to $OUT. Made here with
+#   posevideo synth-speaker --seed 0 --seconds 660 --fps 15 --out synth
+#   posevideo prepare synth/synthetic_0.mp4 --speaker synth0 --data DATA --poses-from synth --size 256
+#   posevideo pack-frames --data DATA --speaker synth0 --out .devcarry/bank660 --size 256 --split train --split test
+#   python3 -m pip download --no-deps --only-binary=:all: -d .whl pose-format==0.15.0
+# (.devcarry/ and .whl/ listed in .git/info/exclude).
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
