@@ -189,7 +189,7 @@ def _resumed(options: dict, saved_of, required=("data", "out")) -> dict:
     except (OSError, ValueError, KeyError) as error:
         raise InputError(config_path, f"cannot be read as a run's config ({error})",
                          "Give the run folder that `posevideo train` made (it holds config.json).") from None
-    if options.get("out") not in (None, run) and Path(options["out"]).resolve() != Path(run).resolve():
+    if options.get("out") and Path(options["out"]).resolve() != Path(run).resolve():
         raise click.UsageError(f"--out {options['out']} and --resume {run} name different runs; give one")
     for name in options:
         if ctx.get_parameter_source(name) is ParameterSource.DEFAULT and name in saved:

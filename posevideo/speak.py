@@ -39,17 +39,12 @@ def speech_poses(audio: np.ndarray, gestures_model: str | Path | None, fps: floa
                  path=None) -> tuple[np.ndarray, np.ndarray]:
     """16 kHz mono audio -> reduced-layout xy (T, 178, 2) in the gesture speaker's pixels and conf
     (T, 178) at `fps`, T = round(seconds x fps). `path` only names the audio in errors."""
-    from posevideo.gestures.predict import DEFAULT_MODEL, SILENCE_PEAK, predict_poses, to_pixels
-    from posevideo.gestures.train import load_generator
+    from posevideo.gestures.predict import SILENCE_PEAK, load_model, predict_poses, to_pixels
     from posevideo.pose import resample
 
-    model = DEFAULT_MODEL if gestures_model is None else Path(gestures_model)
-    if not model.exists():
-        raise InputError(model, "no such gesture model folder", "Give a run folder of `posevideo train gestures`, "
-                                                               "or leave --gestures out for the shipped model.")
-    generator, meta = load_generator(str(model), device)
+    generator, meta = load_model(gestures_model, device)
     if meta["layout"] != "reduced":
-        raise InputError(model, f"is a {meta['layout']} gesture model; the renderer needs the reduced layout "
+        raise InputError(meta["path"], f"is a {meta['layout']} gesture model; the renderer needs the reduced layout "
                                 "(body, face and hands)", "Train the gesture model on posevideo's own data "
                                                           "(`posevideo prepare`), not on speech2gesture's 49 points.")
     try:

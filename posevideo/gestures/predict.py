@@ -91,12 +91,22 @@ def speaker_box(stats: dict) -> tuple[float, float, float]:
     return (cx - 1.75 * s, cy - 1.4 * s, 3.5 * s)
 
 
+def load_model(model: str | Path | None, device: str = "cpu"):
+    """(generator in eval mode, checkpoint meta) of a run or checkpoint folder; None: the shipped model."""
+    from posevideo.gestures.train import load_generator
+
+    model = DEFAULT_MODEL if model is None else Path(model)
+    if not model.exists():
+        raise InputError(model, "no such gesture model folder", "Give a run folder of `posevideo train gestures`, "
+                                                               "or leave it out for the shipped default.")
+    return load_generator(str(model), device)
+
+
 def gestures(audio_path: str | Path, model: str | Path | None, out: str | Path, video: str | Path | None = None,
              device: str = "cpu", hop: int = 48, size: int = 384) -> dict:
     """The `posevideo gestures` job: audio file -> .pose (and a stick-figure mp4 with the audio).
     `model` None: the default model shipped in posevideo/models/gestures."""
     from posevideo.audio import load_audio
-    from posevideo.gestures.train import load_generator
     from posevideo.pose.layouts import make_pose
     from posevideo.pose.io import write_pose
 
@@ -105,12 +115,8 @@ def gestures(audio_path: str | Path, model: str | Path | None, out: str | Path, 
         raise InputError(out, "the output must end in .pose", "Name it like speech.pose.")
     if video is not None and Path(video).suffix != ".mp4":
         raise InputError(video, "the video must end in .mp4", "Name it like speech.mp4.")
-    model = DEFAULT_MODEL if model is None else Path(model)
-    if not model.exists():
-        raise InputError(model, "no such model folder", "Give a run folder of `posevideo train gestures`, or leave "
-                                                       "--model out for the shipped default.")
+    generator, meta = load_model(model, device)
     audio = load_audio(audio_path, SAMPLE_RATE)
-    generator, meta = load_generator(str(model), device)
     try:
         pose = predict_poses(generator, audio, hop=hop, device=device)
     except InputError as error:
