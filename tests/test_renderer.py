@@ -73,6 +73,26 @@ def test_a_few_cpu_steps_lower_l1(tmp_path):
             assert not path.read_bytes()[:1] == b"\x80", f"{path} is a pickle"
 
 
+def test_discriminator_never_sees_reals_and_fakes_in_one_batch(tmp_path, monkeypatch):
+    # With BatchNorm, one call on reals and fakes together lets D tell them apart by the batch
+    # statistics; the generator step then scores fakes alone, so D's verdict would not carry over.
+    bank = tiny_bank()
+    _, reals = bank.batch(torch.arange(len(bank)))
+    seen = []
+
+    class Recording(Discriminator):
+        def forward(self, skeleton, image):
+            is_real = [any(torch.equal(x, r) for r in reals) for x in image.detach()]
+            seen.append(is_real)
+            return super().forward(skeleton, image)
+
+    monkeypatch.setattr(train_module, "Discriminator", Recording)
+    train(_cfg(tmp_path / "run", 3), bank, TINY)
+    assert len(seen) == 3 * 3  # per step: reals, fakes (D step), fakes (G step)
+    assert all(len(call) == 4 and len(set(call)) == 1 for call in seen), seen
+    assert [call[0] for call in seen[:3]] == [True, False, False]
+
+
 def _weights(run):
     G, D = Generator(TINY), Discriminator(TINY)
     load_checkpoint(run, {"G": G, "D": D})

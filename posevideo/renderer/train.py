@@ -330,10 +330,14 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             skeleton, real = bank.batch(index, jitter if cfg.jitter > 0 else None)
 
             # Discriminator step: real pairs -> real, generated pairs -> fake (G not updated).
+            # Two calls, as pix2pix: in one call on both, BatchNorm would normalise reals and fakes
+            # together and D could tell them apart by the batch statistics, then lose that cue in
+            # the generator step, where it sees fakes alone (it "won" at loss ~1e-6 that way while
+            # scoring the same fakes 0.67 real for G).
             with autocast:
                 fake = G_fwd(skeleton)
-                logits = D_step(torch.cat([skeleton, skeleton]), torch.cat([real, fake.detach()]))
-                loss_d = d_loss(*logits.float().chunk(2), kind)
+                real_logits, fake_logits = D_step(skeleton, real), D_step(skeleton, fake.detach())
+                loss_d = d_loss(real_logits.float(), fake_logits.float(), kind)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
