@@ -4,7 +4,7 @@
 #   call 1: benchmarks/renderer_quality_gpu.sh start  SECONDS   starts it, watches for SECONDS
 #   call 2: benchmarks/renderer_quality_gpu.sh finish           waits for it to end, evaluates
 # or, in one call, the same run cut short by SIGTERM after SECONDS, then evaluated:
-#           benchmarks/renderer_quality_gpu.sh short  SECONDS
+#           benchmarks/renderer_quality_gpu.sh short  SECONDS [MORE TRAIN OPTIONS, e.g. --d-batch separate]
 # The second call must come within the machine's 30 s warm period. If the run is stopped anyway,
 # `posevideo train renderer --resume /tmp/runs/esn15` continues it from its last checkpoint.
 # Carries .devcarry/bank660 (posevideo pack-frames of the synthetic speaker, seed 0, 660 s at
@@ -46,7 +46,7 @@ case "$1" in
     evaluate
     ;;
   short)
-    timeout -s TERM "$2" "${TRAIN[@]}" > $LOG 2>&1 < /dev/null
+    timeout -s TERM "$2" "${TRAIN[@]}" "${@:3}" > $LOG 2>&1 < /dev/null
     evaluate
     ;;
 esac

@@ -246,6 +246,7 @@ def presets():
 @click.option("--jitter", type=click.FloatRange(0, 0.5), default=0.05, help="Scale/aspect augmentation.")
 @click.option("--norm", type=click.Choice(["batch", "instance", "none"]), default=None, help="Normalization layers (default: the preset's, batch).")
 @click.option("--gan-loss", type=click.Choice(["vanilla", "lsgan", "hinge"]), default=None, help="GAN loss (default: the preset's, vanilla as pix2pix).")
+@click.option("--d-batch", type=click.Choice(["joint", "separate"]), default="joint", help="Discriminator step: reals and fakes in one batch (BatchNorm shared: a weaker D, cleaner frames) or in two, as pix2pix.")
 @click.option("--log-every", type=click.IntRange(1), default=50)
 @click.option("--image-every", type=click.IntRange(1), default=500)
 @click.option("--checkpoint-every", type=click.IntRange(1), default=1000)

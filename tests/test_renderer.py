@@ -73,24 +73,27 @@ def test_a_few_cpu_steps_lower_l1(tmp_path):
             assert not path.read_bytes()[:1] == b"\x80", f"{path} is a pickle"
 
 
-def test_discriminator_never_sees_reals_and_fakes_in_one_batch(tmp_path, monkeypatch):
-    # With BatchNorm, one call on reals and fakes together lets D tell them apart by the batch
-    # statistics; the generator step then scores fakes alone, so D's verdict would not carry over.
+@pytest.mark.parametrize("d_batch", ["separate", "joint"])
+def test_discriminator_batches_reals_and_fakes_as_asked(tmp_path, monkeypatch, d_batch):
+    # "separate" (pix2pix): D never sees reals and fakes in one batch, so BatchNorm cannot tell
+    # them apart by the batch statistics. "joint": one call on both in the D step.
     bank = tiny_bank()
     _, reals = bank.batch(torch.arange(len(bank)))
     seen = []
 
     class Recording(Discriminator):
         def forward(self, skeleton, image):
-            is_real = [any(torch.equal(x, r) for r in reals) for x in image.detach()]
-            seen.append(is_real)
+            seen.append([any(torch.equal(x, r) for r in reals) for x in image.detach()])
             return super().forward(skeleton, image)
 
     monkeypatch.setattr(train_module, "Discriminator", Recording)
-    train(_cfg(tmp_path / "run", 3), bank, TINY)
-    assert len(seen) == 3 * 3  # per step: reals, fakes (D step), fakes (G step)
-    assert all(len(call) == 4 and len(set(call)) == 1 for call in seen), seen
-    assert [call[0] for call in seen[:3]] == [True, False, False]
+    train(_cfg(tmp_path / "run", 3, d_batch=d_batch), bank, TINY)
+    if d_batch == "separate":  # per step: reals, fakes (D step), fakes (G step)
+        assert seen[:3] == [[True] * 4, [False] * 4, [False] * 4] and len(seen) == 9, seen
+    else:                      # per step: reals + fakes (D step), fakes (G step)
+        assert seen[:2] == [[True] * 4 + [False] * 4, [False] * 4] and len(seen) == 6, seen
+    with pytest.raises(ValueError, match="d_batch"):
+        TrainConfig(out=str(tmp_path / "x"), d_batch="mixed")
 
 
 def _weights(run):

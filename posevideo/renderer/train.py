@@ -46,6 +46,15 @@ class TrainConfig:
     resume: bool = False
     norm: str | None = None        # None: the preset's ("batch"); "instance" or "none"
     gan_loss: str | None = None    # None: the preset's ("vanilla"); "lsgan" or "hinge"
+    # How the discriminator step batches reals and fakes: "separate" (pix2pix: two calls) or
+    # "joint" (one call). With BatchNorm they differ: joint weakens D (BENCHMARKS.md, renderer
+    # quality: on the H200 at step 17,500, joint 0.0139 train L1 and clean frames, separate 0.0231
+    # and a textured background). With instance or no norm they are the same.
+    d_batch: str = "joint"
+
+    def __post_init__(self):
+        if self.d_batch not in ("joint", "separate"):
+            raise ValueError(f"d_batch must be 'joint' or 'separate', got {self.d_batch!r}")
 
 
 # --- data -----------------------------------------------------------------------------------------
@@ -330,13 +339,16 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             skeleton, real = bank.batch(index, jitter if cfg.jitter > 0 else None)
 
             # Discriminator step: real pairs -> real, generated pairs -> fake (G not updated).
-            # Two calls, as pix2pix: in one call on both, BatchNorm would normalise reals and fakes
-            # together and D could tell them apart by the batch statistics, then lose that cue in
-            # the generator step, where it sees fakes alone (it "won" at loss ~1e-6 that way while
-            # scoring the same fakes 0.67 real for G).
+            # "separate": two calls, as pix2pix. "joint": one call on both, so BatchNorm normalises
+            # reals and fakes together; D then tells them apart by the batch statistics, a cue it
+            # loses in the generator step (fakes alone): a weaker adversary, L1 leads (see d_batch).
             with autocast:
                 fake = G_fwd(skeleton)
-                real_logits, fake_logits = D_step(skeleton, real), D_step(skeleton, fake.detach())
+                if cfg.d_batch == "joint":
+                    logits = D_step(torch.cat([skeleton, skeleton]), torch.cat([real, fake.detach()]))
+                    real_logits, fake_logits = logits.chunk(2)
+                else:
+                    real_logits, fake_logits = D_step(skeleton, real), D_step(skeleton, fake.detach())
                 loss_d = d_loss(real_logits.float(), fake_logits.float(), kind)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
