@@ -37,7 +37,8 @@ def main():
     import numpy as np
     from pose_format.utils.holistic import load_holistic
 
-    from posevideo.data import crops, keying
+    from posevideo.data import keying
+    from posevideo.pose import framing as crops
     from posevideo.data.index import build_index
     from posevideo.data.prepare import PrepareOptions, prepare
     from posevideo.pose import arrays, read_pose

@@ -188,8 +188,7 @@ def skeleton_inputs(size: int, layout: str = "reduced", count: int = PARITY_IMAG
     The poses are frames of the page's bundled example (the synthetic speaker), so the check runs
     on the kind of image the generator sees in use.
     """
-    from posevideo.skeleton import draw_skeleton
-    from posevideo.web.poses import example_poses
+    from posevideo.skeleton import draw_skeleton, example_poses
 
     xy, conf = example_poses(count, size, layout=layout, seed=seed)
     images = [draw_skeleton(xy[i], conf[i], layout=layout, size=size) for i in range(count)]

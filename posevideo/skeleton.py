@@ -27,6 +27,7 @@ import numpy as np
 from posevideo.errors import InputError
 
 SPEC_PATH = Path(__file__).with_name("skeleton_spec.json")
+EXAMPLE = Path(__file__).with_name("example.pose")  # 8 s of the synthetic speaker of seed 0, reduced, 30 fps
 LAYOUTS = ("reduced", "holistic", "s2g49")
 _HOLISTIC_POINTS = (543, 576)  # without / with POSE_WORLD_LANDMARKS (ignored: world metres)
 
@@ -237,23 +238,13 @@ def draw_skeletons(xy, conf, layout: str = "reduced", size: int = 256, box=None,
     return out
 
 
-def person_boxes(xy: np.ndarray, conf: np.ndarray, layout: str, fps: float, width: int, height: int) -> np.ndarray:
-    """(T, 3) boxes (x0, y0, side) in source pixels: the same stable person-centred crop that
-    `posevideo prepare` cuts the renderer's frames with, so a skeleton video lines up with them."""
-    from posevideo.data.crops import crop_boxes, shoulder_track
-    from posevideo.pose import shoulder_indices
-
-    right, left = shoulder_indices(layout)  # xy (T, K, 2) in that layout
-    mid, shoulder_width, valid = shoulder_track(xy, conf, left, right)
-    return crop_boxes(mid, shoulder_width, valid, fps, width, height)
-
-
 def write_skeleton_video(pose_path, out_path, size: int = 256, crop: str = "person",
                          background=(0, 0, 0)) -> int:
     """Draw a .pose file (any posevideo layout) to a stick-figure mp4 at the pose's fps.
     crop "person": the stable person-centred box (person_boxes); "frame": the whole video frame,
     letterboxed into the square. Returns the number of frames written."""
     from posevideo.pose import arrays, layout_of, read_pose, to_layout
+    from posevideo.pose.framing import person_boxes
     from posevideo.video import write_video
 
     if crop not in ("person", "frame"):
@@ -279,3 +270,23 @@ def write_skeleton_video(pose_path, out_path, size: int = 256, crop: str = "pers
         boxes = np.tile([(width - side) / 2, (height - side) / 2, side], (len(xy), 1))
     frames = (draw_skeleton(xy[t], conf[t], layout, size, boxes[t], background) for t in range(len(xy)))
     return write_video(out_path, frames, fps)
+
+
+def example_poses(count: int, size: int, layout: str = "reduced", seed: int = 0):
+    """(xy (count, K, 2) in pixels of a (size, size) skeleton image, conf (count, K)): frames of the
+    bundled example (`EXAMPLE`, made by `posevideo.web.poses.make_example`) spread over its length,
+    each cut by its person box; the seed picks the offset. For export checks and tests."""
+    from posevideo.pose import arrays, read_pose
+    from posevideo.pose.framing import person_boxes
+
+    if layout != "reduced":
+        raise ValueError(f"example poses are in the 'reduced' layout, not {layout!r}")
+    pose = read_pose(EXAMPLE)
+    xy, conf = arrays(pose)
+    boxes = person_boxes(xy, conf, layout, float(pose.body.fps), pose.header.dimensions.width,
+                         pose.header.dimensions.height)
+    rng = np.random.default_rng(seed)
+    frames = (np.linspace(0, len(xy), count, endpoint=False).astype(int) + rng.integers(len(xy))) % len(xy)
+    box = boxes[frames]
+    uv = (xy[frames] - box[:, None, :2]) * (size / box[:, None, 2:3])
+    return uv.astype(np.float32), conf[frames]

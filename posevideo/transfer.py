@@ -28,10 +28,10 @@ def transfer(video: str | Path, renderer: str | Path | None, out: str | Path, po
     the hands as seen: rest hands are only drawn). Returns `out`."""
     from tqdm import tqdm
 
-    from posevideo.data.prepare import extract_pose
     from posevideo.pose import (DEFAULT_CUTOFF_HZ, arrays, make_pose, shoulder_indices, smooth, to_layout,
                                 write_pose)
     from posevideo.renderer.predict import check_mp4, load_renderer, place, render_poses
+    from posevideo.pose.extract import extract_video
     from posevideo.video import probe
 
     video, out = Path(video), Path(out)
@@ -47,7 +47,7 @@ def transfer(video: str | Path, renderer: str | Path | None, out: str | Path, po
 
     # The driver's pose: holistic in its own pixels, one pose frame per video frame at info.fps.
     with tqdm(total=info.frames, desc="pose", unit="frame", disable=not progress) as bar:
-        pose = extract_pose(video, info, progress=lambda stage, n: bar.update(n) if stage == "extract" else None)
+        pose = extract_video(video, info, progress=bar.update)
     fps = float(pose.body.fps)
     xy, conf = arrays(to_layout(pose, "reduced", path=video))  # (T, 178, 2) driver pixels
     right, left = shoulder_indices("reduced")
@@ -68,8 +68,8 @@ def transfer(video: str | Path, renderer: str | Path | None, out: str | Path, po
 
     wave = None
     if info.has_audio:
-        from posevideo.audio import load_audio
-        wave = load_audio(video, 16000)
+        from posevideo.audio import SAMPLE_RATE, load_audio
+        wave = load_audio(video, SAMPLE_RATE)
     render_poses(xy, conf, fps, renderer, out, audio=wave, device=device, batch=batch, place_pose=True,
                  frame_size=(info.width, info.height), progress=progress, path=video)
     if pose_out is not None:

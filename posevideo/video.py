@@ -112,6 +112,25 @@ def read_frame_times(path: str | Path) -> np.ndarray:
     return np.sort(np.array(times))
 
 
+def constant_rate_frames(path: str | Path, info: VideoInfo | None = None) -> Iterator[np.ndarray]:
+    """Upright RGB frames at the video's average fps (`info` is `probe(path)`). Variable frame rate
+    video is resampled to a constant rate (each output time takes the nearest source frame), so
+    frame t is at t / fps, as pose frame t of an extraction is."""
+    info = info or probe(path)
+    repeats = None
+    if info.vfr:
+        times = read_frame_times(path)
+        count = max(1, int(round(info.duration * info.fps)))
+        wanted = times[0] + np.arange(count) / info.fps
+        right = np.clip(np.searchsorted(times, wanted), 0, len(times) - 1)
+        left = np.clip(right - 1, 0, len(times) - 1)
+        pick = np.where(np.abs(times[left] - wanted) <= np.abs(times[right] - wanted), left, right)
+        repeats = np.bincount(pick, minlength=len(times))
+    for index, frame in enumerate(read_frames(path)):
+        for _ in range(1 if repeats is None else int(repeats[index]) if index < len(repeats) else 0):
+            yield frame
+
+
 class VideoWriter:
     """Writes RGB frames to an H.264 mp4, with optional mono audio as AAC, atomically.
 

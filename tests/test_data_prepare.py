@@ -313,7 +313,7 @@ def test_shards_merged_equal_one_run(speakers_short, tmp_path):
 def test_green_screen_video_is_keyed_back_to_the_person(tmp_path):
     """The synthetic person painted on pure green, prepared with --key auto: the crops equal the
     same person painted on the background colour, on the person's pixels."""
-    from posevideo.data import crops as cropping
+    from posevideo.pose import framing as cropping
     from posevideo.pose import holistic_pose, write_pose
     from posevideo.synthetic import draw, motion
     from posevideo.video import write_video

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from posevideo.data import crops, keying
+from posevideo.data import keying
+from posevideo.pose import framing as crops
 from posevideo.data.index import AUDIO_SAMPLES, assign_splits, build_index, cut_intervals, import_s2g
 from posevideo.errors import InputError
 
@@ -80,6 +81,16 @@ def test_crop_pads_outside_the_frame_with_the_background():
     out = crops.crop(frame, (-50, 0, 100), 50, background=(1, 2, 3))
     assert out.shape == (50, 50, 3)
     assert (out[:, :20] == (1, 2, 3)).all() and (out[:, 30:] == 200).all()
+
+
+def test_crop_margins_repeat_the_frames_edge_not_black():
+    """Regression: crops that reached past the frame were padded black, and the renderer learned to
+    draw black margins on every frame. By default the frame's own edge is repeated outwards."""
+    frame = np.zeros((100, 100, 3), np.uint8)
+    frame[:, :, 1] = np.arange(100)[None, :] + 100  # a horizontal ramp: the left edge is 100
+    out = crops.crop(frame, (-50, 0, 100), 50)
+    assert (out[:, :20, 1] >= 99).all() and (out[:, :20, 1] <= 101).all() and out[:, -1, 1].mean() > 140
+    assert crops.crop(frame, (500, 500, 40), 8).reshape(-1, 3).std(axis=0).max() == 0  # wholly outside: edge colour
 
 
 def test_intervals_min_length_and_cut_at_max():

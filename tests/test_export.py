@@ -190,7 +190,7 @@ def test_server_isolates_the_page_and_serves_only_what_it_should(server):
 
 
 def test_server_converts_pose_files_and_reports_bad_ones(server, tmp_path):
-    from posevideo.web.poses import EXAMPLE
+    from posevideo.skeleton import EXAMPLE
 
     status, _, body = fetch(server + "/api/pose", EXAMPLE.read_bytes(), {"X-Filename": "talk.pose"})
     pose = json.loads(body)

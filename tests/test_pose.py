@@ -470,3 +470,19 @@ def test_a_file_without_legs_still_converts(holistic):
     np.testing.assert_array_equal(xy[:, others], ref_xy[:, others])
     np.testing.assert_array_equal(arrays(to_layout(legless, "s2g49"))[0], arrays(to_layout(pose, "s2g49"))[0])
     assert to_layout(legless, "holistic").header.total_points() == 576
+
+
+def test_the_pose_hub_imports_nothing_above_it():
+    """posevideo.pose is the hub: importing it (and its framing, extraction and retargeting parts)
+    must not pull in data preparation, renderer, gestures or training code."""
+    import subprocess
+    import sys
+
+    code = ("import sys, importlib, pkgutil, posevideo.pose as p\n"
+            "for m in pkgutil.iter_modules(p.__path__): importlib.import_module('posevideo.pose.' + m.name)\n"
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('posevideo.'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    above = [m for m in loaded if m.split(".")[1] in ("data", "renderer", "gestures", "training", "web", "synthetic",
+                                                     "export", "speak", "transfer", "demo", "cli", "skeleton")]
+    assert "posevideo.pose.framing" in loaded and "posevideo.pose.extract" in loaded
+    assert above == [], above

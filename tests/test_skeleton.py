@@ -236,7 +236,7 @@ def test_skeleton_video_from_pose_file(tmp_path):
 
     # The person crop is found from the shoulders of whatever layout comes in.
     from posevideo.pose import arrays, read_pose, to_layout
-    from posevideo.skeleton import person_boxes
+    from posevideo.pose.framing import person_boxes
     pose = read_pose(tmp_path / "a.pose")
     boxes = {name: person_boxes(*arrays(to_layout(pose, name)), name, 15, 512, 512) for name in ("reduced", "holistic", "s2g49")}
     assert np.array_equal(boxes["reduced"], boxes["holistic"]) and np.array_equal(boxes["reduced"], boxes["s2g49"])

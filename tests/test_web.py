@@ -18,7 +18,7 @@ import pytest
 
 from posevideo.skeleton import draw_skeleton
 from posevideo.web.browser import chromium, chromium_path, write_y4m
-from posevideo.web.poses import example_poses
+from posevideo.skeleton import example_poses
 
 pytest.importorskip("playwright")
 try:

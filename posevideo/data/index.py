@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from posevideo.audio import SAMPLE_RATE
 from posevideo.errors import InputError
 from posevideo.files import atomic_output, write_json
 
 FPS = 15  # gesture samples: speech2gesture's 15 fps, 64 frames, windows every 5 frames
 WINDOW = 64
 HOP = 5
-SAMPLE_RATE = 16000
 AUDIO_SAMPLES = int(round(WINDOW / FPS * SAMPLE_RATE))  # 68267 samples = 4.27 s
 SPLITS = ("train", "dev", "test")
 VALID_CONF = 0.5
@@ -97,16 +97,15 @@ def assign_splits(intervals: list[tuple[str, float]], dev: float, test: float) -
 def _video_arrays(speaker_dir: Path, name: str):
     """(holistic pose, shoulder-valid (T,) bool, camera cuts (frames where a new shot starts)) of
     a finished video; the cuts are the ones its crop boxes were smoothed apart at."""
-    from posevideo.data.crops import _segments, shoulder_track
-    from posevideo.data.prepare import _shoulder_indices
     from posevideo.pose import arrays, read_pose
+    from posevideo.pose.framing import camera_segments, pose_shoulders, shoulder_track
 
     path = speaker_dir / "poses" / f"{name}.pose"
     pose = read_pose(path)
     xy, conf = arrays(pose)
-    left, right = _shoulder_indices(pose, path)
+    right, left = pose_shoulders(pose, path)
     mid, width, valid = shoulder_track(xy, conf, left, right)
-    cuts = [a for a, _ in _segments(mid, width, valid, float(pose.body.fps))[1:]]
+    cuts = [a for a, _ in camera_segments(mid, width, valid, float(pose.body.fps))[1:]]
     return pose, valid, cuts
 
 

@@ -26,8 +26,8 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from posevideo.data import crops as cropping
 from posevideo.data import keying
+from posevideo.pose import extract, framing
 from posevideo.errors import InputError
 from posevideo.files import atomic_output, write_json
 
@@ -42,12 +42,12 @@ class PrepareOptions:
     background: tuple[int, int, int] = (0, 0, 0)
     poses_from: str | None = None  # folder of <video stem>.pose files used instead of extraction
     refine_face: bool = True  # Holistic's refined face (478 points: irises)
-    extract_side: int = 960  # frames larger than this (longest side) are downscaled before extraction
+    extract_side: int = extract.MAX_SIDE  # frames larger than this (longest side) are downscaled before extraction
 
     def pose_key(self) -> dict:
         """What the pose and crops depend on: when any of it changes, the video is redone."""
         return {"key": self.key, "background": list(self.background), "poses_from": self.poses_from,
-                "refine_face": self.refine_face}
+                "refine_face": self.refine_face, "margin": "edge"}
 
 
 @dataclass
@@ -98,31 +98,18 @@ class _Timer:
 
 
 def _frames(path: Path, info, timer: _Timer, progress: Callable) -> Iterator[np.ndarray]:
-    """Upright RGB frames at the video's average fps. Variable frame rate video is resampled to a
-    constant rate (each output time takes the nearest source frame), so pose frame t is at t / fps."""
-    from posevideo.video import read_frame_times, read_frames
+    """`constant_rate_frames`, with the decoding time and progress counted."""
+    from posevideo.video import constant_rate_frames
 
-    repeats = None
-    if info.vfr:
-        times = read_frame_times(path)
-        count = max(1, int(round(info.duration * info.fps)))
-        wanted = times[0] + np.arange(count) / info.fps
-        right = np.clip(np.searchsorted(times, wanted), 0, len(times) - 1)
-        left = np.clip(right - 1, 0, len(times) - 1)
-        pick = np.where(np.abs(times[left] - wanted) <= np.abs(times[right] - wanted), left, right)
-        repeats = np.bincount(pick, minlength=len(times))
-    source = read_frames(path)
-    index = 0
+    source = constant_rate_frames(path, info)
     while True:
         start = time.perf_counter()
         frame = next(source, None)
         timer.add("decode", time.perf_counter() - start)
         if frame is None:
             return
-        for _ in range(1 if repeats is None else int(repeats[index]) if index < len(repeats) else 0):
-            progress("decode", 1)
-            yield frame
-        index += 1
+        progress("decode", 1)
+        yield frame
 
 
 # --- stages ---------------------------------------------------------------------------------------
@@ -153,28 +140,13 @@ def _read_json(path: Path):
         return None
 
 
-def _shoulder_indices(pose, path) -> tuple[int, int]:
-    try:
-        return (pose.header._get_point_index("POSE_LANDMARKS", "LEFT_SHOULDER"),
-                pose.header._get_point_index("POSE_LANDMARKS", "RIGHT_SHOULDER"))
-    except (ValueError, KeyError, AttributeError) as error:
-        raise InputError(path, "has no POSE_LANDMARKS shoulders (not a MediaPipe holistic layout)",
-                         "Give holistic .pose files (pose-format's video_to_pose --format mediapipe).") from error
-
-
 def _extract(src: Path, info, options: PrepareOptions, key, timer: _Timer, progress: Callable):
-    """MediaPipe Holistic on the (keyed, downscaled if large) frames; coordinates in source pixels."""
-    from pose_format.utils.holistic import load_holistic
-
-    scale = min(1.0, options.extract_side / max(info.width, info.height))
-
+    """MediaPipe Holistic on the (downscaled if large, keyed) frames, cleaned; source pixels."""
     def frames():
         for frame in _frames(src, info, timer, progress):
-            if scale < 1.0:
-                start = time.perf_counter()
-                frame = cv2.resize(frame, (round(info.width * scale), round(info.height * scale)),
-                                   interpolation=cv2.INTER_AREA)
-                timer.add("decode", time.perf_counter() - start)
+            start = time.perf_counter()
+            frame = extract.downscale(frame, options.extract_side)
+            timer.add("decode", time.perf_counter() - start)
             if key:
                 start = time.perf_counter()
                 frame = keying.key_frame(frame, options.background, *key)
@@ -184,43 +156,10 @@ def _extract(src: Path, info, options: PrepareOptions, key, timer: _Timer, progr
 
     start = time.perf_counter()
     before = dict(timer.seconds)
-    config = {"model_complexity": 1, "refine_face_landmarks": options.refine_face}
-    try:
-        # Landmarks come normalized to [0, 1]; width/height scale them back to source pixels.
-        pose = load_holistic(frames(), fps=info.fps, width=info.width, height=info.height,
-                             additional_holistic_config=config)
-    except ValueError as error:  # "need at least one array to stack": no frame decoded
-        raise InputError(src, "no frame could be decoded", "Re-export the video.") from error
+    pose = extract.holistic(frames(), info.fps, info.width, info.height, refine_face=options.refine_face, path=src)
     spent = time.perf_counter() - start
     timer.add("extract", spent - sum(timer.seconds.get(k, 0) - before.get(k, 0) for k in ("decode", "key")))
-    return pose
-
-
-def extract_pose(src: str | Path, info=None, options: PrepareOptions = PrepareOptions(), key=None,
-                 timer: _Timer | None = None, progress: Callable = lambda stage, n: None):
-    """A video's holistic Pose as `prepare` makes it: MediaPipe Holistic on the frames (keyed with
-    `key` = (low, high) thresholds when given), then cleaned (`_clean_pose`). Source pixels, the
-    video's average fps, one pose frame per (constant-rate) video frame. `info` is `probe(src)`."""
-    from posevideo.video import probe
-
-    src = Path(src)
-    info = info or probe(src)
-    pose = _extract(src, info, options, key, timer or _Timer(), progress)
-    return _clean_pose(pose, info.fps, src)
-
-
-def _clean_pose(pose, fps: float, path=None):
-    """Frames where MediaPipe briefly followed someone else are dropped; then gap filling (short
-    dropouts of a hand or the face) and a light low-pass against jitter."""
-    from posevideo.pose import DEFAULT_CUTOFF_HZ, arrays, fill_gaps, replace_arrays, smooth
-
-    xy, conf = arrays(pose)
-    left, right = _shoulder_indices(pose, path)
-    mid, width, valid = cropping.shoulder_track(xy, conf, left, right)
-    conf[valid & ~cropping.main_person(mid, width, valid, fps)] = 0
-    xy, conf = fill_gaps(xy, conf, max_gap=max(1, int(round(fps / 5))))  # up to 0.2 s
-    xy, conf = smooth(xy, conf, fps, cutoff_hz=min(DEFAULT_CUTOFF_HZ, fps / 2.5))
-    return replace_arrays(pose, xy, conf)
+    return extract.clean(pose, info.fps, src)
 
 
 def _pose_from_folder(src: Path, name: str, info, options: PrepareOptions):
@@ -258,11 +197,11 @@ def _crop_all(src: Path, info, pose, paths: dict, sizes, options: PrepareOptions
     from posevideo.pose import arrays
 
     xy, conf = arrays(pose)
-    left, right = _shoulder_indices(pose, paths["pose"])
+    right, left = framing.pose_shoulders(pose, paths["pose"])
     count = len(xy)
     start = time.perf_counter()
-    mid, width, valid = cropping.shoulder_track(xy, conf, left, right)
-    boxes = cropping.crop_boxes(mid, width, valid, info.fps, info.width, info.height)
+    mid, width, valid = framing.shoulder_track(xy, conf, left, right)
+    boxes = framing.crop_boxes(mid, width, valid, info.fps, info.width, info.height)
     todo = [s for s in sizes if not paths[f"crop{s}"].exists()]
     timer.add("crop", time.perf_counter() - start)
     if todo:
@@ -276,7 +215,7 @@ def _crop_all(src: Path, info, pose, paths: dict, sizes, options: PrepareOptions
                 decoded = t + 1
                 for out, size in zip(arrays_out, todo):
                     start = time.perf_counter()
-                    image = cropping.crop(frame, boxes[t], size, options.background)
+                    image = framing.crop(frame, boxes[t], size)  # margins: the frame's edge repeated
                     timer.add("crop", time.perf_counter() - start)
                     if key:
                         start = time.perf_counter()
@@ -357,10 +296,10 @@ def prepare_video(src: Path, speaker_dir: Path, options: PrepareOptions,
 
     # Audio.
     if info.has_audio and not paths["audio"].exists():
-        from posevideo.audio import load_audio, write_wav
+        from posevideo.audio import SAMPLE_RATE, load_audio, write_wav
 
         start = time.perf_counter()
-        write_wav(paths["audio"], load_audio(src, 16000))
+        write_wav(paths["audio"], load_audio(src, SAMPLE_RATE))
         timer.add("audio", time.perf_counter() - start)
     if not info.has_audio:
         result.warnings.append("no audio track: kept for the renderer, no gesture samples")
@@ -394,7 +333,7 @@ def prepare_video(src: Path, speaker_dir: Path, options: PrepareOptions,
         if options.poses_from:
             pose = _pose_from_folder(src, name, info, options)
         else:
-            pose = extract_pose(src, info, options, key, timer, progress)
+            pose = _extract(src, info, options, key, timer, progress)
         write_pose(pose, paths["pose"])
 
     # Crops at every size, and the boxes.

@@ -1,9 +1,9 @@
 """The pose core: .pose IO (pose-format), layouts and conversions, normalization, operations
 along time, hands at rest. Arrays are xy (T, K, 2) float32 and conf (T, K) float32, conf 0 =
 missing point; `.pose` files hold pixels of their video. See docs/INTERFACES.md, "Pose core"."""
-from posevideo.pose.io import arrays, holistic_pose, pose_from_arrays, read_pose, replace_arrays, write_pose
+from posevideo.pose.io import arrays, pose_from_arrays, read_pose, replace_arrays, write_pose
 from posevideo.pose.layouts import (
-    LAYOUTS, NUM_POINTS, Pair, face_mesh_ids, layout_header, layout_of, limbs, make_pose, point_groups, point_index,
+    LAYOUTS, NUM_POINTS, Pair, face_mesh_ids, holistic_pose, layout_header, layout_of, limbs, make_pose, point_groups, point_index,
     shoulder_indices, to_layout, wrist_indices,
 )
 from posevideo.pose.motion import DEFAULT_CUTOFF_HZ, fill_gaps, resample, smooth

@@ -88,27 +88,6 @@ def write_pose(pose: Pose, path: str | Path) -> None:
         pose.write(f)
 
 
-def holistic_pose(xyz: np.ndarray, conf: np.ndarray, fps: float, width: int, height: int) -> Pose:
-    """A MediaPipe Holistic Pose (pose-format's `holistic_components("XYZC")`, 576 points).
-
-    xyz: (T, 576, 3) or (T, 576, 2) pixels of a width x height video (2D gets z = 0); also
-    (T, 543, D) without POSE_WORLD_LANDMARKS, which are then added with confidence 0.
-    conf: (T, K) in [0, 1]; 0 (or a NaN coordinate) marks a missing point.
-    """
-    from posevideo.pose.layouts import make_pose
-
-    xyz = np.asarray(xyz, dtype=np.float32)
-    conf = np.asarray(conf, dtype=np.float32)
-    if xyz.ndim != 3 or xyz.shape[-1] not in (2, 3) or xyz.shape[1] not in (543, 576):
-        raise ValueError(f"xyz must be (T, 576, 3|2) or (T, 543, 3|2), got {xyz.shape}")
-    if xyz.shape[1] == 543:
-        xyz = np.concatenate([xyz, np.zeros((len(xyz), 33, xyz.shape[2]), np.float32)], axis=1)
-        conf = np.concatenate([conf, np.zeros((len(conf), 33), np.float32)], axis=1)
-    if xyz.shape[-1] == 2:
-        xyz = np.concatenate([xyz, np.zeros_like(xyz[..., :1])], axis=-1)
-    return make_pose("holistic", xyz, conf, fps, width, height)
-
-
 def pose_from_arrays(header: PoseHeader, data: np.ndarray, conf: np.ndarray, fps: float) -> Pose:
     """A Pose from full arrays: data (T, P, K, D), conf (T, P, K). Points with conf 0 or a NaN are
     masked and stored as 0, so the file never carries stale coordinates under a mask."""

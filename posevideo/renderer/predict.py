@@ -62,7 +62,7 @@ def place(xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, move: bool 
     """Reduced-layout xy (T, K, 2) pixels of any video -> (xy in the trained person's video pixels,
     crop boxes (T, 3)). `move=False` keeps the pose where it is (a pose of the trained video)."""
     from posevideo.pose import NormStats, retarget
-    from posevideo.skeleton import person_boxes
+    from posevideo.pose.framing import person_boxes
     if move:
         xy = retarget(xy, conf, "reduced", NormStats(center=np.asarray(stats["center"], np.float64),
                                                      scale=float(stats["scale"])), path=path)
@@ -87,8 +87,8 @@ def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio
         raise InputError(pose_path, "has no frames", "Give a .pose with at least one frame.")
     wave = None
     if audio is not None:
-        from posevideo.audio import load_audio
-        wave = load_audio(audio, 16000)
+        from posevideo.audio import SAMPLE_RATE, load_audio
+        wave = load_audio(audio, SAMPLE_RATE)
     frame_size = (pose.header.dimensions.width, pose.header.dimensions.height)
     return render_poses(xy, conf, fps, model, out, audio=wave, device=device, batch=batch, place_pose=place_pose,
                         frame_size=frame_size, progress=progress, path=pose_path)
@@ -104,6 +104,7 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     (`posevideo.pose.rest_hands`; a note on stderr says how many). `path` only names the pose's
     source in errors."""
     from tqdm import tqdm
+    from posevideo.audio import SAMPLE_RATE
     from posevideo.pose import hand_frames, rest_hands
     from posevideo.skeleton import draw_skeletons
     from posevideo.video import VideoWriter
@@ -121,9 +122,9 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
               "drawn as a hand at rest", file=sys.stderr)
     xy, boxes = place(xy, conf, fps, meta["stats"], move=place_pose, frame_size=frame_size, path=path)
     with ExitStack() as stack:
-        writer = stack.enter_context(VideoWriter(out, fps, size, size, audio=audio, sample_rate=16000))
+        writer = stack.enter_context(VideoWriter(out, fps, size, size, audio=audio, sample_rate=SAMPLE_RATE))
         side = None if preview is None else stack.enter_context(
-            VideoWriter(preview, fps, 2 * size, size, audio=audio, sample_rate=16000))
+            VideoWriter(preview, fps, 2 * size, size, audio=audio, sample_rate=SAMPLE_RATE))
         for start in tqdm(range(0, len(xy), batch), desc="render", unit="batch", disable=not progress):
             end = min(start + batch, len(xy))
             skeletons = draw_skeletons(xy[start:end], conf[start:end], "reduced", size, box=boxes[start:end])

@@ -24,7 +24,7 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     video, frames = round(seconds * fps)) and `.json` (how it was made) into `out_dir`.
     Returns {"video", "pose", "json"} paths. Same arguments, same files (frames and pose)."""
     from posevideo.files import write_json
-    from posevideo.pose.io import holistic_pose, write_pose
+    from posevideo.pose import holistic_pose, write_pose
     from posevideo.synthetic import draw, motion, speech
     from posevideo.video import VideoWriter
 

@@ -3,7 +3,7 @@
 The page gets, per pose frame, the reduced layout's 178 points in pixels of the source, their
 confidence and the square crop box (x0, y0, side) the skeleton image is cut from. Converting here,
 in Python, keeps one implementation of the layouts (`posevideo.pose`) and of the crop boxes
-(`posevideo.data.crops`); the page only draws. The webcam path, which never reaches Python, does
+(`posevideo.pose.framing`); the page only draws. The webcam path, which never reaches Python, does
 the same steps in JavaScript (app.js, `placeLive`) from the same constants (`page_config`).
 
 Placement: a renderer learned one person at one place in its crops. When the export carries that
@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-EXAMPLE = Path(__file__).with_name("example.pose")
 LAYOUT = "reduced"
 
 
@@ -40,11 +39,9 @@ def pose_arrays(path: str | Path, placement: dict | None = None):
         boxes = np.tile(np.asarray(placement["box"], np.float32), (len(xy), 1))
         size = (int(placement["width"]), int(placement["height"]))
     else:
-        from posevideo.data.crops import crop_boxes, shoulder_track
+        from posevideo.pose.framing import person_boxes
 
-        right, left = shoulder_indices(LAYOUT)
-        mid, width, valid = shoulder_track(xy, conf, left, right)
-        boxes = crop_boxes(mid, width, valid, fps, *size)
+        boxes = person_boxes(xy, conf, LAYOUT, fps, *size)
     return xy, conf, boxes, fps, size
 
 
@@ -68,41 +65,28 @@ def pose_json(path: str | Path, placement: dict | None = None, name: str | None 
 
 def example_pose_json(placement: dict | None = None) -> dict:
     """The bundled example (8 s of the synthetic speaker of seed 0, see `make_example`)."""
+    from posevideo.skeleton import EXAMPLE
+
     return pose_json(EXAMPLE, placement, name="example: synthetic speaker (seed 0)")
-
-
-def example_poses(count: int, size: int, layout: str = LAYOUT, seed: int = 0):
-    """(xy (count, K, 2) in pixels of a (size, size) skeleton image, conf (count, K)): frames of the
-    bundled example spread over its length, each cut by its box; the seed picks the offset."""
-    if layout != LAYOUT:
-        raise ValueError(f"example poses are in the {LAYOUT!r} layout, not {layout!r}")
-    xy, conf, boxes, _, _ = pose_arrays(EXAMPLE)
-    rng = np.random.default_rng(seed)
-    frames = (np.linspace(0, len(xy), count, endpoint=False).astype(int) + rng.integers(len(xy))) % len(xy)
-    box = boxes[frames]
-    uv = (xy[frames] - box[:, None, :2]) * (size / box[:, None, 2:3])
-    return uv.astype(np.float32), conf[frames]
 
 
 def page_config() -> dict:
     """Constants the page's live (webcam) path shares with Python: the crop rule and the layout."""
-    from posevideo.data import crops
+    from posevideo.pose import framing
 
-    return {
-        "layout": LAYOUT,
-        "crop": {"side": crops.SIDE, "shoulder_y": crops.SHOULDER_Y, "center_sigma_s": crops.CENTER_SIGMA_S,
-                 "side_sigma_s": crops.SIDE_SIGMA_S, "valid_conf": crops.VALID_CONF},
-    }
+    return {"layout": LAYOUT, "crop": framing.page_config()}
 
 
-def make_example(out: str | Path = EXAMPLE, seconds: float = 8.0) -> Path:
+def make_example(out: str | Path | None = None, seconds: float = 8.0) -> Path:
     """Regenerate the bundled example: `synth_speaker(seed=0)`, reduced layout, 256 px, 30 fps."""
     import tempfile
 
     from posevideo.files import atomic_output
     from posevideo.pose import read_pose, to_layout
+    from posevideo.skeleton import EXAMPLE
     from posevideo.synthetic import synth_speaker
 
+    out = EXAMPLE if out is None else out
     with tempfile.TemporaryDirectory() as tmp:
         made = synth_speaker(seed=0, seconds=seconds, out_dir=tmp, size=256, fps=30)
         pose = to_layout(read_pose(made["pose"]), LAYOUT)

@@ -1,6 +1,7 @@
-"""Person-centred square crops whose box is stable over time.
+"""Framing: where the person is in each frame, and the square crop the renderer sees.
 
-The box is `SIDE` shoulder widths wide (everybody-sign-now cropped about 3x the shoulder width),
+One crop rule for everything that cuts or draws a person (`prepare`'s crops, `render`, `transfer`,
+`posevideo skeleton`, the browser page through `page_config`): the box is `SIDE` shoulder widths wide (everybody-sign-now cropped about 3x the shoulder width),
 centred on the shoulder midpoint horizontally, with the shoulders `SHOULDER_Y` of the way down, so
 the body sits in the same place in every crop. Centre and width are low-passed over seconds, so the
 box glides with the person instead of jumping with each frame's detection noise.
@@ -10,6 +11,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, median_filter
+
+from posevideo.errors import InputError
+from posevideo.pose.layouts import Pair, shoulder_indices
 
 SIDE = 3.0  # box side in shoulder widths
 SHOULDER_Y = 0.42  # shoulder midpoint's height in the box, from the top (head room above)
@@ -50,7 +54,7 @@ def _fill(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.interp(t, t[valid], values[valid])
 
 
-def _segments(mid: np.ndarray, width: np.ndarray, valid: np.ndarray, fps: float) -> list[tuple[int, int]]:
+def camera_segments(mid: np.ndarray, width: np.ndarray, valid: np.ndarray, fps: float) -> list[tuple[int, int]]:
     """Frame ranges [a, b) smoothed apart: a cut (the person jumps by more than half a shoulder
     width from one frame to the next, after a running median removed single-frame outliers) or a
     gap of more than a second without a person. A box never glides across a camera cut."""
@@ -78,7 +82,7 @@ def crop_boxes(mid: np.ndarray, width: np.ndarray, valid: np.ndarray, fps: float
         box = [(frame_w - side) // 2, (frame_h - side) // 2, side]
         return np.tile(np.asarray(box, np.float32), (count, 1))
     out = np.zeros((count, 3), np.float64)
-    for a, b in _segments(mid, width, valid, fps):
+    for a, b in camera_segments(mid, width, valid, fps):
         seg_valid = valid[a:b]
         if not seg_valid.any():  # cannot happen (bounds sit between valid frames); kept safe
             seg_valid = valid
@@ -95,16 +99,49 @@ def crop_boxes(mid: np.ndarray, width: np.ndarray, valid: np.ndarray, fps: float
     return (out + 0.0).astype(np.float32)  # + 0.0: no -0
 
 
-def crop(frame: np.ndarray, box, size: int, background=(0, 0, 0)) -> np.ndarray:
-    """The square `box` = (x0, y0, side) of `frame` resized to (size, size, 3) uint8; where the box
-    reaches outside the frame, `background` fills in."""
+def person_boxes(xy: np.ndarray, conf: np.ndarray, layout: str, fps: float, width: int, height: int) -> np.ndarray:
+    """(T, 3) boxes (x0, y0, side) in source pixels for xy (T, K, 2) pixels of `layout`: the stable
+    person-centred crop that `prepare` cuts the renderer's frames with."""
+    right, left = shoulder_indices(layout)
+    mid, shoulder_width, valid = shoulder_track(xy, conf, left, right)
+    return crop_boxes(mid, shoulder_width, valid, fps, width, height)
+
+
+def pose_shoulders(pose, path=None) -> Pair:
+    """(right, left) shoulder indices of a holistic-named Pose; InputError for other skeletons."""
+    try:
+        return Pair(pose.header._get_point_index("POSE_LANDMARKS", "RIGHT_SHOULDER"),
+                    pose.header._get_point_index("POSE_LANDMARKS", "LEFT_SHOULDER"))
+    except (ValueError, KeyError, AttributeError) as error:
+        raise InputError(path, "has no POSE_LANDMARKS shoulders (not a MediaPipe holistic layout)",
+                         "Give holistic .pose files (pose-format's video_to_pose --format mediapipe).") from error
+
+
+def crop(frame: np.ndarray, box, size: int, background=None) -> np.ndarray:
+    """The square `box` = (x0, y0, side) of `frame` resized to (size, size, 3) uint8.
+
+    Where the box reaches outside the frame, the frame's own edge is repeated outwards (background
+    None, the default), or `background` (R, G, B) fills in (a keyed video, whose background is that
+    colour). Never black by default: a renderer trained on black margins draws them on every frame."""
     x0, y0, side = (int(v) for v in box)
     h, w = frame.shape[:2]
     region = frame[max(y0, 0):min(y0 + side, h), max(x0, 0):min(x0 + side, w)]
     pad = (max(-y0, 0), max(y0 + side - h, 0), max(-x0, 0), max(x0 + side - w, 0))
     if region.size == 0:
+        if background is None:  # the box lies wholly outside: the nearest edge pixel, repeated
+            cy, cx = min(max(y0 + side // 2, 0), h - 1), min(max(x0 + side // 2, 0), w - 1)
+            return np.full((size, size, 3), frame[cy, cx], np.uint8)
         return np.full((size, size, 3), background, np.uint8)
     if any(pad):
-        region = cv2.copyMakeBorder(region, *pad, cv2.BORDER_CONSTANT, value=tuple(int(c) for c in background))
+        if background is None:
+            region = cv2.copyMakeBorder(region, *pad, cv2.BORDER_REPLICATE)
+        else:
+            region = cv2.copyMakeBorder(region, *pad, cv2.BORDER_CONSTANT, value=tuple(int(c) for c in background))
     interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
     return cv2.resize(region, (size, size), interpolation=interpolation)
+
+
+def page_config() -> dict:
+    """The crop rule's constants, for the browser page's live path (which never reaches Python)."""
+    return {"side": SIDE, "shoulder_y": SHOULDER_Y, "center_sigma_s": CENTER_SIGMA_S,
+            "side_sigma_s": SIDE_SIGMA_S, "valid_conf": VALID_CONF}
