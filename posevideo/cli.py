@@ -283,7 +283,8 @@ def evaluate_renderer(**options):
 
 @cli.command()
 @click.option("--pose", "pose_path", type=click.Path(exists=True, dir_okay=False), required=True, help="Input .pose (holistic or reduced layout).")
-@click.option("--model", type=click.Path(exists=True), required=True, help="Run folder or checkpoint folder of a renderer.")
+@click.option("--model", type=click.Path(exists=True), default=None,
+              help="Run folder or checkpoint folder of a renderer (default: the shipped small renderer, posevideo/models/renderer-small).")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Video to write (.mp4).")
 @click.option("--audio", type=click.Path(exists=True, dir_okay=False), default=None, help="Audio to mux in.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
@@ -397,15 +398,18 @@ def gestures_command(audio, model, out, video, hop, device):
 @click.option("--fps", type=click.FloatRange(1, 120), default=30.0, help="Frames per second of the video.")
 @click.option("--preview", type=click.Path(dir_okay=False), default=None, help="Also a side-by-side .mp4: skeleton | video.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
-def speak(audio, text, gestures_model, renderer, out, fps, preview, device):
+@click.option("--pose-out", type=click.Path(dir_okay=False), default=None,
+              help="Also write the gestures as a reduced .pose (render it again with `posevideo render --pose`).")
+def speak(audio, text, gestures_model, renderer, out, fps, preview, device, pose_out):
     """Speech (or text) -> gestures -> video of the person, with the speech muxed in sync."""
     from posevideo.speak import speak as run
 
     result = run(out, audio=audio, text=text, gestures_model=gestures_model, renderer=renderer, fps=fps,
-                 preview=preview, device=device)
+                 preview=preview, device=device, pose_out=pose_out)
     click.echo(f"{result['video']}: {result['frames']} frames at {result['fps']:g} fps ({result['seconds']:.2f} s of speech)")
-    if preview:
-        click.echo(result["preview"])
+    for extra in ("preview", "pose"):
+        if result[extra]:
+            click.echo(result[extra])
 
 
 @cli.command()

@@ -486,3 +486,37 @@ def test_the_pose_hub_imports_nothing_above_it():
                                                      "export", "speak", "transfer", "demo", "cli", "skeleton")]
     assert "posevideo.pose.framing" in loaded and "posevideo.pose.extract" in loaded
     assert above == [], above
+
+
+def _version_0_0_file(tmp_path, pose, cut: int = 0):
+    """`pose` written as pose-format's first file version (0.0): the header with version 0, then
+    fps and frame count as uint16, and per frame a person count, each person an int16 id and its
+    points with confidence as float32 (what pose-format's `read_v0_0` reads)."""
+    import io
+    import struct
+
+    header = io.BytesIO()
+    pose.header.write(header)
+    data = bytearray(header.getvalue())
+    data[:4] = struct.pack("<f", 0.0)
+    xyz, conf = np.asarray(pose.body.data.filled(0)), np.asarray(pose.body.confidence)
+    data += struct.pack("<HH", int(pose.body.fps), len(xyz))
+    for t in range(len(xyz)):
+        data += struct.pack("<Hh", 1, 0)
+        data += np.concatenate([xyz[t, 0], conf[t, 0][:, None]], axis=-1).astype("<f4").tobytes()
+    path = tmp_path / "v00.pose"
+    path.write_bytes(bytes(data[:len(data) - cut]))
+    return path
+
+
+def test_version_0_0_files_are_read_as_pose_format_reads_them(tmp_path, holistic):
+    """Regression: every .pose that pose-format's Pose.read opens is read; a version 0.0 file was
+    refused as 'not a .pose file'."""
+    pose, xyz, conf = holistic
+    path = _version_0_0_file(tmp_path, pose)
+    ours, theirs = read_pose(path), Pose.read(path.read_bytes())
+    assert ours.body.data.shape == theirs.body.data.shape == (12, 1, 576, 3)
+    assert np.allclose(arrays(ours)[0][conf > 0], xyz[..., :2][conf > 0], atol=1e-3)
+    assert layout_of(to_layout(ours, "reduced", path=path)) == "reduced"
+    with pytest.raises(InputError, match="v00.pose: is truncated: header says 12 frames but body holds 11"):
+        read_pose(_version_0_0_file(tmp_path, pose, cut=100))
