@@ -520,3 +520,17 @@ def test_version_0_0_files_are_read_as_pose_format_reads_them(tmp_path, holistic
     assert layout_of(to_layout(ours, "reduced", path=path)) == "reduced"
     with pytest.raises(InputError, match="v00.pose: is truncated: header says 12 frames but body holds 11"):
         read_pose(_version_0_0_file(tmp_path, pose, cut=100))
+
+
+def test_one_holistic_to_reduced_rule_for_poses_and_arrays(holistic):
+    """The reduced face ids written out in layouts.py are pose-format's, and the array conversion
+    (what skeleton drawing uses) equals the Pose conversion (pose-format's correct_wrists +
+    reduce_holistic), wrists included."""
+    pose, xyz, conf = holistic
+    assert L._reduced_face_points() == L.reduce_holistic_face_points()
+    want_xy, want_conf = arrays(to_layout(pose, "reduced"))
+    got_xy, got_conf = L.reduce_arrays(xyz[..., :2], conf)
+    np.testing.assert_array_equal(got_conf, want_conf)
+    np.testing.assert_allclose(got_xy[got_conf > 0], want_xy[want_conf > 0], atol=1e-4)
+    one_xy, one_conf = L.reduce_arrays(xyz[3, :, :2], conf[3])  # one frame (K, 2) works the same
+    np.testing.assert_array_equal(one_conf, want_conf[3])
