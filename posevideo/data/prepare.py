@@ -47,7 +47,7 @@ class PrepareOptions:
     def pose_key(self) -> dict:
         """What the pose and crops depend on: when any of it changes, the video is redone."""
         return {"key": self.key, "background": list(self.background), "poses_from": self.poses_from,
-                "refine_face": self.refine_face, "margin": "edge"}
+                "refine_face": self.refine_face, "margin": "picture-edge"}
 
 
 @dataclass
@@ -191,9 +191,10 @@ def _pose_from_folder(src: Path, name: str, info, options: PrepareOptions):
     return pose
 
 
-def _crop_all(src: Path, info, pose, paths: dict, sizes, options: PrepareOptions, key,
+def _crop_all(src: Path, info, pose, paths: dict, sizes, options: PrepareOptions, key, area,
               timer: _Timer, progress: Callable) -> tuple[int, int]:
-    """Crops for every size in one decoding pass. Returns (frames, frames with a valid pose)."""
+    """Crops for every size in one decoding pass, cut from the picture `area` (x0, y0, x1, y1; the
+    frame without letterbox bars). Returns (frames, frames with a valid pose)."""
     from posevideo.pose import arrays
 
     xy, conf = arrays(pose)
@@ -203,6 +204,8 @@ def _crop_all(src: Path, info, pose, paths: dict, sizes, options: PrepareOptions
     mid, width, valid = framing.shoulder_track(xy, conf, left, right)
     boxes = framing.crop_boxes(mid, width, valid, info.fps, info.width, info.height)
     todo = [s for s in sizes if not paths[f"crop{s}"].exists()]
+    x0, y0, x1, y1 = area
+    shift = np.array([x0, y0, 0], np.float32)
     timer.add("crop", time.perf_counter() - start)
     if todo:
         with _atomic_many([paths[f"crop{s}"] for s in todo]) as tmps:
@@ -213,9 +216,10 @@ def _crop_all(src: Path, info, pose, paths: dict, sizes, options: PrepareOptions
                 if t >= count:  # a frame or two more than the pose: not cropped
                     break
                 decoded = t + 1
+                picture = frame[y0:y1, x0:x1]
                 for out, size in zip(arrays_out, todo):
                     start = time.perf_counter()
-                    image = framing.crop(frame, boxes[t], size)  # margins: the frame's edge repeated
+                    image = framing.crop(picture, boxes[t] - shift, size)  # margins: the picture's edge repeated
                     timer.add("crop", time.perf_counter() - start)
                     if key:
                         start = time.perf_counter()
@@ -306,15 +310,23 @@ def prepare_video(src: Path, speaker_dir: Path, options: PrepareOptions,
 
     # Keying: asked for, or detected, on a few frames from the first seconds, which also fit the
     # key's thresholds to this screen's green. key = (low, high), or None: no keying.
+    # The same sample gives the picture area: letterbox bars are not picture (crops repeat the
+    # picture's edge outwards, not a bar).
     key = None
+    start = time.perf_counter()
+    sample = []
+    for i, frame in enumerate(_frames(src, info, _Timer(), lambda *a: None)):
+        if i % max(1, int(info.fps / 2)) == 0:
+            sample.append(frame)
+        if len(sample) >= 5:
+            break
+    area = framing.picture_area(sample) if sample else (0, 0, info.width, info.height)
+    if area != (0, 0, info.width, info.height):
+        result.warnings.append(f"black bars around the picture: crops use x {area[0]}-{area[2]}, y {area[1]}-{area[3]}")
+    timer.add("probe", time.perf_counter() - start)
     if options.key in ("green", "auto"):
         start = time.perf_counter()
-        sample = []
-        for i, frame in enumerate(_frames(src, info, _Timer(), lambda *a: None)):
-            if i % max(1, int(info.fps / 2)) == 0:
-                sample.append(frame[::4, ::4])
-            if len(sample) >= 5:
-                break
+        sample = [frame[::4, ::4] for frame in sample]
         if options.key == "green" or keying.looks_green_screen(sample):
             key = keying.screen_thresholds(sample)
         timer.add("key", time.perf_counter() - start)
@@ -322,7 +334,8 @@ def prepare_video(src: Path, speaker_dir: Path, options: PrepareOptions,
     if keyed:
         result.warnings.append(f"green screen keyed (green excess {key[0]:.0f}-{key[1]:.0f})")
     write_json(paths["meta"], {"source": source_id, "probe": info.to_dict(), "options": options.pose_key(),
-                               "keyed": keyed, "key_thresholds": list(key) if keyed else None})
+                               "keyed": keyed, "key_thresholds": list(key) if keyed else None,
+                               "picture_area": list(area)})
 
     # Pose: existing file, or extraction + cleaning.
     from posevideo.pose import read_pose, write_pose
@@ -337,7 +350,7 @@ def prepare_video(src: Path, speaker_dir: Path, options: PrepareOptions,
         write_pose(pose, paths["pose"])
 
     # Crops at every size, and the boxes.
-    result.frames, result.detected = _crop_all(src, info, pose, paths, options.sizes, options, key, timer, progress)
+    result.frames, result.detected = _crop_all(src, info, pose, paths, options.sizes, options, key, area, timer, progress)
     result.duration = result.frames / info.fps
     if result.detected == 0:
         result.warnings.append("no person found in any frame: no intervals, no samples")
