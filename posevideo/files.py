@@ -149,3 +149,16 @@ def write_json(path: str | Path, obj) -> None:
     """Write JSON atomically (indented, keys in the order given)."""
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def write_npz(path: str | Path, **arrays) -> None:
+    """Write an .npz atomically. Built in memory first: numpy's savez leaves its zip file open when
+    a write fails (a full disk), and its close at garbage collection prints a traceback later."""
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        f.write(buffer.getbuffer())

@@ -181,7 +181,7 @@ def resolve_model(model: str | Path | None, echo=print) -> Path:
     import os
 
     from posevideo.export import DESCRIPTION, export_run
-    from posevideo.training import latest_checkpoint
+    from posevideo.training import PICKLE_SUFFIXES, latest_checkpoint, read_meta
 
     if model is None:
         model = DEFAULT_MODEL
@@ -192,6 +192,8 @@ def resolve_model(model: str | Path | None, echo=print) -> Path:
     if (model / DESCRIPTION).is_file():
         return model
     checkpoint = latest_checkpoint(model)
+    if checkpoint is None and model.is_dir() and any(p.suffix in PICKLE_SUFFIXES for p in model.iterdir()):
+        read_meta(model)  # raises: names the .pt file, a PyTorch pickle that is never loaded
     if checkpoint is None:
         raise InputError(model, "is neither an export folder (no model.json) nor a renderer run or checkpoint folder",
                          "Pass a folder written by `posevideo export` or `posevideo train renderer`.")
