@@ -138,6 +138,19 @@ def remove_leftovers(folder: str | Path) -> list[Path]:
     return removed
 
 
+def reserve(path: str | Path) -> None:
+    """Allocate a file's blocks now. A memory map (np.lib.format.open_memmap) makes a sparse file:
+    writing it past the free space kills the process with SIGBUS, no error, no message; allocating
+    first turns a full disk into ENOSPC here, which `atomic_output` reports."""
+    with open(path, "r+b") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+        except OSError as error:
+            if error.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                return  # a file system without allocation: the map is written as before
+            raise
+
+
 def _mode(full: int) -> int:
     """`full` (0o666 files, 0o777 folders) less the process umask, as open() and mkdir() would give."""
     umask = os.umask(0)

@@ -423,6 +423,24 @@ def test_every_writer_on_a_real_full_disk(inputs, full_disk):
     nothing_finished(*(full_disk / n for n in ("x.pose", "x.json", "ckpt", "x.npz", "x.npy")))
 
 
+def test_prepare_crops_on_a_real_full_disk_are_an_error_line_not_a_crash(tmp_path, request):
+    """The crops are memory-mapped: without their blocks reserved, a full disk killed `prepare`
+    with SIGBUS and no message. In a subprocess, so a regression cannot take pytest down."""
+    import sys
+
+    full_disk = tmp_path / "full"
+    _mount_tmpfs(full_disk, "size=1m")  # the pose (~230 KB) and small files fit, the crops (5.9 MB) do not
+    request.addfinalizer(lambda: subprocess.run(["umount", "-l", str(full_disk)], check=False))
+    _tiny_video(tmp_path / "v" / "clip.mp4", 30, 64)
+    _fake_pose(tmp_path / "p" / "clip.pose", 30, 30.0, 64, 64)
+    done = subprocess.run([sys.executable, "-m", "posevideo", "prepare", str(tmp_path / "v"), "--speaker", "s",
+                           "--data", str(full_disk / "data"), "--poses-from", str(tmp_path / "p"), "--size", "256"],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 1, done.stderr
+    one_error(done.stderr, "clip.256.npy", "the disk is full")
+    nothing_finished(full_disk / "data" / "s" / "frames" / "clip.256.npy", full_disk / "data" / "s" / "done" / "clip.json")
+
+
 # --- 5: read-only output folders ---------------------------------------------------------------------
 
 def _inject_read_only(monkeypatch, folder: Path) -> None:

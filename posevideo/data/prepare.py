@@ -29,7 +29,7 @@ import numpy as np
 from posevideo.data import crops as cropping
 from posevideo.data import keying
 from posevideo.errors import InputError
-from posevideo.files import atomic_output, check_writable, write_json
+from posevideo.files import atomic_output, check_writable, reserve, write_json
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg")
 # Pixels on the frame's shorter side below which pose extraction is refused: MediaPipe Holistic
@@ -273,6 +273,8 @@ def _crop_all(src: Path, info, pose, paths: dict, sizes, options: PrepareOptions
         with _atomic_many([paths[f"crop{s}"] for s in todo]) as tmps:
             arrays_out = [np.lib.format.open_memmap(t, mode="w+", dtype=np.uint8, shape=(count, s, s, 3))
                           for t, s in zip(tmps, todo)]
+            for tmp in tmps:
+                reserve(tmp)  # a full disk: an error line now, not a SIGBUS while cropping
             decoded = 0
             for t, frame in enumerate(_frames(src, info, timer, progress)):
                 if t >= count:  # a frame or two more than the pose: not cropped
