@@ -60,7 +60,7 @@ def export_run(run: str | Path, out_dir: str | Path) -> Parity:
         raise InputError(meta["path"], f"is a {meta.get('kind', 'unknown')} checkpoint, not a renderer",
                          "Pass the run folder of `posevideo train renderer`.")
     cfg = build_model(meta, RendererConfig.from_dict)
-    generator = build_model(meta, lambda _: Generator(cfg))
+    generator = Generator(cfg)
     load_checkpoint(meta["path"], {"G": generator}, restore_rng=False)
     stats = meta.get("stats") or {}
     source = {"checkpoint": str(Path(meta["path"]).resolve()), "step": meta.get("step"),
