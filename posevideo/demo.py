@@ -21,6 +21,7 @@ def demo(out_dir: str | Path = ".", device: str | None = None, progress: bool = 
     from posevideo.speak import speak
 
     out_dir = check_writable(out_dir)  # a read-only folder: one line naming it
+    out_dir.mkdir(parents=True, exist_ok=True)
     video, preview = out_dir / "posevideo_demo.mp4", out_dir / "posevideo_demo_preview.mp4"
     speak(video, audio=DEMO_SPEECH, preview=preview, device=device, progress=progress)
     return [video, preview]

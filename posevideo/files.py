@@ -109,12 +109,17 @@ def _raise_if_disk_problem(error: Exception, path: Path) -> None:
 
 
 def check_writable(folder: str | Path) -> Path:
-    """Make `folder` (and its parents) and write a test file in it: an InputError naming the
-    folder now, before hours of work, if outputs cannot go there."""
+    """An InputError naming `folder` now, before hours of work, if outputs cannot go there: a
+    nameless test file is made in it, or in its nearest existing parent (where the writers will
+    make it). Creates nothing, so a command refused later leaves no empty folder behind."""
     folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder, prefix=".write-test-"):
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "Not a directory", str(existing))
+        with tempfile.TemporaryFile(dir=existing, prefix=".write-test-"):
             pass
     except OSError as error:
         raise unwritable(folder, error) from error

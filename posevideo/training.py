@@ -130,8 +130,9 @@ class Run:
             raise InputError(self.path, "already holds a run with checkpoints",
                              "Pass --resume to continue it, or choose another --out folder.")
         if is_main:
-            check_writable(self.path / "progress")  # a read-only --out: one line, before any training
-            check_writable(self.path / "checkpoints")
+            check_writable(self.path)  # a read-only --out: one line, before any training
+            (self.path / "progress").mkdir(parents=True, exist_ok=True)
+            (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
             # A kill while saving leaves a hidden .step-N.tmp-* folder (hundreds of MB for esn):
             # only this process writes here, so whatever is left is dead.
             for folder in ("checkpoints", "progress"):
