@@ -182,6 +182,8 @@ def _resumed(options: dict, saved_of, required=("data", "out")) -> dict:
         missing = [name for name in required if not options.get(name)]
         if missing:
             raise click.UsageError("missing " + ", ".join(f"--{m}" for m in missing) + " (or --resume RUN)")
+        from posevideo.files import check_writable
+        check_writable(options["out"])  # a read-only --out: one line before the data are loaded
         return {**options, "resume": False}
     config_path = Path(run) / "config.json"
     try:

@@ -76,11 +76,15 @@ def speak(out: str | Path, audio: str | Path | None = None, text: str | None = N
     if (audio is None) == (text is None):
         raise InputError(None, "give either --audio or --text (one of them)",
                          "For example: posevideo speak --text 'Hello there' --out hello.mp4")
+    from posevideo.files import check_writable
     for video in (out, preview):
         if video is not None:
             check_mp4(video)
-    if pose_out is not None and Path(pose_out).suffix.lower() != ".pose":
-        raise InputError(pose_out, "is not a .pose path", "Name the pose output P.pose.")
+            check_writable(Path(video).parent)  # before the speech is synthesized and the gestures predicted
+    if pose_out is not None:
+        if Path(pose_out).suffix.lower() != ".pose":
+            raise InputError(pose_out, "is not a .pose path", "Name the pose output P.pose.")
+        check_writable(Path(pose_out).parent)
     device = pick_device(device)
     wave = load_audio(audio, SAMPLE_RATE) if audio is not None else speech_from_text(text)
     if len(wave) < MIN_SECONDS * SAMPLE_RATE:

@@ -41,6 +41,10 @@ def transfer(video: str | Path, renderer: str | Path | None, out: str | Path, po
         raise InputError(pose_out, "is not a .pose path", "Name the pose output P.pose.")
     if out.resolve() == video.resolve():
         raise InputError(out, "is the driver video itself", "Write the result to another file.")
+    from posevideo.files import check_writable
+    for path in (out, pose_out):
+        if path is not None:
+            check_writable(Path(path).parent)
     info = probe(video)  # not a video, empty, corrupt, truncated: InputError naming it
     _, meta = load_renderer(renderer, "cpu")  # a wrong folder fails now, not after the extraction
     stats = meta["stats"]

@@ -18,7 +18,7 @@ import torch
 
 from posevideo.errors import InputError
 from posevideo.renderer.model import Generator, RendererConfig
-from posevideo.training import load_checkpoint, read_meta, save_checkpoint
+from posevideo.training import build_model, load_checkpoint, read_meta, save_checkpoint
 
 DEFAULT_RENDERER = Path(__file__).resolve().parents[1] / "models" / "renderer-small"  # shipped with the package
 
@@ -42,7 +42,7 @@ def load_renderer(model: str | Path | None, device: str = "cpu") -> tuple[Genera
     if meta.get("kind") != "renderer":
         raise InputError(model, f"is a {meta.get('kind', 'unknown')} checkpoint, not a renderer",
                          "Pass a run folder made by `posevideo train renderer`.")
-    G = Generator(RendererConfig.from_dict(meta["model"]))
+    G = build_model(meta, lambda cfg: Generator(RendererConfig.from_dict(cfg)))
     load_checkpoint(meta["path"], {"G": G})
     return G.to(device, memory_format=torch.channels_last).eval(), meta
 
@@ -108,9 +108,11 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     from posevideo.pose import hand_frames, rest_hands
     from posevideo.skeleton import draw_skeletons
     from posevideo.video import VideoWriter
+    from posevideo.files import check_writable
     for video in (out, preview):
         if video is not None:
             check_mp4(video)
+            check_writable(Path(video).parent)  # now, not after the model is loaded and the frames drawn
     device = pick_device(device)
     G, meta = load_renderer(model, device)
     size = meta["model"]["size"]
