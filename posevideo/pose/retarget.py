@@ -7,8 +7,7 @@ forearms, other hands), and the renderer, far from its training data, draws hole
 face and smeared hands. `full` rebuilds the pose on the target's body:
 
 - body: the input's shoulders (their sway and shrug); each bone keeps the input's direction and its
-  length relative to the input's own median (so foreshortening stays), at the target's median
-  length. Sign language means things by contacts, which joint angles alone lose (a hand at the
+  length relative to the input's own length (so foreshortening stays), at the target's length. Sign language means things by contacts, which joint angles alone lose (a hand at the
   chin lands at the shoulder when the forearm is shorter), so each wrist is then placed relative to
   the landmark it is near (the face, the shoulders, chest and belly, the other hand) in the
   target's proportions, and the elbow is solved by two-bone inverse kinematics at the target's
@@ -47,8 +46,13 @@ MODES = ("full", "place", "none")
 # parent. Parents come before children.
 HAND_BONES = tuple((0 if j % 4 == 0 else f + j, f + j + 1) for f in (0, 4, 8, 12, 16) for j in range(4))
 PALM = HAND_BONES.index((0, 9))  # wrist -> middle knuckle: the hand's size (the palm does not bend)
-CONTACT_SIGMA = 0.12   # shoulder widths: a hand this far from a landmark is 61 % placed by it, 0.36 away 1 %
+# Shoulder widths. How much the nearest landmark holds a hand at distance d: exp(-(d / REACH)^4 / 2),
+# flat near a contact (0.08 away: 96 %), 61 % at 0.15, 2 % at 0.25. Where the hand goes: what the
+# landmarks about as near as the nearest say, weighted exp(-((d - nearest) / NEAREST)^2 / 2).
+CONTACT_REACH = 0.15
+CONTACT_NEAREST = 0.03
 TILT_LIMIT = 30.0      # degrees: a shoulder line (or face) turned further than this is turned upright
+LENGTH_PERCENTILE = 90  # BodyProfile's lengths
 BEND_HYSTERESIS = 0.1  # sin of the elbow angle: a bend side changes only when the arm bends clearly the other way
 
 
@@ -68,7 +72,10 @@ def _points() -> dict:
 @dataclass(frozen=True, eq=False)  # eq on arrays would be ambiguous
 class BodyProfile:
     """One person's proportions, in shoulder widths around the shoulder midpoint (image axes: x right,
-    y down). Medians over the frames where each part was seen; None where it never was.
+    y down), over the frames where each part was seen; None where it never was. A length is the 90th
+    percentile of the bone's 2D length: its true length, which a median undercounts for a bone that
+    often points at the camera (the synthetic speaker's forearms: medians 0.37 and 0.41, 90th
+    percentiles 0.45 and 0.47, longest 0.55 and 0.56); the rest (face, hips, hand shape, face size) are medians.
 
     upper_arm, forearm: {"left", "right"} -> float. torso: shoulder midpoint -> hip midpoint.
     hip_width: float. hips: (2, 2) [left hip, right hip]. hand_bones: side -> (20,) the lengths of
@@ -125,8 +132,8 @@ def body_profile(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced", path
     ok = seen[:, ix["left"]["shoulder"]] & seen[:, ix["right"]["shoulder"]]  # frames with a frame of reference
     seen = seen & ok[:, None]
 
-    def median(values, mask):
-        return float(np.median(values[mask])) if mask.any() else None
+    def long(values, mask):  # a bone's length (class docstring)
+        return float(np.percentile(values[mask], LENGTH_PERCENTILE)) if mask.any() else None
 
     def length(a, b):
         return np.linalg.norm(P[:, a] - P[:, b], axis=-1)
@@ -135,12 +142,12 @@ def body_profile(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced", path
     for side in SIDES:
         p = ix[side]
         sh, el, wr, hand = p["shoulder"], p["elbow"], p["wrist"], p["hand"]
-        upper_arm[side] = median(length(sh, el), seen[:, sh] & seen[:, el])
-        forearm[side] = median(length(el, wr), seen[:, el] & seen[:, wr])
+        upper_arm[side] = long(length(sh, el), seen[:, sh] & seen[:, el])
+        forearm[side] = long(length(el, wr), seen[:, el] & seen[:, wr])
         whole = seen[:, hand].all(axis=1)
         if whole.any():
             H = P[whole][:, hand]                                                     # (F, 21, 2)
-            hand_bones[side] = np.array([np.median(np.linalg.norm(H[:, c] - H[:, a], axis=-1))
+            hand_bones[side] = np.array([np.percentile(np.linalg.norm(H[:, c] - H[:, a], axis=-1), LENGTH_PERCENTILE)
                                          for a, c in HAND_BONES])
         else:
             hand_bones[side] = None
@@ -160,7 +167,7 @@ def body_profile(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced", path
     F = P[face_seen][:, ix["face"]]                                                         # (F, 128, 2)
     return BodyProfile(
         upper_arm=upper_arm, forearm=forearm,
-        torso=median(np.linalg.norm(hip_mid, axis=-1), hips_seen), hip_width=median(length(lh, rh), hips_seen),
+        torso=long(np.linalg.norm(hip_mid, axis=-1), hips_seen), hip_width=long(length(lh, rh), hips_seen),
         hips=np.median(P[hips_seen][:, [lh, rh]], axis=0) if hips_seen.any() else None,
         hand_bones=hand_bones, hand_shape=hand_shape,
         face=np.median(F, axis=0) if face_seen.any() else None,
@@ -376,7 +383,7 @@ def _face(face_in, seen, target: BodyProfile, source: BodyProfile, mid):
 
 def _hand_offsets(hand, wrist, target_bones, source_bones) -> np.ndarray:
     """(T, 21, 2) hand points -> (T, 21, 2) offsets from the body wrist of the same hand rebuilt bone
-    by bone: each bone the input's vector scaled to the target's median length."""
+    by bone: each bone the input's vector scaled to the target's length."""
     scale = np.ones(len(HAND_BONES)) if target_bones is None or source_bones is None else \
         np.asarray(target_bones) / np.maximum(np.asarray(source_bones), 1e-9)
     out = np.zeros_like(hand)
@@ -388,29 +395,33 @@ def _hand_offsets(hand, wrist, target_bones, source_bones) -> np.ndarray:
 
 def _contacts(wr_fk, points_in, points_ok, points_off, landmarks) -> tuple[np.ndarray, np.ndarray]:
     """Where the wrist goes: the forward-kinematics wrist, pulled toward keeping the hand's contact
-    with each landmark group it is near. For a group (landmarks in the input, where they are now,
-    which exist, the group's size ratio) and each landmark, the hand point nearest it keeps its
-    offset from it (scaled by the ratio) and the wrist follows at the rebuilt hand's offset; the
-    group's proposals blend by closeness. A contact (distance 0) is kept exactly. Returns the wrist
-    (T, 2) and how much a landmark holds it (T,), 0..1."""
+    with the landmarks it is near. Each group of landmarks comes as (where they are in the input,
+    where they are now, which exist, the group's size ratio). For each landmark, the hand point
+    nearest it keeps its offset from it (scaled by the ratio) and the wrist follows at the rebuilt
+    hand's offset; the proposals blend by closeness to the nearest landmark (CONTACT_NEAREST), and
+    how near that one is decides how much they override the forward wrist (CONTACT_REACH). A
+    contact (distance 0) is kept exactly. Returns the wrist (T, 2) and how much a landmark holds
+    it (T,), 0..1."""
     T = len(wr_fk)
-    proposals, weights = [], []
+    t = np.arange(T)[:, None]
+    proposals, distances = [], []
     for lm_in, lm_out, lm_ok, ratio in landmarks:
         d = np.linalg.norm(lm_in[:, :, None] - points_in[:, None], axis=-1)            # (T, N, 22)
-        d = np.where(lm_ok[:, :, None] & points_ok[:, None], d, np.inf)
+        d = np.where(lm_ok[:, :, None] & points_ok[:, None], d, 1e3)
         j = d.argmin(axis=2)                                                              # (T, N)
-        dist = np.take_along_axis(d, j[..., None], 2)[..., 0]
-        t = np.arange(T)[:, None]
-        wanted = lm_out + (points_in[t, j] - lm_in) * ratio - points_off[t, j]           # (T, N, 2)
-        w = np.exp(-0.5 * (np.where(np.isfinite(dist), dist, 1e3) / CONTACT_SIGMA) ** 2)
-        total = w.sum(axis=1)
-        proposals.append(np.where(total[:, None] > 0, (w[..., None] * wanted).sum(1) / np.maximum(total, 1e-300)[:, None],
-                                  wr_fk))
-        weights.append(w.max(axis=1))
-    weights = np.stack(weights, 1)                                                       # (T, G)
-    near = weights.max(axis=1)                                                           # (T,) in [0, 1]
-    contact = (weights[..., None] * np.stack(proposals, 1)).sum(1) / np.maximum(weights.sum(1), 1e-300)[:, None]
-    return np.where(near[:, None] > 1e-12, (1 - near[:, None]) * wr_fk + near[:, None] * contact, wr_fk), near
+        distances.append(np.take_along_axis(d, j[..., None], 2)[..., 0])
+        proposals.append(lm_out + (points_in[t, j] - lm_in) * ratio - points_off[t, j])  # (T, N, 2)
+    dist, wanted = np.concatenate(distances, 1), np.concatenate(proposals, 1)
+    nearest = dist.min(axis=1)                                                           # (T,)
+    w = np.exp(-0.5 * ((dist - nearest[:, None]) / CONTACT_NEAREST) ** 2)               # (T, N), 1 at the nearest
+    contact = (w[..., None] * wanted).sum(1) / w.sum(1)[:, None]
+    held = _hold(nearest)
+    return (1 - held[:, None]) * wr_fk + held[:, None] * contact, held
+
+
+def _hold(distance: np.ndarray) -> np.ndarray:
+    """How much a landmark at `distance` (shoulder widths) holds a hand, 0..1 (CONTACT_REACH)."""
+    return np.exp(-0.5 * (distance / CONTACT_REACH) ** 4)
 
 
 def _hands_together(arms: dict, target: BodyProfile, source: BodyProfile) -> None:
@@ -427,7 +438,7 @@ def _hands_together(arms: dict, target: BodyProfile, source: BodyProfile) -> Non
     ratio = np.mean([_ratio(target.hand_size(s), source.hand_size(s)) for s in SIDES])
     wanted = (a["points_in"][t, i] - b["points_in"][t, j]) * ratio
     now = (a["wr_new"] + a["points_off"][t, i]) - (b["wr_new"] + b["points_off"][t, j])
-    w = np.exp(-0.5 * (np.where(np.isfinite(dist), dist, 1e3) / CONTACT_SIGMA) ** 2)[:, None]
+    w = _hold(np.where(np.isfinite(dist), dist, 1e3))[:, None]
     free_a, free_b = (1 - a["held"])[:, None], (1 - b["held"])[:, None]
     share = 1 / np.maximum(free_a + free_b, 1e-9)
     a["wr_new"] = a["wr_new"] + w * (wanted - now) * free_a * share
@@ -437,7 +448,7 @@ def _hands_together(arms: dict, target: BodyProfile, source: BodyProfile) -> Non
 def _two_bone(sh, wr, el_in, wr_in, e_ok, l1, l2, L, fps, outward) -> tuple[np.ndarray, np.ndarray]:
     """Elbow by two-bone IK: shoulder (T, 2), wanted wrist (T, 2), this frame's bone lengths l1, l2
     (T,) -> (elbow, wrist), the wrist pulled in only where out of reach. Lengths grow (up to 1.15 x
-    the target's median, L) before the wrist is moved; a wrist too near the shoulder shortens the
+    the target's, L) before the wrist is moved; a wrist too near the shoulder shortens the
     longer bone. The bend side is the input's (which side of
     shoulder -> wrist its elbow lies), smoothed over 0.1 s and kept until the arm bends clearly the
     other way; frames before the first clear bend take its side (`outward`, +1 toward +x, if none)."""
