@@ -272,3 +272,22 @@ def test_retarget_imports_nothing_above_the_pose_core():
 def test_hand_bones_are_a_tree_of_the_mediapipe_fingers():
     assert len(HAND_BONES) == 20 and sorted(c for _, c in HAND_BONES) == list(range(1, 21))
     assert all(a < c for a, c in HAND_BONES)
+
+
+def test_a_renderer_bank_carries_its_persons_profile(tmp_path):
+    """`bank_from_data` measures the profile on the split's poses, and a packed bank keeps it (so
+    every renderer trained from a bank has `meta["stats"]["profile"]`)."""
+    from click.testing import CliRunner
+    from posevideo.cli import cli
+    from posevideo.renderer.train import bank_from_data, read_bank, write_bank
+    from posevideo.synthetic import synth_speaker
+    paths = synth_speaker(0, 12, tmp_path / "syn", fps=FPS)
+    result = CliRunner().invoke(cli, ["prepare", str(paths["video"]), "--speaker", "s", "--data", str(tmp_path / "DATA"),
+                                      "--poses-from", str(tmp_path / "syn"), "--size", "32", "--min-seconds", "2"])
+    assert result.exit_code == 0, result.output
+    bank = bank_from_data(tmp_path / "DATA", "s", 32, split="train")
+    profile = BodyProfile.from_dict(bank.stats["profile"])
+    assert profile.frames == len(bank.skeletons)
+    assert profile.torso == pytest.approx(1.6, abs=0.06) and profile.face.shape == (128, 2)
+    packed = read_bank(write_bank({"train": bank}, tmp_path / "bank"), "train")
+    assert packed.stats["profile"] == json.loads(json.dumps(bank.stats["profile"]))

@@ -311,7 +311,7 @@ def _rebuild(P: np.ndarray, conf: np.ndarray, target: BodyProfile, source: BodyP
     arms = {}
     for side in SIDES:
         p = ix[side]
-        sh, el, wr, hand = P[:, p["shoulder"]], P[:, p["elbow"]], P[:, p["wrist"]], P[:, p["hand"]]
+        sh, el, wr, hand = (P[:, p[k]].copy() for k in ("shoulder", "elbow", "wrist", "hand"))  # the input's
         s_ok = seen[:, p["shoulder"]]
         e_ok, w_ok = seen[:, p["elbow"]] & s_ok, seen[:, p["wrist"]] & s_ok
         L1, L2 = _first(target.upper_arm[side], source.upper_arm[side], 1.0), _first(target.forearm[side], source.forearm[side], 1.0)
@@ -393,30 +393,32 @@ def _hand_offsets(hand, wrist, target_bones, source_bones) -> np.ndarray:
     return out
 
 
-def _contacts(wr_fk, points_in, points_ok, points_off, landmarks) -> tuple[np.ndarray, np.ndarray]:
+def _contacts(wr_fk, points_in, points_ok, points_off, landmarks, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """Where the wrist goes: the forward-kinematics wrist, pulled toward keeping the hand's contact
-    with the landmarks it is near. Each group of landmarks comes as (where they are in the input,
-    where they are now, which exist, the group's size ratio). For each landmark, the hand point
-    nearest it keeps its offset from it (scaled by the ratio) and the wrist follows at the rebuilt
-    hand's offset; the proposals blend by closeness to the nearest landmark (CONTACT_NEAREST), and
-    how near that one is decides how much they override the forward wrist (CONTACT_REACH). A
+    with the landmarks it is near. Each group of landmarks comes as (where they are in the input
+    (T, N, 2), where they are now, which exist (T, N), the group's size ratio). Every (landmark,
+    hand point) pair proposes a wrist: the hand point keeps its offset from the landmark (scaled by
+    the ratio) and the wrist follows at the rebuilt hand's offset. The proposals blend by how close
+    each pair is compared with the closest (CONTACT_NEAREST: smooth as the closest pair changes),
+    and how close that one is decides how much they override the forward wrist (CONTACT_REACH). A
     contact (distance 0) is kept exactly. Returns the wrist (T, 2) and how much a landmark holds
-    it (T,), 0..1."""
-    T = len(wr_fk)
-    t = np.arange(T)[:, None]
-    proposals, distances = [], []
-    for lm_in, lm_out, lm_ok, ratio in landmarks:
-        d = np.linalg.norm(lm_in[:, :, None] - points_in[:, None], axis=-1)            # (T, N, 22)
-        d = np.where(lm_ok[:, :, None] & points_ok[:, None], d, 1e3)
-        j = d.argmin(axis=2)                                                              # (T, N)
-        distances.append(np.take_along_axis(d, j[..., None], 2)[..., 0])
-        proposals.append(lm_out + (points_in[t, j] - lm_in) * ratio - points_off[t, j])  # (T, N, 2)
-    dist, wanted = np.concatenate(distances, 1), np.concatenate(proposals, 1)
-    nearest = dist.min(axis=1)                                                           # (T,)
-    w = np.exp(-0.5 * ((dist - nearest[:, None]) / CONTACT_NEAREST) ** 2)               # (T, N), 1 at the nearest
-    contact = (w[..., None] * wanted).sum(1) / w.sum(1)[:, None]
-    held = _hold(nearest)
-    return (1 - held[:, None]) * wr_fk + held[:, None] * contact, held
+    it (T,), 0..1. Works `chunk` frames at a time ((chunk, N, 22, 2) arrays)."""
+    wrist, held = np.array(wr_fk, np.float64), np.zeros(len(wr_fk))
+    for start in range(0, len(wr_fk), chunk):
+        at = slice(start, start + chunk)
+        dist, wanted = [], []
+        for lm_in, lm_out, lm_ok, ratio in landmarks:
+            offset = points_in[at, None] - lm_in[at, :, None]                               # (C, N, 22, 2)
+            ok = lm_ok[at, :, None] & points_ok[at, None]
+            dist.append(np.where(ok, np.linalg.norm(offset, axis=-1), 1e3).reshape(len(offset), -1))
+            wanted.append((lm_out[at, :, None] + offset * ratio - points_off[at, None]).reshape(len(offset), -1, 2))
+        dist, wanted = np.concatenate(dist, 1), np.concatenate(wanted, 1)                  # (C, M), (C, M, 2)
+        nearest = dist.min(axis=1)
+        w = np.exp(-0.5 * ((dist - nearest[:, None]) / CONTACT_NEAREST) ** 2)              # 1 at the closest pair
+        contact = (w[..., None] * wanted).sum(1) / w.sum(1)[:, None]
+        held[at] = _hold(nearest)
+        wrist[at] = (1 - held[at, None]) * wrist[at] + held[at, None] * contact
+    return wrist, held
 
 
 def _hold(distance: np.ndarray) -> np.ndarray:

@@ -59,13 +59,13 @@ def generate(G: Generator, skeletons: np.ndarray, device: str) -> np.ndarray:
 
 
 def place(xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, retarget: str = "full",
-          frame_size: tuple[int, int] | None = None, path=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+          frame_size: tuple[int, int] | None = None, rest: bool = True, path=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Reduced-layout xy (T, K, 2) pixels of any video and conf (T, K) -> (xy in the trained person's
     video pixels, conf, crop boxes (T, 3), notes). `retarget`: "full" rebuilds the pose on the trained
     person's body (`posevideo.pose.retarget`; needs `stats["profile"]`, else "place" with a note),
     "place" moves and scales it by the shoulders only, "none" keeps it where it is (a pose of the
-    trained video; boxes in `frame_size`). Missing hands are then drawn at rest, in the trained
-    person's rest hand when the profile has one."""
+    trained video; boxes in `frame_size`). Missing hands are then drawn at rest (`rest=False`: left
+    missing), in the trained person's rest hand under "full"."""
     from posevideo.pose import NormStats, rest_hands
     from posevideo.pose.retarget import BodyProfile, retarget_pose
     from posevideo.skeleton import person_boxes
@@ -83,8 +83,9 @@ def place(xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, retarget: s
     xy, conf, more = retarget_pose(xy, conf, profile, placement, mode=retarget, fps=fps, path=path)
     notes += more
     # The renderer was trained on people with hands: without one it draws a stump or a smear.
-    shapes = profile.hand_shape if profile is not None and retarget == "full" else None
-    xy, conf = rest_hands(xy, conf, shapes=shapes)
+    if rest:
+        shapes = profile.hand_shape if profile is not None and retarget == "full" else None
+        xy, conf = rest_hands(xy, conf, shapes=shapes)
     boxes = person_boxes(xy, conf, "reduced", fps, int(width), int(height))
     return np.asarray(xy, np.float32), conf, boxes, notes
 
