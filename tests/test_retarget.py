@@ -291,3 +291,57 @@ def test_a_renderer_bank_carries_its_persons_profile(tmp_path):
     assert profile.torso == pytest.approx(1.6, abs=0.06) and profile.face.shape == (128, 2)
     packed = read_bank(write_bank({"train": bank}, tmp_path / "bank"), "train")
     assert packed.stats["profile"] == json.loads(json.dumps(bank.stats["profile"]))
+
+
+NODE = """
+import {retargetPose} from "./retarget.mjs";
+import {readFileSync} from "node:fs";
+const cases = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const out = cases.map((c) => {
+  const r = retargetPose(Float64Array.from(c.xy), Float32Array.from(c.conf), c.T, c.profile, c.placement, c.mode, c.fps);
+  return {xy: Array.from(r.xy), conf: Array.from(r.conf), notes: r.notes};
+});
+console.log(JSON.stringify(out));
+"""
+
+
+def test_the_javascript_twin_gives_pythons_output(speaker, profile, tmp_path):
+    """posevideo/web/retarget.js (for the page) and retarget_pose on the same poses: the same points
+    to float32 rounding (1e-3 px here, at ~105 px a shoulder width), the same confidences and notes.
+    Cases: another person's proportions with a hand at the chin, missing hips, face and a hand; the
+    speaker turned by 120 degrees; `place`; the speaker onto its own profile."""
+    import shutil
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no node on PATH")
+    xy, conf = speaker
+    target_dict = json.loads(json.dumps(profile.to_dict()))
+    target = BodyProfile.from_dict(target_dict)
+    placement = {"center": [123.66, 118.92], "scale": 104.6}
+    other, other_conf, _ = retarget_pose(xy, conf, _other_person(profile), NormStats(np.array([300.0, 200.0]), 80.0),
+                                         mode="full", fps=FPS)
+    other_conf = other_conf.copy()
+    other_conf[:30, [BODY["left_hip"], BODY["right_hip"]]] = 0
+    other_conf[50:60, FACE] = 0
+    other_conf[70:, G["left_hand"]] = 0
+    a = np.radians(120)
+    turned = (xy - 128) @ np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]).T + 200
+    cases = [(other, other_conf, "full", placement), (turned, conf, "full", None), (other, other_conf, "place", placement),
+             (xy, conf, "full", placement)]
+    payload = [{"xy": np.asarray(x, np.float64).ravel().tolist(), "conf": np.asarray(c, np.float64).ravel().tolist(),
+                "T": len(x), "profile": target_dict, "placement": p, "mode": m, "fps": FPS} for x, c, m, p in cases]
+    (tmp_path / "cases.json").write_text(json.dumps(payload))
+    shutil.copy(ROOT / "posevideo" / "web" / "retarget.js", tmp_path / "retarget.mjs")
+    (tmp_path / "run.mjs").write_text(NODE)
+    result = subprocess.run([node, "run.mjs", "cases.json"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for (x, c, mode, p), js in zip(cases, json.loads(result.stdout)):
+        stats = None if p is None else NormStats(np.asarray(p["center"], np.float64), p["scale"])
+        py_xy, py_conf, py_notes = retarget_pose(x, c, target, stats, mode=mode, fps=FPS)
+        js_xy = np.asarray(js["xy"], np.float32).reshape(py_xy.shape)
+        js_conf = np.asarray(js["conf"], np.float32).reshape(py_conf.shape)
+        assert np.array_equal(js_conf > 0, py_conf > 0) and np.allclose(js_conf, py_conf, atol=1e-6), mode
+        unit = 1e-3 if p is not None else 1e-5  # pixels, or shoulder widths
+        error = np.abs(js_xy - py_xy)[py_conf > 0].max()
+        assert error < unit, (mode, error)
+        assert js["notes"] == py_notes
