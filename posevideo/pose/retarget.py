@@ -7,7 +7,8 @@ forearms, other hands), and the renderer, far from its training data, draws hole
 face and smeared hands. `full` rebuilds the pose on the target's body:
 
 - body: the input's shoulders (their sway and shrug); each bone keeps the input's direction and its
-  length relative to the input's own length (so foreshortening stays), at the target's length. Sign language means things by contacts, which joint angles alone lose (a hand at the
+  length relative to the input's own length (so foreshortening stays), at the target's length.
+  Sign language means things by contacts, which joint angles alone lose (a hand at the
   chin lands at the shoulder when the forearm is shorter), so each wrist is then placed relative to
   the landmark it is near (the face, the shoulders, chest and belly, the other hand) in the
   target's proportions, and the elbow is solved by two-bone inverse kinematics at the target's
@@ -283,7 +284,8 @@ def _rebuild(P: np.ndarray, conf: np.ndarray, target: BodyProfile, source: BodyP
     # Hips (and the torso they give).
     lh, rh = ix["left"]["hip"], ix["right"]["hip"]
     hips_seen = seen[:, lh] & seen[:, rh]
-    hip_mid_in = np.where(hips_seen[:, None], (P[:, lh] + P[:, rh]) / 2, mid + [0, _first(source.torso, target.torso, 1.5)])
+    hip_mid_in = np.where(hips_seen[:, None], (P[:, lh] + P[:, rh]) / 2,
+                          mid + [0, _first(source.torso, target.torso, 1.5)])
     if target.hips is not None:
         torso = _ratio(target.torso, source.torso)
         width = _ratio(target.hip_width, source.hip_width)
@@ -314,8 +316,10 @@ def _rebuild(P: np.ndarray, conf: np.ndarray, target: BodyProfile, source: BodyP
         sh, el, wr, hand = (P[:, p[k]].copy() for k in ("shoulder", "elbow", "wrist", "hand"))  # the input's
         s_ok = seen[:, p["shoulder"]]
         e_ok, w_ok = seen[:, p["elbow"]] & s_ok, seen[:, p["wrist"]] & s_ok
-        L1, L2 = _first(target.upper_arm[side], source.upper_arm[side], 1.0), _first(target.forearm[side], source.forearm[side], 1.0)
-        r1, r2 = _ratio(target.upper_arm[side], source.upper_arm[side]), _ratio(target.forearm[side], source.forearm[side])
+        L1 = _first(target.upper_arm[side], source.upper_arm[side], 1.0)
+        L2 = _first(target.forearm[side], source.forearm[side], 1.0)
+        r1 = _ratio(target.upper_arm[side], source.upper_arm[side])
+        r2 = _ratio(target.forearm[side], source.forearm[side])
         l1 = np.where(e_ok, np.linalg.norm(el - sh, axis=-1) * r1, L1)          # (T,) this frame's 2D lengths
         l2 = np.where(e_ok & w_ok, np.linalg.norm(wr - el, axis=-1) * r2, L2)
         el_fk = sh + (el - sh) * r1

@@ -59,7 +59,8 @@ def generate(G: Generator, skeletons: np.ndarray, device: str) -> np.ndarray:
 
 
 def place(xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, retarget: str = "full",
-          frame_size: tuple[int, int] | None = None, rest: bool = True, path=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+          frame_size: tuple[int, int] | None = None, rest: bool = True, path=None
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Reduced-layout xy (T, K, 2) pixels of any video and conf (T, K) -> (xy in the trained person's
     video pixels, conf, crop boxes (T, 3), notes). `retarget`: "full" rebuilds the pose on the trained
     person's body (`posevideo.pose.retarget`; needs `stats["profile"]`, else "place" with a note),
@@ -118,8 +119,8 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     """Reduced-layout xy (T, 178, 2) pixels and conf (T, 178) at `fps` -> `out` (mp4, one video frame
     per pose frame, the first at t = 0), with 16 kHz mono `audio` muxed when given; `preview`: also
     a side-by-side mp4, skeleton (what the generator saw) | video. `retarget`: see `place`. Missing
-    hands are drawn at rest (`posevideo.pose.rest_hands`); notes on stderr say what was filled or turned. `path` only names the pose's
-    source in errors."""
+    hands are drawn at rest (`posevideo.pose.rest_hands`); notes on stderr say what was filled or
+    turned. `path` only names the pose's source in errors."""
     from tqdm import tqdm
     from posevideo.pose import hand_frames
     from posevideo.skeleton import draw_skeletons
