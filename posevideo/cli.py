@@ -291,11 +291,13 @@ def evaluate_renderer(**options):
 @click.option("--audio", type=click.Path(exists=True, dir_okay=False), default=None, help="Audio to mux in.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
 @click.option("--batch", type=click.IntRange(1), default=16)
-@click.option("--place/--no-place", default=True, help="Scale and move the pose into the trained person's frame.")
-def render(pose_path, model, out, audio, device, batch, place):
+@click.option("--retarget", type=click.Choice(["full", "place", "none"]), default="full", show_default=True,
+              help="full: rebuild the pose on the trained person's body (bone lengths, face, contacts kept); "
+                   "place: move and scale by the shoulders only; none: keep the pose where it is.")
+def render(pose_path, model, out, audio, device, batch, retarget):
     """Render a .pose file as video of the trained person."""
     from posevideo.renderer.predict import render_pose
-    path = render_pose(pose_path, model, out, audio=audio, device=device, batch=batch, place_pose=place)
+    path = render_pose(pose_path, model, out, audio=audio, device=device, batch=batch, retarget=retarget)
     click.echo(str(path))
 
 

@@ -74,9 +74,9 @@ def transfer(video: str | Path, renderer: str | Path | None, out: str | Path, po
     if info.has_audio:
         from posevideo.audio import SAMPLE_RATE, load_audio
         wave = load_audio(video, SAMPLE_RATE)
-    render_poses(xy, conf, fps, renderer, out, audio=wave, device=device, batch=batch, place_pose=True,
+    render_poses(xy, conf, fps, renderer, out, audio=wave, device=device, batch=batch,
                  frame_size=(info.width, info.height), progress=progress, path=video)
     if pose_out is not None:
-        placed, _ = place(xy, conf, fps, stats, path=video)
-        write_pose(make_pose("reduced", placed, conf, fps, int(stats["width"]), int(stats["height"])), pose_out)
+        placed, placed_conf, _, _ = place(xy, conf, fps, stats, rest=False, path=video)
+        write_pose(make_pose("reduced", placed, placed_conf, fps, int(stats["width"]), int(stats["height"])), pose_out)
     return out

@@ -10,7 +10,7 @@ from pose_format.utils.generic import fake_holistic_pose, fake_openpose_pose
 from posevideo.errors import InputError
 from posevideo.pose import (
     LAYOUTS, NUM_POINTS, NormStats, arrays, denormalize, fill_gaps, holistic_pose, layout_of, make_pose, normalize,
-    point_groups, point_index, read_pose, replace_arrays, resample, retarget, shoulder_indices, smooth, to_layout,
+    point_groups, point_index, read_pose, place_by_shoulders, replace_arrays, resample, shoulder_indices, smooth, to_layout,
     wrist_indices, write_pose,
 )
 from posevideo.pose import layouts as L
@@ -253,7 +253,7 @@ def test_per_frame_normalization_centres_every_frame_and_retarget_moves_to_the_t
     both = (conf[:, r] > 0) & (conf[:, l] > 0)
     np.testing.assert_allclose(((xy_n[:, r] + xy_n[:, l]) / 2)[both], 0, atol=1e-5)
     target = NormStats(center=np.array([100.0, 50.0]), scale=20.0)
-    moved = retarget(xy, conf, "reduced", target)
+    moved = place_by_shoulders(xy, conf, "reduced", target)
     mid = (moved[:, r] + moved[:, l]) / 2
     np.testing.assert_allclose(mid[both].mean(axis=0), [100, 50], atol=1e-3)
 

@@ -132,14 +132,14 @@ def bank_from_data(data: str | Path, speaker: str, size: int, split: str = "trai
     statistics that `render` needs and the hand/face regions that evaluation needs."""
     import json
     from posevideo.data.datasets import RendererFrames
-    from posevideo.pose import arrays, read_pose, to_layout
+    from posevideo.pose import arrays, body_profile, read_pose, to_layout
     from posevideo.skeleton import draw_skeletons
     sdir = Path(data) / speaker
     rows = RendererFrames(data, speaker, size=size, split=split).frames
     if len(rows) == 0:
         raise InputError(sdir, f"has no valid frames in the '{split}' split",
                          "Run `posevideo prepare` on more video of this speaker (each split needs intervals).")
-    skeletons, frames, clips, regs, boxes = [], [], [], [], []
+    skeletons, frames, clips, regs, boxes, poses = [], [], [], [], [], []
     clip_ids: dict[str, int] = {}
     for video, part in rows.groupby("video_fn", sort=True):
         t = part["frame_idx"].to_numpy()
@@ -151,11 +151,15 @@ def bank_from_data(data: str | Path, speaker: str, size: int, split: str = "trai
         regs.append(regions(crop_xy, conf[t]))
         clips.append(np.array([clip_ids.setdefault(f"{video}/{i}", len(clip_ids)) for i in part["interval_id"]]))
         boxes.append(box)
+        poses.append((xy[t], conf[t]))
     stats = json.loads((sdir / "stats.json").read_text())
     placement = {"speaker": speaker, "layout": "reduced", "center": [float(c) for c in stats["center"]],
                  "scale": float(stats["scale"]), "width": int(stats["width"]), "height": int(stats["height"]),
                  "fps": float(stats.get("fps", 0)) or None,
                  "box": [float(v) for v in np.median(np.concatenate(boxes), axis=0)]}
+    # The person's proportions, so `render` can rebuild another person's pose on this body.
+    placement["profile"] = body_profile(np.concatenate([p[0] for p in poses]), np.concatenate([p[1] for p in poses]),
+                                        path=sdir).to_dict()
     meta = {"clip": np.concatenate(clips).astype(np.int32), "regions": np.concatenate(regs)}
     return FrameBank(np.concatenate(skeletons), np.concatenate(frames), device, placement, meta)
 
