@@ -190,7 +190,8 @@ def write_bank(banks: dict[str, FrameBank], path: str | Path) -> Path:
                         container.mux(packet)
             np.savez(tmp / f"{split}.meta.npz", **bank.meta)
             info["splits"][split] = {"frames": len(bank), "size": bank.size}
-            info["stats"] = bank.stats
+        # Where the person stands and their proportions: what the model is trained on.
+        info["stats"] = (banks["train"] if "train" in banks else next(iter(banks.values()))).stats
         (tmp / BANK_FILE).write_text(json.dumps(info, indent=2) + "\n")
     return Path(path)
 
