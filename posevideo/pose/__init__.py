@@ -9,6 +9,7 @@ from posevideo.pose.layouts import (
 from posevideo.pose.motion import DEFAULT_CUTOFF_HZ, fill_gaps, resample, smooth
 from posevideo.pose.normalize import NormStats, denormalize, normalize, retarget
 from posevideo.pose.rest import hand_frames, rest_hands
+from posevideo.pose.similarity import Similarity, fit_error, similarity_fit
 
 __all__ = [
     "read_pose", "write_pose", "holistic_pose", "arrays", "replace_arrays", "pose_from_arrays", "make_pose",
@@ -17,4 +18,5 @@ __all__ = [
     "NormStats", "normalize", "denormalize", "retarget",
     "resample", "smooth", "fill_gaps", "DEFAULT_CUTOFF_HZ",
     "rest_hands", "hand_frames",
+    "Similarity", "similarity_fit", "fit_error",
 ]
