@@ -106,28 +106,23 @@ def judge(name: str, video: Path, drawn: Path, out_dir: Path, seconds: float) ->
             "sheet": str(out_dir / f"{name}.png"), "video": str(video)}
 
 
-def run_pose(path: Path, args, out_dir: Path, tmp: Path) -> dict:
+def run_input(path: Path, args, out_dir: Path, tmp: Path) -> dict:
+    """A .pose through `render`, a video through `transfer`, each with `--drawn-out`; then judged."""
     start = time.perf_counter()
-    cut = cut_pose(path, args.frames, tmp / f"{path.stem}.pose")
     video, drawn = out_dir / f"{path.stem}.mp4", out_dir / f"{path.stem}.drawn.pose"
-    render_pose(cut, args.model, video, device=args.device, progress=False, drawn_out=drawn,
-                **retarget_kwargs(render_pose, args.retarget))
-    return judge(path.stem, video, drawn, out_dir, time.perf_counter() - start)
-
-
-def run_video(path: Path, args, out_dir: Path, tmp: Path) -> dict:
-    start = time.perf_counter()
-    cut = cut_video(path, args.frames, tmp / f"{path.stem}.mp4")
-    video, drawn = out_dir / f"{path.stem}.mp4", out_dir / f"{path.stem}.drawn.pose"
-    transfer(cut, args.model, video, device=args.device, progress=False, drawn_out=drawn,
-             **retarget_kwargs(transfer, args.retarget))
+    if path.suffix == ".pose":
+        render_pose(cut_pose(path, args.frames, tmp / f"{path.stem}.pose"), args.model, video, device=args.device,
+                    progress=False, drawn_out=drawn, **retarget_kwargs(render_pose, args.retarget))
+    else:
+        transfer(cut_video(path, args.frames, tmp / f"{path.stem}.mp4"), args.model, video, device=args.device,
+                 progress=False, drawn_out=drawn, **retarget_kwargs(transfer, args.retarget))
     return judge(path.stem, video, drawn, out_dir, time.perf_counter() - start)
 
 
 def run_ceiling(args, out_dir: Path, tmp: Path) -> dict:
     from posevideo.synthetic import synth_speaker
     made = synth_speaker(0, args.ceiling_seconds, tmp / "own", fps=15)
-    return run_pose(Path(made["pose"]), args, out_dir, tmp)
+    return run_input(Path(made["pose"]), args, out_dir, tmp)
 
 
 def table(rows: dict[str, dict], ceiling: dict | None) -> str:
@@ -182,7 +177,7 @@ def main() -> None:
         for path in inputs:
             print(f"{path.name} ...", file=sys.stderr, flush=True)
             try:
-                rows[path.name] = (run_pose if path.suffix == ".pose" else run_video)(path, args, args.out, tmp)
+                rows[path.name] = run_input(path, args, args.out, tmp)
             except InputError as error:  # a refused input is a row of the table, not the end of the run
                 rows[path.name] = {"error": str(error)}
     text = table(rows, ceiling)
