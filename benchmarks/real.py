@@ -166,6 +166,8 @@ def main() -> None:
     inputs = sorted(p for p in args.real.iterdir() if p.suffix == ".pose" or p.suffix.lower() in VIDEO_SUFFIXES)
     if args.only:
         inputs = [p for p in inputs if any(p.name.startswith(o) for o in args.only)]
+    for function in (render_pose, transfer):  # refuse an unknown --retarget now, not after the ceiling
+        retarget_kwargs(function, args.retarget)
     args.out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict] = {}
     ceiling = None
