@@ -192,6 +192,10 @@ def test_render_drawn_out_is_what_the_video_shows(speaker, tmp_path):
     # The crop puts the shoulders 0.42 of the way down and 1/3 of the side apart (pose/framing.py).
     width = np.linalg.norm(xy[:, right] - xy[:, left], axis=-1)
     assert np.allclose(width, 256 / 3, rtol=0.15) and np.allclose((xy[:, right, 1] + xy[:, left, 1]) / 2, 0.42 * 256, atol=12)
+    # A same-size pose that is not cropped (the speaker's own, or `transfer --pose-out`'s) gets a note.
+    from posevideo.renderer.consistency import check_framing
+    assert check_framing(xy, conf, (256, 256))
+    assert not check_framing(*arrays(to_layout(read_pose(speaker["pose"]), "reduced")), (256, 256), "own.pose")
     result = _run("evaluate", "consistency", "--video", video, "--pose", drawn, "--json", tmp_path / "r.json")
     assert result.exit_code == 0, result.output
     s = json.loads((tmp_path / "r.json").read_text())["summary"]

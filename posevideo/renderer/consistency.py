@@ -133,7 +133,31 @@ def read_drawn(pose_path: str | Path, video_size: tuple[int, int], frames: int) 
     if len(xy) != frames:
         raise InputError(pose_path, f"has {len(xy)} frames but the generated video has {frames}",
                          "Pass the .pose written with this very video (`render --drawn-out`).")
+    check_framing(xy, conf, size, pose_path)
     return xy, conf, float(pose.body.fps)
+
+
+def check_framing(xy: np.ndarray, conf: np.ndarray, size: tuple[int, int], path=None) -> bool:
+    """A note on stderr (returns False) when the shoulders are not where the person crop puts them
+    (`posevideo.pose.framing`: 1/SIDE of the side wide, SHOULDER_Y of the way down, medians over
+    frames): a pose of the same size that is not the drawn one, e.g. `transfer --pose-out`'s
+    (placed but not cropped), would otherwise be judged without a word."""
+    import sys
+    from posevideo.pose import shoulder_indices
+    from posevideo.pose.framing import SHOULDER_Y, SIDE
+    right, left = shoulder_indices("reduced")
+    both = (conf[:, right] > 0) & (conf[:, left] > 0)
+    if not both.any():
+        return True
+    width = np.median(np.linalg.norm(xy[both, right] - xy[both, left], axis=-1)) / size[0]
+    mid = np.median((xy[both, right] + xy[both, left]) / 2, axis=0) / size                  # (x, y) fractions
+    # Measured on the 14 drawn poses of benchmarks/real.py: width x SIDE 0.98-1.03, y 0.413-0.422, x 0.498-0.501.
+    if abs(width * SIDE - 1) <= 0.08 and abs(mid[1] - SHOULDER_Y) <= 0.02 and abs(mid[0] - 0.5) <= 0.02:
+        return True
+    print(f"note: {path}: its shoulders are {width:.2f} of the frame wide, centred at {mid[0]:.2f}, {mid[1]:.2f}, not "
+          f"{1 / SIDE:.2f} at 0.50, {SHOULDER_Y:.2f} as the person crop draws them: is it the pose `--drawn-out` wrote?",
+          file=sys.stderr)
+    return False
 
 
 def consistency(video: str | Path, pose: str | Path, json_out: str | Path | None = None, progress: bool = True,
