@@ -38,11 +38,28 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         audio, rate = _decode_with_pyav(path)
     if audio.size == 0:
         raise InputError(path, "the audio track holds no samples", "Give an audio file with speech.")
+    audio = _finite(audio, rate, path)
     if rate != sample_rate:
         import librosa  # imported here: its first import is slow
 
         audio = librosa.resample(audio, orig_sr=rate, target_sr=sample_rate, res_type="soxr_hq")
     return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+def _finite(audio: np.ndarray, rate: int, path: Path) -> np.ndarray:
+    """Samples that are NaN or infinite (a damaged float wav) become silence, with a note on
+    stderr: one NaN would otherwise spread through resampling and the log-mel into every pose
+    frame. A file with no finite sample at all is refused."""
+    bad = ~np.isfinite(audio)
+    if not bad.any():
+        return audio
+    if bad.all():
+        raise InputError(path, "every audio sample is NaN or infinite", "The file is damaged: export it again.")
+    import sys
+
+    print(f"note: {path}: {int(bad.sum())} samples ({bad.sum() / rate * 1000:.0f} ms) were NaN or infinite; "
+          "treated as silence", file=sys.stderr)
+    return np.where(bad, np.float32(0), audio).astype(np.float32)
 
 
 def _decode_with_pyav(path: Path) -> tuple[np.ndarray, int]:

@@ -182,6 +182,8 @@ def _resumed(options: dict, saved_of, required=("data", "out")) -> dict:
         missing = [name for name in required if not options.get(name)]
         if missing:
             raise click.UsageError("missing " + ", ".join(f"--{m}" for m in missing) + " (or --resume RUN)")
+        from posevideo.files import check_writable
+        check_writable(options["out"])  # a read-only --out: one line before the data are loaded
         return {**options, "resume": False}
     config_path = Path(run) / "config.json"
     try:
@@ -302,18 +304,21 @@ def evaluate_consistency(video, pose_path, json_out):
 
 @cli.command()
 @click.option("--pose", "pose_path", type=click.Path(exists=True, dir_okay=False), required=True, help="Input .pose (holistic or reduced layout).")
-@click.option("--model", type=click.Path(exists=True), required=True, help="Run folder or checkpoint folder of a renderer.")
+@click.option("--model", type=click.Path(exists=True), default=None,
+              help="Run folder or checkpoint folder of a renderer (default: the shipped small renderer, posevideo/models/renderer-small).")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Video to write (.mp4).")
 @click.option("--audio", type=click.Path(exists=True, dir_okay=False), default=None, help="Audio to mux in.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
 @click.option("--batch", type=click.IntRange(1), default=16)
-@click.option("--place/--no-place", default=True, help="Scale and move the pose into the trained person's frame.")
+@click.option("--retarget", type=click.Choice(["full", "place", "none"]), default="full", show_default=True,
+              help="full: rebuild the pose on the trained person's body (bone lengths, face, contacts kept); "
+                   "place: move and scale by the shoulders only; none: keep the pose where it is.")
 @click.option("--drawn-out", type=click.Path(dir_okay=False), default=None,
               help="Also write the pose as drawn (reduced, in the video's pixels, parts the input had) for `evaluate consistency`.")
-def render(pose_path, model, out, audio, device, batch, place, drawn_out):
+def render(pose_path, model, out, audio, device, batch, retarget, drawn_out):
     """Render a .pose file as video of the trained person."""
     from posevideo.renderer.predict import render_pose
-    path = render_pose(pose_path, model, out, audio=audio, device=device, batch=batch, place_pose=place,
+    path = render_pose(pose_path, model, out, audio=audio, device=device, batch=batch, retarget=retarget,
                        drawn_out=drawn_out)
     click.echo(str(path))
 
@@ -419,15 +424,18 @@ def gestures_command(audio, model, out, video, hop, device):
 @click.option("--fps", type=click.FloatRange(1, 120), default=30.0, help="Frames per second of the video.")
 @click.option("--preview", type=click.Path(dir_okay=False), default=None, help="Also a side-by-side .mp4: skeleton | video.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
-def speak(audio, text, gestures_model, renderer, out, fps, preview, device):
+@click.option("--pose-out", type=click.Path(dir_okay=False), default=None,
+              help="Also write the gestures as a reduced .pose (render it again with `posevideo render --pose`).")
+def speak(audio, text, gestures_model, renderer, out, fps, preview, device, pose_out):
     """Speech (or text) -> gestures -> video of the person, with the speech muxed in sync."""
     from posevideo.speak import speak as run
 
     result = run(out, audio=audio, text=text, gestures_model=gestures_model, renderer=renderer, fps=fps,
-                 preview=preview, device=device)
+                 preview=preview, device=device, pose_out=pose_out)
     click.echo(f"{result['video']}: {result['frames']} frames at {result['fps']:g} fps ({result['seconds']:.2f} s of speech)")
-    if preview:
-        click.echo(result["preview"])
+    for extra in ("preview", "pose"):
+        if result[extra]:
+            click.echo(result[extra])
 
 
 @cli.command()
@@ -438,13 +446,17 @@ def speak(audio, text, gestures_model, renderer, out, fps, preview, device):
 @click.option("--pose-out", type=click.Path(dir_okay=False), default=None, help="Also keep the retargeted .pose here.")
 @click.option("--drawn-out", type=click.Path(dir_okay=False), default=None,
               help="Also write the pose as drawn (reduced, in the output video's pixels) for `evaluate consistency`.")
+@click.option("--retarget", type=click.Choice(["full", "place", "none"]), default="full", show_default=True,
+              help="As `render --retarget`: full rebuilds the driver's pose on the trained person's body; place "
+                   "moves and scales it by the shoulders only; none keeps it where it is.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
 @click.option("--batch", type=click.IntRange(1), default=16)
-def transfer(video, renderer, out, pose_out, drawn_out, device, batch):
+def transfer(video, renderer, out, pose_out, drawn_out, retarget, device, batch):
     """Video -> video: the driver's motion, retargeted and smoothed, rendered as the target person."""
     from posevideo.transfer import transfer as run
 
-    click.echo(str(run(video, renderer, out, pose_out=pose_out, device=device, batch=batch, drawn_out=drawn_out)))
+    click.echo(str(run(video, renderer, out, pose_out=pose_out, device=device, batch=batch, drawn_out=drawn_out,
+                       retarget=retarget)))
 
 
 

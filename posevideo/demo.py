@@ -17,9 +17,10 @@ DEMO_TEXT = ("Hello! I am a synthetic speaker. Everything you see here is made f
 def demo(out_dir: str | Path = ".", device: str | None = None, progress: bool = True) -> list[Path]:
     """Write posevideo_demo.mp4 (video with the speech) and posevideo_demo_preview.mp4 (skeleton |
     video) into `out_dir`; return their paths."""
+    from posevideo.files import check_writable
     from posevideo.speak import speak
 
-    out_dir = Path(out_dir)
+    out_dir = check_writable(out_dir)  # a read-only folder: one line naming it
     out_dir.mkdir(parents=True, exist_ok=True)
     video, preview = out_dir / "posevideo_demo.mp4", out_dir / "posevideo_demo_preview.mp4"
     speak(video, audio=DEMO_SPEECH, preview=preview, device=device, progress=progress)

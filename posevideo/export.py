@@ -53,13 +53,13 @@ PARITY_IMAGES = 4
 def export_run(run: str | Path, out_dir: str | Path) -> Parity:
     """Export the generator of a renderer run folder (newest checkpoint) or checkpoint folder."""
     from posevideo.renderer.model import Generator, RendererConfig, preset_name
-    from posevideo.training import load_checkpoint, read_meta
+    from posevideo.training import build_model, load_checkpoint, read_meta
 
     meta = read_meta(run)
     if meta.get("kind") != "renderer" or "model" not in meta:
         raise InputError(meta["path"], f"is a {meta.get('kind', 'unknown')} checkpoint, not a renderer",
                          "Pass the run folder of `posevideo train renderer`.")
-    cfg = RendererConfig.from_dict(meta["model"])
+    cfg = build_model(meta, RendererConfig.from_dict)
     generator = Generator(cfg)
     load_checkpoint(meta["path"], {"G": generator}, restore_rng=False)
     stats = meta.get("stats") or {}

@@ -25,6 +25,7 @@ import numba
 import numpy as np
 
 from posevideo.errors import InputError
+from posevideo.pose.layouts import reduce_arrays
 
 SPEC_PATH = Path(__file__).with_name("skeleton_spec.json")
 EXAMPLE = Path(__file__).with_name("example.pose")  # 8 s of the synthetic speaker of seed 0, reduced, 30 fps
@@ -140,28 +141,6 @@ def _rasterize(image, xy, conf, a, b, colors, widths, bg, x0, y0, scale, thresho
                     image[row, col, c] = np.uint8(np.floor(v + (color[c] - v) * coverage + 0.5))
 
 
-@functools.lru_cache(maxsize=None)
-def _holistic_to_reduced():
-    """Index arrays that turn a holistic (K=543/576) pose into the reduced one (178 points), with
-    pose-format's `correct_wrists`: the body wrist takes the hand's wrist where the hand was found."""
-    spec = load_spec()
-    holistic = {tuple(p): i for i, p in enumerate(spec["layouts"]["holistic"])}
-    select = np.array([holistic[tuple(p)] for p in spec["layouts"]["reduced"]], dtype=np.intp)
-    reduced = {tuple(p): i for i, p in enumerate(spec["layouts"]["reduced"])}
-    wrists = [(reduced[("POSE_LANDMARKS", f"{s}_WRIST")], holistic[(f"{s}_HAND_LANDMARKS", "WRIST")])
-              for s in ("LEFT", "RIGHT")]
-    return select, wrists
-
-
-def _to_reduced(xy: np.ndarray, conf: np.ndarray):
-    select, wrists = _holistic_to_reduced()
-    out_xy, out_conf = xy[select], conf[select]
-    for body_wrist, hand_wrist in wrists:
-        if conf[hand_wrist] > 0:
-            out_xy[body_wrist], out_conf[body_wrist] = xy[hand_wrist], conf[hand_wrist]
-    return out_xy, out_conf
-
-
 def expected_points(layout: str) -> tuple[int, ...]:
     if layout == "holistic":
         return _HOLISTIC_POINTS
@@ -202,7 +181,7 @@ def _mapping(box, size):
 
 def _draw_into(image, xy, conf, layout, size, box, bg):
     if layout == "holistic":
-        xy, conf = _to_reduced(xy, conf)
+        xy, conf = reduce_arrays(xy, conf)
         layout = "reduced"
     a, b, colors, kinds = _plan(layout)
     _rasterize(image, xy, conf, a, b, colors, _widths(size)[kinds], bg, *_mapping(box, size),

@@ -36,9 +36,10 @@ def speech_from_text(text: str, seed: int = TEXT_VOICE_SEED) -> np.ndarray:
 
 
 def speech_poses(audio: np.ndarray, gestures_model: str | Path | None, fps: float, device: str = "cpu",
-                 path=None) -> tuple[np.ndarray, np.ndarray]:
-    """16 kHz mono audio -> reduced-layout xy (T, 178, 2) in the gesture speaker's pixels and conf
-    (T, 178) at `fps`, T = round(seconds x fps). `path` only names the audio in errors."""
+                 path=None) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """16 kHz mono audio -> reduced-layout xy (T, 178, 2) in the gesture speaker's pixels, conf
+    (T, 178) at `fps`, T = round(seconds x fps), and that speaker's video size (width, height).
+    `path` only names the audio in errors."""
     from posevideo.gestures.predict import SILENCE_PEAK, load_model, predict_poses, to_pixels
     from posevideo.pose import resample
 
@@ -59,30 +60,42 @@ def speech_poses(audio: np.ndarray, gestures_model: str | Path | None, fps: floa
     if len(xy) < frames:  # 15 fps rounding: hold the last pose for the odd frame
         xy = np.concatenate([xy, np.repeat(xy[-1:], frames - len(xy), axis=0)])
         conf = np.concatenate([conf, np.repeat(conf[-1:], frames - len(conf), axis=0)])
-    return xy[:frames], conf[:frames]
+    return xy[:frames], conf[:frames], (int(meta["stats"]["width"]), int(meta["stats"]["height"]))
 
 
 def speak(out: str | Path, audio: str | Path | None = None, text: str | None = None,
           gestures_model: str | Path | None = None, renderer: str | Path | None = None, fps: float = 30.0,
-          preview: str | Path | None = None, device: str | None = None, progress: bool = True) -> dict:
-    """The `posevideo speak` job. Models None: the shipped ones. Returns {"video", "preview",
-    "frames", "fps", "seconds"}."""
+          preview: str | Path | None = None, device: str | None = None, progress: bool = True,
+          pose_out: str | Path | None = None) -> dict:
+    """The `posevideo speak` job. Models None: the shipped ones. `pose_out`: also the gestures as a
+    reduced .pose (the gesture speaker's pixels, the video's fps), which `posevideo render --pose`
+    renders again with any renderer. Returns {"video", "preview", "pose", "frames", "fps", "seconds"}."""
     from posevideo.audio import load_audio
     from posevideo.renderer.predict import check_mp4, pick_device, render_poses
 
     if (audio is None) == (text is None):
         raise InputError(None, "give either --audio or --text (one of them)",
                          "For example: posevideo speak --text 'Hello there' --out hello.mp4")
+    from posevideo.files import check_writable
     for video in (out, preview):
         if video is not None:
             check_mp4(video)
+            check_writable(Path(video).parent)  # before the speech is synthesized and the gestures predicted
+    if pose_out is not None:
+        if Path(pose_out).suffix.lower() != ".pose":
+            raise InputError(pose_out, "is not a .pose path", "Name the pose output P.pose.")
+        check_writable(Path(pose_out).parent)
     device = pick_device(device)
     wave = load_audio(audio, SAMPLE_RATE) if audio is not None else speech_from_text(text)
     if len(wave) < MIN_SECONDS * SAMPLE_RATE:
         raise InputError(audio or "--text", f"lasts {len(wave) / SAMPLE_RATE * 1000:.0f} ms, too short to speak",
                          f"Give at least {MIN_SECONDS} s of speech.")
-    xy, conf = speech_poses(wave, gestures_model, fps, device, path=audio)
+    xy, conf, (width, height) = speech_poses(wave, gestures_model, fps, device, path=audio)
     render_poses(xy, conf, fps, renderer, out, audio=wave, device=device, preview=preview, progress=progress,
                  path=audio)
-    return {"video": str(out), "preview": None if preview is None else str(preview), "frames": len(xy),
-            "fps": fps, "seconds": len(wave) / SAMPLE_RATE}
+    if pose_out is not None:
+        from posevideo.pose import make_pose, write_pose
+        write_pose(make_pose("reduced", xy, conf, fps, width, height), pose_out)
+    return {"video": str(out), "preview": None if preview is None else str(preview),
+            "pose": None if pose_out is None else str(pose_out), "frames": len(xy), "fps": fps,
+            "seconds": len(wave) / SAMPLE_RATE}

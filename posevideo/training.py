@@ -44,7 +44,7 @@ import torch.distributed as torch_dist
 from safetensors.torch import load_file, save_file
 
 from posevideo.errors import InputError
-from posevideo.files import atomic_dir, write_json
+from posevideo.files import atomic_dir, check_writable, remove_leftovers, unwritable, write_json
 
 MODEL_FILE = "model.safetensors"
 TRAIN_FILE = "train.safetensors"
@@ -120,7 +120,7 @@ class Run:
             if self.latest() is None:
                 raise InputError(self.path, "has no checkpoint to resume from",
                                  "Give the run folder of an earlier run, or start without --resume.")
-            stored = json.loads((self.path / "config.json").read_text())
+            stored = _read_json(self.path / "config.json", "a run's config")
             for key in must_match:
                 if stored.get(key) != self.config.get(key):
                     raise InputError(self.path / "config.json",
@@ -130,8 +130,13 @@ class Run:
             raise InputError(self.path, "already holds a run with checkpoints",
                              "Pass --resume to continue it, or choose another --out folder.")
         if is_main:
+            check_writable(self.path)  # a read-only --out: one line, before any training
             (self.path / "progress").mkdir(parents=True, exist_ok=True)
             (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
+            # A kill while saving leaves a hidden .step-N.tmp-* folder (hundreds of MB for esn):
+            # only this process writes here, so whatever is left is dead.
+            for folder in ("checkpoints", "progress"):
+                remove_leftovers(self.path / folder)
             if not resume:
                 write_json(self.path / "config.json", self.config)
 
@@ -158,8 +163,11 @@ class Run:
         line = {"step": step, "time": round(time.time() - self.started, 3)}
         line.update({k: (float(f"{float(v):.6g}") if isinstance(v, (int, float, np.floating, torch.Tensor)) else v)
                      for k, v in metrics.items()})
-        with open(self.path / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(line) + "\n")
+        try:
+            with open(self.path / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(line) + "\n")
+        except OSError as error:  # a full disk: one line (the last checkpoint is whole), not a traceback
+            raise unwritable(self.path, error) from error
 
     def truncate_metrics(self, step: int) -> None:
         """On resume, drop metric lines logged after the checkpoint (they will be logged again)
@@ -275,15 +283,86 @@ def save_checkpoint(path: str | Path, modules: Mapping[str, torch.nn.Module],
     return path
 
 
+PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".pkl")  # PyTorch/pickle files: never loaded
+DAMAGED_FIX = "Copy the checkpoint again from where it was made, or use an earlier one (checkpoints/step-*)."
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object from `path`, or an InputError saying the file is damaged."""
+    try:
+        value = json.loads(path.read_text())
+    except UnicodeDecodeError:
+        raise InputError(path, f"is damaged: not text, so not {what}", DAMAGED_FIX) from None
+    except json.JSONDecodeError as error:
+        raise InputError(path, f"is damaged: not valid JSON ({error.msg} at line {error.lineno})", DAMAGED_FIX) from None
+    except OSError as error:
+        raise InputError(path, f"cannot be read ({error.strerror})", "Check the file and its permissions.") from None
+    if not isinstance(value, dict):
+        raise InputError(path, f"is not {what} (a JSON {type(value).__name__}, not an object)", DAMAGED_FIX)
+    return value
+
+
 def read_meta(path: str | Path) -> dict[str, Any]:
-    """The checkpoint.json of a checkpoint folder or of a run folder's newest checkpoint."""
+    """The checkpoint.json of a checkpoint folder or of a run folder's newest checkpoint.
+
+    Refused with one line naming the file: a folder of PyTorch pickles (.pt/.pth) or without
+    checkpoints, a checkpoint.json that is not valid JSON or not a posevideo checkpoint's, a
+    missing model.safetensors."""
+    path = Path(path)
+    if path.is_file():
+        path = path.parent if path.name in (META_FILE, MODEL_FILE) else path
+        if path.is_file():
+            raise InputError(path, "is a file, not a checkpoint folder",
+                             f"Give the folder that holds {META_FILE} and {MODEL_FILE}, or a run folder.")
     ckpt = latest_checkpoint(path)
     if ckpt is None:
+        pickles = sorted(p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES) if path.is_dir() else []
+        if pickles:
+            raise InputError(path / pickles[0], "is a PyTorch pickle file, not a posevideo model (posevideo loads "
+                                                "safetensors + checkpoint.json only, never pickle)",
+                             "Give a run folder of `posevideo train`, or a model folder it wrote (--export, ship-renderer).")
         raise InputError(path, "is neither a checkpoint folder nor a run folder with checkpoints",
                          f"Give a folder that holds {META_FILE} and {MODEL_FILE}, or a run folder.")
-    meta = json.loads((ckpt / META_FILE).read_text())
+    meta = _read_json(ckpt / META_FILE, "a posevideo checkpoint's description")
+    if not str(meta.get("format", "")).startswith("posevideo-checkpoint"):
+        raise InputError(ckpt / META_FILE, "is not a posevideo checkpoint description (its 'format' is not "
+                                           "posevideo-checkpoint-1)",
+                         "Give a checkpoint written by posevideo (a run folder of `posevideo train`).")
+    if not (ckpt / MODEL_FILE).is_file():
+        other = sorted(p.name for p in ckpt.iterdir() if p.suffix in PICKLE_SUFFIXES)
+        problem = f"has no {MODEL_FILE}" + (f" (it holds {other[0]}: posevideo never loads pickle)" if other else "")
+        raise InputError(ckpt, problem, DAMAGED_FIX)
     meta["path"] = str(ckpt)
     return meta
+
+
+def build_model(meta: Mapping[str, Any], make):
+    """`make(meta["model"])` (a model from its stored config), or an InputError naming the
+    checkpoint.json when that config is missing or does not fit (a damaged or edited file)."""
+    try:
+        return make(meta["model"])
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise InputError(Path(meta["path"]) / META_FILE,
+                         f"is damaged: its 'model' entry does not describe a model ({error.__class__.__name__}: {error})",
+                         DAMAGED_FIX) from None
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file's tensors, checked: a truncated or corrupt file, or one whose floating
+    tensors hold NaN or infinity (damaged bytes inside the data), is an InputError naming it."""
+    from safetensors import SafetensorError
+
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        detail = str(error).splitlines()[0][:120] if str(error) else error.__class__.__name__
+        raise InputError(path, f"is damaged: not a valid safetensors file ({detail})", DAMAGED_FIX) from None
+    for key, value in tensors.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            count = int((~torch.isfinite(value)).sum())
+            raise InputError(path, f"is damaged: tensor '{key}' holds {count} NaN or infinite values",
+                             DAMAGED_FIX)
+    return tensors
 
 
 def load_checkpoint(path: str | Path, modules: Mapping[str, torch.nn.Module],
@@ -297,7 +376,7 @@ def load_checkpoint(path: str | Path, modules: Mapping[str, torch.nn.Module],
     """
     meta = read_meta(path)
     ckpt = Path(meta["path"])
-    weights = load_file(str(ckpt / MODEL_FILE))
+    weights = load_tensors(ckpt / MODEL_FILE)
     for name, module in modules.items():
         target = _plain(module)
         own = target.state_dict()
@@ -319,7 +398,7 @@ def load_checkpoint(path: str | Path, modules: Mapping[str, torch.nn.Module],
         if not (ckpt / TRAIN_FILE).exists():
             raise InputError(ckpt, "holds weights only (no optimizer or RNG state), so training cannot resume from it",
                              "Resume from a run folder's checkpoint, or start a new run.")
-        train = load_file(str(ckpt / TRAIN_FILE))
+        train = load_tensors(ckpt / TRAIN_FILE)
         for name, opt in (optimizers or {}).items():
             saved = meta["optimizers"][name]
             state = {i: {k.split(".", 3)[3]: v for k, v in train.items() if k.startswith(f"opt.{name}.{i}.")}

@@ -22,13 +22,13 @@ MIN_PERSON_SECONDS = 0.5  # less than this of a visible person is not worth rend
 
 def transfer(video: str | Path, renderer: str | Path | None, out: str | Path, pose_out: str | Path | None = None,
              device: str | None = None, batch: int = 16, progress: bool = True,
-             drawn_out: str | Path | None = None) -> Path:
+             drawn_out: str | Path | None = None, retarget: str = "full") -> Path:
     """Write `out` (mp4 at the driver's fps, one frame per driver frame, the driver's audio when it
     has any) showing the renderer's person (None: the shipped small renderer) moving as the person
     in `video`; with `pose_out`, also the retargeted reduced pose (pixels of the renderer's video,
     the hands as seen: rest hands are only drawn); with `drawn_out`, the pose as drawn, in the
     generated video's pixels (`posevideo.renderer.predict.drawn_pose`, for `evaluate consistency`).
-    Returns `out`."""
+    `retarget`: as `render --retarget` (`posevideo.renderer.predict.place`). Returns `out`."""
     from tqdm import tqdm
 
     from posevideo.pose import (DEFAULT_CUTOFF_HZ, arrays, make_pose, shoulder_indices, smooth, to_layout,
@@ -44,6 +44,10 @@ def transfer(video: str | Path, renderer: str | Path | None, out: str | Path, po
     check_pose_path(drawn_out)
     if out.resolve() == video.resolve():
         raise InputError(out, "is the driver video itself", "Write the result to another file.")
+    from posevideo.files import check_writable
+    for path in (out, pose_out, drawn_out):
+        if path is not None:
+            check_writable(Path(path).parent)
     info = probe(video)  # not a video, empty, corrupt, truncated: InputError naming it
     _, meta = load_renderer(renderer, "cpu")  # a wrong folder fails now, not after the extraction
     stats = meta["stats"]
@@ -73,9 +77,9 @@ def transfer(video: str | Path, renderer: str | Path | None, out: str | Path, po
     if info.has_audio:
         from posevideo.audio import SAMPLE_RATE, load_audio
         wave = load_audio(video, SAMPLE_RATE)
-    render_poses(xy, conf, fps, renderer, out, audio=wave, device=device, batch=batch, place_pose=True,
+    render_poses(xy, conf, fps, renderer, out, audio=wave, device=device, batch=batch, retarget=retarget,
                  frame_size=(info.width, info.height), progress=progress, path=video, drawn_out=drawn_out)
     if pose_out is not None:
-        placed, _ = place(xy, conf, fps, stats, path=video)
-        write_pose(make_pose("reduced", placed, conf, fps, int(stats["width"]), int(stats["height"])), pose_out)
+        placed, placed_conf, _, _ = place(xy, conf, fps, stats, retarget=retarget, rest=False, path=video)
+        write_pose(make_pose("reduced", placed, placed_conf, fps, int(stats["width"]), int(stats["height"])), pose_out)
     return out

@@ -150,7 +150,11 @@ class VideoWriter:
     def __enter__(self) -> "VideoWriter":
         self._atomic = atomic_output(self.path)
         tmp = self._atomic.__enter__()
-        self._container = av.open(str(tmp), mode="w")
+        try:
+            self._container = av.open(str(tmp), mode="w")
+        except BaseException as error:
+            self._atomic.__exit__(type(error), error, error.__traceback__)  # removes tmp; a full disk becomes an InputError
+            raise
         rate = Fraction(self.fps).limit_denominator(1001)
         self._video = self._container.add_stream("libx264", rate=rate)
         self._video.width, self._video.height = self.width, self.height
@@ -184,6 +188,9 @@ class VideoWriter:
             self._container.mux(packet)
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        # The file is renamed into place only when the encoder was flushed and the container closed
+        # without an error: a full disk often shows first at close (the mp4 index is written last),
+        # and a file that failed there is unreadable, so it must not take the real name.
         try:
             if exc_type is None:
                 for packet in self._video.encode(None):
@@ -191,8 +198,15 @@ class VideoWriter:
                 if self._audio is not None:
                     self._write_audio()
             self._container.close()
-        finally:
-            self._atomic.__exit__(exc_type, exc, tb)
+        except BaseException as error:
+            own = exc is None  # the close failed on its own, not after an error in the with-block
+            if own:
+                exc_type, exc, tb = type(error), error, error.__traceback__
+            self._atomic.__exit__(exc_type, exc, tb)  # removes the file; may raise the disk-full InputError
+            if own:
+                raise
+            return  # the with-block's own error goes on (the close failed because of it)
+        self._atomic.__exit__(exc_type, exc, tb)
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,

@@ -203,3 +203,22 @@ def test_a_dim_uneven_screen_keys_out_with_fitted_thresholds():
     assert default[far].max() >= 8 and fitted[far].max() <= 1  # the screen: gone only when fitted
     inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     assert np.abs(fitted.astype(int) - original.astype(int))[inner].mean() < 3  # the person: kept
+
+
+def test_picture_area_leaves_out_letterbox_bars():
+    """Regression (a real 1280x720 address with black bars on every side): crops repeated the bar,
+    and a renderer learned black margins. The bars are found in the sampled frames."""
+    frames = []
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        frame = np.zeros((72, 128, 3), np.uint8)
+        frame[3:69, 6:124] = rng.integers(30, 255, (66, 118, 3))
+        frames.append(frame)
+    assert crops.picture_area(frames) == (6, 3, 124, 69)
+    dark = np.full((72, 128, 3), 10, np.uint8)  # a dark scene, not bars: the whole frame
+    assert crops.picture_area([dark]) == (0, 0, 128, 72)
+    backdrop = np.zeros((72, 128, 3), np.uint8)  # a signer before a black backdrop: it fades, no sharp edge
+    backdrop[:, 40:88] = np.linspace(0, 200, 48, dtype=np.uint8)[None, :, None]
+    assert crops.picture_area([backdrop])[0] == 0 and crops.picture_area([backdrop])[2] == 128
+    frames[0][:, :64] = 0  # one frame black on its left half: a column lit in another frame is picture
+    assert crops.picture_area(frames) == (6, 3, 124, 69)

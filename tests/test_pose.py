@@ -10,7 +10,7 @@ from pose_format.utils.generic import fake_holistic_pose, fake_openpose_pose
 from posevideo.errors import InputError
 from posevideo.pose import (
     LAYOUTS, NUM_POINTS, NormStats, arrays, denormalize, fill_gaps, holistic_pose, layout_of, make_pose, normalize,
-    point_groups, point_index, read_pose, replace_arrays, resample, retarget, shoulder_indices, smooth, to_layout,
+    point_groups, point_index, read_pose, place_by_shoulders, replace_arrays, resample, shoulder_indices, smooth, to_layout,
     wrist_indices, write_pose,
 )
 from posevideo.pose import layouts as L
@@ -253,7 +253,7 @@ def test_per_frame_normalization_centres_every_frame_and_retarget_moves_to_the_t
     both = (conf[:, r] > 0) & (conf[:, l] > 0)
     np.testing.assert_allclose(((xy_n[:, r] + xy_n[:, l]) / 2)[both], 0, atol=1e-5)
     target = NormStats(center=np.array([100.0, 50.0]), scale=20.0)
-    moved = retarget(xy, conf, "reduced", target)
+    moved = place_by_shoulders(xy, conf, "reduced", target)
     mid = (moved[:, r] + moved[:, l]) / 2
     np.testing.assert_allclose(mid[both].mean(axis=0), [100, 50], atol=1e-3)
 
@@ -486,3 +486,51 @@ def test_the_pose_hub_imports_nothing_above_it():
                                                      "export", "speak", "transfer", "demo", "cli", "skeleton")]
     assert "posevideo.pose.framing" in loaded and "posevideo.pose.extract" in loaded
     assert above == [], above
+
+
+def _version_0_0_file(tmp_path, pose, cut: int = 0):
+    """`pose` written as pose-format's first file version (0.0): the header with version 0, then
+    fps and frame count as uint16, and per frame a person count, each person an int16 id and its
+    points with confidence as float32 (what pose-format's `read_v0_0` reads)."""
+    import io
+    import struct
+
+    header = io.BytesIO()
+    pose.header.write(header)
+    data = bytearray(header.getvalue())
+    data[:4] = struct.pack("<f", 0.0)
+    xyz, conf = np.asarray(pose.body.data.filled(0)), np.asarray(pose.body.confidence)
+    data += struct.pack("<HH", int(pose.body.fps), len(xyz))
+    for t in range(len(xyz)):
+        data += struct.pack("<Hh", 1, 0)
+        data += np.concatenate([xyz[t, 0], conf[t, 0][:, None]], axis=-1).astype("<f4").tobytes()
+    path = tmp_path / "v00.pose"
+    path.write_bytes(bytes(data[:len(data) - cut]))
+    return path
+
+
+def test_version_0_0_files_are_read_as_pose_format_reads_them(tmp_path, holistic):
+    """Regression: every .pose that pose-format's Pose.read opens is read; a version 0.0 file was
+    refused as 'not a .pose file'."""
+    pose, xyz, conf = holistic
+    path = _version_0_0_file(tmp_path, pose)
+    ours, theirs = read_pose(path), Pose.read(path.read_bytes())
+    assert ours.body.data.shape == theirs.body.data.shape == (12, 1, 576, 3)
+    assert np.allclose(arrays(ours)[0][conf > 0], xyz[..., :2][conf > 0], atol=1e-3)
+    assert layout_of(to_layout(ours, "reduced", path=path)) == "reduced"
+    with pytest.raises(InputError, match="v00.pose: is truncated: header says 12 frames but body holds 11"):
+        read_pose(_version_0_0_file(tmp_path, pose, cut=100))
+
+
+def test_one_holistic_to_reduced_rule_for_poses_and_arrays(holistic):
+    """The reduced face ids written out in layouts.py are pose-format's, and the array conversion
+    (what skeleton drawing uses) equals the Pose conversion (pose-format's correct_wrists +
+    reduce_holistic), wrists included."""
+    pose, xyz, conf = holistic
+    assert L._reduced_face_points() == L.reduce_holistic_face_points()
+    want_xy, want_conf = arrays(to_layout(pose, "reduced"))
+    got_xy, got_conf = L.reduce_arrays(xyz[..., :2], conf)
+    np.testing.assert_array_equal(got_conf, want_conf)
+    np.testing.assert_allclose(got_xy[got_conf > 0], want_xy[want_conf > 0], atol=1e-4)
+    one_xy, one_conf = L.reduce_arrays(xyz[3, :, :2], conf[3])  # one frame (K, 2) works the same
+    np.testing.assert_array_equal(one_conf, want_conf[3])

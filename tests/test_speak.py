@@ -43,10 +43,17 @@ def _audio_start(path) -> float:
 
 def test_speak_audio_gives_video_in_sync_with_the_speech(speech, tmp_path):
     path, wave = speech
-    out, preview = tmp_path / "talk.mp4", tmp_path / "talk_preview.mp4"
-    result = CliRunner().invoke(cli, ["speak", "--audio", str(path), "--out", str(out), "--preview", str(preview)])
+    out, preview, drawn = tmp_path / "talk.mp4", tmp_path / "talk_preview.mp4", tmp_path / "talk.pose"
+    result = CliRunner().invoke(cli, ["speak", "--audio", str(path), "--out", str(out), "--preview", str(preview),
+                                      "--pose-out", str(drawn)])
     assert result.exit_code == 0, result.output
     info = probe(out)
+    # --pose-out keeps the gestures it drew: one reduced pose frame per video frame, moving.
+    from posevideo.pose import arrays, layout_of, read_pose
+    pose = read_pose(drawn)
+    xy, conf = arrays(pose)
+    assert layout_of(pose) == "reduced" and len(xy) == info.frames and float(pose.body.fps) == FPS
+    assert (conf > 0).mean() > 0.9 and np.abs(np.diff(xy, axis=0)).mean() > 0.05
     seconds = len(wave) / 16000
     assert info.has_audio and info.fps == FPS and (info.width, info.height) == (256, 256)
     assert info.frames == round(seconds * FPS)                                   # as long as the audio, within a frame

@@ -175,9 +175,10 @@ def test_rest_hands_turn_with_the_forearm(handless):
 
 
 def test_render_draws_a_handless_pose_with_hands_at_rest(handless, tmp_path):
+    """Also: `render` without --model uses the shipped small renderer, as `speak` and `transfer` do."""
     path, _ = handless
     out = tmp_path / "out.mp4"
-    result = _run("render", "--pose", path, "--model", DEFAULT_RENDERER, "--out", out, "--device", "cpu")
+    result = _run("render", "--pose", path, "--out", out, "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert "60 of 60 hand-frames had no hand seen; drawn as a hand at rest" in result.output
     assert probe(out).frames == 2 * FPS

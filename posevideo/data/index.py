@@ -18,7 +18,7 @@ import pandas as pd
 
 from posevideo.audio import SAMPLE_RATE
 from posevideo.errors import InputError
-from posevideo.files import atomic_output, write_json
+from posevideo.files import atomic_output, write_json, write_npz
 
 FPS = 15  # gesture samples: speech2gesture's 15 fps, 64 frames, windows every 5 frames
 WINDOW = 64
@@ -147,8 +147,7 @@ class _Moments:
 
 
 def _write_npz(path: Path, **arrays) -> None:
-    with atomic_output(path) as tmp:
-        np.savez(tmp, **arrays)
+    write_npz(path, **arrays)
 
 
 # --- the index ---------------------------------------------------------------------------------------

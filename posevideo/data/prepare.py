@@ -29,9 +29,13 @@ import numpy as np
 from posevideo.data import keying
 from posevideo.pose import extract, framing
 from posevideo.errors import InputError
-from posevideo.files import atomic_output, write_json
+from posevideo.files import atomic_output, check_writable, reserve, write_json
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg")
+# Pixels on the frame's shorter side below which pose extraction is refused: MediaPipe Holistic
+# found the body in a real photo (skimage's astronaut, head and shoulders) scaled to 48x48 and
+# not at 32x32 (measured 2026-12-02, mediapipe 0.10.21).
+MIN_EXTRACT_SIDE = 48
 STAGES = ("probe", "audio", "decode", "key", "extract", "crop")
 
 
@@ -47,7 +51,7 @@ class PrepareOptions:
     def pose_key(self) -> dict:
         """What the pose and crops depend on: when any of it changes, the video is redone."""
         return {"key": self.key, "background": list(self.background), "poses_from": self.poses_from,
-                "refine_face": self.refine_face, "margin": "edge"}
+                "refine_face": self.refine_face, "margin": "picture-edge"}
 
 
 @dataclass
@@ -191,9 +195,10 @@ def _pose_from_folder(src: Path, name: str, info, options: PrepareOptions):
     return pose
 
 
-def _crop_all(src: Path, info, pose, paths: dict, sizes, options: PrepareOptions, key,
+def _crop_all(src: Path, info, pose, paths: dict, sizes, options: PrepareOptions, key, area,
               timer: _Timer, progress: Callable) -> tuple[int, int]:
-    """Crops for every size in one decoding pass. Returns (frames, frames with a valid pose)."""
+    """Crops for every size in one decoding pass, cut from the picture `area` (x0, y0, x1, y1; the
+    frame without letterbox bars). Returns (frames, frames with a valid pose)."""
     from posevideo.pose import arrays
 
     xy, conf = arrays(pose)
@@ -203,19 +208,24 @@ def _crop_all(src: Path, info, pose, paths: dict, sizes, options: PrepareOptions
     mid, width, valid = framing.shoulder_track(xy, conf, left, right)
     boxes = framing.crop_boxes(mid, width, valid, info.fps, info.width, info.height)
     todo = [s for s in sizes if not paths[f"crop{s}"].exists()]
+    x0, y0, x1, y1 = area
+    shift = np.array([x0, y0, 0], np.float32)
     timer.add("crop", time.perf_counter() - start)
     if todo:
         with _atomic_many([paths[f"crop{s}"] for s in todo]) as tmps:
             arrays_out = [np.lib.format.open_memmap(t, mode="w+", dtype=np.uint8, shape=(count, s, s, 3))
                           for t, s in zip(tmps, todo)]
+            for tmp in tmps:
+                reserve(tmp)  # a full disk: an error line now, not a SIGBUS while cropping
             decoded = 0
             for t, frame in enumerate(_frames(src, info, timer, progress)):
                 if t >= count:  # a frame or two more than the pose: not cropped
                     break
                 decoded = t + 1
+                picture = frame[y0:y1, x0:x1]
                 for out, size in zip(arrays_out, todo):
                     start = time.perf_counter()
-                    image = framing.crop(frame, boxes[t], size)  # margins: the frame's edge repeated
+                    image = framing.crop(picture, boxes[t] - shift, size)  # margins: the picture's edge repeated
                     timer.add("crop", time.perf_counter() - start)
                     if key:
                         start = time.perf_counter()
@@ -281,6 +291,10 @@ def prepare_video(src: Path, speaker_dir: Path, options: PrepareOptions,
     if info.frames < 1 or info.width < 16 or info.height < 16:
         raise InputError(src, f"holds no usable picture ({info.frames} frames of {info.width}x{info.height})",
                          "Give a video of a person.")
+    if min(info.width, info.height) < MIN_EXTRACT_SIDE and not options.poses_from:
+        raise InputError(src, f"frames of {info.width}x{info.height} are too small for pose extraction "
+                              f"(under {MIN_EXTRACT_SIDE} pixels a side MediaPipe finds no one)",
+                         "Give the video at its original size, or its poses with --poses-from.")
     # A killed run leaves hidden temporary files (never mistaken for outputs); clear this video's.
     for folder in ("videos", "audio", "poses", "frames", "done"):
         for stale in (speaker_dir / folder).glob(f".{name}.*tmp-*"):
@@ -306,15 +320,23 @@ def prepare_video(src: Path, speaker_dir: Path, options: PrepareOptions,
 
     # Keying: asked for, or detected, on a few frames from the first seconds, which also fit the
     # key's thresholds to this screen's green. key = (low, high), or None: no keying.
+    # The same sample gives the picture area: letterbox bars are not picture (crops repeat the
+    # picture's edge outwards, not a bar).
     key = None
+    start = time.perf_counter()
+    sample = []
+    for i, frame in enumerate(_frames(src, info, _Timer(), lambda *a: None)):
+        if i % max(1, int(info.fps / 2)) == 0:
+            sample.append(frame)
+        if len(sample) >= 5:
+            break
+    area = framing.picture_area(sample) if sample else (0, 0, info.width, info.height)
+    if area != (0, 0, info.width, info.height):
+        result.warnings.append(f"black bars around the picture: crops use x {area[0]}-{area[2]}, y {area[1]}-{area[3]}")
+    timer.add("probe", time.perf_counter() - start)
     if options.key in ("green", "auto"):
         start = time.perf_counter()
-        sample = []
-        for i, frame in enumerate(_frames(src, info, _Timer(), lambda *a: None)):
-            if i % max(1, int(info.fps / 2)) == 0:
-                sample.append(frame[::4, ::4])
-            if len(sample) >= 5:
-                break
+        sample = [frame[::4, ::4] for frame in sample]
         if options.key == "green" or keying.looks_green_screen(sample):
             key = keying.screen_thresholds(sample)
         timer.add("key", time.perf_counter() - start)
@@ -322,7 +344,8 @@ def prepare_video(src: Path, speaker_dir: Path, options: PrepareOptions,
     if keyed:
         result.warnings.append(f"green screen keyed (green excess {key[0]:.0f}-{key[1]:.0f})")
     write_json(paths["meta"], {"source": source_id, "probe": info.to_dict(), "options": options.pose_key(),
-                               "keyed": keyed, "key_thresholds": list(key) if keyed else None})
+                               "keyed": keyed, "key_thresholds": list(key) if keyed else None,
+                               "picture_area": list(area)})
 
     # Pose: existing file, or extraction + cleaning.
     from posevideo.pose import read_pose, write_pose
@@ -337,7 +360,7 @@ def prepare_video(src: Path, speaker_dir: Path, options: PrepareOptions,
         write_pose(pose, paths["pose"])
 
     # Crops at every size, and the boxes.
-    result.frames, result.detected = _crop_all(src, info, pose, paths, options.sizes, options, key, timer, progress)
+    result.frames, result.detected = _crop_all(src, info, pose, paths, options.sizes, options, key, area, timer, progress)
     result.duration = result.frames / info.fps
     if result.detected == 0:
         result.warnings.append("no person found in any frame: no intervals, no samples")
@@ -509,12 +532,15 @@ def prepare(inputs: list[str | Path], speaker: str, data: str | Path, options: P
     for item in inputs:
         if not Path(item).exists():
             raise InputError(item, "does not exist", "Give video files or folders of them.")
+    if data.exists() and not data.is_dir():
+        raise InputError(data, "is a file, not a folder", "Give --data a folder (it is made if missing).")
     videos = take_shard(find_videos(inputs), shard)
     if not videos:
         raise InputError(", ".join(map(str, inputs)), "holds no video files (" + ", ".join(VIDEO_SUFFIXES) + ")",
                          "Give video files or folders of them.")
     if options.poses_from and not Path(options.poses_from).is_dir():
         raise InputError(options.poses_from, "is not a folder", "--poses-from takes a folder of <video>.pose files.")
+    check_writable(data / speaker)  # a read-only DATA: one line now, not one per video
 
     def report(result: VideoResult):
         from tqdm import tqdm
@@ -527,6 +553,31 @@ def prepare(inputs: list[str | Path], speaker: str, data: str | Path, options: P
 
     results = prepare_videos(videos, data / speaker, options, workers, report, show_progress)
     summary = None
-    if shard is None:
-        summary = build_index(data, index_options or IndexOptions(), show_progress=show_progress)
+    index_options = index_options or IndexOptions()
+    # With no video of this run usable the index has nothing new: building it would only add a
+    # second, misleading line (or rebuild what is already there).
+    if shard is None and any(r.status in ("done", "skipped") for r in results):
+        summary = build_index(data, index_options, show_progress=show_progress)
+        for result in results:
+            for reason in _why_nothing(result, data, speaker, index_options):
+                echo(f"note: {result.source}: {reason}")
     return results, summary
+
+
+def _why_nothing(result: VideoResult, data: Path, speaker: str, index_options) -> list[str]:
+    """Why a finished video gave no interval (so no frames for training and no samples), or
+    nothing when it gave some."""
+    import pandas as pd
+
+    if result.status not in ("done", "skipped") or not (data / "intervals.csv").exists():
+        return []
+    intervals = pd.read_csv(data / "intervals.csv", usecols=["speaker", "video_fn"], dtype=str, keep_default_na=False)
+    if ((intervals["speaker"] == speaker) & (intervals["video_fn"] == result.name)).any():
+        return []
+    if result.detected == 0:
+        return []  # its own note already said: no person found in any frame
+    if result.duration < index_options.min_seconds:
+        return [f"lasts {result.duration:.2f} s ({result.frames} frames), shorter than --min-seconds "
+                f"{index_options.min_seconds:g}: no intervals, nothing to train on"]
+    return [f"the person is in view for under --min-seconds {index_options.min_seconds:g} at a stretch "
+            f"({result.detected} of {result.frames} frames): no intervals, nothing to train on"]

@@ -115,12 +115,19 @@ def gestures(audio_path: str | Path, model: str | Path | None, out: str | Path, 
         raise InputError(out, "the output must end in .pose", "Name it like speech.pose.")
     if video is not None and Path(video).suffix != ".mp4":
         raise InputError(video, "the video must end in .mp4", "Name it like speech.mp4.")
+    from posevideo.files import check_writable
+    for path in (out, video):  # before any work, and before the .pose is written without its video
+        if path is not None:
+            check_writable(Path(path).parent)
     generator, meta = load_model(model, device)
     audio = load_audio(audio_path, SAMPLE_RATE)
     try:
         pose = predict_poses(generator, audio, hop=hop, device=device)
     except InputError as error:
         raise InputError(audio_path, error.problem, error.fix) from None
+    if not np.isfinite(pose).all():  # never write a pose of NaN that looks like a result
+        raise InputError(meta["path"], "the model gave NaN or infinite poses for this audio",
+                         "The model is damaged or diverged: use another checkpoint of its run.")
     silent = np.abs(audio).max() < SILENCE_PEAK
     if silent:
         print(f"note: {audio_path} is silent: the speaker's rest pose for {len(pose)} frames", file=sys.stderr)

@@ -271,6 +271,6 @@ def load_generator(path: str, device: str = "cpu") -> tuple[GestureGenerator, di
     meta = training.read_meta(path)
     if meta.get("kind") != "gestures":
         raise InputError(path, "is not a gesture model checkpoint", "Give a run folder of `posevideo train gestures`.")
-    generator = GestureGenerator(GestureConfig(**meta["model"]))
+    generator = training.build_model(meta, lambda cfg: GestureGenerator(GestureConfig(**cfg)))
     training.load_checkpoint(meta["path"], {"generator": generator})
     return generator.to(device).eval(), meta

@@ -117,6 +117,33 @@ def pose_shoulders(pose, path=None) -> Pair:
                          "Give holistic .pose files (pose-format's video_to_pose --format mediapipe).") from error
 
 
+BAR_MEAN, BAR_PEAK = 8, 40  # a letterbox bar line: nearly black on average, no bright pixel (codec noise allowed)
+BAR_EDGE = 48  # ... and the bar ends at a sharp edge: one of the first 3 picture lines is this bright on average
+BAR_MAX = 0.25  # a bar covers at most this share of the frame's height (or width) on one side
+
+
+def picture_area(frames: list[np.ndarray]) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the frame without its letterbox or pillarbox bars: lines at the edges that
+    are black in every sampled frame and end at a sharp edge (a dark backdrop fades; a bar does
+    not). Crops take their margins from the picture's edge, not from a bar: a renderer trained on
+    bars draws them on every frame."""
+    brightest = np.max([f.max(axis=-1) if f.ndim == 3 else f for f in frames], axis=0).astype(np.float32)  # (H, W)
+
+    def span(mean: np.ndarray, peak: np.ndarray) -> tuple[int, int]:
+        n = len(mean)
+        picture = np.flatnonzero((mean >= BAR_MEAN) | (peak >= BAR_PEAK))
+        if len(picture) == 0:
+            return 0, n
+        a, b = int(picture[0]), int(picture[-1]) + 1
+        a = a if a <= BAR_MAX * n and mean[a:a + 3].max() >= BAR_EDGE else 0
+        b = b if n - b <= BAR_MAX * n and mean[max(b - 3, 0):b].max() >= BAR_EDGE else n
+        return a, b
+
+    y0, y1 = span(brightest.mean(axis=1), brightest.max(axis=1))
+    x0, x1 = span(brightest.mean(axis=0), brightest.max(axis=0))
+    return x0, y0, x1, y1
+
+
 def crop(frame: np.ndarray, box, size: int, background=None) -> np.ndarray:
     """The square `box` = (x0, y0, side) of `frame` resized to (size, size, 3) uint8.
 

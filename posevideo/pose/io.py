@@ -43,9 +43,9 @@ def _check_bytes(path: Path, buffer: bytes) -> None:
     """Parse the header and the body's size fields ourselves, so that a wrong or cut file gets a
     message saying what is wrong instead of a struct/numpy error from deep inside pose-format."""
     (version,) = struct.unpack("<f", buffer[:4]) if len(buffer) >= 4 else (math.nan,)
-    if not any(abs(version - v) < 1e-6 for v in (0.1, 0.2)):
+    if not any(abs(version - v) < 1e-6 for v in (0.0, 0.1, 0.2)):
         raise InputError(path, f"is not a .pose file (pose-format could not parse its header: version field reads {version:.4g}, "
-                               "expected 0.1 or 0.2)", _MAKE_POSE)
+                               "expected 0.0, 0.1 or 0.2)", _MAKE_POSE)
     reader = BufferReader(buffer)
     try:
         header = PoseHeader.read(reader)
@@ -70,6 +70,8 @@ def _check_bytes(path: Path, buffer: bytes) -> None:
         if left > frames * frame_bytes:
             raise InputError(path, f"has {left - frames * frame_bytes} bytes after its {frames} frames (corrupt, or two files "
                                    "joined)", _MAKE_POSE)
+    elif version == 0.0:  # pose-format's first files: each frame and person carries its own header
+        _check_v0_0(path, buffer, reader.read_offset, [len(c.points) * len(c.format) for c in header.components])
     else:  # 0.1 stores no usable frame count: the body must hold whole frames
         if reader.bytes_left() < 6:
             raise InputError(path, "is truncated: it ends inside the header (no frame count)", _MAKE_POSE)
@@ -77,6 +79,28 @@ def _check_bytes(path: Path, buffer: bytes) -> None:
         frame_bytes = people * points * (dims + 1) * 4
         if frame_bytes and (reader.bytes_left() - 6) % frame_bytes:
             raise InputError(path, "is truncated: its body does not hold a whole number of frames", _MAKE_POSE)
+
+
+def _check_v0_0(path: Path, buffer: bytes, at: int, floats: list[int]) -> None:
+    """Walk a version 0.0 body (fps, frames as uint16; per frame a uint16 person count; per person
+    an int16 id and every component's points with confidence as float32) without reading it."""
+    if len(buffer) - at < 4:
+        raise InputError(path, "is truncated: it ends inside the header (no frame count)", _MAKE_POSE)
+    fps, frames = struct.unpack_from("<HH", buffer, at)
+    if fps == 0:
+        raise InputError(path, "has an invalid frame rate in its header (0)", _MAKE_POSE)
+    at += 4
+    person_bytes = 2 + 4 * sum(floats)
+    for frame in range(frames):
+        if len(buffer) - at < 2:
+            raise InputError(path, f"is truncated: header says {frames} frames but body holds {frame}", _MAKE_POSE)
+        (people,) = struct.unpack_from("<H", buffer, at)
+        at += 2 + people * person_bytes
+        if at > len(buffer):
+            raise InputError(path, f"is truncated: header says {frames} frames but body holds {frame}", _MAKE_POSE)
+    if at < len(buffer):
+        raise InputError(path, f"has {len(buffer) - at} bytes after its {frames} frames (corrupt, or two files joined)",
+                         _MAKE_POSE)
 
 
 def write_pose(pose: Pose, path: str | Path) -> None:

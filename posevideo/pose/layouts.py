@@ -59,6 +59,14 @@ HAND_LIMBS = (  # MediaPipe HAND_CONNECTIONS: each finger a chain from the wrist
 )
 REDUCED_BODY_POINTS = ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_ELBOW", "RIGHT_ELBOW", "LEFT_WRIST", "RIGHT_WRIST",
                        "LEFT_HIP", "RIGHT_HIP")  # what reduce_holistic keeps of POSE_LANDMARKS, in its order
+# The face-mesh ids reduce_holistic keeps (its face contours), in its order. Written out so that
+# index look-ups need no mediapipe import; a test checks them against pose-format itself.
+REDUCED_FACE_IDS = (0, 7, 10, 13, 14, 17, 21, 33, 37, 39, 40, 46, 52, 53, 54, 55, 58, 61, 63, 65, 66, 67, 70, 78, 80, 81, 82, 84,
+    87, 88, 91, 93, 95, 103, 105, 107, 109, 127, 132, 133, 136, 144, 145, 146, 148, 149, 150, 152, 153, 154,
+    155, 157, 158, 159, 160, 161, 162, 163, 172, 173, 176, 178, 181, 185, 191, 234, 246, 249, 251, 263, 267,
+    269, 270, 276, 282, 283, 284, 285, 288, 291, 293, 295, 296, 297, 300, 308, 310, 311, 312, 314, 317, 318,
+    321, 323, 324, 332, 334, 336, 338, 356, 361, 362, 365, 373, 374, 375, 377, 378, 379, 380, 381, 382, 384,
+    385, 386, 387, 388, 389, 390, 397, 398, 400, 402, 405, 409, 415, 454, 466)
 HOLISTIC_COMPONENTS = ("POSE_LANDMARKS", "FACE_LANDMARKS", "LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS")
 S2G_COMPONENT = "SPEECH2GESTURE_49"
 
@@ -119,10 +127,15 @@ def layout_header(layout: str, width: int, height: int, point_format: str | None
     return PoseHeader(0.2, dims, components)
 
 
-@functools.lru_cache(maxsize=1)
 def _reduced_face_points() -> list[str]:
-    """The face-contour point names reduce_holistic keeps, taken from pose-format itself so we never
-    disagree with it: reduce a one-frame empty holistic pose and read its header."""
+    """The face-contour point names of the reduced layout (REDUCED_FACE_IDS)."""
+    return [str(i) for i in REDUCED_FACE_IDS]
+
+
+@functools.lru_cache(maxsize=1)
+def reduce_holistic_face_points() -> list[str]:
+    """The face-contour point names reduce_holistic keeps, taken from pose-format itself (reduce a
+    one-frame empty holistic pose and read its header): what REDUCED_FACE_IDS must equal."""
     header = PoseHeader(0.2, header_dimensions(1, 1), [c for c in _holistic_components("XYC")])
     empty = pose_from_arrays(header, np.zeros((1, 1, header.total_points(), 2)), np.zeros((1, 1, header.total_points())), 1)
     face = [c for c in reduce_holistic(empty).header.components if c.name == "FACE_LANDMARKS"][0]
@@ -249,6 +262,31 @@ def to_layout(pose: Pose, name: str, path=None) -> Pose:
     return _by_names(pose, name)
 
 
+@functools.lru_cache(maxsize=1)
+def _reduce_indices() -> tuple[np.ndarray, tuple[tuple[int, int], ...]]:
+    """(select (178,) holistic indices of the reduced points, ((reduced body wrist, holistic hand
+    wrist) for left and right))."""
+    o = _offsets("holistic")
+    select = ([o["POSE_LANDMARKS"] + BODY_POINTS.index(p) for p in REDUCED_BODY_POINTS]
+              + [o["FACE_LANDMARKS"] + i for i in REDUCED_FACE_IDS]
+              + [o[f"{side}_HAND_LANDMARKS"] + i for side in ("LEFT", "RIGHT") for i in range(21)])
+    wrists = tuple((REDUCED_BODY_POINTS.index(f"{side}_WRIST"), o[f"{side}_HAND_LANDMARKS"]) for side in ("LEFT", "RIGHT"))
+    return np.asarray(select, np.intp), wrists
+
+
+def reduce_arrays(xy: np.ndarray, conf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Holistic arrays xy (..., 543 or 576, D), conf (..., K) -> the reduced layout's (..., 178, D),
+    (..., 178): `to_layout(pose, "reduced")` on arrays (pose-format's `correct_wrists` then
+    `reduce_holistic`: a wrist the hand model saw replaces the body model's wrist)."""
+    select, wrists = _reduce_indices()
+    out_xy, out_conf = np.take(xy, select, axis=-2), np.take(conf, select, axis=-1)
+    for body_wrist, hand_wrist in wrists:
+        seen = conf[..., hand_wrist] > 0
+        out_xy[..., body_wrist, :] = np.where(seen[..., None], xy[..., hand_wrist, :], out_xy[..., body_wrist, :])
+        out_conf[..., body_wrist] = np.where(seen, conf[..., hand_wrist], out_conf[..., body_wrist])
+    return out_xy, out_conf
+
+
 def _keys(header: PoseHeader) -> list[tuple[str, str] | None]:
     """Each point of `header` as its holistic (component, point) name; None where there is none."""
     if [c.name for c in header.components] == [S2G_COMPONENT]:
@@ -327,7 +365,7 @@ def face_mesh_ids(layout: str) -> list[int]:
     _check_name(layout)
     if layout == "s2g49":
         return []
-    return list(range(468)) if layout == "holistic" else [int(p) for p in _reduced_face_points()]
+    return list(range(468)) if layout == "holistic" else list(REDUCED_FACE_IDS)
 
 
 def point_index(layout: str, component: str, point: str | int) -> int:

@@ -70,8 +70,9 @@ def denormalize(xy_n: np.ndarray, stats: NormStats) -> np.ndarray:
     return _apply(np.asarray(xy_n, np.float64), stats, forward=False)
 
 
-def retarget(xy: np.ndarray, conf: np.ndarray, layout: str, target: NormStats, path=None) -> np.ndarray:
-    """Move a motion onto another body's framing: normalize with its own shoulders, then
+def place_by_shoulders(xy: np.ndarray, conf: np.ndarray, layout: str, target: NormStats, path=None) -> np.ndarray:
+    """Move a motion onto another body's framing (`retarget_pose`'s "place"; named so as not to
+    shadow the `posevideo.pose.retarget` module): normalize with its own shoulders, then
     denormalize with `target` (e.g. the statistics of the person a renderer was trained on).
     Points with conf 0 come out at the target's centre; their conf stays 0."""
     xy_n, _ = normalize(xy, conf, layout, path=path)

@@ -2,31 +2,40 @@
 
 MediaPipe often loses a hand (motion blur, the hand out of view, a hand extraction that was not
 kept), and a renderer trained on seen hands draws a stump without one. Where a frame's hand is
-missing but the body's elbow and wrist are seen, `rest_hands` puts a hand at rest there: the mean
-hand of the shipped gesture model's speaker, attached to the wrist, turned with the forearm and
-scaled by the shoulder width.
+missing but the body's elbow and wrist are seen, `rest_hands` puts a hand at rest there: a mean
+hand (the renderer's own person's, from its body profile, when given; else `rest_hand.json`),
+attached to the wrist, turned with the forearm and scaled by the shoulder width.
 """
 from __future__ import annotations
 
 import functools
 import json
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from posevideo.pose.layouts import point_groups, point_index, shoulder_indices
 
-# The gesture model's speaker statistics hold the mean pose of its training frames (reduced layout,
-# normalized: shoulder midpoint 0, shoulder width 1): its hands are an average hand, open and relaxed.
-REST_SOURCE = Path(__file__).resolve().parents[1] / "models" / "gestures" / "checkpoint.json"
 SIDES = ("left", "right")
 
 
 @functools.lru_cache(maxsize=1)
 def rest_hand_shapes() -> dict[str, np.ndarray]:
     """{"left", "right"}: (21, 2) the rest hand in its forearm's frame, in shoulder widths: the hand's
-    wrist at 0, x along the forearm (elbow -> wrist), y that direction turned by +90 degrees."""
-    mean = np.asarray(json.loads(REST_SOURCE.read_text())["stats"]["mean"], np.float64)  # (178, 2)
+    wrist at 0, x along the forearm (elbow -> wrist), y that direction turned by +90 degrees.
+    Stored beside this module (made once by `measure_rest_hands`), so the pose core reads no model file."""
+    with resources.files("posevideo.pose").joinpath("rest_hand.json").open() as f:
+        stored = json.load(f)
+    return {side: np.asarray(stored[side], np.float64) for side in SIDES}
+
+
+def measure_rest_hands(gesture_checkpoint: str | Path) -> dict[str, np.ndarray]:
+    """The rest hands of a gesture model's checkpoint.json: its speaker statistics hold the mean pose
+    of its training frames (reduced layout, normalized: shoulder midpoint 0, shoulder width 1), whose
+    hands are an average hand, open and relaxed. How `rest_hand.json` was made (from the shipped
+    posevideo/models/gestures/checkpoint.json)."""
+    mean = np.asarray(json.loads(Path(gesture_checkpoint).read_text())["stats"]["mean"], np.float64)  # (178, 2)
     groups = point_groups("reduced")
     shapes = {}
     for side in SIDES:
@@ -39,12 +48,15 @@ def rest_hand_shapes() -> dict[str, np.ndarray]:
     return shapes
 
 
-def rest_hands(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced") -> tuple[np.ndarray, np.ndarray]:
+def rest_hands(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced",
+               shapes: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """xy (T, K, 2) pixels and conf (T, K) -> copies where every missing hand (all 21 points at conf
     0) whose body elbow and wrist are seen holds the rest hand: its wrist on the body wrist, turned
     as the forearm, scaled by the frame's shoulder width (the sequence's mean where a shoulder is
     missing). The filled points get the confidence of the less sure of elbow and wrist. Frames
-    without the arm, or poses without any frame with both shoulders, are left as they are."""
+    without the arm, or poses without any frame with both shoulders, are left as they are. `shapes`:
+    {"left", "right"} -> (21, 2) rest hands in `rest_hand_shapes`' convention (e.g. a BodyProfile's
+    hand_shape); a side given as None, or no `shapes`, takes the stored rest hand."""
     xy, conf = np.array(xy, np.float32), np.array(conf, np.float32)
     right, left = shoulder_indices(layout)
     both = (conf[:, right] > 0) & (conf[:, left] > 0)
@@ -54,6 +66,8 @@ def rest_hands(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced") -> tup
     width = np.where(both, width, width[both].mean())
     groups = point_groups(layout)
     for side, shape in rest_hand_shapes().items():
+        if shapes is not None and shapes.get(side) is not None:
+            shape = np.asarray(shapes[side], np.float64)
         hand = groups[f"{side}_hand"]
         elbow, wrist = (point_index(layout, "POSE_LANDMARKS", f"{side.upper()}_{j}") for j in ("ELBOW", "WRIST"))
         forearm = xy[:, wrist] - xy[:, elbow]  # (T, 2)

@@ -2,9 +2,10 @@
 
     posevideo render --pose IN.pose --model RUN_OR_CHECKPOINT --out OUT.mp4 [--audio A.wav]
 
-A pose from any source (another signer, a gesture model, another video) is first moved into the
-trained person's frame: normalized by its own shoulders, then scaled and placed with the shoulder
-width and position stored in the checkpoint; then cropped as `prepare` crops (`person_boxes`),
+A pose from any source (another signer, a gesture model, another video) is first rebuilt on the
+trained person's body and moved into its frame (`posevideo.pose.retarget`: the body profile and
+the shoulder width and position stored in the checkpoint; `--retarget place` moves and scales by
+the shoulders only, `none` keeps the pose where it is); then cropped as `prepare` crops (`person_boxes`),
 drawn as skeleton images, and run through the generator in batches.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 
 from posevideo.errors import InputError
 from posevideo.renderer.model import Generator, RendererConfig
-from posevideo.training import load_checkpoint, read_meta, save_checkpoint
+from posevideo.training import build_model, load_checkpoint, read_meta, save_checkpoint
 
 DEFAULT_RENDERER = Path(__file__).resolve().parents[1] / "models" / "renderer-small"  # shipped with the package
 
@@ -42,7 +43,7 @@ def load_renderer(model: str | Path | None, device: str = "cpu") -> tuple[Genera
     if meta.get("kind") != "renderer":
         raise InputError(model, f"is a {meta.get('kind', 'unknown')} checkpoint, not a renderer",
                          "Pass a run folder made by `posevideo train renderer`.")
-    G = Generator(RendererConfig.from_dict(meta["model"]))
+    G = build_model(meta, lambda cfg: Generator(RendererConfig.from_dict(cfg)))
     load_checkpoint(meta["path"], {"G": G})
     return G.to(device, memory_format=torch.channels_last).eval(), meta
 
@@ -57,20 +58,37 @@ def generate(G: Generator, skeletons: np.ndarray, device: str) -> np.ndarray:
     return ((y.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def place(xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, move: bool = True,
-          frame_size: tuple[int, int] | None = None, path=None) -> tuple[np.ndarray, np.ndarray]:
-    """Reduced-layout xy (T, K, 2) pixels of any video -> (xy in the trained person's video pixels,
-    crop boxes (T, 3)). `move=False` keeps the pose where it is (a pose of the trained video)."""
-    from posevideo.pose import NormStats, retarget
+def place(xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, retarget: str = "full",
+          frame_size: tuple[int, int] | None = None, rest: bool = True, path=None
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Reduced-layout xy (T, K, 2) pixels of any video and conf (T, K) -> (xy in the trained person's
+    video pixels, conf, crop boxes (T, 3), notes). `retarget`: "full" rebuilds the pose on the trained
+    person's body (`posevideo.pose.retarget`; needs `stats["profile"]`, else "place" with a note),
+    "place" moves and scales it by the shoulders only, "none" keeps it where it is (a pose of the
+    trained video; boxes in `frame_size`). Missing hands are then drawn at rest (`rest=False`: left
+    missing), in the trained person's rest hand under "full"."""
+    from posevideo.pose import NormStats, rest_hands
+    from posevideo.pose.retarget import BodyProfile, retarget_pose
     from posevideo.pose.framing import person_boxes
-    if move:
-        xy = retarget(xy, conf, "reduced", NormStats(center=np.asarray(stats["center"], np.float64),
-                                                     scale=float(stats["scale"])), path=path)
-        width, height = stats["width"], stats["height"]
-    else:
+    notes = []
+    profile = BodyProfile.from_dict(stats["profile"]) if stats.get("profile") else None
+    if retarget == "full" and profile is None:
+        notes.append("the renderer's checkpoint has no body profile (trained before profiles were kept): "
+                     "placed by the shoulders only (--retarget place)")
+        retarget = "place"
+    if retarget == "none":
         width, height = frame_size or (stats["width"], stats["height"])
+    else:
+        width, height = stats["width"], stats["height"]
+    placement = NormStats(center=np.asarray(stats["center"], np.float64), scale=float(stats["scale"]))
+    xy, conf, more = retarget_pose(xy, conf, profile, placement, mode=retarget, fps=fps, path=path)
+    notes += more
+    # The renderer was trained on people with hands: without one it draws a stump or a smear.
+    if rest:
+        shapes = profile.hand_shape if profile is not None and retarget == "full" else None
+        xy, conf = rest_hands(xy, conf, shapes=shapes)
     boxes = person_boxes(xy, conf, "reduced", fps, int(width), int(height))
-    return np.asarray(xy, np.float32), boxes
+    return np.asarray(xy, np.float32), conf, boxes, notes
 
 
 def drawn_pose(xy: np.ndarray, conf: np.ndarray, boxes: np.ndarray, size: int,
@@ -90,7 +108,7 @@ def drawn_pose(xy: np.ndarray, conf: np.ndarray, boxes: np.ndarray, size: int,
 
 
 def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio: str | Path | None = None,
-                device: str | None = None, batch: int = 16, place_pose: bool = True, progress: bool = True,
+                device: str | None = None, batch: int = 16, retarget: str = "full", progress: bool = True,
                 drawn_out: str | Path | None = None) -> Path:
     """Write `out` (mp4, H.264, the pose's fps, audio muxed when given); return its path.
     `drawn_out`: also the pose as drawn (`drawn_pose`), a .pose in the video's pixels."""
@@ -108,40 +126,44 @@ def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio
         from posevideo.audio import SAMPLE_RATE, load_audio
         wave = load_audio(audio, SAMPLE_RATE)
     frame_size = (pose.header.dimensions.width, pose.header.dimensions.height)
-    return render_poses(xy, conf, fps, model, out, audio=wave, device=device, batch=batch, place_pose=place_pose,
+    return render_poses(xy, conf, fps, model, out, audio=wave, device=device, batch=batch, retarget=retarget,
                         frame_size=frame_size, progress=progress, path=pose_path, drawn_out=drawn_out)
 
 
 def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path | None, out: str | Path,
-                 audio: np.ndarray | None = None, device: str | None = None, batch: int = 16, place_pose: bool = True,
+                 audio: np.ndarray | None = None, device: str | None = None, batch: int = 16, retarget: str = "full",
                  frame_size: tuple[int, int] | None = None, progress: bool = True, path=None,
                  preview: str | Path | None = None, drawn_out: str | Path | None = None) -> Path:
     """Reduced-layout xy (T, 178, 2) pixels and conf (T, 178) at `fps` -> `out` (mp4, one video frame
     per pose frame, the first at t = 0), with 16 kHz mono `audio` muxed when given; `preview`: also
-    a side-by-side mp4, skeleton (what the generator saw) | video. Missing hands are drawn at rest
-    (`posevideo.pose.rest_hands`; a note on stderr says how many). `drawn_out`: also a .pose of
-    the pose as drawn, in the video's pixels (`drawn_pose`; for `evaluate consistency`). `path`
-    only names the pose's source in errors."""
+    a side-by-side mp4, skeleton (what the generator saw) | video. `retarget`: see `place`. Missing
+    hands are drawn at rest (`posevideo.pose.rest_hands`); notes on stderr say what was filled or
+    turned. `drawn_out`: also a .pose of the pose as drawn, in the video's pixels (`drawn_pose`; for
+    `evaluate consistency`). `path` only names the pose's source in errors."""
     from tqdm import tqdm
     from posevideo.audio import SAMPLE_RATE
-    from posevideo.pose import hand_frames, rest_hands
+    from posevideo.pose import hand_frames
     from posevideo.skeleton import draw_skeletons
     from posevideo.video import VideoWriter
+    from posevideo.files import check_writable
     for video in (out, preview):
         if video is not None:
             check_mp4(video)
+            check_writable(Path(video).parent)  # now, not after the model is loaded and the frames drawn
     check_pose_path(drawn_out)
+    if drawn_out is not None:
+        check_writable(Path(drawn_out).parent)
     device = pick_device(device)
     G, meta = load_renderer(model, device)
     size = meta["model"]["size"]
-    input_conf = conf
-    # The renderer was trained on people with hands: without one it draws a stump or a smear.
+    input_conf = conf  # before retargeting and hands at rest: what the input had
     seen = hand_frames(conf)
-    xy, conf = rest_hands(xy, conf)
+    xy, conf, boxes, notes = place(xy, conf, fps, meta["stats"], retarget=retarget, frame_size=frame_size, path=path)
+    for note in notes:
+        print(f"note: {path or 'pose'}: {note}", file=sys.stderr)
     if hand_frames(conf) > seen:
         print(f"note: {path or 'pose'}: {hand_frames(conf) - seen} of {2 * len(xy)} hand-frames had no hand seen; "
               "drawn as a hand at rest", file=sys.stderr)
-    xy, boxes = place(xy, conf, fps, meta["stats"], move=place_pose, frame_size=frame_size, path=path)
     with ExitStack() as stack:
         writer = stack.enter_context(VideoWriter(out, fps, size, size, audio=audio, sample_rate=SAMPLE_RATE))
         side = None if preview is None else stack.enter_context(

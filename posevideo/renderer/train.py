@@ -134,14 +134,14 @@ def bank_from_data(data: str | Path, speaker: str, size: int, split: str = "trai
     statistics that `render` needs and the hand/face regions that evaluation needs."""
     import json
     from posevideo.data.datasets import RendererFrames
-    from posevideo.pose import arrays, read_pose, to_layout
+    from posevideo.pose import arrays, body_profile, read_pose, to_layout
     from posevideo.skeleton import draw_skeletons
     sdir = Path(data) / speaker
     rows = RendererFrames(data, speaker, size=size, split=split).frames
     if len(rows) == 0:
         raise InputError(sdir, f"has no valid frames in the '{split}' split",
                          "Run `posevideo prepare` on more video of this speaker (each split needs intervals).")
-    skeletons, frames, clips, regs, boxes, drawn_xy, drawn_conf = [], [], [], [], [], [], []
+    skeletons, frames, clips, regs, boxes, poses, drawn_xy, drawn_conf = [], [], [], [], [], [], [], []
     clip_ids: dict[str, int] = {}
     for video, part in rows.groupby("video_fn", sort=True):
         t = part["frame_idx"].to_numpy()
@@ -155,11 +155,15 @@ def bank_from_data(data: str | Path, speaker: str, size: int, split: str = "trai
         drawn_conf.append(conf[t].astype(np.float32))
         clips.append(np.array([clip_ids.setdefault(f"{video}/{i}", len(clip_ids)) for i in part["interval_id"]]))
         boxes.append(box)
+        poses.append((xy[t], conf[t]))
     stats = json.loads((sdir / "stats.json").read_text())
     placement = {"speaker": speaker, "layout": "reduced", "center": [float(c) for c in stats["center"]],
                  "scale": float(stats["scale"]), "width": int(stats["width"]), "height": int(stats["height"]),
                  "fps": float(stats.get("fps", 0)) or None,
                  "box": [float(v) for v in np.median(np.concatenate(boxes), axis=0)]}
+    # The person's proportions, so `render` can rebuild another person's pose on this body.
+    placement["profile"] = body_profile(np.concatenate([p[0] for p in poses]), np.concatenate([p[1] for p in poses]),
+                                        path=sdir).to_dict()
     # The drawn poses (crop pixels) let `evaluate renderer --consistency` judge the output without MediaPipe on the targets.
     meta = {"clip": np.concatenate(clips).astype(np.int32), "regions": np.concatenate(regs),
             "pose_xy": np.concatenate(drawn_xy), "pose_conf": np.concatenate(drawn_conf)}

@@ -23,7 +23,7 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     """Write `synthetic_<seed>.mp4` (H.264 + AAC 16 kHz mono), `.pose` (holistic, pixels of the
     video, frames = round(seconds * fps)) and `.json` (how it was made) into `out_dir`.
     Returns {"video", "pose", "json"} paths. Same arguments, same files (frames and pose)."""
-    from posevideo.files import write_json
+    from posevideo.files import check_writable, write_json
     from posevideo.pose import holistic_pose, write_pose
     from posevideo.synthetic import draw, motion, speech
     from posevideo.video import VideoWriter
@@ -37,6 +37,7 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(out_dir, "exists and is not a folder", "Pass a folder for --out")
+    check_writable(out_dir)  # a read-only folder: one line now, not after the speech is made
 
     rng_voice, rng_motion, rng_look, rng_style = _streams(seed)
     voice = speech.voice_for_seed(rng_voice)

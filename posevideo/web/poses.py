@@ -25,7 +25,7 @@ def pose_arrays(path: str | Path, placement: dict | None = None):
     """(xy (T, K, 2) source pixels, conf (T, K), boxes (T, 3), fps, (width, height)) of a .pose file,
     in the reduced layout, placed for the renderer. InputError for anything the pose core rejects."""
     from posevideo.errors import InputError
-    from posevideo.pose import NormStats, arrays, read_pose, retarget, shoulder_indices, to_layout
+    from posevideo.pose import NormStats, arrays, place_by_shoulders, read_pose, shoulder_indices, to_layout
 
     pose = to_layout(read_pose(path), LAYOUT, path=path)
     xy, conf = arrays(pose)
@@ -35,7 +35,7 @@ def pose_arrays(path: str | Path, placement: dict | None = None):
     size = (int(pose.header.dimensions.width), int(pose.header.dimensions.height))
     if placement:
         target = NormStats(center=np.asarray(placement["center"], np.float64), scale=float(placement["scale"]))
-        xy = np.where(conf[..., None] > 0, retarget(xy, conf, LAYOUT, target, path=path), 0).astype(np.float32)
+        xy = np.where(conf[..., None] > 0, place_by_shoulders(xy, conf, LAYOUT, target, path=path), 0).astype(np.float32)
         boxes = np.tile(np.asarray(placement["box"], np.float32), (len(xy), 1))
         size = (int(placement["width"]), int(placement["height"]))
     else:

@@ -82,6 +82,14 @@ class Handler(SimpleHTTPRequestHandler):
             return str(WEB / parts[0])
         return missing
 
+    def send_head(self):
+        # A NUL byte (`/model/%00`) makes open() raise ValueError, which the base class does not
+        # catch: the connection would close with a traceback in the log. It is a bad request.
+        if "\x00" in unquote(urlparse(self.path).path):
+            self.send_error(HTTPStatus.BAD_REQUEST, "NUL byte in the path")
+            return None
+        return super().send_head()
+
     def list_directory(self, path):
         self.send_error(HTTPStatus.NOT_FOUND)
         return None
@@ -101,8 +109,13 @@ class Handler(SimpleHTTPRequestHandler):
     def do_POST(self):
         if urlparse(self.path).path != "/api/pose":
             return self.send_error(HTTPStatus.NOT_FOUND)
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
         name = self.headers.get("X-Filename", "upload.pose")
+        if "\x00" in name or Path(name).name in ("", ".", ".."):
+            return self._json({"error": "X-Filename: not a file name"}, HTTPStatus.BAD_REQUEST)
         if length <= 0 or length > MAX_UPLOAD:
             return self._json({"error": f"{name}: empty or larger than {MAX_UPLOAD >> 20} MB"}, HTTPStatus.BAD_REQUEST)
         data = self.rfile.read(length)
@@ -168,7 +181,7 @@ def resolve_model(model: str | Path | None, echo=print) -> Path:
     import os
 
     from posevideo.export import DESCRIPTION, export_run
-    from posevideo.training import latest_checkpoint
+    from posevideo.training import PICKLE_SUFFIXES, latest_checkpoint, read_meta
 
     if model is None:
         model = DEFAULT_MODEL
@@ -179,6 +192,8 @@ def resolve_model(model: str | Path | None, echo=print) -> Path:
     if (model / DESCRIPTION).is_file():
         return model
     checkpoint = latest_checkpoint(model)
+    if checkpoint is None and model.is_dir() and any(p.suffix in PICKLE_SUFFIXES for p in model.iterdir()):
+        read_meta(model)  # raises: names the .pt file, a PyTorch pickle that is never loaded
     if checkpoint is None:
         raise InputError(model, "is neither an export folder (no model.json) nor a renderer run or checkpoint folder",
                          "Pass a folder written by `posevideo export` or `posevideo train renderer`.")

@@ -1,0 +1,492 @@
+"""Retargeting: any person's pose -> the same motion on another person's body (the person a renderer
+was trained on), before the skeleton is drawn.
+
+A renderer only ever saw one body. Another person's pose placed by the shoulders alone (`place`)
+brings that person's proportions along (a face higher and smaller than the renderer's, longer
+forearms, other hands), and the renderer, far from its training data, draws holes, no neck, a tiny
+face and smeared hands. `full` rebuilds the pose on the target's body:
+
+- body: the input's shoulders (their sway and shrug); each bone keeps the input's direction and its
+  length relative to the input's own length (so foreshortening stays), at the target's length.
+  Sign language means things by contacts, which joint angles alone lose (a hand at the
+  chin lands at the shoulder when the forearm is shorter), so each wrist is then placed relative to
+  the landmark it is near (the face, the shoulders, chest and belly, the other hand) in the
+  target's proportions, and the elbow is solved by two-bone inverse kinematics at the target's
+  upper-arm and forearm lengths, on the input's bend side (with hysteresis, so it never flips
+  frame to frame on a near-straight arm).
+- hands: each of the 20 finger bones keeps the input's direction at the target's length, rooted
+  at the new wrist.
+- face: the target's mean face plus the input's expression (its face minus its own mean face, after
+  removing head motion), scaled by the face-size ratio, moved, turned and scaled as the input's head.
+- missing parts: hips out of view get the target's mean hips, a frame without a face the target's
+  mean face; a lost hand stays missing (`rest_hands` draws it at rest later). Each gives a note.
+- a recording turned far from upright (shoulder line > 30 degrees from level, or the face below
+  the shoulders) is turned upright about the shoulder midpoint, with a note.
+
+Coordinates: `retarget_pose` takes pixels of any video and gives pixels of the target's video
+(its `NormStats` placement), or normalized coordinates without one. Inside, each frame is
+normalized by its own shoulders (midpoint 0, width 1: the units of `BodyProfile`); the result is
+then moved and scaled back as the input's shoulders moved and scaled over the sequence, so `place`
+and `full` share the shoulders exactly. Layout: reduced only (178 points).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from posevideo.errors import InputError
+from posevideo.pose.layouts import point_groups, point_index
+from posevideo.pose.normalize import NormStats, denormalize, normalize
+
+SIDES = ("left", "right")
+MODES = ("full", "place", "none")
+# The hand as a tree rooted at its wrist: MediaPipe's finger chains (thumb, index, middle, ring,
+# pinky), with the palm's knuckle row replaced by wrist -> knuckle bones so every point has one
+# parent. Parents come before children.
+HAND_BONES = tuple((0 if j % 4 == 0 else f + j, f + j + 1) for f in (0, 4, 8, 12, 16) for j in range(4))
+PALM = HAND_BONES.index((0, 9))  # wrist -> middle knuckle: the hand's size (the palm does not bend)
+# Shoulder widths. How much the nearest landmark holds a hand at distance d: exp(-(d / REACH)^4 / 2),
+# flat near a contact (0.08 away: 96 %), 61 % at 0.15, 2 % at 0.25. Where the hand goes: what the
+# landmarks about as near as the nearest say, weighted exp(-((d - nearest) / NEAREST)^2 / 2).
+CONTACT_REACH = 0.15
+CONTACT_NEAREST = 0.03
+TILT_LIMIT = 30.0      # degrees: a shoulder line (or face) turned further than this is turned upright
+LENGTH_PERCENTILE = 90  # BodyProfile's lengths
+BEND_HYSTERESIS = 0.1  # sin of the elbow angle: a bend side changes only when the arm bends clearly the other way
+
+
+def _points() -> dict:
+    body = lambda name: point_index("reduced", "POSE_LANDMARKS", name)
+    groups = point_groups("reduced")
+    out = {"face": groups["face"], "chin": point_index("reduced", "FACE_LANDMARKS", 152)}
+    for side in SIDES:
+        s = side.upper()
+        out[side] = {"shoulder": body(f"{s}_SHOULDER"), "elbow": body(f"{s}_ELBOW"), "wrist": body(f"{s}_WRIST"),
+                     "hip": body(f"{s}_HIP"), "hand": groups[f"{side}_hand"]}
+    return out
+
+
+# --- the profile of one person ---------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)  # eq on arrays would be ambiguous
+class BodyProfile:
+    """One person's proportions, in shoulder widths around the shoulder midpoint (image axes: x right,
+    y down), over the frames where each part was seen; None where it never was. A length is the 90th
+    percentile of the bone's 2D length: its true length, which a median undercounts for a bone that
+    often points at the camera (the synthetic speaker's forearms: medians 0.37 and 0.41, 90th
+    percentiles 0.45 and 0.47, longest 0.55 and 0.56); the rest (face, hips, hand shape, face size) are medians.
+
+    upper_arm, forearm: {"left", "right"} -> float. torso: shoulder midpoint -> hip midpoint.
+    hip_width: float. hips: (2, 2) [left hip, right hip]. hand_bones: side -> (20,) the lengths of
+    HAND_BONES. hand_shape: side -> (21, 2) the mean hand in its forearm's frame (wrist at 0, x along
+    elbow -> wrist, y that turned by +90 degrees; `rest_hands`' convention). face: (128, 2) the mean
+    face. face_size: the face points' RMS distance from their centroid. frames: how many frames."""
+    upper_arm: dict
+    forearm: dict
+    torso: float | None
+    hip_width: float | None
+    hips: np.ndarray | None
+    hand_bones: dict
+    hand_shape: dict
+    face: np.ndarray | None
+    face_size: float | None
+    frames: int
+
+    def hand_size(self, side: str) -> float | None:
+        bones = self.hand_bones.get(side)
+        return None if bones is None else float(bones[PALM])
+
+    def to_dict(self) -> dict:
+        def plain(v):
+            if isinstance(v, dict):
+                return {k: plain(x) for k, x in v.items()}
+            if v is None or isinstance(v, int):
+                return v
+            return np.round(np.asarray(v, np.float64), 6).tolist()
+        return {"units": "shoulder widths; shoulder midpoint at 0; x right, y down",
+                **{k: plain(getattr(self, k)) for k in self.__dataclass_fields__}}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "BodyProfile":
+        arr = lambda v: None if v is None else np.asarray(v, np.float64)
+        num = lambda v: None if v is None else float(v)
+        return cls(upper_arm={s: num(d["upper_arm"].get(s)) for s in SIDES},
+                   forearm={s: num(d["forearm"].get(s)) for s in SIDES},
+                   torso=num(d["torso"]), hip_width=num(d["hip_width"]), hips=arr(d["hips"]),
+                   hand_bones={s: arr(d["hand_bones"].get(s)) for s in SIDES},
+                   hand_shape={s: arr(d["hand_shape"].get(s)) for s in SIDES},
+                   face=arr(d["face"]), face_size=num(d["face_size"]), frames=int(d["frames"]))
+
+
+def body_profile(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced", path=None) -> BodyProfile:
+    """xy (T, 178, 2) in any units (pixels) and conf (T, 178) of one person -> their BodyProfile,
+    measured on each frame normalized by its own shoulders. Frames without both shoulders are not
+    used; InputError (naming `path`) if there is none."""
+    if layout != "reduced":
+        raise ValueError(f"body profiles are measured on the reduced layout, not {layout!r}")
+    P, _ = normalize(xy, conf, layout, per_frame=True, path=path)  # (T, 178, 2) shoulder widths
+    conf = np.asarray(conf)
+    ix = _points()
+    seen = conf > 0
+    ok = seen[:, ix["left"]["shoulder"]] & seen[:, ix["right"]["shoulder"]]  # frames with a frame of reference
+    seen = seen & ok[:, None]
+
+    def long(values, mask):  # a bone's length (class docstring)
+        return float(np.percentile(values[mask], LENGTH_PERCENTILE)) if mask.any() else None
+
+    def length(a, b):
+        return np.linalg.norm(P[:, a] - P[:, b], axis=-1)
+
+    upper_arm, forearm, hand_bones, hand_shape = {}, {}, {}, {}
+    for side in SIDES:
+        p = ix[side]
+        sh, el, wr, hand = p["shoulder"], p["elbow"], p["wrist"], p["hand"]
+        upper_arm[side] = long(length(sh, el), seen[:, sh] & seen[:, el])
+        forearm[side] = long(length(el, wr), seen[:, el] & seen[:, wr])
+        whole = seen[:, hand].all(axis=1)
+        if whole.any():
+            H = P[whole][:, hand]                                                     # (F, 21, 2)
+            hand_bones[side] = np.array([np.percentile(np.linalg.norm(H[:, c] - H[:, a], axis=-1), LENGTH_PERCENTILE)
+                                         for a, c in HAND_BONES])
+        else:
+            hand_bones[side] = None
+        arm = whole & seen[:, el] & seen[:, wr] & (length(el, wr) > 1e-6)
+        if arm.any():
+            along = (P[arm, wr] - P[arm, el]) / length(el, wr)[arm, None]                 # (F, 2)
+            across = np.stack([-along[:, 1], along[:, 0]], axis=-1)
+            rel = P[arm][:, hand] - P[arm][:, hand][:, :1]                              # (F, 21, 2)
+            hand_shape[side] = np.median(np.stack([(rel * along[:, None]).sum(-1), (rel * across[:, None]).sum(-1)],
+                                                  axis=-1), axis=0)
+        else:
+            hand_shape[side] = None
+    lh, rh = ix["left"]["hip"], ix["right"]["hip"]
+    hips_seen = seen[:, lh] & seen[:, rh]
+    hip_mid = (P[:, lh] + P[:, rh]) / 2
+    face_seen = seen[:, ix["face"]].all(axis=1)
+    F = P[face_seen][:, ix["face"]]                                                         # (F, 128, 2)
+    return BodyProfile(
+        upper_arm=upper_arm, forearm=forearm,
+        torso=long(np.linalg.norm(hip_mid, axis=-1), hips_seen), hip_width=long(length(lh, rh), hips_seen),
+        hips=np.median(P[hips_seen][:, [lh, rh]], axis=0) if hips_seen.any() else None,
+        hand_bones=hand_bones, hand_shape=hand_shape,
+        face=np.median(F, axis=0) if face_seen.any() else None,
+        face_size=float(np.median(_rms_radius(F))) if face_seen.any() else None,
+        frames=int(ok.sum()))
+
+
+def _rms_radius(points: np.ndarray) -> np.ndarray:
+    """(..., N, 2) -> (...,) RMS distance of the points from their centroid."""
+    return np.sqrt(((points - points.mean(axis=-2, keepdims=True)) ** 2).sum(-1).mean(-1))
+
+
+# --- upright ----------------------------------------------------------------------------------------
+
+def upright(xy: np.ndarray, conf: np.ndarray, path=None) -> tuple[np.ndarray, str | None]:
+    """Reduced xy (T, 178, 2) pixels -> (xy turned upright about the mean shoulder midpoint, a note),
+    or (xy unchanged, None) when the person already stands within TILT_LIMIT degrees of upright.
+
+    Up is the shoulder line's normal (person's right shoulder -> left shoulder, turned by -90 degrees:
+    up for a person facing the camera), flipped to the face's side when the face is seen (a person
+    seen from the back). A recording turned by 90 or 180 degrees thus reads as turned, and a face
+    below the shoulders as upside down."""
+    xy, conf = np.asarray(xy, np.float64), np.asarray(conf)
+    ix = _points()
+    ls, rs = ix["left"]["shoulder"], ix["right"]["shoulder"]
+    both = (conf[:, ls] > 0) & (conf[:, rs] > 0)
+    if not both.any():
+        raise InputError(path, "has no frame with both shoulders seen, so it cannot be retargeted",
+                         "Check the video shows the person's upper body, and the pose extraction.")
+    line = xy[both, ls] - xy[both, rs]                                                      # (F, 2)
+    normal = np.stack([line[:, 1], -line[:, 0]], axis=-1)
+    mid = (xy[both, ls] + xy[both, rs]) / 2
+    face = (conf[both][:, ix["face"]] > 0).all(axis=1)
+    if face.any():
+        to_face = xy[both][face][:, ix["face"]].mean(axis=1) - mid[face]
+        if np.median((normal[face] * to_face).sum(-1)) < 0:
+            normal = -normal
+    up = (normal / np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-9)).mean(axis=0)
+    angle = np.degrees(np.arctan2(up[0], -up[1]))  # 0 when up is (0, -1); positive leaning to +x
+    if abs(angle) <= TILT_LIMIT:
+        return xy.astype(np.float32), None
+    face_below = face.any() and np.median(to_face[:, 1]) > 0
+    what = "the face is below the shoulders (upside down)" if face_below else \
+        f"the shoulder line is {abs(angle):.0f} degrees from level"
+    # Turn by -angle about the mean shoulder midpoint: up -> (0, -1).
+    c, s = np.cos(np.radians(-angle)), np.sin(np.radians(-angle))
+    turn = np.array([[c, -s], [s, c]])
+    centre = mid.mean(axis=0)
+    out = (xy - centre) @ turn.T + centre
+    return out.astype(np.float32), (f"{what} (the recording is turned by {angle:.0f} degrees); turned upright "
+                                    "about the shoulder midpoint")
+
+
+# --- retargeting ------------------------------------------------------------------------------------
+
+def retarget_pose(xy: np.ndarray, conf: np.ndarray, target: BodyProfile | None, placement: NormStats | None = None,
+                  mode: str = "full", fps: float = 25.0, layout: str = "reduced", path=None
+                  ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Reduced xy (T, 178, 2) pixels of any video and conf (T, 178) at `fps` -> (xy (T, 178, 2)
+    float32, conf (T, 178) float32, notes).
+
+    mode "none": the pose as it is (no notes). "place": moved and scaled by the shoulders onto
+    `placement` (what `normalize.place_by_shoulders` does), turned upright if needed. "full": rebuilt on the
+    body of `target` (module docstring), then placed the same way. Output is in the pixels of
+    `placement`'s video, or in normalized coordinates (shoulder widths, mean shoulder midpoint 0)
+    when `placement` is None. `path` only names the pose in errors."""
+    if mode not in MODES:
+        raise ValueError(f"unknown retarget mode {mode!r}; one of {MODES}")
+    if layout != "reduced":
+        raise ValueError(f"retargeting needs the reduced layout, not {layout!r}")
+    xy, conf = np.asarray(xy, np.float32), np.asarray(conf, np.float32)
+    if mode == "none":
+        return xy.copy(), conf.copy(), []
+    if mode == "full" and target is None:
+        raise ValueError("mode 'full' needs a target BodyProfile")
+    xy, turned = upright(xy, conf, path=path)
+    notes = [turned] if turned else []
+    _, whole = normalize(xy, conf, layout, path=path)              # the sequence's mean shoulders
+    P, each = normalize(xy, conf, layout, per_frame=True, path=path)  # (T, 178, 2) each frame's shoulders
+    if mode == "full":
+        P, conf, more = _rebuild(P, conf, target, body_profile(xy, conf, layout, path=path), fps)
+        notes += more
+    # Back to the input's shoulder motion over the sequence, in its mean shoulder widths.
+    P = P * (each.scale / whole.scale)[:, None, None] + ((each.center - whole.center) / whole.scale)[:, None]
+    out = P.astype(np.float32) if placement is None else denormalize(P, placement)
+    return out, conf, notes
+
+
+def _rebuild(P: np.ndarray, conf: np.ndarray, target: BodyProfile, source: BodyProfile, fps: float):
+    """P (T, 178, 2) each frame normalized by its own shoulders -> the pose on `target`'s body, same
+    units; `source` is the input's own profile."""
+    P, conf = np.array(P, np.float64), np.array(conf, np.float32)
+    T = len(P)
+    ix = _points()
+    seen = conf > 0
+    notes = []
+    mid = (P[:, ix["left"]["shoulder"]] + P[:, ix["right"]["shoulder"]]) / 2             # (T, 2), 0 where both seen
+    sh_conf = np.minimum(conf[:, ix["left"]["shoulder"]], conf[:, ix["right"]["shoulder"]])
+
+    # Face: the target's mean face, the input's expression and head motion.
+    face_in = P[:, ix["face"]].copy()
+    face_seen = seen[:, ix["face"]].all(axis=1)
+    face_out, face_ratio = _face(face_in, face_seen, target, source, mid)
+    if face_out is None:
+        notes.append("the target has no face measured: the face is kept as it is")
+        face_out = face_in
+    else:
+        if (~face_seen).any():
+            notes.append(f"no face in {int((~face_seen).sum())} of {T} frames: drawn as the trained person's mean face")
+        conf[np.ix_(~face_seen, ix["face"])] = sh_conf[~face_seen, None]
+        P[:, ix["face"]] = face_out
+
+    # Hips (and the torso they give).
+    lh, rh = ix["left"]["hip"], ix["right"]["hip"]
+    hips_seen = seen[:, lh] & seen[:, rh]
+    hip_mid_in = np.where(hips_seen[:, None], (P[:, lh] + P[:, rh]) / 2,
+                          mid + [0, _first(source.torso, target.torso, 1.5)])
+    if target.hips is not None:
+        torso = _ratio(target.torso, source.torso)
+        width = _ratio(target.hip_width, source.hip_width)
+        half = (P[:, lh] - P[:, rh]) / 2 * width
+        centre = mid + (hip_mid_in - mid) * torso
+        P[:, lh] = np.where(hips_seen[:, None], centre + half, mid + target.hips[0])
+        P[:, rh] = np.where(hips_seen[:, None], centre - half, mid + target.hips[1])
+        if (~hips_seen).any():
+            notes.append(f"hips out of view in {int((~hips_seen).sum())} of {T} frames: drawn at the trained "
+                         "person's hips")
+            conf[~hips_seen, lh] = conf[~hips_seen, rh] = sh_conf[~hips_seen]
+    hip_mid_out = (P[:, lh] + P[:, rh]) / 2
+
+    # Landmarks a hand can touch, in the input and where they are now: the face, the shoulders,
+    # chest and belly (on the line shoulder midpoint -> hip midpoint).
+    body_in = np.stack([P[:, ix["left"]["shoulder"]], P[:, ix["right"]["shoulder"]],
+                        mid + 0.3 * (hip_mid_in - mid), mid + 0.65 * (hip_mid_in - mid)], axis=1)
+    body_out = np.stack([body_in[:, 0], body_in[:, 1],
+                         mid + 0.3 * (hip_mid_out - mid), mid + 0.65 * (hip_mid_out - mid)], axis=1)
+    landmarks = [(body_in, body_out, np.ones((T, 4), bool), 1.0)]
+    if face_ratio is not None:
+        landmarks.append((face_in, face_out, np.repeat(face_seen[:, None], len(ix["face"]), 1), face_ratio))
+
+    # Arms and hands: forward (bone directions at the target's lengths), then contacts, then IK.
+    arms = {}
+    for side in SIDES:
+        p = ix[side]
+        sh, el, wr, hand = (P[:, p[k]].copy() for k in ("shoulder", "elbow", "wrist", "hand"))  # the input's
+        s_ok = seen[:, p["shoulder"]]
+        e_ok, w_ok = seen[:, p["elbow"]] & s_ok, seen[:, p["wrist"]] & s_ok
+        L1 = _first(target.upper_arm[side], source.upper_arm[side], 1.0)
+        L2 = _first(target.forearm[side], source.forearm[side], 1.0)
+        r1 = _ratio(target.upper_arm[side], source.upper_arm[side])
+        r2 = _ratio(target.forearm[side], source.forearm[side])
+        l1 = np.where(e_ok, np.linalg.norm(el - sh, axis=-1) * r1, L1)          # (T,) this frame's 2D lengths
+        l2 = np.where(e_ok & w_ok, np.linalg.norm(wr - el, axis=-1) * r2, L2)
+        el_fk = sh + (el - sh) * r1
+        wr_fk = np.where(e_ok[:, None], el_fk + (wr - el) * r2, sh + (wr - sh) * (L1 + L2) / (L1 / r1 + L2 / r2))
+        hand_ok = seen[:, p["hand"]]                                              # (T, 21)
+        offsets = _hand_offsets(hand, wr, target.hand_bones[side], source.hand_bones[side])  # (T, 21, 2) from the wrist
+        # Contact points: the body wrist and the hand's points, with their offsets from the new wrist.
+        points_in = np.concatenate([wr[:, None], hand], axis=1)                 # (T, 22, 2)
+        points_ok = np.concatenate([w_ok[:, None], hand_ok & w_ok[:, None]], axis=1)
+        points_off = np.concatenate([np.zeros((T, 1, 2)), offsets], axis=1)
+        arms[side] = dict(sh=sh, el=el, wr=wr, e_ok=e_ok, w_ok=w_ok, l1=l1, l2=l2, L=(L1, L2), wr_fk=wr_fk,
+                          offsets=offsets, points_in=points_in, points_ok=points_ok, points_off=points_off,
+                          hand_ok=hand_ok)
+        if not hand_ok.any(axis=1).all():
+            notes.append(f"{side} hand not seen in {int((~hand_ok.any(axis=1)).sum())} of {T} frames: kept missing "
+                         "(drawn at rest by the renderer)")
+    for side in SIDES:
+        a = arms[side]
+        a["wr_new"], a["held"] = _contacts(a["wr_fk"], a["points_in"], a["points_ok"], a["points_off"], landmarks)
+    _hands_together(arms, target, source)
+    for side in SIDES:
+        a, p = arms[side], ix[side]
+        elbow, wrist = _two_bone(a["sh"], a["wr_new"], a["el"], a["wr"], a["e_ok"], a["l1"], a["l2"], a["L"], fps,
+                                 outward=1.0 if side == "left" else -1.0)
+        use = a["w_ok"]
+        P[use, p["wrist"]] = wrist[use]
+        P[use, p["elbow"]] = elbow[use]
+        missing_elbow = use & ~a["e_ok"]
+        conf[missing_elbow, p["elbow"]] = np.minimum(sh_conf, conf[:, p["wrist"]])[missing_elbow]
+        P[:, p["hand"]] = np.where(a["hand_ok"][..., None], P[:, p["wrist"]][:, None] + a["offsets"], P[:, p["hand"]])
+    return P, conf, notes
+
+
+def _first(*values):
+    return next(v for v in values if v is not None)
+
+
+def _ratio(target, source) -> float:
+    """target / source length, 1 when either was never measured."""
+    return 1.0 if target is None or source is None or source <= 0 else float(target) / float(source)
+
+
+def _face(face_in, seen, target: BodyProfile, source: BodyProfile, mid):
+    """(T, 128, 2) input faces -> ((T, 128, 2) faces on the target, face-size ratio), or (None, None)
+    without a target face. Per frame, a 2D similarity (complex a = scale * e^(i angle)) fits the
+    input's mean face onto its face; what it leaves is the expression."""
+    if target.face is None:
+        return None, None
+    to_c = lambda v: v[..., 0] + 1j * v[..., 1]
+    tgt = to_c(target.face)                                                           # (128,) relative to mid
+    out = np.broadcast_to(tgt, seen.shape + tgt.shape).copy() + to_c(mid)[:, None]
+    if source.face is None or not seen.any():
+        return np.stack([out.real, out.imag], -1), None
+    ratio = target.face_size / source.face_size
+    mean_in = to_c(source.face)
+    mean_c = mean_in - mean_in.mean()
+    X = to_c(face_in[seen] - mid[seen][:, None])                                      # (F, 128)
+    c = X.mean(axis=1, keepdims=True)
+    a = (np.conj(mean_c)[None] * (X - c)).sum(1, keepdims=True) / (np.abs(mean_c) ** 2).sum()
+    expression = (X - c) / a - mean_c                                                 # in the input's mean-face frame
+    centre = tgt.mean() + (c - mean_in.mean()) * ratio                               # head motion, scaled
+    out[seen] = to_c(mid[seen])[:, None] + centre + a * (tgt - tgt.mean() + ratio * expression)
+    return np.stack([out.real, out.imag], -1), ratio
+
+
+def _hand_offsets(hand, wrist, target_bones, source_bones) -> np.ndarray:
+    """(T, 21, 2) hand points -> (T, 21, 2) offsets from the body wrist of the same hand rebuilt bone
+    by bone: each bone the input's vector scaled to the target's length."""
+    scale = np.ones(len(HAND_BONES)) if target_bones is None or source_bones is None else \
+        np.asarray(target_bones) / np.maximum(np.asarray(source_bones), 1e-9)
+    out = np.zeros_like(hand)
+    out[:, 0] = (hand[:, 0] - wrist) * scale[PALM]
+    for (a, c), k in zip(HAND_BONES, scale):
+        out[:, c] = out[:, a] + (hand[:, c] - hand[:, a]) * k
+    return out
+
+
+def _contacts(wr_fk, points_in, points_ok, points_off, landmarks, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Where the wrist goes: the forward-kinematics wrist, pulled toward keeping the hand's contact
+    with the landmarks it is near. Each group of landmarks comes as (where they are in the input
+    (T, N, 2), where they are now, which exist (T, N), the group's size ratio). Every (landmark,
+    hand point) pair proposes a wrist: the hand point keeps its offset from the landmark (scaled by
+    the ratio) and the wrist follows at the rebuilt hand's offset. The proposals blend by how close
+    each pair is compared with the closest (CONTACT_NEAREST: smooth as the closest pair changes),
+    and how close that one is decides how much they override the forward wrist (CONTACT_REACH). A
+    contact (distance 0) is kept exactly. Returns the wrist (T, 2) and how much a landmark holds
+    it (T,), 0..1. Works `chunk` frames at a time ((chunk, N, 22, 2) arrays)."""
+    wrist, held = np.array(wr_fk, np.float64), np.zeros(len(wr_fk))
+    for start in range(0, len(wr_fk), chunk):
+        at = slice(start, start + chunk)
+        dist, wanted = [], []
+        for lm_in, lm_out, lm_ok, ratio in landmarks:
+            offset = points_in[at, None] - lm_in[at, :, None]                               # (C, N, 22, 2)
+            ok = lm_ok[at, :, None] & points_ok[at, None]
+            dist.append(np.where(ok, np.linalg.norm(offset, axis=-1), 1e3).reshape(len(offset), -1))
+            wanted.append((lm_out[at, :, None] + offset * ratio - points_off[at, None]).reshape(len(offset), -1, 2))
+        dist, wanted = np.concatenate(dist, 1), np.concatenate(wanted, 1)                  # (C, M), (C, M, 2)
+        nearest = dist.min(axis=1)
+        w = np.exp(-0.5 * ((dist - nearest[:, None]) / CONTACT_NEAREST) ** 2)              # 1 at the closest pair
+        contact = (w[..., None] * wanted).sum(1) / w.sum(1)[:, None]
+        held[at] = _hold(nearest)
+        wrist[at] = (1 - held[at, None]) * wrist[at] + held[at, None] * contact
+    return wrist, held
+
+
+def _hold(distance: np.ndarray) -> np.ndarray:
+    """How much a landmark at `distance` (shoulder widths) holds a hand, 0..1 (CONTACT_REACH)."""
+    return np.exp(-0.5 * (distance / CONTACT_REACH) ** 4)
+
+
+def _hands_together(arms: dict, target: BodyProfile, source: BodyProfile) -> None:
+    """Hands near each other keep their contact: the nearest pair of their points keeps its offset
+    (scaled by the hand-size ratio). The hand a landmark holds less moves more (a hand at the chin
+    stays there and the other comes to it); two held hands keep the places their landmarks give."""
+    a, b = arms["left"], arms["right"]
+    d = np.linalg.norm(a["points_in"][:, :, None] - b["points_in"][:, None], axis=-1)    # (T, 22, 22)
+    d = np.where(a["points_ok"][:, :, None] & b["points_ok"][:, None], d, np.inf)
+    flat = d.reshape(len(d), -1).argmin(axis=1)
+    i, j = np.unravel_index(flat, d.shape[1:])
+    t = np.arange(len(d))
+    dist = d[t, i, j]
+    ratio = np.mean([_ratio(target.hand_size(s), source.hand_size(s)) for s in SIDES])
+    wanted = (a["points_in"][t, i] - b["points_in"][t, j]) * ratio
+    now = (a["wr_new"] + a["points_off"][t, i]) - (b["wr_new"] + b["points_off"][t, j])
+    w = _hold(np.where(np.isfinite(dist), dist, 1e3))[:, None]
+    free_a, free_b = (1 - a["held"])[:, None], (1 - b["held"])[:, None]
+    share = 1 / np.maximum(free_a + free_b, 1e-9)
+    a["wr_new"] = a["wr_new"] + w * (wanted - now) * free_a * share
+    b["wr_new"] = b["wr_new"] - w * (wanted - now) * free_b * share
+
+
+def _two_bone(sh, wr, el_in, wr_in, e_ok, l1, l2, L, fps, outward) -> tuple[np.ndarray, np.ndarray]:
+    """Elbow by two-bone IK: shoulder (T, 2), wanted wrist (T, 2), this frame's bone lengths l1, l2
+    (T,) -> (elbow, wrist), the wrist pulled in only where out of reach. Lengths grow (up to 1.15 x
+    the target's, L) before the wrist is moved; a wrist too near the shoulder shortens the
+    longer bone. The bend side is the input's (which side of
+    shoulder -> wrist its elbow lies), smoothed over 0.1 s and kept until the arm bends clearly the
+    other way; frames before the first clear bend take its side (`outward`, +1 toward +x, if none)."""
+    v = wr - sh
+    d = np.linalg.norm(v, axis=-1)
+    grow = np.clip(d / np.maximum(l1 + l2, 1e-9), 1.0, 1.15 * (L[0] + L[1]) / np.maximum(l1 + l2, 1e-9))
+    l1, l2 = l1 * grow, l2 * grow
+    # A wrist nearer the shoulder than the bones allow: the longer bone points at the camera
+    # (foreshortened) until the two meet at a right angle.
+    near = d < np.abs(l1 - l2)
+    fold = np.sqrt(np.minimum(l1, l2) ** 2 + d ** 2)
+    l1, l2 = np.where(near & (l1 > l2), fold, l1), np.where(near & (l2 >= l1), fold, l2)
+    u = np.where(d[:, None] > 1e-9, v / np.maximum(d, 1e-9)[:, None], [0.0, 1.0])
+    d = np.clip(d, np.abs(l1 - l2) * 1.0001 + 1e-6, (l1 + l2) * 0.9999)
+    wrist = sh + u * d[:, None]
+    along = (l1 ** 2 - l2 ** 2 + d ** 2) / (2 * d)
+    height = np.sqrt(np.maximum(l1 ** 2 - along ** 2, 0))
+    normal = np.stack([-u[:, 1], u[:, 0]], axis=-1)
+    # The input's bend: sin of the angle between shoulder -> wrist and shoulder -> elbow.
+    a_in, b_in = wr_in - sh, el_in - sh
+    cross = (a_in[:, 0] * b_in[:, 1] - a_in[:, 1] * b_in[:, 0]) / np.maximum(
+        np.linalg.norm(a_in, axis=-1) * np.linalg.norm(b_in, axis=-1), 1e-9)
+    cross = np.where(e_ok, cross, 0.0)
+    if len(cross) > 1:
+        cross = gaussian_filter1d(cross, max(0.1 * fps, 1e-3), mode="nearest")
+    side = np.empty(len(cross))
+    clear = np.flatnonzero(np.abs(cross) > BEND_HYSTERESIS)
+    outward_side = np.where(-u[:, 1] * outward >= 0, 1.0, -1.0)  # the side that puts the elbow outward
+    current = np.sign(cross[clear[0]]) if len(clear) else outward_side[0]
+    for t, c in enumerate(cross):
+        if abs(c) > BEND_HYSTERESIS:
+            current = np.sign(c)
+        side[t] = current
+    elbow = sh + u * along[:, None] + (side * height)[:, None] * normal
+    return elbow, wrist

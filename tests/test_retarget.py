@@ -1,0 +1,347 @@
+"""Retargeting onto the trained person's body (posevideo.pose.retarget), on the CPU: the body
+profile, bone lengths, contacts, upright, missing parts, and where `render` uses it."""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posevideo.pose import (BodyProfile, NormStats, arrays, body_profile, point_groups, point_index, read_pose,
+                            retarget_pose, to_layout)
+from posevideo.pose.retarget import HAND_BONES
+
+ROOT = Path(__file__).resolve().parents[1]
+FPS = 15
+G = point_groups("reduced")
+FACE = G["face"]
+CHIN = point_index("reduced", "FACE_LANDMARKS", 152)
+BODY = {f"{s}_{j}": point_index("reduced", "POSE_LANDMARKS", f"{s.upper()}_{j.upper()}")
+        for s in ("left", "right") for j in ("shoulder", "elbow", "wrist", "hip")}
+RIGHT_HAND = G["right_hand"]
+INDEX_TIP = RIGHT_HAND[8]
+
+
+@pytest.fixture(scope="module")
+def speaker(tmp_path_factory):
+    """8 s of synthetic speaker 0 (the shipped renderer's person) at 15 fps: reduced xy (120, 178, 2)
+    pixels of a 256x256 video, conf."""
+    from posevideo.synthetic import synth_speaker
+    paths = synth_speaker(0, 8, tmp_path_factory.mktemp("speaker"), fps=FPS)
+    return arrays(to_layout(read_pose(paths["pose"]), "reduced"))
+
+
+@pytest.fixture(scope="module")
+def profile(speaker):
+    return body_profile(*speaker)
+
+
+def _normalized(xy, conf):
+    """Each frame in its own shoulder widths around its shoulder midpoint (the profile's units)."""
+    from posevideo.pose import normalize
+    return normalize(xy, conf, "reduced", per_frame=True)[0]
+
+
+def _other_person(profile: BodyProfile) -> BodyProfile:
+    """Proportions like the real signers in ../shared/real: longer forearms, shorter upper arms,
+    bigger hands, a shorter torso, a face higher and smaller."""
+    face = profile.face
+    centre = face.mean(axis=0)
+    return dataclasses.replace(
+        profile, upper_arm={s: v * 0.9 for s, v in profile.upper_arm.items()},
+        forearm={s: v * 1.5 for s, v in profile.forearm.items()},
+        hand_bones={s: v * 1.3 for s, v in profile.hand_bones.items()}, torso=profile.torso * 0.88,
+        face=(face - centre) * 0.8 + centre + [0.0, -0.15], face_size=profile.face_size * 0.8)
+
+
+def test_profile_of_the_synthetic_speaker(profile):
+    # posevideo.synthetic.motion: hips 1.6 below the shoulder line and 0.68 apart, in shoulder widths.
+    assert profile.torso == pytest.approx(1.6, abs=0.05) and profile.hip_width == pytest.approx(0.68, abs=0.03)
+    for side in ("left", "right"):
+        assert 0.6 < profile.upper_arm[side] < 1.0 and 0.25 < profile.forearm[side] < 0.6
+        assert profile.hand_bones[side].shape == (20,) and (profile.hand_bones[side] > 0).all()
+        shape = profile.hand_shape[side]
+        assert shape.shape == (21, 2) and np.allclose(shape[0], 0)
+        assert shape[12, 0] > 0.1  # the middle fingertip lies ahead of the wrist along the forearm
+    assert profile.face.shape == (128, 2) and profile.face[:, 1].max() < 0  # the face above the shoulders
+    assert profile.hips.shape == (2, 2) and profile.hips[0, 0] > 0 > profile.hips[1, 0]  # left hip at +x
+    assert profile.frames == 120
+
+
+def test_profile_round_trips_through_json(profile, speaker):
+    again = BodyProfile.from_dict(json.loads(json.dumps(profile.to_dict())))
+    for field in ("upper_arm", "forearm", "hand_bones", "hand_shape"):
+        for side in ("left", "right"):
+            assert np.allclose(getattr(again, field)[side], getattr(profile, field)[side], atol=1e-6)
+    assert np.allclose(again.face, profile.face, atol=1e-6) and np.allclose(again.hips, profile.hips, atol=1e-6)
+    assert again.torso == pytest.approx(profile.torso, abs=1e-6) and again.frames == profile.frames
+    # Parts never seen stay None through JSON.
+    xy, conf = speaker
+    conf = conf.copy()
+    conf[:, G["left_hand"]] = 0
+    conf[:, FACE] = 0
+    blind = BodyProfile.from_dict(json.loads(json.dumps(body_profile(xy, conf).to_dict())))
+    assert blind.hand_bones["left"] is None and blind.face is None and blind.face_size is None
+    assert blind.hand_bones["right"] is not None
+
+
+def test_onto_its_own_profile_changes_little(speaker, profile):
+    xy, conf = speaker
+    full, _, notes = retarget_pose(xy, conf, profile, mode="full", fps=FPS)
+    place, _, _ = retarget_pose(xy, conf, profile, mode="place", fps=FPS)
+    moved = np.linalg.norm(full - place, axis=-1)[conf > 0]  # shoulder widths
+    assert moved.mean() < 0.01 and np.percentile(moved, 99) < 0.05
+    assert not any("turned" in n for n in notes)
+
+
+def test_onto_other_proportions_gives_the_targets_bone_lengths(speaker, profile):
+    xy, conf = speaker
+    other = _other_person(profile)
+    out, out_conf, _ = retarget_pose(xy, conf, other, mode="full", fps=FPS)
+    got = body_profile(out, out_conf)
+    for side in ("left", "right"):
+        assert got.upper_arm[side] == pytest.approx(other.upper_arm[side], rel=1e-3)
+        assert got.forearm[side] == pytest.approx(other.forearm[side], rel=1e-3)
+        assert np.allclose(got.hand_bones[side], other.hand_bones[side], rtol=1e-3)
+    assert got.torso == pytest.approx(other.torso, rel=1e-3)
+    assert got.face_size == pytest.approx(other.face_size, rel=0.02)
+    assert np.abs(got.face.mean(0) - other.face.mean(0)).max() < 0.01  # the face where the target's sits
+    # ... and the shoulders are where `place` puts them.
+    place, _, _ = retarget_pose(xy, conf, other, mode="place", fps=FPS)
+    shoulders = [BODY["left_shoulder"], BODY["right_shoulder"]]
+    assert np.allclose(out[:, shoulders], place[:, shoulders], atol=1e-5)
+
+
+def _ik(shoulder, wrist, l1, l2, elbow_side):
+    """Elbow for a wanted wrist (all (2,)): the test's own two-bone solve."""
+    v = wrist - shoulder
+    d = np.linalg.norm(v)
+    a = (l1 ** 2 - l2 ** 2 + d ** 2) / (2 * d)
+    h = np.sqrt(max(l1 ** 2 - a ** 2, 0))
+    u = v / d
+    return shoulder + a * u + elbow_side * h * np.array([-u[1], u[0]])
+
+
+def test_a_hand_at_the_chin_stays_at_the_targets_chin(speaker, profile):
+    """The bug FINDINGS.md names: joint angles at the target's bone lengths moved a hand signed at the
+    chin down to the shoulder. Here another person (longer forearms, a higher, smaller face) touches
+    the chin with the right index fingertip; on the target the fingertip must be at its chin."""
+    xy, conf = speaker
+    other = _other_person(profile)
+    signer, signer_conf, _ = retarget_pose(xy, conf, other, mode="full", fps=FPS)  # (T, 178, 2) normalized
+    signer = signer.astype(np.float64)
+    touching = np.arange(40, 60)
+    for t in touching:
+        sh, el, wr = (signer[t, BODY[f"right_{j}"]] for j in ("shoulder", "elbow", "wrist"))
+        l1, l2 = np.linalg.norm(el - sh), np.linalg.norm(wr - el)
+        # Turn the hand so the index finger points up and inward, its tip on the chin.
+        hand = signer[t, RIGHT_HAND] - signer[t, RIGHT_HAND[0]]
+        now, want = hand[8] / np.linalg.norm(hand[8]), np.array([0.5, -1.0]) / np.hypot(0.5, 1.0)
+        c, s = now @ want, now[0] * want[1] - now[1] * want[0]
+        hand = hand @ np.array([[c, -s], [s, c]]).T
+        signer[t, RIGHT_HAND] = signer[t, CHIN] - hand[8] + hand
+        signer[t, BODY["right_wrist"]] = signer[t, RIGHT_HAND[0]]
+        signer[t, BODY["right_elbow"]] = _ik(sh, signer[t, RIGHT_HAND[0]], l1, l2, -1.0)
+    assert np.allclose(signer[touching, INDEX_TIP], signer[touching, CHIN])
+    full, _, _ = retarget_pose(signer, signer_conf, profile, mode="full", fps=FPS)
+    place, _, _ = retarget_pose(signer, signer_conf, profile, mode="place", fps=FPS)
+    mid = (full[touching, BODY["left_shoulder"]] + full[touching, BODY["right_shoulder"]]) / 2
+    chin = full[touching, CHIN]
+    assert np.abs(chin - mid - profile.face[FACE.index(CHIN)]).max() < 0.06  # the target's chin (+ head motion)
+    gap = np.linalg.norm(full[touching, INDEX_TIP] - chin, axis=-1)  # shoulder widths
+    assert gap.max() < 0.02, gap
+    # Placed by the shoulders alone, the fingertip stays at the other person's chin, above the target's.
+    assert np.linalg.norm(place[touching, INDEX_TIP] - chin, axis=-1).min() > 0.08
+
+
+def test_a_rotated_recording_is_turned_upright_with_a_note(speaker, profile):
+    xy, conf = speaker
+    upright_out, _, notes = retarget_pose(xy, conf, profile, mode="full", fps=FPS)
+    assert not any("turned" in n for n in notes)
+    for degrees in (90, 180):
+        a = np.radians(degrees)
+        turn = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        turned = (xy - 128) @ turn.T + 300
+        out, _, notes = retarget_pose(turned, conf, profile, mode="full", fps=FPS)
+        assert any("turned upright" in n for n in notes), notes
+        if degrees == 180:
+            assert any("upside down" in n for n in notes), notes
+        # Upright again: the shoulder line level, the face above it, close to the original's result.
+        line = out[:, BODY["left_shoulder"]] - out[:, BODY["right_shoulder"]]
+        assert np.degrees(np.abs(np.median(np.arctan2(line[:, 1], line[:, 0])))) < 5
+        assert np.median(out[:, FACE, 1]) < np.median(out[:, BODY["left_shoulder"], 1])
+        assert np.median(np.linalg.norm(out - upright_out, axis=-1)[conf > 0]) < 0.05
+
+
+def test_missing_hips_and_face_come_from_the_target(speaker, profile):
+    xy, conf = speaker
+    conf = conf.copy()
+    conf[:60, [BODY["left_hip"], BODY["right_hip"]]] = 0
+    conf[30:50, FACE] = 0
+    conf[:, G["left_hand"]] = 0
+    out, out_conf, notes = retarget_pose(xy, conf, profile, mode="full", fps=FPS)
+    assert (out_conf[:60, [BODY["left_hip"], BODY["right_hip"]]] > 0).all()
+    assert (out_conf[30:50][:, FACE] > 0).all()
+    mid = (out[:60, BODY["left_shoulder"]] + out[:60, BODY["right_shoulder"]]) / 2
+    assert np.allclose(out[:60, BODY["left_hip"]] - mid, profile.hips[0], atol=0.05)
+    face = out[30:50][:, FACE] - ((out[30:50, BODY["left_shoulder"]] + out[30:50, BODY["right_shoulder"]]) / 2)[:, None]
+    assert np.abs(face - profile.face).max() < 0.05
+    assert (out_conf[:, G["left_hand"]] == 0).all()  # a lost hand stays lost here (rest_hands fills it)
+    text = " ".join(notes)
+    assert "hips out of view in 60 of 120" in text and "no face in 20 of 120" in text
+    assert "left hand not seen in 120 of 120" in text
+
+
+def test_place_and_none_modes(speaker, profile):
+    xy, conf = speaker
+    from posevideo.pose import place_by_shoulders
+    target = NormStats(center=np.array([500.0, 300.0]), scale=80.0)
+    placed, _, notes = retarget_pose(xy, conf, profile, target, mode="place", fps=FPS)
+    assert np.allclose(placed[conf > 0], place_by_shoulders(xy, conf, "reduced", target)[conf > 0], atol=1e-3) and notes == []
+    same, same_conf, notes = retarget_pose(xy, conf, profile, target, mode="none")
+    assert np.array_equal(same, xy) and np.array_equal(same_conf, conf) and notes == []
+
+
+def test_the_elbow_never_flips_on_a_near_straight_arm(speaker, profile):
+    """A near-straight arm whose elbow jitters across the shoulder-wrist line: the solved elbow keeps
+    one side, so it moves smoothly."""
+    xy, conf = speaker
+    P = _normalized(xy, conf).astype(np.float64)
+    rng = np.random.default_rng(0)
+    sh = P[:, BODY["left_shoulder"]]
+    wrist = sh + [0.3, 1.05]
+    along = (wrist - sh) / np.linalg.norm(wrist - sh, axis=-1, keepdims=True)
+    across = np.stack([-along[:, 1], along[:, 0]], -1)
+    P[:, BODY["left_wrist"]] = wrist
+    P[:, BODY["left_elbow"]] = sh + 0.55 * (wrist - sh) + rng.normal(0, 0.02, (len(P), 1)) * across
+    P[:, G["left_hand"]] += (wrist - P[:, G["left_hand"][0]])[:, None]
+    out, _, _ = retarget_pose(P, conf, profile, mode="full", fps=FPS)
+    el, s, w = out[:, BODY["left_elbow"]], out[:, BODY["left_shoulder"]], out[:, BODY["left_wrist"]]
+    a, b = w - s, el - s
+    side = np.sign(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0])
+    assert len(set(side[np.abs(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]) > 1e-6])) == 1
+    assert np.abs(np.diff(el, axis=0)).max() < 0.1
+
+
+def test_render_placement_uses_the_profile_and_falls_back_without_one(speaker):
+    from posevideo.renderer.predict import DEFAULT_RENDERER, place
+    stats = json.loads((DEFAULT_RENDERER / "checkpoint.json").read_text())["stats"]
+    assert stats["profile"]["frames"] > 0  # the shipped renderer carries its person's profile
+    xy, conf = speaker
+    full, full_conf, boxes, notes = place(xy, conf, FPS, stats, retarget="full")
+    assert full.shape == xy.shape and boxes.shape == (len(xy), 3) and not any("no body profile" in n for n in notes)
+    old = {k: v for k, v in stats.items() if k != "profile"}
+    fallback, _, _, notes = place(xy, conf, FPS, old, retarget="full")
+    placed, _, _, _ = place(xy, conf, FPS, stats, retarget="place")
+    assert any("no body profile" in n for n in notes) and np.allclose(fallback, placed)
+    kept, _, _, _ = place(xy, conf, FPS, stats, retarget="none", frame_size=(256, 256))
+    seen = conf > 0
+    assert np.allclose(kept[seen], xy[seen])
+
+
+def test_rest_hand_is_stored_in_the_pose_core_and_equals_its_source():
+    from posevideo.pose.rest import measure_rest_hands, rest_hand_shapes
+    source = ROOT / "posevideo" / "models" / "gestures" / "checkpoint.json"
+    if not source.exists():
+        pytest.skip("the shipped gesture model is not in this checkout")
+    measured, stored = measure_rest_hands(source), rest_hand_shapes()
+    for side in ("left", "right"):
+        assert np.allclose(stored[side], measured[side], atol=1e-6)
+
+
+def test_retarget_imports_nothing_above_the_pose_core():
+    tree = ast.parse((ROOT / "posevideo" / "pose" / "retarget.py").read_text())
+    names = [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
+    names += [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    for name in names:
+        top = name.split(".")[0]
+        assert top in ("__future__", "dataclasses", "numpy", "scipy") or name.startswith(
+            ("posevideo.pose.", "posevideo.errors")), name
+    # And at run time: importing it (and so the pose core) loads nothing from the layers above.
+    code = ("import sys, posevideo.pose.retarget; print(sorted(m for m in sys.modules if m.startswith(("
+            "'posevideo.data', 'posevideo.renderer', 'posevideo.gestures', 'posevideo.training', 'posevideo.models'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_hand_bones_are_a_tree_of_the_mediapipe_fingers():
+    assert len(HAND_BONES) == 20 and sorted(c for _, c in HAND_BONES) == list(range(1, 21))
+    assert all(a < c for a, c in HAND_BONES)
+
+
+def test_a_renderer_bank_carries_its_persons_profile(tmp_path):
+    """`bank_from_data` measures the profile on the split's poses, and a packed bank keeps it (so
+    every renderer trained from a bank has `meta["stats"]["profile"]`)."""
+    from click.testing import CliRunner
+    from posevideo.cli import cli
+    from posevideo.renderer.train import bank_from_data, read_bank, write_bank
+    from posevideo.synthetic import synth_speaker
+    paths = synth_speaker(0, 12, tmp_path / "syn", fps=FPS)
+    result = CliRunner().invoke(cli, ["prepare", str(paths["video"]), "--speaker", "s", "--data", str(tmp_path / "DATA"),
+                                      "--poses-from", str(tmp_path / "syn"), "--size", "32", "--min-seconds", "2"])
+    assert result.exit_code == 0, result.output
+    bank = bank_from_data(tmp_path / "DATA", "s", 32, split="train")
+    profile = BodyProfile.from_dict(bank.stats["profile"])
+    assert profile.frames == len(bank.skeletons)
+    assert profile.torso == pytest.approx(1.6, abs=0.06) and profile.face.shape == (128, 2)
+    packed = read_bank(write_bank({"train": bank}, tmp_path / "bank"), "train")
+    assert packed.stats["profile"] == json.loads(json.dumps(bank.stats["profile"]))
+
+
+NODE = """
+import {retargetPose} from "./retarget.mjs";
+import {readFileSync} from "node:fs";
+const cases = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const out = cases.map((c) => {
+  const r = retargetPose(Float64Array.from(c.xy), Float32Array.from(c.conf), c.T, c.profile, c.placement, c.mode, c.fps);
+  return {xy: Array.from(r.xy), conf: Array.from(r.conf), notes: r.notes};
+});
+console.log(JSON.stringify(out));
+"""
+
+
+def test_the_javascript_twin_gives_pythons_output(speaker, profile, tmp_path):
+    """posevideo/web/retarget.js (for the page) and retarget_pose on the same poses: the same points
+    to float32 rounding (1e-3 px here, at ~105 px a shoulder width), the same confidences and notes.
+    Cases: another person's proportions with a hand at the chin, missing hips, face and a hand; the
+    speaker turned by 120 degrees; `place`; the speaker onto its own profile."""
+    import shutil
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no node on PATH")
+    xy, conf = speaker
+    target_dict = json.loads(json.dumps(profile.to_dict()))
+    target = BodyProfile.from_dict(target_dict)
+    placement = {"center": [123.66, 118.92], "scale": 104.6}
+    other, other_conf, _ = retarget_pose(xy, conf, _other_person(profile), NormStats(np.array([300.0, 200.0]), 80.0),
+                                         mode="full", fps=FPS)
+    other_conf = other_conf.copy()
+    other_conf[:30, [BODY["left_hip"], BODY["right_hip"]]] = 0
+    other_conf[50:60, FACE] = 0
+    other_conf[70:, G["left_hand"]] = 0
+    a = np.radians(120)
+    turned = (xy - 128) @ np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]).T + 200
+    cases = [(other, other_conf, "full", placement), (turned, conf, "full", None), (other, other_conf, "place", placement),
+             (xy, conf, "full", placement)]
+    payload = [{"xy": np.asarray(x, np.float64).ravel().tolist(), "conf": np.asarray(c, np.float64).ravel().tolist(),
+                "T": len(x), "profile": target_dict, "placement": p, "mode": m, "fps": FPS} for x, c, m, p in cases]
+    (tmp_path / "cases.json").write_text(json.dumps(payload))
+    shutil.copy(ROOT / "posevideo" / "web" / "retarget.js", tmp_path / "retarget.mjs")
+    (tmp_path / "run.mjs").write_text(NODE)
+    result = subprocess.run([node, "run.mjs", "cases.json"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for (x, c, mode, p), js in zip(cases, json.loads(result.stdout)):
+        stats = None if p is None else NormStats(np.asarray(p["center"], np.float64), p["scale"])
+        py_xy, py_conf, py_notes = retarget_pose(x, c, target, stats, mode=mode, fps=FPS)
+        js_xy = np.asarray(js["xy"], np.float32).reshape(py_xy.shape)
+        js_conf = np.asarray(js["conf"], np.float32).reshape(py_conf.shape)
+        assert np.array_equal(js_conf > 0, py_conf > 0) and np.allclose(js_conf, py_conf, atol=1e-6), mode
+        unit = 1e-3 if p is not None else 1e-5  # pixels, or shoulder widths
+        error = np.abs(js_xy - py_xy)[py_conf > 0].max()
+        assert error < unit, (mode, error)
+        assert js["notes"] == py_notes
