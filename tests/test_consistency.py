@@ -202,6 +202,19 @@ def test_render_drawn_out_is_what_the_video_shows(speaker, tmp_path):
     assert s["body"]["found_share"] >= 0.9 and s["body_error"]["mean"] < 0.2
 
 
+def test_transfer_drawn_out_with_each_retarget_mode_is_judged(speaker, tmp_path):
+    """`transfer --drawn-out` (with `--retarget place`, shoulders only) writes the drawn pose of its
+    output, and the pair passes `evaluate consistency` without a framing note."""
+    video, drawn = tmp_path / "t.mp4", tmp_path / "t.pose"
+    result = _run("transfer", "--video", speaker["video"], "--out", video, "--drawn-out", drawn, "--retarget", "place",
+                  "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    result = _run("evaluate", "consistency", "--video", video, "--pose", drawn, "--json", tmp_path / "t.json")
+    assert result.exit_code == 0 and "note:" not in result.output, result.output
+    s = json.loads((tmp_path / "t.json").read_text())["summary"]
+    assert s["frames"] == 2 * FPS and s["body"]["found_share"] >= 0.9
+
+
 # --- clear errors -------------------------------------------------------------------------------------
 
 def _one_line_error(result, *fragments):
