@@ -274,13 +274,32 @@ def train_renderer(**options):
 @click.option("--batch", type=click.IntRange(1), default=16)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
 @click.option("--limit", type=click.IntRange(1), default=None, help="Evaluate at most this many frames (evenly spaced).")
+@click.option("--consistency", type=click.IntRange(1), default=None,
+              help="Also pose consistency (MediaPipe on the output, ~50 ms a frame on CPU) on this many evenly spaced frames.")
 def evaluate_renderer(**options):
-    """PSNR/SSIM (frame, hands, face), temporal flicker, frames/s, and a contact sheet."""
+    """PSNR/SSIM (frame, hands, face), temporal flicker, frames/s, a contact sheet, optionally pose consistency."""
     from posevideo.renderer.evaluate import evaluate as run_evaluation
     result = run_evaluation(**options)
     for key, value in result["metrics"].items():
         click.echo(f"{key:<24} {'-' if value is None else f'{value:.4f}'}")
     click.echo(f"wrote {options['json_out']} and {result['sheet']}")
+
+
+@evaluate.command("consistency")
+@click.option("--video", type=click.Path(dir_okay=False), required=True, help="A generated video (render, transfer).")
+@click.option("--pose", "pose_path", type=click.Path(dir_okay=False), required=True,
+              help="The pose drawn into it: the .pose that `render --drawn-out` / `transfer --drawn-out` wrote.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Also write the report (with per-frame arrays) here.")
+def evaluate_consistency(video, pose_path, json_out):
+    """Pose consistency without ground truth: MediaPipe on the generated frames vs the drawn pose."""
+    from pathlib import Path
+    from posevideo.renderer.consistency import consistency, table
+    report = consistency(video, pose_path, json_out)
+    click.echo(table({Path(video).name: report["summary"]}))
+    click.echo("found %: share of frames where the part was drawn; body err: shoulder widths after a similarity fit "
+               "(raw: without); hand err: hand sizes after each hand's fit")
+    if json_out:
+        click.echo(f"wrote {json_out}")
 
 
 @cli.command()
@@ -294,10 +313,13 @@ def evaluate_renderer(**options):
 @click.option("--retarget", type=click.Choice(["full", "place", "none"]), default="full", show_default=True,
               help="full: rebuild the pose on the trained person's body (bone lengths, face, contacts kept); "
                    "place: move and scale by the shoulders only; none: keep the pose where it is.")
-def render(pose_path, model, out, audio, device, batch, retarget):
+@click.option("--drawn-out", type=click.Path(dir_okay=False), default=None,
+              help="Also write the pose as drawn (reduced, in the video's pixels, parts the input had) for `evaluate consistency`.")
+def render(pose_path, model, out, audio, device, batch, retarget, drawn_out):
     """Render a .pose file as video of the trained person."""
     from posevideo.renderer.predict import render_pose
-    path = render_pose(pose_path, model, out, audio=audio, device=device, batch=batch, retarget=retarget)
+    path = render_pose(pose_path, model, out, audio=audio, device=device, batch=batch, retarget=retarget,
+                       drawn_out=drawn_out)
     click.echo(str(path))
 
 
@@ -422,13 +444,19 @@ def speak(audio, text, gestures_model, renderer, out, fps, preview, device, pose
               help="Renderer run folder or checkpoint of the target person (default: the shipped small renderer).")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="The video to write (.mp4).")
 @click.option("--pose-out", type=click.Path(dir_okay=False), default=None, help="Also keep the retargeted .pose here.")
+@click.option("--drawn-out", type=click.Path(dir_okay=False), default=None,
+              help="Also write the pose as drawn (reduced, in the output video's pixels) for `evaluate consistency`.")
+@click.option("--retarget", type=click.Choice(["full", "place", "none"]), default="full", show_default=True,
+              help="As `render --retarget`: full rebuilds the driver's pose on the trained person's body; place "
+                   "moves and scales it by the shoulders only; none keeps it where it is.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
 @click.option("--batch", type=click.IntRange(1), default=16)
-def transfer(video, renderer, out, pose_out, device, batch):
+def transfer(video, renderer, out, pose_out, drawn_out, retarget, device, batch):
     """Video -> video: the driver's motion, retargeted and smoothed, rendered as the target person."""
     from posevideo.transfer import transfer as run
 
-    click.echo(str(run(video, renderer, out, pose_out=pose_out, device=device, batch=batch)))
+    click.echo(str(run(video, renderer, out, pose_out=pose_out, device=device, batch=batch, drawn_out=drawn_out,
+                       retarget=retarget)))
 
 
 

@@ -1,6 +1,6 @@
 """`posevideo transfer`: video -> video, the driver's motion performed by the renderer's person.
 
-    posevideo transfer --video DRIVER.mp4 [--renderer RUN] --out OUT.mp4 [--pose-out P.pose]
+    posevideo transfer --video DRIVER.mp4 [--renderer RUN] --out OUT.mp4 [--pose-out P.pose] [--drawn-out D.pose]
 
 Everybody Dance Now's "do as I do": the driver's pose is extracted as `prepare` extracts it
 (MediaPipe Holistic, frames where it followed someone else dropped, short gaps filled, smoothed),
@@ -21,28 +21,31 @@ MIN_PERSON_SECONDS = 0.5  # less than this of a visible person is not worth rend
 
 
 def transfer(video: str | Path, renderer: str | Path | None, out: str | Path, pose_out: str | Path | None = None,
-             device: str | None = None, batch: int = 16, progress: bool = True) -> Path:
+             device: str | None = None, batch: int = 16, progress: bool = True,
+             drawn_out: str | Path | None = None, retarget: str = "full") -> Path:
     """Write `out` (mp4 at the driver's fps, one frame per driver frame, the driver's audio when it
     has any) showing the renderer's person (None: the shipped small renderer) moving as the person
     in `video`; with `pose_out`, also the retargeted reduced pose (pixels of the renderer's video,
-    the hands as seen: rest hands are only drawn). Returns `out`."""
+    the hands as seen: rest hands are only drawn); with `drawn_out`, the pose as drawn, in the
+    generated video's pixels (`posevideo.renderer.predict.drawn_pose`, for `evaluate consistency`).
+    `retarget`: as `render --retarget` (`posevideo.renderer.predict.place`). Returns `out`."""
     from tqdm import tqdm
 
     from posevideo.pose import (DEFAULT_CUTOFF_HZ, arrays, make_pose, shoulder_indices, smooth, to_layout,
                                 write_pose)
-    from posevideo.renderer.predict import check_mp4, load_renderer, place, render_poses
+    from posevideo.renderer.predict import check_mp4, check_pose_path, load_renderer, place, render_poses
     from posevideo.pose.extract import extract_video
     from posevideo.video import probe
 
     video, out = Path(video), Path(out)
     # Everything that can be checked before the slow extraction is checked first.
     check_mp4(out)
-    if pose_out is not None and Path(pose_out).suffix.lower() != ".pose":
-        raise InputError(pose_out, "is not a .pose path", "Name the pose output P.pose.")
+    check_pose_path(pose_out)
+    check_pose_path(drawn_out)
     if out.resolve() == video.resolve():
         raise InputError(out, "is the driver video itself", "Write the result to another file.")
     from posevideo.files import check_writable
-    for path in (out, pose_out):
+    for path in (out, pose_out, drawn_out):
         if path is not None:
             check_writable(Path(path).parent)
     info = probe(video)  # not a video, empty, corrupt, truncated: InputError naming it
@@ -74,9 +77,9 @@ def transfer(video: str | Path, renderer: str | Path | None, out: str | Path, po
     if info.has_audio:
         from posevideo.audio import SAMPLE_RATE, load_audio
         wave = load_audio(video, SAMPLE_RATE)
-    render_poses(xy, conf, fps, renderer, out, audio=wave, device=device, batch=batch,
-                 frame_size=(info.width, info.height), progress=progress, path=video)
+    render_poses(xy, conf, fps, renderer, out, audio=wave, device=device, batch=batch, retarget=retarget,
+                 frame_size=(info.width, info.height), progress=progress, path=video, drawn_out=drawn_out)
     if pose_out is not None:
-        placed, placed_conf, _, _ = place(xy, conf, fps, stats, rest=False, path=video)
+        placed, placed_conf, _, _ = place(xy, conf, fps, stats, retarget=retarget, rest=False, path=video)
         write_pose(make_pose("reduced", placed, placed_conf, fps, int(stats["width"]), int(stats["height"])), pose_out)
     return out

@@ -10,6 +10,7 @@ from posevideo.pose.motion import DEFAULT_CUTOFF_HZ, fill_gaps, resample, smooth
 from posevideo.pose.normalize import NormStats, denormalize, normalize, place_by_shoulders
 from posevideo.pose.rest import hand_frames, rest_hands
 from posevideo.pose.retarget import BodyProfile, body_profile, retarget_pose, upright
+from posevideo.pose.similarity import Similarity, fit_error, similarity_fit
 
 __all__ = [
     "read_pose", "write_pose", "holistic_pose", "arrays", "replace_arrays", "pose_from_arrays", "make_pose",
@@ -19,4 +20,5 @@ __all__ = [
     "resample", "smooth", "fill_gaps", "DEFAULT_CUTOFF_HZ",
     "rest_hands", "hand_frames",
     "BodyProfile", "body_profile", "retarget_pose", "upright",
+    "Similarity", "similarity_fit", "fit_error",
 ]

@@ -31,13 +31,14 @@ def downscale(frame: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
 
 
 def holistic(frames: Iterable[np.ndarray], fps: float, width: int, height: int, refine_face: bool = True,
-             path=None):
+             path=None, static: bool = False):
     """RGB frames (H, W, 3) uint8 of a `width` x `height` video at `fps` (any scale of it) -> a
     holistic Pose (one person, points in `width` x `height` pixels, one pose frame per frame),
-    raw: no cleaning. `path` only names the source in errors."""
+    raw: no cleaning. `static`: detect afresh in every frame (frames that are not a sequence; slower)
+    instead of tracking from the previous frame. `path` only names the source in errors."""
     from pose_format.utils.holistic import load_holistic  # imports mediapipe (~1.5 s): only when needed
 
-    config = {"model_complexity": 1, "refine_face_landmarks": refine_face}
+    config = {"model_complexity": 1, "refine_face_landmarks": refine_face, "static_image_mode": static}
     try:
         # Landmarks come normalized to [0, 1]; width/height scale them back to source pixels.
         return load_holistic(frames, fps=fps, width=width, height=height, additional_holistic_config=config)

@@ -8,6 +8,9 @@
   output minus that of the ground truth (levels of 0-255; 0 = moves exactly as much as the real video,
   > 0 = flickers more); reported as the mean of its absolute value, and both raw means;
 - frames/s of the generator on the evaluation device (batch as given, host transfers included);
+- optionally (`consistency=N`), pose consistency (`posevideo.renderer.consistency`) on N evenly
+  spaced output frames: MediaPipe on the output against the drawn pose, each frame on its own
+  (about 40-60 ms a frame on a 2-core CPU, so it is off by default);
 - a contact sheet PNG: the worst and the best frames by PSNR, rows of pose | target | output.
 """
 from __future__ import annotations
@@ -73,8 +76,9 @@ def contact_sheet(skeletons: np.ndarray, targets: np.ndarray, outputs: np.ndarra
 
 def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker: str | None = None,
              split: str = "test", sheet: str | Path | None = None, batch: int = 16, device: str | None = None,
-             limit: int | None = None) -> dict:
-    """Run the generator on every frame of the split; write the metrics JSON and the contact sheet."""
+             limit: int | None = None, consistency: int | None = None) -> dict:
+    """Run the generator on every frame of the split; write the metrics JSON and the contact sheet.
+    `consistency`: also the pose-consistency summary on that many evenly spaced output frames."""
     device = pick_device(device)
     G, meta = load_renderer(model, device)
     size = meta["model"]["size"]
@@ -129,6 +133,13 @@ def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker:
         metrics["change_output"] = float(d_out.mean())
         metrics["change_target"] = float(d_gt.mean())
     metrics["frames_per_s"] = len(pick) / seconds
+    found = None
+    if consistency:
+        found = _consistency(bank, pick, outputs, consistency, meta, data)
+        for part in ("body", "face", "hands"):
+            metrics[f"{part}_found"] = found["summary"][part]["found_share"]
+        metrics["body_error"] = found["summary"]["body_error"]["mean"]
+        metrics["hand_error"] = found["summary"]["hand_error"]["mean"]
 
     sheet = Path(sheet) if sheet else Path(json_out).with_suffix(".png")
     from PIL import Image
@@ -137,5 +148,25 @@ def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker:
     result = {"model": str(meta["path"]), "step": meta.get("step"), "data": str(data), "split": split,
               "frames": int(len(pick)), "device": device, "batch": batch, "metrics": metrics,
               "sheet": str(sheet), "note": "PSNR in dB, SSIM in [0, 1], flicker in levels of 0-255"}
+    if found is not None:
+        result["consistency"] = found
+        result["note"] += ("; *_found: share of frames where the part was drawn that MediaPipe found in the output, "
+                           "body_error in shoulder widths, hand_error in hand sizes (see evaluate consistency)")
     write_json(json_out, result)
     return result
+
+
+def _consistency(bank, pick: np.ndarray, outputs: np.ndarray, count: int, meta: dict, data) -> dict:
+    """Pose consistency of `count` evenly spaced outputs against the bank's drawn poses."""
+    from posevideo.renderer.consistency import compare, detect, per_frame_json
+    if "pose_xy" not in bank.meta:
+        raise InputError(data, "holds no drawn poses (a bank packed before they were kept)",
+                         "Pack it again with `posevideo pack-frames`, or evaluate on the DATA folder.")
+    sub = np.unique(np.linspace(0, len(pick) - 1, min(count, len(pick))).round().astype(int))
+    size = outputs.shape[2], outputs.shape[1]
+    fps = float(meta.get("stats", {}).get("fps") or 15.0)
+    # The frames are not one sequence (evenly spaced, several intervals): MediaPipe detects afresh in each.
+    found_xy, found_conf = detect(list(outputs[sub]), fps, *size, static=True)
+    result = compare(bank.meta["pose_xy"][pick[sub]], bank.meta["pose_conf"][pick[sub]], found_xy, found_conf, size)
+    return {"frames": [int(i) for i in pick[sub]], "summary": result["summary"],
+            "per_frame": per_frame_json(result["per_frame"])}

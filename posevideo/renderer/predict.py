@@ -91,9 +91,27 @@ def place(xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, retarget: s
     return np.asarray(xy, np.float32), conf, boxes, notes
 
 
+def drawn_pose(xy: np.ndarray, conf: np.ndarray, boxes: np.ndarray, size: int,
+               input_conf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The reduced pose as the generator saw it, in the generated frames' pixels: placed xy (T, K, 2)
+    cut by `boxes` (T, 3) (x0, y0, side) and scaled to `size`, as `draw_skeletons` maps it (u = (x -
+    x0) * size / side). Parts (body, face, each hand) the input had no point of in a frame
+    (`input_conf` (T, K), before hands at rest or any filling) get conf 0 there: what the pose
+    consistency metric may hold the video to. Returns (xy float32, conf float32); conf 0 points at 0."""
+    from posevideo.pose import point_groups
+    out = (xy - boxes[:, None, :2]) * (size / boxes[:, None, 2:3])
+    conf = np.array(conf, np.float32)
+    for idx in point_groups("reduced").values():
+        missing = np.flatnonzero(~(input_conf[:, idx] > 0).any(1))              # frames without the part
+        conf[missing[:, None], idx] = 0
+    return np.where(conf[..., None] > 0, out, 0).astype(np.float32), conf
+
+
 def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio: str | Path | None = None,
-                device: str | None = None, batch: int = 16, retarget: str = "full", progress: bool = True) -> Path:
-    """Write `out` (mp4, H.264, the pose's fps, audio muxed when given); return its path."""
+                device: str | None = None, batch: int = 16, retarget: str = "full", progress: bool = True,
+                drawn_out: str | Path | None = None) -> Path:
+    """Write `out` (mp4, H.264, the pose's fps, audio muxed when given); return its path.
+    `drawn_out`: also the pose as drawn (`drawn_pose`), a .pose in the video's pixels."""
     from posevideo.pose import arrays, read_pose, to_layout
     check_mp4(out)
     pose = read_pose(pose_path)
@@ -109,18 +127,19 @@ def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio
         wave = load_audio(audio, SAMPLE_RATE)
     frame_size = (pose.header.dimensions.width, pose.header.dimensions.height)
     return render_poses(xy, conf, fps, model, out, audio=wave, device=device, batch=batch, retarget=retarget,
-                        frame_size=frame_size, progress=progress, path=pose_path)
+                        frame_size=frame_size, progress=progress, path=pose_path, drawn_out=drawn_out)
 
 
 def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path | None, out: str | Path,
                  audio: np.ndarray | None = None, device: str | None = None, batch: int = 16, retarget: str = "full",
                  frame_size: tuple[int, int] | None = None, progress: bool = True, path=None,
-                 preview: str | Path | None = None) -> Path:
+                 preview: str | Path | None = None, drawn_out: str | Path | None = None) -> Path:
     """Reduced-layout xy (T, 178, 2) pixels and conf (T, 178) at `fps` -> `out` (mp4, one video frame
     per pose frame, the first at t = 0), with 16 kHz mono `audio` muxed when given; `preview`: also
     a side-by-side mp4, skeleton (what the generator saw) | video. `retarget`: see `place`. Missing
     hands are drawn at rest (`posevideo.pose.rest_hands`); notes on stderr say what was filled or
-    turned. `path` only names the pose's source in errors."""
+    turned. `drawn_out`: also a .pose of the pose as drawn, in the video's pixels (`drawn_pose`; for
+    `evaluate consistency`). `path` only names the pose's source in errors."""
     from tqdm import tqdm
     from posevideo.audio import SAMPLE_RATE
     from posevideo.pose import hand_frames
@@ -131,9 +150,13 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
         if video is not None:
             check_mp4(video)
             check_writable(Path(video).parent)  # now, not after the model is loaded and the frames drawn
+    check_pose_path(drawn_out)
+    if drawn_out is not None:
+        check_writable(Path(drawn_out).parent)
     device = pick_device(device)
     G, meta = load_renderer(model, device)
     size = meta["model"]["size"]
+    input_conf = conf  # before retargeting and hands at rest: what the input had
     seen = hand_frames(conf)
     xy, conf, boxes, notes = place(xy, conf, fps, meta["stats"], retarget=retarget, frame_size=frame_size, path=path)
     for note in notes:
@@ -152,12 +175,20 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
                 writer.write(frame)
                 if side is not None:
                     side.write(np.concatenate([skeleton, frame], axis=1))
+    if drawn_out is not None:
+        from posevideo.pose import make_pose, write_pose
+        write_pose(make_pose("reduced", *drawn_pose(xy, conf, boxes, size, input_conf), fps, size, size), drawn_out)
     return Path(out)
 
 
 def check_mp4(out: str | Path) -> None:
     if Path(out).suffix.lower() != ".mp4":
         raise InputError(out, "is not an .mp4 path", "Name the output OUT.mp4.")
+
+
+def check_pose_path(out: str | Path | None) -> None:
+    if out is not None and Path(out).suffix.lower() != ".pose":
+        raise InputError(out, "is not a .pose path", "Name the pose output P.pose.")
 
 
 def ship(model: str | Path, out: str | Path) -> Path:

@@ -66,7 +66,9 @@ class FrameBank:
     channels_last, both jittered by the same random scale/aspect change about the centre.
     `stats`: where the person stands (for `render`); `meta`: per-frame numpy arrays for evaluation,
     `clip` (N,) int (frames of one interval share it, in time order), `regions` (N, 3, 4) float32
-    = left hand, right hand, face boxes (x0, y0, x1, y1) in crop pixels, -1 where not seen.
+    = left hand, right hand, face boxes (x0, y0, x1, y1) in crop pixels, -1 where not seen,
+    `pose_xy` (N, 178, 2) float32 and `pose_conf` (N, 178) the drawn reduced pose in crop pixels
+    (banks packed before these were kept lack them).
     """
 
     def __init__(self, skeletons, frames, device: str = "cpu", stats: dict | None = None,
@@ -139,7 +141,7 @@ def bank_from_data(data: str | Path, speaker: str, size: int, split: str = "trai
     if len(rows) == 0:
         raise InputError(sdir, f"has no valid frames in the '{split}' split",
                          "Run `posevideo prepare` on more video of this speaker (each split needs intervals).")
-    skeletons, frames, clips, regs, boxes, poses = [], [], [], [], [], []
+    skeletons, frames, clips, regs, boxes, poses, drawn_xy, drawn_conf = [], [], [], [], [], [], [], []
     clip_ids: dict[str, int] = {}
     for video, part in rows.groupby("video_fn", sort=True):
         t = part["frame_idx"].to_numpy()
@@ -149,6 +151,8 @@ def bank_from_data(data: str | Path, speaker: str, size: int, split: str = "trai
         frames.append(np.load(sdir / "frames" / f"{video}.{size}.npy", mmap_mode="r")[t])
         crop_xy = (xy[t] - box[:, None, :2]) * (size / box[:, None, 2:3])          # crop pixels
         regs.append(regions(crop_xy, conf[t]))
+        drawn_xy.append(np.where(conf[t, :, None] > 0, crop_xy, 0).astype(np.float32))
+        drawn_conf.append(conf[t].astype(np.float32))
         clips.append(np.array([clip_ids.setdefault(f"{video}/{i}", len(clip_ids)) for i in part["interval_id"]]))
         boxes.append(box)
         poses.append((xy[t], conf[t]))
@@ -160,7 +164,9 @@ def bank_from_data(data: str | Path, speaker: str, size: int, split: str = "trai
     # The person's proportions, so `render` can rebuild another person's pose on this body.
     placement["profile"] = body_profile(np.concatenate([p[0] for p in poses]), np.concatenate([p[1] for p in poses]),
                                         path=sdir).to_dict()
-    meta = {"clip": np.concatenate(clips).astype(np.int32), "regions": np.concatenate(regs)}
+    # The drawn poses (crop pixels) let `evaluate renderer --consistency` judge the output without MediaPipe on the targets.
+    meta = {"clip": np.concatenate(clips).astype(np.int32), "regions": np.concatenate(regs),
+            "pose_xy": np.concatenate(drawn_xy), "pose_conf": np.concatenate(drawn_conf)}
     return FrameBank(np.concatenate(skeletons), np.concatenate(frames), device, placement, meta)
 
 

@@ -1,0 +1,198 @@
+"""Real inputs through the renderer, judged by pose consistency (no ground truth needed).
+
+    python benchmarks/real.py [--model RUN] [--frames 150] [--retarget none|place|full] [--out DIR]
+
+Every `.pose` in ../shared/real/ goes through `render`, every video through `transfer`, with the
+shipped small renderer (or `--model RUN`), each cut to its first `--frames` frames (0: all). Each
+output is judged by `posevideo.renderer.consistency` against the pose as drawn (`--drawn-out`):
+body, face and hands found, body error (shoulder widths) and hand-shape error (hand sizes). The
+own-speaker ceiling beside them: the same renderer on its own speaker's poses, the synthetic
+speaker of seed 0 (`posevideo synth-speaker --seed 0 --seconds 20 --fps 15`, made in a temp folder).
+`--retarget` is passed to `render_pose` / `transfer` when given (for checkouts that have it).
+
+Writes DIR/real.json (summaries, per-frame arrays, timings, machine, command), DIR/<input>.mp4,
+DIR/<input>.drawn.pose and a contact sheet per input, DIR/<input>.png: a few evenly spaced frames,
+each a row of generated | drawn skeleton (the parts the input had) | MediaPipe's skeleton of the
+generated frame. Prints the table that BENCHMARKS.md holds.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import inspect
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from posevideo.errors import InputError
+from posevideo.files import atomic_output, write_json
+from posevideo.renderer.consistency import consistency
+from posevideo.renderer.predict import DEFAULT_RENDERER, render_pose
+from posevideo.transfer import transfer
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "real"
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi")
+SHEET_ROWS = 4
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def retarget_kwargs(function, retarget: str | None) -> dict:
+    """{"retarget": mode} when asked for; a clear exit when this checkout's function lacks it."""
+    if retarget is None:
+        return {}
+    if "retarget" not in inspect.signature(function).parameters:
+        sys.exit(f"error: --retarget {retarget}: {function.__module__}.{function.__name__} in this checkout takes no "
+                 "'retarget' argument (the retargeting change has not landed). Leave --retarget out.")
+    return {"retarget": retarget}
+
+
+def cut_pose(path: Path, frames: int, out: Path) -> Path:
+    """The first `frames` frames of a .pose (reduced layout, as `render` reads it) -> `out`."""
+    from posevideo.pose import arrays, make_pose, read_pose, to_layout, write_pose
+    pose = read_pose(path)
+    xy, conf = arrays(to_layout(pose, "reduced", path=path))
+    if frames:
+        xy, conf = xy[:frames], conf[:frames]
+    dims = pose.header.dimensions
+    write_pose(make_pose("reduced", xy, conf, float(pose.body.fps), dims.width, dims.height), out)
+    return out
+
+
+def cut_video(path: Path, frames: int, out: Path) -> Path:
+    """The first `frames` frames of a video (constant rate, no audio) -> `out` (mp4)."""
+    from posevideo.video import constant_rate_frames, probe, write_video
+    info = probe(path)
+    kept = [f for _, f in zip(range(frames or info.frames), constant_rate_frames(path, info))]
+    write_video(out, kept, info.fps)
+    return out
+
+
+def contact_sheet(video: Path, report: dict, out: Path) -> None:
+    """SHEET_ROWS evenly spaced frames: generated | drawn skeleton | MediaPipe's skeleton."""
+    from PIL import Image
+    from posevideo.skeleton import draw_skeleton
+    from posevideo.video import read_frames
+    frames = list(read_frames(video))
+    size = frames[0].shape[0]
+    rows = []
+    for t in np.linspace(0, len(frames) - 1, min(SHEET_ROWS, len(frames))).round().astype(int):
+        drawn = draw_skeleton(report["drawn_xy"][t], report["drawn_conf"][t], "reduced", size)
+        found = draw_skeleton(report["found_xy"][t], report["found_conf"][t], "reduced", size)
+        rows.append(np.concatenate([frames[t], drawn, found], axis=1))
+    with atomic_output(out) as tmp:
+        Image.fromarray(np.concatenate(rows, axis=0)).save(tmp)
+
+
+def judge(name: str, video: Path, drawn: Path, out_dir: Path, seconds: float) -> dict:
+    start = time.perf_counter()
+    report = consistency(video, drawn, progress=False, keep_found=True)
+    contact_sheet(video, report, out_dir / f"{name}.png")
+    return {"summary": report["summary"], "per_frame": report["per_frame"],
+            "seconds": {"generate": round(seconds, 1), "consistency": round(time.perf_counter() - start, 1)},
+            "sheet": str(out_dir / f"{name}.png"), "video": str(video)}
+
+
+def run_input(path: Path, args, out_dir: Path, tmp: Path) -> dict:
+    """A .pose through `render`, a video through `transfer`, each with `--drawn-out`; then judged."""
+    start = time.perf_counter()
+    video, drawn = out_dir / f"{path.stem}.mp4", out_dir / f"{path.stem}.drawn.pose"
+    if path.suffix == ".pose":
+        render_pose(cut_pose(path, args.frames, tmp / f"{path.stem}.pose"), args.model, video, device=args.device,
+                    progress=False, drawn_out=drawn, **retarget_kwargs(render_pose, args.retarget))
+    else:
+        transfer(cut_video(path, args.frames, tmp / f"{path.stem}.mp4"), args.model, video, device=args.device,
+                 progress=False, drawn_out=drawn, **retarget_kwargs(transfer, args.retarget))
+    return judge(path.stem, video, drawn, out_dir, time.perf_counter() - start)
+
+
+def run_ceiling(args, out_dir: Path, tmp: Path) -> dict:
+    from posevideo.synthetic import synth_speaker
+    made = synth_speaker(0, args.ceiling_seconds, tmp / "own", fps=15)
+    return run_input(Path(made["pose"]), args, out_dir, tmp)
+
+
+def table(rows: dict[str, dict], ceiling: dict | None) -> str:
+    def pct(part):
+        return "-" if part["found_share"] is None else f"{100 * part['found_share']:.1f}"
+
+    def num(stat):
+        return "-" if stat["mean"] is None else f"{stat['mean']:.3f}"
+
+    top = None if ceiling is None else ceiling["summary"]["hands"]["found_share"]
+    head = (f"| input | frames | body found % | face found % | hands found % (of hand-frames) | hands / ceiling "
+            f"| body error (sw) | hand error (hs) |\n|---|---|---|---|---|---|---|---|")
+    lines = [head]
+    for name, row in ([("own speaker (ceiling)", ceiling)] if ceiling else []) + list(rows.items()):
+        if "error" in row:
+            lines.append(f"| {name} | - | {row['error']} | | | | | |")
+            continue
+        s = row["summary"]
+        share = s["hands"]["found_share"]
+        ratio = "-" if share is None or not top else f"{100 * share / top:.0f} %"
+        lines.append(f"| {name} | {s['frames']} | {pct(s['body'])} | {pct(s['face'])} | {pct(s['hands'])} "
+                     f"({s['hands']['present']}) | {ratio} | {num(s['body_error'])} | {num(s['hand_error'])} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--real", type=Path, default=REAL, help="Folder of real .pose files and videos.")
+    parser.add_argument("--model", default=None, help="Renderer run or checkpoint (default: the shipped small one).")
+    parser.add_argument("--frames", type=int, default=150, help="First N frames of each input (0: all).")
+    parser.add_argument("--retarget", choices=("none", "place", "full"), default=None,
+                        help="Passed to render/transfer when given (checkouts with retargeting).")
+    parser.add_argument("--out", type=Path, default=Path("real_benchmark"), help="Folder for videos, sheets, JSON.")
+    parser.add_argument("--only", nargs="*", default=None, help="Only inputs whose file name starts with one of these.")
+    parser.add_argument("--ceiling-seconds", type=float, default=20.0)
+    parser.add_argument("--no-ceiling", action="store_true")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    if not args.real.is_dir():
+        sys.exit(f"error: {args.real}: no such folder. Pass --real DIR (the shared real footage).")
+    inputs = sorted(p for p in args.real.iterdir() if p.suffix == ".pose" or p.suffix.lower() in VIDEO_SUFFIXES)
+    if args.only:
+        inputs = [p for p in inputs if any(p.name.startswith(o) for o in args.only)]
+    for function in (render_pose, transfer):  # refuse an unknown --retarget now, not after the ceiling
+        retarget_kwargs(function, args.retarget)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, dict] = {}
+    ceiling = None
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if not args.no_ceiling:
+            print("own speaker (synthetic seed 0) ...", file=sys.stderr, flush=True)
+            ceiling = run_ceiling(args, args.out, tmp)
+        for path in inputs:
+            print(f"{path.name} ...", file=sys.stderr, flush=True)
+            try:
+                rows[path.name] = run_input(path, args, args.out, tmp)
+            except InputError as error:  # a refused input is a row of the table, not the end of the run
+                rows[path.name] = {"error": str(error)}
+    text = table(rows, ceiling)
+    print(text)
+    write_json(args.out / "real.json", {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_model(),
+        "command": " ".join(["python"] + sys.argv), "model": str(args.model or DEFAULT_RENDERER),
+        "retarget": args.retarget, "frames": args.frames, "ceiling": ceiling, "rows": rows, "table": text,
+        "note": "found %: of frames where the part was drawn; hands / ceiling: hands found % over the own-speaker "
+                "ceiling's; body error in shoulder widths after a similarity fit; hand error in hand sizes (wrist "
+                "to middle-finger MCP) after each hand's own fit"})
+    print(f"wrote {args.out / 'real.json'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
