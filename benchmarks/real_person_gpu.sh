@@ -17,6 +17,7 @@
 #   posevideo pack-frames --data DATA660 --speaker synthetic_0 --out .devcarry/bank660 --split train --split test
 #   python3 -m pip download --no-deps --only-binary=:all: -d .whl pose-format==0.15.0
 # Usage: bash benchmarks/real_person_gpu.sh SECONDS   (training budget per run; SIGTERM saves and stops)
+#        RUNS='obama_esn synth_small' ESN_STEPS=8000 SYNTH_STEPS=12000 bash benchmarks/real_person_gpu.sh 300
 #        QUICK=1 OUT=/tmp/x bash benchmarks/real_person_gpu.sh 60   (a few steps of `small` each: checks the
 #        script itself on a CPU machine; the pose-format wheel step is skipped where pose_format imports)
 set -uo pipefail
@@ -35,17 +36,23 @@ ESN=esn; SCALE=1
 
 train() {  # name bank preset steps
     timeout -s TERM "$BUDGET" "${PV[@]}" train renderer --data ".devcarry/$2" --preset "$3" --steps "$4" --batch 32 \
-        --out "$R/$1" --image-every 2000 --checkpoint-every 100000 --log-every 250 > "$R/$1.log" 2>&1
+        --out "$R/$1" --image-every 2000 --checkpoint-every 2000 --log-every 250 > "$R/$1.log" 2>&1
     echo "$1: exit $? after $SECONDS s"
 }
 start=$(date +%s)
-train obama_esn bank_obama $ESN $((11000 / SCALE)) &
-train obama_small bank_obama small $((9000 / SCALE)) &
-train synth_small bank660 small $((16000 / SCALE)) &
+# RUNS: which of the three to train (default all); steps fit a 390 s budget with all three sharing the GPU.
+RUNS=${RUNS:-"obama_esn obama_small synth_small"}
+for run in $RUNS; do
+    case $run in
+        obama_esn) train obama_esn bank_obama $ESN $((${ESN_STEPS:-11000} / SCALE)) & ;;
+        obama_small) train obama_small bank_obama small $((9000 / SCALE)) & ;;
+        synth_small) train synth_small bank660 small $((${SYNTH_STEPS:-16000} / SCALE)) & ;;
+    esac
+done
 wait
 echo "training done in $(( $(date +%s) - start )) s"
 
-for run in obama_esn obama_small synth_small; do
+for run in $RUNS; do
     bank=bank_obama; [ $run = synth_small ] && bank=bank660
     "${PV[@]}" evaluate renderer --model $R/$run --data .devcarry/$bank --split test --json $OUT/$run.eval.json \
         --sheet $OUT/renders/$run.eval-sheet.jpg --batch 64 2>&1 | tr '\r' '\n' | grep -v '%|' | tail -n 12
@@ -56,20 +63,41 @@ done
 
 # Real poses through the renderer that cannot travel back (esn: 109 MB in float16), in one process;
 # the small ones come back and render on the CPU machine. Retargeting as `render` does by default.
-python3 - "$R/obama_esn" "$OUT/renders" <<'PY'
+# The GPU machine has no PyAV: frames go to mp4 (MPEG-4 part 2, near lossless) through OpenCV, the
+# drawn pose (what `render --drawn-out` writes) beside it, for `posevideo evaluate consistency`.
+timeout 150 python3 - "$R/obama_esn" "$OUT/renders" <<'PY'
 import sys, time
 from pathlib import Path
-from posevideo.renderer.predict import render_pose
+import cv2, numpy as np
+from posevideo.pose import arrays, make_pose, read_pose, to_layout, write_pose
+from posevideo.renderer.predict import drawn_pose, generate, load_renderer, place
+from posevideo.skeleton import draw_skeletons
 model, out = sys.argv[1], Path(sys.argv[2])
-for pose in sorted(Path(".devcarry/poses").glob("*.pose")):
+device = "cuda" if __import__("torch").cuda.is_available() else "cpu"
+G, meta = load_renderer(model, device)
+size = meta["model"]["size"]
+for path in sorted(Path(".devcarry/poses").glob("*.pose")):
     start = time.perf_counter()
-    render_pose(pose, model, out / f"obama_esn.{pose.stem}.mp4", progress=False, drawn_out=out / f"obama_esn.{pose.stem}.drawn.pose")
-    print(f"{pose.stem}: {time.perf_counter() - start:.1f} s", flush=True)
+    pose = read_pose(path)
+    fps = float(pose.body.fps)
+    xy, conf = arrays(to_layout(pose, "reduced", path=path))
+    placed, placed_conf, boxes, notes = place(xy, conf, fps, meta["stats"], path=path)
+    writer = cv2.VideoWriter(str(out / f"obama_esn.{path.stem}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps, (size, size))
+    writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 100)
+    for a in range(0, len(xy), 64):
+        skeletons = draw_skeletons(placed[a:a + 64], placed_conf[a:a + 64], "reduced", size, box=boxes[a:a + 64])
+        for frame in generate(G, skeletons, device):
+            writer.write(np.ascontiguousarray(frame[..., ::-1]))
+    writer.release()
+    write_pose(make_pose("reduced", *drawn_pose(placed, placed_conf, boxes, size, conf), fps, size, size),
+               out / f"obama_esn.{path.stem}.drawn.pose")
+    print(f"{path.stem}: {len(xy)} frames in {time.perf_counter() - start:.1f} s; " + "; ".join(notes), flush=True)
 PY
-"${PV[@]}" ship-renderer --model $R/synth_small --out $OUT/ship_synth_small
-"${PV[@]}" ship-renderer --model $R/obama_small --out $OUT/ship_obama_small
+for run in $RUNS; do
+    [ $run = obama_esn ] && continue
+    "${PV[@]}" ship-renderer --model $R/$run --out $OUT/renders/ship_$run
+    cp $R/$run.log $OUT/renders/
+done
+for run in $RUNS; do cp $R/$run/metrics.jsonl $OUT/renders/$run.metrics.jsonl; done
 (cd $OUT && tar cf renders.tar renders && rm -r renders)
-for d in ship_synth_small ship_obama_small; do (cd $OUT && tar cf $d.tar $d && rm -r $d); done
-cp $R/*/metrics.jsonl $OUT/ 2>/dev/null
-for run in obama_esn obama_small synth_small; do cp $R/$run/metrics.jsonl $OUT/$run.metrics.jsonl; done
 ls -la $OUT
