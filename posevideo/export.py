@@ -84,7 +84,12 @@ def export_untrained(preset: str, out_dir: str | Path, seed: int = 0, size: int 
 def _placement(stats: dict) -> dict | None:
     """Where the trained person stands (checkpoint statistics): what the page needs to put any pose there."""
     keys = ("center", "scale", "box", "width", "height")
-    return {k: stats[k] for k in keys} if all(k in stats for k in keys) else None
+    if not all(k in stats for k in keys):
+        return None
+    placement = {k: stats[k] for k in keys}
+    if stats.get("profile"):  # the person's proportions: uploaded poses are rebuilt on this body
+        placement["profile"] = stats["profile"]
+    return placement
 
 
 def export_generator(generator: torch.nn.Module, size: int, out_dir: str | Path, *,

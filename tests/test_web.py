@@ -222,3 +222,27 @@ def test_webgpu_backend_matches_native(playwright, tmp_path):
     web = _decode(reply["output"], np.float32, native.shape)
     assert native.std() > 0.1
     assert np.abs(web - native).max() < 1e-3
+
+
+def test_page_poses_are_rebuilt_on_the_trained_body_when_the_export_has_its_profile():
+    """The page's uploaded poses get what `render` gives (full retargeting) when the export carries
+    the body profile: the arms take the trained person's lengths; without a profile, shoulders only."""
+    import json
+
+    from posevideo.export import _placement
+    from posevideo.pose import point_index
+    from posevideo.renderer.predict import DEFAULT_RENDERER
+    from posevideo.skeleton import EXAMPLE
+    from posevideo.web.poses import pose_arrays
+
+    stats = json.loads((DEFAULT_RENDERER / "checkpoint.json").read_text())["stats"]
+    placement = _placement(stats)
+    assert placement["profile"] == stats["profile"]
+    shoulder, elbow = (point_index("reduced", "POSE_LANDMARKS", f"RIGHT_{j}") for j in ("SHOULDER", "ELBOW"))
+    full, conf, *_ = pose_arrays(EXAMPLE, placement)
+    plain, *_ = pose_arrays(EXAMPLE, {k: v for k, v in placement.items() if k != "profile"})
+    seen = (conf[:, shoulder] > 0) & (conf[:, elbow] > 0)
+    upper = np.linalg.norm(full[seen, elbow] - full[seen, shoulder], axis=-1) / placement["scale"]
+    # (a wrist brought near the shoulder shortens the arm in a few frames: the median is the bone)
+    assert abs(np.median(upper) / stats["profile"]["upper_arm"]["right"] - 1) < 0.05
+    assert not np.allclose(full, plain, atol=1.0)

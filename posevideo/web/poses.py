@@ -8,8 +8,9 @@ the same steps in JavaScript (app.js, `placeLive`) from the same constants (`pag
 
 Placement: a renderer learned one person at one place in its crops. When the export carries that
 placement (the checkpoint's training statistics), a pose from elsewhere is moved onto it first:
-normalized by its own shoulders, denormalized with the person's (`posevideo.pose.retarget`), and
-cut with the person's median training box. Without it (an untrained model), the pose keeps its own
+rebuilt on the person's body when the placement holds its body profile (`posevideo.pose.retarget`,
+what `render --retarget full` does), else normalized by its own shoulders and denormalized with the
+person's, and cut with the person's median training box. Without it (an untrained model), the pose keeps its own
 framing and gets person-centred boxes as `prepare` makes them.
 """
 from __future__ import annotations
@@ -35,7 +36,13 @@ def pose_arrays(path: str | Path, placement: dict | None = None):
     size = (int(pose.header.dimensions.width), int(pose.header.dimensions.height))
     if placement:
         target = NormStats(center=np.asarray(placement["center"], np.float64), scale=float(placement["scale"]))
-        xy = np.where(conf[..., None] > 0, place_by_shoulders(xy, conf, LAYOUT, target, path=path), 0).astype(np.float32)
+        if placement.get("profile"):  # rebuilt on the trained person's body, as `render` does by default
+            from posevideo.pose.retarget import BodyProfile, retarget_pose
+            xy, conf, _ = retarget_pose(xy, conf, BodyProfile.from_dict(placement["profile"]), target, mode="full",
+                                        fps=fps, path=path)
+        else:
+            xy = place_by_shoulders(xy, conf, LAYOUT, target, path=path)
+        xy = np.where(conf[..., None] > 0, xy, 0).astype(np.float32)
         boxes = np.tile(np.asarray(placement["box"], np.float32), (len(xy), 1))
         size = (int(placement["width"]), int(placement["height"]))
     else:
