@@ -37,11 +37,15 @@ def cli():
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True, help="Folder for synthetic_<seed>.mp4/.pose/.json.")
 @click.option("--size", type=click.Choice(["256", "512"]), default="256", help="Frame side in pixels.")
 @click.option("--fps", type=click.IntRange(1, 120), default=30, help="Video frames per second.")
-def synth_speaker_command(seed, seconds, out, size, fps):
+@click.option("--sentence-bank", is_flag=True,
+              help="Read the 497-sentence bank, none twice, with the index's 10 s interval cuts between "
+                   "sentences: test intervals hold only sentences train never heard. Default: the 67 bundled "
+                   "sentences in a cycle.")
+def synth_speaker_command(seed, seconds, out, size, fps, sentence_bank):
     """Make a synthetic speaker: video with speech, its ground-truth .pose and a JSON description."""
     from posevideo.synthetic import synth_speaker
 
-    paths = synth_speaker(seed, seconds, out, size=int(size), fps=fps, progress=True)
+    paths = synth_speaker(seed, seconds, out, size=int(size), fps=fps, progress=True, sentence_bank=sentence_bank)
     for path in paths.values():
         click.echo(path)
 
