@@ -41,11 +41,14 @@ def cli():
               help="Read the 497-sentence bank, none twice, with the index's 10 s interval cuts between "
                    "sentences: test intervals hold only sentences train never heard. Default: the 67 bundled "
                    "sentences in a cycle.")
-def synth_speaker_command(seed, seconds, out, size, fps, sentence_bank):
+@click.option("--no-draw", is_flag=True,
+              help="Flat grey frames (speech and .pose unchanged): gesture data only, several times faster.")
+def synth_speaker_command(seed, seconds, out, size, fps, sentence_bank, no_draw):
     """Make a synthetic speaker: video with speech, its ground-truth .pose and a JSON description."""
     from posevideo.synthetic import synth_speaker
 
-    paths = synth_speaker(seed, seconds, out, size=int(size), fps=fps, progress=True, sentence_bank=sentence_bank)
+    paths = synth_speaker(seed, seconds, out, size=int(size), fps=fps, progress=True, sentence_bank=sentence_bank,
+                          draw=not no_draw)
     for path in paths.values():
         click.echo(path)
 
@@ -339,6 +342,12 @@ _GESTURE_PRESETS = ("s2g", "fast", "tiny")  # keys of posevideo.gestures.model.P
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-4)
 @click.option("--lambda-gan", type=click.FloatRange(0), default=1.0, help="Weight of the motion GAN loss (0: L1 only).")
 @click.option("--gan-start", type=click.IntRange(0), default=0, help="Steps of L1 alone before the GAN loss joins.")
+@click.option("--d-lr", type=click.FloatRange(0, min_open=True), default=None,
+              help="The discriminator's learning rate (two time scales). Default: --lr.")
+@click.option("--feature-matching", type=click.FloatRange(0), default=0.0,
+              help="Weight of the L1 between D's hidden layers on real and generated motion.")
+@click.option("--spectral-norm", is_flag=True, help="Spectral normalization on the discriminator (no BatchNorm there).")
+@click.option("--d-poses", is_flag=True, help="The discriminator sees the poses as well as their differences.")
 @click.option("--seed", type=int, default=0, help="Global seed; process r uses seed + r.")
 @click.option("--max-minutes", type=click.FloatRange(0, min_open=True), default=None, help="Stop (with a checkpoint) after this long.")
 @click.option("--log-every", type=click.IntRange(1), default=100)
@@ -363,12 +372,19 @@ def train_gestures(**options):
 @click.option("--split", type=click.Choice(["train", "dev", "test"]), default="test")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write the results here.")
 @click.option("--figure", type=click.Path(dir_okay=False), default=None, help="Diversity/motion figure (PNG).")
+@click.option("--trajectories", type=click.Path(dir_okay=False), default=None,
+              help="Wrist trajectories of the truth and the models over three test windows (PNG).")
+@click.option("--also", multiple=True, type=click.Path(exists=True),
+              help="Another model to score in the same table (repeatable), named by its folder.")
+@click.option("--no-fgd", is_flag=True, help="Skip the FGD (its encoder trains for about a minute on first use).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu")
-def evaluate_gestures(model, data, speaker, split, json_path, figure, device):
-    """L1 and PCK@0.1/0.2 (pixels) of the model and speech2gesture's baselines, motion and diversity."""
+def evaluate_gestures(model, data, speaker, split, json_path, figure, trajectories, also, no_fgd, device):
+    """L1 and PCK@0.1/0.2 (pixels) of the model and speech2gesture's baselines; whether it moves
+    like the speaker: FGD, wrist speed and acceleration distances, beat alignment, diversity."""
     from posevideo.gestures.evaluate import run_evaluation
 
-    click.echo(run_evaluation(model, data, speaker, split, json_path, figure, device))
+    click.echo(run_evaluation(model, data, speaker, split, json_path, figure, device, also=also,
+                              trajectories=trajectories, fgd=not no_fgd))
 
 
 @cli.command("gestures")
