@@ -121,3 +121,32 @@ def test_fgd_encoder_trains_caches_and_ranks_a_still_pose_far(tmp_path):
     again = features_for(clips, points, stem, show_progress=False, steps=40)
     np.testing.assert_allclose(again.codes(truth), first.codes(truth), atol=1e-5)
     assert load_features(stem).meta["fingerprint"] == first.meta["fingerprint"]
+
+
+def test_other_models_in_one_table_and_the_trajectory_figure(tmp_path):
+    """`--also`: more generators scored on the same windows; the figures take a window from each of
+    several test clips (each de-normalized with its own clip's scale: the regression of a first
+    version, which broadcast every window's scale over the examples)."""
+    from dataclasses import replace
+
+    from posevideo.gestures.data import toy_clips
+    from posevideo.gestures.evaluate import evaluate, table, trajectory_figure
+    from posevideo.gestures.model import PRESETS, GestureGenerator
+
+    clips = toy_clips(seconds=60, n_points=4, clips=4, seed=3)
+    clips.split[:] = ["train", "train", "test", "test"]
+    clips.scale[:] = [100, 100, 90, 110]
+    cfg = replace(PRESETS["tiny"], n_points=4, pose_frames=32, unet_depth=4, width=16, encoder_width=4)
+    a, b = GestureGenerator(cfg).eval(), GestureGenerator(cfg).eval()
+    results = evaluate(a, clips, "test", extra={"other": b})
+    assert {"model", "other"} <= set(results["methods"]) and "| other |" in table(results)
+    for name in ("model", "other"):
+        row = results["methods"][name]
+        assert {"l1", "speed_dist", "accel_dist", "beat_align", "wrist_std"} <= set(row)
+    example = results["_example"]
+    assert example["truth"].shape[0] == 2  # one window of each test clip
+    scale = clips.scale[[2, 3]][:, None, None, None]
+    first = clips.pose_offsets[2]
+    np.testing.assert_allclose(example["truth"][0], clips.pose[first:first + 32] * scale[0] + clips.center[2], rtol=1e-5)
+    trajectory_figure(results | {"model": "run/L1-only"}, tmp_path / "t.png")
+    assert (tmp_path / "t.png").stat().st_size > 10_000

@@ -252,7 +252,8 @@ def evaluate(generator, clips: Clips, split: str = "test", hop: int = 16, device
     # Examples for the figures: the first window of up to three different test clips.
     _, firsts = np.unique(test_rows[:, 0], return_index=True)
     pick = np.sort(firsts)[:3]
-    results["_example"] = {k: to_px(v[pick]) for k, v in preds.items()} | {"truth": truth_px[pick]}
+    results["_example"] = {k: np.asarray(v[pick]) * scale[pick] + center[pick] for k, v in preds.items()}
+    results["_example"]["truth"] = truth_px[pick]
     results["_wrists"] = wrists
     return results
 
@@ -346,8 +347,9 @@ def trajectory_figure(results: dict, path: str | Path, names: list[str] | None =
         for row, (wrist, axis) in enumerate((w, a) for w in results["_wrists"] for a in (0, 1)):
             ax = axes[row, col]
             for i, name in enumerate(names):
+                label = Path(results["model"]).name if name == "model" and "model" in results else _label(name)
                 ax.plot(t, example[name][col, :, wrist, axis], color="k" if name == "truth" else f"C{i}",
-                        linewidth=2 if name == "truth" else 1.2, label=_label(name))
+                        linewidth=2 if name == "truth" else 1.2, label=label)
             if axis == 1:
                 ax.invert_yaxis()  # image y grows downwards: up is up
             if col == 0:
