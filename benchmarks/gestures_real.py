@@ -39,7 +39,7 @@ def motion_figures(xy: np.ndarray, audio: np.ndarray, wrists, lips) -> dict:
 
 def test_intervals(data: Path, speaker: str):
     """(audio, truth pixels (T, K, 2) at 15 fps) of each test interval of the speaker, from the clips cache
-    for the pose and the speaker's video for the audio."""
+    for the pose and the speaker's audio (DATA/<speaker>/audio/<video>.wav, what prepare writes)."""
     import pandas as pd
 
     from posevideo.audio import load_audio
@@ -52,7 +52,7 @@ def test_intervals(data: Path, speaker: str):
         video, interval = str(clips.names[i]).split("/", 1)
         row = intervals[(intervals.video_fn == video) & (intervals.interval_id == interval)].iloc[0]
         if video not in audio_of:
-            audio_of[video] = load_audio(next((data / speaker / "videos").glob(f"{video}.*")))
+            audio_of[video] = load_audio(data / speaker / "audio" / f"{video}.wav")
         pose = clips.pose[clips.pose_offsets[i]:clips.pose_offsets[i + 1]]
         a0 = int(round(row.start_time * 16000))
         audio = audio_of[video][a0:a0 + int(round(len(pose) / 15 * 16000))]
