@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from posevideo.gestures.data import Clips, gather
-from posevideo.gestures.fgd import frechet_distance
 from posevideo.gestures.features import AUDIO_FPS, HOP_LENGTH, POSE_FPS, SAMPLE_RATE, WIN_LENGTH, mel_frames_for
+from posevideo.gestures.fgd import frechet_distance
 
 # MediaPipe face-mesh indices of the lips (FACEMESH_LIPS) and the lower face oval (jaw and chin).
 LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409,

@@ -5,7 +5,8 @@ pose autoencoder trained on the speaker's train split (no pretrained network exi
 - Input: 32-frame stretches (2.1 s at 15 fps, Yoon's 34 frames at 15 fps) of the scored points
   (arms and hands), normalized coordinates z-scored with the train split's per-point mean and std.
 - Autoencoder: 1D convolutions over time, 32 -> 4 frames, a 32-number code; trained with L1
-  reconstruction (1000 steps of 64 stretches, a minute on a CPU); saved as safetensors + JSON beside the gesture cache
+  reconstruction (1000 steps of 64 stretches: 233 CPU s on a 2-core AMD EPYC,
+  2026-12-02); saved as safetensors + JSON beside the gesture cache
   (`DATA/<speaker>/gesture_fgd.safetensors`, `.json`), keyed by the train split it saw, so every
   evaluation of the speaker uses the same encoder.
 - FGD = |mu_r - mu_g|^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2)) over the codes of every 32-frame
