@@ -1,17 +1,20 @@
 """Speaker transfer: a gesture model trained on the synthetic speaker, driven by real people's speech.
 
-    .venv/bin/python benchmarks/gestures_real.py --data DATA --speaker synth0 [--model M] [--speak DIR]
+    PYTHONPATH=. .venv/bin/python benchmarks/gestures_real.py --data DATA --speaker synth0 [--model M]
+        [--adapt-voice] [--speak DIR]
 
 For each audio (default: ../shared/real/obama_weekly_address.mp4 and talking_woman.mp4, skipped
 when absent) and, as the reference, the speaker's own held-out test intervals (their audio cut from
-the speaker's video, DATA/<speaker>/videos/), the model's poses (`predict_poses`, as `posevideo
-gestures`) give:
-- wrist std (px): each wrist's x and y standard deviation over all frames, averaged (the same
-  figure as `evaluate gestures`' "wrist std"), and its ratio to the truth's on the test intervals;
+DATA/<speaker>/audio/<video>.wav), the model's poses (`predict_poses`, as `posevideo gestures`) give:
+- wrist std (px): each wrist's x and y standard deviation over all frames, averaged (as `evaluate
+  gestures`' "wrist std", but over whole intervals), and its ratio to the truth's on the test intervals;
 - wrist speed (px/frame, 15 fps), mean;
-- mouth: correlation of the predicted inner-lip opening with the audio's loudness in dB at 15 fps.
-Prints a Markdown table. With `--speak DIR`, also runs `speak` (shipped renderer) on the first
-`--speak-seconds` of each real audio and writes a contact sheet per video into DIR.
+- mouth: correlation of the predicted inner-lip opening with the audio's loudness in dB at 15 fps;
+- on the test intervals, the model's L1 (px, arms and hands) against the truth.
+`--adapt-voice` maps each audio's log-mel onto the speaker's voice first (`features.adapt_voice`,
+what `posevideo gestures --adapt-voice` does). Prints a Markdown table. With `--speak DIR`, also
+runs `speak` (shipped renderer) on the first `--speak-seconds` of each real audio and writes a
+contact sheet per video into DIR.
 """
 from __future__ import annotations
 
@@ -92,30 +95,35 @@ def main():
     parser.add_argument("--audio", type=Path, nargs="*", default=DEFAULT_AUDIO)
     parser.add_argument("--speak", type=Path, default=None, help="folder for the speak videos' contact sheets")
     parser.add_argument("--speak-seconds", type=float, default=12.0)
+    parser.add_argument("--adapt-voice", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
     generator, meta = load_model(args.model)
     stats, layout = meta["stats"], meta["layout"]
     wrists = wrist_points(layout, generator.cfg.n_points)
-    lips = point_groups(layout, generator.cfg.n_points)["lips"]
+    groups = point_groups(layout, generator.cfg.n_points)
+    lips, body = groups["lips"], groups["body"]
+    voice = meta["voice"] if args.adapt_voice else None
 
     rows = []
     truth_xy, model_xy, test_audio = [], [], []
     for audio, truth in test_intervals(args.data, args.speaker):
-        pred = to_pixels(predict_poses(generator, audio), stats)
+        pred = to_pixels(predict_poses(generator, audio, voice=voice), stats)
         n = min(len(pred), len(truth))
         truth_xy.append(truth[:n]), model_xy.append(pred[:n]), test_audio.append(audio[:int(n / 15 * 16000)])
     # Pooled over the test intervals (the std across them too, as over a long real clip).
     joined = np.concatenate(test_audio)
     truth_row = motion_figures(np.concatenate(truth_xy), joined, wrists, lips)
     rows.append((f"{args.speaker} test intervals: ground truth", truth_row))
-    rows.append((f"{args.speaker} test intervals: model", motion_figures(np.concatenate(model_xy), joined, wrists, lips)))
+    model_row = motion_figures(np.concatenate(model_xy), joined, wrists, lips)
+    model_row["l1"] = float(np.abs(np.concatenate(model_xy)[:, body] - np.concatenate(truth_xy)[:, body]).mean())
+    rows.append((f"{args.speaker} test intervals: model", model_row))
     for path in args.audio:
         if not path.exists():
             print(f"skipped (absent): {path}")
             continue
         audio = load_audio(path)
-        pred = to_pixels(predict_poses(generator, audio), stats)
+        pred = to_pixels(predict_poses(generator, audio, voice=voice), stats)
         rows.append((f"{path.name}: model", motion_figures(pred, audio, wrists, lips)))
         if args.speak:
             import soundfile
@@ -126,17 +134,20 @@ def main():
             clip = args.speak / f"{path.stem}_speech.wav"
             soundfile.write(clip, audio[:int(args.speak_seconds * 16000)], 16000)
             video = args.speak / f"{path.stem}_speak.mp4"
-            speak(video, audio=clip, gestures_model=args.model, device="cpu", progress=False)
+            speak(video, audio=clip, gestures_model=args.model, device="cpu", progress=False,
+                  adapt_voice=args.adapt_voice)
             contact_sheet(video, args.speak / f"{path.stem}_speak_sheet.jpg")
             clip.unlink()
 
     print(f"\nmodel: {meta['path']} (step {meta.get('step')}); speaker {args.speaker}; 15 fps, pixels of the "
-          f"speaker's {stats['width']}x{stats['height']} video")
-    print("| speech | seconds | wrist std (px) | ratio to the truth's | wrist speed (px/frame) | mouth-loudness corr. |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+          f"speaker's {stats['width']}x{stats['height']} video; voice adapted: {args.adapt_voice}")
+    print("| speech | seconds | wrist std (px) | ratio to the truth's | wrist speed (px/frame) | mouth-loudness corr. | L1 (px) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, r in rows:
         print(f"| {name} | {r['seconds']:.1f} | {r['wrist_std']:.1f} | {r['wrist_std'] / truth_row['wrist_std']:.2f} | "
-              f"{r['wrist_speed']:.2f} | {r['mouth_loudness_corr']:.2f} |")
+              f"{r['wrist_speed']:.2f} | {r['mouth_loudness_corr']:.2f} | {r['l1']:.2f} |" if "l1" in r else
+              f"| {name} | {r['seconds']:.1f} | {r['wrist_std']:.1f} | {r['wrist_std'] / truth_row['wrist_std']:.2f} | "
+              f"{r['wrist_speed']:.2f} | {r['mouth_loudness_corr']:.2f} | |")
 
 
 if __name__ == "__main__":

@@ -394,11 +394,14 @@ def evaluate_gestures(model, data, speaker, split, json_path, figure, trajectori
 @click.option("--video", type=click.Path(dir_okay=False), default=None, help="Also a stick-figure .mp4 with the audio.")
 @click.option("--hop", type=click.IntRange(1, 64), default=48, help="Pose frames between windows (64 - hop are cross-faded).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu")
-def gestures_command(audio, model, out, video, hop, device):
+@click.option("--adapt-voice", is_flag=True,
+              help="Another person's speech: map its log-mel onto the trained speaker's voice first "
+                   "(pauses to the speaker's silence, per-band level and spread to the speaker's).")
+def gestures_command(audio, model, out, video, hop, device, adapt_voice):
     """Speech -> gestures of the trained speaker: a .pose file (and a stick-figure video)."""
     from posevideo.gestures.predict import gestures
 
-    result = gestures(audio, model, out, video, device=device, hop=hop)
+    result = gestures(audio, model, out, video, device=device, hop=hop, adapt=adapt_voice)
     click.echo(f"{result['pose']}: {result['frames']} frames at 15 fps ({result['seconds']:.2f} s)")
     if video:
         click.echo(result["video"])
@@ -417,12 +420,14 @@ def gestures_command(audio, model, out, video, hop, device):
 @click.option("--fps", type=click.FloatRange(1, 120), default=30.0, help="Frames per second of the video.")
 @click.option("--preview", type=click.Path(dir_okay=False), default=None, help="Also a side-by-side .mp4: skeleton | video.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
-def speak(audio, text, gestures_model, renderer, out, fps, preview, device):
+@click.option("--adapt-voice", is_flag=True,
+              help="Another person's speech: map it onto the gesture speaker's voice first (see `gestures`).")
+def speak(audio, text, gestures_model, renderer, out, fps, preview, device, adapt_voice):
     """Speech (or text) -> gestures -> video of the person, with the speech muxed in sync."""
     from posevideo.speak import speak as run
 
     result = run(out, audio=audio, text=text, gestures_model=gestures_model, renderer=renderer, fps=fps,
-                 preview=preview, device=device)
+                 preview=preview, device=device, adapt_voice=adapt_voice)
     click.echo(f"{result['video']}: {result['frames']} frames at {result['fps']:g} fps ({result['seconds']:.2f} s of speech)")
     if preview:
         click.echo(result["preview"])

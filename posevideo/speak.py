@@ -36,9 +36,11 @@ def speech_from_text(text: str, seed: int = TEXT_VOICE_SEED) -> np.ndarray:
 
 
 def speech_poses(audio: np.ndarray, gestures_model: str | Path | None, fps: float, device: str = "cpu",
-                 path=None) -> tuple[np.ndarray, np.ndarray]:
+                 path=None, adapt_voice: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """16 kHz mono audio -> reduced-layout xy (T, 178, 2) in the gesture speaker's pixels and conf
-    (T, 178) at `fps`, T = round(seconds x fps). `path` only names the audio in errors."""
+    (T, 178) at `fps`, T = round(seconds x fps). `path` only names the audio in errors.
+    `adapt_voice`: another person's speech, mapped onto the gesture speaker's voice first
+    (`posevideo.gestures.features.adapt_voice`)."""
     from posevideo.gestures.predict import SILENCE_PEAK, load_model, predict_poses, to_pixels
     from posevideo.pose import resample
 
@@ -47,8 +49,12 @@ def speech_poses(audio: np.ndarray, gestures_model: str | Path | None, fps: floa
         raise InputError(meta["path"], f"is a {meta['layout']} gesture model; the renderer needs the reduced layout "
                                 "(body, face and hands)", "Train the gesture model on posevideo's own data "
                                                           "(`posevideo prepare`), not on speech2gesture's 49 points.")
+    if adapt_voice and "voice" not in meta:
+        raise InputError(meta["path"], "holds no voice statistics to adapt to",
+                         "Leave out --adapt-voice, or use a gesture model trained since they are stored.")
+    voice = meta["voice"] if adapt_voice else None
     try:
-        pose = predict_poses(generator, audio, device=device)                  # (T15, 178, 2) normalized
+        pose = predict_poses(generator, audio, device=device, voice=voice)     # (T15, 178, 2) normalized
     except InputError as error:
         raise InputError(path, error.problem, error.fix) from None
     if np.abs(audio).max() < SILENCE_PEAK:
@@ -64,7 +70,8 @@ def speech_poses(audio: np.ndarray, gestures_model: str | Path | None, fps: floa
 
 def speak(out: str | Path, audio: str | Path | None = None, text: str | None = None,
           gestures_model: str | Path | None = None, renderer: str | Path | None = None, fps: float = 30.0,
-          preview: str | Path | None = None, device: str | None = None, progress: bool = True) -> dict:
+          preview: str | Path | None = None, device: str | None = None, progress: bool = True,
+          adapt_voice: bool = False) -> dict:
     """The `posevideo speak` job. Models None: the shipped ones. Returns {"video", "preview",
     "frames", "fps", "seconds"}."""
     from posevideo.audio import load_audio
@@ -81,7 +88,7 @@ def speak(out: str | Path, audio: str | Path | None = None, text: str | None = N
     if len(wave) < MIN_SECONDS * SAMPLE_RATE:
         raise InputError(audio or "--text", f"lasts {len(wave) / SAMPLE_RATE * 1000:.0f} ms, too short to speak",
                          f"Give at least {MIN_SECONDS} s of speech.")
-    xy, conf = speech_poses(wave, gestures_model, fps, device, path=audio)
+    xy, conf = speech_poses(wave, gestures_model, fps, device, path=audio, adapt_voice=adapt_voice)
     render_poses(xy, conf, fps, renderer, out, audio=wave, device=device, preview=preview, progress=progress,
                  path=audio)
     return {"video": str(out), "preview": None if preview is None else str(preview), "frames": len(xy),

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from posevideo import training
 from posevideo.errors import InputError
 from posevideo.gestures.data import Clips, gather, load_clips
+from posevideo.gestures.features import voice_statistics
 from posevideo.gestures.model import PRESETS, GestureConfig, GestureGenerator, MotionDiscriminator, count_parameters
 
 MIN_STD = 0.02  # shoulder widths: floor of a point's standard deviation (a still point must not blow up z)
@@ -128,7 +129,10 @@ def train(cfg: TrainConfig, clips: Clips | None = None) -> str:
     opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=(0.5, 0.999), fused=fused)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.d_lr or cfg.lr, betas=(0.5, 0.999), fused=fused)
     sampler = torch.Generator().manual_seed(cfg.seed * 1000 + dist.rank)  # window order, resumed exactly
+    train_mel = np.concatenate([clips.mel[clips.mel_offsets[i]:clips.mel_offsets[i + 1]]
+                                for i in np.flatnonzero(clips.split == "train")])
     meta = {"model": model_cfg.to_dict(), "preset": cfg.preset, "layout": clips.layout, "stats": clips.stats,
+            "voice": voice_statistics(train_mel),  # for other voices' speech (predict.adapt_voice)
             "speaker": cfg.speaker, "seed": cfg.seed, "kind": "gestures"}
     step = 0
     if cfg.resume:
