@@ -37,11 +37,18 @@ def cli():
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True, help="Folder for synthetic_<seed>.mp4/.pose/.json.")
 @click.option("--size", type=click.Choice(["256", "512"]), default="256", help="Frame side in pixels.")
 @click.option("--fps", type=click.IntRange(1, 120), default=30, help="Video frames per second.")
-def synth_speaker_command(seed, seconds, out, size, fps):
+@click.option("--sentence-bank", is_flag=True,
+              help="Read the 497-sentence bank, none twice, with the index's 10 s interval cuts between "
+                   "sentences: test intervals hold only sentences train never heard. Default: the 67 bundled "
+                   "sentences in a cycle.")
+@click.option("--no-draw", is_flag=True,
+              help="Flat grey frames (speech and .pose unchanged): gesture data only, several times faster.")
+def synth_speaker_command(seed, seconds, out, size, fps, sentence_bank, no_draw):
     """Make a synthetic speaker: video with speech, its ground-truth .pose and a JSON description."""
     from posevideo.synthetic import synth_speaker
 
-    paths = synth_speaker(seed, seconds, out, size=int(size), fps=fps, progress=True)
+    paths = synth_speaker(seed, seconds, out, size=int(size), fps=fps, progress=True, sentence_bank=sentence_bank,
+                          draw=not no_draw)
     for path in paths.values():
         click.echo(path)
 
@@ -362,6 +369,12 @@ _GESTURE_PRESETS = ("s2g", "fast", "tiny")  # keys of posevideo.gestures.model.P
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-4)
 @click.option("--lambda-gan", type=click.FloatRange(0), default=1.0, help="Weight of the motion GAN loss (0: L1 only).")
 @click.option("--gan-start", type=click.IntRange(0), default=0, help="Steps of L1 alone before the GAN loss joins.")
+@click.option("--d-lr", type=click.FloatRange(0, min_open=True), default=None,
+              help="The discriminator's learning rate (two time scales). Default: --lr.")
+@click.option("--feature-matching", type=click.FloatRange(0), default=0.0,
+              help="Weight of the L1 between D's hidden layers on real and generated motion.")
+@click.option("--spectral-norm", is_flag=True, help="Spectral normalization on the discriminator (no BatchNorm there).")
+@click.option("--d-poses", is_flag=True, help="The discriminator sees the poses as well as their differences.")
 @click.option("--seed", type=int, default=0, help="Global seed; process r uses seed + r.")
 @click.option("--max-minutes", type=click.FloatRange(0, min_open=True), default=None, help="Stop (with a checkpoint) after this long.")
 @click.option("--log-every", type=click.IntRange(1), default=100)
@@ -386,12 +399,19 @@ def train_gestures(**options):
 @click.option("--split", type=click.Choice(["train", "dev", "test"]), default="test")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write the results here.")
 @click.option("--figure", type=click.Path(dir_okay=False), default=None, help="Diversity/motion figure (PNG).")
+@click.option("--trajectories", type=click.Path(dir_okay=False), default=None,
+              help="Wrist trajectories of the truth and the models over three test windows (PNG).")
+@click.option("--also", multiple=True, type=click.Path(exists=True),
+              help="Another model to score in the same table (repeatable), named by its folder.")
+@click.option("--no-fgd", is_flag=True, help="Skip the FGD (its encoder trains for about a minute on first use).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu")
-def evaluate_gestures(model, data, speaker, split, json_path, figure, device):
-    """L1 and PCK@0.1/0.2 (pixels) of the model and speech2gesture's baselines, motion and diversity."""
+def evaluate_gestures(model, data, speaker, split, json_path, figure, trajectories, also, no_fgd, device):
+    """L1 and PCK@0.1/0.2 (pixels) of the model and speech2gesture's baselines; whether it moves
+    like the speaker: FGD, wrist speed and acceleration distances, beat alignment, diversity."""
     from posevideo.gestures.evaluate import run_evaluation
 
-    click.echo(run_evaluation(model, data, speaker, split, json_path, figure, device))
+    click.echo(run_evaluation(model, data, speaker, split, json_path, figure, device, also=also,
+                              trajectories=trajectories, fgd=not no_fgd))
 
 
 @cli.command("gestures")
@@ -401,11 +421,14 @@ def evaluate_gestures(model, data, speaker, split, json_path, figure, device):
 @click.option("--video", type=click.Path(dir_okay=False), default=None, help="Also a stick-figure .mp4 with the audio.")
 @click.option("--hop", type=click.IntRange(1, 64), default=48, help="Pose frames between windows (64 - hop are cross-faded).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu")
-def gestures_command(audio, model, out, video, hop, device):
+@click.option("--adapt-voice", is_flag=True,
+              help="Another person's speech: map its log-mel onto the trained speaker's voice first "
+                   "(pauses to the speaker's silence, per-band level and spread to the speaker's).")
+def gestures_command(audio, model, out, video, hop, device, adapt_voice):
     """Speech -> gestures of the trained speaker: a .pose file (and a stick-figure video)."""
     from posevideo.gestures.predict import gestures
 
-    result = gestures(audio, model, out, video, device=device, hop=hop)
+    result = gestures(audio, model, out, video, device=device, hop=hop, adapt=adapt_voice)
     click.echo(f"{result['pose']}: {result['frames']} frames at 15 fps ({result['seconds']:.2f} s)")
     if video:
         click.echo(result["video"])
@@ -426,12 +449,14 @@ def gestures_command(audio, model, out, video, hop, device):
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
 @click.option("--pose-out", type=click.Path(dir_okay=False), default=None,
               help="Also write the gestures as a reduced .pose (render it again with `posevideo render --pose`).")
-def speak(audio, text, gestures_model, renderer, out, fps, preview, device, pose_out):
+@click.option("--adapt-voice", is_flag=True,
+              help="Another person's speech: map it onto the gesture speaker's voice first (see `gestures`).")
+def speak(audio, text, gestures_model, renderer, out, fps, preview, device, pose_out, adapt_voice):
     """Speech (or text) -> gestures -> video of the person, with the speech muxed in sync."""
     from posevideo.speak import speak as run
 
     result = run(out, audio=audio, text=text, gestures_model=gestures_model, renderer=renderer, fps=fps,
-                 preview=preview, device=device, pose_out=pose_out)
+                 preview=preview, device=device, pose_out=pose_out, adapt_voice=adapt_voice)
     click.echo(f"{result['video']}: {result['frames']} frames at {result['fps']:g} fps ({result['seconds']:.2f} s of speech)")
     for extra in ("preview", "pose"):
         if result[extra]:

@@ -36,10 +36,11 @@ def speech_from_text(text: str, seed: int = TEXT_VOICE_SEED) -> np.ndarray:
 
 
 def speech_poses(audio: np.ndarray, gestures_model: str | Path | None, fps: float, device: str = "cpu",
-                 path=None) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+                 path=None, adapt_voice: bool = False) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """16 kHz mono audio -> reduced-layout xy (T, 178, 2) in the gesture speaker's pixels, conf
     (T, 178) at `fps`, T = round(seconds x fps), and that speaker's video size (width, height).
-    `path` only names the audio in errors."""
+    `path` only names the audio in errors. `adapt_voice`: another person's speech, mapped onto the
+    gesture speaker's voice first (`posevideo.gestures.features.adapt_voice`)."""
     from posevideo.gestures.predict import SILENCE_PEAK, load_model, predict_poses, to_pixels
     from posevideo.pose import resample
 
@@ -48,8 +49,12 @@ def speech_poses(audio: np.ndarray, gestures_model: str | Path | None, fps: floa
         raise InputError(meta["path"], f"is a {meta['layout']} gesture model; the renderer needs the reduced layout "
                                 "(body, face and hands)", "Train the gesture model on posevideo's own data "
                                                           "(`posevideo prepare`), not on speech2gesture's 49 points.")
+    if adapt_voice and "voice" not in meta:
+        raise InputError(meta["path"], "holds no voice statistics to adapt to",
+                         "Leave out --adapt-voice, or use a gesture model trained since they are stored.")
+    voice = meta["voice"] if adapt_voice else None
     try:
-        pose = predict_poses(generator, audio, device=device)                  # (T15, 178, 2) normalized
+        pose = predict_poses(generator, audio, device=device, voice=voice)     # (T15, 178, 2) normalized
     except InputError as error:
         raise InputError(path, error.problem, error.fix) from None
     if np.abs(audio).max() < SILENCE_PEAK:
@@ -66,10 +71,11 @@ def speech_poses(audio: np.ndarray, gestures_model: str | Path | None, fps: floa
 def speak(out: str | Path, audio: str | Path | None = None, text: str | None = None,
           gestures_model: str | Path | None = None, renderer: str | Path | None = None, fps: float = 30.0,
           preview: str | Path | None = None, device: str | None = None, progress: bool = True,
-          pose_out: str | Path | None = None) -> dict:
+          pose_out: str | Path | None = None, adapt_voice: bool = False) -> dict:
     """The `posevideo speak` job. Models None: the shipped ones. `pose_out`: also the gestures as a
     reduced .pose (the gesture speaker's pixels, the video's fps), which `posevideo render --pose`
-    renders again with any renderer. Returns {"video", "preview", "pose", "frames", "fps", "seconds"}."""
+    renders again with any renderer. `adapt_voice`: see `speech_poses`. Returns {"video", "preview",
+    "pose", "frames", "fps", "seconds"}."""
     from posevideo.audio import load_audio
     from posevideo.renderer.predict import check_mp4, pick_device, render_poses
 
@@ -90,7 +96,7 @@ def speak(out: str | Path, audio: str | Path | None = None, text: str | None = N
     if len(wave) < MIN_SECONDS * SAMPLE_RATE:
         raise InputError(audio or "--text", f"lasts {len(wave) / SAMPLE_RATE * 1000:.0f} ms, too short to speak",
                          f"Give at least {MIN_SECONDS} s of speech.")
-    xy, conf, (width, height) = speech_poses(wave, gestures_model, fps, device, path=audio)
+    xy, conf, (width, height) = speech_poses(wave, gestures_model, fps, device, path=audio, adapt_voice=adapt_voice)
     render_poses(xy, conf, fps, renderer, out, audio=wave, device=device, preview=preview, progress=progress,
                  path=audio)
     if pose_out is not None:

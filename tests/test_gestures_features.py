@@ -41,3 +41,23 @@ def test_long_audio_in_chunks_equals_one_pass():
 
 def test_shorter_than_one_fft_window_gives_no_frames():
     assert LogMel()(torch.zeros(300)).shape == (0, 64)
+
+
+def test_adapt_voice_maps_pauses_and_band_statistics_onto_the_speaker():
+    """Another recording's log-mel: its quietest 30 % of frames become the speaker's pause frame,
+    the rest take the speaker's per-band mean and std; the speaker's own statistics are stored by
+    `voice_statistics` (what training writes into the checkpoint)."""
+    from posevideo.gestures.features import adapt_voice, voice_statistics
+
+    rng = np.random.default_rng(0)
+    speaker = np.where(rng.random((3000, 1)) < 0.3, -13.8, rng.normal(-1, 2, (3000, 64))).astype(np.float32)
+    voice = voice_statistics(speaker)
+    assert voice["pause_fraction"] == 0.3 and np.allclose(voice["pause"], -13.8, atol=1e-3)
+    assert np.allclose(voice["speech_mean"], -1, atol=0.2) and np.allclose(voice["speech_std"], 2, atol=0.2)
+    other = rng.normal(-6, 0.5, (1000, 64)).astype(np.float32)  # a quieter, flatter voice, no silence
+    other[:200] -= 3  # its pauses: room noise, not silence
+    out = adapt_voice(torch.from_numpy(other), voice).numpy()
+    pauses = (out == np.float32(voice["pause"][0])).all(1)
+    assert 0.29 <= pauses.mean() <= 0.31 and pauses[:200].all()
+    assert np.allclose(out[~pauses].mean(0), voice["speech_mean"], atol=1e-3)
+    assert np.allclose(out[~pauses].std(0, ddof=1), voice["speech_std"], rtol=1e-3)

@@ -220,3 +220,23 @@ def test_cli_reads_compressed_speech(tmp_path, suffix, codec):
     assert result.returncode == 0, result.stderr
     frames = read_pose(out).body.data.shape[0]
     assert abs(frames - seconds * 15) <= 1  # encoder padding may add a few ms
+
+
+def test_adapt_voice_moves_more_on_a_quiet_noisy_voice_and_needs_the_statistics(tmp_path, model_dir):
+    """`--adapt-voice` with the shipped model (its checkpoint holds the speaker's voice statistics):
+    speech 20 dB quieter over room noise makes the wrists move more once adapted; a model without
+    the statistics is refused with one line."""
+    from posevideo.gestures.predict import load_model, predict_poses
+
+    rng = np.random.default_rng(1)
+    audio = 0.1 * _speech(8.0) + 0.003 * rng.standard_normal(8 * 16000).astype(np.float32)
+    g, meta = load_model(None)
+    wrists = lambda pose: pose[:, 4:6].std(0).mean()  # noqa: E731  (reduced: points 4, 5)
+    assert wrists(predict_poses(g, audio, voice=meta["voice"])) > wrists(predict_poses(g, audio))
+    wav = tmp_path / "quiet.wav"
+    soundfile.write(wav, audio, 16000)
+    result = _cli_here("gestures", "--audio", str(wav), "--out", str(tmp_path / "a.pose"), "--adapt-voice")
+    assert result.returncode == 0, result.stderr
+    result = _cli_here("gestures", "--audio", str(wav), "--model", str(model_dir), "--out", str(tmp_path / "b.pose"),
+                       "--adapt-voice")
+    assert result.returncode == 2 and "no voice statistics" in result.stderr

@@ -106,7 +106,8 @@ def test_cli_train_then_evaluate_json(tmp_path, one_thread):
                                       "--device", "cpu"])
     assert result.exit_code == 0, result.output + str(result.exception)
     out = tmp_path / "eval.json"
-    result = CliRunner().invoke(cli, ["evaluate", "gestures", "--model", str(run), "--data", str(data), "--json", str(out)])
+    result = CliRunner().invoke(cli, ["evaluate", "gestures", "--model", str(run), "--data", str(data), "--json", str(out),
+                                      "--no-fgd"])  # its encoder's minute of training: test_gestures_evaluate
     assert result.exit_code == 0, result.output + str(result.exception)
     assert "nearest neighbour" in result.output and "PCK@0.2" in result.output
     methods = json.loads(out.read_text())["methods"]
@@ -143,3 +144,34 @@ def test_torchrun_two_processes_on_cpu(tmp_path):
     assert json.loads((run / "config.json").read_text())["world_size"] == 2
     assert [json.loads(l)["step"] for l in (run / "metrics.jsonl").read_text().splitlines()] == [2, 4]
     assert (run / "checkpoints" / "step-0000004" / "model.safetensors").exists()
+
+
+def test_adversarial_options_train_and_resume(tmp_path, one_thread):
+    """Spectral norm, D on poses, feature matching and D's own learning rate: they train, log D's
+    scores, and a resumed run is the same as one that ran straight through."""
+    from safetensors.torch import load_file
+
+    from posevideo.gestures.model import GestureConfig, MotionDiscriminator
+
+    clips = toy_clips(seconds=40, n_points=4, clips=3, seed=2)
+    small = {"pose_frames": 32, "unet_depth": 4, "width": 16, "encoder_width": 4}
+
+    def run(out, steps, resume=False):
+        cfg = TrainConfig(data="", speaker="toy", out=str(out), preset="tiny", steps=steps, batch=4, lr=1e-3,
+                          d_lr=4e-3, lambda_gan=0.1, feature_matching=1.0, spectral_norm=True, d_poses=True,
+                          log_every=4, checkpoint_every=100, device="cpu", seed=7, model=dict(small), resume=resume)
+        return train(cfg, clips)
+
+    whole = run(tmp_path / "whole", 8)
+    lines = [json.loads(l) for l in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
+    assert all(l["fm"] > 0 and l["gan_d"] > 0 and "d_real" in l and "d_fake" in l for l in lines)
+    meta = load_generator(whole)[1]
+    assert meta["model"]["disc_spectral"] and meta["model"]["disc_poses"]
+    d = MotionDiscriminator(GestureConfig(**meta["model"]))
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in d.modules())  # SN-GAN's D: no BatchNorm
+    run(tmp_path / "parts", 4)
+    parts = run(tmp_path / "parts", 8, resume=True)
+    a, b = load_file(f"{whole}/model.safetensors"), load_file(f"{parts}/model.safetensors")
+    assert a.keys() == b.keys() and any("parametrizations" in k for k in a)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key

@@ -173,3 +173,75 @@ def test_missing_espeak_is_one_clear_error(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert "espeak-ng" in result.output and "setup.sh" in result.output
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+# --- the sentence bank: a split with unseen sentences ---------------------------------------------
+
+def _leaks(sentences: list[dict], bounds: list[float], splits: list[str]) -> set[str]:
+    """Texts spoken (even in part) in a train interval and also in a dev or test interval."""
+    where: dict[str, set[str]] = {}
+    for s in sentences:
+        for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+            if s["start"] < b and s["end"] > a:
+                where.setdefault(s["text"], set()).add(splits[k])
+    return {text for text, seen in where.items() if "train" in seen and seen & {"dev", "test"}}
+
+
+def _index_splits(bounds: list[float], name: str = "synthetic_0") -> list[str]:
+    """The splits `posevideo prepare`'s index gives these intervals (its own function and keys)."""
+    from posevideo.data.index import IndexOptions, assign_splits
+
+    keys = [(f"s/{name}/{k:03d}", b - a) for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))]
+    split_of = assign_splits(keys, IndexOptions().dev, IndexOptions().test)
+    return [split_of[key] for key, _ in keys]
+
+
+@pytest.mark.parametrize("seconds,fps", [(2100, 30), (155, 30), (95.5, 25), (37.3, 15), (4, 30)])
+def test_interval_bounds_are_where_the_index_cuts(seconds, fps):
+    from posevideo.data.index import IndexOptions, cut_intervals
+    from posevideo.synthetic import interval_bounds
+
+    frames = int(round(seconds * fps))
+    runs = cut_intervals(np.ones(frames, bool), fps, IndexOptions().min_seconds, IndexOptions().max_seconds)
+    bounds = interval_bounds(seconds, fps)
+    assert [s / fps for s, _ in runs] + [runs[-1][1] / fps] == pytest.approx(bounds)
+
+
+def test_no_test_sentence_is_spoken_in_train():
+    """The regression this bank fixes: the 67 bundled sentences in a cycle put the same sentence,
+    same voice, in train and test (and a sentence across a cut in both); with the bank no sentence
+    repeats and none crosses a cut, so dev and test hold only sentences train never heard."""
+    from posevideo.synthetic import interval_bounds, voice_of
+    from posevideo.synthetic.speech import load_sentences, make_speech, make_speech_in_blocks
+
+    seconds, fps = 300, 30
+    bounds = interval_bounds(seconds, fps)
+    splits = _index_splits(bounds)
+    assert {"train", "dev", "test"} <= set(splits)
+    rng = np.random.default_rng(3)
+    audio, sentences = make_speech_in_blocks(bounds, voice_of(3), rng, load_sentences(bank=True))
+    assert len(audio) == seconds * 16000
+    texts = [s["text"] for s in sentences]
+    assert len(texts) == len(set(texts)) > 50
+    assert not set(texts) & set(load_sentences())  # none the shipped models were trained on
+    for s in sentences:  # each inside its own interval, with silence to the cut
+        a, b = bounds[s["block"]], bounds[s["block"] + 1]
+        assert a + 0.3 <= s["start"] < s["end"] <= b - 0.3 + 1e-6, s
+    assert not _leaks(sentences, bounds, splits)
+    # The check can fail: the bundled sentences over the same cuts leak (repeats and straddlers).
+    _, cycled = make_speech(seconds * 2, voice_of(3), np.random.default_rng(3))
+    long_bounds = interval_bounds(seconds * 2, fps)
+    assert _leaks(cycled, long_bounds, _index_splits(long_bounds))
+
+
+def test_sentence_bank_recording_and_its_limit(tmp_path):
+    paths = synth_speaker(seed=6, seconds=21, out_dir=tmp_path, fps=15, sentence_bank=True)
+    meta = json.loads(paths["json"].read_text())
+    assert meta["sentence_bank"] is True and meta["interval_bounds"] == pytest.approx([0, 7, 14, 21])
+    assert all(meta["interval_bounds"][s["block"]] < s["start"] < s["end"] < meta["interval_bounds"][s["block"] + 1]
+               for s in meta["sentences"])
+    from posevideo.synthetic import voice_of
+    from posevideo.synthetic.speech import make_speech_in_blocks
+
+    with pytest.raises(InputError, match="ran out"):
+        make_speech_in_blocks([0, 10, 20, 30], voice_of(6), np.random.default_rng(0), ["One short sentence.", "Two."])

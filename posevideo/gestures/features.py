@@ -93,3 +93,36 @@ def log_mel_long(audio: np.ndarray | torch.Tensor, module: LogMel, chunk_seconds
         piece = audio[first * HOP_LENGTH: (last - 1) * HOP_LENGTH + WIN_LENGTH].to(device)
         pieces.append(module(piece))
     return torch.cat(pieces) if pieces else torch.zeros(0, N_MELS, device=device)
+
+
+# --- another voice into a speaker's model ----------------------------------------------------
+
+PAUSE_FRACTION = 0.3  # share of log-mel frames taken as pauses when matching a voice
+
+
+def voice_statistics(mel: np.ndarray, pause_fraction: float = PAUSE_FRACTION) -> dict:
+    """The trained speaker's log-mel statistics that `adapt_voice` maps other voices onto: per band
+    mean and std of the speech frames and the median pause frame. mel (F, 64), the train split's.
+    Speech: frames whose mean over the bands is above the `pause_fraction` quantile."""
+    energy = mel.mean(1)
+    speech = energy > np.quantile(energy, pause_fraction)
+    return {"pause_fraction": pause_fraction, "speech_mean": mel[speech].mean(0).round(4).tolist(),
+            "speech_std": mel[speech].std(0).round(4).tolist(), "pause": np.median(mel[~speech], axis=0).round(4).tolist()}
+
+
+def adapt_voice(mel: torch.Tensor, voice: dict) -> torch.Tensor:
+    """Another recording's log-mel (F, 64) mapped onto the trained speaker's statistics: its quietest
+    frames (the same share as the speaker's pauses) become the speaker's pause frame, and the other
+    frames get the speaker's per-band mean and std (mean and variance normalization toward the
+    speaker). Why: a model trained on one clean voice whose pauses are digital silence hears a real
+    room's noise floor as speech and another voice's spectrum as unfamiliar, and moves far less
+    (BENCHMARKS.md "Gestures", real speech)."""
+    energy = mel.mean(1)
+    speech = energy > torch.quantile(energy.float(), voice["pause_fraction"])
+    out = mel.clone()
+    if speech.sum() > 1:
+        x = mel[speech]
+        target = [torch.tensor(voice[k], dtype=mel.dtype, device=mel.device) for k in ("speech_mean", "speech_std")]
+        out[speech] = (x - x.mean(0)) / (x.std(0) + 1e-6) * target[1] + target[0]
+    out[~speech] = torch.tensor(voice["pause"], dtype=mel.dtype, device=mel.device)
+    return out

@@ -26,6 +26,8 @@ class GestureConfig:
     decoder_layers: int = 4  # 1D conv layers after the U-Net, as the original
     disc_width: int = 64  # discriminator channels at the first layer
     disc_downsampling: int = 2
+    disc_spectral: bool = False  # spectral norm on D's convolutions (and no BatchNorm in D)
+    disc_poses: bool = False  # D sees the poses as well as their frame-to-frame differences
     pose_frames: int = 64  # window the model is trained on; it runs on any multiple of 2**unet_depth
 
     def to_dict(self) -> dict:
@@ -126,22 +128,45 @@ class MotionDiscriminator(nn.Module):
 
     (B, T, K, 2) -> (B, patches) scores; LSGAN (real 1, fake 0). Seeing differences, not positions,
     it judges motion: a model that regresses to the mean moves too little, and D sees that.
+    Options the GAN literature uses to keep D from winning outright: spectral normalization
+    (`disc_spectral`: each layer 1-Lipschitz, BatchNorm dropped as SN-GAN does) and the poses
+    themselves beside the differences (`disc_poses`: where the hands are, not only how they move).
     """
 
     def __init__(self, cfg: GestureConfig):
         super().__init__()
         c = cfg.disc_width
-        layers: list[nn.Module] = [nn.Conv1d(2 * cfg.n_points, c, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        sn = nn.utils.parametrizations.spectral_norm if cfg.disc_spectral else (lambda m: m)
+
+        def block(cin, cout, kernel=4, stride=2, padding=1):
+            if cfg.disc_spectral:
+                return nn.Sequential(sn(nn.Conv1d(cin, cout, kernel, stride, padding)), nn.LeakyReLU(0.2, inplace=True))
+            return ConvNormRelu(1, cin, cout, downsample=stride == 2, kernel=None if stride == 2 else kernel,
+                                padding=None if stride == 2 else padding)
+
+        channels = (4 if cfg.disc_poses else 2) * cfg.n_points
+        self.poses = cfg.disc_poses
+        layers: list[nn.Module] = [sn(nn.Conv1d(channels, c, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)]
         for i in range(cfg.disc_downsampling):
-            layers.append(ConvNormRelu(1, c * 2 ** i, c * 2 ** (i + 1), downsample=True))
+            layers.append(block(c * 2 ** i, c * 2 ** (i + 1)))
         top = c * 2 ** cfg.disc_downsampling
-        layers += [ConvNormRelu(1, top, top, kernel=4, padding=1), nn.Conv1d(top, 1, 4, 1, 1)]
+        layers += [block(top, top, kernel=4, stride=1, padding=1), sn(nn.Conv1d(top, 1, 4, 1, 1))]
         self.net = nn.Sequential(*layers)
 
-    def forward(self, pose: torch.Tensor) -> torch.Tensor:
+    def forward(self, pose: torch.Tensor, features: bool = False):
+        """pose (B, T, K, 2) z-scores -> scores (B, patches); with `features`, also the hidden
+        layers' outputs (for feature matching)."""
         motion = pose[:, 1:] - pose[:, :-1]  # (B, T-1, K, 2)
-        x = motion.flatten(2).transpose(1, 2)  # (B, 2K, T-1)
-        return self.net(x)[:, 0]  # (B, patches)
+        x = motion.flatten(2)
+        if self.poses:
+            x = torch.cat([x, pose[:, 1:].flatten(2)], dim=2)  # (B, T-1, 4K)
+        x = x.transpose(1, 2)  # (B, channels, T-1)
+        hidden = []
+        for layer in self.net:
+            x = layer(x)
+            hidden.append(x)
+        scores = x[:, 0]
+        return (scores, hidden[1:-1]) if features else scores  # hidden[0]: the first conv before its activation
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from posevideo.errors import InputError
-from posevideo.gestures.features import POSE_FPS, SAMPLE_RATE, LogMel, log_mel_long, mel_frames_for, mel_start, samples_for
+from posevideo.gestures.features import (POSE_FPS, SAMPLE_RATE, LogMel, adapt_voice, log_mel_long, mel_frames,
+                                         mel_frames_for, mel_start, samples_for)
 
 SILENCE_PEAK = 1e-4  # below this peak amplitude the whole file counts as silent
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "gestures"  # shipped with the package
@@ -47,11 +48,13 @@ def crossfade_weights(n_windows: int, window: int, hop: int) -> np.ndarray:
 
 @torch.no_grad()
 def predict_poses(generator, audio: np.ndarray, hop: int = 48, device: str | torch.device = "cpu",
-                  features: LogMel | None = None, batch: int = 8) -> np.ndarray:
+                  features: LogMel | None = None, batch: int = 8, voice: dict | None = None) -> np.ndarray:
     """16 kHz mono audio (samples,) -> normalized poses (frames, K, 2) at 15 fps.
 
     Windows of the model's length every `hop` frames, cross-faded over the overlap; `batch`
-    windows a forward pass (small batches keep the 2D encoder's activations in cache on a CPU)."""
+    windows a forward pass (small batches keep the 2D encoder's activations in cache on a CPU).
+    `voice`: the trained speaker's log-mel statistics (checkpoint meta "voice"); given, the audio's
+    log-mel is first mapped onto them (`features.adapt_voice`), for speech of another voice."""
     window = generator.cfg.pose_frames
     frames = pose_frames_of(len(audio))
     if frames < 1:
@@ -66,6 +69,9 @@ def predict_poses(generator, audio: np.ndarray, hop: int = 48, device: str | tor
     padded[: len(audio)] = audio
     features = features or LogMel().to(device)
     mel = log_mel_long(padded, features)  # (mel frames, 64) on the device
+    if voice is not None:  # the audio's own frames only: the padding stays silence
+        own = min(mel_frames(len(audio)), len(mel))
+        mel = torch.cat([adapt_voice(mel[:own], voice), mel[own:]])
     index = torch.tensor([mel_start(s) for s in starts], device=mel.device)[:, None] + \
         torch.arange(mel_frames_for(window), device=mel.device)
     pred = np.concatenate([generator.to_pose(generator(mel[index[i:i + batch]], window)).float().cpu().numpy()
@@ -103,9 +109,11 @@ def load_model(model: str | Path | None, device: str = "cpu"):
 
 
 def gestures(audio_path: str | Path, model: str | Path | None, out: str | Path, video: str | Path | None = None,
-             device: str = "cpu", hop: int = 48, size: int = 384) -> dict:
+             device: str = "cpu", hop: int = 48, size: int = 384, adapt: bool = False) -> dict:
     """The `posevideo gestures` job: audio file -> .pose (and a stick-figure mp4 with the audio).
-    `model` None: the default model shipped in posevideo/models/gestures."""
+    `model` None: the default model shipped in posevideo/models/gestures. `adapt`: map the audio's
+    log-mel onto the trained speaker's voice first (for another speaker's speech; needs a model
+    whose meta holds "voice")."""
     from posevideo.audio import load_audio
     from posevideo.pose.layouts import make_pose
     from posevideo.pose.io import write_pose
@@ -120,9 +128,12 @@ def gestures(audio_path: str | Path, model: str | Path | None, out: str | Path, 
         if path is not None:
             check_writable(Path(path).parent)
     generator, meta = load_model(model, device)
+    if adapt and "voice" not in meta:
+        raise InputError(meta["path"], "holds no voice statistics to adapt to",
+                         "Leave out --adapt-voice, or use a model trained since they are stored.")
     audio = load_audio(audio_path, SAMPLE_RATE)
     try:
-        pose = predict_poses(generator, audio, hop=hop, device=device)
+        pose = predict_poses(generator, audio, hop=hop, device=device, voice=meta.get("voice") if adapt else None)
     except InputError as error:
         raise InputError(audio_path, error.problem, error.fix) from None
     if not np.isfinite(pose).all():  # never write a pose of NaN that looks like a result

@@ -1,5 +1,10 @@
 """Train a speech2gesture model for one speaker: L1 + lambda x LSGAN motion loss, Adam.
 
+The adversarial options (BENCHMARKS.md "Gestures" measures them): the GAN weight and a warm-up of
+L1 alone; spectral normalization of D; a two-time-scale learning rate (D's own `d_lr`); feature
+matching (L1 between D's hidden layers on real and generated motion, pix2pixHD's stabilizer); D
+on the poses as well as their differences.
+
 `train(TrainConfig(...))` is the whole loop; the CLI (`posevideo train gestures`) only fills the
 config. The run folder, checkpoints, exact resume, signals and DDP come from posevideo/training.py.
 Data are held on the training device whole (about 20 MB for 30 minutes of speech) and windows are
@@ -18,6 +23,7 @@ import torch.nn.functional as F
 from posevideo import training
 from posevideo.errors import InputError
 from posevideo.gestures.data import Clips, gather, load_clips
+from posevideo.gestures.features import voice_statistics
 from posevideo.gestures.model import PRESETS, GestureConfig, GestureGenerator, MotionDiscriminator, count_parameters
 
 MIN_STD = 0.02  # shoulder widths: floor of a point's standard deviation (a still point must not blow up z)
@@ -34,6 +40,10 @@ class TrainConfig:
     lr: float = 1e-4  # speech2gesture's Adam learning rate
     lambda_gan: float = 1.0  # speech2gesture's weight of the motion GAN loss (0: plain L1 regression)
     gan_start: int = 0  # steps of L1 alone before the discriminator joins
+    d_lr: float | None = None  # the discriminator's learning rate (two time scales); None: lr
+    feature_matching: float = 0.0  # weight of the L1 between D's hidden layers on real and generated motion
+    spectral_norm: bool = False  # spectral norm on D (GestureConfig.disc_spectral)
+    d_poses: bool = False  # D sees the poses as well as their differences (GestureConfig.disc_poses)
     seed: int = 0
     device: str | None = None  # None: cuda when there is one
     bf16: bool = True  # autocast on a GPU
@@ -64,6 +74,11 @@ def lsgan_g_loss(score_fake: torch.Tensor) -> torch.Tensor:
     return ((score_fake - 1) ** 2).mean()
 
 
+def feature_matching_loss(hidden_fake: list[torch.Tensor], hidden_real: list[torch.Tensor]) -> torch.Tensor:
+    """Mean over D's hidden layers of the L1 between generated and real activations (real ones fixed)."""
+    return sum((f - r.detach()).abs().mean() for f, r in zip(hidden_fake, hidden_real)) / len(hidden_fake)
+
+
 # --- the loop -----------------------------------------------------------------------------------
 
 def speaker_std(clips: Clips) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +102,9 @@ def train(cfg: TrainConfig, clips: Clips | None = None) -> str:
     if cfg.preset not in PRESETS:
         raise InputError(None, f"unknown preset {cfg.preset!r}", f"Use one of {', '.join(PRESETS)}.")
     # The preset, with any field overridden by `cfg.model` (tests use smaller windows), for the data's points.
-    model_cfg = GestureConfig(**{**asdict(PRESETS[cfg.preset]), **cfg.model, "n_points": clips.n_points})
+    model_cfg = GestureConfig(**{**asdict(PRESETS[cfg.preset]), **cfg.model, "n_points": clips.n_points,
+                                 **({"disc_spectral": True} if cfg.spectral_norm else {}),
+                                 **({"disc_poses": True} if cfg.d_poses else {})})
     cfg.model = model_cfg.to_dict()
     rows = clips.windows("train", model_cfg.pose_frames)
     dev_rows = clips.windows("dev", model_cfg.pose_frames, hop=16)
@@ -110,9 +127,12 @@ def train(cfg: TrainConfig, clips: Clips | None = None) -> str:
     generator.to(device), discriminator.to(device)
     fused = device.type == "cuda"
     opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=(0.5, 0.999), fused=fused)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr, betas=(0.5, 0.999), fused=fused)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.d_lr or cfg.lr, betas=(0.5, 0.999), fused=fused)
     sampler = torch.Generator().manual_seed(cfg.seed * 1000 + dist.rank)  # window order, resumed exactly
+    train_mel = np.concatenate([clips.mel[clips.mel_offsets[i]:clips.mel_offsets[i + 1]]
+                                for i in np.flatnonzero(clips.split == "train")])
     meta = {"model": model_cfg.to_dict(), "preset": cfg.preset, "layout": clips.layout, "stats": clips.stats,
+            "voice": voice_statistics(train_mel),  # for other voices' speech (predict.adapt_voice)
             "speaker": cfg.speaker, "seed": cfg.seed, "kind": "gestures"}
     step = 0
     if cfg.resume:
@@ -146,7 +166,7 @@ def train(cfg: TrainConfig, clips: Clips | None = None) -> str:
               f"parameters, on {device}", flush=True)
 
     started, last_log, seen = time.time(), time.time(), 0
-    sums = {"l1": 0.0, "gan_g": 0.0, "gan_d": 0.0}
+    sums = {"l1": 0.0, "gan_g": 0.0, "gan_d": 0.0, "fm": 0.0, "d_real": 0.0, "d_fake": 0.0}
     with training.StopSignal() as stop, training.progress_bar(cfg.steps, step, disable=not dist.is_main) as bar:
         while step < cfg.steps:
             # Draw a batch of windows.
@@ -158,25 +178,33 @@ def train(cfg: TrainConfig, clips: Clips | None = None) -> str:
             # Discriminator step: real motion -> 1, generated motion -> 0.
             with autocast:
                 fake_z = g_train(mel)
-            loss_d = torch.zeros((), device=device)
+            loss_d = d_real = d_fake = torch.zeros((), device=device)
             if use_gan:
                 with autocast:
-                    loss_d = lsgan_d_loss(d_train(real_z), d_train(fake_z.detach().float()))
+                    score_real, score_fake = d_train(real_z), d_train(fake_z.detach().float())
+                    loss_d = lsgan_d_loss(score_real, score_fake)
+                d_real, d_fake = score_real.detach().float().mean(), score_fake.detach().float().mean()  # 1 and 0: D wins
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()
 
-            # Generator step: L1 to the real pose + lambda x fooling the discriminator.
+            # Generator step: L1 to the real pose + lambda x fooling the discriminator (+ feature matching).
             with autocast:
                 loss_l1 = l1_loss(fake_z.float(), real_z, conf)
-                loss_gan = lsgan_g_loss(d_train(fake_z.float())) if use_gan else torch.zeros((), device=device)
-                loss_g = loss_l1 + cfg.lambda_gan * loss_gan
+                loss_gan = loss_fm = torch.zeros((), device=device)
+                if use_gan:
+                    score, hidden_fake = d_train(fake_z.float(), features=True)
+                    loss_gan = lsgan_g_loss(score)
+                    if cfg.feature_matching > 0:
+                        loss_fm = feature_matching_loss(hidden_fake, d_train(real_z, features=True)[1])
+                loss_g = loss_l1 + cfg.lambda_gan * loss_gan + cfg.feature_matching * loss_fm
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
             step += 1
             bar.update(1)
-            for k, v in (("l1", loss_l1), ("gan_g", loss_gan), ("gan_d", loss_d)):
+            for k, v in (("l1", loss_l1), ("gan_g", loss_gan), ("gan_d", loss_d), ("fm", loss_fm),
+                         ("d_real", d_real), ("d_fake", d_fake)):
                 sums[k] += v.detach()
             seen += 1
 

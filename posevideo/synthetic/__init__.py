@@ -8,6 +8,7 @@ there), `face` (the 468-point face template and its animation), `draw` (the pain
 """
 from __future__ import annotations
 
+import math
 from importlib import metadata
 from pathlib import Path
 
@@ -19,13 +20,20 @@ SIZES = (256, 512)
 
 
 def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 256, fps: float = 30,
-                  progress: bool = False) -> dict[str, Path]:
+                  progress: bool = False, sentence_bank: bool = False, draw: bool = True) -> dict[str, Path]:
     """Write `synthetic_<seed>.mp4` (H.264 + AAC 16 kHz mono), `.pose` (holistic, pixels of the
     video, frames = round(seconds * fps)) and `.json` (how it was made) into `out_dir`.
-    Returns {"video", "pose", "json"} paths. Same arguments, same files (frames and pose)."""
+    Returns {"video", "pose", "json"} paths. Same arguments, same files (frames and pose).
+
+    sentence_bank: read the 497-sentence bank, each sentence at most once, in blocks that end
+    where `posevideo prepare` cuts the recording into intervals (`interval_bounds`), so a
+    dataset's test and dev intervals hold only sentences its train intervals never spoke.
+    Without it, the 67 bundled sentences in a cycle (what the shipped models were trained on).
+    draw=False: the video's frames are one flat grey (the speech and the .pose are the same as
+    drawn, bit for bit): gesture data need only those, and drawing is most of the time."""
     from posevideo.files import check_writable, write_json
     from posevideo.pose import holistic_pose, write_pose
-    from posevideo.synthetic import draw, motion, speech
+    from posevideo.synthetic import draw as drawing, motion, speech
     from posevideo.video import VideoWriter
 
     if size not in SIZES:
@@ -41,29 +49,35 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
 
     rng_voice, rng_motion, rng_look, rng_style = _streams(seed)
     voice = speech.voice_for_seed(rng_voice)
-    audio, sentences = speech.make_speech(seconds, voice, rng_voice)          # (seconds * 16000,)
+    bounds = interval_bounds(seconds, fps) if sentence_bank else None
+    if sentence_bank:
+        audio, sentences = speech.make_speech_in_blocks(bounds, voice, rng_voice, speech.load_sentences(bank=True))
+    else:
+        audio, sentences = speech.make_speech(seconds, voice, rng_voice)      # (seconds * 16000,)
     frames = int(round(seconds * fps))
     style = motion.style_for_seed(rng_style)
-    look = draw.look_for_seed(seed, rng_look)
+    look = drawing.look_for_seed(seed, rng_look)
     features = motion.speech_features(audio, sentences, frames, fps)
     xyz, conf = motion.generate(features, sentences, style, rng_motion, fps, size)  # (T, 576, 3) px
 
     stem = out_dir / f"synthetic_{seed}"
     paths = {"video": stem.with_suffix(".mp4"), "pose": stem.with_suffix(".pose"), "json": stem.with_suffix(".json")}
-    painter = draw.Painter(look, size)
+    painter = drawing.Painter(look, size) if draw else None
+    blank = np.full((size, size, 3), 128, np.uint8)
     steps = range(frames)
     if progress:
         from tqdm import tqdm
         steps = tqdm(steps, desc=f"synthetic speaker {seed}", unit="frame")
     with VideoWriter(paths["video"], fps, size, size, audio=audio, sample_rate=speech.SAMPLE_RATE) as writer:
         for t in steps:
-            writer.write(painter.draw(xyz[t]))
+            writer.write(painter.draw(xyz[t]) if painter else blank)
     write_pose(holistic_pose(xyz, conf, fps, size, size), paths["pose"])
     write_json(paths["json"], {
         "seed": seed, "seconds": seconds, "fps": fps, "frames": frames, "width": size, "height": size,
         "sample_rate": speech.SAMPLE_RATE, "audio_samples": len(audio),
         "files": {k: v.name for k, v in paths.items()},
-        "voice": voice.as_dict(), "sentences": sentences, "style": style.as_dict(), "look": look.as_dict(),
+        "drawn": draw, "voice": voice.as_dict(), "sentence_bank": sentence_bank,
+        **({"interval_bounds": bounds} if sentence_bank else {}), "sentences": sentences, "style": style.as_dict(), "look": look.as_dict(),
         "onsets": [round(float(t), 3) for t in features.onsets],
         "process": "posevideo.synthetic.motion (module docstring): hands rise into gesture space while "
                    "speaking, higher and wider with loudness and pitch, swinging outward over each phrase and "
@@ -77,6 +91,16 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
                      "pose-format": _version("pose-format"), "av": _version("av"), "numpy": np.__version__},
     })
     return paths
+
+
+def interval_bounds(seconds: float, fps: float, max_seconds: float = 10.0) -> list[float]:
+    """Where the dataset index cuts a synthetic recording into intervals, in seconds (0 and the
+    length included). The person is in view in every frame, so `posevideo.data.index.cut_intervals`
+    makes one run of all frames and cuts it into the fewest equal pieces of at most `max_seconds`
+    (IndexOptions' 10 s); the same arithmetic here (a test holds the two together)."""
+    frames = int(round(seconds * fps))
+    pieces = max(1, math.ceil(frames / (max_seconds * fps)))
+    return [float(f) / fps for f in np.round(np.linspace(0, frames, pieces + 1)).astype(int)]
 
 
 def _streams(seed: int) -> list[np.random.Generator]:

@@ -3,6 +3,11 @@
 One espeak-ng call per sentence, so every sentence's start and end time is known exactly; the
 silence between sentences is ours (seeded), which gives the gesture process clear phrases and
 idle stretches. Audio is 16 kHz mono float32 in [-1, 1].
+
+Two sets of sentences: `sentences.txt` (67, read in a cycle: a long recording repeats each one)
+and `sentence_bank.txt` (497, each read at most once). With the bank the speech is also laid out
+in blocks that end where the dataset index will cut the recording into intervals, so that a test
+interval never shares a sentence with a train interval (`make_speech`'s `bounds`).
 """
 from __future__ import annotations
 
@@ -42,8 +47,10 @@ def voice_for_seed(rng: np.random.Generator) -> Voice:
     return Voice(f"{accent}+{variant}", int(rng.integers(140, 186)), int(rng.integers(35, 66)))
 
 
-def load_sentences() -> list[str]:
-    text = resources.files("posevideo.synthetic").joinpath("sentences.txt").read_text()
+def load_sentences(bank: bool = False) -> list[str]:
+    """The bundled sentences (67), or the sentence bank (497, none of them in the bundle)."""
+    name = "sentence_bank.txt" if bank else "sentences.txt"
+    text = resources.files("posevideo.synthetic").joinpath(name).read_text()
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
@@ -94,6 +101,45 @@ def make_speech(seconds: float, voice: Voice, rng: np.random.Generator) -> tuple
         cursor = end + len(silence)
     audio = np.concatenate(pieces)[:total]
     audio = np.pad(audio, (0, total - len(audio)))
+    return audio, timeline
+
+
+def make_speech_in_blocks(bounds: list[float], voice: Voice, rng: np.random.Generator,
+                          sentences: list[str]) -> tuple[np.ndarray, list[dict]]:
+    """`sentences` in a seeded order, each at most once, laid out so that none straddles a bound.
+
+    bounds: block edges in seconds, 0 first and the length last. Each block opens with 0.3-0.7 s
+    of silence and ends with at least 0.3 s; a sentence that would run past its block's end waits
+    for the next block while a shorter one among the next few takes its place. Returns the audio
+    (round(bounds[-1] * 16000),) and the sentences {text, start, end, block}. Raises InputError
+    when the sentences run out before the end (a recording must not repeat one).
+    """
+    order = list(rng.permutation(len(sentences)))
+    total = int(round(bounds[-1] * SAMPLE_RATE))
+    audio = np.zeros(total, np.float32)
+    spoken: dict[int, np.ndarray] = {}  # sentence index -> its audio, spoken once even if it waits
+    timeline = []
+    for block, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        cursor = int((a + rng.uniform(0.3, 0.7)) * SAMPLE_RATE)
+        last = int((b - 0.3) * SAMPLE_RATE)
+        while True:
+            if not order:
+                raise InputError(None, f"the sentence bank ({len(sentences)} sentences) ran out at "
+                                       f"{a:.0f} s of {bounds[-1]:.0f} s in voice {voice.name}",
+                                 "Make a shorter recording (35 minutes fit every voice), or several seeds.")
+            for j, index in enumerate(order[:8]):  # the next sentence, or a shorter one close behind
+                if index not in spoken:
+                    spoken[index] = speak(sentences[index], voice)
+                if cursor + len(spoken[index]) <= last:
+                    break
+            else:
+                break  # none fits: the rest of this block is silence
+            piece = spoken.pop(order.pop(j))
+            audio[cursor:cursor + len(piece)] = piece
+            timeline.append({"text": sentences[index], "start": cursor / SAMPLE_RATE,
+                             "end": (cursor + len(piece)) / SAMPLE_RATE, "block": block})
+            pause = rng.uniform(1.8, 3.0) if rng.random() < 0.15 else rng.uniform(0.35, 1.0)
+            cursor += len(piece) + int(pause * SAMPLE_RATE)
     return audio, timeline
 
 
