@@ -85,7 +85,7 @@ def main():
     import torch
 
     from posevideo.audio import load_audio
-    from posevideo.gestures.evaluate import point_groups, wrist_points
+    from posevideo.gestures.data import scored_groups as point_groups, wrist_points
     from posevideo.gestures.predict import load_model, predict_poses, to_pixels
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from posevideo.gestures.evaluate import diversity, l1_pixels, motion, pck, point_groups
+from posevideo.gestures.data import scored_groups as point_groups
+from posevideo.gestures.evaluate import diversity, l1_pixels, motion, pck
 
 
 def _truth():

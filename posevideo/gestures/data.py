@@ -70,6 +70,40 @@ class Clips:
         return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
 
 
+
+# MediaPipe face-mesh indices of the lips (FACEMESH_LIPS) and the lower face oval (jaw and chin).
+LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409,
+        78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 191, 80, 81, 82, 13, 312, 311, 310, 415)
+JAW = (152, 148, 176, 149, 150, 136, 172, 58, 132, 377, 400, 378, 379, 365, 397, 288, 361)
+UPPER_LIP, LOWER_LIP = 13, 14  # inner lip midpoints: their distance is the mouth opening
+
+
+def wrist_points(layout: str, n_points: int) -> tuple[int, int]:
+    """The two body wrists of a layout, lower index first (the pose hub's `wrist_indices`)."""
+    from posevideo.pose import wrist_indices
+    if layout in ("reduced", "s2g49"):
+        return tuple(sorted(wrist_indices(layout)))
+    return 0, min(1, n_points - 1)
+
+
+def scored_groups(layout: str, n_points: int) -> dict[str, np.ndarray]:
+    """Indices of the points a gesture model is scored on: 'body' (arms and hands, no neck, no hips)
+    and, for `reduced`, 'mouth' (lips and jaw) and 'lips' (the two inner lip midpoints), from the
+    pose hub's point groups and face-mesh ids."""
+    from posevideo.pose import face_mesh_ids, point_groups
+    if layout == "reduced":
+        groups = point_groups(layout)
+        arms = [i for i in groups["body"] if i not in point_groups(layout)["body"][-2:]]  # not the hips
+        body = arms + groups["left_hand"] + groups["right_hand"]
+        face = face_mesh_ids(layout)
+        start = groups["face"][0]
+        mouth = [start + face.index(i) for i in LIPS + JAW if i in face]
+        lips = (start + face.index(UPPER_LIP), start + face.index(LOWER_LIP))
+        return {"body": np.asarray(body), "mouth": np.asarray(mouth), "lips": np.asarray(lips)}
+    if layout == "s2g49":
+        return {"body": np.arange(1, 49)}  # point 0 is the neck
+    return {"body": np.arange(n_points)}
+
 def gather(mel: torch.Tensor, pose: torch.Tensor, conf: torch.Tensor, rows: torch.Tensor, length: int = 64):
     """Cut a batch of windows out of the concatenated tensors (all on one device, no loader).
 
@@ -141,9 +175,8 @@ def build_clips(data: Path, speaker: str, device: str = "cpu") -> Clips:
                      "height": int(samples[0]["height"])}
     if "layout" not in stats:
         stats["layout"] = str(np.load(data / rows["pose_fn"].iloc[0], allow_pickle=False)["layout"])
-    from posevideo.gestures.evaluate import point_groups  # kept with the cache: no pose-format needed later
 
-    stats["groups"] = {k: v.tolist() for k, v in point_groups(stats["layout"], poses[0].shape[1]).items()}
+    stats["groups"] = {k: v.tolist() for k, v in scored_groups(stats["layout"], poses[0].shape[1]).items()}
     offsets = lambda arrays: np.concatenate([[0], np.cumsum([len(a) for a in arrays])]).astype(np.int64)  # noqa: E731
     return Clips(np.concatenate(mels), np.concatenate(poses), np.concatenate(confs), offsets(poses), offsets(mels),
                  np.stack(centers), np.asarray(scales, np.float32), np.asarray(splits), np.asarray(names),

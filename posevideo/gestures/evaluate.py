@@ -27,37 +27,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from posevideo.gestures.data import Clips, gather
+from posevideo.gestures.data import Clips, gather, scored_groups, wrist_points
 from posevideo.gestures.features import AUDIO_FPS, HOP_LENGTH, POSE_FPS, SAMPLE_RATE, WIN_LENGTH, mel_frames_for
 from posevideo.gestures.fgd import frechet_distance
 
-# MediaPipe face-mesh indices of the lips (FACEMESH_LIPS) and the lower face oval (jaw and chin).
-LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409,
-        78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 191, 80, 81, 82, 13, 312, 311, 310, 415)
-JAW = (152, 148, 176, 149, 150, 136, 172, 58, 132, 377, 400, 378, 379, 365, 397, 288, 361)
-UPPER_LIP, LOWER_LIP = 13, 14  # inner lip midpoints: their distance is the mouth opening
 METHODS = ("median", "random", "nearest", "model")
 NAMES = {"median": "median pose", "random": "random train window", "nearest": "nearest neighbour (audio)",
          "model": "speech2gesture (ours)", "truth": "ground truth"}
-
-
-def wrist_points(layout: str, n_points: int) -> tuple[int, int]:
-    """The two wrists: `reduced` keeps pose points 0-5 as shoulders, elbows, wrists (left, right)."""
-    return {"reduced": (4, 5), "s2g49": (3, 6)}.get(layout, (0, min(1, n_points - 1)))
-
-
-def point_groups(layout: str, n_points: int) -> dict[str, np.ndarray]:
-    """Indices of the scored points: 'body' (arms and hands, no neck) and, for `reduced`, 'mouth'."""
-    if layout == "reduced":
-        from posevideo.pose.layouts import _reduced_face_points
-        face = [int(p) for p in _reduced_face_points()]
-        body = list(range(6)) + list(range(8 + 128, 8 + 128 + 42))  # shoulders, elbows, wrists; hands
-        mouth = [8 + face.index(i) for i in LIPS + JAW if i in face]
-        lips = (8 + face.index(UPPER_LIP), 8 + face.index(LOWER_LIP))
-        return {"body": np.asarray(body), "mouth": np.asarray(mouth), "lips": np.asarray(lips)}
-    if layout == "s2g49":
-        return {"body": np.arange(1, 49)}  # point 0 is the neck
-    return {"body": np.arange(n_points)}
 
 
 # --- metrics ------------------------------------------------------------------------------------
@@ -212,7 +188,7 @@ def evaluate(generator, clips: Clips, split: str = "test", hop: int = 16, device
     truth_px = to_px(truth)
     visible = clips.conf[test_rows[:, 1:2] + np.arange(frames)]  # (W, T, K)
     groups = ({k: np.asarray(v) for k, v in clips.stats["groups"].items()} if "groups" in clips.stats
-              else point_groups(clips.layout, clips.n_points))
+              else scored_groups(clips.layout, clips.n_points))
     body = groups["body"]
     frame_ok = (visible[..., body] > 0).all(-1).reshape(-1)  # frames whose scored points are all seen
 
@@ -392,7 +368,7 @@ def run_evaluation(model: str, data: str, speaker: str | None = None, split: str
                                    f"{clips.n_points} ({clips.layout})", "Compare models of the same layout.")
         extra[Path(path).name] = other
     groups = ({k: np.asarray(v) for k, v in clips.stats["groups"].items()} if "groups" in clips.stats
-              else point_groups(clips.layout, clips.n_points))
+              else scored_groups(clips.layout, clips.n_points))
     features = features_for(clips, groups["body"], Path(data) / speaker / "gesture_fgd") if fgd else None
     results = evaluate(generator, clips, split, device=device, features=features, extra=extra)
     results.update(model=str(meta["path"]), step=meta.get("step"), speaker=speaker,
