@@ -169,7 +169,7 @@ def write_json(path: str | Path, obj) -> None:
         tmp.write_text(json.dumps(obj, indent=2) + "\n")
 
 
-def write_npz(path: str | Path, **arrays) -> None:
+def write_npz(path: str | Path, compressed: bool = False, **arrays) -> None:
     """Write an .npz atomically. Built in memory first: numpy's savez leaves its zip file open when
     a write fails (a full disk), and its close at garbage collection prints a traceback later."""
     import io
@@ -177,6 +177,6 @@ def write_npz(path: str | Path, **arrays) -> None:
     import numpy as np
 
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
         f.write(buffer.getbuffer())

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from posevideo.errors import InputError
-from posevideo.files import atomic_output
+from posevideo.files import write_npz
 from posevideo.gestures.features import (AUDIO_FPS, POSE_FPS, SAMPLE_RATE, LogMel, log_mel_long, mel_frames,
                                          mel_frames_for, mel_start)
 
@@ -186,13 +186,11 @@ def build_clips(data: Path, speaker: str, device: str = "cpu") -> Clips:
 def write_clips(clips: Clips, path: str | Path) -> None:
     """Compressed, float16 (0.002 shoulder widths, a tenth of a pixel): ~25 MB for 30 minutes."""
     meta = {"layout": clips.layout, "stats": clips.stats, "pose_fps": POSE_FPS, "mel_fps": AUDIO_FPS}
-    with atomic_output(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, mel=clips.mel.astype(np.float16), pose=clips.pose.astype(np.float16),
-                     conf=clips.conf.astype(np.float16),
-                     pose_offsets=clips.pose_offsets, mel_offsets=clips.mel_offsets, center=clips.center,
-                     scale=clips.scale, split=clips.split.astype("U8"), names=clips.names.astype("U200"),
-                     meta=np.asarray(json.dumps(meta)))
+    write_npz(path, compressed=True, mel=clips.mel.astype(np.float16), pose=clips.pose.astype(np.float16),
+              conf=clips.conf.astype(np.float16),
+              pose_offsets=clips.pose_offsets, mel_offsets=clips.mel_offsets, center=clips.center,
+              scale=clips.scale, split=clips.split.astype("U8"), names=clips.names.astype("U200"),
+              meta=np.asarray(json.dumps(meta)))
 
 
 def read_clips(path: str | Path) -> Clips:

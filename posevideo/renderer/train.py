@@ -179,7 +179,7 @@ def write_bank(banks: dict[str, FrameBank], path: str | Path) -> Path:
     Read back with `read_bank`; `train renderer --data BANK` takes it in place of DATA."""
     import json
     import av
-    from posevideo.files import atomic_dir
+    from posevideo.files import atomic_dir, write_npz
     with atomic_dir(path) as tmp:
         info = {"format": "posevideo-renderer-bank-1", "splits": {}}
         for split, bank in banks.items():
@@ -194,7 +194,7 @@ def write_bank(banks: dict[str, FrameBank], path: str | Path) -> Path:
                             container.mux(packet)
                     for packet in stream.encode(None):
                         container.mux(packet)
-            np.savez(tmp / f"{split}.meta.npz", **bank.meta)
+            write_npz(tmp / f"{split}.meta.npz", **bank.meta)
             info["splits"][split] = {"frames": len(bank), "size": bank.size}
         # Where the person stands and their proportions: what the model is trained on.
         info["stats"] = (banks["train"] if "train" in banks else next(iter(banks.values()))).stats
