@@ -61,3 +61,11 @@ def test_adapt_voice_maps_pauses_and_band_statistics_onto_the_speaker():
     assert 0.29 <= pauses.mean() <= 0.31 and pauses[:200].all()
     assert np.allclose(out[~pauses].mean(0), voice["speech_mean"], atol=1e-3)
     assert np.allclose(out[~pauses].std(0, ddof=1), voice["speech_std"], rtol=1e-3)
+
+
+def test_one_sample_rate():
+    """features keeps its own copy of the 16 kHz rate (it imports without PyAV); it must be audio's."""
+    from posevideo import audio
+    from posevideo.gestures import features
+    from posevideo.synthetic import speech
+    assert features.SAMPLE_RATE == audio.SAMPLE_RATE == speech.SAMPLE_RATE == 16000

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+# posevideo.audio.SAMPLE_RATE, repeated: this module must import without PyAV and soundfile (the GPU
+# machines that train gesture models have neither); tests/test_gestures_features.py checks they agree.
 SAMPLE_RATE = 16000
 N_FFT = 512
 WIN_LENGTH = 400

@@ -22,9 +22,9 @@ import numpy as np
 import soundfile
 from scipy.signal import resample_poly
 
+from posevideo.audio import SAMPLE_RATE  # the one 16 kHz constant
 from posevideo.errors import InputError
 
-SAMPLE_RATE = 16000
 ESPEAK_RATE = 22050  # what espeak-ng writes
 # Accents that ship with Debian's espeak-ng (no mbrola) and variants that stay intelligible.
 ACCENTS = ("en-us", "en-gb", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-us-nyc")
