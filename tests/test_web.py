@@ -246,3 +246,64 @@ def test_page_poses_are_rebuilt_on_the_trained_body_when_the_export_has_its_prof
     # (a wrist brought near the shoulder shortens the arm in a few frames: the median is the bone)
     assert abs(np.median(upper) / stats["profile"]["upper_arm"]["right"] - 1) < 0.05
     assert not np.allclose(full, plain, atol=1.0)
+
+
+LIVE_NODE = """
+import {LivePlacer, LIVE_WINDOW} from "./webcam.js";
+import {readFileSync} from "node:fs";
+const c = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const placer = new LivePlacer(c.config, c.placement, c.layout, c.width, c.height);
+let last = null;
+for (let t = 0; t < c.T; t++) {
+  const xy = Float32Array.from(c.xy.slice(t * c.K * 2, (t + 1) * c.K * 2));
+  const conf = Float32Array.from(c.conf.slice(t * c.K, (t + 1) * c.K));
+  last = placer.place(xy, conf, t * 1000 / c.fps);
+}
+console.log(JSON.stringify({window: LIVE_WINDOW, xy: Array.from(last.xy), conf: Array.from(last.conf), box: last.box}));
+"""
+
+
+def test_live_webcam_frames_are_rebuilt_on_the_trained_body_like_render(tmp_path):
+    """The page's live path (webcam.js LivePlacer) with an export that carries the body profile:
+    each camera frame is retargeted with the frames just before it, and equals Python's
+    retarget_pose on that window (last frame) to float32 rounding; the box is the person's."""
+    import json
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from posevideo.export import _placement
+    from posevideo.pose import NormStats, arrays, read_pose
+    from posevideo.pose.retarget import BodyProfile, retarget_pose
+    from posevideo.renderer.predict import DEFAULT_RENDERER
+    from posevideo.skeleton import EXAMPLE, load_spec
+    from posevideo.web.poses import page_config
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no node on PATH")
+    placement = _placement(json.loads((DEFAULT_RENDERER / "checkpoint.json").read_text())["stats"])
+    xy, conf = arrays(read_pose(EXAMPLE))
+    xy = xy[:24] * 1.7 + np.float32([200, 40])  # another framing: a webcam frame of 640x480
+    conf = conf[:24]
+    fps = 15.0
+    case = {"config": page_config(), "placement": placement, "layout": load_spec()["layouts"]["reduced"],
+            "width": 640, "height": 480, "T": len(xy), "K": xy.shape[1], "fps": fps,
+            "xy": xy.astype(np.float64).ravel().tolist(), "conf": conf.astype(np.float64).ravel().tolist()}
+    (tmp_path / "case.json").write_text(json.dumps(case))
+    for name in ("webcam.js", "retarget.js"):
+        shutil.copy(Path(__file__).resolve().parents[1] / "posevideo" / "web" / name, tmp_path / name)
+    (tmp_path / "package.json").write_text('{"type": "module"}')
+    (tmp_path / "run.js").write_text(LIVE_NODE)
+    result = subprocess.run([node, "run.js", "case.json"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    js = json.loads(result.stdout)
+    window = js["window"]
+    want_xy, want_conf, _ = retarget_pose(xy[-window:], conf[-window:], BodyProfile.from_dict(placement["profile"]),
+                                          NormStats(np.asarray(placement["center"], np.float64), placement["scale"]),
+                                          mode="full", fps=fps)
+    got_xy = np.asarray(js["xy"], np.float32).reshape(-1, 2)
+    got_conf = np.asarray(js["conf"], np.float32)
+    assert np.array_equal(got_conf > 0, want_conf[-1] > 0)
+    assert np.abs(got_xy - want_xy[-1])[want_conf[-1] > 0].max() < 1e-2  # pixels
+    assert js["box"] == placement["box"]

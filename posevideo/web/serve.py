@@ -32,7 +32,7 @@ NODE_MODULES = WEB / "node_modules"
 # Only these npm folders are reachable: the page needs nothing else, and a server should not list
 # a whole node_modules tree.
 NPM_ASSETS = ("onnxruntime-web/dist", "@mediapipe/holistic")
-PAGE_FILES = {"index.html", "app.js", "skeleton.js", "worker.js", "webcam.js", "style.css"}
+PAGE_FILES = {"index.html", "app.js", "skeleton.js", "worker.js", "webcam.js", "retarget.js", "style.css"}
 MAX_UPLOAD = 200 * 1024 * 1024
 
 mimetypes.add_type("text/javascript", ".mjs")

@@ -3,7 +3,12 @@
 // layout (skeleton.js), then are placed in the renderer's frame as Python places .pose files
 // (posevideo/web/poses.py): the same constants, with the time smoothing done online.
 
+import {retargetPose} from "./retarget.js";
+
 const HOLISTIC = "/node_modules/@mediapipe/holistic/";
+// Live retargeting rebuilds each camera frame on the trained body with the frames just before it
+// (the input's own proportions and mean face come from them): about a second at webcam rates.
+export const LIVE_WINDOW = 15;
 const HOLISTIC_POINTS = 543; // POSE 33, FACE 468, LEFT_HAND 21, RIGHT_HAND 21 (the spec's holistic order)
 
 function loadScript(src) {
@@ -114,6 +119,9 @@ export class LivePlacer {
       return {xy, conf, box: [Math.floor((fw - side) / 2), Math.floor((fh - side) / 2), side]};
     }
     const {cx, cy, w} = this.state;
+    if (this.placement && this.placement.profile && valid) { // rebuilt on the trained body, as `render` does
+      return this.retarget(xy, conf, now);
+    }
     if (this.placement) { // into the trained person's frame: normalize by our shoulders, then theirs
       const {center, scale, box} = this.placement;
       const out = new Float32Array(xy.length);
@@ -126,5 +134,23 @@ export class LivePlacer {
     }
     const side = Math.max(Math.round(crop.side * w), 8);
     return {xy, conf, box: [Math.round(cx - side / 2), Math.round(cy - crop.shoulder_y * side), side]};
+  }
+
+  // Full retargeting (posevideo/web/retarget.js, the twin of posevideo.pose.retarget) of the newest
+  // frame, over the last LIVE_WINDOW frames with both shoulders seen; the trained person's box.
+  retarget(xy, conf, now) {
+    const history = this.history || (this.history = []);
+    history.push({xy: Float32Array.from(xy), conf: Float32Array.from(conf), t: now});
+    if (history.length > LIVE_WINDOW) history.shift();
+    const T = history.length;
+    const K = conf.length;
+    const allXY = new Float64Array(T * K * 2);
+    const allConf = new Float32Array(T * K);
+    history.forEach((frame, t) => { allXY.set(frame.xy, t * K * 2); allConf.set(frame.conf, t * K); });
+    const seconds = T > 1 ? (history[T - 1].t - history[0].t) / 1000 : 0;
+    const fps = seconds > 0 ? (T - 1) / seconds : 15;
+    const {center, scale, box, profile} = this.placement;
+    const out = retargetPose(allXY, allConf, T, profile, {center, scale}, "full", fps);
+    return {xy: out.xy.slice((T - 1) * K * 2), conf: out.conf.slice((T - 1) * K), box, notes: out.notes};
   }
 }
