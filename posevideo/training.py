@@ -424,6 +424,15 @@ def _match_param_layout(opt: torch.optim.Optimizer) -> None:
 
 # --- stopping: signals and non-finite losses ----------------------------------------------------
 
+def reseed_resumed_rank(sampler: torch.Generator, seed: int, rank: int, step: int) -> None:
+    """After a DDP resume: every rank loaded rank 0's sampler state from the one checkpoint file, so
+    all would draw the same batches from here on (each GPU the same windows: a world of N GPUs worth
+    one). Give each rank its own stream again, a function of (seed, rank, step), so resuming is
+    still exact. Single-process runs keep the saved state untouched (exact to the bit)."""
+    sampler.manual_seed(seed + rank + 1000 * step)
+    torch.manual_seed(seed + rank + 1000 * step)
+
+
 class StopSignal:
     """While active, SIGINT / SIGTERM set a flag instead of killing: the loop saves, then exits.
 

@@ -116,3 +116,21 @@ def test_fused_adam_resumes_a_channels_last_model(tmp_path):
         m(x).square().mean().backward()
         o.step()  # raised "must have same dtype, device, and layout" before
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), model2.parameters()))
+
+
+def test_resumed_ranks_get_their_own_streams_again():
+    """Regression (gesture trainer): after a DDP resume every rank held rank 0's saved sampler, so
+    all ranks drew the same windows. Both trainers now reseed each rank from (seed, rank, step):
+    ranks differ, and the same rank at the same step draws the same (resuming stays exact)."""
+    import torch
+
+    from posevideo.training import reseed_resumed_rank
+
+    def draws(rank, step):
+        sampler = torch.Generator().manual_seed(0)  # what every rank loaded from the one checkpoint
+        reseed_resumed_rank(sampler, 7000, rank, step)
+        return torch.randint(10_000, (16,), generator=sampler)
+
+    assert not torch.equal(draws(0, 500), draws(1, 500))
+    assert torch.equal(draws(1, 500), draws(1, 500))
+    assert not torch.equal(draws(1, 500), draws(1, 600))

@@ -140,6 +140,8 @@ def train(cfg: TrainConfig, clips: Clips | None = None) -> str:
                                          {"generator": opt_g, "discriminator": opt_d}, {"sampler": sampler})
         step = state["step"]
         run.truncate_metrics(step)
+        if dist.world_size > 1:  # every rank loaded rank 0's sampler: give each its own stream again
+            training.reseed_resumed_rank(sampler, cfg.seed * 1000, dist.rank, step)
     g_train, d_train = generator, discriminator
     if dist.world_size > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP

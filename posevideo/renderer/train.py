@@ -22,8 +22,8 @@ from posevideo.errors import InputError
 from posevideo.renderer.model import (Discriminator, Generator, RendererConfig, d_loss, g_gan_loss,
                                       l1_loss, preset)
 from posevideo.training import (Run, StopSignal, check_finite, cleanup_distributed, load_checkpoint,
-                                progress_bar, save_checkpoint, seed_everything, setup_distributed,
-                                unwrap)
+                                progress_bar, reseed_resumed_rank, save_checkpoint, seed_everything,
+                                setup_distributed, unwrap)
 
 
 @dataclass
@@ -310,8 +310,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
         step = meta["step"]
         run.truncate_metrics(step)
         if dist.world_size > 1:  # every rank resumes from rank 0's file: give each its own stream again
-            sampler.manual_seed(cfg.seed + dist.rank + 1000 * step)
-            torch.manual_seed(cfg.seed + dist.rank + 1000 * step)
+            reseed_resumed_rank(sampler, cfg.seed, dist.rank, step)
 
     G_step, D_step = G, D
     if use_compile:
