@@ -461,7 +461,14 @@ class StopSignal:
             signal.signal(sig, old)
 
     def requested(self, dist: Dist | None = None) -> bool:
-        """True when any rank got a signal (all ranks must stop at the same step under DDP)."""
+        """True when any rank got a signal (all ranks must stop at the same step under DDP).
+
+        Also puts our handlers back if something replaced them since `__enter__`: a SIGTERM to a
+        torch.compile'd run on an H200 once ended it with no checkpoint, as if ours were gone (the
+        compilation happens inside the loop, after `__enter__`; cause not confirmed)."""
+        for sig in self._old:
+            if signal.getsignal(sig) != self._handle:
+                signal.signal(sig, self._handle)
         if dist is None or dist.world_size == 1:
             return self.flag
         flag = torch.tensor([float(self.flag)], device=dist.device)

@@ -134,3 +134,20 @@ def test_resumed_ranks_get_their_own_streams_again():
     assert not torch.equal(draws(0, 500), draws(1, 500))
     assert torch.equal(draws(1, 500), draws(1, 500))
     assert not torch.equal(draws(1, 500), draws(1, 600))
+
+
+def test_stop_signal_survives_a_replaced_handler():
+    """A library that installs its own SIGTERM handler after training started (suspected of
+    torch.compile's workers on CUDA, where a killed run left no checkpoint) must not take the
+    save-then-exit away: the next check puts ours back, and a SIGTERM then only sets the flag."""
+    import os
+    import signal
+
+    from posevideo.training import StopSignal
+
+    with StopSignal() as stop:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # what a library could do mid-run
+        assert stop.requested() is False
+        os.kill(os.getpid(), signal.SIGTERM)  # would end this test process without our handler back
+        assert stop.requested() is True
+    assert signal.getsignal(signal.SIGTERM) != stop._handle  # restored on exit
