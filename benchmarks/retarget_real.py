@@ -21,18 +21,13 @@ from posevideo.renderer.predict import generate, load_renderer, place
 from posevideo.skeleton import draw_skeletons
 
 
-def judge(frames: np.ndarray) -> dict[str, np.ndarray]:
-    """(T, S, S, 3) uint8 RGB -> {"body", "face", "left_hand", "right_hand"}: (T,) bool found."""
-    import mediapipe as mp
-    found = {k: np.zeros(len(frames), bool) for k in ("body", "face", "left_hand", "right_hand")}
-    with mp.solutions.holistic.Holistic(static_image_mode=False, model_complexity=1) as holistic:
-        for t, frame in enumerate(frames):
-            r = holistic.process(np.ascontiguousarray(frame))
-            found["body"][t] = r.pose_landmarks is not None
-            found["face"][t] = r.face_landmarks is not None
-            found["left_hand"][t] = r.left_hand_landmarks is not None
-            found["right_hand"][t] = r.right_hand_landmarks is not None
-    return found
+def judge(frames: np.ndarray, fps: float) -> dict[str, np.ndarray]:
+    """(T, S, S, 3) uint8 RGB -> {"body", "face", "left_hand", "right_hand"}: (T,) bool found, by the
+    consistency metric's detector (MediaPipe Holistic, complexity 1, as a video)."""
+    from posevideo.renderer.consistency import detect
+    size = frames.shape[1]
+    _, conf = detect(frames, fps, size, size)
+    return {name: (conf[:, idx] > 0).any(axis=1) for name, idx in point_groups("reduced").items()}
 
 
 def run(pose_path: str | Path, mode: str, model=None, max_frames: int = 300) -> dict:
@@ -51,7 +46,7 @@ def run(pose_path: str | Path, mode: str, model=None, max_frames: int = 300) -> 
         skeletons = draw_skeletons(placed[start:start + 16], placed_conf[start:start + 16], "reduced", size,
                                    box=boxes[start:start + 16])
         frames.append(generate(G, skeletons, "cpu"))
-    found = judge(np.concatenate(frames))
+    found = judge(np.concatenate(frames), fps)
     row = {"frames": len(xy), "body": found["body"].mean(), "face": found["face"].mean()}
     for side in ("left_hand", "right_hand"):
         row[side] = (found[side][had[side]].mean(), int(had[side].sum())) if had[side].any() else (None, 0)

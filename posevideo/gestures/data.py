@@ -93,8 +93,7 @@ def scored_groups(layout: str, n_points: int) -> dict[str, np.ndarray]:
     from posevideo.pose import face_mesh_ids, point_groups
     if layout == "reduced":
         groups = point_groups(layout)
-        arms = [i for i in groups["body"] if i not in point_groups(layout)["body"][-2:]]  # not the hips
-        body = arms + groups["left_hand"] + groups["right_hand"]
+        body = groups["body"][:-2] + groups["left_hand"] + groups["right_hand"]  # the body without the hips
         face = face_mesh_ids(layout)
         start = groups["face"][0]
         mouth = [start + face.index(i) for i in LIPS + JAW if i in face]
