@@ -6,7 +6,9 @@
 # float16 (model.safetensors + checkpoint.json, with its metrics.jsonl) to NAME/ inside
 # $OUT/runs_a.tgz and runs_b.tgz (four runs each: the tool brings back files of at most 16 MiB);
 # evaluate them on the CPU afterwards with `posevideo evaluate gestures --also ...`.
-#   usage: OUT=dir bash benchmarks/gestures_gan_gpu.sh DATA MINUTES
+# SET=voice runs the voice-augmentation set instead (real speech, issue 15 §4): L1 and the GAN setup
+# with `--voice-augment 0.8`, and both without it at a second seed (the spread between seeds).
+#   usage: OUT=dir [SET=gan|voice] bash benchmarks/gestures_gan_gpu.sh DATA MINUTES
 # DATA needs only synth0/gesture_clips.npz (the gesture cache that `train gestures` writes).
 set -u
 DATA=$1; MINUTES=$2; OUT=${OUT:-/tmp/gestures-gan}; SPEAKER=${SPEAKER:-synth0}
@@ -22,6 +24,23 @@ train() {  # name [options]
     --checkpoint-every 1000000 --export "$R/$1" "${@:2}" > $RUNS/$1.log 2>&1
 }
 W="--gan-start 1500"
+GAN="--lambda-gan 0.1 $W --spectral-norm --feature-matching 1 --d-poses"
+if [ "${SET:-gan}" = voice ]; then
+  train l1_aug --lambda-gan 0 --voice-augment 0.8 &
+  train l1_aug_s1 --lambda-gan 0 --voice-augment 0.8 --seed 1 &
+  train l1_aug05 --lambda-gan 0 --voice-augment 0.5 &
+  train gan_aug $GAN --voice-augment 0.8 &
+  train gan_aug_s1 $GAN --voice-augment 0.8 --seed 1 &
+  train l1_s1 --lambda-gan 0 --seed 1 &
+  train gan_s1 $GAN --seed 1 &
+  wait
+  for r in $RUNS/*.log; do n=$(basename $r .log); echo "== $n"; tail -c 400 $r | tr '\r' '\n' | tail -2
+    tail -n 1 $RUNS/$n/metrics.jsonl; cp $RUNS/$n/metrics.jsonl "$R/$n/metrics.jsonl"; done
+  tar czf "$OUT/runs_voice.tgz" -C $R l1_aug l1_aug_s1 l1_aug05 gan_aug gan_aug_s1
+  tar czf "$OUT/runs_seed1.tgz" -C $R l1_s1 gan_s1
+  ls -la "$OUT"
+  exit 0
+fi
 train l1 --lambda-gan 0 &
 train paper --lambda-gan 1 &
 train g01 --lambda-gan 0.1 $W &

@@ -375,6 +375,9 @@ _GESTURE_PRESETS = ("s2g", "fast", "tiny")  # keys of posevideo.gestures.model.P
               help="Weight of the L1 between D's hidden layers on real and generated motion.")
 @click.option("--spectral-norm", is_flag=True, help="Spectral normalization on the discriminator (no BatchNorm there).")
 @click.option("--d-poses", is_flag=True, help="The discriminator sees the poses as well as their differences.")
+@click.option("--voice-augment", type=click.FloatRange(0, 1), default=0.0,
+              help="Share of training windows heard as another voice, level, room noise and microphone "
+                   "(robust to speech the model never heard; 0: off).")
 @click.option("--seed", type=int, default=0, help="Global seed; process r uses seed + r.")
 @click.option("--max-minutes", type=click.FloatRange(0, min_open=True), default=None, help="Stop (with a checkpoint) after this long.")
 @click.option("--log-every", type=click.IntRange(1), default=100)

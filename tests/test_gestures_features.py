@@ -63,6 +63,31 @@ def test_adapt_voice_maps_pauses_and_band_statistics_onto_the_speaker():
     assert np.allclose(out[~pauses].std(0, ddof=1), voice["speech_std"], rtol=1e-3)
 
 
+def test_augment_voice_changes_level_timbre_and_fills_silence_reproducibly():
+    """Training's voice augmentation: on the speaker's own log-mel (speech with digital-silence pauses)
+    the augmented windows have other levels, a noise floor in the pauses (no longer silence, under the
+    speech), band-shifted spectra; the same generator state gives the same batch; p=0 changes nothing."""
+    from posevideo.gestures.features import augment_voice
+
+    t = np.arange(int(4.3 * 16000)) / 16000  # syllables of a voiced tone, digital silence between
+    voice = (0.3 * np.sin(2 * np.pi * 2000 * t) * (np.sin(2 * np.pi * 2 * t) > 0.3)).astype(np.float32)
+    mel = LogMel()(torch.from_numpy(voice)[None].repeat(16, 1))  # (16, F, 64)
+    silence = mel.mean(2) < -12  # the gaps between syllables: log(0 + 1e-6) = -13.8
+    assert silence.float().mean() > 0.2
+    out = augment_voice(mel, torch.Generator().manual_seed(3), p=1.0)
+    again = augment_voice(mel, torch.Generator().manual_seed(3), p=1.0)
+    assert torch.equal(out, again) and out.shape == mel.shape and torch.isfinite(out).all()
+    assert torch.equal(augment_voice(mel, torch.Generator().manual_seed(3), p=0.0), mel)
+    pause_level = out.mean(2)[silence]  # per window, the room's noise now fills the pauses ...
+    speech_level = torch.quantile(out.mean(2), 0.9, dim=1)
+    assert (pause_level > -12).float().mean() > 0.9
+    assert (out.mean(2) * silence).sum(1).div(silence.sum(1)).lt(speech_level).all()  # ... under the speech
+    levels = speech_level - torch.quantile(mel.mean(2), 0.9, dim=1)  # gains of -20..+6 dB (and timbre)
+    assert levels.std() > 0.3 and levels.min() > -3.5 and levels.max() < 1.5
+    peak = lambda m: m[:, ~silence[0]].mean(1).argmax(1).float()  # noqa: E731 the loudest band per window
+    assert peak(out).std() > 0  # the spectrum moved by different amounts
+
+
 def test_one_sample_rate():
     """features keeps its own copy of the 16 kHz rate (it imports without PyAV); it must be audio's."""
     from posevideo import audio

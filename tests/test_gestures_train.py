@@ -147,8 +147,8 @@ def test_torchrun_two_processes_on_cpu(tmp_path):
 
 
 def test_adversarial_options_train_and_resume(tmp_path, one_thread):
-    """Spectral norm, D on poses, feature matching and D's own learning rate: they train, log D's
-    scores, and a resumed run is the same as one that ran straight through."""
+    """Spectral norm, D on poses, feature matching, D's own learning rate and voice augmentation:
+    they train, log D's scores, and a resumed run is the same as one that ran straight through."""
     from safetensors.torch import load_file
 
     from posevideo.gestures.model import GestureConfig, MotionDiscriminator
@@ -159,6 +159,7 @@ def test_adversarial_options_train_and_resume(tmp_path, one_thread):
     def run(out, steps, resume=False):
         cfg = TrainConfig(data="", speaker="toy", out=str(out), preset="tiny", steps=steps, batch=4, lr=1e-3,
                           d_lr=4e-3, lambda_gan=0.1, feature_matching=1.0, spectral_norm=True, d_poses=True,
+                          voice_augment=0.8,
                           log_every=4, checkpoint_every=100, device="cpu", seed=7, model=dict(small), resume=resume)
         return train(cfg, clips)
 

@@ -128,3 +128,43 @@ def adapt_voice(mel: torch.Tensor, voice: dict) -> torch.Tensor:
         out[speech] = (x - x.mean(0)) / (x.std(0) + 1e-6) * target[1] + target[0]
     out[~speech] = torch.tensor(voice["pause"], dtype=mel.dtype, device=mel.device)
     return out
+
+
+# --- other voices, rooms and microphones in training ------------------------------------------
+
+LN10_20 = float(np.log(10) / 20)  # dB -> natural log of a magnitude
+
+
+def augment_voice(mel: torch.Tensor, generator: torch.Generator, p: float = 0.8) -> torch.Tensor:
+    """A batch of the trained speaker's log-mel windows (B, F, 64), each (with probability `p`) heard
+    as another voice in another room through another microphone might give it; the motion target is
+    unchanged, so the model learns to follow the speech's rhythm and stress rather than one clean
+    voice's absolute spectrum. Why: trained on one clean synthetic voice, the model's motion collapses
+    on real speech (BENCHMARKS.md "Gestures", real speech). Per window, all in the log-magnitude domain:
+    - level: a gain of -20 to +6 dB;
+    - timbre: the bands warped by a factor 0.88 to 1.12 (vocal tract length perturbation, as ASR
+      training does) and a smooth tilt of up to +-6 dB across the bands (another microphone);
+    - room: a noise floor 5 to 45 dB under the window's speech level (its loud frames), coloured by
+      its own tilt and fluctuating frame to frame, added in power: pauses stop being digital silence.
+    Random numbers come from `generator` (a CPU generator, saved with the checkpoint) so a resumed run
+    draws the same augmentations."""
+    b, frames, bands = mel.shape
+    draw = lambda *shape: torch.rand(shape, generator=generator).to(mel.device)  # noqa: E731
+    on = (draw(b, 1, 1) < p).to(mel.dtype)
+    gain, warp, tilt, snr, noise_tilt = (draw(b, 1, 1) for _ in range(5))
+    seed = int(torch.randint(2 ** 62, (1,), generator=generator))  # the big draw on the device, seeded from ours
+    jitter = torch.randn((b, frames, bands), generator=torch.Generator(mel.device).manual_seed(seed), device=mel.device)
+    position = torch.linspace(-1, 1, bands, device=mel.device)  # band position, low to high
+    # Timbre: sample band i at i * warp (linear interpolation, clamped to the edge bands).
+    where = (torch.arange(bands, device=mel.device) * (0.88 + 0.24 * warp)).clamp(max=bands - 1)  # (B, 1, 64)
+    low = where.floor().long()
+    high = (low + 1).clamp(max=bands - 1)
+    frac = where - low
+    take = lambda index: torch.gather(mel, 2, index.expand(b, frames, bands))  # noqa: E731
+    out = take(low) * (1 - frac) + take(high) * frac
+    out = out + ((gain * 26 - 20) + (tilt * 12 - 6) * position) * LN10_20
+    # Room: noise under the speech level of the window (the 90th percentile of its frames' mean band).
+    level = torch.quantile(out.float().mean(2), 0.9, dim=1)[:, None, None].to(mel.dtype)
+    noise = level - (5 + 40 * snr) * LN10_20 + (noise_tilt * 12 - 6) * position * LN10_20 + 0.4 * jitter
+    out = 0.5 * torch.logaddexp(2 * out, 2 * noise)  # magnitudes add in power
+    return on * out + (1 - on) * mel

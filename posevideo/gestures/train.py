@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from posevideo import training
 from posevideo.errors import InputError
 from posevideo.gestures.data import Clips, gather, load_clips
-from posevideo.gestures.features import voice_statistics
+from posevideo.gestures.features import augment_voice, voice_statistics
 from posevideo.gestures.model import PRESETS, GestureConfig, GestureGenerator, MotionDiscriminator, count_parameters
 
 MIN_STD = 0.02  # shoulder widths: floor of a point's standard deviation (a still point must not blow up z)
@@ -44,6 +44,7 @@ class TrainConfig:
     feature_matching: float = 0.0  # weight of the L1 between D's hidden layers on real and generated motion
     spectral_norm: bool = False  # spectral norm on D (GestureConfig.disc_spectral)
     d_poses: bool = False  # D sees the poses as well as their differences (GestureConfig.disc_poses)
+    voice_augment: float = 0.0  # share of windows heard as another voice, room and microphone (features.augment_voice)
     seed: int = 0
     device: str | None = None  # None: cuda when there is one
     bf16: bool = True  # autocast on a GPU
@@ -174,6 +175,8 @@ def train(cfg: TrainConfig, clips: Clips | None = None) -> str:
             # Draw a batch of windows.
             pick = torch.randint(len(rows_all), (cfg.batch,), generator=sampler).to(device)
             mel, pose, conf = gather(mel_all, pose_all, conf_all, rows_all[pick], model_cfg.pose_frames)
+            if cfg.voice_augment > 0:
+                mel = augment_voice(mel, sampler, cfg.voice_augment)
             real_z = generator.to_z(pose)
             use_gan = cfg.lambda_gan > 0 and step >= cfg.gan_start
 
