@@ -43,12 +43,15 @@ def cli():
                    "sentences in a cycle.")
 @click.option("--no-draw", is_flag=True,
               help="Flat grey frames (speech and .pose unchanged): gesture data only, several times faster.")
-def synth_speaker_command(seed, seconds, out, size, fps, sentence_bank, no_draw):
+@click.option("--signing", is_flag=True,
+              help="The same person signs instead of gesturing (hands at the face, across the body, many "
+                   "handshapes): renderer training data for sign-language poses. Writes synthetic_<seed>_signing.*")
+def synth_speaker_command(seed, seconds, out, size, fps, sentence_bank, no_draw, signing):
     """Make a synthetic speaker: video with speech, its ground-truth .pose and a JSON description."""
     from posevideo.synthetic import synth_speaker
 
     paths = synth_speaker(seed, seconds, out, size=int(size), fps=fps, progress=True, sentence_bank=sentence_bank,
-                          draw=not no_draw)
+                          draw=not no_draw, signing=signing)
     for path in paths.values():
         click.echo(path)
 

@@ -245,3 +245,32 @@ def test_sentence_bank_recording_and_its_limit(tmp_path):
 
     with pytest.raises(InputError, match="ran out"):
         make_speech_in_blocks([0, 10, 20, 30], voice_of(6), np.random.default_rng(0), ["One short sentence.", "Two."])
+
+
+def test_signing_reaches_the_face_crosses_the_body_and_changes_handshape(tmp_path, clip):
+    """--signing: the same person (same first frame's background and body placement) with hands at
+    the face and across the midline and many finger configurations, where the speech gestures keep
+    the hands low, on their own side and in one relaxed shape."""
+    paths = synth_speaker(seed=5, seconds=12, out_dir=tmp_path, fps=FPS, signing=True)
+    assert paths["video"].name == "synthetic_5_signing.mp4" and json.loads(paths["json"].read_text())["signing"]
+    signing, _ = arrays(read_pose(paths["pose"]))
+    speech = clip[1]
+
+    def reach(xy):
+        shoulder_y = xy[:, 11:13, 1].mean(1)
+        mid_x = xy[:, 11:13, 0].mean(1)
+        width = np.abs(xy[:, 11, 0] - xy[:, 12, 0])
+        high = (xy[:, [LEFT_WRIST, RIGHT_WRIST], 1] < shoulder_y[:, None]).mean()  # wrist above the shoulders
+        # the right wrist (image left) on the image's right of the midline, or the left on its left
+        across = ((xy[:, RIGHT_WRIST, 0] > mid_x + 0.05 * width).mean() + (xy[:, LEFT_WRIST, 0] < mid_x - 0.05 * width).mean()) / 2
+        hand = xy[:, 522:543]  # right hand: fingertip to wrist distance over hand size, its spread
+        tips = np.linalg.norm(hand[:, [8, 12, 16, 20]] - hand[:, :1], axis=-1) / np.linalg.norm(hand[:, 9] - hand[:, 0], axis=-1)[:, None]
+        return high, across, tips.std(0).mean()
+
+    s_high, s_across, s_shape = reach(signing)
+    g_high, g_across, g_shape = reach(speech)
+    assert s_high > 0.08 and s_high > 3 * g_high  # 0.13 vs 0.0 (seed 5)
+    assert s_across > 0.08 and s_across > 3 * g_across  # 0.14 vs 0.0
+    assert s_shape > 1.3 * g_shape  # 0.46 vs 0.31 (seed 5)
+    # The same person in the same place: shoulders where the speech clip has them.
+    assert np.abs(np.median(signing[:, 11:13], 0) - np.median(speech[:, 11:13], 0)).max() < 0.03 * 256

@@ -20,7 +20,8 @@ SIZES = (256, 512)
 
 
 def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 256, fps: float = 30,
-                  progress: bool = False, sentence_bank: bool = False, draw: bool = True) -> dict[str, Path]:
+                  progress: bool = False, sentence_bank: bool = False, draw: bool = True,
+                  signing: bool = False) -> dict[str, Path]:
     """Write `synthetic_<seed>.mp4` (H.264 + AAC 16 kHz mono), `.pose` (holistic, pixels of the
     video, frames = round(seconds * fps)) and `.json` (how it was made) into `out_dir`.
     Returns {"video", "pose", "json"} paths. Same arguments, same files (frames and pose).
@@ -30,7 +31,10 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     dataset's test and dev intervals hold only sentences its train intervals never spoke.
     Without it, the 67 bundled sentences in a cycle (what the shipped models were trained on).
     draw=False: the video's frames are one flat grey (the speech and the .pose are the same as
-    drawn, bit for bit): gesture data need only those, and drawing is most of the time."""
+    drawn, bit for bit): gesture data need only those, and drawing is most of the time.
+    signing=True: the same person (look and voice of the seed) signs instead of gesturing (hands at
+    the face, across the body, many handshapes; `motion._signs`), written as
+    `synthetic_<seed>_signing.*`: renderer training data for other people's sign-language poses."""
     from posevideo.files import check_writable, write_json
     from posevideo.pose import holistic_pose, write_pose
     from posevideo.synthetic import draw as drawing, motion, speech
@@ -58,9 +62,9 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     style = motion.style_for_seed(rng_style)
     look = drawing.look_for_seed(seed, rng_look)
     features = motion.speech_features(audio, sentences, frames, fps)
-    xyz, conf = motion.generate(features, sentences, style, rng_motion, fps, size)  # (T, 576, 3) px
+    xyz, conf = motion.generate(features, sentences, style, rng_motion, fps, size, signing=signing)  # (T, 576, 3) px
 
-    stem = out_dir / f"synthetic_{seed}"
+    stem = out_dir / (f"synthetic_{seed}_signing" if signing else f"synthetic_{seed}")
     paths = {"video": stem.with_suffix(".mp4"), "pose": stem.with_suffix(".pose"), "json": stem.with_suffix(".json")}
     painter = drawing.Painter(look, size) if draw else None
     blank = np.full((size, size, 3), 128, np.uint8)
@@ -76,7 +80,7 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
         "seed": seed, "seconds": seconds, "fps": fps, "frames": frames, "width": size, "height": size,
         "sample_rate": speech.SAMPLE_RATE, "audio_samples": len(audio),
         "files": {k: v.name for k, v in paths.items()},
-        "drawn": draw, "voice": voice.as_dict(), "sentence_bank": sentence_bank,
+        "drawn": draw, "signing": signing, "voice": voice.as_dict(), "sentence_bank": sentence_bank,
         **({"interval_bounds": bounds} if sentence_bank else {}), "sentences": sentences, "style": style.as_dict(), "look": look.as_dict(),
         "onsets": [round(float(t), 3) for t in features.onsets],
         "process": "posevideo.synthetic.motion (module docstring): hands rise into gesture space while "

@@ -210,10 +210,54 @@ def _hand(wrist, along, palm, thumb_side, curls, thumb_curl, spread) -> np.ndarr
     return out
 
 
+# Handshapes of signed languages as finger curls (index, middle, ring, pinky; 0 straight, 1 curled),
+# thumb curl and spread: flat B, fist A/S, index 1, V, W, Y, I, claw, bent B, O, C, L (with the thumb out).
+_HANDSHAPES = np.array([
+    (0.0, 0.0, 0.0, 0.0, 0.6, 0.2), (1.0, 1.0, 1.0, 1.0, 0.8, 0.2), (0.0, 1.0, 1.0, 1.0, 0.9, 0.3),
+    (0.0, 0.0, 1.0, 1.0, 0.9, 1.2), (0.0, 0.0, 0.0, 1.0, 0.9, 1.1), (1.0, 1.0, 1.0, 0.0, 0.0, 1.3),
+    (1.0, 1.0, 1.0, 0.0, 0.9, 0.6), (0.55, 0.55, 0.55, 0.55, 0.3, 1.3), (0.6, 0.6, 0.6, 0.6, 0.6, 0.1),
+    (0.7, 0.7, 0.75, 0.8, 0.7, 0.3), (0.35, 0.35, 0.35, 0.35, 0.2, 0.5), (0.0, 1.0, 1.0, 1.0, 0.0, 0.4),
+])
+
+
+def _signs(rng: np.random.Generator, T: int, fps: float, side: int, active: float) -> dict[str, np.ndarray]:
+    """One hand's signing, as holds and moves: every 0.3-0.9 s a new place in the signing space (face
+    to waist, across the midline), palm direction and handshape, smoothed into moves of about 0.15 s.
+    side -1 right hand, +1 left; `active`: the share of holds in which this hand signs (else it rests
+    low). Returns per frame: target (T, 3) body units from the shoulder midpoint, palm roll (T,)
+    (0 palm to the midline, pi/2 to the camera), fingers-up tilt (T,), curls (T, 4), thumb, spread (T,).
+    Why: the speech gestures keep the hands low and open; a renderer trained on them alone has never
+    seen a hand at the face, across the body or in a fist, which is what signers' poses ask for."""
+    keys = {k: np.zeros((T,) + shape) for k, shape in
+            (("target", (3,)), ("roll", ()), ("tilt", ()), ("curls", (4,)), ("thumb", ()), ("spread", ()))}
+    start = 0
+    while start < T:
+        length = int(rng.uniform(0.3, 0.9) * fps) + 1
+        hold = slice(start, min(T, start + length))
+        if rng.random() < active:
+            x = side * rng.uniform(-0.35, 0.8)                    # across the midline to out wide
+            y = rng.uniform(-0.55, 1.2)                            # forehead to waist
+            keys["target"][hold] = (x, y, rng.uniform(-0.65, -0.25))
+            keys["roll"][hold] = rng.uniform(-0.6, 2.2)
+            keys["tilt"][hold] = rng.uniform(0.0, 1.6)
+            shape = _HANDSHAPES[rng.integers(len(_HANDSHAPES))]
+            keys["curls"][hold] = np.clip(shape[:4] + rng.normal(0, 0.08, 4), 0, 1)
+            keys["thumb"][hold], keys["spread"][hold] = shape[4], shape[5]
+        else:                                                      # at rest, low at the side
+            keys["target"][hold] = (side * rng.uniform(0.15, 0.3), rng.uniform(1.0, 1.15), -0.3)
+            keys["roll"][hold], keys["tilt"][hold] = 0.0, 0.0
+            keys["curls"][hold] = (0.45, 0.5, 0.55, 0.6)
+            keys["thumb"][hold], keys["spread"][hold] = 0.5, 0.5
+        start += length
+    return {k: gaussian_filter1d(v, 0.06 * fps, axis=0, mode="nearest") for k, v in keys.items()}
+
+
 def generate(features: Features, sentences: list[dict], style: Style, rng: np.random.Generator,
-             fps: float, size: int) -> tuple[np.ndarray, np.ndarray]:
+             fps: float, size: int, signing: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The holistic pose of the speaker: xyz (T, 576, 3) pixels (z in pixels too, toward the camera
-    negative) and conf (T, 576). World landmarks are metres around the hip midpoint."""
+    negative) and conf (T, 576). World landmarks are metres around the hip midpoint.
+    signing: the hands sign (`_signs`: places from face to waist, across the body, many handshapes)
+    instead of gesturing to the speech; face, head and trunk move as before."""
     f = features
     T = len(f.active)
     t = np.arange(T) / fps
@@ -308,8 +352,19 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
         curls = np.clip(relaxed[None] * (1 - opened[:, None]) + flick[:, None], 0, 1)
         point = np.clip(style.pointing * engage * (1 - reach), 0, 1)[:, None]
         curls = curls * (1 - point) + point * np.array([0.05, 0.85, 0.9, 0.9])[None]
-        hands_out[name] = _hand(wrist, along, palm, thumb_side, curls, 0.6 * (1 - opened) + 0.3,
-                                0.5 + 0.8 * opened)
+        thumb, spread = 0.6 * (1 - opened) + 0.3, 0.5 + 0.8 * opened
+        if signing:
+            sign = _signs(rng, T, fps, s, active=0.9 if name == style.dominant else 0.55)
+            elbow, wrist = _elbow(shoulders[s], center + sign["target"], np.array([0.7 * s, 1.0, 0.3]))
+            elbows[name], wrists[name] = elbow, wrist
+            up = np.stack([np.zeros(T), -np.ones(T), np.zeros(T)], -1)  # fingers toward the sky
+            along = _unit(_unit(wrist - elbow) + sign["tilt"][:, None] * up)
+            roll_h = sign["roll"]
+            palm = midline * np.cos(roll_h)[:, None] + toward_camera * np.sin(roll_h)[:, None]
+            palm = _unit(palm - (palm * along).sum(-1, keepdims=True) * along)
+            thumb_side = chirality * np.cross(along, palm)
+            curls, thumb, spread = sign["curls"], sign["thumb"], sign["spread"]
+        hands_out[name] = _hand(wrist, along, palm, thumb_side, curls, thumb, spread)
 
     # Assemble the 33 body points (MediaPipe order).
     body = np.zeros((T, 33, 3))
