@@ -160,6 +160,10 @@ class VideoWriter:
         self._video.width, self._video.height = self.width, self.height
         self._video.pix_fmt = "yuv420p"
         self._video.options = {"crf": str(self.crf), "preset": "veryfast"}
+        # x264's frame threads (one per ~2/3 core), not PyAV's default slices: a 256x256 frame is
+        # too small to cut into many slices, so sliced threads left most cores of a server idle.
+        self._video.codec_context.thread_type = "FRAME"
+        self._video.codec_context.thread_count = 0  # x264 picks (1.5 x cores)
         self._audio = None
         if self.audio is not None:
             self._audio = self._container.add_stream("aac", rate=self.sample_rate)

@@ -10,6 +10,7 @@ drawn as skeleton images, and run through the generator in batches.
 """
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -51,11 +52,62 @@ def load_renderer(model: str | Path | None, device: str = "cpu") -> tuple[Genera
 @torch.inference_mode()
 def generate(G: Generator, skeletons: np.ndarray, device: str) -> np.ndarray:
     """(B, S, S, 3) uint8 skeleton images -> (B, S, S, 3) uint8 frames (bf16 on a GPU)."""
-    x = torch.from_numpy(np.ascontiguousarray(skeletons)).to(device).permute(0, 3, 1, 2)
-    x = x.float().div_(127.5).sub_(1.0).contiguous(memory_format=torch.channels_last)
+    x = torch.from_numpy(np.ascontiguousarray(skeletons)).to(device)
+    return _frames(G, x, device).cpu().numpy()
+
+
+def _frames(G: Generator, x: torch.Tensor, device: str) -> torch.Tensor:
+    """(B, S, S, 3) uint8 skeletons on the device -> (B, S, S, 3) uint8 frames there: [-1, 1] in,
+    the generator (autocast bf16 on a GPU), back to uint8. One function for the eager and the
+    captured path, so both compute the same. (A generator that also takes its previous output frame
+    would get it here, as a second input.)"""
+    x = x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).contiguous(memory_format=torch.channels_last)
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
         y = G(x)
-    return ((y.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return ((y.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
+class GraphGenerator:
+    """`generate` on a GPU at one fixed batch size, captured once in a CUDA graph and replayed: no
+    launch overhead, uint8 in and out of the device (4x less to copy than float). Batches smaller
+    than `batch` (the last one) are padded. Warm-up runs under cudnn.benchmark, which picks each
+    convolution's fastest algorithm for the fixed shapes the graph then keeps."""
+
+    def __init__(self, G: Generator, batch: int, size: int, device: str):
+        self.batch, self.size, self.device = batch, size, device
+        stream = torch.cuda.Stream(device)
+        with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, benchmark=True):
+            self.x = torch.zeros((batch, size, size, 3), dtype=torch.uint8, device=device)  # the graph's input
+            stream.wait_stream(torch.cuda.current_stream(device))
+            with torch.cuda.stream(stream):  # warm-up off the default stream, as capture wants
+                for _ in range(3):
+                    _frames(G, self.x, device)
+            torch.cuda.current_stream(device).wait_stream(stream)
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):
+                self.y = _frames(G, self.x, device)  # (batch, S, S, 3) uint8, rewritten by each replay
+        torch.cuda.synchronize(device)
+
+    def host_buffer(self) -> np.ndarray:
+        """A (batch, S, S, 3) uint8 array in pinned memory (from torch's caching host allocator, so
+        cheap after the first few): draw skeletons into it and the upload is a plain DMA."""
+        return torch.empty((self.batch, self.size, self.size, 3), dtype=torch.uint8, pin_memory=True).numpy()
+
+    @torch.inference_mode()
+    def __call__(self, skeletons: np.ndarray) -> np.ndarray:
+        """(B <= batch, S, S, 3) uint8 skeletons -> (B, S, S, 3) uint8 frames (a new pinned array)."""
+        n = len(skeletons)
+        if n > self.batch:
+            raise ValueError(f"a batch of {n} skeletons; this graph takes at most {self.batch}")
+        source = torch.from_numpy(skeletons)
+        self.x[:n].copy_(source, non_blocking=source.is_pinned())
+        if n < self.batch:
+            self.x[n:].zero_()  # padding: its frames are computed and dropped
+        self.graph.replay()
+        out = torch.empty((n, self.size, self.size, 3), dtype=torch.uint8, pin_memory=True)
+        out.copy_(self.y[:n], non_blocking=True)
+        torch.cuda.current_stream(self.device).synchronize()  # the upload is done too: `skeletons` can be reused
+        return out.numpy()
 
 
 def place(xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, retarget: str = "full",
@@ -108,10 +160,11 @@ def drawn_pose(xy: np.ndarray, conf: np.ndarray, boxes: np.ndarray, size: int,
 
 
 def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio: str | Path | None = None,
-                device: str | None = None, batch: int = 16, retarget: str = "full", progress: bool = True,
-                drawn_out: str | Path | None = None) -> Path:
+                device: str | None = None, batch: int | None = None, retarget: str = "full", progress: bool = True,
+                drawn_out: str | Path | None = None, workers: int | None = None, cuda_graph: bool = True) -> Path:
     """Write `out` (mp4, H.264, the pose's fps, audio muxed when given); return its path.
-    `drawn_out`: also the pose as drawn (`drawn_pose`), a .pose in the video's pixels."""
+    `drawn_out`: also the pose as drawn (`drawn_pose`), a .pose in the video's pixels. `batch`,
+    `workers`, `cuda_graph`: see `render_poses`."""
     from posevideo.pose import arrays, read_pose, to_layout
     check_mp4(out)
     pose = read_pose(pose_path)
@@ -127,23 +180,46 @@ def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio
         wave = load_audio(audio, SAMPLE_RATE)
     frame_size = (pose.header.dimensions.width, pose.header.dimensions.height)
     return render_poses(xy, conf, fps, model, out, audio=wave, device=device, batch=batch, retarget=retarget,
-                        frame_size=frame_size, progress=progress, path=pose_path, drawn_out=drawn_out)
+                        frame_size=frame_size, progress=progress, path=pose_path, drawn_out=drawn_out,
+                        workers=workers, cuda_graph=cuda_graph)
+
+
+def default_batch(device: str) -> int:
+    """Frames a generator call: 128 on a GPU (past the launch-bound sizes, a 25 MB upload), 16 on a CPU."""
+    return 128 if device.startswith("cuda") else 16
+
+
+def default_workers(device: str) -> int:
+    """Skeleton-drawing threads. On a GPU: half the cores (x264's threads want the rest), at most 8,
+    at least 1 (one thread draws ~2,700 frames/s at 256x256: BENCHMARKS.md). On a CPU: 0, one stage
+    after another, since the generator takes every core there and threads beside torch's only
+    slowed it (300 frames on 2 cores: 33 s with 1 worker, 19 s with 0)."""
+    if not device.startswith("cuda"):
+        return 0
+    return max(1, min(8, (os.cpu_count() or 2) // 2))
 
 
 def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path | None, out: str | Path,
-                 audio: np.ndarray | None = None, device: str | None = None, batch: int = 16, retarget: str = "full",
-                 frame_size: tuple[int, int] | None = None, progress: bool = True, path=None,
-                 preview: str | Path | None = None, drawn_out: str | Path | None = None) -> Path:
+                 audio: np.ndarray | None = None, device: str | None = None, batch: int | None = None,
+                 retarget: str = "full", frame_size: tuple[int, int] | None = None, progress: bool = True, path=None,
+                 preview: str | Path | None = None, drawn_out: str | Path | None = None,
+                 workers: int | None = None, cuda_graph: bool = True) -> Path:
     """Reduced-layout xy (T, 178, 2) pixels and conf (T, 178) at `fps` -> `out` (mp4, one video frame
     per pose frame, the first at t = 0), with 16 kHz mono `audio` muxed when given; `preview`: also
     a side-by-side mp4, skeleton (what the generator saw) | video. `retarget`: see `place`. Missing
     hands are drawn at rest (`posevideo.pose.rest_hands`); notes on stderr say what was filled or
     turned. `drawn_out`: also a .pose of the pose as drawn, in the video's pixels (`drawn_pose`; for
-    `evaluate consistency`). `path` only names the pose's source in errors."""
-    from tqdm import tqdm
+    `evaluate consistency`). `path` only names the pose's source in errors.
+
+    Speed (none of these change a pixel on a CPU; on a GPU the batch size may, by bf16 rounding):
+    `batch` frames a generator call (None: `default_batch`); `workers` threads draw skeletons while
+    the generator runs and one more encodes, with a few batches queued between them (None:
+    `default_workers`: 0 on a CPU; 0: draw, generate and encode one batch after another in this thread, as
+    before 2026-12); `cuda_graph`: on a GPU, replay the generator as a CUDA graph
+    (`GraphGenerator`). The model moves to the GPU and is captured while the pose is placed."""
+    from concurrent.futures import ThreadPoolExecutor
     from posevideo.audio import SAMPLE_RATE
     from posevideo.pose import hand_frames
-    from posevideo.skeleton import draw_skeletons
     from posevideo.video import VideoWriter
     from posevideo.files import check_writable
     for video in (out, preview):
@@ -154,31 +230,100 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     if drawn_out is not None:
         check_writable(Path(drawn_out).parent)
     device = pick_device(device)
-    G, meta = load_renderer(model, device)
+    batch = default_batch(device) if batch is None else int(batch)
+    workers = default_workers(device) if workers is None else int(workers)
+    if batch < 1 or workers < 0:
+        raise ValueError(f"batch must be >= 1 and workers >= 0, got {batch} and {workers}")
+    G, meta = load_renderer(model, "cpu")
     size = meta["model"]["size"]
-    input_conf = conf  # before retargeting and hands at rest: what the input had
-    seen = hand_frames(conf)
-    xy, conf, boxes, notes = place(xy, conf, fps, meta["stats"], retarget=retarget, frame_size=frame_size, path=path)
-    for note in notes:
-        print(f"note: {path or 'pose'}: {note}", file=sys.stderr)
-    if hand_frames(conf) > seen:
-        print(f"note: {path or 'pose'}: {hand_frames(conf) - seen} of {2 * len(xy)} hand-frames had no hand seen; "
-              "drawn as a hand at rest", file=sys.stderr)
+    # The GPU's start (CUDA context, weights, cudnn's algorithm search, graph capture: seconds) runs
+    # beside `place` (numpy: seconds on a long pose), not after it.
+    with ThreadPoolExecutor(1, thread_name_prefix="load") as loader:
+        loading = loader.submit(_generator, G, device, batch, size, cuda_graph)
+        input_conf = conf  # before retargeting and hands at rest: what the input had
+        seen = hand_frames(conf)
+        xy, conf, boxes, notes = place(xy, conf, fps, meta["stats"], retarget=retarget, frame_size=frame_size,
+                                       path=path)
+        for note in notes:
+            print(f"note: {path or 'pose'}: {note}", file=sys.stderr)
+        if hand_frames(conf) > seen:
+            print(f"note: {path or 'pose'}: {hand_frames(conf) - seen} of {2 * len(xy)} hand-frames had no hand "
+                  "seen; drawn as a hand at rest", file=sys.stderr)
+        run, buffer = loading.result()
     with ExitStack() as stack:
         writer = stack.enter_context(VideoWriter(out, fps, size, size, audio=audio, sample_rate=SAMPLE_RATE))
         side = None if preview is None else stack.enter_context(
             VideoWriter(preview, fps, 2 * size, size, audio=audio, sample_rate=SAMPLE_RATE))
-        for start in tqdm(range(0, len(xy), batch), desc="render", unit="batch", disable=not progress):
+
+        def draw(start: int, into: np.ndarray | None) -> np.ndarray:
+            from posevideo.skeleton import draw_skeletons
             end = min(start + batch, len(xy))
-            skeletons = draw_skeletons(xy[start:end], conf[start:end], "reduced", size, box=boxes[start:end])
-            for skeleton, frame in zip(skeletons, generate(G, skeletons, device)):
+            return draw_skeletons(xy[start:end], conf[start:end], "reduced", size, box=boxes[start:end],
+                                  out=None if into is None else into[:end - start])
+
+        def write(skeletons: np.ndarray, frames: np.ndarray) -> None:
+            for skeleton, frame in zip(skeletons, frames):
                 writer.write(frame)
                 if side is not None:
                     side.write(np.concatenate([skeleton, frame], axis=1))
+
+        _pipeline(range(0, len(xy), batch), draw, run, write, buffer, workers, len(xy), progress)
     if drawn_out is not None:
         from posevideo.pose import make_pose, write_pose
         write_pose(make_pose("reduced", *drawn_pose(xy, conf, boxes, size, input_conf), fps, size, size), drawn_out)
     return Path(out)
+
+
+def _generator(G: Generator, device: str, batch: int, size: int, cuda_graph: bool):
+    """(run: (B, S, S, 3) uint8 skeletons -> frames, buffer: None or a maker of arrays to draw a batch
+    into) for G on `device`."""
+    G = G.to(device, memory_format=torch.channels_last)
+    if device.startswith("cuda") and cuda_graph:
+        graph = GraphGenerator(G, batch, size, device)
+        return graph, graph.host_buffer
+    return (lambda skeletons: generate(G, skeletons, device)), None
+
+
+def _pipeline(starts, draw, run, write, buffer, workers: int, total: int, progress: bool) -> None:
+    """draw(start, into) -> skeletons, run(skeletons) -> frames, write(skeletons, frames), for each
+    batch start in order. workers 0: one after another here. Else three stages at once: `workers`
+    threads draw the next batches (at most 2 x workers ahead), this thread runs the generator, one
+    thread encodes (at most 4 batches behind), so the GPU, the drawing and the encoder overlap and
+    memory stays bounded. An error in any stage ends the others and is raised here."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+    from itertools import islice
+    from tqdm import tqdm
+    bar = tqdm(total=total, desc="render", unit="frame", disable=not progress)
+    if workers == 0:
+        for start in starts:
+            skeletons = draw(start, None)
+            write(skeletons, run(skeletons))
+            bar.update(len(skeletons))
+        bar.close()
+        return
+    drawer = ThreadPoolExecutor(workers, thread_name_prefix="draw")
+    encoder = ThreadPoolExecutor(1, thread_name_prefix="encode")
+    try:
+        starts = iter(starts)
+        submit = lambda start: drawer.submit(draw, start, None if buffer is None else buffer())  # noqa: E731
+        drawing = deque(submit(start) for start in islice(starts, 2 * workers))
+        writing = deque()
+        while drawing:
+            skeletons = drawing.popleft().result()
+            for start in islice(starts, 1):
+                drawing.append(submit(start))
+            frames = run(skeletons)
+            writing.append(encoder.submit(write, skeletons, frames))
+            while writing and (len(writing) > 4 or writing[0].done()):
+                writing.popleft().result()  # raises the encoder's error, if any
+            bar.update(len(frames))
+        while writing:
+            writing.popleft().result()
+    finally:
+        drawer.shutdown(cancel_futures=True)
+        encoder.shutdown(cancel_futures=True)  # waits for a write under way: the writer closes after it
+        bar.close()
 
 
 def check_mp4(out: str | Path) -> None:
