@@ -140,11 +140,11 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | Path, fps: float, width: int, height: int,
-                 audio: np.ndarray | None = None, sample_rate: int = 16000, crf: int = 18):
+                 audio: np.ndarray | None = None, sample_rate: int = 16000, crf: int = 18, preset: str = "veryfast"):
         if width % 2 or height % 2:
             raise ValueError(f"H.264 needs an even frame size, got {width}x{height}")
         self.path, self.fps, self.width, self.height = Path(path), fps, width, height
-        self.audio, self.sample_rate, self.crf = audio, sample_rate, crf
+        self.audio, self.sample_rate, self.crf, self.preset = audio, sample_rate, crf, preset  # x264's
         self.frames = 0
 
     def __enter__(self) -> "VideoWriter":
@@ -159,7 +159,7 @@ class VideoWriter:
         self._video = self._container.add_stream("libx264", rate=rate)
         self._video.width, self._video.height = self.width, self.height
         self._video.pix_fmt = "yuv420p"
-        self._video.options = {"crf": str(self.crf), "preset": "veryfast"}
+        self._video.options = {"crf": str(self.crf), "preset": self.preset}
         # x264's frame threads (one per ~2/3 core), not PyAV's default slices: a 256x256 frame is
         # too small to cut into many slices, so sliced threads left most cores of a server idle.
         self._video.codec_context.thread_type = "FRAME"

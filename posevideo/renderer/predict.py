@@ -62,7 +62,9 @@ def _frames(G: Generator, x: torch.Tensor, device: str) -> torch.Tensor:
     captured path, so both compute the same. (A generator that also takes its previous output frame
     would get it here, as a second input.)"""
     x = x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).contiguous(memory_format=torch.channels_last)
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+    # No autocast cache: weights cast inside a CUDA graph capture must not outlive it (PyTorch's
+    # CUDA-graph notes); each weight is cast once a forward either way.
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda"), cache_enabled=False):
         y = G(x)
     return ((y.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
@@ -84,7 +86,8 @@ class GraphGenerator:
                     _frames(G, self.x, device)
             torch.cuda.current_stream(device).wait_stream(stream)
             self.graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.graph):
+            # thread_local: this runs in a loader thread while the main thread works (no CUDA there).
+            with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
                 self.y = _frames(G, self.x, device)  # (batch, S, S, 3) uint8, rewritten by each replay
         torch.cuda.synchronize(device)
 
