@@ -5,11 +5,12 @@
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl av==18.1.0 pose-format==0.15.0
 # Run:  run(command="bash benchmarks/render_path_gpu.sh", carry=[".whl"], kind="nvidia-h200", timeout_s=420)
-# What it does: a 10,000-frame reduced pose (the bundled example played forward and back), one short
-# render first (numba compiles the skeleton rasterizer once and caches it, as on a user's first
-# run), then `benchmarks/renderer.py --render`: each part alone (--stages), and the CLI in a fresh
-# process timed from start to the finished mp4: the default options (`now`), a few other settings,
-# and `before` (batches of 16, eager, one stage after another: the render path before this change).
+# What it does: the CUDA-graph test (tests/test_renderer.py, skipped without a GPU); a 10,000-frame
+# reduced pose (the bundled example played forward and back); one short render first (numba
+# compiles the skeleton rasterizer once and caches it, as on a user's first run); then
+# `benchmarks/renderer.py --render`: each part alone (--stages), and the CLI in a fresh process
+# timed from start to the finished mp4: the default options (`now`, shipped small and a random
+# esn), other settings, and `before` (batches of 16, eager, one stage after another: the loop before).
 # FRAMES=60 DEVICE=cpu PY=.venv/bin/python bash benchmarks/render_path_gpu.sh: the script itself, on a CPU machine.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
@@ -25,6 +26,7 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
 $PY -c "import torch, av, numba, os; print('torch', torch.__version__, 'av', av.__version__, 'numba', numba.__version__, 'cores', os.cpu_count())"
 B=($PY benchmarks/renderer.py --render --device "$DEVICE")
 start=$SECONDS
+timeout 60 $PY -m pytest -q -p no:cacheprovider tests/test_renderer.py -k cuda_graph 2>&1 | tail -n 2  # graph = eager
 "${B[@]}" --frames 100 --variant warm= > /dev/null 2>&1  # fills numba's cache (the first run on a machine)
 echo "warm-up render: $((SECONDS - start)) s"
 timeout 120 "${B[@]}" --frames "$FRAMES" --stages --models small esn --variant now=

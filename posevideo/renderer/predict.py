@@ -196,7 +196,7 @@ def default_workers(device: str) -> int:
     """Skeleton-drawing threads. On a GPU: half the cores (x264's threads want the rest), at most 8,
     at least 1 (one thread draws ~2,700 frames/s at 256x256: BENCHMARKS.md). On a CPU: 0, one stage
     after another, since the generator takes every core there and threads beside torch's only
-    slowed it (300 frames on 2 cores: 33 s with 1 worker, 19 s with 0)."""
+    slowed it (300 frames on a busy 2-core CPU: 33 s with 1 worker, 19 s with 0)."""
     if not device.startswith("cuda"):
         return 0
     return max(1, min(8, (os.cpu_count() or 2) // 2))
@@ -214,11 +214,11 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     turned. `drawn_out`: also a .pose of the pose as drawn, in the video's pixels (`drawn_pose`; for
     `evaluate consistency`). `path` only names the pose's source in errors.
 
-    Speed (none of these change a pixel on a CPU; on a GPU the batch size may, by bf16 rounding):
-    `batch` frames a generator call (None: `default_batch`); `workers` threads draw skeletons while
-    the generator runs and one more encodes, with a few batches queued between them (None:
-    `default_workers`: 0 on a CPU; 0: draw, generate and encode one batch after another in this thread, as
-    before 2026-12); `cuda_graph`: on a GPU, replay the generator as a CUDA graph
+    Speed: `batch` frames a generator call (None: `default_batch`; another size can move a pixel by
+    rounding); `workers` threads draw skeletons while the generator runs and one more thread
+    encodes, a few batches queued between them (None: `default_workers`; 0: draw, generate and
+    encode one batch after another in this thread, the loop before 2026-12-02; the video is the
+    same either way); `cuda_graph`: on a GPU, replay the generator as a CUDA graph
     (`GraphGenerator`). The model moves to the GPU and is captured while the pose is placed."""
     from concurrent.futures import ThreadPoolExecutor
     from posevideo.audio import SAMPLE_RATE
