@@ -292,6 +292,19 @@ def slice_threads(path: Path, frames: np.ndarray) -> None:
             container.mux(packet)
 
 
+def parallel_writers(folder: Path, frames: np.ndarray, writers: int, size: int) -> None:
+    """Encode `frames` as `writers` consecutive segments, each its own VideoWriter in its own thread."""
+    from concurrent.futures import ThreadPoolExecutor
+    from posevideo.video import VideoWriter
+
+    def one(k: int) -> None:
+        with VideoWriter(folder / f"segment{k}.mp4", 30, size, size) as writer:
+            for frame in np.array_split(frames, writers)[k]:
+                writer.write(frame)
+    with ThreadPoolExecutor(writers) as pool:
+        list(pool.map(one, range(writers)))
+
+
 def stage_speeds(pose: Path, device: str, model: Path | None, frames: int, all_parts: bool = True) -> None:
     """Each part of the render path alone, in this process: what bounds the whole. `all_parts`
     False: placing and the generator only."""
@@ -305,9 +318,17 @@ def stage_speeds(pose: Path, device: str, model: Path | None, frames: int, all_p
     row(f"read + reduce the pose ({len(xy)} frames)", f"{time.perf_counter() - start:.2f} s")
     G, meta = load_renderer(model, "cpu")
     size = meta["model"]["size"]
+    if all_parts:  # the contact search in one thread, as before 2026-12-02
+        import unittest.mock
+        import posevideo.pose.retarget as retarget
+        with unittest.mock.patch.object(retarget.os, "cpu_count", lambda: 1):
+            start = time.perf_counter()
+            place(xy, conf, float(p.body.fps), meta["stats"])
+            row(f"place (retarget full + boxes), {len(xy)} frames, one thread", f"{time.perf_counter() - start:.2f} s")
     start = time.perf_counter()
     xy, conf, boxes, _ = place(xy, conf, float(p.body.fps), meta["stats"])
-    row(f"place (retarget full + boxes), {len(xy)} frames", f"{time.perf_counter() - start:.2f} s")
+    row(f"place (retarget full + boxes), {len(xy)} frames", f"{time.perf_counter() - start:.2f} s",
+        f"contacts in {max(1, min(8, (os.cpu_count() or 1) // 2))} threads at most")
     n = min(frames, len(xy))
     draw_skeletons(xy[:8], conf[:8], "reduced", size, box=boxes[:8])  # numba's compile, cached
     for threads in sorted({1, 4, 8, os.cpu_count() or 1}) if all_parts else [1]:
@@ -324,6 +345,11 @@ def stage_speeds(pose: Path, device: str, model: Path | None, frames: int, all_p
                     writer.write(frame)
             row(f"encode {n} frames alone, x264 {preset_name}, frame threads", f"{n / (time.perf_counter() - start):.0f} fps",
                 f"{(Path(tmp) / 'e.mp4').stat().st_size / n / 1e3:.1f} kB/frame")
+        for writers in (2, 4) if all_parts else []:
+            start = time.perf_counter()
+            parallel_writers(Path(tmp), frames_out, writers, size)
+            row(f"encode {n} frames as {writers} segments at once, x264 veryfast", f"{n / (time.perf_counter() - start):.0f} fps",
+                "would splitting the video help? (not in render)")
         start = time.perf_counter()
         if all_parts:
             slice_threads(Path(tmp) / "s.mp4", frames_out)

@@ -215,7 +215,7 @@ def test_contacts_in_threads_give_the_same_pose(speaker, profile, monkeypatch):
     xy, conf = np.concatenate([xy] * 5), np.concatenate([conf] * 5)       # 600 frames: 3 chunks of 256
     other = _other_person(profile)
     results = []
-    for cores in (1, 4):
+    for cores in (1, 8):
         monkeypatch.setattr(retarget.os, "cpu_count", lambda: cores)
         results.append(retarget_pose(xy, conf, other, mode="full", fps=FPS))
     assert np.array_equal(results[0][0], results[1][0]) and np.array_equal(results[0][1], results[1][1])

@@ -427,9 +427,10 @@ def _contacts(wr_fk, points_in, points_ok, points_off, landmarks, chunk: int = 2
 
     # Chunks are independent and numpy lets go of the GIL on arrays this size, so threads share the
     # work (the same arithmetic per chunk: the same result): this was most of `render`'s start on a
-    # long pose (10,000 frames: 14 s of `place` on a 2-core CPU, 80 % of it here).
+    # long pose (10,000 frames: 14 s of `place` on a 2-core CPU, 80 % of it here). Half the cores:
+    # on 2 busy cores two threads were no faster (BENCHMARKS.md "Render path").
     starts = range(0, len(wr_fk), chunk)
-    threads = min(len(starts), 8, os.cpu_count() or 1)
+    threads = max(1, min(len(starts), 8, (os.cpu_count() or 1) // 2))
     if threads > 1:
         from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(threads, thread_name_prefix="contacts") as pool:
