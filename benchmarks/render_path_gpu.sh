@@ -4,8 +4,8 @@
 # wheels travel in .whl (git-ignored), made on the CPU machine with
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl av==18.1.0 pose-format==0.15.0
-# Run:  run(command="bash benchmarks/render_path_gpu.sh", carry=[".whl"], kind="nvidia-h200", timeout_s=480)
-#   (typically about 4 minutes; the timeouts below bound it at about 7)
+# Run:  run(command="bash benchmarks/render_path_gpu.sh", carry=[".whl"], kind="nvidia-h200", timeout_s=540)
+#   (typically about 4 minutes; the timeouts below bound it at about 8)
 # What it does: the CUDA-graph test (tests/test_renderer.py, skipped without a GPU); a 10,000-frame
 # reduced pose (the bundled example played forward and back); one short render first (numba
 # compiles the skeleton rasterizer once and caches it, as on a user's first run); then
@@ -32,7 +32,7 @@ timeout 45 "${B[@]}" --frames 100 --variant warm= > /dev/null 2>&1  # fills numb
 echo "warm-up render: $((SECONDS - start)) s"
 timeout 100 "${B[@]}" --frames "$FRAMES" --stages --models small esn --variant now=
 echo "after: $((SECONDS - start)) s"
-timeout 90 "${B[@]}" --frames "$FRAMES" --variant "workers2=--workers 2" --variant "workers8=--workers 8" \
-    --variant "batch256=--batch 256" --variant "no-graph=--no-cuda-graph"
+timeout 120 "${B[@]}" --frames "$FRAMES" --variant "segments2=--segments 2" --variant "segments4=--segments 4" \
+    --variant "workers2=--workers 2" --variant "batch256=--batch 256" --variant "no-graph=--no-cuda-graph"
 timeout 140 "${B[@]}" --frames "$FRAMES" --variant "before=--batch 16 --workers 0 --no-cuda-graph"
 echo "total: $((SECONDS - start)) s"

@@ -323,16 +323,18 @@ def evaluate_consistency(video, pose_path, json_out):
                    "half the cores, at most 8; on a CPU 0): 0: draw, generate and encode one batch after another.")
 @click.option("--cuda-graph/--no-cuda-graph", default=True, show_default=True,
               help="On a GPU, replay the generator as a CUDA graph (fixed batch, the last one padded).")
+@click.option("--segments", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Encoders at once, each on a run of consecutive frames, joined into one mp4 without re-encoding.")
 @click.option("--retarget", type=click.Choice(["full", "place", "none"]), default="full", show_default=True,
               help="full: rebuild the pose on the trained person's body (bone lengths, face, contacts kept); "
                    "place: move and scale by the shoulders only; none: keep the pose where it is.")
 @click.option("--drawn-out", type=click.Path(dir_okay=False), default=None,
               help="Also write the pose as drawn (reduced, in the video's pixels, parts the input had) for `evaluate consistency`.")
-def render(pose_path, model, out, audio, device, batch, workers, cuda_graph, retarget, drawn_out):
+def render(pose_path, model, out, audio, device, batch, workers, cuda_graph, segments, retarget, drawn_out):
     """Render a .pose file as video of the trained person."""
     from posevideo.renderer.predict import render_pose
     path = render_pose(pose_path, model, out, audio=audio, device=device, batch=batch, retarget=retarget,
-                       drawn_out=drawn_out, workers=workers, cuda_graph=cuda_graph)
+                       drawn_out=drawn_out, workers=workers, cuda_graph=cuda_graph, segments=segments)
     click.echo(str(path))
 
 

@@ -251,12 +251,40 @@ def test_the_render_pipeline_writes_what_one_stage_at_a_time_writes(tmp_path):
     assert np.abs(videos[2][0] - generate(G, skeletons, "cpu").astype(float)).mean(axis=(1, 2, 3)).max() < 3
 
 
+def test_segments_encoded_at_once_join_into_one_video(tmp_path):
+    """--segments 3: three encoders each write a run of batches, joined without re-encoding: one mp4
+    of every frame in order at the pose's fps from t = 0, audio muxed, no part files left; the
+    frames are the one-encoder video's within H.264's loss."""
+    from posevideo.pose import arrays, read_pose
+    from posevideo.renderer.predict import render_poses
+    from posevideo.skeleton import EXAMPLE
+    from posevideo.video import probe, read_frame_times, read_frames
+    train(_cfg(tmp_path / "run", 2), tiny_bank(), TINY)
+    xy, conf = arrays(read_pose(EXAMPLE))
+    xy, conf = xy[:37], conf[:37]
+    wave = np.sin(np.arange(16000 * 37 // 30) / 10).astype(np.float32) * 0.1
+    (tmp_path / "out").mkdir()
+    videos = {}
+    for segments, workers in ((1, 0), (3, 2), (3, 0)):
+        out = tmp_path / "out" / f"s{segments}w{workers}.mp4"
+        render_poses(xy, conf, 30.0, tmp_path / "run", out, audio=wave, device="cpu", batch=5, workers=workers,
+                     progress=False, segments=segments, preview=out.with_suffix(".preview.mp4"))
+        info = probe(out)
+        assert info.frames == 37 and info.fps == pytest.approx(30) and info.has_audio and not info.vfr
+        assert read_frame_times(out)[0] == 0 and probe(out.with_suffix(".preview.mp4")).frames == 37
+        videos[segments, workers] = np.stack(list(read_frames(out))).astype(float)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        f"s{s}w{w}{x}" for s, w in videos for x in (".mp4", ".preview.mp4"))
+    assert np.array_equal(videos[3, 2], videos[3, 0])
+    assert np.abs(videos[3, 2] - videos[1, 0]).mean(axis=(1, 2, 3)).max() < 2
+
+
 def test_a_failing_stage_stops_the_render_and_leaves_no_video(tmp_path, monkeypatch):
     import posevideo.renderer.predict as predict
     from posevideo.renderer.predict import _pipeline
     order = []
     _pipeline(range(0, 10, 3), lambda s, into: np.full(min(3, 10 - s), s), lambda x: x * 2,
-              lambda sk, fr: order.extend(fr), None, 2, 10, False)
+              lambda start, sk, fr: order.extend(fr), None, 2, 10, False)
     assert order == [0, 0, 0, 6, 6, 6, 12, 12, 12, 18]
 
     train(_cfg(tmp_path / "run", 2), tiny_bank(), TINY)

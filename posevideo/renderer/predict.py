@@ -164,10 +164,11 @@ def drawn_pose(xy: np.ndarray, conf: np.ndarray, boxes: np.ndarray, size: int,
 
 def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio: str | Path | None = None,
                 device: str | None = None, batch: int | None = None, retarget: str = "full", progress: bool = True,
-                drawn_out: str | Path | None = None, workers: int | None = None, cuda_graph: bool = True) -> Path:
+                drawn_out: str | Path | None = None, workers: int | None = None, cuda_graph: bool = True,
+                segments: int = 1) -> Path:
     """Write `out` (mp4, H.264, the pose's fps, audio muxed when given); return its path.
     `drawn_out`: also the pose as drawn (`drawn_pose`), a .pose in the video's pixels. `batch`,
-    `workers`, `cuda_graph`: see `render_poses`."""
+    `workers`, `cuda_graph`, `segments`: see `render_poses`."""
     from posevideo.pose import arrays, read_pose, to_layout
     check_mp4(out)
     pose = read_pose(pose_path)
@@ -184,7 +185,7 @@ def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio
     frame_size = (pose.header.dimensions.width, pose.header.dimensions.height)
     return render_poses(xy, conf, fps, model, out, audio=wave, device=device, batch=batch, retarget=retarget,
                         frame_size=frame_size, progress=progress, path=pose_path, drawn_out=drawn_out,
-                        workers=workers, cuda_graph=cuda_graph)
+                        workers=workers, cuda_graph=cuda_graph, segments=segments)
 
 
 def default_batch(device: str) -> int:
@@ -206,7 +207,7 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
                  audio: np.ndarray | None = None, device: str | None = None, batch: int | None = None,
                  retarget: str = "full", frame_size: tuple[int, int] | None = None, progress: bool = True, path=None,
                  preview: str | Path | None = None, drawn_out: str | Path | None = None,
-                 workers: int | None = None, cuda_graph: bool = True) -> Path:
+                 workers: int | None = None, cuda_graph: bool = True, segments: int = 1) -> Path:
     """Reduced-layout xy (T, 178, 2) pixels and conf (T, 178) at `fps` -> `out` (mp4, one video frame
     per pose frame, the first at t = 0), with 16 kHz mono `audio` muxed when given; `preview`: also
     a side-by-side mp4, skeleton (what the generator saw) | video. `retarget`: see `place`. Missing
@@ -219,7 +220,9 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     encodes, a few batches queued between them (None: `default_workers`; 0: draw, generate and
     encode one batch after another in this thread, the loop before 2026-12-02; the video is the
     same either way); `cuda_graph`: on a GPU, replay the generator as a CUDA graph
-    (`GraphGenerator`). The model moves to the GPU and is captured while the pose is placed."""
+    (`GraphGenerator`); `segments`: that many x264 encoders at once, each on a run of consecutive
+    batches, joined into one mp4 without re-encoding (`posevideo.video.join_videos`). The model
+    moves to the GPU and is captured while the pose is placed."""
     from concurrent.futures import ThreadPoolExecutor
     from posevideo.audio import SAMPLE_RATE
     from posevideo.pose import hand_frames
@@ -235,8 +238,8 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     device = pick_device(device)
     batch = default_batch(device) if batch is None else int(batch)
     workers = default_workers(device) if workers is None else int(workers)
-    if batch < 1 or workers < 0:
-        raise ValueError(f"batch must be >= 1 and workers >= 0, got {batch} and {workers}")
+    if batch < 1 or workers < 0 or segments < 1:
+        raise ValueError(f"batch and segments must be >= 1 and workers >= 0, got {batch}, {segments}, {workers}")
     G, meta = load_renderer(model, "cpu")
     size = meta["model"]["size"]
     # The GPU's start (CUDA context, weights, cudnn's algorithm search, graph capture: seconds) runs
@@ -253,24 +256,48 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
             print(f"note: {path or 'pose'}: {hand_frames(conf) - seen} of {2 * len(xy)} hand-frames had no hand "
                   "seen; drawn as a hand at rest", file=sys.stderr)
         run, buffer = loading.result()
-    with ExitStack() as stack:
-        writer = stack.enter_context(VideoWriter(out, fps, size, size, audio=audio, sample_rate=SAMPLE_RATE))
-        side = None if preview is None else stack.enter_context(
-            VideoWriter(preview, fps, 2 * size, size, audio=audio, sample_rate=SAMPLE_RATE))
+    # Batches in encoder lanes: lane k encodes the k-th of `segments` runs of consecutive batches
+    # into its own part file, joined at the end without re-encoding; the batches are drawn and
+    # generated round-robin over the lanes so that every encoder has work at once.
+    starts = np.arange(0, len(xy), batch)
+    lanes = [run_ for run_ in np.array_split(starts, max(1, min(int(segments), len(starts))))]
+    lane_of = {int(start): k for k, run_ in enumerate(lanes) for start in run_}
+    order = [int(run_[i]) for i in range(len(lanes[0])) for run_ in lanes if i < len(run_)]
+    with ExitStack() as parts_folder:
+        if len(lanes) == 1:
+            targets = [(out, preview)]
+        else:
+            import tempfile
+            folder = Path(parts_folder.enter_context(tempfile.TemporaryDirectory(
+                dir=Path(out).parent, prefix=f".{Path(out).name}.parts-")))
+            targets = [(folder / f"{k}.mp4", None if preview is None else folder / f"{k}.preview.mp4")
+                       for k in range(len(lanes))]
+        sound = audio if len(lanes) == 1 else None  # parts have none: the join muxes it
+        with ExitStack() as stack:
+            writers = [stack.enter_context(VideoWriter(video, fps, size, size, audio=sound, sample_rate=SAMPLE_RATE))
+                       for video, _ in targets]
+            sides = [None if side is None else stack.enter_context(
+                VideoWriter(side, fps, 2 * size, size, audio=sound, sample_rate=SAMPLE_RATE)) for _, side in targets]
 
-        def draw(start: int, into: np.ndarray | None) -> np.ndarray:
-            from posevideo.skeleton import draw_skeletons
-            end = min(start + batch, len(xy))
-            return draw_skeletons(xy[start:end], conf[start:end], "reduced", size, box=boxes[start:end],
-                                  out=None if into is None else into[:end - start])
+            def draw(start: int, into: np.ndarray | None) -> np.ndarray:
+                from posevideo.skeleton import draw_skeletons
+                end = min(start + batch, len(xy))
+                return draw_skeletons(xy[start:end], conf[start:end], "reduced", size, box=boxes[start:end],
+                                      out=None if into is None else into[:end - start])
 
-        def write(skeletons: np.ndarray, frames: np.ndarray) -> None:
-            for skeleton, frame in zip(skeletons, frames):
-                writer.write(frame)
-                if side is not None:
-                    side.write(np.concatenate([skeleton, frame], axis=1))
+            def write(start: int, skeletons: np.ndarray, frames: np.ndarray) -> None:
+                writer, side = writers[lane_of[start]], sides[lane_of[start]]
+                for skeleton, frame in zip(skeletons, frames):
+                    writer.write(frame)
+                    if side is not None:
+                        side.write(np.concatenate([skeleton, frame], axis=1))
 
-        _pipeline(range(0, len(xy), batch), draw, run, write, buffer, workers, len(xy), progress)
+            _pipeline(order, draw, run, write, buffer, workers, len(xy), progress, lane=lane_of.get, lanes=len(lanes))
+        if len(lanes) > 1:
+            from posevideo.video import join_videos
+            join_videos([video for video, _ in targets], out, audio=audio, sample_rate=SAMPLE_RATE)
+            if preview is not None:
+                join_videos([side for _, side in targets], preview, audio=audio, sample_rate=SAMPLE_RATE)
     if drawn_out is not None:
         from posevideo.pose import make_pose, write_pose
         write_pose(make_pose("reduced", *drawn_pose(xy, conf, boxes, size, input_conf), fps, size, size), drawn_out)
@@ -287,11 +314,13 @@ def _generator(G: Generator, device: str, batch: int, size: int, cuda_graph: boo
     return (lambda skeletons: generate(G, skeletons, device)), None
 
 
-def _pipeline(starts, draw, run, write, buffer, workers: int, total: int, progress: bool) -> None:
-    """draw(start, into) -> skeletons, run(skeletons) -> frames, write(skeletons, frames), for each
-    batch start in order. workers 0: one after another here. Else three stages at once: `workers`
-    threads draw the next batches (at most 2 x workers ahead), this thread runs the generator, one
-    thread encodes (at most 4 batches behind), so the GPU, the drawing and the encoder overlap and
+def _pipeline(starts, draw, run, write, buffer, workers: int, total: int, progress: bool,
+              lane=lambda start: 0, lanes: int = 1) -> None:
+    """draw(start, into) -> skeletons, run(skeletons) -> frames, write(start, skeletons, frames), for
+    each batch start in order. workers 0: one after another here. Else three stages at once:
+    `workers` threads draw the next batches (at most 2 x workers ahead), this thread runs the
+    generator, one thread per encoder lane (`lane(start)` of `lanes`) writes, in order within its
+    lane (at most 4 batches a lane behind), so the GPU, the drawing and the encoders overlap and
     memory stays bounded. An error in any stage ends the others and is raised here."""
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
@@ -301,31 +330,32 @@ def _pipeline(starts, draw, run, write, buffer, workers: int, total: int, progre
     if workers == 0:
         for start in starts:
             skeletons = draw(start, None)
-            write(skeletons, run(skeletons))
+            write(start, skeletons, run(skeletons))
             bar.update(len(skeletons))
         bar.close()
         return
     drawer = ThreadPoolExecutor(workers, thread_name_prefix="draw")
-    encoder = ThreadPoolExecutor(1, thread_name_prefix="encode")
+    encoders = [ThreadPoolExecutor(1, thread_name_prefix=f"encode{k}") for k in range(lanes)]
     try:
         starts = iter(starts)
-        submit = lambda start: drawer.submit(draw, start, None if buffer is None else buffer())  # noqa: E731
+        submit = lambda start: (start, drawer.submit(draw, start, None if buffer is None else buffer()))  # noqa: E731
         drawing = deque(submit(start) for start in islice(starts, 2 * workers))
         writing = deque()
         while drawing:
-            skeletons = drawing.popleft().result()
-            for start in islice(starts, 1):
-                drawing.append(submit(start))
+            start, skeletons = drawing[0][0], drawing.popleft()[1].result()
+            for later in islice(starts, 1):
+                drawing.append(submit(later))
             frames = run(skeletons)
-            writing.append(encoder.submit(write, skeletons, frames))
-            while writing and (len(writing) > 4 or writing[0].done()):
-                writing.popleft().result()  # raises the encoder's error, if any
+            writing.append(encoders[lane(start)].submit(write, start, skeletons, frames))
+            while writing and (len(writing) > 4 * lanes or writing[0].done()):
+                writing.popleft().result()  # raises an encoder's error, if any
             bar.update(len(frames))
         while writing:
             writing.popleft().result()
     finally:
         drawer.shutdown(cancel_futures=True)
-        encoder.shutdown(cancel_futures=True)  # waits for a write under way: the writer closes after it
+        for encoder in encoders:
+            encoder.shutdown(cancel_futures=True)  # waits for a write under way: the writers close after it
         bar.close()
 
 
