@@ -161,10 +161,11 @@ class VideoWriter:
         self._video.width, self._video.height = self.width, self.height
         self._video.pix_fmt = "yuv420p"
         self._video.options = {"crf": str(self.crf), "preset": self.preset}
-        # x264's frame threads (one per ~2/3 core), not PyAV's default slices: a 256x256 frame is
-        # too small to cut into many slices, so sliced threads left most cores of a server idle.
+        # x264's frame threads, not PyAV's default slices: x264 gives sliced threads at most one per
+        # 4 macroblock rows (4 at 256 px), frame threads one per 2 rows (8 at 256 px; x264's
+        # encoder.c), 1.5 per core below that. `render --segments` runs more encoders at once.
         self._video.codec_context.thread_type = "FRAME"
-        self._video.codec_context.thread_count = 0  # x264 picks (1.5 x cores)
+        self._video.codec_context.thread_count = 0  # x264 picks
         self._audio = None
         if self.audio is not None:
             self._audio = self._container.add_stream("aac", rate=self.sample_rate)
