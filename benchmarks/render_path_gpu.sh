@@ -32,7 +32,7 @@ timeout 45 "${B[@]}" --frames 100 --variant warm= > /dev/null 2>&1  # fills numb
 echo "warm-up render: $((SECONDS - start)) s"
 timeout 100 "${B[@]}" --frames "$FRAMES" --stages --models small esn --variant now=
 echo "after: $((SECONDS - start)) s"
-timeout 120 "${B[@]}" --frames "$FRAMES" --variant "segments2=--segments 2" --variant "segments4=--segments 4" \
+timeout 120 "${B[@]}" --frames "$FRAMES" --variant "segments1=--segments 1" --variant "segments4=--segments 4" \
     --variant "workers2=--workers 2" --variant "batch256=--batch 256" --variant "no-graph=--no-cuda-graph"
-timeout 140 "${B[@]}" --frames "$FRAMES" --variant "before=--batch 16 --workers 0 --no-cuda-graph"
+timeout 140 "${B[@]}" --frames "$FRAMES" --variant "before=--batch 16 --workers 0 --no-cuda-graph --segments 1"
 echo "total: $((SECONDS - start)) s"

@@ -10,7 +10,7 @@ run) and inference frames/s; on a GPU, on this CPU, and through ONNX Runtime on 
 played forward and back until long enough), then times `python -m posevideo render --pose P
 --device D --out X.mp4 [ARGS]` in a fresh process for each variant: wall seconds from the start of
 the process to its exit with the finished mp4, which is probed for its frame count. The default
-variants (unless `--variant` is given) are `now` (the default options) and `before` (`--batch 16 --workers 0 --no-cuda-graph`:
+variants (unless `--variant` is given) are `now` (the default options) and `before` (`--batch 16 --workers 0 --no-cuda-graph --segments 1`:
 eager, one stage after another, batches of 16: the render path before 2026-12-02). `--models small
 esn` also renders with an `esn` generator of random weights (the shipped renderer is `small`). `--stages`
 first times the parts alone in this process (placing, drawing, encoding, the generator).
@@ -234,7 +234,7 @@ def cpu_benchmark(args) -> None:
 
 # --- the render path, end to end -------------------------------------------------------------------
 
-RENDER_VARIANTS = {"now": "", "before": "--batch 16 --workers 0 --no-cuda-graph"}
+RENDER_VARIANTS = {"now": "", "before": "--batch 16 --workers 0 --no-cuda-graph --segments 1"}
 
 
 def long_pose(frames: int, out: Path) -> Path:

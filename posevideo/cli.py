@@ -323,8 +323,9 @@ def evaluate_consistency(video, pose_path, json_out):
                    "half the cores, at most 8; on a CPU 0): 0: draw, generate and encode one batch after another.")
 @click.option("--cuda-graph/--no-cuda-graph", default=True, show_default=True,
               help="On a GPU, replay the generator as a CUDA graph (fixed batch, the last one padded).")
-@click.option("--segments", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Encoders at once, each on a run of consecutive frames, joined into one mp4 without re-encoding.")
+@click.option("--segments", type=click.IntRange(1, 64), default=None,
+              help="Encoders at once, each on a run of consecutive frames, joined into one mp4 without re-encoding "
+                   "(default on a GPU: one per 8 cores, at most 4; on a CPU 1).")
 @click.option("--retarget", type=click.Choice(["full", "place", "none"]), default="full", show_default=True,
               help="full: rebuild the pose on the trained person's body (bone lengths, face, contacts kept); "
                    "place: move and scale by the shoulders only; none: keep the pose where it is.")

@@ -165,7 +165,7 @@ def drawn_pose(xy: np.ndarray, conf: np.ndarray, boxes: np.ndarray, size: int,
 def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio: str | Path | None = None,
                 device: str | None = None, batch: int | None = None, retarget: str = "full", progress: bool = True,
                 drawn_out: str | Path | None = None, workers: int | None = None, cuda_graph: bool = True,
-                segments: int = 1) -> Path:
+                segments: int | None = None) -> Path:
     """Write `out` (mp4, H.264, the pose's fps, audio muxed when given); return its path.
     `drawn_out`: also the pose as drawn (`drawn_pose`), a .pose in the video's pixels. `batch`,
     `workers`, `cuda_graph`, `segments`: see `render_poses`."""
@@ -203,11 +203,19 @@ def default_workers(device: str) -> int:
     return max(1, min(8, (os.cpu_count() or 2) // 2))
 
 
+def default_segments(device: str) -> int:
+    """Encoders at once: on a GPU one per 8 cores (x264 uses at most 8 threads on a 256-pixel
+    frame), at most 4; on a CPU 1 (the generator is the bottleneck there)."""
+    if not device.startswith("cuda"):
+        return 1
+    return max(1, min(4, (os.cpu_count() or 1) // 8))
+
+
 def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path | None, out: str | Path,
                  audio: np.ndarray | None = None, device: str | None = None, batch: int | None = None,
                  retarget: str = "full", frame_size: tuple[int, int] | None = None, progress: bool = True, path=None,
                  preview: str | Path | None = None, drawn_out: str | Path | None = None,
-                 workers: int | None = None, cuda_graph: bool = True, segments: int = 1) -> Path:
+                 workers: int | None = None, cuda_graph: bool = True, segments: int | None = None) -> Path:
     """Reduced-layout xy (T, 178, 2) pixels and conf (T, 178) at `fps` -> `out` (mp4, one video frame
     per pose frame, the first at t = 0), with 16 kHz mono `audio` muxed when given; `preview`: also
     a side-by-side mp4, skeleton (what the generator saw) | video. `retarget`: see `place`. Missing
@@ -221,7 +229,8 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     encode one batch after another in this thread, the loop before 2026-12-02; the video is the
     same either way); `cuda_graph`: on a GPU, replay the generator as a CUDA graph
     (`GraphGenerator`); `segments`: that many x264 encoders at once, each on a run of consecutive
-    batches, joined into one mp4 without re-encoding (`posevideo.video.join_videos`). The model
+    batches, joined into one mp4 without re-encoding (`posevideo.video.join_videos`; None:
+    `default_segments`). The model
     moves to the GPU and is captured while the pose is placed."""
     from concurrent.futures import ThreadPoolExecutor
     from posevideo.audio import SAMPLE_RATE
@@ -238,6 +247,7 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     device = pick_device(device)
     batch = default_batch(device) if batch is None else int(batch)
     workers = default_workers(device) if workers is None else int(workers)
+    segments = default_segments(device) if segments is None else int(segments)
     if batch < 1 or workers < 0 or segments < 1:
         raise ValueError(f"batch and segments must be >= 1 and workers >= 0, got {batch}, {segments}, {workers}")
     G, meta = load_renderer(model, "cpu")
