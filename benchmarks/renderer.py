@@ -10,10 +10,11 @@ run) and inference frames/s; on a GPU, on this CPU, and through ONNX Runtime on 
 played forward and back until long enough), then times `python -m posevideo render --pose P
 --device D --out X.mp4 [ARGS]` in a fresh process for each variant: wall seconds from the start of
 the process to its exit with the finished mp4, which is probed for its frame count. The default
-variants (unless `--variant` is given) are `now` (the default options) and `before` (`--batch 16 --workers 0 --no-cuda-graph --segments 1`:
-eager, one stage after another, batches of 16: the render path before 2026-12-02). `--models small
-esn` also renders with an `esn` generator of random weights (the shipped renderer is `small`). `--stages`
-first times the parts alone in this process (placing, drawing, encoding, the generator).
+variants (unless `--variant` is given) are `now` (the default options) and `before` (`--batch 16
+--workers 0 --no-cuda-graph --segments 1`: eager, one stage after another, batches of 16, one
+encoder: the render loop before 2026-12-02). `--models small esn` also renders with an `esn`
+generator of random weights (the shipped renderer is `small`). `--stages` first times the parts
+alone in this process (placing, drawing, encoding, the generator).
 
 Training is measured through `posevideo.renderer.train.train` itself, on a frame bank of random
 uint8 images held on the device (the trainer's real loader: sampling, jitter and the uint8 -> float

@@ -270,9 +270,9 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     # into its own part file, joined at the end without re-encoding; the batches are drawn and
     # generated round-robin over the lanes so that every encoder has work at once.
     starts = np.arange(0, len(xy), batch)
-    lanes = [run_ for run_ in np.array_split(starts, max(1, min(int(segments), len(starts))))]
-    lane_of = {int(start): k for k, run_ in enumerate(lanes) for start in run_}
-    order = [int(run_[i]) for i in range(len(lanes[0])) for run_ in lanes if i < len(run_)]
+    lanes = np.array_split(starts, max(1, min(segments, len(starts))))       # batch starts of each lane
+    lane_of = {int(start): k for k, lane in enumerate(lanes) for start in lane}
+    order = [int(lane[i]) for i in range(len(lanes[0])) for lane in lanes if i < len(lane)]
     with ExitStack() as parts_folder:
         if len(lanes) == 1:
             targets = [(out, preview)]
