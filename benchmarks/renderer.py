@@ -1,8 +1,20 @@
 """Renderer speed: training images/s (with MFU against a bf16 matmul ceiling measured in the same
-run) and inference frames/s; on a GPU, on this CPU, and through ONNX Runtime on the CPU.
+run) and inference frames/s; on a GPU, on this CPU, and through ONNX Runtime on the CPU; and
+`posevideo render` end to end as a user runs it (`--render`).
 
     python benchmarks/renderer.py --device cuda [--json OUT.json]     (one H100: ~6 minutes)
     python benchmarks/renderer.py --device cpu  [--json OUT.json]     (this CPU: ~2 minutes)
+    python benchmarks/renderer.py --render --device cuda --frames 10000 [--models small esn] [--variant NAME=ARGS ...]
+
+`--render` writes a FRAMES-long reduced .pose (the bundled example, 8 s of the synthetic speaker,
+played forward and back until long enough), then times `python -m posevideo render --pose P
+--device D --out X.mp4 [ARGS]` in a fresh process for each variant: wall seconds from the start of
+the process to its exit with the finished mp4, which is probed for its frame count. The default
+variants (unless `--variant` is given) are `now` (the default options) and `before` (`--batch 16
+--workers 0 --no-cuda-graph --segments 1`: eager, one stage after another, batches of 16, one
+encoder: the render loop before 2026-12-02). `--models small esn` also renders with an `esn`
+generator of random weights (the shipped renderer is `small`). `--stages` first times the parts
+alone in this process (placing, drawing, encoding, the generator).
 
 Training is measured through `posevideo.renderer.train.train` itself, on a frame bank of random
 uint8 images held on the device (the trainer's real loader: sampling, jitter and the uint8 -> float
@@ -14,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -220,6 +233,171 @@ def cpu_benchmark(args) -> None:
         row(f"{name} inference onnxruntime float32, batch 1", f"{1000 / fps:.1f} ms/frame")
 
 
+# --- the render path, end to end -------------------------------------------------------------------
+
+RENDER_VARIANTS = {"now": "", "before": "--batch 16 --workers 0 --no-cuda-graph --segments 1"}
+
+
+def long_pose(frames: int, out: Path) -> Path:
+    """The bundled example pose (reduced, 30 fps) played forward and back to `frames` frames."""
+    from posevideo.pose import arrays, make_pose, read_pose, write_pose
+    from posevideo.skeleton import EXAMPLE
+    pose = read_pose(EXAMPLE)
+    xy, conf = arrays(pose)
+    t = np.arange(frames) % (2 * len(xy))
+    t = np.where(t < len(xy), t, 2 * len(xy) - 1 - t)  # ping-pong: no jump where it wraps
+    write_pose(make_pose("reduced", xy[t], conf[t], float(pose.body.fps), pose.header.dimensions.width,
+                         pose.header.dimensions.height), out)
+    return out
+
+
+def random_esn(out: Path) -> Path:
+    """An `esn` renderer checkpoint of random weights with the shipped renderer's statistics (its
+    speed is the same as a trained one's)."""
+    from posevideo.renderer.model import Generator
+    from posevideo.renderer.predict import DEFAULT_RENDERER
+    from posevideo.training import read_meta, save_checkpoint
+    meta = read_meta(DEFAULT_RENDERER)
+    torch.manual_seed(0)
+    G = Generator(preset("esn")).eval()
+    return save_checkpoint(out, {"G": G}, None, {"kind": "renderer", "step": 0, "model": preset("esn").to_dict(),
+                                                 "stats": meta["stats"]}, dtype=torch.float16)
+
+
+def time_render(pose: Path, device: str, args: str, out: Path, model: Path | None = None) -> tuple[float, int, str]:
+    """(wall seconds, frames in the mp4, last stderr line) of one `posevideo render` in a fresh process."""
+    import shlex
+    import subprocess
+    from posevideo.video import probe
+    command = [sys.executable, "-m", "posevideo", "render", "--pose", str(pose), "--device", device,
+               "--out", str(out), *shlex.split(args)] + ([] if model is None else ["--model", str(model)])
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ''}")
+    return wall, probe(out).frames, (done.stderr.replace("\r", "\n").strip().splitlines() or [""])[-1]
+
+
+def slice_threads(path: Path, frames: np.ndarray) -> None:
+    """Encode as VideoWriter did before 2026-12-02 (PyAV's default: x264 slice threads)."""
+    import av
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        stream.options = {"crf": "18", "preset": "veryfast"}
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def parallel_writers(folder: Path, frames: np.ndarray, writers: int, size: int) -> None:
+    """Encode `frames` as `writers` consecutive segments, each its own VideoWriter in its own thread."""
+    from concurrent.futures import ThreadPoolExecutor
+    from posevideo.video import VideoWriter
+
+    def one(k: int) -> None:
+        with VideoWriter(folder / f"segment{k}.mp4", 30, size, size) as writer:
+            for frame in np.array_split(frames, writers)[k]:
+                writer.write(frame)
+    with ThreadPoolExecutor(writers) as pool:
+        list(pool.map(one, range(writers)))
+
+
+def stage_speeds(pose: Path, device: str, model: Path | None, frames: int, all_parts: bool = True) -> None:
+    """Each part of the render path alone, in this process: what bounds the whole. `all_parts`
+    False: placing and the generator only."""
+    from posevideo.pose import arrays, read_pose, to_layout
+    from posevideo.renderer.predict import GraphGenerator, default_batch, generate, load_renderer, place
+    from posevideo.skeleton import draw_skeletons
+    from posevideo.video import VideoWriter
+    start = time.perf_counter()
+    p = read_pose(pose)
+    xy, conf = arrays(to_layout(p, "reduced"))
+    row(f"read + reduce the pose ({len(xy)} frames)", f"{time.perf_counter() - start:.2f} s")
+    G, meta = load_renderer(model, "cpu")
+    size = meta["model"]["size"]
+    if all_parts:  # the contact search in one thread, as before 2026-12-02
+        import unittest.mock
+        import posevideo.pose.retarget as retarget
+        with unittest.mock.patch.object(retarget.os, "cpu_count", lambda: 1):
+            start = time.perf_counter()
+            place(xy, conf, float(p.body.fps), meta["stats"])
+            row(f"place (retarget full + boxes), {len(xy)} frames, one thread", f"{time.perf_counter() - start:.2f} s")
+    start = time.perf_counter()
+    xy, conf, boxes, _ = place(xy, conf, float(p.body.fps), meta["stats"])
+    row(f"place (retarget full + boxes), {len(xy)} frames", f"{time.perf_counter() - start:.2f} s",
+        f"contacts in {max(1, min(8, (os.cpu_count() or 1) // 2))} threads at most")
+    n = min(frames, len(xy))
+    draw_skeletons(xy[:8], conf[:8], "reduced", size, box=boxes[:8])  # numba's compile, cached
+    for threads in sorted({1, 4, 8, os.cpu_count() or 1}) if all_parts else [1]:
+        start = time.perf_counter()
+        skeletons = draw_skeletons(xy[:n], conf[:n], "reduced", size, box=boxes[:n], threads=threads)
+        row(f"draw {n} skeletons, {threads} threads", f"{n / (time.perf_counter() - start):.0f} fps")
+    frames_out = generate(G.to(device), skeletons[:64], device)  # real frames to encode
+    frames_out = np.concatenate([frames_out] * (n // 64 + 1))[:n]
+    with tempfile.TemporaryDirectory() as tmp:
+        for preset_name in ("veryfast", "superfast", "ultrafast") if all_parts else []:
+            start = time.perf_counter()
+            with VideoWriter(Path(tmp) / "e.mp4", 30, size, size, preset=preset_name) as writer:
+                for frame in frames_out:
+                    writer.write(frame)
+            row(f"encode {n} frames alone, x264 {preset_name}, frame threads", f"{n / (time.perf_counter() - start):.0f} fps",
+                f"{(Path(tmp) / 'e.mp4').stat().st_size / n / 1e3:.1f} kB/frame")
+        for writers in (2, 4) if all_parts else []:
+            start = time.perf_counter()
+            parallel_writers(Path(tmp), frames_out, writers, size)
+            row(f"encode {n} frames as {writers} segments at once, x264 veryfast", f"{n / (time.perf_counter() - start):.0f} fps",
+                "would splitting the video help? (not in render)")
+        start = time.perf_counter()
+        if all_parts:
+            slice_threads(Path(tmp) / "s.mp4", frames_out)
+            row(f"encode {n} frames alone, x264 veryfast, PyAV's slice threads", f"{n / (time.perf_counter() - start):.0f} fps",
+                "the writer before 2026-12-02")
+    if device.startswith("cuda"):
+        batch = default_batch(device)
+        start = time.perf_counter()
+        graph = GraphGenerator(G, batch, size, device)
+        row(f"CUDA graph warm-up + capture, batch {batch}", f"{time.perf_counter() - start:.2f} s")
+        eager = generate(G, skeletons[:batch - 3], device).astype(int)  # a padded batch, against eager
+        diff = np.abs(graph(skeletons[:batch - 3]).astype(int) - eager)
+        row("graph vs eager bf16 (same batch): max |diff|, pixels differing", f"{diff.max()}",
+            f"{(diff > 0).mean():.2%}")
+        start = time.perf_counter()
+        for i in range(0, n, batch):
+            graph(skeletons[i:i + batch])
+        row(f"generator alone, graph, batch {batch}, incl. copies", f"{n / (time.perf_counter() - start):.0f} fps")
+
+
+def render_benchmark(args) -> None:
+    variants = dict(RENDER_VARIANTS) if not args.variant else {}  # --variant replaces the defaults
+    for spec in args.variant or []:
+        name, _, extra = spec.partition("=")
+        variants[name] = extra
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        pose = long_pose(args.frames, tmp / f"long{args.frames}.pose")
+        models = {}
+        if "small" in args.models:
+            models["small (shipped)"] = None
+        if "esn" in args.models:
+            models["esn (random weights)"] = random_esn(tmp / "esn")
+        if args.stages:
+            for i, (name, model) in enumerate(models.items()):
+                row(f"stages: {name}", "")  # the drawing and encoding once, with the first model's frames
+                guarded(stage_speeds)(pose, args.device, model, min(args.frames, 2000), i == 0)
+        for name, model in models.items():
+            for variant, extra in variants.items():
+                try:
+                    wall, frames, last = time_render(pose, args.device, extra, tmp / "out.mp4", model)
+                    row(f"render {name}, {variant} ({extra or 'defaults'})", f"{frames / wall:.0f} fps",
+                        f"{frames} frames in {wall:.1f} s wall")
+                except Exception as error:  # noqa: BLE001 - reported in the table, never hidden
+                    row(f"FAILED render {name}, {variant}", type(error).__name__, str(error)[:200])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
@@ -227,8 +405,17 @@ def main() -> None:
     parser.add_argument("--compile-batch", type=int, default=64)
     parser.add_argument("--presets", nargs="+", default=["small", "medium", "esn"])
     parser.add_argument("--json", default=None)
+    parser.add_argument("--render", action="store_true", help="Time `posevideo render` end to end instead.")
+    parser.add_argument("--frames", type=int, default=10000, help="--render: frames of the pose.")
+    parser.add_argument("--models", nargs="+", choices=["small", "esn"], default=["small"],
+                        help="--render: the shipped small renderer, an esn generator of random weights, or both.")
+    parser.add_argument("--stages", action="store_true", help="--render: also each part alone, first.")
+    parser.add_argument("--variant", action="append", metavar="NAME=ARGS",
+                        help="--render: `render` options to time, instead of now and before (repeatable), e.g. 'b64=--batch 64'.")
     args = parser.parse_args()
-    if args.device == "cuda":
+    if args.render:
+        render_benchmark(args)
+    elif args.device == "cuda":
         torch.backends.cudnn.benchmark = True
         cuda_benchmark(args)
     else:

@@ -319,17 +319,26 @@ def evaluate_consistency(video, pose_path, json_out):
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Video to write (.mp4).")
 @click.option("--audio", type=click.Path(exists=True, dir_okay=False), default=None, help="Audio to mux in.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
-@click.option("--batch", type=click.IntRange(1), default=16)
+@click.option("--batch", type=click.IntRange(1), default=None,
+              help="Frames a generator call (default: 128 on a GPU, 16 on a CPU).")
+@click.option("--workers", type=click.IntRange(0), default=None,
+              help="Threads drawing skeletons while the generator runs and the encoder writes (default on a GPU: "
+                   "half the cores, at most 8; on a CPU 0): 0: draw, generate and encode one batch after another.")
+@click.option("--cuda-graph/--no-cuda-graph", default=True, show_default=True,
+              help="On a GPU, replay the generator as a CUDA graph (fixed batch, the last one padded).")
+@click.option("--segments", type=click.IntRange(1, 64), default=None,
+              help="Encoders at once, each on a run of consecutive frames, joined into one mp4 without re-encoding "
+                   "(default on a GPU: one per 8 cores, at most 4; on a CPU 1).")
 @click.option("--retarget", type=click.Choice(["full", "place", "none"]), default="full", show_default=True,
               help="full: rebuild the pose on the trained person's body (bone lengths, face, contacts kept); "
                    "place: move and scale by the shoulders only; none: keep the pose where it is.")
 @click.option("--drawn-out", type=click.Path(dir_okay=False), default=None,
               help="Also write the pose as drawn (reduced, in the video's pixels, parts the input had) for `evaluate consistency`.")
-def render(pose_path, model, out, audio, device, batch, retarget, drawn_out):
+def render(pose_path, model, out, audio, device, batch, workers, cuda_graph, segments, retarget, drawn_out):
     """Render a .pose file as video of the trained person."""
     from posevideo.renderer.predict import render_pose
     path = render_pose(pose_path, model, out, audio=audio, device=device, batch=batch, retarget=retarget,
-                       drawn_out=drawn_out)
+                       drawn_out=drawn_out, workers=workers, cuda_graph=cuda_graph, segments=segments)
     click.echo(str(path))
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 from pathlib import Path
 
 import numba
@@ -141,6 +142,16 @@ def _rasterize(image, xy, conf, a, b, colors, widths, bg, x0, y0, scale, thresho
                     image[row, col, c] = np.uint8(np.floor(v + (color[c] - v) * coverage + 0.5))
 
 
+@numba.njit(cache=True, nogil=True)
+def _rasterize_many(images, xy, conf, a, b, colors, widths, bg, mapping, threshold):
+    """_rasterize over a sequence in one call, without the GIL: images (T, S, S, 3) uint8, xy (T, K, 2),
+    conf (T, K), mapping (T, 3) rows (x0, y0, scale). Frame t is exactly `_rasterize` of frame t;
+    threads can each take a slice of T (`draw_skeletons(threads=...)`)."""
+    for t in range(images.shape[0]):
+        _rasterize(images[t], xy[t], conf[t], a, b, colors, widths, bg, mapping[t, 0], mapping[t, 1], mapping[t, 2],
+                   threshold)
+
+
 def expected_points(layout: str) -> tuple[int, ...]:
     if layout == "holistic":
         return _HOLISTIC_POINTS
@@ -206,15 +217,45 @@ def draw_skeleton(xy, conf, layout: str = "reduced", size: int = 256, box=None,
 
 
 def draw_skeletons(xy, conf, layout: str = "reduced", size: int = 256, box=None,
-                   background=(0, 0, 0)) -> np.ndarray:
+                   background=(0, 0, 0), threads: int = 1, out: np.ndarray | None = None) -> np.ndarray:
     """A sequence: xy (T, K, 2), conf (T, K); box None, one (x0, y0, side), or (T, 3) boxes.
-    Returns (T, size, size, 3) uint8, frame t equal to draw_skeleton of frame t."""
+    Returns (T, size, size, 3) uint8, frame t equal to draw_skeleton of frame t. `threads` > 1
+    splits T over that many threads (the rasterizer runs without the GIL; same pixels); `out`: a
+    (T, size, size, 3) uint8 array to draw into (e.g. pinned memory for a GPU upload)."""
     xy, conf, size, bg = _check(xy, conf, layout, size, background, sequence=True)
-    boxes = None if box is None else np.broadcast_to(np.asarray(box, dtype=np.float64), (len(xy), 3))
-    out = np.empty((len(xy), size, size, 3), dtype=np.uint8)
-    for t in range(len(xy)):
-        _draw_into(out[t], xy[t], conf[t], layout, size, None if boxes is None else boxes[t], bg)
+    if layout == "holistic":
+        xy, conf = reduce_arrays(xy, conf)
+        layout = "reduced"
+    mapping = np.tile([0.0, 0.0, 1.0], (len(xy), 1))  # (T, 3) x0, y0, scale: u = (x - x0) * scale
+    if box is not None:
+        boxes = np.broadcast_to(np.asarray(box, dtype=np.float64), (len(xy), 3))
+        if not (boxes[:, 2] > 0).all():
+            raise ValueError(f"skeleton box side must be > 0, got {boxes[~(boxes[:, 2] > 0), 2][0]}")
+        mapping[:, :2], mapping[:, 2] = boxes[:, :2], size / boxes[:, 2]
+    if out is None:
+        out = np.empty((len(xy), size, size, 3), dtype=np.uint8)
+    elif out.shape != (len(xy), size, size, 3) or out.dtype != np.uint8 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous ({len(xy)}, {size}, {size}, 3) uint8 array, "
+                         f"got {out.shape} {out.dtype}")
+    a, b, colors, kinds = _plan(layout)
+    args = (a, b, colors, _widths(size)[kinds], bg)
+    threshold = float(load_spec()["confidence"]["threshold"])
+    cuts = np.linspace(0, len(xy), max(1, min(int(threads), len(xy))) + 1).astype(int)
+    jobs = [slice(i, j) for i, j in zip(cuts[:-1], cuts[1:])]
+    run = lambda s: _rasterize_many(out[s], xy[s], conf[s], *args, mapping[s], threshold)  # noqa: E731
+    if len(jobs) == 1:
+        run(jobs[0])
+    else:
+        for future in [_pool().submit(run, s) for s in jobs]:
+            future.result()
     return out
+
+
+@functools.lru_cache(maxsize=None)
+def _pool():
+    """Threads for draw_skeletons(threads=N), made once (they idle between calls)."""
+    from concurrent.futures import ThreadPoolExecutor
+    return ThreadPoolExecutor(max(1, (os.cpu_count() or 1)), thread_name_prefix="skeleton")
 
 
 def write_skeleton_video(pose_path, out_path, size: int = 256, crop: str = "person",

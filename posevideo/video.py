@@ -1,4 +1,5 @@
-"""Video in and out through PyAV: probe, decode to RGB frames, encode H.264 (+ AAC audio) mp4."""
+"""Video in and out through PyAV: probe, decode to RGB frames, encode H.264 (+ AAC audio) mp4, join
+mp4 parts without re-encoding."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -140,11 +141,11 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | Path, fps: float, width: int, height: int,
-                 audio: np.ndarray | None = None, sample_rate: int = 16000, crf: int = 18):
+                 audio: np.ndarray | None = None, sample_rate: int = 16000, crf: int = 18, preset: str = "veryfast"):
         if width % 2 or height % 2:
             raise ValueError(f"H.264 needs an even frame size, got {width}x{height}")
         self.path, self.fps, self.width, self.height = Path(path), fps, width, height
-        self.audio, self.sample_rate, self.crf = audio, sample_rate, crf
+        self.audio, self.sample_rate, self.crf, self.preset = audio, sample_rate, crf, preset  # x264's
         self.frames = 0
 
     def __enter__(self) -> "VideoWriter":
@@ -159,7 +160,12 @@ class VideoWriter:
         self._video = self._container.add_stream("libx264", rate=rate)
         self._video.width, self._video.height = self.width, self.height
         self._video.pix_fmt = "yuv420p"
-        self._video.options = {"crf": str(self.crf), "preset": "veryfast"}
+        self._video.options = {"crf": str(self.crf), "preset": self.preset}
+        # x264's frame threads, not PyAV's default slices: x264 gives sliced threads at most one per
+        # 4 macroblock rows (4 at 256 px), frame threads one per 2 rows (8 at 256 px; x264's
+        # encoder.c), 1.5 per core below that. `render --segments` runs more encoders at once.
+        self._video.codec_context.thread_type = "FRAME"
+        self._video.codec_context.thread_count = 0  # x264 picks
         self._audio = None
         if self.audio is not None:
             self._audio = self._container.add_stream("aac", rate=self.sample_rate)
@@ -175,17 +181,7 @@ class VideoWriter:
         self.frames += 1
 
     def _write_audio(self) -> None:
-        samples = np.asarray(self.audio, dtype=np.float32).reshape(1, -1)
-        chunk = 1024  # AAC's frame size
-        for start in range(0, samples.shape[1], chunk):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start:start + chunk]),
-                                               format="fltp", layout="mono")
-            frame.sample_rate = self.sample_rate
-            frame.pts = start
-            for packet in self._audio.encode(frame):
-                self._container.mux(packet)
-        for packet in self._audio.encode(None):
-            self._container.mux(packet)
+        _mux_audio(self._container, self._audio, self.audio, self.sample_rate)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         # The file is renamed into place only when the encoder was flushed and the container closed
@@ -207,6 +203,63 @@ class VideoWriter:
                 raise
             return  # the with-block's own error goes on (the close failed because of it)
         self._atomic.__exit__(exc_type, exc, tb)
+
+
+def _mux_audio(container, stream, audio: np.ndarray, sample_rate: int) -> None:
+    """Encode mono float `audio` into `stream` (AAC) of `container`, from t = 0, and flush it."""
+    samples = np.asarray(audio, dtype=np.float32).reshape(1, -1)
+    chunk = 1024  # AAC's frame size
+    for start in range(0, samples.shape[1], chunk):
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start:start + chunk]),
+                                           format="fltp", layout="mono")
+        frame.sample_rate = sample_rate
+        frame.pts = start
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
+
+
+def join_videos(parts: list[str | Path], path: str | Path, audio: np.ndarray | None = None,
+                sample_rate: int = 16000) -> int:
+    """Join mp4s written by VideoWriters of one setting (same size, rate and codec parameters; x264
+    starts each on a key frame) into one mp4, one after another, without re-encoding, `audio` muxed
+    as VideoWriter does; atomic. So several encoders can each write a part of one video at once.
+    Returns the frame count."""
+    inputs = [_open(part) for part in parts]
+    try:
+        streams = [_video_stream(container, part) for container, part in zip(inputs, parts)]
+        headers = {bytes(stream.codec_context.extradata or b"") for stream in streams}
+        if len(headers) != 1 or len({(s.width, s.height, s.codec_context.name) for s in streams}) != 1:
+            raise ValueError(f"{parts}: parts of different encoder settings cannot be joined")
+        frames = 0
+        with atomic_output(path) as tmp, av.open(str(tmp), mode="w") as container:
+            video = container.add_stream_from_template(streams[0])
+            sound = None
+            if audio is not None:
+                sound = container.add_stream("aac", rate=sample_rate)
+                sound.layout = "mono"
+            offset = 0  # where this part starts, in its stream's time base (all parts share it)
+            for part, stream in zip(inputs, streams):
+                length = 0
+                for packet in part.demux(stream):
+                    if packet.dts is None:
+                        continue  # the demuxer's end-of-stream marker
+                    length += packet.duration
+                    # A part's decode times start before 0 by the B-frame delay, which every part
+                    # shares, so shifted by the parts before they stay increasing across the seam.
+                    packet.pts += offset
+                    packet.dts += offset
+                    packet.stream = video
+                    container.mux(packet)
+                    frames += 1
+                offset += length
+            if sound is not None:
+                _mux_audio(container, sound, audio, sample_rate)
+    finally:
+        for container in inputs:
+            container.close()
+    return frames
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,

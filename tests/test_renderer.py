@@ -222,3 +222,103 @@ def test_cli_resume_takes_the_run_folder_alone(tmp_path):
     assert result.exit_code == 2 and "--data" in result.output
     result = CliRunner().invoke(cli, ["train", "renderer", "--resume", str(tmp_path / "bank")])
     assert result.exit_code == 2 and "config.json" in result.output
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A 2-step tiny renderer run folder, shared by the render-path tests (what it renders does not matter)."""
+    run = tmp_path_factory.mktemp("tiny") / "run"
+    train(_cfg(run, 2), tiny_bank(), TINY)
+    return run
+
+
+def test_the_render_pipeline_writes_what_one_stage_at_a_time_writes(tmp_path, tiny_run):
+    """Drawing threads, the generator and the encoder thread at once (workers 2) give the same videos
+    as the old one-after-another loop (workers 0), frame for frame (the order of batches is checked
+    alone below), and the frames are the generator's of the drawn skeletons (an uneven last batch
+    included)."""
+    from posevideo.pose import arrays, read_pose
+    from posevideo.renderer.predict import generate, load_renderer, place, render_poses
+    from posevideo.skeleton import EXAMPLE, draw_skeletons
+    from posevideo.video import read_frames
+    xy, conf = arrays(read_pose(EXAMPLE))
+    xy, conf = xy[::7][:23], conf[::7][:23]  # the synthetic speaker: each frame differs from the next
+    videos = {}
+    for workers in (0, 2):
+        out, preview = tmp_path / f"w{workers}.mp4", tmp_path / f"w{workers}.preview.mp4"
+        render_poses(xy, conf, 10.0, tiny_run, out, device="cpu", batch=5, workers=workers, progress=False,
+                     preview=preview)
+        videos[workers] = np.stack(list(read_frames(out))), np.stack(list(read_frames(preview)))
+    assert videos[0][0].shape == (23, 32, 32, 3) and videos[0][1].shape == (23, 32, 64, 3)
+    assert np.array_equal(videos[0][0], videos[2][0]) and np.array_equal(videos[0][1], videos[2][1])
+
+    G, meta = load_renderer(tiny_run)
+    placed, placed_conf, boxes, _ = place(xy, conf, 10.0, meta["stats"])
+    skeletons = draw_skeletons(placed, placed_conf, "reduced", 32, box=boxes)
+    assert np.abs(videos[2][0] - generate(G, skeletons, "cpu").astype(float)).mean(axis=(1, 2, 3)).max() < 3
+
+
+def test_segments_encoded_at_once_join_into_one_video(tmp_path, tiny_run):
+    """--segments 3: three encoders each write a run of batches, joined without re-encoding: one mp4
+    of every frame in order at the pose's fps from t = 0, audio muxed, no part files left; the
+    frames are the one-encoder video's within H.264's loss."""
+    from posevideo.pose import arrays, read_pose
+    from posevideo.renderer.predict import render_poses
+    from posevideo.skeleton import EXAMPLE
+    from posevideo.video import probe, read_frame_times, read_frames
+    xy, conf = arrays(read_pose(EXAMPLE))
+    xy, conf = xy[:37], conf[:37]
+    wave = np.sin(np.arange(16000 * 37 // 30) / 10).astype(np.float32) * 0.1
+    (tmp_path / "out").mkdir()
+    videos = {}
+    for segments, workers in ((1, 0), (3, 2), (3, 0)):
+        out = tmp_path / "out" / f"s{segments}w{workers}.mp4"
+        render_poses(xy, conf, 30.0, tiny_run, out, audio=wave, device="cpu", batch=5, workers=workers,
+                     progress=False, segments=segments, preview=out.with_suffix(".preview.mp4"))
+        info = probe(out)
+        assert info.frames == 37 and info.fps == pytest.approx(30) and info.has_audio and not info.vfr
+        assert read_frame_times(out)[0] == 0 and probe(out.with_suffix(".preview.mp4")).frames == 37
+        videos[segments, workers] = np.stack(list(read_frames(out))).astype(float)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        f"s{s}w{w}{x}" for s, w in videos for x in (".mp4", ".preview.mp4"))
+    assert np.array_equal(videos[3, 2], videos[3, 0])
+    assert np.abs(videos[3, 2] - videos[1, 0]).mean(axis=(1, 2, 3)).max() < 2
+
+
+def test_a_failing_stage_stops_the_render_and_leaves_no_video(tmp_path, monkeypatch, tiny_run):
+    import posevideo.renderer.predict as predict
+    from posevideo.renderer.predict import _pipeline
+    order = []
+    _pipeline(range(0, 10, 3), lambda s, into: np.full(min(3, 10 - s), s), lambda x: x * 2,
+              lambda start, sk, fr: order.extend(fr), None, 2, 10, False)
+    assert order == [0, 0, 0, 6, 6, 6, 12, 12, 12, 18]
+
+    pose = _reduced_pose(tmp_path / "in.pose", frames=23)
+    calls = []
+
+    def broken(G, skeletons, device):
+        calls.append(len(skeletons))
+        if len(calls) == 3:
+            raise RuntimeError("the generator broke")
+        return np.zeros_like(skeletons)
+    monkeypatch.setattr(predict, "generate", broken)
+    for workers in (0, 2):
+        calls.clear()
+        with pytest.raises(RuntimeError, match="generator broke"):
+            predict.render_pose(pose, tiny_run, tmp_path / "out.mp4", device="cpu", batch=5, workers=workers,
+                                progress=False)
+        assert calls == [5, 5, 5]  # nothing generated after the error
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["in.pose"]  # no video, no temporary file
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_the_cuda_graph_gives_the_eager_frames():
+    from posevideo.renderer.predict import GraphGenerator, generate
+    from posevideo.skeleton import draw_skeletons, example_poses
+    G = Generator(RendererConfig(size=256, ngf=16, ndf=8)).cuda().eval().to(memory_format=torch.channels_last)
+    skeletons = draw_skeletons(*example_poses(20, 256), "reduced", 256)
+    graph = GraphGenerator(G, 8, 256, "cuda")
+    got = np.concatenate([graph(skeletons[i:i + 8]) for i in range(0, 20, 8)])  # the last batch padded
+    want = np.concatenate([generate(G, skeletons[i:i + 8], "cuda") for i in range(0, 20, 8)])
+    diff = np.abs(got.astype(int) - want)  # cudnn may pick other algorithms under the graph: bf16 rounding
+    assert got.shape == want.shape and diff.max() <= 3 and diff.mean() < 0.2

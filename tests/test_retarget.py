@@ -207,6 +207,20 @@ def test_place_and_none_modes(speaker, profile):
     assert np.array_equal(same, xy) and np.array_equal(same_conf, conf) and notes == []
 
 
+def test_contacts_in_threads_give_the_same_pose(speaker, profile, monkeypatch):
+    """The contact search runs its frame chunks in threads: the result is the one-thread result,
+    exactly (regression guard for the render path's speed-up)."""
+    import posevideo.pose.retarget as retarget
+    xy, conf = speaker
+    xy, conf = np.concatenate([xy] * 5), np.concatenate([conf] * 5)       # 600 frames: 3 chunks of 256
+    other = _other_person(profile)
+    results = []
+    for cores in (1, 8):
+        monkeypatch.setattr(retarget.os, "cpu_count", lambda: cores)
+        results.append(retarget_pose(xy, conf, other, mode="full", fps=FPS))
+    assert np.array_equal(results[0][0], results[1][0]) and np.array_equal(results[0][1], results[1][1])
+
+
 def test_the_elbow_never_flips_on_a_near_straight_arm(speaker, profile):
     """A near-straight arm whose elbow jitters across the shoulder-wrist line: the solved elbow keeps
     one side, so it moves smoothly."""
@@ -260,7 +274,7 @@ def test_retarget_imports_nothing_above_the_pose_core():
     names += [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
     for name in names:
         top = name.split(".")[0]
-        assert top in ("__future__", "dataclasses", "numpy", "scipy") or name.startswith(
+        assert top in ("__future__", "dataclasses", "os", "concurrent", "numpy", "scipy") or name.startswith(
             ("posevideo.pose.", "posevideo.errors")), name
     # And at run time: importing it (and so the pose core) loads nothing from the layers above.
     code = ("import sys, posevideo.pose.retarget; print(sorted(m for m in sys.modules if m.startswith(("

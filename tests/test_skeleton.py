@@ -102,6 +102,29 @@ def test_deterministic_and_sequence_helper():
     assert np.array_equal(seq[1], draw_skeleton(xy + 10, conf, size=256, box=BOX))
 
 
+def test_sequences_drawn_in_threads_or_into_a_buffer_are_the_same_pixels():
+    """draw_skeletons(threads=N) splits the frames over threads (the numba rasterizer runs without
+    the GIL); `out` draws into a given array (the pinned buffer of a GPU upload). Same pixels as
+    draw_skeleton, frame by frame, with per-frame boxes, NaN points and a holistic pose too."""
+    from posevideo.skeleton import example_poses
+    xy, conf = example_poses(13, 256)
+    xy[3, 40] = np.nan
+    boxes = np.stack([np.arange(13.0) - 6, np.zeros(13), np.full(13, 256.0) + np.arange(13.0)], axis=1)
+    want = np.stack([draw_skeleton(xy[t], conf[t], size=128, box=boxes[t], background=(9, 8, 7)) for t in range(13)])
+    for threads in (1, 3, 32):
+        got = draw_skeletons(xy, conf, size=128, box=boxes, background=(9, 8, 7), threads=threads)
+        assert np.array_equal(got, want), threads
+    into = np.zeros((15, 128, 128, 3), np.uint8)
+    assert draw_skeletons(xy, conf, size=128, box=boxes, background=(9, 8, 7), out=into[1:14], threads=2) is not None
+    assert np.array_equal(into[1:14], want) and not into[0].any() and not into[14].any()
+    with pytest.raises(ValueError, match="out must be"):
+        draw_skeletons(xy, conf, size=128, out=np.zeros((13, 128, 128, 3), np.float32))
+    with pytest.raises(ValueError, match="box side"):
+        draw_skeletons(xy, conf, size=128, box=np.where(np.arange(13)[:, None] == 5, 0, boxes))
+    holistic = np.zeros((2, 543, 2)), np.zeros((2, 543))
+    assert draw_skeletons(*holistic, layout="holistic", size=64, threads=2).shape == (2, 64, 64, 3)
+
+
 def test_zero_confidence_draws_background_only():
     xy, conf = fixture_pose()
     image = draw_skeleton(xy, np.zeros_like(conf), size=256, box=BOX, background=(200, 200, 255))

@@ -7,7 +7,6 @@ frames at the given fps.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
 
 from posevideo.errors import InputError
 
@@ -102,6 +101,7 @@ def smooth(xy: np.ndarray, conf: np.ndarray, fps: float, cutoff_hz: float = DEFA
     prev_h = np.where(prev < 0, nxt, prev)
     nxt_h = np.where(nxt >= frames, prev, nxt)
     bridged, _ = _interpolate(xy, conf, prev_h, nxt_h, ~valid & valid.any(axis=0))  # never-seen points stay 0
+    from scipy.signal import butter, sosfiltfilt  # here, not at the top: ~1 s to import; `render` never smooths
     sos = butter(order, cutoff_hz, btype="low", fs=fps, output="sos")
     # scipy's default pad length (3 * (2 * sections + 1)) where the sequence allows.
     padlen = min(3 * (2 * len(sos) + 1), frames - 1)

@@ -31,6 +31,7 @@ and `full` share the shoulders exactly. Layout: reduced only (178 points).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -408,7 +409,8 @@ def _contacts(wr_fk, points_in, points_ok, points_off, landmarks, chunk: int = 2
     contact (distance 0) is kept exactly. Returns the wrist (T, 2) and how much a landmark holds
     it (T,), 0..1. Works `chunk` frames at a time ((chunk, N, 22, 2) arrays)."""
     wrist, held = np.array(wr_fk, np.float64), np.zeros(len(wr_fk))
-    for start in range(0, len(wr_fk), chunk):
+
+    def one(start: int) -> None:  # frames [start, start + chunk): writes only their rows
         at = slice(start, start + chunk)
         dist, wanted = [], []
         for lm_in, lm_out, lm_ok, ratio in landmarks:
@@ -422,6 +424,20 @@ def _contacts(wr_fk, points_in, points_ok, points_off, landmarks, chunk: int = 2
         contact = (w[..., None] * wanted).sum(1) / w.sum(1)[:, None]
         held[at] = _hold(nearest)
         wrist[at] = (1 - held[at, None]) * wrist[at] + held[at, None] * contact
+
+    # Chunks are independent and numpy lets go of the GIL on arrays this size, so threads share the
+    # work (the same arithmetic per chunk: the same result): this was most of `render`'s start on a
+    # long pose (10,000 frames: 14 s of `place` on a 2-core CPU, 80 % of it here). Half the cores:
+    # on 2 busy cores two threads were no faster (BENCHMARKS.md "Render path").
+    starts = range(0, len(wr_fk), chunk)
+    threads = max(1, min(len(starts), 8, (os.cpu_count() or 1) // 2))
+    if threads > 1:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(threads, thread_name_prefix="contacts") as pool:
+            list(pool.map(one, starts))
+    else:
+        for start in starts:
+            one(start)
     return wrist, held
 
 

@@ -10,6 +10,7 @@ drawn as skeleton images, and run through the generator in batches.
 """
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -51,11 +52,65 @@ def load_renderer(model: str | Path | None, device: str = "cpu") -> tuple[Genera
 @torch.inference_mode()
 def generate(G: Generator, skeletons: np.ndarray, device: str) -> np.ndarray:
     """(B, S, S, 3) uint8 skeleton images -> (B, S, S, 3) uint8 frames (bf16 on a GPU)."""
-    x = torch.from_numpy(np.ascontiguousarray(skeletons)).to(device).permute(0, 3, 1, 2)
-    x = x.float().div_(127.5).sub_(1.0).contiguous(memory_format=torch.channels_last)
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+    x = torch.from_numpy(np.ascontiguousarray(skeletons)).to(device)
+    return _frames(G, x, device).cpu().numpy()
+
+
+def _frames(G: Generator, x: torch.Tensor, device: str) -> torch.Tensor:
+    """(B, S, S, 3) uint8 skeletons on the device -> (B, S, S, 3) uint8 frames there: [-1, 1] in,
+    the generator (autocast bf16 on a GPU), back to uint8. One function for the eager and the
+    captured path, so both compute the same. (A generator that also takes its previous output frame
+    would get it here, as a second input.)"""
+    x = x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).contiguous(memory_format=torch.channels_last)
+    # No autocast cache: weights cast inside a CUDA graph capture must not outlive it (PyTorch's
+    # CUDA-graph notes); each weight is cast once a forward either way.
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda"), cache_enabled=False):
         y = G(x)
-    return ((y.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return ((y.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
+class GraphGenerator:
+    """`generate` on a GPU at one fixed batch size, captured once in a CUDA graph and replayed: no
+    launch overhead, uint8 in and out of the device (4x less to copy than float). Batches smaller
+    than `batch` (the last one) are padded. Warm-up runs under cudnn.benchmark, which picks each
+    convolution's fastest algorithm for the fixed shapes the graph then keeps."""
+
+    def __init__(self, G: Generator, batch: int, size: int, device: str):
+        self.batch, self.size, self.device = batch, size, device
+        stream = torch.cuda.Stream(device)
+        with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, benchmark=True):
+            self.x = torch.zeros((batch, size, size, 3), dtype=torch.uint8, device=device)  # the graph's input
+            stream.wait_stream(torch.cuda.current_stream(device))
+            with torch.cuda.stream(stream):  # warm-up off the default stream, as capture wants
+                for _ in range(3):
+                    _frames(G, self.x, device)
+            torch.cuda.current_stream(device).wait_stream(stream)
+            self.graph = torch.cuda.CUDAGraph()
+            # thread_local: this runs in a loader thread while the main thread works (no CUDA there).
+            with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
+                self.y = _frames(G, self.x, device)  # (batch, S, S, 3) uint8, rewritten by each replay
+        torch.cuda.synchronize(device)
+
+    def host_buffer(self) -> np.ndarray:
+        """A (batch, S, S, 3) uint8 array in pinned memory (from torch's caching host allocator, so
+        cheap after the first few): draw skeletons into it and the upload is a plain DMA."""
+        return torch.empty((self.batch, self.size, self.size, 3), dtype=torch.uint8, pin_memory=True).numpy()
+
+    @torch.inference_mode()
+    def __call__(self, skeletons: np.ndarray) -> np.ndarray:
+        """(B <= batch, S, S, 3) uint8 skeletons -> (B, S, S, 3) uint8 frames (a new pinned array)."""
+        n = len(skeletons)
+        if n > self.batch:
+            raise ValueError(f"a batch of {n} skeletons; this graph takes at most {self.batch}")
+        source = torch.from_numpy(skeletons)
+        self.x[:n].copy_(source, non_blocking=source.is_pinned())
+        if n < self.batch:
+            self.x[n:].zero_()  # padding: its frames are computed and dropped
+        self.graph.replay()
+        out = torch.empty((n, self.size, self.size, 3), dtype=torch.uint8, pin_memory=True)
+        out.copy_(self.y[:n], non_blocking=True)
+        torch.cuda.current_stream(self.device).synchronize()  # the upload is done too: `skeletons` can be reused
+        return out.numpy()
 
 
 def place(xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, retarget: str = "full",
@@ -108,10 +163,12 @@ def drawn_pose(xy: np.ndarray, conf: np.ndarray, boxes: np.ndarray, size: int,
 
 
 def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio: str | Path | None = None,
-                device: str | None = None, batch: int = 16, retarget: str = "full", progress: bool = True,
-                drawn_out: str | Path | None = None) -> Path:
+                device: str | None = None, batch: int | None = None, retarget: str = "full", progress: bool = True,
+                drawn_out: str | Path | None = None, workers: int | None = None, cuda_graph: bool = True,
+                segments: int | None = None) -> Path:
     """Write `out` (mp4, H.264, the pose's fps, audio muxed when given); return its path.
-    `drawn_out`: also the pose as drawn (`drawn_pose`), a .pose in the video's pixels."""
+    `drawn_out`: also the pose as drawn (`drawn_pose`), a .pose in the video's pixels. `batch`,
+    `workers`, `cuda_graph`, `segments`: see `render_poses`."""
     from posevideo.pose import arrays, read_pose, to_layout
     check_mp4(out)
     pose = read_pose(pose_path)
@@ -127,23 +184,57 @@ def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio
         wave = load_audio(audio, SAMPLE_RATE)
     frame_size = (pose.header.dimensions.width, pose.header.dimensions.height)
     return render_poses(xy, conf, fps, model, out, audio=wave, device=device, batch=batch, retarget=retarget,
-                        frame_size=frame_size, progress=progress, path=pose_path, drawn_out=drawn_out)
+                        frame_size=frame_size, progress=progress, path=pose_path, drawn_out=drawn_out,
+                        workers=workers, cuda_graph=cuda_graph, segments=segments)
+
+
+def default_batch(device: str) -> int:
+    """Frames a generator call: 128 on a GPU (past the launch-bound sizes, a 25 MB upload), 16 on a CPU."""
+    return 128 if device.startswith("cuda") else 16
+
+
+def default_workers(device: str) -> int:
+    """Skeleton-drawing threads. On a GPU: half the cores (x264's threads want the rest), at most 8,
+    at least 1 (one thread draws ~2,700 frames/s at 256x256: BENCHMARKS.md). On a CPU: 0, one stage
+    after another, since the generator takes every core there and threads beside torch's only
+    slowed it (300 frames on a busy 2-core CPU: 33 s with 1 worker, 19 s with 0)."""
+    if not device.startswith("cuda"):
+        return 0
+    return max(1, min(8, (os.cpu_count() or 2) // 2))
+
+
+def default_segments(device: str) -> int:
+    """Encoders at once: on a GPU one per 8 cores (x264 uses at most 8 threads on a 256-pixel
+    frame), at most 4; on a CPU 1 (the generator is the bottleneck there)."""
+    if not device.startswith("cuda"):
+        return 1
+    return max(1, min(4, (os.cpu_count() or 1) // 8))
 
 
 def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path | None, out: str | Path,
-                 audio: np.ndarray | None = None, device: str | None = None, batch: int = 16, retarget: str = "full",
-                 frame_size: tuple[int, int] | None = None, progress: bool = True, path=None,
-                 preview: str | Path | None = None, drawn_out: str | Path | None = None) -> Path:
+                 audio: np.ndarray | None = None, device: str | None = None, batch: int | None = None,
+                 retarget: str = "full", frame_size: tuple[int, int] | None = None, progress: bool = True, path=None,
+                 preview: str | Path | None = None, drawn_out: str | Path | None = None,
+                 workers: int | None = None, cuda_graph: bool = True, segments: int | None = None) -> Path:
     """Reduced-layout xy (T, 178, 2) pixels and conf (T, 178) at `fps` -> `out` (mp4, one video frame
     per pose frame, the first at t = 0), with 16 kHz mono `audio` muxed when given; `preview`: also
     a side-by-side mp4, skeleton (what the generator saw) | video. `retarget`: see `place`. Missing
     hands are drawn at rest (`posevideo.pose.rest_hands`); notes on stderr say what was filled or
     turned. `drawn_out`: also a .pose of the pose as drawn, in the video's pixels (`drawn_pose`; for
-    `evaluate consistency`). `path` only names the pose's source in errors."""
-    from tqdm import tqdm
+    `evaluate consistency`). `path` only names the pose's source in errors.
+
+    Speed: `batch` frames a generator call (None: `default_batch`; another size can move a pixel by
+    rounding); `workers` threads draw skeletons while the generator runs and one more thread
+    encodes, a few batches queued between them (None: `default_workers`; 0: draw, generate and
+    encode one batch after another in this thread, the loop before 2026-12-02; the video is the
+    same either way); `cuda_graph`: on a GPU, replay the generator as a CUDA graph
+    (`GraphGenerator`); `segments`: that many x264 encoders at once, each on a run of consecutive
+    batches, joined into one mp4 without re-encoding (`posevideo.video.join_videos`; None:
+    `default_segments`). The model
+    moves to the GPU and is captured while the pose is placed."""
+    from concurrent.futures import ThreadPoolExecutor
     from posevideo.audio import SAMPLE_RATE
     from posevideo.pose import hand_frames
-    from posevideo.skeleton import draw_skeletons
     from posevideo.video import VideoWriter
     from posevideo.files import check_writable
     for video in (out, preview):
@@ -154,31 +245,128 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     if drawn_out is not None:
         check_writable(Path(drawn_out).parent)
     device = pick_device(device)
-    G, meta = load_renderer(model, device)
+    batch = default_batch(device) if batch is None else int(batch)
+    workers = default_workers(device) if workers is None else int(workers)
+    segments = default_segments(device) if segments is None else int(segments)
+    if batch < 1 or workers < 0 or segments < 1:
+        raise ValueError(f"batch and segments must be >= 1 and workers >= 0, got {batch}, {segments}, {workers}")
+    G, meta = load_renderer(model, "cpu")
     size = meta["model"]["size"]
-    input_conf = conf  # before retargeting and hands at rest: what the input had
-    seen = hand_frames(conf)
-    xy, conf, boxes, notes = place(xy, conf, fps, meta["stats"], retarget=retarget, frame_size=frame_size, path=path)
-    for note in notes:
-        print(f"note: {path or 'pose'}: {note}", file=sys.stderr)
-    if hand_frames(conf) > seen:
-        print(f"note: {path or 'pose'}: {hand_frames(conf) - seen} of {2 * len(xy)} hand-frames had no hand seen; "
-              "drawn as a hand at rest", file=sys.stderr)
-    with ExitStack() as stack:
-        writer = stack.enter_context(VideoWriter(out, fps, size, size, audio=audio, sample_rate=SAMPLE_RATE))
-        side = None if preview is None else stack.enter_context(
-            VideoWriter(preview, fps, 2 * size, size, audio=audio, sample_rate=SAMPLE_RATE))
-        for start in tqdm(range(0, len(xy), batch), desc="render", unit="batch", disable=not progress):
-            end = min(start + batch, len(xy))
-            skeletons = draw_skeletons(xy[start:end], conf[start:end], "reduced", size, box=boxes[start:end])
-            for skeleton, frame in zip(skeletons, generate(G, skeletons, device)):
-                writer.write(frame)
-                if side is not None:
-                    side.write(np.concatenate([skeleton, frame], axis=1))
+    # The GPU's start (CUDA context, weights, cudnn's algorithm search, graph capture: seconds) runs
+    # beside `place` (numpy: seconds on a long pose), not after it.
+    with ThreadPoolExecutor(1, thread_name_prefix="load") as loader:
+        loading = loader.submit(_generator, G, device, batch, size, cuda_graph)
+        input_conf = conf  # before retargeting and hands at rest: what the input had
+        seen = hand_frames(conf)
+        xy, conf, boxes, notes = place(xy, conf, fps, meta["stats"], retarget=retarget, frame_size=frame_size,
+                                       path=path)
+        for note in notes:
+            print(f"note: {path or 'pose'}: {note}", file=sys.stderr)
+        if hand_frames(conf) > seen:
+            print(f"note: {path or 'pose'}: {hand_frames(conf) - seen} of {2 * len(xy)} hand-frames had no hand "
+                  "seen; drawn as a hand at rest", file=sys.stderr)
+        run, buffer = loading.result()
+    # Batches in encoder lanes: lane k encodes the k-th of `segments` runs of consecutive batches
+    # into its own part file, joined at the end without re-encoding; the batches are drawn and
+    # generated round-robin over the lanes so that every encoder has work at once.
+    starts = np.arange(0, len(xy), batch)
+    lanes = np.array_split(starts, max(1, min(segments, len(starts))))       # batch starts of each lane
+    lane_of = {int(start): k for k, lane in enumerate(lanes) for start in lane}
+    order = [int(lane[i]) for i in range(len(lanes[0])) for lane in lanes if i < len(lane)]
+    with ExitStack() as parts_folder:
+        if len(lanes) == 1:
+            targets = [(out, preview)]
+        else:
+            import tempfile
+            folder = Path(parts_folder.enter_context(tempfile.TemporaryDirectory(
+                dir=Path(out).parent, prefix=f".{Path(out).name}.parts-")))
+            targets = [(folder / f"{k}.mp4", None if preview is None else folder / f"{k}.preview.mp4")
+                       for k in range(len(lanes))]
+        sound = audio if len(lanes) == 1 else None  # parts have none: the join muxes it
+        with ExitStack() as stack:
+            writers = [stack.enter_context(VideoWriter(video, fps, size, size, audio=sound, sample_rate=SAMPLE_RATE))
+                       for video, _ in targets]
+            sides = [None if side is None else stack.enter_context(
+                VideoWriter(side, fps, 2 * size, size, audio=sound, sample_rate=SAMPLE_RATE)) for _, side in targets]
+
+            def draw(start: int, into: np.ndarray | None) -> np.ndarray:
+                from posevideo.skeleton import draw_skeletons
+                end = min(start + batch, len(xy))
+                return draw_skeletons(xy[start:end], conf[start:end], "reduced", size, box=boxes[start:end],
+                                      out=None if into is None else into[:end - start])
+
+            def write(start: int, skeletons: np.ndarray, frames: np.ndarray) -> None:
+                writer, side = writers[lane_of[start]], sides[lane_of[start]]
+                for skeleton, frame in zip(skeletons, frames):
+                    writer.write(frame)
+                    if side is not None:
+                        side.write(np.concatenate([skeleton, frame], axis=1))
+
+            _pipeline(order, draw, run, write, buffer, workers, len(xy), progress, lane=lane_of.get, lanes=len(lanes))
+        if len(lanes) > 1:
+            from posevideo.video import join_videos
+            join_videos([video for video, _ in targets], out, audio=audio, sample_rate=SAMPLE_RATE)
+            if preview is not None:
+                join_videos([side for _, side in targets], preview, audio=audio, sample_rate=SAMPLE_RATE)
     if drawn_out is not None:
         from posevideo.pose import make_pose, write_pose
         write_pose(make_pose("reduced", *drawn_pose(xy, conf, boxes, size, input_conf), fps, size, size), drawn_out)
     return Path(out)
+
+
+def _generator(G: Generator, device: str, batch: int, size: int, cuda_graph: bool):
+    """(run: (B, S, S, 3) uint8 skeletons -> frames, buffer: None or a maker of arrays to draw a batch
+    into) for G on `device`."""
+    G = G.to(device, memory_format=torch.channels_last)
+    if device.startswith("cuda") and cuda_graph:
+        graph = GraphGenerator(G, batch, size, device)
+        return graph, graph.host_buffer
+    return (lambda skeletons: generate(G, skeletons, device)), None
+
+
+def _pipeline(starts, draw, run, write, buffer, workers: int, total: int, progress: bool,
+              lane=lambda start: 0, lanes: int = 1) -> None:
+    """draw(start, into) -> skeletons, run(skeletons) -> frames, write(start, skeletons, frames), for
+    each batch start in order. workers 0: one after another here. Else three stages at once:
+    `workers` threads draw the next batches (at most 2 x workers ahead), this thread runs the
+    generator, one thread per encoder lane (`lane(start)` of `lanes`) writes, in order within its
+    lane (at most 4 batches a lane behind), so the GPU, the drawing and the encoders overlap and
+    memory stays bounded. An error in any stage ends the others and is raised here."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+    from itertools import islice
+    from tqdm import tqdm
+    bar = tqdm(total=total, desc="render", unit="frame", disable=not progress)
+    if workers == 0:
+        for start in starts:
+            skeletons = draw(start, None)
+            write(start, skeletons, run(skeletons))
+            bar.update(len(skeletons))
+        bar.close()
+        return
+    drawer = ThreadPoolExecutor(workers, thread_name_prefix="draw")
+    encoders = [ThreadPoolExecutor(1, thread_name_prefix=f"encode{k}") for k in range(lanes)]
+    try:
+        starts = iter(starts)
+        submit = lambda start: (start, drawer.submit(draw, start, None if buffer is None else buffer()))  # noqa: E731
+        drawing = deque(submit(start) for start in islice(starts, 2 * workers))
+        writing = deque()
+        while drawing:
+            start, skeletons = drawing[0][0], drawing.popleft()[1].result()
+            for later in islice(starts, 1):
+                drawing.append(submit(later))
+            frames = run(skeletons)
+            writing.append(encoders[lane(start)].submit(write, start, skeletons, frames))
+            while writing and (len(writing) > 4 * lanes or writing[0].done()):
+                writing.popleft().result()  # raises an encoder's error, if any
+            bar.update(len(frames))
+        while writing:
+            writing.popleft().result()
+    finally:
+        drawer.shutdown(cancel_futures=True)
+        for encoder in encoders:
+            encoder.shutdown(cancel_futures=True)  # waits for a write under way: the writers close after it
+        bar.close()
 
 
 def check_mp4(out: str | Path) -> None:
