@@ -265,7 +265,8 @@ def presets():
 def train_renderer(**options):
     """Train the renderer (pix2pix) of one person on prepared frames."""
     from posevideo.renderer.train import TrainConfig, train as run_training
-    options = _resumed(options, lambda config: config["train"])
+    from posevideo.training import train_options
+    options = _resumed(options, train_options)
     options["size"] = int(options["size"])
     last = run_training(TrainConfig(**options))
     click.echo(f"checkpoint: {last}")
@@ -339,7 +340,7 @@ def render(pose_path, model, out, audio, device, batch, retarget, drawn_out):
 def pack_frames(data, speaker, out, size, splits):
     """Pack a speaker's renderer frames (skeletons drawn, crops) into small videos that travel:
     `train renderer --data BANK` and `evaluate renderer --data BANK` read them in place of DATA."""
-    from posevideo.renderer.train import bank_from_data, write_bank
+    from posevideo.renderer.data import bank_from_data, write_bank
     banks = {split: bank_from_data(data, speaker, int(size), split) for split in splits}
     path = write_bank(banks, out)
     click.echo(f"{path}: " + ", ".join(f"{k} {len(v)} frames" for k, v in banks.items()))
@@ -388,7 +389,8 @@ def train_gestures(**options):
     """Train the speech-to-gesture model (speech2gesture) of one speaker."""
     from posevideo.gestures.train import TrainConfig, train as run_training
 
-    options = _resumed(options, lambda config: config, required=("data", "speaker", "out"))
+    from posevideo.training import train_options
+    options = _resumed(options, train_options, required=("data", "speaker", "out"))
     click.echo(run_training(TrainConfig(**options)))
 
 

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from posevideo.errors import InputError
 from posevideo.files import atomic_output, write_json
 from posevideo.renderer.predict import generate, load_renderer, pick_device
-from posevideo.renderer.train import load_frames
+from posevideo.renderer.data import crop, load_frames
 
 CROP = 64  # hand and face crops are compared at 64x64
 
@@ -55,14 +55,7 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def crops(images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     """(B, 3, S, S) and (B, 4) boxes (x0, y0, x1, y1) in pixels -> (B, 3, CROP, CROP), bilinear."""
-    size = images.shape[-1]
-    centre = (boxes[:, :2] + boxes[:, 2:]) / 2 / size * 2 - 1                     # [-1, 1]
-    half = (boxes[:, 2:] - boxes[:, :2]).clamp(min=1) / size                      # fraction of the side
-    theta = torch.zeros(len(boxes), 2, 3, device=images.device)
-    theta[:, 0, 0], theta[:, 1, 1] = half[:, 0], half[:, 1]
-    theta[:, :, 2] = centre
-    grid = F.affine_grid(theta, [len(boxes), 3, CROP, CROP], align_corners=False)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return crop(images, boxes, CROP)
 
 
 def contact_sheet(skeletons: np.ndarray, targets: np.ndarray, outputs: np.ndarray, scores: np.ndarray,
