@@ -87,12 +87,21 @@ def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker:
     clip = bank.meta.get("clip", np.zeros(len(bank), np.int32))[pick]
     regions = bank.meta.get("regions", np.full((len(bank), 3, 4), -1, np.float32))[pick]
 
-    # Generate, timed (after one warm-up batch, so the first cuDNN plans are not counted).
+    # Generate, timed (after one warm-up batch, so the first cuDNN plans are not counted). A temporal
+    # model runs through each interval in order from its first frame (frames picked by `limit` are
+    # not consecutive: each is then a sequence's first).
     generate(G, skeletons[:batch], device)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     start = time.perf_counter()
-    outputs = np.concatenate([generate(G, skeletons[i:i + batch], device) for i in range(0, len(pick), batch)])
+    starts = np.ones(len(pick), bool) if limit and limit < len(bank) else np.r_[True, clip[1:] != clip[:-1]]
+    outputs = []
+    for run in np.split(np.arange(len(pick)), np.flatnonzero(starts)[1:]) if G.temporal else [np.arange(len(pick))]:
+        previous = None
+        for i in range(0, len(run), batch):
+            outputs.append(generate(G, skeletons[run[i:i + batch]], device, previous))
+            previous = outputs[-1][-1]
+    outputs = np.concatenate(outputs)
     seconds = time.perf_counter() - start
 
     # Scores per frame: whole frame, then each region where it was seen.

@@ -44,8 +44,9 @@ class RendererConfig:
 
     @property
     def region_size(self) -> int:
-        """Side of the face and hand crops the region discriminators see: 64 at 256 (a hand is ~40-50 px)."""
-        return self.size // 4
+        """Side of the face and hand crops the region discriminators see: 64 at 256 (a hand is ~40-50 px);
+        at least 32, so that the 2-layer PatchGAN still has an output."""
+        return max(32, self.size // 4)
 
     @property
     def levels(self) -> int:

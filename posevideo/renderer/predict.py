@@ -49,13 +49,28 @@ def load_renderer(model: str | Path | None, device: str = "cpu") -> tuple[Genera
 
 
 @torch.inference_mode()
-def generate(G: Generator, skeletons: np.ndarray, device: str) -> np.ndarray:
-    """(B, S, S, 3) uint8 skeleton images -> (B, S, S, 3) uint8 frames (bf16 on a GPU)."""
-    x = torch.from_numpy(np.ascontiguousarray(skeletons)).to(device).permute(0, 3, 1, 2)
-    x = x.float().div_(127.5).sub_(1.0).contiguous(memory_format=torch.channels_last)
+def generate(G: Generator, skeletons: np.ndarray, device: str, previous: np.ndarray | None = None) -> np.ndarray:
+    """(B, S, S, 3) uint8 skeleton images -> (B, S, S, 3) uint8 frames (bf16 on a GPU).
+    A temporal model (`G.temporal`) makes them one after the other, each from the one before;
+    `previous` (S, S, 3) uint8 is the frame before the first (None: the sequence starts here)."""
+    x = generate_input(skeletons, device)
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
-        y = G(x)
+        if getattr(G, "temporal", False):
+            last = None if previous is None else generate_input(previous[None], device)
+            frames = []
+            for i in range(len(x)):
+                last = G(x[i:i + 1], last)
+                frames.append(last)
+            y = torch.cat(frames)
+        else:
+            y = G(x)
     return ((y.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def generate_input(images: np.ndarray, device: str) -> torch.Tensor:
+    """(B, S, S, 3) uint8 -> (B, 3, S, S) float in [-1, 1] on `device`, channels_last."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2)
+    return x.float().div_(127.5).sub_(1.0).contiguous(memory_format=torch.channels_last)
 
 
 def place(xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, retarget: str = "full",
@@ -168,10 +183,13 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
         writer = stack.enter_context(VideoWriter(out, fps, size, size, audio=audio, sample_rate=SAMPLE_RATE))
         side = None if preview is None else stack.enter_context(
             VideoWriter(preview, fps, 2 * size, size, audio=audio, sample_rate=SAMPLE_RATE))
+        previous = None  # a temporal model's last frame, carried across batches
         for start in tqdm(range(0, len(xy), batch), desc="render", unit="batch", disable=not progress):
             end = min(start + batch, len(xy))
             skeletons = draw_skeletons(xy[start:end], conf[start:end], "reduced", size, box=boxes[start:end])
-            for skeleton, frame in zip(skeletons, generate(G, skeletons, device)):
+            frames = generate(G, skeletons, device, previous)
+            previous = frames[-1]
+            for skeleton, frame in zip(skeletons, frames):
                 writer.write(frame)
                 if side is not None:
                     side.write(np.concatenate([skeleton, frame], axis=1))
