@@ -186,3 +186,19 @@ def test_temporal_model_renders_and_evaluates(tmp_path):
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "eval.json").read_text())["metrics"]
     assert metrics["flicker"] >= 0 and metrics["psnr_face"] is not None
+
+
+def test_warp_error_follows_the_true_motion():
+    """Frames that move as the ground truth does score the ground truth's own floor; frames with
+    fresh noise each step (flicker) score far above it."""
+    import cv2
+    from posevideo.renderer.evaluate import warp_errors
+    rng = np.random.default_rng(0)
+    base = cv2.GaussianBlur((rng.random((64, 64, 3)) * 255).astype(np.uint8), (9, 9), 3)
+    truth = np.stack([np.roll(base, 2 * i, axis=1) for i in range(5)])          # slides 2 px a frame
+    noisy = np.clip(truth + rng.normal(0, 10, truth.shape), 0, 255).astype(np.uint8)
+    same, floor = warp_errors(truth, truth, np.arange(4))
+    assert same == floor < 2
+    assert warp_errors(noisy, truth, np.arange(4))[0] > 5 * floor
+    still = np.repeat(truth[:1], 5, axis=0)                                      # does not move at all
+    assert warp_errors(still, truth, np.arange(4))[0] > 2 * floor

@@ -98,17 +98,18 @@ def _zoom(jitter: torch.Tensor) -> torch.Tensor:
 
 def crop(images: torch.Tensor, boxes: torch.Tensor, out: int) -> torch.Tensor:
     """(B, C, S, S) images and (B, 4) boxes (x0, y0, x1, y1) in pixels -> (B, C, out, out), bilinear,
-    on the images' device (pixel edges: the box [8, 24) of a 32 px image at out=16 is rows 8..23 exactly).
-    Boxes past the border repeat the edge pixels."""
+    float32 on the images' device (pixel edges: the box [8, 24) of a 32 px image at out=16 is rows
+    8..23 exactly). Boxes past the border repeat the edge pixels."""
     size = images.shape[-1]
-    boxes = boxes.to(images.dtype)
+    images, boxes = images.float(), boxes.float()  # float32 grid: bfloat16 would misplace it by ~0.5 px at 256
     centre = (boxes[:, :2] + boxes[:, 2:]) / size - 1                              # [-1, 1]
     half = (boxes[:, 2:] - boxes[:, :2]).clamp(min=1) / size                       # half-side in [-1, 1] units
-    theta = torch.zeros(len(boxes), 2, 3, device=images.device, dtype=images.dtype)
+    theta = torch.zeros(len(boxes), 2, 3, device=images.device)
     theta[:, 0, 0], theta[:, 1, 1] = half[:, 0], half[:, 1]
     theta[:, :, 2] = centre
-    grid = F.affine_grid(theta, [len(boxes), images.shape[1], out, out], align_corners=False)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    with torch.autocast(images.device.type, enabled=False):                       # stays float32 inside autocast
+        grid = F.affine_grid(theta, [len(boxes), images.shape[1], out, out], align_corners=False)
+        return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 def regions(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced") -> np.ndarray:
