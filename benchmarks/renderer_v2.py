@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's posevideo, not an installed one
+
 
 def render(run: str, poses: str, out: str) -> None:
     import cv2
