@@ -17,9 +17,12 @@
 # Usage: bash benchmarks/renderer_v2_gpu.sh SECONDS   (training budget of each run, compile included;
 #        SIGTERM then saves and stops: a run cut short shows fewer steps in the table)
 #        PRESET=medium STEPS=5000 RUNS='v1 all' bash benchmarks/renderer_v2_gpu.sh 330
-#        QUICK=1 OUT=/tmp/x PY=.venv/bin/python BANK=/tmp/bank900 bash benchmarks/renderer_v2_gpu.sh 300
-#        (a few steps of `small` at batch 4 on a CPU machine: checks the script itself; the wheel step
-#        is skipped where pose_format imports; BANK: a smaller bank, bank660 takes 3 GB a run in memory)
+#        QUICK=1 QUICK_STEPS=2 OUT=/tmp/x PY=.venv/bin/python BANK=/tmp/bank48 POSES_DIR=.../poses \
+#          POSES="driver_signer_soup signer_example" bash benchmarks/renderer_v2_gpu.sh 240
+#        (a few steps of `small` at batch 4 on a CPU machine: checks the script itself, ~5 minutes on
+#        the shared 2-core CPU; the wheel step is skipped where pose_format imports; BANK: a smaller
+#        bank, since bank660 takes 3 GB a run in memory: /tmp/bank48 was frames 0-23 and 150-173 of
+#        bank660's test split, written by write_bank as both train and test)
 # Comes back in $OUT (8 files at most, 16 MiB each): summary.md (the table, and each run's last log
 # lines) and renders_<run>.tar: <run>/{eval.json, eval-sheet.jpg, progress.png, metrics.jsonl,
 # train.log, <pose>.mp4, <pose>.drawn.pose}. Back on the CPU machine:
@@ -63,13 +66,14 @@ done
 wait
 echo "training done in $(( $(date +%s) - start )) s"
 
-# Evaluate and render, the four at once (CPU-bound parts: drawing, SSIM).
+# Evaluate and render, the four at once (CPU-bound parts: drawing, SSIM); capped so the call ends
+# inside 9 minutes (330 s training + at most 180 s here; on the H200 this part should take ~1 minute).
 for run in $RUNS; do
     (
         mkdir -p $R/out/$run
-        $PY -m posevideo evaluate renderer --model $R/$run --data $BANK --split test \
+        timeout 100 $PY -m posevideo evaluate renderer --model $R/$run --data $BANK --split test \
             --json $R/out/$run/eval.json --sheet $R/out/$run/eval-sheet.jpg --batch 64 > $R/$run.eval.log 2>&1
-        $PY benchmarks/renderer_v2.py render $R/$run $R/poses $R/out/$run >> $R/$run.eval.log 2>&1
+        timeout 80 $PY benchmarks/renderer_v2.py render $R/$run $R/poses $R/out/$run >> $R/$run.eval.log 2>&1
     ) &
 done
 wait
