@@ -18,7 +18,7 @@ import torch.nn as nn
 
 from posevideo.renderer.evaluate import evaluate
 from posevideo.renderer.predict import load_renderer, pick_device
-from posevideo.renderer.train import load_frames
+from posevideo.renderer.data import load_frames
 from posevideo.training import save_checkpoint
 
 

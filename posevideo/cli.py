@@ -226,8 +226,9 @@ _RENDERER_PRESETS = ("esn", "medium", "small")  # keys of posevideo.renderer.mod
 
 @cli.command()
 def presets():
-    """List the renderer presets: parameters and GMACs per frame at 256 and 512."""
-    from posevideo.renderer.model import PRESETS, Discriminator, Generator, count_macs, count_params, preset
+    """List the renderer presets (parameters and GMACs per frame at 256 and 512) and the v2 options."""
+    from posevideo.renderer.model import (PRESETS, Discriminator, Generator, count_macs, count_params,
+                                          discriminators, preset)
     click.echo(f"{'preset':<8} {'ngf':>4} {'G params 256':>13} {'G GMAC 256':>11} {'G params 512':>13} "
                f"{'G GMAC 512':>11} {'D params':>9} {'D GMAC 256':>11}")
     import torch
@@ -243,6 +244,30 @@ def presets():
         d_macs = count_macs(D, (1, 3, 256, 256), (1, 3, 256, 256)) / 1e9
         click.echo(f"{name:<8} {cfg.ngf:>4} {row[0]:>12.1f}M {row[1]:>11.2f} {row[2]:>12.1f}M {row[3]:>11.2f} "
                    f"{count_params(D) / 1e6:>8.2f}M {d_macs:>11.2f}")
+    # The v2 options (issue 13): extra discriminators, sized for each preset at 256.
+    click.echo("\nv2 options of `train renderer` (any preset; all off unless given):")
+    options = (("--face-d W", "face PatchGAN on face crops", dict(face_d=1.0), "D_face"),
+               ("--hand-d W", "hands PatchGAN on hand crops", dict(hand_d=1.0), "D_hand"),
+               ("--temporal", "previous frame in; pair D", dict(temporal=True), "D_temporal"))
+    click.echo(f"{'option':<11} {'what':<29} " + " ".join(f"{n + ' D':>15}" for n in PRESETS))
+    for flag, what, override, key in options:
+        cells = []
+        for name in PRESETS:
+            cfg = preset(name, **override)
+            with torch.device("meta"):
+                D = discriminators(cfg)[key]
+            side = cfg.region_size if key != "D_temporal" else cfg.size
+            channels = 6 if key == "D_temporal" else 3
+            macs = count_macs(D, (1, channels, side, side), (1, channels, side, side)) / 1e9
+            cells.append(f"{count_params(D) / 1e6:.2f}M {macs:.2f}G")
+        click.echo(f"{flag:<11} {what:<29} " + " ".join(f"{c:>15}" for c in cells))
+    temporal_g = []
+    for name in PRESETS:
+        with torch.device("meta"):
+            G = Generator(preset(name, temporal=True))
+        temporal_g.append(f"{name} {count_macs(G, (1, 3, 256, 256), (1, 3, 256, 256)) / 1e9:.2f}")
+    click.echo("D params and GMACs per crop (64x64 at 256) or frame pair; each W is that D's GAN loss weight (0: off).\n"
+               "--temporal G GMAC 256 (3 more input channels): " + ", ".join(temporal_g))
 
 
 @train.command("renderer")
@@ -259,6 +284,14 @@ def presets():
 @click.option("--norm", type=click.Choice(["batch", "instance", "none"]), default=None, help="Normalization layers (default: the preset's, batch).")
 @click.option("--gan-loss", type=click.Choice(["vanilla", "lsgan", "hinge"]), default=None, help="GAN loss (default: the preset's, vanilla as pix2pix).")
 @click.option("--d-batch", type=click.Choice(["joint", "separate"]), default="joint", help="Discriminator step: reals and fakes in one batch (BatchNorm shared: a weaker D, cleaner frames) or in two, as pix2pix.")
+@click.option("--face-d", type=click.FloatRange(0), default=None,
+              help="Weight of a face discriminator's GAN loss (a PatchGAN on face crops cut from the pose); 0 or unset: none.")
+@click.option("--hand-d", type=click.FloatRange(0), default=None,
+              help="Weight of a hands discriminator's GAN loss (crops of both hands, the left mirrored); 0 or unset: none.")
+@click.option("--temporal/--no-temporal", default=None,
+              help="The generator also takes its previous output frame (trained on consecutive pairs; ONNX input 'previous').")
+@click.option("--temporal-d", type=click.FloatRange(0), default=None,
+              help="With --temporal: weight of the frame-pair discriminator's GAN loss (default 1; 0: none).")
 @click.option("--log-every", type=click.IntRange(1), default=50)
 @click.option("--image-every", type=click.IntRange(1), default=500)
 @click.option("--checkpoint-every", type=click.IntRange(1), default=1000)
@@ -268,7 +301,8 @@ def presets():
 def train_renderer(**options):
     """Train the renderer (pix2pix) of one person on prepared frames."""
     from posevideo.renderer.train import TrainConfig, train as run_training
-    options = _resumed(options, lambda config: config["train"])
+    from posevideo.training import train_options
+    options = _resumed(options, train_options)
     options["size"] = int(options["size"])
     last = run_training(TrainConfig(**options))
     click.echo(f"checkpoint: {last}")
@@ -351,7 +385,7 @@ def render(pose_path, model, out, audio, device, batch, workers, cuda_graph, seg
 def pack_frames(data, speaker, out, size, splits):
     """Pack a speaker's renderer frames (skeletons drawn, crops) into small videos that travel:
     `train renderer --data BANK` and `evaluate renderer --data BANK` read them in place of DATA."""
-    from posevideo.renderer.train import bank_from_data, write_bank
+    from posevideo.renderer.data import bank_from_data, write_bank
     banks = {split: bank_from_data(data, speaker, int(size), split) for split in splits}
     path = write_bank(banks, out)
     click.echo(f"{path}: " + ", ".join(f"{k} {len(v)} frames" for k, v in banks.items()))
@@ -403,7 +437,8 @@ def train_gestures(**options):
     """Train the speech-to-gesture model (speech2gesture) of one speaker."""
     from posevideo.gestures.train import TrainConfig, train as run_training
 
-    options = _resumed(options, lambda config: config, required=("data", "speaker", "out"))
+    from posevideo.training import train_options
+    options = _resumed(options, train_options, required=("data", "speaker", "out"))
     click.echo(run_training(TrainConfig(**options)))
 
 

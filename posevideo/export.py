@@ -2,7 +2,9 @@
 
 An export folder holds everything a runtime needs and nothing else:
 
-    model.onnx         float32, one file (weights inside), opset 18, input (1, 3, S, S) -> output (1, 3, S, S)
+    model.onnx         float32, one file (weights inside), opset 18, input (1, 3, S, S) -> output (1, 3, S, S);
+                       a temporal model (`train renderer --temporal`) has a second input "previous"
+                       (1, 3, S, S): its own last output, zeros for the first frame
     model.fp16.onnx    the same with float16 weights and arithmetic; inputs and outputs stay float32,
                        so a runtime feeds both files the same way (half the download, see FINDINGS.md)
     model.json         what the inputs and outputs are, the resolution, the pose layout, the skeleton
@@ -30,6 +32,7 @@ from posevideo.files import atomic_dir
 
 OPSET = 18
 INPUT_NAME = "skeleton"
+PREVIOUS_NAME = "previous"  # the temporal model's second input: its previous output frame
 OUTPUT_NAME = "frame"
 FILES = {"float32": "model.onnx", "float16": "model.fp16.onnx"}
 DESCRIPTION = "model.json"
@@ -70,13 +73,14 @@ def export_run(run: str | Path, out_dir: str | Path) -> Parity:
                             placement=_placement(stats), source=source)
 
 
-def export_untrained(preset: str, out_dir: str | Path, seed: int = 0, size: int = 256) -> Parity:
+def export_untrained(preset: str, out_dir: str | Path, seed: int = 0, size: int = 256,
+                     temporal: bool = False) -> Parity:
     """Export a freshly initialised generator of a preset: for speed figures and tests, not pictures."""
     from posevideo.renderer.model import Generator
     from posevideo.renderer.model import preset as make_preset
 
     torch.manual_seed(seed)
-    cfg = make_preset(preset, size=size)
+    cfg = make_preset(preset, size=size, temporal=temporal or None)
     source = {"untrained": True, "seed": seed, "preset": preset, "model": cfg.to_dict()}
     return export_generator(Generator(cfg), cfg.size, out_dir, source=source)
 
@@ -97,18 +101,34 @@ def export_generator(generator: torch.nn.Module, size: int, out_dir: str | Path,
                      source: dict | None = None, parity_inputs: np.ndarray | None = None) -> Parity:
     """Write `out_dir` (atomically) with both ONNX files and model.json; return the parity figures.
 
-    `generator` maps (B, 3, S, S) float in [-1, 1] (a skeleton image) to (B, 3, S, S) in [-1, 1].
+    `generator` maps (B, 3, S, S) float in [-1, 1] (a skeleton image) to (B, 3, S, S) in [-1, 1];
+    one with `.temporal` True also takes the previous output frame (B, 3, S, S): ONNX input "previous".
     `parity_inputs` (N, 3, S, S) float32 in [-1, 1]: the images the parity check runs on; skeleton
     images by default (`skeleton_inputs`), since that is what the generator sees in use.
     `placement`: the trained person's centre, scale (pixels) and median crop box, from the
     checkpoint's statistics; the page moves poses from elsewhere there (posevideo/web/poses.py).
     """
     generator = generator.eval().float().cpu()
+    temporal = bool(getattr(generator, "temporal", False))
     if parity_inputs is None:
         parity_inputs = skeleton_inputs(size, layout)
+    inputs = [{
+        "name": INPUT_NAME, "dtype": "float32", "shape": [1, 3, size, size],
+        "layout": "NCHW, RGB",
+        "range": [-1.0, 1.0],
+        "meaning": "skeleton image drawn by the skeleton spec below: uint8 RGB / 127.5 - 1",
+    }]
+    if temporal:
+        inputs.append({
+            "name": PREVIOUS_NAME, "dtype": "float32", "shape": [1, 3, size, size],
+            "layout": "NCHW, RGB",
+            "range": [-1.0, 1.0],
+            "meaning": "this model's previous output ('frame' of the last call, as it came out); "
+                       "zeros for a sequence's first frame",
+        })
     with atomic_dir(out_dir) as tmp:
         onnx_path = tmp / FILES["float32"]
-        _export_float32(generator, size, onnx_path)
+        _export_float32(generator, size, onnx_path, temporal)
         _convert_float16(onnx_path, tmp / FILES["float16"])
         parity = parity_check(generator, tmp, parity_inputs)
         description = {
@@ -117,12 +137,8 @@ def export_generator(generator: torch.nn.Module, size: int, out_dir: str | Path,
             "files": FILES,
             "opset": OPSET,
             "resolution": size,
-            "inputs": [{
-                "name": INPUT_NAME, "dtype": "float32", "shape": [1, 3, size, size],
-                "layout": "NCHW, RGB",
-                "range": [-1.0, 1.0],
-                "meaning": "skeleton image drawn by the skeleton spec below: uint8 RGB / 127.5 - 1",
-            }],
+            "temporal": temporal,
+            "inputs": inputs,
             "outputs": [{
                 "name": OUTPUT_NAME, "dtype": "float32", "shape": [1, 3, size, size],
                 "layout": "NCHW, RGB",
@@ -140,8 +156,10 @@ def export_generator(generator: torch.nn.Module, size: int, out_dir: str | Path,
     return parity
 
 
-def _export_float32(generator: torch.nn.Module, size: int, path: Path) -> None:
-    example = torch.zeros(1, 3, size, size)
+def _export_float32(generator: torch.nn.Module, size: int, path: Path, temporal: bool = False) -> None:
+    # Two distinct tensors: the exporter must not take one object given twice for one input.
+    example = tuple(torch.zeros(1, 3, size, size) for _ in range(2 if temporal else 1))
+    names = [INPUT_NAME, PREVIOUS_NAME] if temporal else [INPUT_NAME]
     # The dynamo exporter is chatty (progress lines, "torchvision is not installed") about things
     # that do not concern a plain conv net; its real errors still raise.
     quiet = logging.getLogger("torch.onnx")
@@ -150,8 +168,8 @@ def _export_float32(generator: torch.nn.Module, size: int, path: Path) -> None:
     try:
         with warnings.catch_warnings(), torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            program = torch.onnx.export(generator, (example,), dynamo=True, opset_version=OPSET,
-                                        input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            program = torch.onnx.export(generator, example, dynamo=True, opset_version=OPSET,
+                                        input_names=names, output_names=[OUTPUT_NAME],
                                         external_data=False, verbose=False, report=False)
     finally:
         quiet.setLevel(level)
@@ -173,16 +191,22 @@ def _convert_float16(src: Path, dst: Path) -> None:
 
 
 def parity_check(generator: torch.nn.Module, export_dir: str | Path, inputs: np.ndarray) -> Parity:
-    """Max |onnxruntime - torch| for each ONNX file of `export_dir` on `inputs` (N, 3, S, S)."""
+    """Max |onnxruntime - torch| for each ONNX file of `export_dir` on `inputs` (N, 3, S, S); a
+    temporal model gets for "previous" the image before each in `inputs` (zeros for the first)."""
     import onnxruntime as ort
 
     inputs = np.ascontiguousarray(inputs, dtype=np.float32)
+    temporal = bool(getattr(generator, "temporal", False))
+    previous = np.concatenate([np.zeros_like(inputs[:1]), inputs[:-1]])
     with torch.no_grad():
-        expected = generator.eval()(torch.from_numpy(inputs)).numpy()
+        args = (torch.from_numpy(inputs),) + ((torch.from_numpy(previous),) if temporal else ())
+        expected = generator.eval()(*args).numpy()
     figures = {}
     for precision, name in FILES.items():
         session = ort.InferenceSession(str(Path(export_dir) / name), providers=["CPUExecutionProvider"])
-        got = np.concatenate([session.run(None, {INPUT_NAME: image[None]})[0] for image in inputs])
+        feeds = [{INPUT_NAME: image[None], **({PREVIOUS_NAME: before[None]} if temporal else {})}
+                 for image, before in zip(inputs, previous)]
+        got = np.concatenate([session.run(None, feed)[0] for feed in feeds])
         figures[precision] = float(np.abs(got - expected).max())
     return Parity(**figures)
 

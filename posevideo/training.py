@@ -1,5 +1,17 @@
 """What every trainer shares: the run folder, checkpoints, exact resume, stop signals, DDP, seeds.
 
+One convention for both trainers (renderer, gestures):
+- config.json is nested: {"kind": "renderer" | "gestures", "model": <the model dataclass>, "train":
+  <the trainer's TrainConfig, exactly the CLI's options>, "seed", "seeds" (one a rank), "world_size",
+  then what the trainer adds about its data}: `run_config()` builds it; `train_options()` reads the
+  options back (also from the flat files the gesture trainer wrote before 2026-12).
+- Checkpoint modules and optimizers are named "G" (the generator), "D" (its discriminator) and
+  "D_<what>" for further discriminators; checkpoints written with "generator" / "discriminator"
+  (the gesture trainer's names before 2026-12, e.g. posevideo/models/gestures) still load (`LEGACY_NAMES`).
+- checkpoint.json holds {"kind", "step", "model", "train", "stats", "world_size", ...}.
+- Batch order comes from `rank_sampler(seed, rank)` (seed + rank), saved in every checkpoint; a DDP
+  resume gives each rank its own stream again (`reseed_resumed_rank`).
+
 A run folder:
     RUN/config.json        the whole configuration (model, training, seeds, world size), written once
     RUN/metrics.jsonl      one JSON object a line: {"step": .., "time": .., <metric>: ..}
@@ -47,6 +59,8 @@ from posevideo.errors import InputError
 from posevideo.files import atomic_dir, check_writable, remove_leftovers, unwritable, write_json
 
 MODEL_FILE = "model.safetensors"
+# Older names of checkpoint modules and optimizers -> the convention's (see the module docstring).
+LEGACY_NAMES = {"G": "generator", "D": "discriminator"}
 TRAIN_FILE = "train.safetensors"
 META_FILE = "checkpoint.json"
 
@@ -91,6 +105,26 @@ def setup_distributed(device: str | None = None) -> Dist:
 def cleanup_distributed() -> None:
     if torch_dist.is_initialized():
         torch_dist.destroy_process_group()
+
+
+def run_config(kind: str, model: Mapping[str, Any], train: Mapping[str, Any], world_size: int,
+               **extra: Any) -> dict[str, Any]:
+    """config.json of a run, nested as the module docstring says; `train` is the trainer's options
+    (asdict of its TrainConfig), `extra` what the trainer adds about its data."""
+    seed = int(train["seed"])
+    return {"kind": kind, "model": dict(model), "train": dict(train), "seed": seed,
+            "seeds": [seed + r for r in range(world_size)], "world_size": world_size, **extra}
+
+
+def train_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The trainer's options stored in a config.json: its "train" entry, or the whole file for the
+    flat configs the gesture trainer wrote before the convention."""
+    return dict(config["train"]) if isinstance(config.get("train"), dict) else dict(config)
+
+
+def rank_sampler(seed: int, rank: int) -> torch.Generator:
+    """The generator of batch order (and augmentation) of one process: seed + rank, as the config's "seeds"."""
+    return torch.Generator().manual_seed(seed + rank)
 
 
 def seed_everything(seed: int) -> None:
@@ -380,7 +414,7 @@ def load_checkpoint(path: str | Path, modules: Mapping[str, torch.nn.Module],
     for name, module in modules.items():
         target = _plain(module)
         own = target.state_dict()
-        stored = {k[len(name) + 1:]: v for k, v in weights.items() if k.startswith(name + ".")}
+        stored = _stored(weights, name)
         if not stored:
             raise InputError(ckpt / MODEL_FILE, f"holds no weights for '{name}'",
                              "Check that the checkpoint belongs to this kind of model.")
@@ -400,8 +434,15 @@ def load_checkpoint(path: str | Path, modules: Mapping[str, torch.nn.Module],
                              "Resume from a run folder's checkpoint, or start a new run.")
         train = load_tensors(ckpt / TRAIN_FILE)
         for name, opt in (optimizers or {}).items():
-            saved = meta["optimizers"][name]
-            state = {i: {k.split(".", 3)[3]: v for k, v in train.items() if k.startswith(f"opt.{name}.{i}.")}
+            if name not in meta["optimizers"] and LEGACY_NAMES.get(name) in meta["optimizers"]:
+                name_stored = LEGACY_NAMES[name]                                 # an older checkpoint
+            else:
+                name_stored = name
+            if name_stored not in meta["optimizers"]:
+                raise InputError(ckpt / META_FILE, f"holds no optimizer state for '{name}'",
+                                 "Resume with the options the run was started with (the same discriminators).")
+            saved = meta["optimizers"][name_stored]
+            state = {i: {k.split(".", 3)[3]: v for k, v in train.items() if k.startswith(f"opt.{name_stored}.{i}.")}
                      for i in saved["state_keys"]}
             opt.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
             _match_param_layout(opt)
@@ -410,6 +451,15 @@ def load_checkpoint(path: str | Path, modules: Mapping[str, torch.nn.Module],
         if restore_rng:
             _set_rng_state(train, meta["rng"])
     return meta
+
+
+def _stored(weights: Mapping[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
+    """The weights of module `name` ("<name>.<param>" keys), or of its older name (`LEGACY_NAMES`)."""
+    for prefix in (name, LEGACY_NAMES.get(name)):
+        found = {k[len(prefix) + 1:]: v for k, v in weights.items() if prefix and k.startswith(prefix + ".")}
+        if found:
+            return found
+    return {}
 
 
 def _match_param_layout(opt: torch.optim.Optimizer) -> None:

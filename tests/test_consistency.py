@@ -261,7 +261,8 @@ def test_evaluate_renderer_reports_consistency_on_a_few_frames(tmp_path):
     """A 2-step tiny renderer makes no person: the drawn body is present and MediaPipe finds none.
     A bank packed without drawn poses is refused with a line saying to pack it again."""
     from posevideo.renderer.model import RendererConfig
-    from posevideo.renderer.train import FrameBank, TrainConfig, train, write_bank
+    from posevideo.renderer.data import FrameBank, write_bank
+    from posevideo.renderer.train import TrainConfig, train
     size, n = 32, 8
     xy, conf = _pose(frames=n)
     xy = xy * size / 256

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from click.testing import CliRunner
 
 from posevideo.cli import cli
@@ -64,7 +65,7 @@ def _files(data: Path) -> dict:
 
 
 def test_60s_synthetic_gives_train_dev_test_and_a_rerun_does_no_work(speaker60, prepared60):
-    from posevideo.data.datasets import GestureSamples, RendererFrames
+    from posevideo.renderer.data import bank_from_data
 
     data, output = prepared60
     train = pd.read_csv(data / "train.csv")
@@ -94,13 +95,11 @@ def test_60s_synthetic_gives_train_dev_test_and_a_rerun_does_no_work(speaker60, 
     assert np.abs(pixels[0][seen] - truth[t][seen]).max() < 2.0  # smoothing-free ground truth, 2 px
     stats = json.loads((data / "syn" / "stats.json").read_text())
     assert stats["layout"] == "reduced" and np.array(stats["mean"]).shape == (178, 2)
-    # The datasets the trainers use.
-    renderer = RendererFrames(data, "syn", size=128, split="test")
-    skeleton, target = renderer[0]
-    assert skeleton.shape == target.shape == (3, 128, 128) and -1 <= float(target.min()) < float(target.max()) <= 1
-    assert len(renderer) == (frames["dataset"] == "test").sum()
-    gestures = GestureSamples(data, "syn", split="dev")
-    assert len(gestures) == (train["dataset"] == "dev").sum() and gestures[0]["pose"].shape == (WINDOW, 178, 2)
+    # What the renderer trainer reads: every valid frame of the split, skeleton drawn beside its crop.
+    bank = bank_from_data(data, "syn", 128, "test")
+    skeleton, target = bank.batch(torch.arange(1))
+    assert skeleton.shape == target.shape == (1, 3, 128, 128) and -1 <= float(target.min()) < float(target.max()) <= 1
+    assert len(bank) == (frames["dataset"] == "test").sum()
     # A second run does no work: nothing rewritten.
     before = _files(data)
     code, output = _run("prepare", speaker60, "--speaker", "syn", "--data", data, "--poses-from", speaker60,

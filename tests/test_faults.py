@@ -98,7 +98,7 @@ def _reduced_pose(path: Path, frames: int = 6) -> Path:
 
 def _bank(n: int = 8):
     """Renderer training frames: a white dot for a skeleton, a red disc for the person."""
-    from posevideo.renderer.train import FrameBank
+    from posevideo.renderer.data import FrameBank
 
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[:32, :32]

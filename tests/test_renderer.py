@@ -15,7 +15,8 @@ from posevideo.cli import _RENDERER_PRESETS, cli
 from posevideo.errors import InputError
 from posevideo.renderer.model import (PRESETS, Discriminator, Generator, RendererConfig, count_macs,
                                       count_params)
-from posevideo.renderer.train import FrameBank, TrainConfig, train, write_bank
+from posevideo.renderer.data import FrameBank, write_bank
+from posevideo.renderer.train import TrainConfig, train
 from posevideo.training import load_checkpoint
 
 TINY = RendererConfig(size=32, ngf=8, ndf=8)
@@ -86,7 +87,7 @@ def test_discriminator_batches_reals_and_fakes_as_asked(tmp_path, monkeypatch, d
             seen.append([any(torch.equal(x, r) for r in reals) for x in image.detach()])
             return super().forward(skeleton, image)
 
-    monkeypatch.setattr(train_module, "Discriminator", Recording)
+    monkeypatch.setattr(train_module, "discriminators", lambda cfg: {"D": Recording(cfg)})
     train(_cfg(tmp_path / "run", 3, d_batch=d_batch), bank, TINY)
     if d_batch == "separate":  # per step: reals, fakes (D step), fakes (G step)
         assert seen[:3] == [[True] * 4, [False] * 4, [False] * 4] and len(seen) == 9, seen

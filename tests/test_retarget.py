@@ -293,7 +293,7 @@ def test_a_renderer_bank_carries_its_persons_profile(tmp_path):
     every renderer trained from a bank has `meta["stats"]["profile"]`)."""
     from click.testing import CliRunner
     from posevideo.cli import cli
-    from posevideo.renderer.train import bank_from_data, read_bank, write_bank
+    from posevideo.renderer.data import bank_from_data, read_bank, write_bank
     from posevideo.synthetic import synth_speaker
     paths = synth_speaker(0, 12, tmp_path / "syn", fps=FPS)
     result = CliRunner().invoke(cli, ["prepare", str(paths["video"]), "--speaker", "s", "--data", str(tmp_path / "DATA"),

@@ -151,3 +151,52 @@ def test_stop_signal_survives_a_replaced_handler():
         os.kill(os.getpid(), signal.SIGTERM)  # would end this test process without our handler back
         assert stop.requested() is True
     assert signal.getsignal(signal.SIGTERM) != stop._handle  # restored on exit
+
+
+def test_old_module_names_load_and_resume(tmp_path):
+    """The convention names modules and optimizers "G" / "D"; checkpoints written with the gesture
+    trainer's former "generator" / "discriminator" still load, optimizers and all."""
+    g, d = _model(), _model()
+    opt = torch.optim.Adam(g.parameters(), lr=1e-2)
+    g(torch.randn(3, 4)).sum().backward()
+    opt.step()
+    save_checkpoint(tmp_path / "old", {"generator": g, "discriminator": d}, {"generator": opt}, {"step": 1})
+    g2, d2 = _model(), _model()
+    opt2 = torch.optim.Adam(g2.parameters(), lr=1e-2)
+    load_checkpoint(tmp_path / "old", {"G": g2, "D": d2}, {"G": opt2})
+    assert all(torch.equal(a, b) for a, b in zip(g.state_dict().values(), g2.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(d.state_dict().values(), d2.state_dict().values()))
+    assert torch.equal(opt.state_dict()["state"][0]["exp_avg"], opt2.state_dict()["state"][0]["exp_avg"])
+    with pytest.raises(InputError, match="no optimizer state for 'D_face'"):
+        load_checkpoint(tmp_path / "old", {"G": _model()}, {"D_face": torch.optim.Adam(_model().parameters())})
+
+
+def test_shipped_models_load_under_the_convention():
+    """posevideo/models/renderer-small ("G." keys) and posevideo/models/gestures ("generator." keys,
+    written before the convention) both load with their loaders."""
+    from safetensors import safe_open
+
+    from posevideo.gestures.train import load_generator
+    from posevideo.renderer.predict import DEFAULT_RENDERER, load_renderer
+    from posevideo.training import MODEL_FILE, latest_checkpoint
+
+    shipped = DEFAULT_RENDERER.parent / "gestures"
+    for folder, prefix in ((DEFAULT_RENDERER, "G."), (shipped, "generator.")):
+        with safe_open(str(latest_checkpoint(folder) / MODEL_FILE), "pt") as f:
+            assert all(k.startswith(prefix) for k in f.keys()), folder
+    G, meta = load_renderer(None)
+    assert meta["kind"] == "renderer" and not G.temporal
+    generator, meta = load_generator(str(shipped))
+    assert meta["kind"] == "gestures" and sum(p.abs().sum() for p in generator.parameters()) > 0
+
+
+def test_config_is_nested_and_old_flat_options_read_back():
+    from posevideo.training import rank_sampler, run_config, train_options
+
+    config = run_config("renderer", {"ngf": 8}, {"seed": 4, "batch": 2}, world_size=2, layout="reduced")
+    assert config == {"kind": "renderer", "model": {"ngf": 8}, "train": {"seed": 4, "batch": 2}, "seed": 4,
+                      "seeds": [4, 5], "world_size": 2, "layout": "reduced"}
+    assert train_options(config) == {"seed": 4, "batch": 2}
+    flat = {"data": "D", "seed": 1, "model": {"ngf": 8}, "world_size": 1}   # a gesture run before the convention
+    assert train_options(flat) == flat
+    assert torch.equal(torch.rand(3, generator=rank_sampler(4, 1)), torch.rand(3, generator=torch.Generator().manual_seed(5)))

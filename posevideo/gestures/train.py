@@ -114,9 +114,9 @@ def train(cfg: TrainConfig, clips: Clips | None = None) -> str:
     if len(rows) == 0:
         raise InputError(cfg.data, f"speaker {cfg.speaker!r} has no train window of {model_cfg.pose_frames} frames",
                          "Prepare more video of the speaker (at least a few minutes).")
-    config = {**asdict(cfg), "world_size": dist.world_size, "train_windows": len(rows),
-              "train_seconds": clips.seconds("train"), "layout": clips.layout}
-    run = training.Run(cfg.out, config, resume=cfg.resume, is_main=dist.is_main, must_match=("model", "preset"))
+    config = training.run_config("gestures", model_cfg.to_dict(), asdict(cfg), dist.world_size,
+                                 train_windows=len(rows), train_seconds=clips.seconds("train"), layout=clips.layout)
+    run = training.Run(cfg.out, config, resume=cfg.resume, is_main=dist.is_main)
     training.seed_everything(cfg.seed + dist.rank)
 
     # Models, speaker statistics, optimizers.
@@ -129,20 +129,21 @@ def train(cfg: TrainConfig, clips: Clips | None = None) -> str:
     fused = device.type == "cuda"
     opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=(0.5, 0.999), fused=fused)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.d_lr or cfg.lr, betas=(0.5, 0.999), fused=fused)
-    sampler = torch.Generator().manual_seed(cfg.seed * 1000 + dist.rank)  # window order, resumed exactly
+    sampler = training.rank_sampler(cfg.seed, dist.rank)  # window order, resumed exactly
     train_mel = np.concatenate([clips.mel[clips.mel_offsets[i]:clips.mel_offsets[i + 1]]
                                 for i in np.flatnonzero(clips.split == "train")])
-    meta = {"model": model_cfg.to_dict(), "preset": cfg.preset, "layout": clips.layout, "stats": clips.stats,
+    meta = {"kind": "gestures", "model": model_cfg.to_dict(), "train": asdict(cfg), "stats": clips.stats,
+            "world_size": dist.world_size, "preset": cfg.preset, "layout": clips.layout,
             "voice": voice_statistics(train_mel),  # for other voices' speech (predict.adapt_voice)
-            "speaker": cfg.speaker, "seed": cfg.seed, "kind": "gestures"}
+            "speaker": cfg.speaker, "seed": cfg.seed}
     step = 0
     if cfg.resume:
-        state = training.load_checkpoint(run.latest(), {"generator": generator, "discriminator": discriminator},
-                                         {"generator": opt_g, "discriminator": opt_d}, {"sampler": sampler})
+        state = training.load_checkpoint(run.latest(), {"G": generator, "D": discriminator},
+                                         {"G": opt_g, "D": opt_d}, {"sampler": sampler})
         step = state["step"]
         run.truncate_metrics(step)
         if dist.world_size > 1:  # every rank loaded rank 0's sampler: give each its own stream again
-            training.reseed_resumed_rank(sampler, cfg.seed * 1000, dist.rank, step)
+            training.reseed_resumed_rank(sampler, cfg.seed, dist.rank, step)
     g_train, d_train = generator, discriminator
     if dist.world_size > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -232,8 +233,8 @@ def train(cfg: TrainConfig, clips: Clips | None = None) -> str:
                 run.save_image(f"step-{step:07d}", progress_image(generator, mel_all, pose_all, conf_all, dev_rows,
                                                                  model_cfg.pose_frames, clips.layout))
             if dist.is_main and (step % cfg.checkpoint_every == 0 or stopping):
-                training.save_checkpoint(run.checkpoint_dir(step), {"generator": generator, "discriminator": discriminator},
-                                         {"generator": opt_g, "discriminator": opt_d}, {**meta, "step": step},
+                training.save_checkpoint(run.checkpoint_dir(step), {"G": generator, "D": discriminator},
+                                         {"G": opt_g, "D": opt_d}, {**meta, "step": step},
                                          {"sampler": sampler})
                 run.prune(keep=2)
             if stopping:
@@ -248,7 +249,7 @@ def export_generator(checkpoint: str, out: str) -> str:
     """The generator alone in float16 safetensors + checkpoint.json: enough to predict (a few MB)."""
     generator, meta = load_generator(str(checkpoint))
     keep = {k: v for k, v in meta.items() if k not in ("optimizers", "rng", "path", "format")}
-    training.save_checkpoint(out, {"generator": generator}, None, keep, dtype=torch.float16)
+    training.save_checkpoint(out, {"G": generator}, None, keep, dtype=torch.float16)
     return out
 
 
@@ -305,5 +306,5 @@ def load_generator(path: str, device: str = "cpu") -> tuple[GestureGenerator, di
     if meta.get("kind") != "gestures":
         raise InputError(path, "is not a gesture model checkpoint", "Give a run folder of `posevideo train gestures`.")
     generator = training.build_model(meta, lambda cfg: GestureGenerator(GestureConfig(**cfg)))
-    training.load_checkpoint(meta["path"], {"generator": generator})
+    training.load_checkpoint(meta["path"], {"G": generator})  # "generator" in older files: still loads
     return generator.to(device).eval(), meta

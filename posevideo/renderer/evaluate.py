@@ -6,7 +6,9 @@
   the whole frame, over the two hand crops and over the face crop (each crop resampled to 64x64);
 - temporal flicker: per pair of consecutive frames of one interval, the mean absolute change of the
   output minus that of the ground truth (levels of 0-255; 0 = moves exactly as much as the real video,
-  > 0 = flickers more); reported as the mean of its absolute value, and both raw means;
+  > 0 = flickers more); reported as the mean of its absolute value, and both raw means; and the warp
+  error (`warp_errors`): frame t against frame t - 1 moved by the ground truth's optical flow, for
+  the output and (the floor) for the ground truth;
 - frames/s of the generator on the evaluation device (batch as given, host transfers included);
 - optionally (`consistency=N`), pose consistency (`posevideo.renderer.consistency`) on N evenly
   spaced output frames: MediaPipe on the output against the drawn pose, each frame on its own
@@ -25,7 +27,7 @@ import torch.nn.functional as F
 from posevideo.errors import InputError
 from posevideo.files import atomic_output, write_json
 from posevideo.renderer.predict import generate, load_renderer, pick_device
-from posevideo.renderer.train import load_frames
+from posevideo.renderer.data import crop, load_frames
 
 CROP = 64  # hand and face crops are compared at 64x64
 
@@ -55,14 +57,26 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def crops(images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     """(B, 3, S, S) and (B, 4) boxes (x0, y0, x1, y1) in pixels -> (B, 3, CROP, CROP), bilinear."""
-    size = images.shape[-1]
-    centre = (boxes[:, :2] + boxes[:, 2:]) / 2 / size * 2 - 1                     # [-1, 1]
-    half = (boxes[:, 2:] - boxes[:, :2]).clamp(min=1) / size                      # fraction of the side
-    theta = torch.zeros(len(boxes), 2, 3, device=images.device)
-    theta[:, 0, 0], theta[:, 1, 1] = half[:, 0], half[:, 1]
-    theta[:, :, 2] = centre
-    grid = F.affine_grid(theta, [len(boxes), 3, CROP, CROP], align_corners=False)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return crop(images, boxes, CROP)
+
+
+def warp_errors(outputs: np.ndarray, targets: np.ndarray, pairs: np.ndarray) -> tuple[float, float]:
+    """Temporal warp error (levels of 0-255): frame t of the output against frame t - 1 of the output
+    moved by the ground truth's optical flow from t - 1 to t (OpenCV Farneback), mean absolute
+    difference over the pairs (t - 1 = `pairs`, t = pairs + 1) of (N, S, S, 3) uint8 frames; and the
+    same for the ground truth itself (what flow errors and occlusions leave: the floor)."""
+    import cv2
+    h, w = targets.shape[1:3]
+    grid = np.stack(np.meshgrid(np.arange(w), np.arange(h)), axis=-1).astype(np.float32)   # (H, W, 2) x, y
+    out_err, gt_err = [], []
+    for t0 in pairs:
+        a, b = (cv2.cvtColor(targets[i], cv2.COLOR_RGB2GRAY) for i in (t0, t0 + 1))
+        flow = cv2.calcOpticalFlowFarneback(b, a, None, 0.5, 3, 15, 3, 5, 1.2, 0)   # where each pixel of t was at t - 1
+        where = grid + flow
+        for frames, errors in ((outputs, out_err), (targets, gt_err)):
+            moved = cv2.remap(frames[t0], where[..., 0], where[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            errors.append(np.abs(moved.astype(np.int16) - frames[t0 + 1]).mean())
+    return float(np.mean(out_err)), float(np.mean(gt_err))
 
 
 def contact_sheet(skeletons: np.ndarray, targets: np.ndarray, outputs: np.ndarray, scores: np.ndarray,
@@ -94,12 +108,21 @@ def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker:
     clip = bank.meta.get("clip", np.zeros(len(bank), np.int32))[pick]
     regions = bank.meta.get("regions", np.full((len(bank), 3, 4), -1, np.float32))[pick]
 
-    # Generate, timed (after one warm-up batch, so the first cuDNN plans are not counted).
+    # Generate, timed (after one warm-up batch, so the first cuDNN plans are not counted). A temporal
+    # model runs through each interval in order from its first frame (frames picked by `limit` are
+    # not consecutive: each is then a sequence's first).
     generate(G, skeletons[:batch], device)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     start = time.perf_counter()
-    outputs = np.concatenate([generate(G, skeletons[i:i + batch], device) for i in range(0, len(pick), batch)])
+    starts = np.ones(len(pick), bool) if limit and limit < len(bank) else np.r_[True, clip[1:] != clip[:-1]]
+    outputs = []
+    for run in np.split(np.arange(len(pick)), np.flatnonzero(starts)[1:]) if G.temporal else [np.arange(len(pick))]:
+        previous = None
+        for i in range(0, len(run), batch):
+            outputs.append(generate(G, skeletons[run[i:i + batch]], device, previous))
+            previous = outputs[-1][-1]
+    outputs = np.concatenate(outputs)
     seconds = time.perf_counter() - start
 
     # Scores per frame: whole frame, then each region where it was seen.
@@ -132,6 +155,7 @@ def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker:
         metrics["flicker"] = float(np.abs(d_out - d_gt).mean())
         metrics["change_output"] = float(d_out.mean())
         metrics["change_target"] = float(d_gt.mean())
+        metrics["warp_error"], metrics["warp_error_target"] = warp_errors(outputs, targets, np.flatnonzero(same))
     metrics["frames_per_s"] = len(pick) / seconds
     found = None
     if consistency:

@@ -4,6 +4,13 @@ Pure modules configured by `RendererConfig`; presets in `PRESETS`. Images are fl
 in [-1, 1]: the generator takes the skeleton image and returns the frame; the discriminator takes
 (skeleton, frame) concatenated on channels and returns a (B, 1, S/8 - 2, S/8 - 2) grid of logits,
 one per 70x70 patch.
+
+The v2 options (issue 13), all off in the presets:
+- `temporal`: the generator also takes the previous output frame (zeros for a sequence's first),
+  as Everybody Dance Now / vid2vid; a temporal discriminator scores (skeleton, frame) pairs of two
+  consecutive frames (12 channels).
+- `face_d`, `hand_d`: small PatchGANs on crops of the face and of each hand (the left one mirrored,
+  so one network learns one kind of hand), each with its own GAN loss weight.
 """
 from __future__ import annotations
 
@@ -28,8 +35,18 @@ class RendererConfig:
     dropout: float = 0.5       # in the three innermost up blocks (pix2pix's noise)
     gan_loss: str = "vanilla"  # "vanilla" (BCE, pix2pix), "lsgan", "hinge"
     l1_weight: float = 100.0   # loss = GAN + l1_weight * L1 (pix2pix's lambda)
-    lr: float = 2e-4           # Adam, both networks
+    lr: float = 2e-4           # Adam, every network
     beta1: float = 0.5
+    temporal: bool = False     # the generator also sees the previous output frame (input "previous")
+    temporal_d: float = 1.0    # with temporal: weight of the frame-pair discriminator's GAN loss (0: none)
+    face_d: float = 0.0        # weight of the face discriminator's GAN loss (0: no face discriminator)
+    hand_d: float = 0.0        # weight of the hands discriminator's GAN loss (0: none)
+
+    @property
+    def region_size(self) -> int:
+        """Side of the face and hand crops the region discriminators see: 64 at 256 (a hand is ~40-50 px);
+        at least 32, so that the 2-layer PatchGAN still has an output."""
+        return max(32, self.size // 4)
 
     @property
     def levels(self) -> int:
@@ -42,6 +59,9 @@ class RendererConfig:
             raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
         if self.gan_loss not in GAN_LOSSES:
             raise ValueError(f"gan_loss must be one of {GAN_LOSSES}, got {self.gan_loss!r}")
+        for name in ("temporal_d", "face_d", "hand_d"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (0: off), got {getattr(self, name)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,6 +87,10 @@ PRESETS: dict[str, RendererConfig] = {
 
 def preset_name(model: dict) -> str | None:
     """The preset a model config (checkpoint.json's "model") was made from, at any size; None if custom."""
+    try:
+        model = RendererConfig.from_dict(model).to_dict()  # fields added since the file was written: defaults
+    except (TypeError, ValueError):
+        return None
     for name, cfg in PRESETS.items():
         if {**cfg.to_dict(), "size": model.get("size")} == model:
             return name
@@ -95,6 +119,8 @@ class Generator(nn.Module):
     Up block i: ReLU -> ConvTranspose 4x4/2 -> norm (+ dropout in the 3 innermost but one) and the
     input of every up block but the innermost is [its down block's output, the block below's output].
     Conv biases only without BatchNorm, and on the last layer (pix2pix's use_bias rule).
+    With `cfg.temporal` the first block takes 6 channels: the skeleton and the previous output frame
+    (zeros where there is none: a sequence's first frame).
     """
 
     def __init__(self, cfg: RendererConfig):
@@ -105,7 +131,8 @@ class Generator(nn.Module):
         for i, out in enumerate(widths):
             inner = i == cfg.levels - 1
             layers = [] if i == 0 else [nn.LeakyReLU(0.2, inplace=True)]
-            layers.append(nn.Conv2d(3 if i == 0 else widths[i - 1], out, 4, 2, 1, bias=bias))
+            cin = (6 if cfg.temporal else 3) if i == 0 else widths[i - 1]
+            layers.append(nn.Conv2d(cin, out, 4, 2, 1, bias=bias))
             if 0 < i and not inner:
                 layers.append(_norm(cfg.norm, out))
             self.down.append(nn.Sequential(*layers))
@@ -124,9 +151,14 @@ class Generator(nn.Module):
                 if not inner and cfg.dropout > 0 and i >= 4:
                     layers.append(nn.Dropout(cfg.dropout))
             self.up.append(nn.Sequential(*layers))
+        self.temporal = cfg.temporal
         self.apply(_init_weights)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B, 3, S, S) skeleton images; previous: (B, 3, S, S) the previous output frames (temporal
+        models only; None = zeros, a sequence's first frame)."""
+        if self.temporal:
+            x = torch.cat([x, torch.zeros_like(x) if previous is None else previous], dim=1)
         skips = []                           # (B, widths[i], S / 2^(i+1), same)
         for block in self.down:
             x = block(x)
@@ -138,24 +170,45 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """pix2pix's NLayerDiscriminator: with d_layers=3 each output sees a 70x70 patch of the input."""
+    """pix2pix's NLayerDiscriminator: with d_layers=3 each output sees a 70x70 patch of the input.
 
-    def __init__(self, cfg: RendererConfig):
+    `pair=True`: the temporal discriminator, on two consecutive (skeleton, frame) pairs (12 channels);
+    `layers`: other depths (the region discriminators use 2: 34x34 patches of a 64x64 crop)."""
+
+    def __init__(self, cfg: RendererConfig, pair: bool = False, layers: int | None = None):
         super().__init__()
         bias = cfg.norm != "batch"
-        layers = [nn.Conv2d(6, cfg.ndf, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        depth = cfg.d_layers if layers is None else layers
+        net = [nn.Conv2d(12 if pair else 6, cfg.ndf, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         mult = 1
-        for n in range(1, cfg.d_layers + 1):
+        for n in range(1, depth + 1):
             prev, mult = mult, min(2 ** n, 8)
-            stride = 2 if n < cfg.d_layers else 1
-            layers += [nn.Conv2d(cfg.ndf * prev, cfg.ndf * mult, 4, stride, 1, bias=bias),
-                       _norm(cfg.norm, cfg.ndf * mult), nn.LeakyReLU(0.2, inplace=True)]
-        layers.append(nn.Conv2d(cfg.ndf * mult, 1, 4, 1, 1))
-        self.net = nn.Sequential(*layers)
+            stride = 2 if n < depth else 1
+            net += [nn.Conv2d(cfg.ndf * prev, cfg.ndf * mult, 4, stride, 1, bias=bias),
+                    _norm(cfg.norm, cfg.ndf * mult), nn.LeakyReLU(0.2, inplace=True)]
+        net.append(nn.Conv2d(cfg.ndf * mult, 1, 4, 1, 1))
+        self.net = nn.Sequential(*net)
         self.apply(_init_weights)
 
     def forward(self, skeleton: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) each ((B, 6, H, W) each for a pair: frame t - 1 then t) -> (B, 1, h, w) logits."""
         return self.net(torch.cat([skeleton, image], dim=1))
+
+
+REGION_LAYERS = 2  # the face and hand PatchGANs: 64x64 crops -> 14x14 logits, each seeing 34x34 pixels
+
+
+def discriminators(cfg: RendererConfig) -> dict[str, Discriminator]:
+    """Every discriminator `cfg` asks for, by checkpoint name: "D" (pix2pix's, always), "D_temporal",
+    "D_face", "D_hand" (each only when its weight is > 0)."""
+    found = {"D": Discriminator(cfg)}
+    if cfg.temporal and cfg.temporal_d > 0:
+        found["D_temporal"] = Discriminator(cfg, pair=True)
+    if cfg.face_d > 0:
+        found["D_face"] = Discriminator(cfg, layers=REGION_LAYERS)
+    if cfg.hand_d > 0:
+        found["D_hand"] = Discriminator(cfg, layers=REGION_LAYERS)
+    return found
 
 
 def _init_weights(m: nn.Module) -> None:
@@ -171,25 +224,34 @@ def _init_weights(m: nn.Module) -> None:
 
 # --- losses ---------------------------------------------------------------------------------------
 
-def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
+def _mean(loss: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """Mean of a (B, ...) loss map; with `weight` (B,) the weighted mean over items (a region the pose
+    does not show weighs 0: no crop of nothing is judged)."""
+    if weight is None:
+        return loss.mean()
+    return (loss.flatten(1).mean(1) * weight).sum() / weight.sum().clamp(min=1)
+
+
+def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str,
+           weight: torch.Tensor | None = None) -> torch.Tensor:
     """Discriminator loss on real and fake patches (pix2pix halves it to slow D down)."""
     if kind == "vanilla":
-        loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-                + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+        loss = (_mean(F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits), reduction="none"), weight)
+                + _mean(F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits), reduction="none"), weight))
     elif kind == "lsgan":
-        loss = ((real_logits - 1) ** 2).mean() + (fake_logits ** 2).mean()
+        loss = _mean((real_logits - 1) ** 2, weight) + _mean(fake_logits ** 2, weight)
     else:  # hinge
-        loss = F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+        loss = _mean(F.relu(1 - real_logits), weight) + _mean(F.relu(1 + fake_logits), weight)
     return 0.5 * loss
 
 
-def g_gan_loss(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
+def g_gan_loss(fake_logits: torch.Tensor, kind: str, weight: torch.Tensor | None = None) -> torch.Tensor:
     """The generator's adversarial loss: make D call the fake patches real."""
     if kind == "vanilla":
-        return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+        return _mean(F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits), reduction="none"), weight)
     if kind == "lsgan":
-        return ((fake_logits - 1) ** 2).mean()
-    return -fake_logits.mean()
+        return _mean((fake_logits - 1) ** 2, weight)
+    return _mean(-fake_logits, weight)
 
 
 def l1_loss(fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -50,8 +50,20 @@ def load_renderer(model: str | Path | None, device: str = "cpu") -> tuple[Genera
 
 
 @torch.inference_mode()
-def generate(G: Generator, skeletons: np.ndarray, device: str) -> np.ndarray:
-    """(B, S, S, 3) uint8 skeleton images -> (B, S, S, 3) uint8 frames (bf16 on a GPU)."""
+def generate(G: Generator, skeletons: np.ndarray, device: str, previous: np.ndarray | None = None) -> np.ndarray:
+    """(B, S, S, 3) uint8 skeleton images -> (B, S, S, 3) uint8 frames (bf16 on a GPU).
+    A temporal model (`G.temporal`) makes them one after the other, each from the one before;
+    `previous` (S, S, 3) uint8 is the frame before the first (None: the sequence starts here)."""
+    if getattr(G, "temporal", False):
+        x = generate_input(skeletons, device)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+            last = None if previous is None else generate_input(previous[None], device)
+            frames = []
+            for i in range(len(x)):
+                last = G(x[i:i + 1], last)
+                frames.append(last)
+            y = torch.cat(frames)
+        return ((y.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     x = torch.from_numpy(np.ascontiguousarray(skeletons)).to(device)
     return _frames(G, x, device).cpu().numpy()
 
@@ -111,6 +123,12 @@ class GraphGenerator:
         out.copy_(self.y[:n], non_blocking=True)
         torch.cuda.current_stream(self.device).synchronize()  # the upload is done too: `skeletons` can be reused
         return out.numpy()
+
+
+def generate_input(images: np.ndarray, device: str) -> torch.Tensor:
+    """(B, S, S, 3) uint8 -> (B, 3, S, S) float in [-1, 1] on `device`, channels_last."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2)
+    return x.float().div_(127.5).sub_(1.0).contiguous(memory_format=torch.channels_last)
 
 
 def place(xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, retarget: str = "full",
@@ -252,6 +270,8 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
         raise ValueError(f"batch and segments must be >= 1 and workers >= 0, got {batch}, {segments}, {workers}")
     G, meta = load_renderer(model, "cpu")
     size = meta["model"]["size"]
+    if getattr(G, "temporal", False):  # each frame from the one before: one encoder, in order, eager
+        segments, cuda_graph = 1, False
     # The GPU's start (CUDA context, weights, cudnn's algorithm search, graph capture: seconds) runs
     # beside `place` (numpy: seconds on a long pose), not after it.
     with ThreadPoolExecutor(1, thread_name_prefix="load") as loader:
@@ -321,6 +341,14 @@ def _generator(G: Generator, device: str, batch: int, size: int, cuda_graph: boo
     if device.startswith("cuda") and cuda_graph:
         graph = GraphGenerator(G, batch, size, device)
         return graph, graph.host_buffer
+    if getattr(G, "temporal", False):
+        last = [None]  # the frame before the next batch (batches come in order: one lane)
+
+        def run(skeletons):
+            frames = generate(G, skeletons, device, last[0])
+            last[0] = frames[-1]
+            return frames
+        return run, None
     return (lambda skeletons: generate(G, skeletons, device)), None
 
 

@@ -1,40 +1,49 @@
 """Train the renderer (pix2pix: skeleton image -> frame of one person) on what `prepare` wrote.
 
     posevideo train renderer --data DATA --speaker NAME --preset esn --steps N --batch B --out RUN
+        [--face-d W] [--hand-d W] [--temporal [--temporal-d W]]             (the v2 options, issue 13)
     torchrun --nproc_per_node G -m posevideo train renderer ...        (one process a GPU, DDP)
 
-The whole split lives on the device as uint8 (skeleton images drawn once, crops as stored), so a
-step never waits for disk or for Python: sampling, the scale/aspect jitter and the conversion to
-float all run on the GPU. Each step is pix2pix's: a discriminator step, then a generator step.
+The whole split lives on the device as uint8 (posevideo/renderer/data.py), so a step never waits
+for disk or for Python. Each step is pix2pix's: a discriminator step, then a generator step; the
+face, hand and temporal discriminators, when asked for, join both steps beside pix2pix's.
+
+The temporal model (`--temporal`) trains on pairs of consecutive frames of one interval, batch/2
+pairs a step (so a step makes `batch` images, as without it): frame t - 1 is generated with no
+previous frame (zeros, as a sequence's first frame at inference) and frame t from the *generated*
+frame t - 1, detached (Everybody Dance Now's scheme). Feeding the model its own output, not the
+ground truth, is what it sees at inference, so it learns to correct its errors rather than copy a
+perfect previous frame; the zeros half keeps the first frame good. The temporal discriminator
+judges (skeleton t - 1, skeleton t, frame t - 1, frame t): real pairs against generated ones.
 """
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+import torch.nn as nn
 
 from posevideo.errors import InputError
-from posevideo.renderer.model import (Discriminator, Generator, RendererConfig, d_loss, g_gan_loss,
-                                      l1_loss, preset)
+from posevideo.renderer.data import FrameBank, crop, load_frames
+from posevideo.renderer.model import (Generator, RendererConfig, d_loss, discriminators, g_gan_loss, l1_loss,
+                                      preset)
 from posevideo.training import (Run, StopSignal, check_finite, cleanup_distributed, load_checkpoint,
-                                progress_bar, reseed_resumed_rank, save_checkpoint, seed_everything,
-                                setup_distributed, unwrap)
+                                progress_bar, rank_sampler, reseed_resumed_rank, run_config, save_checkpoint,
+                                seed_everything, setup_distributed)
 
 
 @dataclass
 class TrainConfig:
     out: str                       # the run folder
-    data: str | None = None        # DATA folder written by `posevideo prepare`
+    data: str | None = None        # DATA folder written by `posevideo prepare`, or a packed bank
     speaker: str | None = None
     preset: str = "small"
     size: int = 256
     steps: int = 10_000
-    batch: int = 8                 # per process
+    batch: int = 8                 # images a step, per process (temporal: batch / 2 pairs)
     lr: float | None = None        # None: the preset's (2e-4); linear decay to 0 over the 2nd half
     seed: int = 0                  # global; process r uses seed + r
     jitter: float = 0.05           # scale and aspect jitter, as a fraction (the seed's augmentation)
@@ -51,192 +60,20 @@ class TrainConfig:
     # quality: on the H200 at step 17,500, joint 0.0139 train L1 and clean frames, separate 0.0231
     # and a textured background). With instance or no norm they are the same.
     d_batch: str = "joint"
+    # The v2 options (RendererConfig's fields of the same names; None: the preset's, all off).
+    temporal: bool | None = None
+    temporal_d: float | None = None
+    face_d: float | None = None
+    hand_d: float | None = None
 
     def __post_init__(self):
         if self.d_batch not in ("joint", "separate"):
             raise ValueError(f"d_batch must be 'joint' or 'separate', got {self.d_batch!r}")
 
-
-# --- data -----------------------------------------------------------------------------------------
-
-class FrameBank:
-    """Every frame of one speaker's split as uint8 on the device: skeleton images and crops.
-
-    `skeletons`, `frames`: (N, S, S, 3) uint8. `batch()` returns float (B, 3, S, S) in [-1, 1],
-    channels_last, both jittered by the same random scale/aspect change about the centre.
-    `stats`: where the person stands (for `render`); `meta`: per-frame numpy arrays for evaluation,
-    `clip` (N,) int (frames of one interval share it, in time order), `regions` (N, 3, 4) float32
-    = left hand, right hand, face boxes (x0, y0, x1, y1) in crop pixels, -1 where not seen,
-    `pose_xy` (N, 178, 2) float32 and `pose_conf` (N, 178) the drawn reduced pose in crop pixels
-    (banks packed before these were kept lack them).
-    """
-
-    def __init__(self, skeletons, frames, device: str = "cpu", stats: dict | None = None,
-                 meta: dict[str, np.ndarray] | None = None):
-        skeletons, frames = torch.as_tensor(skeletons), torch.as_tensor(frames)
-        if skeletons.shape != frames.shape or skeletons.dtype != torch.uint8 or skeletons.ndim != 4:
-            raise ValueError(f"skeletons {tuple(skeletons.shape)} and frames {tuple(frames.shape)} must be "
-                             "equal (N, S, S, 3) uint8 arrays")
-        self.skeletons = skeletons.to(device)
-        self.frames = frames.to(device)
-        self.device = device
-        self.stats = stats or {}
-        self.meta = meta or {}
-
-    def __len__(self) -> int:
-        return len(self.frames)
-
-    @property
-    def size(self) -> int:
-        return self.frames.shape[1]
-
-    def batch(self, index: torch.Tensor, jitter: torch.Tensor | None = None):
-        """`index` (B,) frame numbers; `jitter` (B, 2) = (scale, aspect) factors, None for none."""
-        index = index.to(self.device)
-        pair = torch.cat([self.skeletons[index], self.frames[index]], dim=-1)     # (B, S, S, 6) uint8
-        pair = pair.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)             # (B, 6, S, S)
-        if jitter is not None:
-            scale, aspect = jitter.to(self.device).unbind(1)
-            theta = torch.zeros(len(index), 2, 3, device=self.device)
-            theta[:, 0, 0] = 1.0 / (scale * aspect.sqrt())                        # x zoom
-            theta[:, 1, 1] = 1.0 / (scale / aspect.sqrt())                        # y zoom
-            grid = F.affine_grid(theta, list(pair.shape), align_corners=False)
-            pair = F.grid_sample(pair, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        pair = pair.contiguous(memory_format=torch.channels_last)
-        return pair[:, :3], pair[:, 3:]
-
-
-def regions(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced") -> np.ndarray:
-    """xy (T, K, 2) crop pixels -> (T, 3, 4) boxes of left hand, right hand, face (-1: not seen).
-
-    Hands: the square around the hand's points, 1.4x their extent (fingers reach past the joints);
-    face: 1.1x. A region needs at least 3 seen points."""
-    from posevideo.pose import point_groups
-    groups = point_groups(layout)
-    out = np.full((len(xy), 3, 4), -1.0, np.float32)
-    for g, (name, grow) in enumerate((("left_hand", 1.4), ("right_hand", 1.4), ("face", 1.1))):
-        idx = groups[name]
-        seen = conf[:, idx] > 0                                                   # (T, P)
-        pts = np.where(seen[..., None], xy[:, idx], np.nan)
-        with warnings.catch_warnings():  # all-NaN rows (region not seen) are expected
-            warnings.simplefilter("ignore", RuntimeWarning)
-            lo, hi = np.nanmin(pts, axis=1), np.nanmax(pts, axis=1)               # (T, 2)
-        mid, half = (lo + hi) / 2, (hi - lo).max(axis=1) * grow / 2
-        ok = seen.sum(axis=1) >= 3
-        out[ok, g] = np.concatenate([mid[ok] - half[ok, None], mid[ok] + half[ok, None]], axis=1)
-    return out
-
-
-def bank_from_data(data: str | Path, speaker: str, size: int, split: str = "train",
-                   device: str = "cpu") -> FrameBank:
-    """Draw every skeleton of the split once and stack it with its crop (rows chosen by the data
-    part's `RendererFrames`; skeletons by `draw_skeletons`, as that class draws them), plus the
-    statistics that `render` needs and the hand/face regions that evaluation needs."""
-    import json
-    from posevideo.data.datasets import RendererFrames
-    from posevideo.pose import arrays, body_profile, read_pose, to_layout
-    from posevideo.skeleton import draw_skeletons
-    sdir = Path(data) / speaker
-    rows = RendererFrames(data, speaker, size=size, split=split).frames
-    if len(rows) == 0:
-        raise InputError(sdir, f"has no valid frames in the '{split}' split",
-                         "Run `posevideo prepare` on more video of this speaker (each split needs intervals).")
-    skeletons, frames, clips, regs, boxes, poses, drawn_xy, drawn_conf = [], [], [], [], [], [], [], []
-    clip_ids: dict[str, int] = {}
-    for video, part in rows.groupby("video_fn", sort=True):
-        t = part["frame_idx"].to_numpy()
-        xy, conf = arrays(to_layout(read_pose(sdir / "poses" / f"{video}.pose"), "reduced"))
-        box = np.load(sdir / "frames" / f"{video}.boxes.npy")[t]                   # (n, 3) source px
-        skeletons.append(draw_skeletons(xy[t], conf[t], "reduced", size, box=box))
-        frames.append(np.load(sdir / "frames" / f"{video}.{size}.npy", mmap_mode="r")[t])
-        crop_xy = (xy[t] - box[:, None, :2]) * (size / box[:, None, 2:3])          # crop pixels
-        regs.append(regions(crop_xy, conf[t]))
-        drawn_xy.append(np.where(conf[t, :, None] > 0, crop_xy, 0).astype(np.float32))
-        drawn_conf.append(conf[t].astype(np.float32))
-        clips.append(np.array([clip_ids.setdefault(f"{video}/{i}", len(clip_ids)) for i in part["interval_id"]]))
-        boxes.append(box)
-        poses.append((xy[t], conf[t]))
-    stats = json.loads((sdir / "stats.json").read_text())
-    placement = {"speaker": speaker, "layout": "reduced", "center": [float(c) for c in stats["center"]],
-                 "scale": float(stats["scale"]), "width": int(stats["width"]), "height": int(stats["height"]),
-                 "fps": float(stats.get("fps", 0)) or None,
-                 "box": [float(v) for v in np.median(np.concatenate(boxes), axis=0)]}
-    # The person's proportions, so `render` can rebuild another person's pose on this body.
-    placement["profile"] = body_profile(np.concatenate([p[0] for p in poses]), np.concatenate([p[1] for p in poses]),
-                                        path=sdir).to_dict()
-    # The drawn poses (crop pixels) let `evaluate renderer --consistency` judge the output without MediaPipe on the targets.
-    meta = {"clip": np.concatenate(clips).astype(np.int32), "regions": np.concatenate(regs),
-            "pose_xy": np.concatenate(drawn_xy), "pose_conf": np.concatenate(drawn_conf)}
-    return FrameBank(np.concatenate(skeletons), np.concatenate(frames), device, placement, meta)
-
-
-BANK_FILE = "bank.json"
-
-
-def write_bank(banks: dict[str, FrameBank], path: str | Path) -> Path:
-    """Pack splits into a small folder that travels (to a GPU machine): per split two H.264 videos
-    (4:4:4, crf 14: mean error under 1 level, about 3 KB a frame) and an npz of the per-frame metadata.
-    Read back with `read_bank`; `train renderer --data BANK` takes it in place of DATA."""
-    import json
-    import av
-    from posevideo.files import atomic_dir, write_npz
-    with atomic_dir(path) as tmp:
-        info = {"format": "posevideo-renderer-bank-1", "splits": {}}
-        for split, bank in banks.items():
-            for what, images in (("skeletons", bank.skeletons), ("frames", bank.frames)):
-                with av.open(str(tmp / f"{split}.{what}.mp4"), mode="w") as container:
-                    stream = container.add_stream("libx264", rate=25)
-                    stream.width = stream.height = bank.size
-                    stream.pix_fmt = "yuv444p"
-                    stream.options = {"crf": "14", "preset": "medium"}
-                    for image in images.cpu().numpy():
-                        for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                            container.mux(packet)
-                    for packet in stream.encode(None):
-                        container.mux(packet)
-            write_npz(tmp / f"{split}.meta.npz", **bank.meta)
-            info["splits"][split] = {"frames": len(bank), "size": bank.size}
-        # Where the person stands and their proportions: what the model is trained on.
-        info["stats"] = (banks["train"] if "train" in banks else next(iter(banks.values()))).stats
-        (tmp / BANK_FILE).write_text(json.dumps(info, indent=2) + "\n")
-    return Path(path)
-
-
-def read_bank(path: str | Path, split: str, device: str = "cpu") -> FrameBank:
-    """A split of a folder written by `write_bank` (decoded with OpenCV, which every machine has)."""
-    import json
-    import cv2
-    path = Path(path)
-    info = json.loads((path / BANK_FILE).read_text())
-    if split not in info["splits"]:
-        raise InputError(path, f"holds no '{split}' split (it has {', '.join(info['splits'])})",
-                         "Write the bank with that split.")
-    arrays = []
-    for what in ("skeletons", "frames"):
-        capture = cv2.VideoCapture(str(path / f"{split}.{what}.mp4"))
-        images = []
-        while True:
-            ok, image = capture.read()
-            if not ok:
-                break
-            images.append(image[..., ::-1])                                       # BGR -> RGB
-        capture.release()
-        arrays.append(np.stack(images))
-    if not len(arrays[0]) == len(arrays[1]) == info["splits"][split]["frames"]:
-        raise InputError(path, f"the '{split}' videos hold {len(arrays[0])}/{len(arrays[1])} frames, "
-                         f"not {info['splits'][split]['frames']}", "Write the bank again.")
-    with np.load(path / f"{split}.meta.npz") as npz:
-        meta = {k: npz[k] for k in npz.files}
-    return FrameBank(arrays[0], arrays[1], device, info["stats"], meta)
-
-
-def load_frames(data: str | Path, speaker: str | None, size: int, split: str, device: str = "cpu") -> FrameBank:
-    """A split from a DATA folder (`posevideo prepare`) or from a bank folder (`write_bank`)."""
-    if (Path(data) / BANK_FILE).exists():
-        return read_bank(data, split, device)
-    if not speaker:
-        raise InputError(data, "is a DATA folder, so the speaker must be named", "Pass --speaker NAME.")
-    return bank_from_data(data, speaker, size, split, device)
+    def model_config(self) -> RendererConfig:
+        """The preset with this run's overrides."""
+        return preset(self.preset, size=self.size, norm=self.norm, gan_loss=self.gan_loss, temporal=self.temporal,
+                      temporal_d=self.temporal_d, face_d=self.face_d, hand_d=self.hand_d)
 
 
 # --- schedule -------------------------------------------------------------------------------------
@@ -245,6 +82,36 @@ def learning_rate(step: int, steps: int, base: float) -> float:
     """pix2pix's schedule: constant for the first half, then linearly down to 0."""
     half = steps // 2
     return base if step <= half else base * max(0.0, (steps - step) / max(1, steps - half))
+
+
+# --- what the discriminators see ------------------------------------------------------------------
+
+class PairGenerator(nn.Module):
+    """A temporal generator's two frames of a pair in one forward (DDP allows one forward a backward):
+    frame t - 1 with no previous frame, then frame t from the generated t - 1, detached."""
+
+    def __init__(self, G: nn.Module):
+        super().__init__()
+        self.G = G
+
+    def forward(self, skeleton_a: torch.Tensor, skeleton_b: torch.Tensor):
+        fake_a = self.G(skeleton_a)
+        return fake_a, self.G(skeleton_b, fake_a.detach())
+
+
+def regions(skeleton: torch.Tensor, image: torch.Tensor, boxes: torch.Tensor, which: str, side: int):
+    """Crops for a region discriminator, on the device: `which` "face" -> (B, 3, side, side) skeleton
+    and image crops and (B,) weights (1 where the pose shows the face, else 0); "hand" -> both
+    hands stacked (2B, ...), the left one mirrored so that every crop shows a right hand."""
+    picks = (2,) if which == "face" else (0, 1)
+    sk, im, seen = [], [], []
+    for r in picks:
+        box = boxes[:, r]
+        a, b = crop(skeleton, box, side), crop(image, box, side)
+        if r == 0:                                                           # the left hand, mirrored
+            a, b = a.flip(-1), b.flip(-1)
+        sk.append(a), im.append(b), seen.append((box[:, 0] >= -0.5).float())
+    return torch.cat(sk), torch.cat(im), torch.cat(seen)
 
 
 # --- progress image -------------------------------------------------------------------------------
@@ -256,7 +123,8 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
 
 @torch.no_grad()
 def progress_image(G: torch.nn.Module, skeleton: torch.Tensor, target: torch.Tensor) -> np.ndarray:
-    """Rows of pose | target | output | |difference| (amplified x4) for a fixed set of frames."""
+    """Rows of pose | target | output | |difference| (amplified x4) for a fixed set of frames
+    (a temporal model: each as a sequence's first frame)."""
     was_training = G.training
     G.eval()
     output = G(skeleton).float()
@@ -273,16 +141,18 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     dist = setup_distributed(cfg.device)
     device = dist.device
     cuda = device.startswith("cuda")
-    model_cfg = model_cfg or preset(cfg.preset, size=cfg.size, norm=cfg.norm, gan_loss=cfg.gan_loss)
+    model_cfg = model_cfg or cfg.model_config()
     use_compile = cuda if cfg.compile is None else cfg.compile
     if cuda:
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels once
+    temporal = model_cfg.temporal
+    if temporal and (cfg.batch < 2 or cfg.batch % 2):
+        raise InputError(None, f"--batch {cfg.batch} cannot be cut into pairs of frames (--temporal)",
+                         "Pass an even --batch of 2 or more.")
 
     # The run folder; on resume, the stored config must describe the same model.
-    config = {"model": model_cfg.to_dict(), "train": asdict(cfg), "seed": cfg.seed,
-              "seeds": [cfg.seed + r for r in range(dist.world_size)], "world_size": dist.world_size,
-              "kind": "renderer"}
-    run = Run(cfg.out, config, resume=cfg.resume, is_main=dist.is_main)
+    run = Run(cfg.out, run_config("renderer", model_cfg.to_dict(), asdict(cfg), dist.world_size),
+              resume=cfg.resume, is_main=dist.is_main)
     seed_everything(cfg.seed + dist.rank)
 
     # Data: the whole split on the device, and a generator of our own for batch order and jitter.
@@ -293,33 +163,39 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     if bank.size != model_cfg.size:
         raise InputError(cfg.data, f"frames are {bank.size}px but the model is {model_cfg.size}px",
                          f"Prepare the data at --size {model_cfg.size}, or pass --size {bank.size}.")
-    sampler = torch.Generator().manual_seed(cfg.seed + dist.rank)
+    if temporal and len(bank.pair_starts) == 0:
+        raise InputError(cfg.data, "holds no two consecutive frames of one interval, so --temporal has nothing to learn",
+                         "Train without --temporal, or on more video.")
+    sampler = rank_sampler(cfg.seed, dist.rank)
     shown = torch.linspace(0, len(bank) - 1, min(4, len(bank))).long()         # fixed progress frames
 
-    # Models and optimizers (pix2pix: Adam 2e-4, beta1 0.5 for both).
+    # Models and optimizers (pix2pix: Adam 2e-4, beta1 0.5 for every network).
     G = Generator(model_cfg).to(device, memory_format=torch.channels_last)
-    D = Discriminator(model_cfg).to(device, memory_format=torch.channels_last)
+    Ds = {name: D.to(device, memory_format=torch.channels_last) for name, D in discriminators(model_cfg).items()}
     base_lr = cfg.lr or model_cfg.lr
     betas = (model_cfg.beta1, 0.999)
     opt_g = torch.optim.Adam(G.parameters(), lr=base_lr, betas=betas, fused=cuda)
-    opt_d = torch.optim.Adam(D.parameters(), lr=base_lr, betas=betas, fused=cuda)
+    opts_d = {name: torch.optim.Adam(D.parameters(), lr=base_lr, betas=betas, fused=cuda) for name, D in Ds.items()}
+    modules, optimizers = {"G": G, **Ds}, {"G": opt_g, **opts_d}
+    weights = {"D": 1.0, "D_temporal": model_cfg.temporal_d, "D_face": model_cfg.face_d, "D_hand": model_cfg.hand_d}
 
     step = 0
     if cfg.resume:
-        meta = load_checkpoint(run.latest(), {"G": G, "D": D}, {"G": opt_g, "D": opt_d}, {"sampler": sampler})
+        meta = load_checkpoint(run.latest(), modules, optimizers, {"sampler": sampler})
         step = meta["step"]
         run.truncate_metrics(step)
         if dist.world_size > 1:  # every rank resumes from rank 0's file: give each its own stream again
             reseed_resumed_rank(sampler, cfg.seed, dist.rank, step)
 
-    G_step, D_step = G, D
+    G_step, D_step = PairGenerator(G) if temporal else G, dict(Ds)
     if use_compile:
-        G_step, D_step = torch.compile(G), torch.compile(D)
-    G_fwd, D_fake = G_step, D_step  # in the G step D runs outside DDP (its grads are not wanted)
+        G_step, D_step = torch.compile(G_step), {name: torch.compile(D) for name, D in Ds.items()}
+    G_fwd, D_fake = G_step, dict(D_step)  # in the G step the Ds run outside DDP (their grads are not wanted)
     if dist.world_size > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
-        G_fwd = DDP(G_step, device_ids=[dist.local_rank] if cuda else None)
-        D_step = DDP(D_step, device_ids=[dist.local_rank] if cuda else None)
+        ids = [dist.local_rank] if cuda else None
+        G_fwd = DDP(G_step, device_ids=ids)
+        D_step = {name: DDP(D, device_ids=ids) for name, D in D_step.items()}
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda)
 
     def checkpoint(at: int) -> Path:
@@ -327,55 +203,91 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                 "stats": bank.stats, "world_size": dist.world_size}
         path = run.checkpoint_dir(at)
         if dist.is_main:
-            save_checkpoint(path, {"G": G, "D": D}, {"G": opt_g, "D": opt_d}, meta, {"sampler": sampler})
+            save_checkpoint(path, modules, optimizers, meta, {"sampler": sampler})
             run.prune(keep=2)
         return path
 
-    sums = torch.zeros(4, device=device)  # loss_d, loss_g_gan, loss_l1, count: summed on the device
+    # Losses summed on the device between log lines: D, then G's per discriminator, L1, count.
+    names = ["loss_d"] + [f"loss_g_{n[2:] or 'gan'}" for n in Ds] + ["loss_l1"]
+    sums = torch.zeros(len(names) + 1, device=device)
     last = run.latest()
     t_log = time.time()
     kind = model_cfg.gan_loss
+    side = model_cfg.region_size
     with StopSignal() as stop, progress_bar(cfg.steps, step, disable=not dist.is_main) as bar:
         while step < cfg.steps:
             step += 1
             lr = learning_rate(step, cfg.steps, base_lr)
-            for opt in (opt_g, opt_d):
+            for opt in optimizers.values():
                 for group in opt.param_groups:
                     group["lr"] = lr
 
-            # Sample a batch: random frames (with replacement), jittered in scale and aspect.
-            index = torch.randint(len(bank), (cfg.batch,), generator=sampler)
-            jitter = 1 + cfg.jitter * (2 * torch.rand(cfg.batch, 2, generator=sampler) - 1)
-            skeleton, real = bank.batch(index, jitter if cfg.jitter > 0 else None)
+            # Sample a batch: random frames (with replacement), jittered in scale and aspect; temporal:
+            # random pairs (t - 1, t), both frames of a pair jittered alike (the camera does not jump).
+            if temporal:
+                first = bank.pair_starts[torch.randint(len(bank.pair_starts), (cfg.batch // 2,), generator=sampler)]
+                index = torch.cat([first, first + 1])                               # frames t - 1, then t
+                jitter = (1 + cfg.jitter * (2 * torch.rand(cfg.batch // 2, 2, generator=sampler) - 1)).repeat(2, 1)
+            else:
+                index = torch.randint(len(bank), (cfg.batch,), generator=sampler)
+                jitter = 1 + cfg.jitter * (2 * torch.rand(cfg.batch, 2, generator=sampler) - 1)
+            jitter = jitter if cfg.jitter > 0 else None
+            skeleton, real = bank.batch(index, jitter)
+            boxes = bank.boxes(index, jitter) if "D_face" in Ds or "D_hand" in Ds else None  # (B, 3, 4), on the device
 
             # Discriminator step: real pairs -> real, generated pairs -> fake (G not updated).
             # "separate": two calls, as pix2pix. "joint": one call on both, so BatchNorm normalises
             # reals and fakes together; D then tells them apart by the batch statistics, a cue it
             # loses in the generator step (fakes alone): a weaker adversary, L1 leads (see d_batch).
-            with autocast:
-                fake = G_fwd(skeleton)
+            # The region and temporal discriminators score their crops / frame pairs the same way.
+            def judge(D, sk, re, fa, weight=None):
                 if cfg.d_batch == "joint":
-                    logits = D_step(torch.cat([skeleton, skeleton]), torch.cat([real, fake.detach()]))
-                    real_logits, fake_logits = logits.chunk(2)
+                    real_logits, fake_logits = D(torch.cat([sk, sk]), torch.cat([re, fa])).chunk(2)
                 else:
-                    real_logits, fake_logits = D_step(skeleton, real), D_step(skeleton, fake.detach())
-                loss_d = d_loss(real_logits.float(), fake_logits.float(), kind)
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
+                    real_logits, fake_logits = D(sk, re), D(sk, fa)
+                return d_loss(real_logits.float(), fake_logits.float(), kind, weight)
 
-            # Generator step: fool the discriminator and stay close to the frame (GAN + 100 x L1).
-            D.requires_grad_(False)
             with autocast:
-                loss_gan = g_gan_loss(D_fake(skeleton, fake).float(), kind)
+                fake = torch.cat(G_fwd(*skeleton.chunk(2))) if temporal else G_fwd(skeleton)
+                loss_d = judge(D_step["D"], skeleton, real, fake.detach())
+                for name in ("D_face", "D_hand"):
+                    if name in Ds:
+                        sk, re, seen = regions(skeleton, real, boxes, name[2:], side)
+                        _, fa, _ = regions(skeleton, fake.detach(), boxes, name[2:], side)
+                        loss_d = loss_d + judge(D_step[name], sk, re, fa, seen)
+                if "D_temporal" in Ds:
+                    pairs = [torch.cat(x.chunk(2), dim=1) for x in (skeleton, real, fake.detach())]  # (B/2, 6, S, S)
+                    loss_d = loss_d + judge(D_step["D_temporal"], *pairs)
+            for opt in opts_d.values():
+                opt.zero_grad(set_to_none=True)
+            loss_d.backward()
+            for opt in opts_d.values():
+                opt.step()
+
+            # Generator step: fool every discriminator (each GAN loss at its weight) and stay close
+            # to the frame (+ 100 x L1).
+            for D in Ds.values():
+                D.requires_grad_(False)
+            gan = {}
+            with autocast:
+                gan["D"] = g_gan_loss(D_fake["D"](skeleton, fake).float(), kind)
+                if "D_temporal" in Ds:
+                    pairs = [torch.cat(x.chunk(2), dim=1) for x in (skeleton, fake)]
+                    gan["D_temporal"] = g_gan_loss(D_fake["D_temporal"](*pairs).float(), kind)
+                for name in ("D_face", "D_hand"):
+                    if name in Ds:
+                        sk, fa, seen = regions(skeleton, fake, boxes, name[2:], side)
+                        gan[name] = g_gan_loss(D_fake[name](sk, fa).float(), kind, seen)
             loss_l1 = l1_loss(fake.float(), real)
-            loss_g = loss_gan + model_cfg.l1_weight * loss_l1
+            loss_g = sum(weights[name] * loss for name, loss in gan.items()) + model_cfg.l1_weight * loss_l1
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
-            D.requires_grad_(True)
+            for D in Ds.values():
+                D.requires_grad_(True)
 
-            sums += torch.stack([loss_d.detach(), loss_gan.detach(), loss_l1.detach(), torch.ones((), device=device)])
+            sums += torch.stack([loss_d.detach()] + [gan[n].detach() for n in Ds]
+                                + [loss_l1.detach(), torch.ones((), device=device)])
             bar.update(1)
 
             # Log: averages since the last line; a NaN stops here, before anything is saved.
@@ -384,12 +296,13 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             if step % cfg.log_every == 0 or step == cfg.steps or stopping:
                 if dist.world_size > 1:
                     torch.distributed.all_reduce(sums)
-                d, gan, l1, n = (sums / sums[3].clamp(min=1)).tolist()[:3] + [sums[3].item()]
-                check_finite(step, run, loss_d=d, loss_g_gan=gan, loss_l1=l1)
+                means = dict(zip(names, (sums[:-1] / sums[-1].clamp(min=1)).tolist()))
+                n = sums[-1].item()
+                check_finite(step, run, **means)
                 seconds = time.time() - t_log
                 images_s = n * cfg.batch / max(seconds, 1e-9)
-                run.log(step, loss_d=d, loss_g_gan=gan, loss_l1=l1, lr=lr, images_per_s=images_s)
-                bar.set_postfix(l1=f"{l1:.4f}", d=f"{d:.3f}", img_s=f"{images_s:.0f}")
+                run.log(step, **means, lr=lr, images_per_s=images_s)
+                bar.set_postfix(l1=f"{means['loss_l1']:.4f}", d=f"{means['loss_d']:.3f}", img_s=f"{images_s:.0f}")
                 sums.zero_()
                 t_log = time.time()
             if dist.is_main and (step % cfg.image_every == 0 or step == cfg.steps):

@@ -1,0 +1,97 @@
+"""Renderer v1 vs v2 (issue 13): the pieces `benchmarks/renderer_v2_gpu.sh` runs, and the
+consistency half that runs back on a CPU machine (MediaPipe is not on the GPU machine).
+
+    python benchmarks/renderer_v2.py render RUN POSES_DIR OUT_DIR     # GPU side: real poses -> mp4 + drawn .pose
+    python benchmarks/renderer_v2.py summary OUT_DIR                  # GPU side: table of the eval JSONs
+    python benchmarks/renderer_v2.py consistency DIR [DIR ...]        # CPU side: MediaPipe on the renders
+
+`render` places each .pose on the trained person's body as `posevideo render` does (retarget full,
+hands at rest where missing), draws it, runs the generator (a temporal model frame by frame, each
+from its previous output, carried across batches) and writes the frames with OpenCV (mp4v: the GPU
+machine has no PyAV) beside the drawn pose (what `render --drawn-out` writes).
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's posevideo, not an installed one
+
+
+def render(run: str, poses: str, out: str) -> None:
+    import cv2
+    import torch
+    from posevideo.pose import arrays, make_pose, read_pose, to_layout, write_pose
+    from posevideo.renderer.predict import drawn_pose, generate, load_renderer, place
+    from posevideo.skeleton import draw_skeletons
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    G, meta = load_renderer(run, device)
+    size = meta["model"]["size"]
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in sorted(Path(poses).glob("*.pose")):
+        start = time.perf_counter()
+        pose = read_pose(path)
+        fps = float(pose.body.fps)
+        xy, conf = arrays(to_layout(pose, "reduced", path=path))
+        placed, placed_conf, boxes, notes = place(xy, conf, fps, meta["stats"], path=path)
+        writer = cv2.VideoWriter(str(out_dir / f"{path.stem}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps, (size, size))
+        writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 100)
+        previous = None
+        for a in range(0, len(xy), 64):
+            skeletons = draw_skeletons(placed[a:a + 64], placed_conf[a:a + 64], "reduced", size, box=boxes[a:a + 64])
+            frames = generate(G, skeletons, device, previous)
+            previous = frames[-1]
+            for frame in frames:
+                writer.write(np.ascontiguousarray(frame[..., ::-1]))
+        writer.release()
+        write_pose(make_pose("reduced", *drawn_pose(placed, placed_conf, boxes, size, conf), fps, size, size),
+                   out_dir / f"{path.stem}.drawn.pose")
+        print(f"{Path(run).name} {path.stem}: {len(xy)} frames in {time.perf_counter() - start:.1f} s", flush=True)
+
+
+def summary(out: str) -> str:
+    """A markdown table of every <run>.eval.json in `out` with the run's last training line."""
+    rows = ["| run | steps | PSNR frame / hands / face (dB) | SSIM frame | flicker | change out / truth | "
+            "warp error out / truth | train images/s (shared GPU) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for path in sorted(Path(out).glob("*.eval.json")):
+        run = path.name[:-len(".eval.json")]
+        m = json.loads(path.read_text())["metrics"]
+        metrics = Path(out) / f"{run}.metrics.jsonl"
+        last = json.loads(metrics.read_text().splitlines()[-1]) if metrics.exists() else {}
+        ratio = m["change_output"] / m["change_target"] if m.get("change_target") else float("nan")
+        rows.append(f"| {run} | {last.get('step', '?')} | {m['psnr_frame']:.2f} / {m['psnr_hands']:.2f} / "
+                    f"{m['psnr_face']:.2f} | {m['ssim_frame']:.4f} | {m['flicker']:.3f} | "
+                    f"{m['change_output']:.3f} / {m['change_target']:.3f} = {ratio:.2f}x | "
+                    f"{m.get('warp_error', float('nan')):.3f} / {m.get('warp_error_target', float('nan')):.3f} | "
+                    f"{last.get('images_per_s', float('nan')):.0f} |")
+    return "\n".join(rows)
+
+
+def consistency(dirs: list[str]) -> str:
+    """MediaPipe on every <pose>.mp4 beside its <pose>.drawn.pose, a table a folder (a run)."""
+    from posevideo.renderer.consistency import consistency as judge, table
+    lines = []
+    for folder in map(Path, dirs):
+        reports = {}
+        for video in sorted(folder.glob("*.mp4")):
+            reports[video.stem] = judge(video, folder / f"{video.stem}.drawn.pose")["summary"]
+        lines += [f"## {folder.name}", table(reports), ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    what, args = sys.argv[1], sys.argv[2:]
+    if what == "render":
+        render(*args)
+    elif what == "summary":
+        print(summary(*args))
+    elif what == "consistency":
+        print(consistency(args))
+    else:
+        raise SystemExit(f"unknown command {what!r}: render, summary or consistency")

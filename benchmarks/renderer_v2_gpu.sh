@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Renderer v1 vs v2 (issue 13) in one call of the run tool (kind nvidia-h200, at most 9 minutes):
+# four trainings of the same preset, data and steps share the one GPU at once:
+#   v1        pix2pix as it was;
+#   regions   + face and hand discriminators (--face-d 1 --hand-d 1);
+#   temporal  + previous frame in, frame-pair discriminator (--temporal);
+#   all       + both;
+# then each is evaluated on the synthetic speaker's held-out frames (PSNR/SSIM frame/hands/face,
+# flicker against the ground truth's own frame-to-frame change), and renders real poses
+# (.devcarry/poses: the signers and one talker) so that pose consistency (MediaPipe, which the GPU
+# machine lacks) runs back on the CPU machine from the returned files.
+# Carries (git-ignored): .devcarry/bank660 (see benchmarks/renderer_quality_gpu.sh for how it was
+# packed), .devcarry/poses (see benchmarks/real_person_gpu.sh) and pose-format's wheel:
+#   run(kind=nvidia-h200, timeout_s=600,
+#       carry=[".devcarry/bank660", ".devcarry/poses", ".whl/pose_format-0.15.0-py3-none-any.whl"],
+#       command="bash benchmarks/renderer_v2_gpu.sh 330")
+# Usage: bash benchmarks/renderer_v2_gpu.sh SECONDS   (training budget of each run, compile included;
+#        SIGTERM then saves and stops: a run cut short shows fewer steps in the table)
+#        PRESET=medium STEPS=5000 RUNS='v1 all' bash benchmarks/renderer_v2_gpu.sh 330
+#        QUICK=1 QUICK_STEPS=2 OUT=/tmp/x PY=.venv/bin/python BANK=/tmp/bank48 POSES_DIR=.../poses \
+#          POSES="driver_signer_soup signer_example" bash benchmarks/renderer_v2_gpu.sh 240
+#        (a few steps of `small` at batch 4 on a CPU machine: checks the script itself, ~5 minutes on
+#        the shared 2-core CPU; the wheel step is skipped where pose_format imports; BANK: a smaller
+#        bank, since bank660 takes 3 GB a run in memory: /tmp/bank48 was frames 0-23 and 150-173 of
+#        bank660's test split, written by write_bank as both train and test)
+# Comes back in $OUT (8 files at most, 16 MiB each): summary.md (the table, and each run's last log
+# lines) and renders_<run>.tar: <run>/{eval.json, eval-sheet.jpg, progress.png, metrics.jsonl,
+# train.log, <pose>.mp4, <pose>.drawn.pose}. Back on the CPU machine:
+#   for t in OUTDIR/renders_*.tar; do tar xf $t -C /tmp/v2; done
+#   python benchmarks/renderer_v2.py consistency /tmp/v2/v1 /tmp/v2/regions /tmp/v2/temporal /tmp/v2/all
+set -uo pipefail
+export PYTHONUNBUFFERED=1
+PY=${PY:-python3}
+if ! $PY -c "import pose_format" 2>/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+        && export PYTHONPATH=/tmp/site:$PWD || exit 1
+fi
+BUDGET=${1:-330}
+R=${R:-/tmp/runs_v2}
+PRESET=${PRESET:-esn}; STEPS=${STEPS:-3000}; BATCH=${BATCH:-32}; EXTRA=()
+RUNS=${RUNS:-"v1 regions temporal all"}
+BANK=${BANK:-.devcarry/bank660}
+POSES_DIR=${POSES_DIR:-$PWD/.devcarry/poses}
+POSES=${POSES:-"signer_example signer_mediapipe driver_signer_football driver_signer_soup driver_signer_test_video driver_talking_woman"}
+if [ -n "${QUICK:-}" ]; then PRESET=small; STEPS=${QUICK_STEPS:-4}; BATCH=4; EXTRA=(--no-compile); fi
+rm -rf $R; mkdir -p $R/poses $OUT
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
+for p in $POSES; do ln -s "$POSES_DIR/$p.pose" $R/poses/; done
+
+options() {
+    case $1 in
+        v1) ;;
+        regions) echo --face-d 1 --hand-d 1 ;;
+        temporal) echo --temporal ;;
+        all) echo --face-d 1 --hand-d 1 --temporal ;;
+        *) echo "unknown run $1" >&2; exit 2 ;;
+    esac
+}
+start=$(date +%s)
+for run in $RUNS; do
+    # shellcheck disable=SC2046
+    timeout -s TERM "$BUDGET" $PY -m posevideo train renderer --data $BANK --preset $PRESET --steps $STEPS \
+        --batch $BATCH --out $R/$run --image-every $(( STEPS < 1000 ? STEPS : 1000 )) --checkpoint-every 1000 --log-every 250 "${EXTRA[@]}" \
+        $(options $run) > $R/$run.log 2>&1 &
+done
+wait
+echo "training done in $(( $(date +%s) - start )) s"
+
+# Evaluate and render, the four at once (CPU-bound parts: drawing, SSIM); capped so the call ends
+# inside 9 minutes (330 s training + at most 180 s here; on the H200 this part should take ~1 minute).
+for run in $RUNS; do
+    (
+        mkdir -p $R/out/$run
+        timeout 100 $PY -m posevideo evaluate renderer --model $R/$run --data $BANK --split test \
+            --json $R/out/$run/eval.json --sheet $R/out/$run/eval-sheet.jpg --batch 64 > $R/$run.eval.log 2>&1
+        timeout 80 $PY benchmarks/renderer_v2.py render $R/$run $R/poses $R/out/$run >> $R/$run.eval.log 2>&1
+    ) &
+done
+wait
+echo "evaluated and rendered in $(( $(date +%s) - start )) s"
+
+mkdir -p $R/table
+for run in $RUNS; do
+    cp $R/$run/metrics.jsonl $R/out/$run/ 2>/dev/null
+    cp $R/$run/metrics.jsonl $R/table/$run.metrics.jsonl 2>/dev/null
+    cp $R/out/$run/eval.json $R/table/$run.eval.json 2>/dev/null
+    tr '\r' '\n' < $R/$run.log | grep -v '%|' > $R/out/$run/train.log
+    cat $R/$run.eval.log >> $R/out/$run/train.log
+    cp "$(ls -d $R/$run/progress/* | tail -n 1)" $R/out/$run/progress.png 2>/dev/null
+    (cd $R/out && tar cf $OUT/renders_$run.tar $run)
+done
+{
+    echo "# Renderer v1 vs v2: preset $PRESET, $STEPS steps at batch $BATCH, budget $BUDGET s each, runs side by side"
+    echo "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || echo cpu), $(date -u +%F)"
+    echo
+    $PY benchmarks/renderer_v2.py summary $R/table
+    for run in $RUNS; do echo; echo "## $run"; tail -n 6 $R/out/$run/train.log; done
+} > $OUT/summary.md
+cat $OUT/summary.md
+ls -la $OUT

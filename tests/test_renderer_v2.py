@@ -1,0 +1,204 @@
+"""Renderer v2 (issue 13): face and hand crops that follow the pose, region and temporal
+discriminators that train and resume exactly, a temporal generator fed its previous frame."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import posevideo.renderer.train as train_module
+from posevideo.cli import cli
+from posevideo.errors import InputError
+from posevideo.renderer.data import FrameBank, crop, regions
+from posevideo.renderer.model import Generator, RendererConfig, discriminators
+from posevideo.renderer.predict import generate, generate_input
+from posevideo.renderer.train import TrainConfig, train
+from posevideo.training import load_checkpoint
+
+SIZE = 32
+V2 = RendererConfig(size=SIZE, ngf=8, ndf=8, face_d=1.0, hand_d=0.5, temporal=True)
+STATS = {"speaker": "dot", "layout": "reduced", "center": [128.0, 120.0], "scale": 60.0,
+         "width": 256, "height": 256, "fps": 10.0, "box": [0.0, 0.0, 256.0]}
+LEFT, RIGHT, FACE = (0, 255, 0), (0, 0, 255), (255, 0, 0)
+
+
+def _pose_bank(n: int = 12) -> FrameBank:
+    """A 'person' whose left hand is a green square, right hand a blue one and face a red one, each
+    where the pose's points say (moving a little from frame to frame, two intervals of n / 2)."""
+    from posevideo.pose import point_groups
+    groups = point_groups("reduced")
+    k = sum(len(v) for v in groups.values())
+    rng = np.random.default_rng(0)
+    xy, conf = np.zeros((n, k, 2), np.float32), np.zeros((n, k), np.float32)
+    skeletons = np.zeros((n, SIZE, SIZE, 3), np.uint8)
+    frames = np.full((n, SIZE, SIZE, 3), 40, np.uint8)
+    for i in range(n):
+        for name, (cx, cy), colour in (("left_hand", (24, 22), LEFT), ("right_hand", (8, 22), RIGHT),
+                                       ("face", (16, 8), FACE)):
+            cx, cy = cx + i % 3 - 1, cy + (i // 3) % 2
+            idx = groups[name]
+            xy[i, idx] = np.stack([cx + rng.uniform(-3, 3, len(idx)), cy + rng.uniform(-3, 3, len(idx))], 1)
+            conf[i, idx] = 1
+            frames[i, cy - 4:cy + 4, cx - 4:cx + 4] = colour
+            skeletons[i, cy - 2:cy + 2, cx - 2:cx + 2] = 255
+    meta = {"clip": np.repeat([0, 1], n // 2).astype(np.int32), "regions": regions(xy, conf)}
+    return FrameBank(skeletons, frames, stats=STATS, meta=meta)
+
+
+def _cfg(out, steps, **kw):
+    return TrainConfig(out=str(out), steps=steps, batch=kw.pop("batch", 4), device="cpu", jitter=kw.pop("jitter", 0.0),
+                       log_every=3,
+                       image_every=10 ** 6, checkpoint_every=10 ** 6, **kw)
+
+
+def test_crop_cuts_a_known_box_exactly():
+    image = torch.arange(2 * 32 * 32, dtype=torch.float32).reshape(1, 2, 32, 32)
+    out = crop(image, torch.tensor([[8.0, 4.0, 24.0, 20.0]]), 16)                  # x0, y0, x1, y1
+    assert torch.allclose(out, image[:, :, 4:20, 8:24], atol=1e-3)
+    half = crop(image, torch.tensor([[0.0, 0.0, 32.0, 32.0]]), 16)                 # the whole image, halved
+    assert torch.allclose(half, torch.nn.functional.avg_pool2d(image, 2), atol=1e-3)
+
+
+@pytest.mark.parametrize("jitter", [None, (1.08, 0.95)])
+def test_region_crops_follow_the_pose(jitter):
+    """Boxes from the pose, moved with the batch's jitter on the device: the left-hand crop is the
+    green square, the right hand the blue one, the face the red one, in every frame."""
+    bank = _pose_bank()
+    index = torch.arange(len(bank))
+    jit = None if jitter is None else torch.tensor(jitter).repeat(len(bank), 1)
+    _, frame = bank.batch(index, jit)
+    boxes = bank.boxes(index, jit)
+    assert boxes.device == frame.device and boxes.shape == (len(bank), 3, 4)
+    for r, colour in enumerate((LEFT, RIGHT, FACE)):
+        patch = crop(frame, boxes[:, r], 16)                                       # (N, 3, 16, 16) in [-1, 1]
+        centre = (patch[:, :, 5:11, 5:11] + 1) * 127.5                             # the middle of the crop
+        want = torch.tensor(colour, dtype=torch.float32)[None, :, None, None]
+        assert (centre - want).abs().mean() < 12, (r, (centre - want).abs().mean())
+    # A hand the pose does not show keeps its -1 row, and the training crops give it weight 0.
+    bank.regions[0, 1] = -1
+    _, _, seen = train_module.regions(*bank.batch(index[:2]), bank.boxes(index[:2]), "hand", 32)
+    assert seen.tolist() == [1.0, 1.0, 0.0, 1.0]                                   # left hands, then right hands
+
+
+def test_v2_discriminators_are_the_options_asked_for():
+    assert set(discriminators(V2)) == {"D", "D_temporal", "D_face", "D_hand"}
+    assert set(discriminators(RendererConfig(size=SIZE, ngf=8, ndf=8))) == {"D"}
+    assert set(discriminators(RendererConfig(size=SIZE, temporal=True, temporal_d=0))) == {"D"}
+    with pytest.raises(ValueError, match="face_d"):
+        RendererConfig(face_d=-1)
+    result = CliRunner().invoke(cli, ["presets"])
+    assert result.exit_code == 0 and "--face-d" in result.output and "--temporal" in result.output
+
+
+def _weights(run, cfg):
+    G, Ds = Generator(cfg), discriminators(cfg)
+    load_checkpoint(run, {"G": G, **Ds})
+    return [t for m in (G, *Ds.values()) for t in m.state_dict().values()]
+
+
+def test_v2_training_runs_and_resumes_exactly(tmp_path, monkeypatch):
+    """Face, hand and temporal discriminators and the temporal generator: a run cut by SIGTERM at
+    step 3 and resumed ends with the same weights, bit for bit, as one run straight through."""
+    train(_cfg(tmp_path / "whole", 6, jitter=0.05), _pose_bank(), V2)
+    real_bar = train_module.progress_bar
+
+    def bar_that_kills(*args, **kwargs):
+        bar = real_bar(*args, **kwargs)
+        update = bar.update
+
+        def update_and_signal(n=1):
+            update(n)
+            if bar.n == 3:
+                os.kill(os.getpid(), signal.SIGTERM)
+        bar.update = update_and_signal
+        return bar
+
+    monkeypatch.setattr(train_module, "progress_bar", bar_that_kills)
+    assert train(_cfg(tmp_path / "cut", 6, jitter=0.05), _pose_bank(), V2).name == "step-0000003"
+    monkeypatch.setattr(train_module, "progress_bar", real_bar)
+    train(_cfg(tmp_path / "cut", 6, jitter=0.05, resume=True), _pose_bank(), V2)
+    for a, b in zip(_weights(tmp_path / "whole", V2), _weights(tmp_path / "cut", V2)):
+        assert torch.equal(a, b)
+    line = json.loads((tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()[-1])
+    for key in ("loss_d", "loss_g_gan", "loss_g_temporal", "loss_g_face", "loss_g_hand", "loss_l1"):
+        assert np.isfinite(line[key]), key
+    config = json.loads((tmp_path / "cut" / "config.json").read_text())
+    assert config["kind"] == "renderer" and config["model"]["face_d"] == 1.0 and config["train"]["batch"] == 4
+    with pytest.raises(InputError, match="--batch 3 cannot be cut into pairs"):
+        train(_cfg(tmp_path / "odd", 1, batch=3), _pose_bank(), V2)
+
+
+def test_temporal_generator_is_fed_its_previous_frame(tmp_path):
+    """generate() runs a temporal model frame by frame, each from the frame before (zeros before the
+    first); render carries the last frame across batches; the ONNX export has the input 'previous'."""
+    torch.manual_seed(0)
+    G = Generator(RendererConfig(size=SIZE, ngf=8, ndf=8, temporal=True, norm="instance", dropout=0)).eval()
+    skeletons = _pose_bank(4).skeletons.numpy()
+    got = generate(G, skeletons, "cpu")
+    with torch.no_grad():
+        x = generate_input(skeletons, "cpu")
+        want, last = [], None
+        for i in range(len(x)):
+            last = G(x[i:i + 1], last)
+            want.append(last)
+        want = ((torch.cat(want).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        alone = G(x[1:2])                                                         # frame 1 without frame 0
+    assert np.array_equal(got, want)
+    assert not torch.equal(alone, generate_input(got[1:2], "cpu"))                 # the previous frame matters
+    # A given previous frame (uint8, as render carries it across batches) continues the chain.
+    carried = generate(G, skeletons[1:], "cpu", previous=got[0])
+    assert np.abs(carried.astype(int) - got[1:]).max() <= 2
+
+    from posevideo.export import PREVIOUS_NAME, export_generator
+    import onnx
+    parity = export_generator(G, SIZE, tmp_path / "onnx")
+    model = onnx.load(str(tmp_path / "onnx" / "model.onnx"))
+    assert [i.name for i in model.graph.input] == ["skeleton", PREVIOUS_NAME]
+    assert [d.dim_value for d in model.graph.input[1].type.tensor_type.shape.dim] == [1, 3, SIZE, SIZE]
+    description = json.loads((tmp_path / "onnx" / "model.json").read_text())
+    assert description["temporal"] and description["inputs"][1]["name"] == PREVIOUS_NAME
+    assert parity.float32 < 1e-4 and parity.float16 < 0.05
+
+
+def test_temporal_model_renders_and_evaluates(tmp_path):
+    from posevideo.pose import make_pose, point_groups, write_pose
+    from posevideo.renderer.data import write_bank
+    from posevideo.video import probe
+    train(_cfg(tmp_path / "run", 2), _pose_bank(), V2)
+    k = sum(len(v) for v in point_groups("reduced").values())
+    rng = np.random.default_rng(1)
+    base = rng.uniform(90, 170, (k, 2))
+    base[0], base[1] = (160, 120), (100, 120)                                      # shoulders (pixels)
+    xy = (base[None] + rng.normal(0, 1, (12, k, 2))).astype(np.float32)
+    write_pose(make_pose("reduced", xy, np.ones((12, k), np.float32), 10.0, 256, 256), tmp_path / "in.pose")
+    result = CliRunner().invoke(cli, ["render", "--pose", str(tmp_path / "in.pose"), "--model", str(tmp_path / "run"),
+                                      "--out", str(tmp_path / "out.mp4"), "--batch", "5", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert probe(tmp_path / "out.mp4").frames == 12
+    write_bank({"test": _pose_bank(8)}, tmp_path / "bank")
+    result = CliRunner().invoke(cli, ["evaluate", "renderer", "--model", str(tmp_path / "run"), "--data",
+                                      str(tmp_path / "bank"), "--json", str(tmp_path / "eval.json"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "eval.json").read_text())["metrics"]
+    assert metrics["flicker"] >= 0 and metrics["psnr_face"] is not None
+
+
+def test_warp_error_follows_the_true_motion():
+    """Frames that move as the ground truth does score the ground truth's own floor; frames with
+    fresh noise each step (flicker) score far above it."""
+    import cv2
+    from posevideo.renderer.evaluate import warp_errors
+    rng = np.random.default_rng(0)
+    base = cv2.GaussianBlur((rng.random((64, 64, 3)) * 255).astype(np.uint8), (9, 9), 3)
+    truth = np.stack([np.roll(base, 2 * i, axis=1) for i in range(5)])          # slides 2 px a frame
+    noisy = np.clip(truth + rng.normal(0, 10, truth.shape), 0, 255).astype(np.uint8)
+    same, floor = warp_errors(truth, truth, np.arange(4))
+    assert same == floor < 2
+    assert warp_errors(noisy, truth, np.arange(4))[0] > 5 * floor
+    still = np.repeat(truth[:1], 5, axis=0)                                      # does not move at all
+    assert warp_errors(still, truth, np.arange(4))[0] > 2 * floor
