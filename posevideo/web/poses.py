@@ -24,9 +24,10 @@ LAYOUT = "reduced"
 
 def pose_arrays(path: str | Path, placement: dict | None = None):
     """(xy (T, K, 2) source pixels, conf (T, K), boxes (T, 3), fps, (width, height)) of a .pose file,
-    in the reduced layout, placed for the renderer. InputError for anything the pose core rejects."""
+    in the reduced layout, placed for the renderer, missing hands at rest. InputError for anything
+    the pose core rejects. The page does the same in JavaScript (posefile.js preparePose; tested equal)."""
     from posevideo.errors import InputError
-    from posevideo.pose import NormStats, arrays, place_by_shoulders, read_pose, shoulder_indices, to_layout
+    from posevideo.pose import NormStats, arrays, read_pose, rest_hands, to_layout
 
     pose = to_layout(read_pose(path), LAYOUT, path=path)
     xy, conf = arrays(pose)
@@ -34,15 +35,20 @@ def pose_arrays(path: str | Path, placement: dict | None = None):
         raise InputError(path, "has no frames", "Pass a .pose file with at least one frame.")
     fps = float(pose.body.fps) or 25.0
     size = (int(pose.header.dimensions.width), int(pose.header.dimensions.height))
+    shapes = None
     if placement:
+        from posevideo.pose.retarget import BodyProfile, retarget_pose
+
         target = NormStats(center=np.asarray(placement["center"], np.float64), scale=float(placement["scale"]))
-        if placement.get("profile"):  # rebuilt on the trained person's body, as `render` does by default
-            from posevideo.pose.retarget import BodyProfile, retarget_pose
-            xy, conf, _ = retarget_pose(xy, conf, BodyProfile.from_dict(placement["profile"]), target, mode="full",
-                                        fps=fps, path=path)
-        else:
-            xy = place_by_shoulders(xy, conf, LAYOUT, target, path=path)
-        xy = np.where(conf[..., None] > 0, xy, 0).astype(np.float32)
+        # Rebuilt on the trained person's body when the export has its profile, as `render` does by
+        # default; else moved by the shoulders (render's --retarget place).
+        profile = BodyProfile.from_dict(placement["profile"]) if placement.get("profile") else None
+        xy, conf, _ = retarget_pose(xy, conf, profile, target, mode="full" if profile else "place", fps=fps, path=path)
+        shapes = profile.hand_shape if profile is not None else None
+    # The renderer was trained on people with hands: a missing one is drawn at rest (as `render`).
+    xy, conf = rest_hands(xy, conf, shapes=shapes)
+    xy = np.where(conf[..., None] > 0, xy, 0).astype(np.float32)
+    if placement:
         boxes = np.tile(np.asarray(placement["box"], np.float32), (len(xy), 1))
         size = (int(placement["width"]), int(placement["height"]))
     else:
