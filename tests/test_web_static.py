@@ -270,3 +270,26 @@ console.log(JSON.stringify(out));""")
                 want, _ = sosfilt(sos, x, zi=sosfilt_zi(sos) * x[0])
                 assert np.abs(got[run, k, d] - want).max() < 1e-3, (k, d)
     assert np.abs(got - xy)[conf > 0].max() > 0.5  # it does smooth
+
+
+def test_webcam_with_no_one_in_view_says_so_and_shows_the_person_at_rest(static_site, tmp_path):
+    """An empty room as the camera (the exported page, plain static server): the landmarkers find no
+    one, the page says so and draws the trained person standing at rest (from the export's profile)."""
+    from posevideo.web.browser import chromium, write_y4m
+    from test_web import _canvas, _wait
+
+    _, url = static_site
+    frames = np.full((8, 240, 320, 3), 90, np.uint8)
+    frames[:, 150:] = 140  # a floor
+    video = write_y4m(tmp_path / "empty.y4m", frames, fps=10)
+    with chromium(fake_video=video) as context:
+        page = context.new_page()
+        page.goto(url)
+        page.evaluate("window.posevideo.ready")
+        page.click("#webcam")
+        stats = _wait(page, "s.detections >= 2 && s.shown >= 1", 120, "a webcam frame with no one in it")
+        assert stats["lastPose"]["found"] is False and stats["error"] is None
+        assert "no one in view" in page.text_content("#status")
+        skeleton = _canvas(page, "skeleton")
+    red = (skeleton[..., 0] > 200) & (skeleton[..., 1] < 60) & (skeleton[..., 2] < 60)  # shoulders
+    assert red.sum() > 50 and (skeleton.max(axis=-1) > 0).mean() > 0.02

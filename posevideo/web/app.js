@@ -44,8 +44,8 @@ class Generator {
     });
   }
 
-  async load(precision = "float32", backend = "auto") {
-    this.info = await this.call({type: "load", url: MODEL, backend, precision});
+  async load(precision = "float32", backend = "auto", threads = 0) {
+    this.info = await this.call({type: "load", url: MODEL, backend, precision, threads});
     this.info.precision = precision;
     return this.info;
   }
@@ -69,6 +69,7 @@ const state = {
   totalShown: 0,
   totalInferMs: 0,
   stages: {},          // name -> the last 30 milliseconds of that stage (addStages)
+  stageTotals: {},     // name -> {sum, n} since the page loaded (benchmarks take differences)
 };
 
 function showError(message) {
@@ -272,6 +273,9 @@ async function atRestFallback() {
 // Per-stage milliseconds, running means over the last 30 frames (the meter and stats()).
 function addStages(ms) {
   for (const [name, value] of Object.entries(ms)) {
+    const total = state.stageTotals[name] || (state.stageTotals[name] = {sum: 0, n: 0});
+    total.sum += value;
+    total.n++;
     const list = state.stages[name] || (state.stages[name] = []);
     list.push(value);
     if (list.length > 30) list.shift();
@@ -377,26 +381,57 @@ window.posevideo = {
       error: state.lastError || null, crossOriginIsolated: self.crossOriginIsolated, stages: stageMeans(),
       delegate: state.webcam && state.webcam.info ? state.webcam.info.delegate : null};
   },
-  // End to end, every frame of the example in order as fast as the pipeline goes:
-  // {fps, frames, seconds, inferMs (mean), skeletonMs (mean skeleton drawing on this thread)}.
-  async benchmark({frames = 300, warmup = 20} = {}) {
+  // End to end, every frame of a pose in order as fast as the pipeline goes: {fps, frames, seconds,
+  // inferMs (mean), skeletonMs (mean skeleton drawing on this thread)}. pose: the example when not
+  // given, else {name, base64} of a .pose file (read in this page as an upload is).
+  async benchmark({frames = 300, warmup = 20, pose = null} = {}) {
     await ready;
-    const pose = await loadExample();
-    await play(pose, {pace: "max", frames: warmup});
+    const source = pose ? prepare(fromBase64(pose.base64).buffer, pose.name) : await loadExample();
+    await play(source, {pace: "max", frames: warmup});
     const [before, inferBefore] = [state.totalShown, state.totalInferMs];
     const started = performance.now();
-    await play(pose, {pace: "max", frames});
+    await play(source, {pace: "max", frames});
     const seconds = (performance.now() - started) / 1000;
     stopAll();
     const shown = state.totalShown - before;
     // Skeleton cost alone, on the same frames (a separate pass, so it does not disturb the timing).
     const t0 = performance.now();
     for (let t = 0; t < 100; t++) {
-      const f = poseFrame(pose, t % pose.frames);
+      const f = poseFrame(source, t % source.frames);
       state.skeleton.rasterize(f.xy, f.conf, {layout: f.layout, size: state.size, box: f.box});
     }
     return {...this.stats(), fps: shown / seconds, frames: shown, seconds,
       inferMs: (state.totalInferMs - inferBefore) / shown,
       skeletonMs: (performance.now() - t0) / 100};
+  },
+  // The webcam end to end (camera -> landmarks -> place -> skeleton -> generator -> screen) for
+  // `seconds` after `warmup` seconds: {fps (frames shown a second), estimates (landmark results a
+  // second), frames, stages: mean ms of each stage over the window, camera: [w, h], delegate}.
+  async benchmarkWebcam({seconds = 20, warmup = 5, faceEvery = 1, threads = 0} = {}) {
+    await ready;
+    if (threads) { // onnxruntime-web fixes its thread count when it starts: a new worker
+      const precision = state.generator.info.precision;
+      state.generator.worker.terminate();
+      state.generator = new Generator();
+      await state.generator.load(precision, "auto", threads);
+    }
+    const running = webcam({faceEvery}).catch((error) => showError(error.message));
+    const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000));
+    while (!state.detections) await sleep(0.1);
+    await sleep(warmup);
+    const shown = state.totalShown, detections = state.detections;
+    const totals = Object.fromEntries(Object.entries(state.stageTotals).map(([k, v]) => [k, {...v}]));
+    const started = performance.now();
+    await sleep(seconds);
+    const elapsed = (performance.now() - started) / 1000;
+    const stages = Object.fromEntries(Object.entries(state.stageTotals).map(([k, v]) => {
+      const b = totals[k] || {sum: 0, n: 0};
+      return [k, (v.sum - b.sum) / Math.max(v.n - b.n, 1)];
+    }));
+    const result = {...this.stats(), fps: (state.totalShown - shown) / elapsed, estimates: (state.detections - detections) / elapsed,
+      frames: state.totalShown - shown, seconds: elapsed, stages, camera: [state.webcam.width, state.webcam.height]};
+    stopAll();
+    await running;
+    return result;
   },
 };
