@@ -88,8 +88,9 @@ def measure(url: str, row: str, args, playwright, fake_video: Path | None) -> di
             result = page.evaluate("([n, pose]) => window.posevideo.benchmark({frames: n, warmup: 30, pose})",
                                    [args.frames, pose])
         else:
-            result = page.evaluate("([s, f, n]) => window.posevideo.benchmarkWebcam({seconds: s, warmup: 5, faceEvery: f, threads: n})",
-                                   [args.seconds, args.face_every, args.webcam_threads])
+            result = page.evaluate("([s, f, n, stop]) => window.posevideo.benchmarkWebcam("
+                                   "{seconds: s, warmup: 5, faceEvery: f, threads: n, stop})",
+                                   [args.seconds, args.face_every, args.webcam_threads, not args.screenshots])
         if args.screenshots:  # the page as it stands after the run: the last frames, the meters
             args.screenshots.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(args.screenshots / f"web-{row}.png"), full_page=True)
@@ -146,7 +147,8 @@ def main():
     print("| source | frames/s (median) | runs | backend | generate ms | load before / after |")
     print("| --- | ---: | --- | --- | ---: | --- |")
     names = {"example": "example pose (synthetic speaker)", "upload": f"uploaded real .pose ({args.upload.name})",
-             "webcam": f"fake-camera webcam ({args.video.name}, {size[0]}x{size[1]})" if size else "webcam"}
+             "webcam": f"fake-camera webcam ({args.video.name}, {size[0]}x{size[1]} y4m, camera "
+                       f"{'x'.join(map(str, results['webcam'][0]['camera']))})" if "webcam" in results else "webcam"}
     for row, runs in results.items():
         fps = [r["fps"] for r in runs]
         infer = statistics.median(r["stages"]["generate"] if row == "webcam" else r["inferMs"] for r in runs)

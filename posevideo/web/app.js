@@ -407,7 +407,7 @@ window.posevideo = {
   // The webcam end to end (camera -> landmarks -> place -> skeleton -> generator -> screen) for
   // `seconds` after `warmup` seconds: {fps (frames shown a second), estimates (landmark results a
   // second), frames, stages: mean ms of each stage over the window, camera: [w, h], delegate}.
-  async benchmarkWebcam({seconds = 20, warmup = 5, faceEvery = 1, threads = 0} = {}) {
+  async benchmarkWebcam({seconds = 20, warmup = 5, faceEvery = 1, threads = 0, stop = true} = {}) {
     await ready;
     if (threads) { // onnxruntime-web fixes its thread count when it starts: a new worker
       const precision = state.generator.info.precision;
@@ -430,6 +430,7 @@ window.posevideo = {
     }));
     const result = {...this.stats(), fps: (state.totalShown - shown) / elapsed, estimates: (state.detections - detections) / elapsed,
       frames: state.totalShown - shown, seconds: elapsed, stages, camera: [state.webcam.width, state.webcam.height]};
+    if (!stop) return result; // left running (a screenshot of the live page)
     stopAll();
     await running;
     return result;

@@ -8,23 +8,21 @@
 // A classic worker (importScripts): tasks-vision's loader sets one global module factory per
 // import, which an ES module worker imports once only, so a second landmarker would find none.
 //
-// Messages in:  {type: "load", id, faceEvery}    faceEvery: run the face landmarker every n-th frame
+// Messages in:  {type: "load", id, parts: ["pose", "face"] | ["hand"] | ..., faceEvery}
+//               (faceEvery: run the face landmarker every n-th frame)
 //               {type: "detect", id, image: ImageBitmap, t: ms (increasing)}
 // Messages out: {type: "ready", id, delegate, loadMs}
-//               {type: "detect", id, xy: Float32Array (543 * 2) pixels, conf: Float32Array (543),
-//                found: {pose, left, right, face}, ms: {pose, hands, face, total}}
+//               {type: "detect", id, width, height, pose: 33 landmarks | null, face: 478 | null,
+//                hands: [{landmarks: 21, label: "Left" | "Right"}], ms: {pose, hands, face}}
 //               {type: "error", id, message}
-// Points are in the holistic order of the skeleton spec (POSE 33, FACE 468, LEFT_HAND 21, RIGHT_HAND 21),
-// as pose-format's load_holistic makes them: pixels; body conf = visibility, face and hands conf 1.
+// Landmarks are {x, y (0-1 of the frame), visibility}; webcam.js `toHolistic` merges the parts.
+// The page runs two of these workers at once (pose and face | hands), so that the two cores are
+// both busy on one camera frame while the generator waits for it.
 
 importScripts("node_modules/@mediapipe/tasks-vision/vision_bundle.js");
 /* global Vision */
 const {FilesetResolver, PoseLandmarker, HandLandmarker, FaceLandmarker} = Vision;
 const WASM = new URL("node_modules/@mediapipe/tasks-vision/wasm", self.location).href;
-const POINTS = 543;
-const FACE = 33, LEFT = 501, RIGHT = 522;
-const LEFT_WRIST = 15, RIGHT_WRIST = 16; // MediaPipe PoseLandmark
-
 let tasks = null;
 let faceEvery = 1;
 let frame = 0;
@@ -54,52 +52,41 @@ async function load(message) {
     const fileset = await FilesetResolver.forVisionTasks(WASM); // one per task: see the note at the top
     return Task.createFromOptions(fileset, {baseOptions: {modelAssetBuffer: bytes, delegate}, runningMode: "VIDEO", ...options});
   };
-  tasks = {
-    pose: await make(PoseLandmarker, "pose.task", {numPoses: 1}),
-    hand: await make(HandLandmarker, "hand.task", {numHands: 2}),
-    face: await make(FaceLandmarker, "face.task", {numFaces: 1}),
-  };
+  const parts = message.parts || ["pose", "hand", "face"];
+  tasks = {};
+  if (parts.includes("pose")) tasks.pose = await make(PoseLandmarker, "pose.task", {numPoses: 1});
+  if (parts.includes("hand")) tasks.hand = await make(HandLandmarker, "hand.task", {numHands: 2});
+  if (parts.includes("face")) tasks.face = await make(FaceLandmarker, "face.task", {numFaces: 1});
   return {delegate, loadMs: performance.now() - started};
 }
 
 function detect({image, t}) {
   const {width, height} = image;
-  const xy = new Float32Array(2 * POINTS);
-  const conf = new Float32Array(POINTS);
-  const put = (landmarks, offset, count, visibility) => {
-    for (let i = 0; i < count && i < landmarks.length; i++) {
-      xy[2 * (offset + i)] = landmarks[i].x * width;
-      xy[2 * (offset + i) + 1] = landmarks[i].y * height;
-      conf[offset + i] = visibility ? (landmarks[i].visibility ?? 1) : 1;
+  const plain = (landmarks) => landmarks.map(({x, y, visibility}) => ({x, y, visibility}));
+  const out = {width, height, pose: null, face: null, hands: [], ms: {}};
+  let t0 = performance.now();
+  if (tasks.pose) {
+    const body = tasks.pose.detectForVideo(image, t).landmarks[0];
+    out.pose = body ? plain(body) : null;
+    out.ms.pose = performance.now() - t0;
+  }
+  if (tasks.hand) {
+    t0 = performance.now();
+    const hands = tasks.hand.detectForVideo(image, t);
+    out.hands = hands.landmarks.map((landmarks, h) => ({landmarks: plain(landmarks), label: hands.handedness[h][0].categoryName}));
+    out.ms.hands = performance.now() - t0;
+  }
+  if (tasks.face) {
+    t0 = performance.now();
+    if (frame++ % faceEvery === 0 || !lastFace) {
+      const face = tasks.face.detectForVideo(image, t).faceLandmarks[0];
+      lastFace = face ? plain(face) : null;
     }
-  };
-  const t0 = performance.now();
-  const pose = tasks.pose.detectForVideo(image, t);
-  const t1 = performance.now();
-  const hands = tasks.hand.detectForVideo(image, t);
-  const t2 = performance.now();
-  if (frame++ % faceEvery === 0 || !lastFace) lastFace = tasks.face.detectForVideo(image, t).faceLandmarks[0] || null;
-  const t3 = performance.now();
+    out.face = lastFace;
+    out.ms.face = performance.now() - t0;
+  }
   image.close();
-  const body = pose.landmarks[0];
-  if (body) put(body, 0, 33, true);
-  if (lastFace) put(lastFace, FACE, 468, false); // the face model's first 468 points are the face mesh
-  // Each hand goes to the side whose body wrist is nearer (as Holistic crops hands from the body's
-  // wrists); without a body, by the hand model's handedness, which assumes a mirrored (selfie) image.
-  const found = {pose: Boolean(body), left: false, right: false, face: Boolean(lastFace)};
-  hands.landmarks.forEach((hand, h) => {
-    let side;
-    if (body) {
-      const d = (w) => Math.hypot(hand[0].x - body[w].x, (hand[0].y - body[w].y) * height / width);
-      side = d(LEFT_WRIST) <= d(RIGHT_WRIST) ? "left" : "right";
-    } else {
-      side = hands.handedness[h][0].categoryName === "Left" ? "right" : "left";
-    }
-    if (found[side]) return; // two hands on one side: the first (more confident) one
-    found[side] = true;
-    put(hand, side === "left" ? LEFT : RIGHT, 21, false);
-  });
-  return {xy, conf, found, ms: {pose: t1 - t0, hands: t2 - t1, face: t3 - t2, total: t3 - t0}};
+  return out;
 }
 
 async function handle(message) {
@@ -107,8 +94,7 @@ async function handle(message) {
     if (message.type === "load") {
       self.postMessage({type: "ready", id: message.id, ...(await load(message))});
     } else if (message.type === "detect") {
-      const out = detect(message);
-      self.postMessage({type: "detect", id: message.id, ...out}, [out.xy.buffer, out.conf.buffer]);
+      self.postMessage({type: "detect", id: message.id, ...detect(message)});
     }
   } catch (error) {
     self.postMessage({type: "error", id: message.id, message: String((error && error.message) || error)});

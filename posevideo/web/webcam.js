@@ -37,17 +37,21 @@ class Calls {
 export class Webcam {
   constructor(video) {
     this.video = video;
-    this.estimator = null;
+    this.estimators = null;
   }
 
   async start({faceEvery = 1} = {}) {
     if (!navigator.mediaDevices) throw new Error("this page has no camera access (serve it from 127.0.0.1 or https)");
-    this.stream = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}, audio: false});
+    // ideal, not exact: a camera keeps its own frame shape (exact sizes make Chromium crop to them).
+    this.stream = await navigator.mediaDevices.getUserMedia({video: {width: {ideal: 640}, height: {ideal: 480}}, audio: false});
     this.video.srcObject = this.stream;
     await this.video.play();
-    if (!this.estimator) {
-      this.estimator = new Calls("estimator.js");
-      this.info = await this.estimator.call({type: "load", faceEvery});
+    if (!this.estimators) {
+      // Two workers on each frame at once: pose and face in one, both hands in the other.
+      this.estimators = [new Calls("estimator.js"), new Calls("estimator.js")];
+      const infos = await Promise.all([this.estimators[0].call({type: "load", parts: ["pose", "face"], faceEvery}),
+        this.estimators[1].call({type: "load", parts: ["hand"]})]);
+      this.info = infos[0];
     }
   }
 
@@ -64,10 +68,49 @@ export class Webcam {
   async detect() {
     const grabbed = performance.now();
     const image = await createImageBitmap(this.video);
+    const copy = await createImageBitmap(image);
     const grab = performance.now() - grabbed;
-    const out = await this.estimator.call({type: "detect", image, t: grabbed}, [image]);
-    return {...out, grabbed, ms: {...out.ms, grab, total: performance.now() - grabbed}};
+    const [a, b] = await Promise.all([this.estimators[0].call({type: "detect", image, t: grabbed}, [image]),
+      this.estimators[1].call({type: "detect", image: copy, t: grabbed}, [copy])]);
+    const merged = toHolistic({...a, hands: b.hands});
+    return {...merged, grabbed, ms: {...a.ms, ...b.ms, grab, total: performance.now() - grabbed}};
   }
+}
+
+const HOLISTIC_POINTS = 543; // the spec's holistic order: POSE 33, FACE 468, LEFT_HAND 21, RIGHT_HAND 21
+const FACE = 33, LEFT = 501, RIGHT = 522;
+const LEFT_WRIST = 15, RIGHT_WRIST = 16; // MediaPipe PoseLandmark
+
+// The landmarkers' parts -> a holistic pose as pose-format's load_holistic makes it: x, y in pixels;
+// body conf = visibility, face and hand points conf 1 when found, else all 0. Each hand goes to the
+// side whose body wrist is nearer (Holistic crops hands from the body's wrists); with no body, by
+// the hand model's handedness, which assumes a mirrored (selfie) image.
+export function toHolistic({width, height, pose, face, hands}) {
+  const xy = new Float32Array(2 * HOLISTIC_POINTS);
+  const conf = new Float32Array(HOLISTIC_POINTS);
+  const put = (landmarks, offset, count, visibility) => {
+    for (let i = 0; i < count && i < landmarks.length; i++) {
+      xy[2 * (offset + i)] = landmarks[i].x * width;
+      xy[2 * (offset + i) + 1] = landmarks[i].y * height;
+      conf[offset + i] = visibility ? (landmarks[i].visibility ?? 1) : 1;
+    }
+  };
+  if (pose) put(pose, 0, 33, true);
+  if (face) put(face, FACE, 468, false); // the face model's first 468 points are the face mesh
+  const found = {pose: Boolean(pose), left: false, right: false, face: Boolean(face)};
+  for (const {landmarks, label} of hands) {
+    let side;
+    if (pose) {
+      const d = (w) => Math.hypot(landmarks[0].x - pose[w].x, (landmarks[0].y - pose[w].y) * height / width);
+      side = d(LEFT_WRIST) <= d(RIGHT_WRIST) ? "left" : "right";
+    } else {
+      side = label === "Left" ? "right" : "left";
+    }
+    if (found[side]) continue; // two hands on one side: the first (more confident) one
+    found[side] = true;
+    put(landmarks, side === "left" ? LEFT : RIGHT, 21, false);
+  }
+  return {xy, conf, found};
 }
 
 // --- smoothing -------------------------------------------------------------------------------------
