@@ -39,11 +39,12 @@ from posevideo.web.browser import chromium, write_y4m  # noqa: E402
 from posevideo.web.serve import resolve_model, start_in_background  # noqa: E402
 
 REAL = ROOT.parent / "shared" / "real"
-STAGES = ("grab", "pose", "hands", "face", "estimate", "place", "skeleton", "generate", "latency")
+STAGES = ("grab", "pose", "hands", "estimate", "place", "skeleton", "generate", "latency")
 
 
-def video_to_y4m(video: Path, out: Path, max_side: int = 640) -> tuple[Path, int, tuple[int, int]]:
-    """Decode `video` (PyAV) into a .y4m for Chromium's fake camera, scaled to fit `max_side` px."""
+def video_to_y4m(video: Path, out: Path, box: tuple[int, int] = (640, 480)) -> tuple[Path, int, tuple[int, int]]:
+    """Decode `video` (PyAV) into a .y4m for Chromium's fake camera, scaled to fit `box` (a webcam's
+    640x480: Chromium crops a larger fake frame to that, which would cut the person)."""
     import av
     import numpy as np
 
@@ -51,7 +52,7 @@ def video_to_y4m(video: Path, out: Path, max_side: int = 640) -> tuple[Path, int
         stream = container.streams.video[0]
         fps = int(round(float(stream.average_rate or 30)))
         w, h = stream.codec_context.width, stream.codec_context.height
-        scale = min(1.0, max_side / max(w, h))
+        scale = min(1.0, box[0] / w, box[1] / h)
         size = (int(w * scale) // 2 * 2, int(h * scale) // 2 * 2)
         frames = [f.to_ndarray(format="rgb24", width=size[0], height=size[1]) for f in container.decode(stream)]
     return write_y4m(out, np.stack(frames), fps=fps), len(frames), size
@@ -88,9 +89,8 @@ def measure(url: str, row: str, args, playwright, fake_video: Path | None) -> di
             result = page.evaluate("([n, pose]) => window.posevideo.benchmark({frames: n, warmup: 30, pose})",
                                    [args.frames, pose])
         else:
-            result = page.evaluate("([s, f, n, stop]) => window.posevideo.benchmarkWebcam("
-                                   "{seconds: s, warmup: 5, faceEvery: f, threads: n, stop})",
-                                   [args.seconds, args.face_every, args.webcam_threads, not args.screenshots])
+            result = page.evaluate("([s, n, stop]) => window.posevideo.benchmarkWebcam({seconds: s, warmup: 5, threads: n, stop})",
+                                   [args.seconds, args.webcam_threads, not args.screenshots])
         if args.screenshots:  # the page as it stands after the run: the last frames, the meters
             args.screenshots.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(args.screenshots / f"web-{row}.png"), full_page=True)
@@ -103,7 +103,6 @@ def main():
     parser.add_argument("--rows", nargs="+", default=["example", "upload", "webcam"], choices=["example", "upload", "webcam"])
     parser.add_argument("--frames", type=int, default=300, help="pose rows: frames measured")
     parser.add_argument("--seconds", type=float, default=20, help="webcam row: seconds measured")
-    parser.add_argument("--face-every", type=int, default=1, help="webcam row: the face landmarker every n-th frame")
     parser.add_argument("--upload", type=Path, default=REAL / "signer_mediapipe.pose")
     parser.add_argument("--video", type=Path, default=REAL / "liveportrait_s20.mp4")
     parser.add_argument("--model", type=Path, default=None, help="export or renderer run folder (default: the shipped small)")
@@ -157,8 +156,8 @@ def main():
               f"{runs[0]['backend']} x{runs[0]['threads']} | {infer:.1f} | {loads} |")
     if "webcam" in results:
         runs = results["webcam"]
-        print(f"\nwebcam stages, ms (median over runs of each run's mean; landmarks on the {runs[0]['delegate']} delegate; "
-              f"face landmarker every {args.face_every} frame(s)): landmark results/s "
+        print(f"\nwebcam stages, ms (median over runs of each run's mean; landmarks on the {runs[0]['delegate']} delegate): "
+              f"landmark results/s "
               f"{statistics.median(r['estimates'] for r in runs):.1f}")
         print("| " + " | ".join(STAGES) + " |")
         print("| " + " | ".join("---:" for _ in STAGES) + " |")

@@ -127,7 +127,7 @@ function updateMeter() {
   $("infer").textContent = state.inferMs.length ? mean.toFixed(1) : "–";
   $("frame").textContent = state.frameLabel || "–";
   const m = stageMeans();
-  const names = ["pose", "hands", "face", "place", "skeleton", "generate", "latency"].filter((n) => n in m);
+  const names = ["pose", "hands", "place", "skeleton", "generate", "latency"].filter((n) => n in m);
   $("stages").textContent = names.map((n) => `${n === "latency" ? "camera → screen" : n} ${m[n].toFixed(0)}`).join(" · ") || "–";
   requestAnimationFrame(updateMeter);
 }
@@ -204,7 +204,7 @@ async function loadFile(file) {
 // Estimation (estimator.js worker) and generation (worker.js) overlap: while the generator works on
 // one frame, the landmarkers already run on the next camera frame; a frame the generator cannot take
 // yet is dropped (the newest camera frame matters, not each one).
-async function webcam({faceEvery = 1} = {}) {
+async function webcam() {
   stopAll();
   const run = state.run;
   state.source = {kind: "webcam"};
@@ -213,7 +213,7 @@ async function webcam({faceEvery = 1} = {}) {
   $("camera-figure").hidden = false;
   showStatus("starting the camera and the MediaPipe landmarkers (their models load from this site)…");
   const camera = state.webcam || (state.webcam = new Webcam($("camera")));
-  await camera.start({faceEvery});
+  await camera.start();
   const placer = new LivePlacer(state.config, state.model.placement, state.skeleton.spec.layouts.reduced,
     camera.width, camera.height);
   const smoother = new LowPass(178);
@@ -252,8 +252,7 @@ async function webcam({faceEvery = 1} = {}) {
     }
     const placeMs = performance.now() - t0;
     state.lastPose = {found: found.found.pose, hands: found.found, ms: found.ms};
-    addStages({grab: found.ms.grab, pose: found.ms.pose, hands: found.ms.hands, face: found.ms.face,
-      estimate: found.ms.total, place: placeMs});
+    addStages({grab: found.ms.grab, pose: found.ms.pose, hands: found.ms.hands, estimate: found.ms.total, place: placeMs});
     if (state.inFlight < IN_FLIGHT) {
       submit({...pose, layout: "reduced", grabbed: found.grabbed,
         label: nobody ? "webcam: no one in view" : `webcam, landmarks ${found.ms.total.toFixed(0)} ms`}, run)
@@ -407,7 +406,7 @@ window.posevideo = {
   // The webcam end to end (camera -> landmarks -> place -> skeleton -> generator -> screen) for
   // `seconds` after `warmup` seconds: {fps (frames shown a second), estimates (landmark results a
   // second), frames, stages: mean ms of each stage over the window, camera: [w, h], delegate}.
-  async benchmarkWebcam({seconds = 20, warmup = 5, faceEvery = 1, threads = 0, stop = true} = {}) {
+  async benchmarkWebcam({seconds = 20, warmup = 5, threads = 0, stop = true} = {}) {
     await ready;
     if (threads) { // onnxruntime-web fixes its thread count when it starts: a new worker
       const precision = state.generator.info.precision;
@@ -415,7 +414,7 @@ window.posevideo = {
       state.generator = new Generator();
       await state.generator.load(precision, "auto", threads);
     }
-    const running = webcam({faceEvery}).catch((error) => showError(error.message));
+    const running = webcam().catch((error) => showError(error.message));
     const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000));
     while (!state.detections) await sleep(0.1);
     await sleep(warmup);

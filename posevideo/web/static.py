@@ -14,8 +14,8 @@ host, GitHub Pages included):
 
 The webcam's models: MediaPipe Tasks (`@mediapipe/tasks-vision`, which ships the runtime but no
 models) reads `.task` bundles, zip files of TFLite models with TFLite metadata. We build them from
-models already here: the pose detector, hand (palm) detector, hand landmarks, face detector and face
-landmarks from the mediapipe 0.10.21 wheel (`mediapipe/modules/`), the pose landmarks (lite) from
+models already here: the pose detector, hand (palm) detector and hand landmarks from the mediapipe
+0.10.21 wheel (`mediapipe/modules/`), the pose landmarks (lite) from
 the npm package `@mediapipe/pose`; the metadata says how each model wants its input scaled (the
 ranges of MediaPipe's own graphs for these models), written with the wheel's metadata writer.
 """
@@ -53,9 +53,11 @@ LANDMARKERS = {
                   "pose_landmarks_detector.tflite": ("npm", "@mediapipe/pose/pose_landmark_lite.tflite", UNIT)},
     "hand.task": {"hand_detector.tflite": ("wheel", "palm_detection/palm_detection_lite.tflite", UNIT),
                   "hand_landmarks_detector.tflite": ("wheel", "hand_landmark/hand_landmark_lite.tflite", UNIT)},
-    "face.task": {"face_detector.tflite": ("wheel", "face_detection/face_detection_short_range.tflite", SIGNED),
-                  "face_landmarks_detector.tflite": ("wheel", "face_landmark/face_landmark.tflite", UNIT)},
 }
+# No face landmarker: the wheel's face_landmark.tflite (468 points) in a face_landmarker.task gives
+# points scattered over the frame (Tasks' face graph expects its own newer model, which nothing
+# here ships; checked on a real frame, 2026-12-02). The live face is the trained person's mean face,
+# as `render --retarget full` draws a frame without a face.
 
 
 def _wheel_modules() -> Path:
@@ -75,7 +77,7 @@ def _source(kind: str, rel: str) -> Path:
 
 
 def landmarkers(out_dir: str | Path | None = None) -> Path:
-    """A folder holding pose.task, hand.task and face.task (see the module docstring); built once
+    """A folder holding pose.task and hand.task (see the module docstring); built once
     into a cache folder keyed by the source models when `out_dir` is None."""
     sources = {name: {arc: (_source(kind, rel), norm) for arc, (kind, rel, norm) in parts.items()}
                for name, parts in LANDMARKERS.items()}

@@ -1,4 +1,4 @@
-// The webcam path: camera frames -> MediaPipe Tasks landmarkers in a worker (estimator.js) -> a
+// The webcam path: camera frames -> MediaPipe Tasks landmarkers in two workers (estimator.js) -> a
 // holistic pose in pixels of the camera frame -> the reduced layout (skeleton.js) -> low-passed in
 // time as Python smooths extracted poses (LowPass) -> placed in the renderer's frame as Python places
 // .pose files (posevideo/web/poses.py; rebuilt on the trained body when the export has its profile)
@@ -40,16 +40,16 @@ export class Webcam {
     this.estimators = null;
   }
 
-  async start({faceEvery = 1} = {}) {
+  async start() {
     if (!navigator.mediaDevices) throw new Error("this page has no camera access (serve it from 127.0.0.1 or https)");
     // ideal, not exact: a camera keeps its own frame shape (exact sizes make Chromium crop to them).
     this.stream = await navigator.mediaDevices.getUserMedia({video: {width: {ideal: 640}, height: {ideal: 480}}, audio: false});
     this.video.srcObject = this.stream;
     await this.video.play();
     if (!this.estimators) {
-      // Two workers on each frame at once: pose and face in one, both hands in the other.
+      // Two workers on each frame at once: the body in one, both hands in the other.
       this.estimators = [new Calls("estimator.js"), new Calls("estimator.js")];
-      const infos = await Promise.all([this.estimators[0].call({type: "load", parts: ["pose", "face"], faceEvery}),
+      const infos = await Promise.all([this.estimators[0].call({type: "load", parts: ["pose"]}),
         this.estimators[1].call({type: "load", parts: ["hand"]})]);
       this.info = infos[0];
     }
@@ -64,7 +64,7 @@ export class Webcam {
   get height() { return this.video.videoHeight; }
 
   // The newest camera frame through the landmarkers -> {xy (543 * 2) camera pixels, conf (543),
-  // found, ms: {grab, pose, hands, face, total}, grabbed: the frame's time (performance.now())}.
+  // found, ms: {grab, pose, hands, total}, grabbed: the frame's time (performance.now())}.
   async detect() {
     const grabbed = performance.now();
     const image = await createImageBitmap(this.video);
@@ -78,14 +78,15 @@ export class Webcam {
 }
 
 const HOLISTIC_POINTS = 543; // the spec's holistic order: POSE 33, FACE 468, LEFT_HAND 21, RIGHT_HAND 21
-const FACE = 33, LEFT = 501, RIGHT = 522;
+const LEFT = 501, RIGHT = 522;
 const LEFT_WRIST = 15, RIGHT_WRIST = 16; // MediaPipe PoseLandmark
 
 // The landmarkers' parts -> a holistic pose as pose-format's load_holistic makes it: x, y in pixels;
-// body conf = visibility, face and hand points conf 1 when found, else all 0. Each hand goes to the
+// body conf = visibility, hand points conf 1 when found, else all 0; the face all 0 (no face
+// landmarker: placing the pose fills the trained person's mean face, as for a frame without a face). Each hand goes to the
 // side whose body wrist is nearer (Holistic crops hands from the body's wrists); with no body, by
 // the hand model's handedness, which assumes a mirrored (selfie) image.
-export function toHolistic({width, height, pose, face, hands}) {
+export function toHolistic({width, height, pose, hands}) {
   const xy = new Float32Array(2 * HOLISTIC_POINTS);
   const conf = new Float32Array(HOLISTIC_POINTS);
   const put = (landmarks, offset, count, visibility) => {
@@ -96,8 +97,7 @@ export function toHolistic({width, height, pose, face, hands}) {
     }
   };
   if (pose) put(pose, 0, 33, true);
-  if (face) put(face, FACE, 468, false); // the face model's first 468 points are the face mesh
-  const found = {pose: Boolean(pose), left: false, right: false, face: Boolean(face)};
+  const found = {pose: Boolean(pose), left: false, right: false};
   for (const {landmarks, label} of hands) {
     let side;
     if (pose) {
