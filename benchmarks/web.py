@@ -58,6 +58,30 @@ def video_to_y4m(video: Path, out: Path, box: tuple[int, int] = (640, 480)) -> t
     return write_y4m(out, np.stack(frames), fps=fps), len(frames), size
 
 
+def browser_cpu_seconds() -> float:
+    """CPU seconds (user + system) used so far by the running headless Chromium, all its processes:
+    its browser process (the one with our profile folder) and every descendant. Over a measured
+    window this is the page's CPU cost, which, unlike its wall time, the machine's other jobs hardly
+    change."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]), b"posevideo-chromium-" in cmdline)
+    tree = {pid for pid, (_, _, ours) in stats.items() if ours}
+    grew = True
+    while grew:
+        more = {pid for pid, (ppid, _, _) in stats.items() if ppid in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(stats[pid][1] for pid in tree) / os.sysconf("SC_CLK_TCK")
+
+
 def plain_server(folder: Path):
     import socket
     import urllib.request
@@ -82,6 +106,7 @@ def measure(url: str, row: str, args, playwright, fake_video: Path | None) -> di
         page = context.new_page()
         page.goto(url)
         page.evaluate("window.posevideo.ready")
+        cpu = browser_cpu_seconds()
         if row == "example":
             result = page.evaluate("(n) => window.posevideo.benchmark({frames: n, warmup: 30})", args.frames)
         elif row == "upload":
@@ -89,8 +114,15 @@ def measure(url: str, row: str, args, playwright, fake_video: Path | None) -> di
             result = page.evaluate("([n, pose]) => window.posevideo.benchmark({frames: n, warmup: 30, pose})",
                                    [args.frames, pose])
         else:
-            result = page.evaluate("([s, n, stop]) => window.posevideo.benchmarkWebcam({seconds: s, warmup: 5, threads: n, stop})",
-                                   [args.seconds, args.webcam_threads, not args.screenshots])
+            page.evaluate("(n) => window.posevideo.startWebcam({threads: n})", args.webcam_threads)
+            page.wait_for_function("window.posevideo.stats().detections > 0", timeout=300_000)
+            page.wait_for_timeout(5000)  # warm-up
+            cpu = browser_cpu_seconds()
+            result = page.evaluate("([s, stop]) => window.posevideo.webcamWindow({seconds: s, stop})",
+                                   [args.seconds, not args.screenshots])
+        # CPU seconds of the browser a shown frame (pose rows: warm-up frames included, 30 of them).
+        frames = result["frames"] + (30 if row != "webcam" else 0)
+        result["cpuPerFrame"] = (browser_cpu_seconds() - cpu) / max(frames, 1)
         if args.screenshots:  # the page as it stands after the run: the last frames, the meters
             args.screenshots.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(args.screenshots / f"web-{row}.png"), full_page=True)
@@ -143,8 +175,8 @@ def main():
     print(f"browser page, shipped small renderer, 256x256, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"headless Debian chromium, {os.cpu_count()} CPUs ({cpu}), {'plain static server' if args.static else 'posevideo serve'}; "
           f"median of {args.runs} runs")
-    print("| source | frames/s (median) | runs | backend | generate ms | load before / after |")
-    print("| --- | ---: | --- | --- | ---: | --- |")
+    print("| source | frames/s (median) | runs | backend | generate ms | browser CPU ms a frame | load before / after |")
+    print("| --- | ---: | --- | --- | ---: | ---: | --- |")
     names = {"example": "example pose (synthetic speaker)", "upload": f"uploaded real .pose ({args.upload.name})",
              "webcam": f"fake-camera webcam ({args.video.name}, {size[0]}x{size[1]} y4m, camera "
                        f"{'x'.join(map(str, results['webcam'][0]['camera']))})" if "webcam" in results else "webcam"}
@@ -152,8 +184,9 @@ def main():
         fps = [r["fps"] for r in runs]
         infer = statistics.median(r["stages"]["generate"] if row == "webcam" else r["inferMs"] for r in runs)
         loads = ", ".join(f"{a:.2f} / {b:.2f}" for a, b in (r["load"] for r in runs))
+        cpu = statistics.median(r["cpuPerFrame"] for r in runs) * 1000
         print(f"| {names[row]} | {statistics.median(fps):.1f} | {', '.join(f'{f:.1f}' for f in fps)} | "
-              f"{runs[0]['backend']} x{runs[0]['threads']} | {infer:.1f} | {loads} |")
+              f"{runs[0]['backend']} x{runs[0]['threads']} | {infer:.1f} | {cpu:.0f} | {loads} |")
     if "webcam" in results:
         runs = results["webcam"]
         print(f"\nwebcam stages, ms (median over runs of each run's mean; landmarks on the {runs[0]['delegate']} delegate): "

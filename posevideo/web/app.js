@@ -403,10 +403,11 @@ window.posevideo = {
       inferMs: (state.totalInferMs - inferBefore) / shown,
       skeletonMs: (performance.now() - t0) / 100};
   },
-  // The webcam end to end (camera -> landmarks -> place -> skeleton -> generator -> screen) for
-  // `seconds` after `warmup` seconds: {fps (frames shown a second), estimates (landmark results a
-  // second), frames, stages: mean ms of each stage over the window, camera: [w, h], delegate}.
-  async benchmarkWebcam({seconds = 20, warmup = 5, threads = 0, stop = true} = {}) {
+  // The webcam end to end (camera -> landmarks -> place -> skeleton -> generator -> screen):
+  // startWebcam starts it (threads: the generator's WASM threads, 0 = as the page would), then
+  // webcamWindow measures `seconds` of it: {fps (frames shown a second), estimates (landmark results
+  // a second), frames, stages: mean ms of each stage over the window, camera: [w, h], delegate}.
+  async startWebcam({threads = 0} = {}) {
     await ready;
     if (threads) { // onnxruntime-web fixes its thread count when it starts: a new worker
       const precision = state.generator.info.precision;
@@ -414,14 +415,13 @@ window.posevideo = {
       state.generator = new Generator();
       await state.generator.load(precision, "auto", threads);
     }
-    const running = webcam().catch((error) => showError(error.message));
-    const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000));
-    while (!state.detections) await sleep(0.1);
-    await sleep(warmup);
+    state.webcamRun = webcam().catch((error) => showError(error.message));
+  },
+  async webcamWindow({seconds = 20, stop = true} = {}) {
     const shown = state.totalShown, detections = state.detections;
     const totals = Object.fromEntries(Object.entries(state.stageTotals).map(([k, v]) => [k, {...v}]));
     const started = performance.now();
-    await sleep(seconds);
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
     const elapsed = (performance.now() - started) / 1000;
     const stages = Object.fromEntries(Object.entries(state.stageTotals).map(([k, v]) => {
       const b = totals[k] || {sum: 0, n: 0};
@@ -431,7 +431,7 @@ window.posevideo = {
       frames: state.totalShown - shown, seconds: elapsed, stages, camera: [state.webcam.width, state.webcam.height]};
     if (!stop) return result; // left running (a screenshot of the live page)
     stopAll();
-    await running;
+    await state.webcamRun;
     return result;
   },
 };
