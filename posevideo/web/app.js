@@ -44,10 +44,17 @@ class Generator {
     });
   }
 
-  async load(precision = "float32", backend = "auto", threads = 0) {
-    this.info = await this.call({type: "load", url: MODEL, backend, precision, threads});
-    this.info.precision = precision;
+  async load(precision = "float32", backend = "auto", threads = 0, spinning = true) {
+    this.info = await this.call({type: "load", url: MODEL, backend, precision, threads, spinning});
+    Object.assign(this.info, {precision, spinning});
     return this.info;
+  }
+
+  // The webcam wants onnxruntime's waiting threads not to spin (they would take the cores the
+  // landmarkers need: 2.6-2.9 against 2.1-2.3 frames/s on a loaded 2-core machine); poses want them
+  // to (5.9-6.8 against 5.0-5.7). Switching reloads the session (a second or two).
+  async spin(spinning) {
+    if (this.info.spinning !== spinning) await this.load(this.info.precision, "auto", 0, spinning);
   }
 }
 
@@ -150,6 +157,7 @@ function poseFrame(pose, t) {
 async function play(pose, {pace = $("max-pace").checked ? "max" : "realtime", frames = Infinity} = {}) {
   stopAll();
   const run = state.run;
+  await state.generator.spin(true);
   state.source = {kind: "pose", name: pose.name};
   state.generator.call({type: "reset"});
   $("stop").disabled = false;
@@ -213,7 +221,7 @@ async function webcam() {
   $("camera-figure").hidden = false;
   showStatus("starting the camera and the MediaPipe landmarkers (their models load from this site)…");
   const camera = state.webcam || (state.webcam = new Webcam($("camera")));
-  await camera.start();
+  await Promise.all([camera.start(), state.generator.spin(false)]);
   const placer = new LivePlacer(state.config, state.model.placement, state.skeleton.spec.layouts.reduced,
     camera.width, camera.height);
   const smoother = new LowPass(178);
@@ -413,7 +421,7 @@ window.posevideo = {
       const precision = state.generator.info.precision;
       state.generator.worker.terminate();
       state.generator = new Generator();
-      await state.generator.load(precision, "auto", threads);
+      await state.generator.load(precision, "auto", threads, false);
     }
     state.webcamRun = webcam().catch((error) => showError(error.message));
   },

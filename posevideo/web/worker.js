@@ -31,7 +31,8 @@ async function pickBackend(wanted) {
   return adapter ? "webgpu" : "wasm";
 }
 
-async function load({url, backend, precision, threads}) {
+async function load({url, backend, precision, threads, spinning = true}) {
+  self.spinning = spinning;
   const started = performance.now();
   if (session) await session.release(); // switching precision: free the old weights first
   const chosen = await pickBackend(backend || "auto");
@@ -48,6 +49,9 @@ async function load({url, backend, precision, threads}) {
   session = await ort.InferenceSession.create(bytes, {
     executionProviders: [chosen],
     graphOptimizationLevel: "all",
+    // Threads that wait for work spin by default; on a small shared CPU (the webcam's landmarkers
+    // run beside this worker) spinning takes the cores the other work needs.
+    extra: {session: {intra_op: {allow_spinning: self.spinning === false ? "0" : "1"}}},
   });
   previous = session.inputNames.includes("previous") ? new Float32Array(3 * size * size) : null;
   return {backend: chosen, threads: ort.env.wasm.numThreads, size, loadMs: performance.now() - started,
