@@ -1,17 +1,18 @@
-"""Poses for the page: a .pose file -> what the JavaScript draws, in the renderer's frame.
+"""Poses for the page, in Python: the reference the page's JavaScript is tested against.
 
-The page gets, per pose frame, the reduced layout's 178 points in pixels of the source, their
-confidence and the square crop box (x0, y0, side) the skeleton image is cut from. Converting here,
-in Python, keeps one implementation of the layouts (`posevideo.pose`) and of the crop boxes
-(`posevideo.pose.framing`); the page only draws. The webcam path, which never reaches Python, does
-the same steps in JavaScript (app.js, `placeLive`) from the same constants (`page_config`).
+The page reads `.pose` files itself (posevideo/web/posefile.js `preparePose`): per pose frame the
+reduced layout's 178 points in pixels of the source, their confidence, and the square crop box
+(x0, y0, side) the skeleton image is cut from. `pose_arrays` here does the same steps with the pose
+core (`posevideo.pose`: layouts, retargeting, hands at rest, framing); tests/test_web_static.py
+checks the two agree. `pose_json` still serves the old `/api/pose` and `/api/example` routes of
+`posevideo serve`, and `page_config` the constants the page shares with Python (config.json).
 
 Placement: a renderer learned one person at one place in its crops. When the export carries that
 placement (the checkpoint's training statistics), a pose from elsewhere is moved onto it first:
 rebuilt on the person's body when the placement holds its body profile (`posevideo.pose.retarget`,
-what `render --retarget full` does), else normalized by its own shoulders and denormalized with the
-person's, and cut with the person's median training box. Without it (an untrained model), the pose keeps its own
-framing and gets person-centred boxes as `prepare` makes them.
+what `render --retarget full` does), else moved by its shoulders (`--retarget place`), and cut with
+the person's median training box. Without it (an untrained model), the pose keeps its own framing
+and gets person-centred boxes as `prepare` makes them. Missing hands are then drawn at rest.
 """
 from __future__ import annotations
 
