@@ -293,3 +293,50 @@ def test_webcam_with_no_one_in_view_says_so_and_shows_the_person_at_rest(static_
         skeleton = _canvas(page, "skeleton")
     red = (skeleton[..., 0] > 200) & (skeleton[..., 1] < 60) & (skeleton[..., 2] < 60)  # shoulders
     assert red.sum() > 50 and (skeleton.max(axis=-1) > 0).mean() > 0.02
+
+
+def test_worker_feeds_the_previous_output_to_a_model_with_a_previous_input(tmp_path):
+    """The renderer-v2 contract: a model whose inputs include `previous` gets the generator's last
+    output there (zeros for the first frame, and again after a reset). Here the model is
+    frame = skeleton + previous, so frames come out as x, 2x, 3x, then x after a reset."""
+    import base64
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    from posevideo.export import export_generator
+    from posevideo.web.browser import chromium, chromium_path
+    from posevideo.web.serve import start_in_background
+    from test_export import lively_generator
+
+    pytest.importorskip("playwright")
+    try:
+        chromium_path()
+    except Exception as error:  # noqa: BLE001
+        pytest.skip(f"no chromium: {error}")
+    export_generator(lively_generator(size=64), 64, tmp_path / "m")
+    shape = [1, 3, 64, 64]
+    graph = helper.make_graph([helper.make_node("Add", ["skeleton", "previous"], ["frame"])], "recurrent",
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in ("skeleton", "previous")],
+                              [helper.make_tensor_value_info("frame", TensorProto.FLOAT, shape)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    for name in ("model.onnx", "model.fp16.onnx"):
+        onnx.save(model, str(tmp_path / "m" / name))
+    x = np.random.default_rng(0).uniform(-0.1, 0.1, shape).astype(np.float32)
+    server, url = start_in_background(tmp_path / "m")
+    try:
+        with chromium() as context:
+            page = context.new_page()
+            page.goto(url)
+            page.evaluate("window.posevideo.ready")
+            outputs = []
+            for step in range(4):
+                if step == 3:
+                    page.evaluate("window.posevideo.state.generator.call({type: 'reset'})")
+                reply = page.evaluate("(x) => window.posevideo.generateRaw(x)", base64.b64encode(x.tobytes()).decode())
+                outputs.append(np.frombuffer(base64.b64decode(reply["output"]), np.float32).reshape(shape))
+    finally:
+        server.shutdown()
+        server.server_close()
+    for got, k in zip(outputs, (1, 2, 3, 1)):
+        assert np.abs(got - k * x).max() < 1e-6, k
