@@ -24,7 +24,7 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev]"
 
-# Web assets (onnxruntime-web, MediaPipe Holistic, Playwright's driver) from npm, no CDN at run time.
+# Web assets (onnxruntime-web, MediaPipe Tasks and a pose model, Playwright's driver) from npm, no CDN at run time.
 if [ -f posevideo/web/package.json ]; then
   (cd posevideo/web && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -536,14 +536,32 @@ def transfer(video, renderer, out, pose_out, drawn_out, retarget, device, batch)
 
 
 @cli.command()
-@click.option("--renderer", type=click.Path(exists=True, file_okay=False), required=True, help="Renderer run folder or checkpoint folder.")
-@click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder to write model.onnx, model.fp16.onnx, model.json into.")
-def export(renderer, out):
-    """Export a renderer's generator to ONNX (opset 18, one file; float32 and float16) with a parity check."""
-    from posevideo.export import export_run
-    parity = export_run(renderer, out)
-    click.echo(f"wrote {out}/model.onnx, model.fp16.onnx, model.json")
-    click.echo(str(parity))
+@click.option("--renderer", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Renderer run folder or checkpoint folder (with --web only: also an export folder; default "
+                   "there: the shipped small renderer).")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Folder to write model.onnx, model.fp16.onnx, model.json into.")
+@click.option("--web", type=click.Path(file_okay=False), default=None,
+              help="Also (or only) write the whole browser page into this folder: page, model, models of the "
+                   "webcam, npm assets, example pose; any static file server hosts it.")
+def export(renderer, out, web):
+    """Export a renderer's generator to ONNX (opset 18, one file; float32 and float16) with a parity check;
+    --web writes the browser page around it."""
+    if out is None and web is None:
+        raise click.UsageError("give --out (the ONNX files) or --web (the whole page), or both")
+    if out is not None:
+        if renderer is None:
+            raise click.UsageError("--out needs --renderer")
+        from posevideo.export import export_run
+        parity = export_run(renderer, out)
+        click.echo(f"wrote {out}/model.onnx, model.fp16.onnx, model.json")
+        click.echo(str(parity))
+    if web is not None:
+        from posevideo.web.serve import resolve_model
+        from posevideo.web.static import export_web
+        export_web(resolve_model(out or renderer, echo=click.echo), web)
+        click.echo(f"wrote the page to {web}: serve it with any static file server, e.g. "
+                   f"python -m http.server -d {web} (one generator thread without COOP/COEP headers; "
+                   "`posevideo serve` sends them)")
 
 
 @cli.command()

@@ -5,7 +5,7 @@ weights with spread outputs, see test_export.lively_generator), then
 - the JavaScript skeleton twin is compared with Python's draw_skeleton on the same poses,
 - the generator's output through onnxruntime-web (WASM, in the page's worker) with native onnxruntime,
 - the page plays the bundled example and an uploaded holistic .pose, and reports a bad upload,
-- a fake camera (a Y4M file of a real photo) goes through MediaPipe Holistic in the page.
+- a fake camera (a Y4M file of a real photo) goes through the MediaPipe Tasks landmarkers in the page.
 """
 from __future__ import annotations
 
@@ -170,10 +170,10 @@ def test_page_plays_an_uploaded_holistic_pose_and_reports_a_bad_one(page, tmp_pa
     assert "broken.pose" in page.text_content("#status")
 
 
-def test_fake_webcam_through_holistic_makes_a_skeleton(url, playwright, tmp_path):
-    """Chromium plays a Y4M as the camera; MediaPipe Holistic (npm models, served here) finds the
-    astronaut's body; the page draws it and generates a frame. Holistic runs on SwiftShader's
-    software WebGL headless: seconds a frame, so only a few frames are waited for."""
+def test_fake_webcam_through_the_landmarkers_makes_a_skeleton(url, playwright, tmp_path):
+    """Chromium plays a Y4M as the camera; the MediaPipe Tasks landmarkers (estimator.js, models
+    built by static.py from the wheel and npm) find the astronaut's body on the CPU delegate; the page
+    draws it and generates a frame."""
     from skimage import data
     from skimage.transform import resize
 
@@ -189,7 +189,7 @@ def test_fake_webcam_through_holistic_makes_a_skeleton(url, playwright, tmp_path
         stats = _wait(page, "s.lastPose && s.lastPose.found && s.shown >= 1", 90, "a webcam pose and a generated frame")
         assert stats["source"]["kind"] == "webcam" and stats["error"] is None
         skeleton = _canvas(page, "skeleton")
-        # (closing the browser stops the camera; a stop() call would wait out a Holistic frame)
+        assert stats["delegate"] == "CPU"  # headless: software WebGL only, so XNNPACK
     # shoulders (red, (255, 0, 0)) and face (grey) found on the photo are drawn
     red = (skeleton[..., 0] > 200) & (skeleton[..., 1] < 60) & (skeleton[..., 2] < 60)
     assert red.sum() > 50
@@ -291,7 +291,7 @@ def test_live_webcam_frames_are_rebuilt_on_the_trained_body_like_render(tmp_path
             "width": 640, "height": 480, "T": len(xy), "K": xy.shape[1], "fps": fps,
             "xy": xy.astype(np.float64).ravel().tolist(), "conf": conf.astype(np.float64).ravel().tolist()}
     (tmp_path / "case.json").write_text(json.dumps(case))
-    for name in ("webcam.js", "retarget.js"):
+    for name in ("webcam.js", "retarget.js", "posefile.js"):
         shutil.copy(Path(__file__).resolve().parents[1] / "posevideo" / "web" / name, tmp_path / name)
     (tmp_path / "package.json").write_text('{"type": "module"}')
     (tmp_path / "run.js").write_text(LIVE_NODE)

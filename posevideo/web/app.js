@@ -1,5 +1,8 @@
 // The page: a pose source (example, uploaded .pose, webcam) -> skeleton drawn here (skeleton.js) ->
 // generator in a Web Worker (worker.js, onnxruntime-web) -> both canvases, with the frames/s.
+// Everything runs in the browser: .pose files are read, reduced, placed and given hands at rest by
+// posefile.js, the webcam's landmarks come from MediaPipe Tasks in another worker (estimator.js),
+// so the page is plain files (posevideo/web/static.py) that any static host can serve.
 //
 // Two frames are in flight at most: while the worker generates one, this thread draws the next
 // skeleton, so the worker never waits. Each generated frame is shown together with the skeleton it
@@ -7,10 +10,12 @@
 //
 // window.posevideo is the page's handle for tests and benchmarks/web.py (see `api` at the bottom).
 
+import {preparePose, readPose} from "./posefile.js";
 import {Skeleton} from "./skeleton.js";
-import {LivePlacer, Webcam} from "./webcam.js";
+import {LivePlacer, LowPass, restPose, Webcam} from "./webcam.js";
+import {restHands} from "./posefile.js";
 
-const MODEL = "/model/";
+const MODEL = "model/"; // every URL is relative: the folder may live under any path of a static host
 const IN_FLIGHT = 2;
 const $ = (id) => document.getElementById(id);
 
@@ -39,10 +44,17 @@ class Generator {
     });
   }
 
-  async load(precision = "float32", backend = "auto") {
-    this.info = await this.call({type: "load", url: MODEL, backend, precision});
-    this.info.precision = precision;
+  async load(precision = "float32", backend = "auto", threads = 0, spinning = true) {
+    this.info = await this.call({type: "load", url: MODEL, backend, precision, threads, spinning});
+    Object.assign(this.info, {precision, spinning});
     return this.info;
+  }
+
+  // The webcam wants onnxruntime's waiting threads not to spin (they would take the cores the
+  // landmarkers need: 2.6-2.9 against 2.1-2.3 frames/s on a loaded 2-core machine); poses want them
+  // to (5.9-6.8 against 5.0-5.7). Switching reloads the session (a second or two).
+  async spin(spinning) {
+    if (this.info.spinning !== spinning) await this.load(this.info.precision, "auto", 0, spinning);
   }
 }
 
@@ -51,7 +63,8 @@ class Generator {
 const state = {
   skeleton: null,      // Skeleton (the spec)
   model: null,         // model.json
-  config: null,        // /api/config: the crop rule shared with Python
+  config: null,        // config.json: the crop rule shared with Python
+  restHand: null,      // rest_hand.json: the rest hand, {left, right} (21, 2) shoulder widths
   generator: null,
   size: 256,
   run: 0,              // bumped to stop whatever plays
@@ -62,6 +75,8 @@ const state = {
   source: null,
   totalShown: 0,
   totalInferMs: 0,
+  stages: {},          // name -> the last 30 milliseconds of that stage (addStages)
+  stageTotals: {},     // name -> {sum, n} since the page loaded (benchmarks take differences)
 };
 
 function showError(message) {
@@ -81,7 +96,9 @@ function showStatus(message) {
 
 async function submit(pose, run) {
   const size = state.size;
+  const t0 = performance.now();
   const rgba = state.skeleton.rasterize(pose.xy, pose.conf, {layout: pose.layout, size, box: pose.box});
+  const skeletonMs = performance.now() - t0;
   const skeletonImage = new ImageData(rgba.slice(), size, size); // kept; rgba itself is transferred
   state.inFlight++;
   try {
@@ -90,6 +107,9 @@ async function submit(pose, run) {
     $("skeleton").getContext("2d").putImageData(skeletonImage, 0, 0);
     $("generated").getContext("2d").putImageData(new ImageData(reply.rgba, size, size), 0, 0);
     frameShown(reply.ms, pose.label);
+    const stages = {skeleton: skeletonMs, generate: reply.ms};
+    if (pose.grabbed !== undefined) stages.latency = performance.now() - pose.grabbed; // camera -> screen
+    addStages(stages);
   } finally {
     state.inFlight--;
   }
@@ -113,6 +133,9 @@ function updateMeter() {
   const mean = state.inferMs.reduce((a, b) => a + b, 0) / (state.inferMs.length || 1);
   $("infer").textContent = state.inferMs.length ? mean.toFixed(1) : "–";
   $("frame").textContent = state.frameLabel || "–";
+  const m = stageMeans();
+  const names = ["pose", "hands", "place", "skeleton", "generate", "latency"].filter((n) => n in m);
+  $("stages").textContent = names.map((n) => `${n === "latency" ? "camera → screen" : n} ${m[n].toFixed(0)}`).join(" · ") || "–";
   requestAnimationFrame(updateMeter);
 }
 
@@ -129,16 +152,14 @@ function poseFrame(pose, t) {
   };
 }
 
-function typed(pose) {
-  return {...pose, xy: Float32Array.from(pose.xy), conf: Float32Array.from(pose.conf), boxes: Float32Array.from(pose.boxes)};
-}
-
 // Play a pose, looping. pace "realtime": the pose's own fps, frames dropped if generation is slower;
 // "max": every frame in order, as fast as the pipeline goes. frames: stop after that many (max pace).
 async function play(pose, {pace = $("max-pace").checked ? "max" : "realtime", frames = Infinity} = {}) {
   stopAll();
   const run = state.run;
+  await state.generator.spin(true);
   state.source = {kind: "pose", name: pose.name};
+  state.generator.call({type: "reset"});
   $("stop").disabled = false;
   showStatus(`playing ${pose.name}: ${pose.frames} frames at ${pose.fps} fps${pose.placed ? ", placed in the person's frame" : ""}`);
   const started = performance.now();
@@ -165,51 +186,112 @@ async function play(pose, {pace = $("max-pace").checked ? "max" : "realtime", fr
   await Promise.all(Array.from({length: IN_FLIGHT}, lane));
 }
 
-async function fetchPose(request) {
-  const response = await fetch(...request);
-  const body = await response.json();
-  if (body.error) throw new Error(body.error);
-  return typed(body);
+async function fetchBytes(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return response.arrayBuffer();
 }
 
-const loadExample = () => fetchPose(["/api/example"]);
+function prepare(bytes, name) {
+  const {skeleton, model, config, restHand} = state;
+  return preparePose(readPose(bytes, name), {layout: skeleton.spec.layouts.reduced, placement: model.placement || null,
+    crop: config.crop, restHand});
+}
 
-function loadFile(file) {
-  return fetchPose(["/api/pose", {method: "POST", body: file, headers: {"X-Filename": file.name}}]);
+async function loadExample() {
+  if (!state.example) state.example = prepare(await fetchBytes("example.pose"), "example: synthetic speaker (seed 0)");
+  return state.example;
+}
+
+async function loadFile(file) {
+  return prepare(await file.arrayBuffer(), file.name);
 }
 
 // --- webcam ------------------------------------------------------------------------------------------
 
+// Estimation (estimator.js worker) and generation (worker.js) overlap: while the generator works on
+// one frame, the landmarkers already run on the next camera frame; a frame the generator cannot take
+// yet is dropped (the newest camera frame matters, not each one).
 async function webcam() {
   stopAll();
   const run = state.run;
   state.source = {kind: "webcam"};
+  state.generator.call({type: "reset"});
   $("stop").disabled = false;
   $("camera-figure").hidden = false;
-  showStatus("starting the camera and MediaPipe Holistic (its models load from this server)…");
+  showStatus("starting the camera and the MediaPipe landmarkers (their models load from this site)…");
   const camera = state.webcam || (state.webcam = new Webcam($("camera")));
-  await camera.start();
+  await Promise.all([camera.start(), state.generator.spin(false)]);
   const placer = new LivePlacer(state.config, state.model.placement, state.skeleton.spec.layouts.reduced,
     camera.width, camera.height);
-  showStatus(`webcam ${camera.width}x${camera.height} through MediaPipe Holistic`);
+  const smoother = new LowPass(178);
+  const atRest = restPose(state.model.placement, state.restHand) || (await atRestFallback());
+  const shapes = state.model.placement && state.model.placement.profile
+    ? {left: state.model.placement.profile.hand_shape.left || state.restHand.left,
+      right: state.model.placement.profile.hand_shape.right || state.restHand.right}
+    : state.restHand;
+  const where = `webcam ${camera.width}x${camera.height}, MediaPipe Tasks on ${camera.info.delegate}`;
+  showStatus(where);
   state.detections = 0;
+  let last = null;
+  let rate = 15; // frames/s the estimates arrive at (for the smoothing filter), a running mean
+  let nobody = false;
   while (run === state.run) {
-    // Holistic's send() settles in microtasks only: give the event loop a turn between frames, or
-    // clicks, timers and the meter starve while the camera runs.
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    const holistic = await camera.detect();
+    const found = await camera.detect();
     if (run !== state.run) break;
-    const reduced = state.skeleton.toReduced(holistic.xy, holistic.conf);
-    const placed = placer.place(reduced.xy, reduced.conf);
+    const t0 = performance.now();
+    if (last !== null) rate += 0.2 * (1000 / Math.max(found.grabbed - last, 1) - rate);
+    last = found.grabbed;
+    const reduced = state.skeleton.toReduced(found.xy, found.conf);
     state.detections++;
-    state.lastPose = {found: reduced.conf.some((c) => c > 0), holisticMs: holistic.ms};
-    // Frames the generator cannot take yet are dropped: the newest camera frame matters, not each one.
+    let pose;
+    if (found.found.pose) {
+      const xy = smoother.filter(reduced.xy, reduced.conf, rate);
+      const placed = placer.place(xy, reduced.conf);
+      const rested = restHands(placed.xy, placed.conf, 1, shapes);
+      pose = {xy: rested.xy, conf: rested.conf, box: placed.box};
+      if (nobody) showStatus(where);
+      nobody = false;
+    } else {
+      smoother.filter(reduced.xy, reduced.conf, rate); // forgets every point
+      pose = atRest;
+      if (!nobody) showStatus(`${where}: no one in view, so the person is shown at rest`);
+      nobody = true;
+    }
+    const placeMs = performance.now() - t0;
+    state.lastPose = {found: found.found.pose, hands: found.found, ms: found.ms};
+    addStages({grab: found.ms.grab, pose: found.ms.pose, hands: found.ms.hands, estimate: found.ms.total, place: placeMs});
     if (state.inFlight < IN_FLIGHT) {
-      submit({...placed, layout: "reduced", label: `webcam, Holistic ${holistic.ms.toFixed(0)} ms`}, run)
+      submit({...pose, layout: "reduced", grabbed: found.grabbed,
+        label: nobody ? "webcam: no one in view" : `webcam, landmarks ${found.ms.total.toFixed(0)} ms`}, run)
         .catch((error) => showError(error.message));
     }
   }
   camera.stop();
+}
+
+// With no profile in the export (an untrained model): the example's first frame stands in.
+async function atRestFallback() {
+  const example = await loadExample();
+  const k = example.points;
+  return {xy: example.xy.slice(0, 2 * k), conf: example.conf.slice(0, k), box: Array.from(example.boxes.slice(0, 3))};
+}
+
+// Per-stage milliseconds, running means over the last 30 frames (the meter and stats()).
+function addStages(ms) {
+  for (const [name, value] of Object.entries(ms)) {
+    const total = state.stageTotals[name] || (state.stageTotals[name] = {sum: 0, n: 0});
+    total.sum += value;
+    total.n++;
+    const list = state.stages[name] || (state.stages[name] = []);
+    list.push(value);
+    if (list.length > 30) list.shift();
+  }
+}
+
+function stageMeans() {
+  return Object.fromEntries(Object.entries(state.stages).map(([name, list]) =>
+    [name, list.reduce((a, b) => a + b, 0) / (list.length || 1)]));
 }
 
 function stopAll() {
@@ -222,15 +304,14 @@ function stopAll() {
 // --- set up --------------------------------------------------------------------------------------------
 
 async function start() {
-  if (!self.crossOriginIsolated) {
-    showError("this page is not cross-origin isolated, so onnxruntime-web runs on one thread; serve it with `posevideo serve`");
-  }
-  const [skeleton, model, config] = await Promise.all([
-    Skeleton.load(),
-    fetch(MODEL + "model.json").then((r) => r.json()),
-    fetch("/api/config").then((r) => r.json()),
+  const json = (url) => fetch(url).then((r) => {
+    if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+    return r.json();
+  });
+  const [skeleton, model, config, restHand] = await Promise.all([
+    Skeleton.load("skeleton_spec.json"), json(MODEL + "model.json"), json("config.json"), json("rest_hand.json"),
   ]);
-  Object.assign(state, {skeleton, model, config, size: model.resolution});
+  Object.assign(state, {skeleton, model, config, restHand: {left: restHand.left, right: restHand.right}, size: model.resolution});
   for (const id of ["skeleton", "generated"]) $(id).width = $(id).height = model.resolution;
   state.generator = new Generator();
   await loadModel($("precision").value);
@@ -243,7 +324,8 @@ async function loadModel(precision) {
   const info = await state.generator.load(precision);
   const source = state.model.source || {};
   $("model").textContent = `model: ${source.preset || "renderer"} ${info.size}x${info.size}, ${precision}` +
-    ` · ${info.backend}${info.backend === "wasm" ? ` ×${info.threads} threads` : ""} · loaded in ${(info.loadMs / 1000).toFixed(1)} s`;
+    ` · ${info.backend}${info.backend === "wasm" ? ` ×${info.threads} threads` : ""} · loaded in ${(info.loadMs / 1000).toFixed(1)} s` +
+    (self.crossOriginIsolated ? "" : " · one thread: this host sends no COOP/COEP headers (posevideo serve does)");
   return info;
 }
 
@@ -303,28 +385,61 @@ window.posevideo = {
     return {shown: state.totalShown, fps: state.shown.length, inferMs: state.inferMs.slice(),
       backend: info && info.backend, threads: info && info.threads, precision: info && info.precision,
       source: state.source, detections: state.detections || 0, lastPose: state.lastPose || null,
-      error: state.lastError || null, crossOriginIsolated: self.crossOriginIsolated};
+      error: state.lastError || null, crossOriginIsolated: self.crossOriginIsolated, stages: stageMeans(),
+      delegate: state.webcam && state.webcam.info ? state.webcam.info.delegate : null};
   },
-  // End to end, every frame of the example in order as fast as the pipeline goes:
-  // {fps, frames, seconds, inferMs (mean), skeletonMs (mean skeleton drawing on this thread)}.
-  async benchmark({frames = 300, warmup = 20} = {}) {
+  // End to end, every frame of a pose in order as fast as the pipeline goes: {fps, frames, seconds,
+  // inferMs (mean), skeletonMs (mean skeleton drawing on this thread)}. pose: the example when not
+  // given, else {name, base64} of a .pose file (read in this page as an upload is).
+  async benchmark({frames = 300, warmup = 20, pose = null} = {}) {
     await ready;
-    const pose = await loadExample();
-    await play(pose, {pace: "max", frames: warmup});
+    const source = pose ? prepare(fromBase64(pose.base64).buffer, pose.name) : await loadExample();
+    await play(source, {pace: "max", frames: warmup});
     const [before, inferBefore] = [state.totalShown, state.totalInferMs];
     const started = performance.now();
-    await play(pose, {pace: "max", frames});
+    await play(source, {pace: "max", frames});
     const seconds = (performance.now() - started) / 1000;
     stopAll();
     const shown = state.totalShown - before;
     // Skeleton cost alone, on the same frames (a separate pass, so it does not disturb the timing).
     const t0 = performance.now();
     for (let t = 0; t < 100; t++) {
-      const f = poseFrame(pose, t % pose.frames);
+      const f = poseFrame(source, t % source.frames);
       state.skeleton.rasterize(f.xy, f.conf, {layout: f.layout, size: state.size, box: f.box});
     }
     return {...this.stats(), fps: shown / seconds, frames: shown, seconds,
       inferMs: (state.totalInferMs - inferBefore) / shown,
       skeletonMs: (performance.now() - t0) / 100};
+  },
+  // The webcam end to end (camera -> landmarks -> place -> skeleton -> generator -> screen):
+  // startWebcam starts it (threads: the generator's WASM threads, 0 = as the page would), then
+  // webcamWindow measures `seconds` of it: {fps (frames shown a second), estimates (landmark results
+  // a second), frames, stages: mean ms of each stage over the window, camera: [w, h], delegate}.
+  async startWebcam({threads = 0} = {}) {
+    await ready;
+    if (threads) { // onnxruntime-web fixes its thread count when it starts: a new worker
+      const precision = state.generator.info.precision;
+      state.generator.worker.terminate();
+      state.generator = new Generator();
+      await state.generator.load(precision, "auto", threads, false);
+    }
+    state.webcamRun = webcam().catch((error) => showError(error.message));
+  },
+  async webcamWindow({seconds = 20, stop = true} = {}) {
+    const shown = state.totalShown, detections = state.detections;
+    const totals = Object.fromEntries(Object.entries(state.stageTotals).map(([k, v]) => [k, {...v}]));
+    const started = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    const elapsed = (performance.now() - started) / 1000;
+    const stages = Object.fromEntries(Object.entries(state.stageTotals).map(([k, v]) => {
+      const b = totals[k] || {sum: 0, n: 0};
+      return [k, (v.sum - b.sum) / Math.max(v.n - b.n, 1)];
+    }));
+    const result = {...this.stats(), fps: (state.totalShown - shown) / elapsed, estimates: (state.detections - detections) / elapsed,
+      frames: state.totalShown - shown, seconds: elapsed, stages, camera: [state.webcam.width, state.webcam.height]};
+    if (!stop) return result; // left running (a screenshot of the live page)
+    stopAll();
+    await state.webcamRun;
+    return result;
   },
 };

@@ -1,17 +1,18 @@
-"""Poses for the page: a .pose file -> what the JavaScript draws, in the renderer's frame.
+"""Poses for the page, in Python: the reference the page's JavaScript is tested against.
 
-The page gets, per pose frame, the reduced layout's 178 points in pixels of the source, their
-confidence and the square crop box (x0, y0, side) the skeleton image is cut from. Converting here,
-in Python, keeps one implementation of the layouts (`posevideo.pose`) and of the crop boxes
-(`posevideo.pose.framing`); the page only draws. The webcam path, which never reaches Python, does
-the same steps in JavaScript (app.js, `placeLive`) from the same constants (`page_config`).
+The page reads `.pose` files itself (posevideo/web/posefile.js `preparePose`): per pose frame the
+reduced layout's 178 points in pixels of the source, their confidence, and the square crop box
+(x0, y0, side) the skeleton image is cut from. `pose_arrays` here does the same steps with the pose
+core (`posevideo.pose`: layouts, retargeting, hands at rest, framing); tests/test_web_static.py
+checks the two agree. `pose_json` still serves the old `/api/pose` and `/api/example` routes of
+`posevideo serve`, and `page_config` the constants the page shares with Python (config.json).
 
 Placement: a renderer learned one person at one place in its crops. When the export carries that
 placement (the checkpoint's training statistics), a pose from elsewhere is moved onto it first:
 rebuilt on the person's body when the placement holds its body profile (`posevideo.pose.retarget`,
-what `render --retarget full` does), else normalized by its own shoulders and denormalized with the
-person's, and cut with the person's median training box. Without it (an untrained model), the pose keeps its own
-framing and gets person-centred boxes as `prepare` makes them.
+what `render --retarget full` does), else moved by its shoulders (`--retarget place`), and cut with
+the person's median training box. Without it (an untrained model), the pose keeps its own framing
+and gets person-centred boxes as `prepare` makes them. Missing hands are then drawn at rest.
 """
 from __future__ import annotations
 
@@ -24,9 +25,10 @@ LAYOUT = "reduced"
 
 def pose_arrays(path: str | Path, placement: dict | None = None):
     """(xy (T, K, 2) source pixels, conf (T, K), boxes (T, 3), fps, (width, height)) of a .pose file,
-    in the reduced layout, placed for the renderer. InputError for anything the pose core rejects."""
+    in the reduced layout, placed for the renderer, missing hands at rest. InputError for anything
+    the pose core rejects. The page does the same in JavaScript (posefile.js preparePose; tested equal)."""
     from posevideo.errors import InputError
-    from posevideo.pose import NormStats, arrays, place_by_shoulders, read_pose, shoulder_indices, to_layout
+    from posevideo.pose import NormStats, arrays, read_pose, rest_hands, to_layout
 
     pose = to_layout(read_pose(path), LAYOUT, path=path)
     xy, conf = arrays(pose)
@@ -34,15 +36,20 @@ def pose_arrays(path: str | Path, placement: dict | None = None):
         raise InputError(path, "has no frames", "Pass a .pose file with at least one frame.")
     fps = float(pose.body.fps) or 25.0
     size = (int(pose.header.dimensions.width), int(pose.header.dimensions.height))
+    shapes = None
     if placement:
+        from posevideo.pose.retarget import BodyProfile, retarget_pose
+
         target = NormStats(center=np.asarray(placement["center"], np.float64), scale=float(placement["scale"]))
-        if placement.get("profile"):  # rebuilt on the trained person's body, as `render` does by default
-            from posevideo.pose.retarget import BodyProfile, retarget_pose
-            xy, conf, _ = retarget_pose(xy, conf, BodyProfile.from_dict(placement["profile"]), target, mode="full",
-                                        fps=fps, path=path)
-        else:
-            xy = place_by_shoulders(xy, conf, LAYOUT, target, path=path)
-        xy = np.where(conf[..., None] > 0, xy, 0).astype(np.float32)
+        # Rebuilt on the trained person's body when the export has its profile, as `render` does by
+        # default; else moved by the shoulders (render's --retarget place).
+        profile = BodyProfile.from_dict(placement["profile"]) if placement.get("profile") else None
+        xy, conf, _ = retarget_pose(xy, conf, profile, target, mode="full" if profile else "place", fps=fps, path=path)
+        shapes = profile.hand_shape if profile is not None else None
+    # The renderer was trained on people with hands: a missing one is drawn at rest (as `render`).
+    xy, conf = rest_hands(xy, conf, shapes=shapes)
+    xy = np.where(conf[..., None] > 0, xy, 0).astype(np.float32)
+    if placement:
         boxes = np.tile(np.asarray(placement["box"], np.float32), (len(xy), 1))
         size = (int(placement["width"]), int(placement["height"]))
     else:

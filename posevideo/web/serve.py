@@ -1,16 +1,14 @@
 """`posevideo serve`: a small HTTP server for the browser demo, on 127.0.0.1 unless told otherwise.
 
-It serves, and only serves:
-    /                      the page (index.html) and its own JS files from this folder
-    /node_modules/...      the npm assets setup.sh installed here (onnxruntime-web, @mediapipe/holistic)
-    /model/...             the exported renderer (model.json, model.onnx, model.fp16.onnx)
-    /skeleton_spec.json    the skeleton spec the page draws by
-    /api/config            constants the page shares with Python (the crop rule)
+It serves the page's files in the URL layout of posevideo/web/static.py (the same folder that
+`posevideo export --web DIR` writes for any static host), and two routes of Python's own that the
+page no longer needs (it reads .pose files itself), kept as a reference and for scripts:
     /api/example           the bundled example pose, in the reduced layout, as JSON
     /api/pose              POST a .pose file: the same JSON, or {"error": ...} naming the problem
 
 Every response carries COOP/COEP headers: they make the page cross-origin isolated, which is what
-lets onnxruntime-web use SharedArrayBuffer, hence WASM threads (FINDINGS.md).
+lets onnxruntime-web use SharedArrayBuffer, hence WASM threads (FINDINGS.md). A plain static host
+has no such headers: the page then runs onnxruntime-web on one thread (README, BENCHMARKS).
 """
 from __future__ import annotations
 
@@ -26,13 +24,11 @@ from urllib.parse import unquote, urlparse
 
 from posevideo.errors import InputError
 from posevideo.renderer.predict import DEFAULT_RENDERER as DEFAULT_MODEL
+from posevideo.web.static import NODE_MODULES, WEB, check_assets, site_files  # noqa: F401 (for callers)
 
-WEB = Path(__file__).parent
-NODE_MODULES = WEB / "node_modules"
-# Only these npm folders are reachable: the page needs nothing else, and a server should not list
-# a whole node_modules tree.
-NPM_ASSETS = ("onnxruntime-web/dist", "@mediapipe/holistic")
-PAGE_FILES = {"index.html", "app.js", "skeleton.js", "worker.js", "webcam.js", "retarget.js", "style.css"}
+# The npm packages the page loads files of (the files themselves: static.NPM_FILES).
+NPM_ASSETS = ("onnxruntime-web/dist", "@mediapipe/tasks-vision")
+
 MAX_UPLOAD = 200 * 1024 * 1024
 
 mimetypes.add_type("text/javascript", ".mjs")
@@ -40,13 +36,15 @@ mimetypes.add_type("text/javascript", ".js")
 mimetypes.add_type("application/wasm", ".wasm")
 for _binary in (".onnx", ".data", ".binarypb", ".tflite"):
     mimetypes.add_type("application/octet-stream", _binary)
+mimetypes.add_type("application/octet-stream", ".task")
+mimetypes.add_type("application/octet-stream", ".pose")
 
 
 class Handler(SimpleHTTPRequestHandler):
     """Maps the URL space above onto files; anything else is 404."""
 
-    def __init__(self, *args, model_dir: Path, placement: dict | None, **kwargs):
-        self.model_dir = model_dir
+    def __init__(self, *args, files: dict, placement: dict | None, **kwargs):
+        self.files = files
         self.placement = placement
         super().__init__(*args, directory=str(WEB), **kwargs)
 
@@ -67,20 +65,15 @@ class Handler(SimpleHTTPRequestHandler):
         missing = str(WEB / "__not_found__")
         if any(p in (".", "..") for p in parts):
             return missing
-        if not parts:
-            return str(WEB / "index.html")
-        if parts[0] == "node_modules":
-            rel = "/".join(parts[1:])
-            if not any(rel == asset or rel.startswith(asset + "/") for asset in NPM_ASSETS):
-                return missing
-            return str(NODE_MODULES.joinpath(*parts[1:]))
-        if parts[0] == "model":
-            return str(self.model_dir.joinpath(*parts[1:])) if len(parts) > 1 else missing
-        if parts == ["skeleton_spec.json"]:
-            return str(WEB.parent / "skeleton_spec.json")
-        if len(parts) == 1 and parts[0] in PAGE_FILES:
-            return str(WEB / parts[0])
-        return missing
+        source = self.files.get("/".join(parts) or "index.html")
+        if source is None:
+            return missing
+        if isinstance(source, bytes):  # made in memory (config.json): one small file in the temp folder
+            cached = Path(tempfile.gettempdir()) / f"posevideo-serve-{hash(source) & 0xffffffff:x}"
+            if not cached.exists():
+                cached.write_bytes(source)
+            return str(cached)
+        return str(source)
 
     def send_head(self):
         # A NUL byte (`/model/%00`) makes open() raise ValueError, which the base class does not
@@ -100,10 +93,6 @@ class Handler(SimpleHTTPRequestHandler):
             from posevideo.web.poses import example_pose_json
 
             return self._json(example_pose_json(self.placement))
-        if route == "/api/config":
-            from posevideo.web.poses import page_config
-
-            return self._json(page_config())
         return super().do_GET()
 
     def do_POST(self):
@@ -139,24 +128,15 @@ class Handler(SimpleHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def check_assets() -> None:
-    """InputError if setup.sh has not installed the npm assets the page loads."""
-    for asset in NPM_ASSETS:
-        if not (NODE_MODULES / asset).is_dir():
-            raise InputError(NODE_MODULES / asset, "the web page's npm assets are not installed",
-                             "Run ./setup.sh (it runs npm ci in posevideo/web).")
-
-
 def make_server(model_dir: str | Path, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
     """A server bound to host:port (port 0 picks a free one: see `server.server_address`)."""
     from posevideo.export import read_export
 
     model_dir = Path(model_dir).resolve()
     description = read_export(model_dir)
-    check_assets()
+    files = site_files(model_dir)
     try:
-        server = ThreadingHTTPServer((host, port), partial(Handler, model_dir=model_dir,
-                                                           placement=description.get("placement")))
+        server = ThreadingHTTPServer((host, port), partial(Handler, files=files, placement=description.get("placement")))
     except OSError as error:
         raise InputError(f"{host}:{port}", f"cannot listen there ({error.strerror})",
                          "Pick another --port (or stop what is using this one).") from error

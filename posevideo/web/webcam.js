@@ -1,48 +1,57 @@
-// The webcam path: MediaPipe Holistic (the npm package's models, served locally) runs on the camera
-// in this page; its landmarks become a holistic pose in pixels of the camera frame, then the reduced
-// layout (skeleton.js), then are placed in the renderer's frame as Python places .pose files
-// (posevideo/web/poses.py): the same constants, with the time smoothing done online.
+// The webcam path: camera frames -> MediaPipe Tasks landmarkers in two workers (estimator.js) -> a
+// holistic pose in pixels of the camera frame -> the reduced layout (skeleton.js) -> low-passed in
+// time as Python smooths extracted poses (LowPass) -> placed in the renderer's frame as Python places
+// .pose files (posevideo/web/poses.py; rebuilt on the trained body when the export has its profile)
+// -> hands at rest where a hand is missing. With no one in view, the trained person at rest.
 
 import {retargetPose} from "./retarget.js";
+import {restHands} from "./posefile.js";
 
-const HOLISTIC = "/node_modules/@mediapipe/holistic/";
 // Live retargeting rebuilds each camera frame on the trained body with the frames just before it
 // (the input's own proportions and mean face come from them): about a second at webcam rates.
 export const LIVE_WINDOW = 15;
-const HOLISTIC_POINTS = 543; // POSE 33, FACE 468, LEFT_HAND 21, RIGHT_HAND 21 (the spec's holistic order)
 
-function loadScript(src) {
-  return new Promise((resolve, reject) => {
-    if (document.querySelector(`script[src="${src}"]`)) return resolve();
-    const script = document.createElement("script");
-    script.src = src;
-    script.onload = resolve;
-    script.onerror = () => reject(new Error(`could not load ${src}`));
-    document.head.appendChild(script);
-  });
+class Calls {
+  constructor(url) {
+    this.worker = new Worker(url); // a classic worker: see estimator.js
+    this.pending = new Map();
+    this.nextId = 1;
+    this.worker.onmessage = ({data}) => {
+      const call = this.pending.get(data.id);
+      if (!call) return;
+      this.pending.delete(data.id);
+      if (data.type === "error") call.reject(new Error(data.message));
+      else call.resolve(data);
+    };
+  }
+
+  call(message, transfer = []) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, {resolve, reject});
+      this.worker.postMessage({...message, id}, transfer);
+    });
+  }
 }
 
 export class Webcam {
   constructor(video) {
     this.video = video;
-    this.holistic = null;
-    this.results = null;
+    this.estimators = null;
   }
 
   async start() {
     if (!navigator.mediaDevices) throw new Error("this page has no camera access (serve it from 127.0.0.1 or https)");
-    this.stream = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}, audio: false});
+    // ideal, not exact: a camera keeps its own frame shape (exact sizes make Chromium crop to them).
+    this.stream = await navigator.mediaDevices.getUserMedia({video: {width: {ideal: 640}, height: {ideal: 480}}, audio: false});
     this.video.srcObject = this.stream;
     await this.video.play();
-    if (!this.holistic) {
-      await loadScript(HOLISTIC + "holistic.js");
-      // eslint-disable-next-line no-undef
-      this.holistic = new Holistic({locateFile: (file) => HOLISTIC + file});
-      // model_complexity 1: the model the npm package and mediapipe 0.10.21's wheel both carry.
-      this.holistic.setOptions({modelComplexity: 1, smoothLandmarks: true, refineFaceLandmarks: false,
-        minDetectionConfidence: 0.5, minTrackingConfidence: 0.5});
-      this.holistic.onResults((results) => { this.results = results; });
-      await this.holistic.initialize();
+    if (!this.estimators) {
+      // Two workers on each frame at once: the body in one, both hands in the other.
+      this.estimators = [new Calls("estimator.js"), new Calls("estimator.js")];
+      const infos = await Promise.all([this.estimators[0].call({type: "load", parts: ["pose"]}),
+        this.estimators[1].call({type: "load", parts: ["hand"]})]);
+      this.info = infos[0];
     }
   }
 
@@ -54,31 +63,127 @@ export class Webcam {
   get width() { return this.video.videoWidth; }
   get height() { return this.video.videoHeight; }
 
-  // One camera frame through Holistic -> {xy (543 * 2) camera pixels, conf (543), ms}.
+  // The newest camera frame through the landmarkers -> {xy (543 * 2) camera pixels, conf (543),
+  // found, ms: {grab, pose, hands, total}, grabbed: the frame's time (performance.now())}.
   async detect() {
-    const started = performance.now();
-    this.results = null;
-    await this.holistic.send({image: this.video});
-    return {...toHolistic(this.results || {}, this.width, this.height), ms: performance.now() - started};
+    const grabbed = performance.now();
+    const image = await createImageBitmap(this.video);
+    const copy = await createImageBitmap(image);
+    const grab = performance.now() - grabbed;
+    const [a, b] = await Promise.all([this.estimators[0].call({type: "detect", image, t: grabbed}, [image]),
+      this.estimators[1].call({type: "detect", image: copy, t: grabbed}, [copy])]);
+    const merged = toHolistic({...a, hands: b.hands});
+    return {...merged, grabbed, ms: {...a.ms, ...b.ms, grab, total: performance.now() - grabbed}};
   }
 }
 
-// Landmarks -> holistic layout as pose-format's load_holistic makes it: x, y in pixels; body conf is
-// the landmark's visibility, face and hand points conf 1 when the part was found, else all 0.
-export function toHolistic(results, width, height) {
+const HOLISTIC_POINTS = 543; // the spec's holistic order: POSE 33, FACE 468, LEFT_HAND 21, RIGHT_HAND 21
+const LEFT = 501, RIGHT = 522;
+const LEFT_WRIST = 15, RIGHT_WRIST = 16; // MediaPipe PoseLandmark
+
+// The landmarkers' parts -> a holistic pose as pose-format's load_holistic makes it: x, y in pixels;
+// body conf = visibility, hand points conf 1 when found, else all 0; the face all 0 (no face
+// landmarker: placing the pose fills the trained person's mean face, as for a frame without a face). Each hand goes to the
+// side whose body wrist is nearer (Holistic crops hands from the body's wrists); with no body, by
+// the hand model's handedness, which assumes a mirrored (selfie) image.
+export function toHolistic({width, height, pose, hands}) {
   const xy = new Float32Array(2 * HOLISTIC_POINTS);
   const conf = new Float32Array(HOLISTIC_POINTS);
-  const parts = [[results.poseLandmarks, 0, 33, true], [results.faceLandmarks, 33, 468, false],
-    [results.leftHandLandmarks, 501, 21, false], [results.rightHandLandmarks, 522, 21, false]];
-  for (const [landmarks, offset, count, visibility] of parts) {
-    if (!landmarks) continue;
+  const put = (landmarks, offset, count, visibility) => {
     for (let i = 0; i < count && i < landmarks.length; i++) {
       xy[2 * (offset + i)] = landmarks[i].x * width;
       xy[2 * (offset + i) + 1] = landmarks[i].y * height;
       conf[offset + i] = visibility ? (landmarks[i].visibility ?? 1) : 1;
     }
+  };
+  if (pose) put(pose, 0, 33, true);
+  const found = {pose: Boolean(pose), left: false, right: false};
+  for (const {landmarks, label} of hands) {
+    let side;
+    if (pose) {
+      const d = (w) => Math.hypot(landmarks[0].x - pose[w].x, (landmarks[0].y - pose[w].y) * height / width);
+      side = d(LEFT_WRIST) <= d(RIGHT_WRIST) ? "left" : "right";
+    } else {
+      side = label === "Left" ? "right" : "left";
+    }
+    if (found[side]) continue; // two hands on one side: the first (more confident) one
+    found[side] = true;
+    put(landmarks, side === "left" ? LEFT : RIGHT, 21, false);
   }
-  return {xy, conf};
+  return {xy, conf, found};
+}
+
+// --- smoothing -------------------------------------------------------------------------------------
+
+// Butterworth low-pass of order 2 as scipy.signal.butter(2, cutoff, fs=fps) makes it (bilinear
+// transform, pre-warped): b (3), a (3) with a[0] = 1.
+export function butter2(cutoffHz, fps) {
+  const k = Math.tan(Math.PI * cutoffHz / fps);
+  const norm = 1 / (1 + Math.SQRT2 * k + k * k);
+  const b0 = k * k * norm;
+  return {b: [b0, 2 * b0, b0], a: [1, 2 * (k * k - 1) * norm, (1 - Math.SQRT2 * k + k * k) * norm]};
+}
+
+// Python smooths an extracted pose with a zero-phase 6 Hz Butterworth low-pass (posevideo/pose/motion.py
+// smooth, capped at fps / 2.5 as extract does); live, the future is not there, so this runs the same
+// filter forwards only (scipy sosfilt; the backward pass of sosfiltfilt is what a live page cannot
+// do). Each point starts from rest at its first value (sosfilt_zi) and again after it was missing.
+// fps: the rate frames arrive at now (the coefficients follow it).
+export class LowPass {
+  constructor(points, cutoffHz = 6.0) {
+    this.cutoff = cutoffHz;
+    this.z = new Float64Array(points * 2 * 2); // per coordinate: the two delays of the transposed direct form II
+    this.live = new Uint8Array(points);
+  }
+
+  filter(xy, conf, fps) {
+    const {b, a} = butter2(Math.min(this.cutoff, fps / 2.5), fps);
+    const out = new Float32Array(xy.length);
+    for (let k = 0; k < conf.length; k++) {
+      if (!(conf[k] > 0)) { this.live[k] = 0; continue; }
+      for (let d = 0; d < 2; d++) {
+        const i = 2 * k + d, x = xy[i], z = 2 * i;
+        if (!this.live[k]) { this.z[z] = x * (1 - b[0]); this.z[z + 1] = x * (b[2] - a[2]); }
+        const y = b[0] * x + this.z[z];
+        this.z[z] = b[1] * x - a[1] * y + this.z[z + 1];
+        this.z[z + 1] = b[2] * x - a[2] * y;
+        out[i] = y;
+      }
+      this.live[k] = 1;
+    }
+    return out;
+  }
+}
+
+// --- the person at rest ----------------------------------------------------------------------------
+
+// The trained person standing at rest, from the export's placement (its body profile, shoulder
+// widths around the shoulder midpoint): arms straight down at the profile's bone lengths, the mean
+// face and hips, rest hands; in the person's video pixels. null without a profile.
+export function restPose(placement, restHand) {
+  const profile = placement && placement.profile;
+  if (!profile || !profile.face || !profile.hips) return null;
+  const K = 178;
+  const xy = new Float32Array(2 * K), conf = new Float32Array(K);
+  const set = (i, x, y) => { xy[2 * i] = x; xy[2 * i + 1] = y; conf[i] = 1; };
+  const length = (bone, side, fallback) => (bone && bone[side] != null ? bone[side] : fallback);
+  for (const [side, s, sign] of [["left", 0, 1], ["right", 1, -1]]) {
+    const upper = length(profile.upper_arm, side, 0.6), fore = length(profile.forearm, side, 0.5);
+    set(s, sign * 0.5, 0);                      // shoulder
+    set(2 + s, sign * 0.55, upper);             // elbow, a little outwards
+    set(4 + s, sign * 0.55, upper + fore);      // wrist
+    set(6 + s, profile.hips[s][0], profile.hips[s][1]);
+  }
+  profile.face.forEach(([x, y], i) => set(8 + i, x, y));
+  const shapes = {left: profile.hand_shape.left || restHand.left, right: profile.hand_shape.right || restHand.right};
+  const rested = restHands(xy, conf, 1, shapes);
+  const {center, scale} = placement;
+  const out = new Float32Array(2 * K);
+  for (let i = 0; i < K; i++) {
+    out[2 * i] = rested.xy[2 * i] * scale + center[0];
+    out[2 * i + 1] = rested.xy[2 * i + 1] * scale + center[1];
+  }
+  return {xy: out, conf: rested.conf, box: placement.box};
 }
 
 // Online version of poses.py's placement for a live reduced pose: shoulder midpoint and width are

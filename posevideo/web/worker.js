@@ -6,17 +6,23 @@
 //               (precision: "float32" | "float16", the file of model.json to run)
 //               {type: "frame", id, rgba: Uint8ClampedArray (S*S*4)}   skeleton image from a canvas
 //               {type: "raw", id, input: Float32Array (3*S*S)}         for tests: the model's own units
+//               {type: "reset", id}                                     a new source: forget the previous frame
+// A model with a second input named `previous` (same shape as the skeleton input) gets the generator's
+// own previous output there (zeros for the first frame after a load or reset): the renderer-v2
+// contract for temporally consistent models. Single-input models are fed as before.
 // Every message carries an id; the reply to it carries the same id.
 // Messages out: {type: "ready", backend, threads, size, loadMs}
 //               {type: "frame", id, rgba, ms}   generated frame, RGBA for putImageData; ms = inference
 //               {type: "raw", id, output: Float32Array, ms}
 //               {type: "error", message}
 
-const ORT = "/node_modules/onnxruntime-web/dist/";
+// Relative to this file, so the page works under any path of a static host.
+const ORT = new URL("node_modules/onnxruntime-web/dist/", self.location).href;
 let ort = null;
 let session = null;
 let size = 0;
 let inputName = "skeleton";
+let previous = null; // Float32Array (3*S*S): the last output, when the model has a `previous` input
 
 async function pickBackend(wanted) {
   if (wanted === "wasm") return "wasm";
@@ -25,7 +31,8 @@ async function pickBackend(wanted) {
   return adapter ? "webgpu" : "wasm";
 }
 
-async function load({url, backend, precision, threads}) {
+async function load({url, backend, precision, threads, spinning = true}) {
+  self.spinning = spinning;
   const started = performance.now();
   if (session) await session.release(); // switching precision: free the old weights first
   const chosen = await pickBackend(backend || "auto");
@@ -42,8 +49,13 @@ async function load({url, backend, precision, threads}) {
   session = await ort.InferenceSession.create(bytes, {
     executionProviders: [chosen],
     graphOptimizationLevel: "all",
+    // Threads that wait for work spin by default; on a small shared CPU (the webcam's landmarkers
+    // run beside this worker) spinning takes the cores the other work needs.
+    extra: {session: {intra_op: {allow_spinning: self.spinning === false ? "0" : "1"}}},
   });
-  return {backend: chosen, threads: ort.env.wasm.numThreads, size, loadMs: performance.now() - started};
+  previous = session.inputNames.includes("previous") ? new Float32Array(3 * size * size) : null;
+  return {backend: chosen, threads: ort.env.wasm.numThreads, size, loadMs: performance.now() - started,
+    inputs: session.inputNames};
 }
 
 // RGBA uint8 (S, S, 4) -> float32 (1, 3, S, S) in [-1, 1], the model's input (model.json).
@@ -74,9 +86,12 @@ function toRGBA(output) {
 async function run(input) {
   const started = performance.now();
   const tensor = new ort.Tensor("float32", input, [1, 3, size, size]);
-  const results = await session.run({[inputName]: tensor});
+  const feeds = {[inputName]: tensor};
+  if (previous) feeds.previous = new ort.Tensor("float32", previous, [1, 3, size, size]);
+  const results = await session.run(feeds);
   const output = results[session.outputNames[0]];
   const data = output.location === "cpu" ? output.data : await output.getData();
+  if (previous) previous = Float32Array.from(data);
   return {data, ms: performance.now() - started};
 }
 
@@ -88,6 +103,9 @@ async function handle(message) {
       const {data, ms} = await run(toInput(message.rgba));
       const rgba = toRGBA(data);
       self.postMessage({type: "frame", id: message.id, rgba, ms}, [rgba.buffer]);
+    } else if (message.type === "reset") {
+      if (previous) previous.fill(0);
+      self.postMessage({type: "reset", id: message.id});
     } else if (message.type === "raw") {
       const {data, ms} = await run(message.input);
       const output = new Float32Array(data);
