@@ -6,7 +6,9 @@
 #   1. `esn` on the Obama weekly address (issue 12 §4: the first real person), ~6 minutes;
 #   2. `small` on the same person (what a browser runs);
 #   3. `small` on the synthetic speaker of seed 0 with the new crop margins (the shipped default,
-#      retrained without black borders).
+#      retrained without black borders);
+#   4. (RUNS=sign_small) `small` on the same speaker's speech and signing (`synth-speaker --signing`,
+#      .devcarry/bank_sign), for other people's sign-language poses.
 # Carries (all git-ignored): .devcarry/bank_obama and .devcarry/bank660 (`posevideo pack-frames`),
 # .devcarry/poses (the .pose files to render) and .whl (pose-format's wheel, missing there). Made on
 # the CPU machine with
@@ -47,13 +49,14 @@ for run in $RUNS; do
         obama_esn) train obama_esn bank_obama $ESN $((${ESN_STEPS:-11000} / SCALE)) & ;;
         obama_small) train obama_small bank_obama small $((9000 / SCALE)) & ;;
         synth_small) train synth_small bank660 small $((${SYNTH_STEPS:-16000} / SCALE)) & ;;
+        sign_small) train sign_small bank_sign small $((${SYNTH_STEPS:-16000} / SCALE)) & ;;
     esac
 done
 wait
 echo "training done in $(( $(date +%s) - start )) s"
 
 for run in $RUNS; do
-    bank=bank_obama; [ $run = synth_small ] && bank=bank660
+    bank=bank_obama; [ $run = synth_small ] && bank=bank660; [ $run = sign_small ] && bank=bank_sign
     "${PV[@]}" evaluate renderer --model $R/$run --data .devcarry/$bank --split test --json $OUT/$run.eval.json \
         --sheet $OUT/renders/$run.eval-sheet.jpg --batch 64 2>&1 | tr '\r' '\n' | grep -v '%|' | tail -n 12
     cp "$(ls -d $R/$run/progress/* | tail -n 1)" $OUT/renders/$run.progress.jpg 2>/dev/null
@@ -65,7 +68,7 @@ done
 # the small ones come back and render on the CPU machine. Retargeting as `render` does by default.
 # The GPU machine has no PyAV: frames go to mp4 (MPEG-4 part 2, near lossless) through OpenCV, the
 # drawn pose (what `render --drawn-out` writes) beside it, for `posevideo evaluate consistency`.
-timeout 150 python3 - "$R/obama_esn" "$OUT/renders" <<'PY'
+[[ " $RUNS " == *" obama_esn "* ]] && timeout 150 python3 - "$R/obama_esn" "$OUT/renders" <<'PY'
 import sys, time
 from pathlib import Path
 import cv2, numpy as np
