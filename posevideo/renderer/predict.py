@@ -366,11 +366,13 @@ def _pipeline(starts, draw, run, write, buffer, workers: int, total: int, progre
     from tqdm import tqdm
     bar = tqdm(total=total, desc="render", unit="frame", disable=not progress)
     if workers == 0:
-        for start in starts:
-            skeletons = draw(start, None)
-            write(start, skeletons, run(skeletons))
-            bar.update(len(skeletons))
-        bar.close()
+        try:
+            for start in starts:
+                skeletons = draw(start, None)
+                write(start, skeletons, run(skeletons))
+                bar.update(len(skeletons))
+        finally:
+            bar.close()  # ends the bar's line, so an error after it starts a line of its own
         return
     drawer = ThreadPoolExecutor(workers, thread_name_prefix="draw")
     encoders = [ThreadPoolExecutor(1, thread_name_prefix=f"encode{k}") for k in range(lanes)]
