@@ -160,7 +160,9 @@ def test_hands_are_drawn_in_front_of_the_chest(clip):
                 continue
             x, y = int(palm[0]), int(palm[1])
             colour = frame[y - 1:y + 2, x - 1:x + 2].reshape(-1, 3).mean(0)
-            assert np.abs(colour - skin).mean() < 25, (t, colour, skin, clothes)
+            # skin, not clothes (a shaded palm is up to ~26 levels off the base skin colour)
+            to_skin, to_clothes = np.abs(colour - skin).mean(), np.abs(colour - clothes).mean()
+            assert to_skin < 30 and to_skin < to_clothes, (t, colour, skin, clothes)
             checked += 1
     assert checked >= 10
 
