@@ -12,7 +12,7 @@
 //
 // Coordinates: flat arrays, xy (T * K * 2) pixels of the pose's video, conf (T * K) in [0, 1].
 
-import {retargetPose} from "./retarget.js";
+import {gaussianFilter1d, retargetPose} from "./retarget.js";
 
 // --- reading -----------------------------------------------------------------------------------------
 
@@ -276,20 +276,6 @@ function medianFilter(x, size) { // scipy.ndimage.median_filter, 1-D, mode "near
     for (let i = -half; i <= half; i++) w[i + half] = x[Math.min(Math.max(t + i, 0), n - 1)];
     w.sort();
     out[t] = w[half];
-  }
-  return out;
-}
-
-function gaussianFilter1d(x, sigma) { // scipy.ndimage.gaussian_filter1d, mode "nearest", truncate 4
-  const radius = Math.trunc(4 * sigma + 0.5);
-  const w = [];
-  for (let i = -radius; i <= radius; i++) w.push(Math.exp(-0.5 / (sigma * sigma) * i * i));
-  const total = w.reduce((s, v) => s + v, 0);
-  const out = new Float64Array(x.length);
-  for (let t = 0; t < x.length; t++) {
-    let s = 0;
-    for (let i = -radius; i <= radius; i++) s += x[Math.min(Math.max(t + i, 0), x.length - 1)] * (w[i + radius] / total);
-    out[t] = s;
   }
   return out;
 }

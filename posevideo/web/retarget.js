@@ -53,7 +53,7 @@ function percentile(values, q) { // np.percentile, method "linear"
 const mean = (values) => values.reduce((s, v) => s + v, 0) / values.length;
 const norm32 = (dx, dy) => f32(Math.sqrt(f32(f32(f32(dx) * f32(dx)) + f32(f32(dy) * f32(dy)))));
 
-function gaussianFilter1d(x, sigma) { // scipy.ndimage.gaussian_filter1d, mode "nearest", truncate 4
+export function gaussianFilter1d(x, sigma) { // scipy.ndimage.gaussian_filter1d, mode "nearest", truncate 4
   const radius = Math.trunc(4 * sigma + 0.5);
   const w = [];
   for (let i = -radius; i <= radius; i++) w.push(Math.exp(-0.5 / (sigma * sigma) * i * i));
