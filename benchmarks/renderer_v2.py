@@ -8,7 +8,8 @@ consistency half that runs back on a CPU machine (MediaPipe is not on the GPU ma
 `render` places each .pose on the trained person's body as `posevideo render` does (retarget full,
 hands at rest where missing), draws it, runs the generator (a temporal model frame by frame, each
 from its previous output, carried across batches) and writes the frames with OpenCV (mp4v: the GPU
-machine has no PyAV) beside the drawn pose (what `render --drawn-out` writes).
+machine has no PyAV) beside the drawn pose's arrays (`consistency` makes them the .pose that
+`render --drawn-out` writes).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 def render(run: str, poses: str, out: str) -> None:
     import cv2
     import torch
-    from posevideo.pose import arrays, make_pose, read_pose, to_layout, write_pose
+    from posevideo.pose import arrays, read_pose, to_layout
     from posevideo.renderer.predict import drawn_pose, generate, load_renderer, place
     from posevideo.skeleton import draw_skeletons
 
@@ -50,8 +51,10 @@ def render(run: str, poses: str, out: str) -> None:
             for frame in frames:
                 writer.write(np.ascontiguousarray(frame[..., ::-1]))
         writer.release()
-        write_pose(make_pose("reduced", *drawn_pose(placed, placed_conf, boxes, size, conf), fps, size, size),
-                   out_dir / f"{path.stem}.drawn.pose")
+        # The .pose header of the reduced layout comes from pose-format's holistic module, which imports
+        # MediaPipe (not on the GPU machine): the arrays go back, `consistency` writes the .pose.
+        drawn_xy, drawn_conf = drawn_pose(placed, placed_conf, boxes, size, conf)
+        np.savez(out_dir / f"{path.stem}.drawn.npz", xy=drawn_xy, conf=drawn_conf, fps=fps, size=size)
         print(f"{Path(run).name} {path.stem}: {len(xy)} frames in {time.perf_counter() - start:.1f} s", flush=True)
 
 
@@ -75,12 +78,18 @@ def summary(out: str) -> str:
 
 def consistency(dirs: list[str]) -> str:
     """MediaPipe on every <pose>.mp4 beside its <pose>.drawn.pose, a table a folder (a run)."""
+    from posevideo.pose import make_pose, write_pose
     from posevideo.renderer.consistency import consistency as judge, table
     lines = []
     for folder in map(Path, dirs):
         reports = {}
         for video in sorted(folder.glob("*.mp4")):
-            reports[video.stem] = judge(video, folder / f"{video.stem}.drawn.pose")["summary"]
+            drawn = folder / f"{video.stem}.drawn.pose"
+            if not drawn.exists():
+                with np.load(folder / f"{video.stem}.drawn.npz") as z:
+                    size = int(z["size"])
+                    write_pose(make_pose("reduced", z["xy"], z["conf"], float(z["fps"]), size, size), drawn)
+            reports[video.stem] = judge(video, drawn)["summary"]
         lines += [f"## {folder.name}", table(reports), ""]
     return "\n".join(lines)
 

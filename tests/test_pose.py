@@ -1,6 +1,8 @@
 """The pose core: .pose round trips through pose-format, layouts, normalization, time operations,
 and the errors a user sees for bad files."""
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -534,3 +536,22 @@ def test_one_holistic_to_reduced_rule_for_poses_and_arrays(holistic):
     np.testing.assert_allclose(got_xy[got_conf > 0], want_xy[want_conf > 0], atol=1e-4)
     one_xy, one_conf = L.reduce_arrays(xyz[3, :, :2], conf[3])  # one frame (K, 2) works the same
     np.testing.assert_array_equal(one_conf, want_conf[3])
+
+
+def test_holistic_header_file_is_pose_formats_and_needs_no_mediapipe(tmp_path):
+    """holistic_header.json holds exactly pose-format's holistic components (both point formats),
+    and writing a reduced .pose in a fresh interpreter never imports MediaPipe."""
+    from pose_format.utils.holistic import holistic_components
+    for point_format in ("XYZC", "XYC"):
+        want = holistic_components(point_format)
+        got = L._holistic_components(point_format)
+        assert [(c.name, c.points, [tuple(limb) for limb in c.limbs], [tuple(x) for x in c.colors], c.format)
+                for c in want] == [(c.name, c.points, c.limbs, c.colors, c.format) for c in got]
+    script = ("import sys, numpy as np\n"
+              "from posevideo.pose import make_pose, write_pose\n"
+              "write_pose(make_pose('reduced', np.zeros((2, 178, 2)), np.ones((2, 178)), 25.0, 64, 64), sys.argv[1])\n"
+              "print('mediapipe' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "r.pose")], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+    assert read_pose(tmp_path / "r.pose").body.data.shape == (2, 1, 178, 3)

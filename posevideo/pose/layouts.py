@@ -23,6 +23,8 @@ get confidence 0.
 from __future__ import annotations
 
 import functools
+import json
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -96,10 +98,27 @@ class Pair(NamedTuple):
 
 # --- headers -------------------------------------------------------------------------------------
 
+HOLISTIC_HEADER = Path(__file__).with_name("holistic_header.json")
+
+
 @functools.lru_cache(maxsize=4)
 def _holistic_components(point_format: str) -> tuple[PoseHeaderComponent, ...]:
-    from pose_format.utils.holistic import holistic_components  # imports mediapipe: only when needed
-    return tuple(holistic_components(point_format))
+    """pose-format's `holistic_components(point_format)`, read from `holistic_header.json`. pose-format
+    builds them from MediaPipe's connection lists, so writing any .pose would import MediaPipe, which
+    not every machine that renders has (the GPU machine has none). tests/test_pose.py checks the file
+    against pose-format; `write_holistic_header()` writes it again."""
+    components = json.loads(HOLISTIC_HEADER.read_text())["components"]
+    return tuple(PoseHeaderComponent(c["name"], c["points"], [tuple(limb) for limb in c["limbs"]],
+                                     [tuple(color) for color in c["colors"]], point_format) for c in components)
+
+
+def write_holistic_header(path: str | Path = HOLISTIC_HEADER) -> None:
+    """Write pose-format's holistic components (points, limbs, colours) as JSON (imports MediaPipe)."""
+    from pose_format.utils.holistic import holistic_components
+    components = [{"name": c.name, "points": list(c.points), "limbs": [list(limb) for limb in c.limbs],
+                   "colors": [list(color) for color in c.colors]} for c in holistic_components("XYZC")]
+    Path(path).write_text(json.dumps({"source": "pose_format.utils.holistic.holistic_components",
+                                      "components": components}, separators=(",", ":")) + "\n")
 
 
 def _subset(component: PoseHeaderComponent, points: list[str]) -> PoseHeaderComponent:

@@ -45,12 +45,14 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     window = (g[:, None] * g[None, :] / g.sum() ** 2).expand(3, 1, 11, 11)
     blur = lambda x: F.conv2d(x, window, groups=3)  # noqa: E731  'valid' windows only, as skimage crops
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    mu_a, mu_b = blur(a), blur(b)
-    # Sample (unbiased) variances, as skimage's default use_sample_covariance=True.
-    n = 11 * 11
-    var_a = (blur(a * a) - mu_a ** 2) * n / (n - 1)
-    var_b = (blur(b * b) - mu_b ** 2) * n / (n - 1)
-    cov = (blur(a * b) - mu_a * mu_b) * n / (n - 1)
+    # Full float32 on a GPU too: TF32's 10-bit mantissa on squares of 0-255 values would swamp c2.
+    with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+        mu_a, mu_b = blur(a), blur(b)
+        # Sample (unbiased) variances, as skimage's default use_sample_covariance=True.
+        n = 11 * 11
+        var_a = (blur(a * a) - mu_a ** 2) * n / (n - 1)
+        var_b = (blur(b * b) - mu_b ** 2) * n / (n - 1)
+        cov = (blur(a * b) - mu_a * mu_b) * n / (n - 1)
     s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
     return s.flatten(1).mean(1)
 
@@ -129,14 +131,14 @@ def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker:
     metrics: dict[str, float] = {}
     per_frame_psnr = np.zeros(len(pick))
     sums = {f"{m}_{r}": [] for m in ("psnr", "ssim") for r in ("frame", "hands", "face")}
-    for i in range(0, len(pick), 64):
-        out = torch.from_numpy(outputs[i:i + 64]).permute(0, 3, 1, 2).float()
-        gt = torch.from_numpy(targets[i:i + 64]).permute(0, 3, 1, 2).float()
+    for i in range(0, len(pick), 64):  # scored on the model's device: SSIM on a CPU is the slow part
+        out = torch.from_numpy(outputs[i:i + 64]).to(device).permute(0, 3, 1, 2).float()
+        gt = torch.from_numpy(targets[i:i + 64]).to(device).permute(0, 3, 1, 2).float()
         p = psnr(out, gt)
-        per_frame_psnr[i:i + 64] = p.numpy()
+        per_frame_psnr[i:i + 64] = p.cpu().numpy()
         sums["psnr_frame"].append(p)
         sums["ssim_frame"].append(ssim(out, gt))
-        boxes = torch.from_numpy(regions[i:i + 64])
+        boxes = torch.from_numpy(regions[i:i + 64]).to(device)
         for name, which in (("hands", [0, 1]), ("face", [2])):
             for r in which:
                 seen = boxes[:, r, 0] >= -0.5
@@ -145,7 +147,7 @@ def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker:
                     sums[f"psnr_{name}"].append(psnr(a, b))
                     sums[f"ssim_{name}"].append(ssim(a, b))
     for key, parts in sums.items():
-        metrics[key] = float(torch.cat(parts).mean()) if parts else None  # None: no region seen
+        metrics[key] = float(torch.cat(parts).mean().cpu()) if parts else None  # None: no region seen
 
     # Temporal flicker: consecutive frames of the same interval.
     same = clip[1:] == clip[:-1]
