@@ -1,15 +1,15 @@
 """Audio in and out, and speech2gesture's log-mel features.
 
-Everything here is 16 kHz mono float32 in [-1, 1] unless a function says otherwise.
+Everything here is 16 kHz mono float32 in [-1, 1] unless a function says otherwise. PyAV and
+soundfile are imported where a file is read or written, so the constants and the log-mel import on
+machines without them (the GPU machines: `posevideo.gestures.features`, `render` without audio).
 """
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
-import av
 import numpy as np
-import soundfile
 
 from posevideo.errors import InputError
 from posevideo.files import atomic_output
@@ -26,6 +26,7 @@ N_FFT, WIN_LENGTH, HOP_LENGTH, N_MELS, F_MIN, F_MAX, LOG_EPS = 512, 400, 160, 64
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Decode any file that soundfile or PyAV reads (wav, flac, mp3, m4a, a video's audio track)
     to mono float32 at `sample_rate`. Shape (samples,)."""
+    import soundfile
     path = Path(path)
     if not path.exists():
         raise InputError(path, "no such file", "Check the path.")
@@ -63,6 +64,7 @@ def _finite(audio: np.ndarray, rate: int, path: Path) -> np.ndarray:
 
 
 def _decode_with_pyav(path: Path) -> tuple[np.ndarray, int]:
+    import av
     try:
         container = av.open(str(path))
     except av.error.FFmpegError as error:
@@ -90,6 +92,7 @@ def _decode_with_pyav(path: Path) -> tuple[np.ndarray, int]:
 
 def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
     """Write mono float audio as 16-bit PCM wav, atomically."""
+    import soundfile
     with atomic_output(path) as tmp:
         soundfile.write(str(tmp), np.asarray(audio, dtype=np.float32), sample_rate, subtype="PCM_16", format="WAV")
 

@@ -16,22 +16,14 @@ import numpy as np
 import torch
 from torch import nn
 
-# posevideo.audio.SAMPLE_RATE, repeated: this module must import without PyAV and soundfile (the GPU
-# machines that train gesture models have neither); tests/test_gestures_features.py checks they agree.
-SAMPLE_RATE = 16000
-N_FFT = 512
-WIN_LENGTH = 400
-HOP_LENGTH = 160
-N_MELS = 64
-LOG_EPS = 1e-6
+from posevideo.audio import HOP_LENGTH, LOG_EPS, N_FFT, N_MELS, SAMPLE_RATE, WIN_LENGTH, mel_matrix  # noqa: F401
+
 POSE_FPS = 15
 AUDIO_FPS = SAMPLE_RATE // HOP_LENGTH  # 100 log-mel frames a second
 
 
 def mel_filters() -> np.ndarray:
     """(257, 64) TensorFlow mel matrix, the one `posevideo.audio.log_mel` uses."""
-    from posevideo.audio import mel_matrix  # imported here: posevideo.audio needs PyAV and soundfile
-
     return mel_matrix(SAMPLE_RATE)
 
 
