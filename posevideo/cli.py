@@ -292,6 +292,18 @@ def presets():
               help="The generator also takes its previous output frame (trained on consecutive pairs; ONNX input 'previous').")
 @click.option("--temporal-d", type=click.FloatRange(0), default=None,
               help="With --temporal: weight of the frame-pair discriminator's GAN loss (default 1; 0: none).")
+@click.option("--upsample-from", type=click.Path(exists=True), default=None,
+              help="Two stages (pix2pixHD): this renderer run at half --size is the first stage, an Enhancer "
+                   "brings its frames to --size (e.g. --size 512 --upsample-from RUN256).")
+@click.option("--stages", type=click.IntRange(1, 2), default=1,
+              help="2: a two-stage model from the start (the preset at half --size under an Enhancer); "
+                   "implied by --upsample-from.")
+@click.option("--freeze-base", type=click.IntRange(0), default=1000,
+              help="With --upsample-from: steps the first stage is held (eval mode, no gradients) while the Enhancer "
+                   "learns; both train after.")
+@click.option("--enhancer-ngf", type=click.IntRange(1), default=None, help="Two stages: the Enhancer's width (default 32).")
+@click.option("--enhancer-blocks", type=click.IntRange(0), default=None,
+              help="Two stages: the Enhancer's residual blocks at half --size (default 3).")
 @click.option("--log-every", type=click.IntRange(1), default=50)
 @click.option("--image-every", type=click.IntRange(1), default=500)
 @click.option("--checkpoint-every", type=click.IntRange(1), default=1000)
@@ -304,6 +316,8 @@ def train_renderer(**options):
     from posevideo.training import train_options
     options = _resumed(options, train_options)
     options["size"] = int(options["size"])
+    if options.get("upsample_from"):
+        options["stages"] = 2
     last = run_training(TrainConfig(**options))
     click.echo(f"checkpoint: {last}")
 
@@ -320,9 +334,12 @@ def train_renderer(**options):
 @click.option("--limit", type=click.IntRange(1), default=None, help="Evaluate at most this many frames (evenly spaced).")
 @click.option("--consistency", type=click.IntRange(1), default=None,
               help="Also pose consistency (MediaPipe on the output, ~50 ms a frame on CPU) on this many evenly spaced frames.")
+@click.option("--size", type=click.Choice(["256", "512"]), default=None,
+              help="Frame side (default: the renderer's; a two-stage 512 model also makes 256, by its first stage).")
 def evaluate_renderer(**options):
     """PSNR/SSIM (frame, hands, face), temporal flicker, frames/s, a contact sheet, optionally pose consistency."""
     from posevideo.renderer.evaluate import evaluate as run_evaluation
+    options["size"] = _size(options["size"])
     result = run_evaluation(**options)
     for key, value in result["metrics"].items():
         click.echo(f"{key:<24} {'-' if value is None else f'{value:.4f}'}")
@@ -368,12 +385,20 @@ def evaluate_consistency(video, pose_path, json_out):
                    "place: move and scale by the shoulders only; none: keep the pose where it is.")
 @click.option("--drawn-out", type=click.Path(dir_okay=False), default=None,
               help="Also write the pose as drawn (reduced, in the video's pixels, parts the input had) for `evaluate consistency`.")
-def render(pose_path, model, out, audio, device, batch, workers, cuda_graph, segments, retarget, drawn_out):
+@click.option("--size", type=click.Choice(["256", "512"]), default=None,
+              help="Frame side (default: the renderer's; a two-stage 512 model also makes 256, by its first stage).")
+def render(pose_path, model, out, audio, device, batch, workers, cuda_graph, segments, retarget, drawn_out, size):
     """Render a .pose file as video of the trained person."""
     from posevideo.renderer.predict import render_pose
     path = render_pose(pose_path, model, out, audio=audio, device=device, batch=batch, retarget=retarget,
-                       drawn_out=drawn_out, workers=workers, cuda_graph=cuda_graph, segments=segments)
+                       drawn_out=drawn_out, workers=workers, cuda_graph=cuda_graph, segments=segments,
+                       size=_size(size))
     click.echo(str(path))
+
+
+def _size(value: str | None) -> int | None:
+    """A --size choice ("256", "512", or None: the renderer's own) as an int."""
+    return None if value is None else int(value)
 
 
 @cli.command("pack-frames")
@@ -501,12 +526,14 @@ def gestures_command(audio, model, out, video, hop, device, adapt_voice):
               help="Also write the gestures as a reduced .pose (render it again with `posevideo render --pose`).")
 @click.option("--adapt-voice", is_flag=True,
               help="Another person's speech: map it onto the gesture speaker's voice first (see `gestures`).")
-def speak(audio, text, gestures_model, renderer, out, fps, preview, device, pose_out, adapt_voice):
+@click.option("--size", type=click.Choice(["256", "512"]), default=None,
+              help="Frame side (default: the renderer's; a two-stage 512 model also makes 256, by its first stage).")
+def speak(audio, text, gestures_model, renderer, out, fps, preview, device, pose_out, adapt_voice, size):
     """Speech (or text) -> gestures -> video of the person, with the speech muxed in sync."""
     from posevideo.speak import speak as run
 
     result = run(out, audio=audio, text=text, gestures_model=gestures_model, renderer=renderer, fps=fps,
-                 preview=preview, device=device, pose_out=pose_out, adapt_voice=adapt_voice)
+                 preview=preview, device=device, pose_out=pose_out, adapt_voice=adapt_voice, size=_size(size))
     click.echo(f"{result['video']}: {result['frames']} frames at {result['fps']:g} fps ({result['seconds']:.2f} s of speech)")
     for extra in ("preview", "pose"):
         if result[extra]:
@@ -526,12 +553,14 @@ def speak(audio, text, gestures_model, renderer, out, fps, preview, device, pose
                    "moves and scales it by the shoulders only; none keeps it where it is.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
 @click.option("--batch", type=click.IntRange(1), default=16)
-def transfer(video, renderer, out, pose_out, drawn_out, retarget, device, batch):
+@click.option("--size", type=click.Choice(["256", "512"]), default=None,
+              help="Frame side (default: the renderer's; a two-stage 512 model also makes 256, by its first stage).")
+def transfer(video, renderer, out, pose_out, drawn_out, retarget, device, batch, size):
     """Video -> video: the driver's motion, retargeted and smoothed, rendered as the target person."""
     from posevideo.transfer import transfer as run
 
     click.echo(str(run(video, renderer, out, pose_out=pose_out, device=device, batch=batch, drawn_out=drawn_out,
-                       retarget=retarget)))
+                       retarget=retarget, size=_size(size))))
 
 
 
@@ -543,7 +572,9 @@ def transfer(video, renderer, out, pose_out, drawn_out, retarget, device, batch)
 @click.option("--web", type=click.Path(file_okay=False), default=None,
               help="Also (or only) write the whole browser page into this folder: page, model, models of the "
                    "webcam, npm assets, example pose; any static file server hosts it.")
-def export(renderer, out, web):
+@click.option("--size", type=click.Choice(["256", "512"]), default=None,
+              help="Frame side of the exported graph (default: the renderer's; a two-stage 512 model also makes 256, by its first stage).")
+def export(renderer, out, web, size):
     """Export a renderer's generator to ONNX (opset 18, one file; float32 and float16) with a parity check;
     --web writes the browser page around it."""
     if out is None and web is None:
@@ -552,7 +583,7 @@ def export(renderer, out, web):
         if renderer is None:
             raise click.UsageError("--out needs --renderer")
         from posevideo.export import export_run
-        parity = export_run(renderer, out)
+        parity = export_run(renderer, out, _size(size))
         click.echo(f"wrote {out}/model.onnx, model.fp16.onnx, model.json")
         click.echo(str(parity))
     if web is not None:

@@ -2,7 +2,8 @@
 
 An export folder holds everything a runtime needs and nothing else:
 
-    model.onnx         float32, one file (weights inside), opset 18, input (1, 3, S, S) -> output (1, 3, S, S);
+    model.onnx         float32, one file (weights inside), opset 18, input (1, 3, S, S) -> output (1, 3, S, S)
+                       (a two-stage model: both stages in this one graph, S its full size);
                        a temporal model (`train renderer --temporal`) has a second input "previous"
                        (1, 3, S, S): its own last output, zeros for the first frame
     model.fp16.onnx    the same with float16 weights and arithmetic; inputs and outputs stay float32,
@@ -53,36 +54,39 @@ class Parity:
 PARITY_IMAGES = 4
 
 
-def export_run(run: str | Path, out_dir: str | Path) -> Parity:
-    """Export the generator of a renderer run folder (newest checkpoint) or checkpoint folder."""
-    from posevideo.renderer.model import Generator, RendererConfig, preset_name
-    from posevideo.training import build_model, load_checkpoint, read_meta
+def export_run(run: str | Path, out_dir: str | Path, size: int | None = None) -> Parity:
+    """Export the generator of a renderer run folder (newest checkpoint) or checkpoint folder.
+    A two-stage model (`model.TwoStage`) is one graph, both stages: the skeleton at the full size in,
+    the frame at the full size out (the first stage's skeleton is its 2x2 average, made in the graph);
+    `size`: its first stage's size exports that stage alone (see `load_renderer`)."""
+    from posevideo.renderer.model import RendererConfig, preset_name
+    from posevideo.renderer.predict import load_renderer
 
-    meta = read_meta(run)
-    if meta.get("kind") != "renderer" or "model" not in meta:
-        raise InputError(meta["path"], f"is a {meta.get('kind', 'unknown')} checkpoint, not a renderer",
-                         "Pass the run folder of `posevideo train renderer`.")
-    cfg = build_model(meta, RendererConfig.from_dict)
-    generator = Generator(cfg)
-    load_checkpoint(meta["path"], {"G": generator}, restore_rng=False)
+    generator, meta = load_renderer(run, "cpu", size)
+    cfg = RendererConfig.from_dict(meta["model"])
     stats = meta.get("stats") or {}
+    name = preset_name(cfg.base().to_dict()) if cfg.base_size else preset_name(meta["model"])
     source = {"checkpoint": str(Path(meta["path"]).resolve()), "step": meta.get("step"),
-              "preset": preset_name(meta["model"]), "model": meta["model"],
+              "preset": f"{name or 'custom'} two-stage" if cfg.base_size else name, "model": meta["model"],
               "speaker": stats.get("speaker")}
     return export_generator(generator, cfg.size, out_dir, layout=stats.get("layout", "reduced"),
                             placement=_placement(stats), source=source)
 
 
 def export_untrained(preset: str, out_dir: str | Path, seed: int = 0, size: int = 256,
-                     temporal: bool = False) -> Parity:
-    """Export a freshly initialised generator of a preset: for speed figures and tests, not pictures."""
-    from posevideo.renderer.model import Generator
+                     temporal: bool = False, stages: int = 1, enhancer: dict | None = None) -> Parity:
+    """Export a freshly initialised generator of a preset: for speed figures and tests, not pictures.
+    `stages` 2: a two-stage model (`model.TwoStage`, first stage at size / 2; `enhancer`: its
+    RendererConfig fields enhancer_ngf / enhancer_blocks, None: the defaults)."""
+    from posevideo.renderer.model import make_generator
     from posevideo.renderer.model import preset as make_preset
 
     torch.manual_seed(seed)
-    cfg = make_preset(preset, size=size, temporal=temporal or None)
-    source = {"untrained": True, "seed": seed, "preset": preset, "model": cfg.to_dict()}
-    return export_generator(Generator(cfg), cfg.size, out_dir, source=source)
+    cfg = make_preset(preset, size=size, temporal=temporal or None, base_size=size // 2 if stages == 2 else None,
+                      **(enhancer or {}))
+    source = {"untrained": True, "seed": seed, "preset": preset + (" two-stage" if stages == 2 else ""),
+              "model": cfg.to_dict()}
+    return export_generator(make_generator(cfg), cfg.size, out_dir, source=source)
 
 
 def _placement(stats: dict) -> dict | None:
@@ -137,6 +141,9 @@ def export_generator(generator: torch.nn.Module, size: int, out_dir: str | Path,
             "files": FILES,
             "opset": OPSET,
             "resolution": size,
+            # Frame sides of the stages inside the graph: [256, 512] for a two-stage model, whose
+            # first stage sees the skeleton averaged 2x2 (in the graph: one input for both).
+            "stages": [size // 2, size] if hasattr(generator, "enhancer") else [size],
             "temporal": temporal,
             "inputs": inputs,
             "outputs": [{

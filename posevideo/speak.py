@@ -71,13 +71,14 @@ def speech_poses(audio: np.ndarray, gestures_model: str | Path | None, fps: floa
 def speak(out: str | Path, audio: str | Path | None = None, text: str | None = None,
           gestures_model: str | Path | None = None, renderer: str | Path | None = None, fps: float = 30.0,
           preview: str | Path | None = None, device: str | None = None, progress: bool = True,
-          pose_out: str | Path | None = None, adapt_voice: bool = False) -> dict:
+          pose_out: str | Path | None = None, adapt_voice: bool = False, size: int | None = None) -> dict:
     """The `posevideo speak` job. Models None: the shipped ones. `pose_out`: also the gestures as a
     reduced .pose (the gesture speaker's pixels, the video's fps), which `posevideo render --pose`
-    renders again with any renderer. `adapt_voice`: see `speech_poses`. Returns {"video", "preview",
+    renders again with any renderer. `adapt_voice`: see `speech_poses`. `size`: the video's side (None:
+    the renderer's; see `load_renderer`). Returns {"video", "preview",
     "pose", "frames", "fps", "seconds"}."""
     from posevideo.audio import load_audio
-    from posevideo.renderer.predict import check_mp4, pick_device, render_poses
+    from posevideo.renderer.predict import check_mp4, check_size, pick_device, render_poses
 
     if (audio is None) == (text is None):
         raise InputError(None, "give either --audio or --text (one of them)",
@@ -91,6 +92,7 @@ def speak(out: str | Path, audio: str | Path | None = None, text: str | None = N
         if Path(pose_out).suffix.lower() != ".pose":
             raise InputError(pose_out, "is not a .pose path", "Name the pose output P.pose.")
         check_writable(Path(pose_out).parent)
+    check_size(renderer, size=size)  # a size the renderer cannot make: now, not after the gestures
     device = pick_device(device)
     wave = load_audio(audio, SAMPLE_RATE) if audio is not None else speech_from_text(text)
     if len(wave) < MIN_SECONDS * SAMPLE_RATE:
@@ -98,7 +100,7 @@ def speak(out: str | Path, audio: str | Path | None = None, text: str | None = N
                          f"Give at least {MIN_SECONDS} s of speech.")
     xy, conf, (width, height) = speech_poses(wave, gestures_model, fps, device, path=audio, adapt_voice=adapt_voice)
     render_poses(xy, conf, fps, renderer, out, audio=wave, device=device, preview=preview, progress=progress,
-                 path=audio)
+                 path=audio, size=size)
     if pose_out is not None:
         from posevideo.pose import make_pose, write_pose
         write_pose(make_pose("reduced", xy, conf, fps, width, height), pose_out)

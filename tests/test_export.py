@@ -17,19 +17,20 @@ from click.testing import CliRunner
 from posevideo.cli import cli
 from posevideo.errors import InputError
 from posevideo.export import FILES, export_generator, read_export, skeleton_inputs
-from posevideo.renderer.model import Generator, preset
+from posevideo.renderer.model import Generator, make_generator, preset
 from posevideo.training import save_checkpoint
 
 PLACEMENT = {"center": [128.0, 110.0], "scale": 80.0, "box": [8.0, 10.0, 240.0], "width": 256, "height": 256,
              "layout": "reduced", "speaker": "synthetic_0"}
 
 
-def lively_generator(name: str = "small", size: int = 256, seed: int = 0) -> Generator:
+def lively_generator(name: str = "small", size: int = 256, seed: int = 0, **overrides) -> Generator:
     """A generator whose outputs use the whole [-1, 1] range: PyTorch's default (Kaiming) init and
     random BatchNorm statistics instead of pix2pix's N(0, 0.02), whose untrained outputs are all
-    near 0 and would make any parity figure look good."""
+    near 0 and would make any parity figure look good. `overrides`: RendererConfig fields (e.g.
+    base_size=128 for a two-stage model, whose Enhancer then corrects its first stage's frame)."""
     torch.manual_seed(seed)
-    G = Generator(preset(name, size=size))
+    G = make_generator(preset(name, size=size, **overrides))
     for module in G.modules():
         if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
             module.reset_parameters()

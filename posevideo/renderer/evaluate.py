@@ -92,11 +92,12 @@ def contact_sheet(skeletons: np.ndarray, targets: np.ndarray, outputs: np.ndarra
 
 def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker: str | None = None,
              split: str = "test", sheet: str | Path | None = None, batch: int = 16, device: str | None = None,
-             limit: int | None = None, consistency: int | None = None) -> dict:
+             limit: int | None = None, consistency: int | None = None, size: int | None = None) -> dict:
     """Run the generator on every frame of the split; write the metrics JSON and the contact sheet.
-    `consistency`: also the pose-consistency summary on that many evenly spaced output frames."""
+    `consistency`: also the pose-consistency summary on that many evenly spaced output frames.
+    `size`: the frames' side (None: the model's; a two-stage model's first stage alone at its own)."""
     device = pick_device(device)
-    G, meta = load_renderer(model, device)
+    G, meta = load_renderer(model, device, size)
     size = meta["model"]["size"]
     bank = load_frames(data, speaker or meta.get("stats", {}).get("speaker"), size, split, "cpu")
     if bank.size != size:
@@ -171,7 +172,7 @@ def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker:
     from PIL import Image
     with atomic_output(sheet) as tmp:
         Image.fromarray(contact_sheet(skeletons, targets, outputs, per_frame_psnr)).save(tmp)
-    result = {"model": str(meta["path"]), "step": meta.get("step"), "data": str(data), "split": split,
+    result = {"model": str(meta["path"]), "step": meta.get("step"), "size": size, "data": str(data), "split": split,
               "frames": int(len(pick)), "device": device, "batch": batch, "metrics": metrics,
               "sheet": str(sheet), "note": "PSNR in dB, SSIM in [0, 1], flicker in levels of 0-255"}
     if found is not None:

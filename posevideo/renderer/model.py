@@ -11,11 +11,16 @@ The v2 options (issue 13), all off in the presets:
   consecutive frames (12 channels).
 - `face_d`, `hand_d`: small PatchGANs on crops of the face and of each hand (the left one mirrored,
   so one network learns one kind of hand), each with its own GAN loss weight.
+
+Two stages (issue 14, pix2pixHD's coarse-to-fine generator): with `base_size` (e.g. 256 for a 512
+model) the generator is `TwoStage`: the U-Net above at `base_size` on the skeleton averaged 2x2,
+then an `Enhancer` that takes the full-size skeleton and that frame to the full size. The
+discriminators judge the full-size frame, as with one stage.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 import torch.nn as nn
@@ -41,6 +46,10 @@ class RendererConfig:
     temporal_d: float = 1.0    # with temporal: weight of the frame-pair discriminator's GAN loss (0: none)
     face_d: float = 0.0        # weight of the face discriminator's GAN loss (0: no face discriminator)
     hand_d: float = 0.0        # weight of the hands discriminator's GAN loss (0: none)
+    # Two stages (issue 14): the U-Net runs at base_size (size / 2), an Enhancer brings it to size.
+    base_size: int = 0         # 0: one stage (the U-Net at `size`)
+    enhancer_ngf: int = 32     # the Enhancer's width (all of it runs at size / 2 but its first and last layer)
+    enhancer_blocks: int = 3   # its residual blocks (pix2pixHD's local enhancer: 3)
 
     @property
     def region_size(self) -> int:
@@ -62,6 +71,23 @@ class RendererConfig:
         for name in ("temporal_d", "face_d", "hand_d"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0: off), got {getattr(self, name)}")
+        if self.base_size and self.base_size * 2 != self.size:
+            raise ValueError(f"a two-stage model's base_size must be size / 2 ({self.size // 2}), got {self.base_size}")
+        if self.base_size and self.temporal:
+            raise ValueError("a two-stage model cannot be temporal (not implemented)")
+        if self.enhancer_ngf < 1 or self.enhancer_blocks < 0:
+            raise ValueError(f"enhancer_ngf must be >= 1 and enhancer_blocks >= 0, got {self.enhancer_ngf}, "
+                             f"{self.enhancer_blocks}")
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """The frame sides this model makes: (size,), or (base_size, size) for two stages (the first
+        stage alone makes base_size frames)."""
+        return (self.base_size, self.size) if self.base_size else (self.size,)
+
+    def base(self) -> "RendererConfig":
+        """A two-stage model's first stage: this config at base_size, one stage."""
+        return replace(self, size=self.base_size, base_size=0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -167,6 +193,94 @@ class Generator(nn.Module):
         for i in range(len(self.up) - 2, -1, -1):
             x = self.up[i](torch.cat([skips[i], x], dim=1))
         return x                             # (B, 3, S, S) in [-1, 1]
+
+
+class ResidualBlock(nn.Module):
+    """pix2pixHD's ResnetBlock: x + (conv 3x3 -> norm -> ReLU -> conv 3x3 -> norm)(x), same width."""
+
+    def __init__(self, channels: int, norm: str):
+        super().__init__()
+        bias = norm != "batch"
+        self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, 1, 1, bias=bias), _norm(norm, channels),
+                                  nn.ReLU(inplace=True),
+                                  nn.Conv2d(channels, channels, 3, 1, 1, bias=bias), _norm(norm, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def _atanh(x: torch.Tensor) -> torch.Tensor:
+    """atanh from log (ONNX Atanh is not in every onnxruntime-web kernel set), |x| held below 1."""
+    x = x.clamp(-0.999, 0.999)
+    return 0.5 * torch.log((1 + x) / (1 - x))
+
+
+class Enhancer(nn.Module):
+    """pix2pixHD's local enhancer on the first stage's frame: (B, 3, S, S) skeleton and (B, 3, S/2, S/2)
+    first-stage frame -> (B, 3, S, S) frame in [-1, 1].
+
+    The skeleton goes down once (conv 4x4/2) and meets the first-stage frame (conv 3x3) at S/2, where
+    `enhancer_blocks` residual blocks of `enhancer_ngf` channels run (pix2pixHD adds its global
+    generator's features to its local branch at this resolution); a transposed conv brings the
+    result to S as a correction of the frame upsampled (bilinear), in tanh's argument. Its last layer
+    starts at zero, so an untrained Enhancer returns the first stage's frame upsampled: the two-stage
+    model starts where the 256 model is and training only adds detail.
+    """
+
+    def __init__(self, cfg: RendererConfig):
+        super().__init__()
+        c, bias = cfg.enhancer_ngf, cfg.norm != "batch"
+        self.skeleton = nn.Conv2d(3, c, 4, 2, 1, bias=bias)                 # (B, 3, S, S) -> (B, c, S/2, S/2)
+        self.frame = nn.Conv2d(3, c, 3, 1, 1, bias=bias)                    # (B, 3, S/2, S/2) -> the same
+        self.merge = nn.Sequential(_norm(cfg.norm, c), nn.ReLU(inplace=True))
+        self.blocks = nn.Sequential(*[ResidualBlock(c, cfg.norm) for _ in range(cfg.enhancer_blocks)])
+        self.out = nn.Sequential(nn.ReLU(inplace=True), nn.ConvTranspose2d(c, 3, 4, 2, 1))
+        self.apply(_init_weights)
+        nn.init.zeros_(self.out[1].weight)
+        nn.init.zeros_(self.out[1].bias)
+
+    def forward(self, skeleton: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(self.merge(self.skeleton(skeleton) + self.frame(frame)))   # (B, c, S/2, S/2)
+        up = F.interpolate(frame, scale_factor=2, mode="bilinear", align_corners=False)
+        return torch.tanh(_atanh(up) + self.out(x))                          # (B, 3, S, S)
+
+
+class TwoStage(nn.Module):
+    """The two-stage generator: (B, 3, S, S) skeleton -> (B, 3, S, S) frame. The first stage (`base`, a
+    `Generator` at S/2) sees the skeleton averaged 2x2, made here so that one input serves both
+    stages (and one ONNX graph); `enhancer` refines its frame at S.
+
+    `freeze_base(True)`: the first stage runs as at inference (eval mode, no gradients) while the
+    Enhancer trains alone; its weights then get no gradient, so the optimizer leaves them as they are."""
+
+    temporal = False
+
+    def __init__(self, cfg: RendererConfig):
+        super().__init__()
+        self.base = Generator(cfg.base())
+        self.enhancer = Enhancer(cfg)
+        self.base_frozen = False
+
+    def freeze_base(self, frozen: bool) -> None:
+        self.base_frozen = frozen
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> "TwoStage":
+        super().train(mode)
+        if self.base_frozen:
+            self.base.eval()
+        return self
+
+    def forward(self, x: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
+        small = F.avg_pool2d(x, 2)                                           # (B, 3, S/2, S/2)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.base_frozen):
+            frame = self.base(small)
+        return self.enhancer(x, frame)
+
+
+def make_generator(cfg: RendererConfig) -> nn.Module:
+    """The generator a config describes: a `Generator`, or a `TwoStage` when it has a base_size."""
+    return TwoStage(cfg) if cfg.base_size else Generator(cfg)
 
 
 class Discriminator(nn.Module):

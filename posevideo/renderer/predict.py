@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from posevideo.errors import InputError
-from posevideo.renderer.model import Generator, RendererConfig
+from posevideo.renderer.model import Generator, RendererConfig, make_generator
 from posevideo.training import build_model, load_checkpoint, read_meta, save_checkpoint
 
 DEFAULT_RENDERER = Path(__file__).resolve().parents[1] / "models" / "renderer-small"  # shipped with the package
@@ -33,9 +33,11 @@ def pick_device(device: str | None) -> str:
     return device
 
 
-def load_renderer(model: str | Path | None, device: str = "cpu") -> tuple[Generator, dict]:
+def load_renderer(model: str | Path | None, device: str = "cpu", size: int | None = None) -> tuple[Generator, dict]:
     """The generator of a run folder or checkpoint folder (None: the shipped small renderer), in
-    eval mode, and the checkpoint's meta."""
+    eval mode, and the checkpoint's meta. `size`: the frame side wanted (None: the model's own); a
+    two-stage model (`model.TwoStage`) also makes its first stage's size, by that stage alone (the
+    meta's "model" then describes that stage); any other size is an InputError."""
     model = DEFAULT_RENDERER if model is None else Path(model)
     if not model.exists():
         raise InputError(model, "no such renderer folder", "Give a run folder of `posevideo train renderer`, or leave "
@@ -44,9 +46,28 @@ def load_renderer(model: str | Path | None, device: str = "cpu") -> tuple[Genera
     if meta.get("kind") != "renderer":
         raise InputError(model, f"is a {meta.get('kind', 'unknown')} checkpoint, not a renderer",
                          "Pass a run folder made by `posevideo train renderer`.")
-    G = build_model(meta, lambda cfg: Generator(RendererConfig.from_dict(cfg)))
+    cfg = build_model(meta, RendererConfig.from_dict)
+    G = make_generator(cfg)
     load_checkpoint(meta["path"], {"G": G})
+    if check_size(model, cfg, size) != cfg.size:
+        G, meta = G.base, {**meta, "model": cfg.base().to_dict()}                  # the first stage alone
     return G.to(device, memory_format=torch.channels_last).eval(), meta
+
+
+def check_size(model: str | Path | None, cfg: RendererConfig | None = None, size: int | None = None) -> int:
+    """The frame side a renderer (`model`, or its config `cfg`) makes when `size` is asked for (None:
+    its own); an InputError when it cannot make that size."""
+    if cfg is None:
+        meta = read_meta(DEFAULT_RENDERER if model is None else model)
+        cfg = build_model(meta, RendererConfig.from_dict)
+    if size is None or size == cfg.size:
+        return cfg.size
+    if size not in cfg.sizes:
+        made = " and ".join(f"{s}px" for s in cfg.sizes)
+        raise InputError(model or DEFAULT_RENDERER, f"makes {made} frames, not {size}px",
+                         f"Pass --size {cfg.size} (or leave it out), or a renderer trained at {size}px "
+                         f"(`posevideo train renderer --size {size}`; 512 on a 256 run: --upsample-from RUN256).")
+    return size
 
 
 @torch.inference_mode()
@@ -183,10 +204,10 @@ def drawn_pose(xy: np.ndarray, conf: np.ndarray, boxes: np.ndarray, size: int,
 def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio: str | Path | None = None,
                 device: str | None = None, batch: int | None = None, retarget: str = "full", progress: bool = True,
                 drawn_out: str | Path | None = None, workers: int | None = None, cuda_graph: bool = True,
-                segments: int | None = None) -> Path:
+                segments: int | None = None, size: int | None = None) -> Path:
     """Write `out` (mp4, H.264, the pose's fps, audio muxed when given); return its path.
     `drawn_out`: also the pose as drawn (`drawn_pose`), a .pose in the video's pixels. `batch`,
-    `workers`, `cuda_graph`, `segments`: see `render_poses`."""
+    `workers`, `cuda_graph`, `segments`, `size`: see `render_poses`."""
     from posevideo.pose import arrays, read_pose, to_layout
     check_mp4(out)
     pose = read_pose(pose_path)
@@ -203,7 +224,7 @@ def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio
     frame_size = (pose.header.dimensions.width, pose.header.dimensions.height)
     return render_poses(xy, conf, fps, model, out, audio=wave, device=device, batch=batch, retarget=retarget,
                         frame_size=frame_size, progress=progress, path=pose_path, drawn_out=drawn_out,
-                        workers=workers, cuda_graph=cuda_graph, segments=segments)
+                        workers=workers, cuda_graph=cuda_graph, segments=segments, size=size)
 
 
 def default_batch(device: str) -> int:
@@ -233,7 +254,8 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
                  audio: np.ndarray | None = None, device: str | None = None, batch: int | None = None,
                  retarget: str = "full", frame_size: tuple[int, int] | None = None, progress: bool = True, path=None,
                  preview: str | Path | None = None, drawn_out: str | Path | None = None,
-                 workers: int | None = None, cuda_graph: bool = True, segments: int | None = None) -> Path:
+                 workers: int | None = None, cuda_graph: bool = True, segments: int | None = None,
+                 size: int | None = None) -> Path:
     """Reduced-layout xy (T, 178, 2) pixels and conf (T, 178) at `fps` -> `out` (mp4, one video frame
     per pose frame, the first at t = 0), with 16 kHz mono `audio` muxed when given; `preview`: also
     a side-by-side mp4, skeleton (what the generator saw) | video. `retarget`: see `place`. Missing
@@ -248,8 +270,9 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     same either way); `cuda_graph`: on a GPU, replay the generator as a CUDA graph
     (`GraphGenerator`); `segments`: that many x264 encoders at once, each on a run of consecutive
     batches, joined into one mp4 without re-encoding (`posevideo.video.join_videos`; None:
-    `default_segments`). The model
-    moves to the GPU and is captured while the pose is placed."""
+    `default_segments`). `size`: the video's side (None: the model's; a two-stage model also makes
+    its first stage's, see `load_renderer`). The model moves to the GPU and is captured while the
+    pose is placed."""
     from concurrent.futures import ThreadPoolExecutor
     from posevideo.audio import SAMPLE_RATE
     from posevideo.pose import hand_frames
@@ -268,7 +291,7 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     segments = default_segments(device) if segments is None else int(segments)
     if batch < 1 or workers < 0 or segments < 1:
         raise ValueError(f"batch and segments must be >= 1 and workers >= 0, got {batch}, {segments}, {workers}")
-    G, meta = load_renderer(model, "cpu")
+    G, meta = load_renderer(model, "cpu", size)
     size = meta["model"]["size"]
     if getattr(G, "temporal", False):  # each frame from the one before: one encoder, in order, eager
         segments, cuda_graph = 1, False

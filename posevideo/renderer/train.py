@@ -2,6 +2,7 @@
 
     posevideo train renderer --data DATA --speaker NAME --preset esn --steps N --batch B --out RUN
         [--face-d W] [--hand-d W] [--temporal [--temporal-d W]]             (the v2 options, issue 13)
+    posevideo train renderer ... --size 512 --upsample-from RUN256 [--freeze-base N]   (two stages, issue 14)
     torchrun --nproc_per_node G -m posevideo train renderer ...        (one process a GPU, DDP)
 
 The whole split lives on the device as uint8 (posevideo/renderer/data.py), so a step never waits
@@ -15,6 +16,11 @@ frame t - 1, detached (Everybody Dance Now's scheme). Feeding the model its own 
 ground truth, is what it sees at inference, so it learns to correct its errors rather than copy a
 perfect previous frame; the zeros half keeps the first frame good. The temporal discriminator
 judges (skeleton t - 1, skeleton t, frame t - 1, frame t): real pairs against generated ones.
+
+Two stages (`--upsample-from RUN256` or `--stages 2`; model.TwoStage): the 256 generator of RUN256
+(or a new one) under an Enhancer to 512, trained on 512 frames. For the first `--freeze-base`
+steps the first stage is held as it is (as at inference: eval mode, no gradients) while the
+Enhancer learns; then both train together, as pix2pixHD's `niter_fix_global`.
 """
 from __future__ import annotations
 
@@ -28,11 +34,11 @@ import torch.nn as nn
 
 from posevideo.errors import InputError
 from posevideo.renderer.data import FrameBank, crop, load_frames
-from posevideo.renderer.model import (Generator, RendererConfig, d_loss, discriminators, g_gan_loss, l1_loss,
-                                      preset)
-from posevideo.training import (Run, StopSignal, check_finite, cleanup_distributed, load_checkpoint,
-                                progress_bar, rank_sampler, reseed_resumed_rank, run_config, save_checkpoint,
-                                seed_everything, setup_distributed)
+from posevideo.renderer.model import (RendererConfig, d_loss, discriminators, g_gan_loss, l1_loss,
+                                      make_generator, preset)
+from posevideo.training import (Run, StopSignal, build_model, check_finite, cleanup_distributed, load_checkpoint,
+                                progress_bar, rank_sampler, read_meta, reseed_resumed_rank, run_config,
+                                save_checkpoint, seed_everything, setup_distributed)
 
 
 @dataclass
@@ -65,15 +71,50 @@ class TrainConfig:
     temporal_d: float | None = None
     face_d: float | None = None
     hand_d: float | None = None
+    # Two stages (issue 14): a first stage at size / 2 under an Enhancer. `upsample_from`: a run (or
+    # checkpoint) of a one-stage model at size / 2 whose generator is the first stage (its config
+    # replaces the preset's); `stages` 2 without it: a new first stage of the preset.
+    stages: int = 1
+    upsample_from: str | None = None
+    freeze_base: int = 1000        # steps the first stage is held before both train (with upsample_from)
+    enhancer_ngf: int | None = None     # None: RendererConfig's (32)
+    enhancer_blocks: int | None = None  # None: RendererConfig's (3)
 
     def __post_init__(self):
         if self.d_batch not in ("joint", "separate"):
             raise ValueError(f"d_batch must be 'joint' or 'separate', got {self.d_batch!r}")
+        if self.stages not in (1, 2):
+            raise ValueError(f"stages must be 1 or 2, got {self.stages}")
 
     def model_config(self) -> RendererConfig:
-        """The preset with this run's overrides."""
-        return preset(self.preset, size=self.size, norm=self.norm, gan_loss=self.gan_loss, temporal=self.temporal,
-                      temporal_d=self.temporal_d, face_d=self.face_d, hand_d=self.hand_d)
+        """The preset with this run's overrides; with two stages the first stage's config (the
+        `upsample_from` run's, or the preset's) at size / 2 under an Enhancer."""
+        overrides = dict(norm=self.norm, gan_loss=self.gan_loss, temporal=self.temporal, temporal_d=self.temporal_d,
+                         face_d=self.face_d, hand_d=self.hand_d, enhancer_ngf=self.enhancer_ngf,
+                         enhancer_blocks=self.enhancer_blocks)
+        if self.upsample_from:
+            base = first_stage(self.upsample_from, self.size)
+            return RendererConfig.from_dict({**base.to_dict(), "size": self.size, "base_size": base.size,
+                                             **{k: v for k, v in overrides.items() if v is not None}})
+        base_size = self.size // 2 if self.stages == 2 else None
+        return preset(self.preset, size=self.size, base_size=base_size, **overrides)
+
+
+def first_stage(run: str, size: int) -> RendererConfig:
+    """The model config of `run` (a renderer run or checkpoint folder), checked as a first stage for
+    a `size` two-stage model: one stage, at size / 2, not temporal."""
+    meta = read_meta(run)
+    if meta.get("kind") != "renderer":
+        raise InputError(run, f"is a {meta.get('kind', 'unknown')} checkpoint, not a renderer",
+                         "Pass --upsample-from a run folder of `posevideo train renderer` at half the --size.")
+    base = build_model(meta, RendererConfig.from_dict)
+    if base.base_size or base.temporal or base.size * 2 != size:
+        what = "a two-stage model" if base.base_size else "temporal" if base.temporal else f"{base.size}px"
+        raise InputError(run, f"is {what}, so it cannot be the first stage of a {size}px model "
+                              f"(one stage at {size // 2}px, not temporal, is needed)",
+                         f"Train one with `posevideo train renderer --size {size // 2}`, or pass --stages 2 "
+                         "to train both stages from the start.")
+    return base
 
 
 # --- schedule -------------------------------------------------------------------------------------
@@ -169,8 +210,13 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     sampler = rank_sampler(cfg.seed, dist.rank)
     shown = torch.linspace(0, len(bank) - 1, min(4, len(bank))).long()         # fixed progress frames
 
-    # Models and optimizers (pix2pix: Adam 2e-4, beta1 0.5 for every network).
-    G = Generator(model_cfg).to(device, memory_format=torch.channels_last)
+    # Models and optimizers (pix2pix: Adam 2e-4, beta1 0.5 for every network). Two stages from a
+    # 256 run: its generator is the first stage (a resume reloads it from this run's checkpoint).
+    G = make_generator(model_cfg)
+    two_stage = bool(model_cfg.base_size)
+    if two_stage and cfg.upsample_from and not cfg.resume:
+        load_checkpoint(cfg.upsample_from, {"G": G.base}, restore_rng=False)
+    G = G.to(device, memory_format=torch.channels_last)
     Ds = {name: D.to(device, memory_format=torch.channels_last) for name, D in discriminators(model_cfg).items()}
     base_lr = cfg.lr or model_cfg.lr
     betas = (model_cfg.beta1, 0.999)
@@ -194,13 +240,14 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     if dist.world_size > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
         ids = [dist.local_rank] if cuda else None
-        G_fwd = DDP(G_step, device_ids=ids)
+        # A held first stage gets no gradient: DDP must not wait for one.
+        G_fwd = DDP(G_step, device_ids=ids, find_unused_parameters=two_stage)
         D_step = {name: DDP(D, device_ids=ids) for name, D in D_step.items()}
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda)
 
     def checkpoint(at: int) -> Path:
         meta = {"kind": "renderer", "step": at, "model": model_cfg.to_dict(), "train": asdict(cfg),
-                "stats": bank.stats, "world_size": dist.world_size}
+                "stats": bank.stats, "world_size": dist.world_size, "sizes": list(model_cfg.sizes)}
         path = run.checkpoint_dir(at)
         if dist.is_main:
             save_checkpoint(path, modules, optimizers, meta, {"sampler": sampler})
@@ -221,6 +268,8 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             for opt in optimizers.values():
                 for group in opt.param_groups:
                     group["lr"] = lr
+            if two_stage:  # the first stage held for the first freeze_base steps (only when it was trained before)
+                G.freeze_base(bool(cfg.upsample_from) and step <= cfg.freeze_base)
 
             # Sample a batch: random frames (with replacement), jittered in scale and aspect; temporal:
             # random pairs (t - 1, t), both frames of a pair jittered alike (the camera does not jump).
