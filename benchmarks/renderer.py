@@ -138,23 +138,28 @@ def infer_speed(G: torch.nn.Module, batch: int, size: int, device: str, dtype, g
     return n * batch / (time.perf_counter() - start)
 
 
-def ort_speed(G: torch.nn.Module, size: int, threads: int, seconds: float = 3.0) -> float:
-    """ONNX Runtime CPU frames/s at batch 1 (float32, opset 18, one file)."""
+def ort_speed(G: torch.nn.Module, size: int, threads: int, seconds: float = 3.0,
+              sizes: tuple[int, ...] | None = None) -> float:
+    """ONNX Runtime CPU frames/s at batch 1 (float32, opset 18, one file). `sizes`: the sides of
+    several (1, 3, s, s) inputs (None: one, `size`)."""
     import onnxruntime as ort
     G = G.eval().float().cpu()
+    sizes = sizes or (size,)
+    names = ["skeleton"] + [f"input{i}" for i in range(1, len(sizes))]
     with tempfile.TemporaryDirectory() as tmp:
         path = f"{tmp}/g.onnx"
-        torch.onnx.export(G, (torch.zeros(1, 3, size, size),), path, opset_version=18, external_data=False,
-                          input_names=["skeleton"], output_names=["frame"], dynamo=True)
+        torch.onnx.export(G, tuple(torch.zeros(1, 3, s, s) for s in sizes), path, opset_version=18,
+                          external_data=False, input_names=names, output_names=["frame"], dynamo=True)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-    x = np.random.default_rng(0).uniform(-1, 1, (1, 3, size, size)).astype(np.float32)
+    rng = np.random.default_rng(0)
+    feeds = {n: rng.uniform(-1, 1, (1, 3, s, s)).astype(np.float32) for n, s in zip(names, sizes)}
     for _ in range(3):
-        session.run(None, {"skeleton": x})
+        session.run(None, feeds)
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        session.run(None, {"skeleton": x})
+        session.run(None, feeds)
         n += 1
     return n / (time.perf_counter() - start)
 

@@ -142,12 +142,17 @@ def test_two_stage_renders_evaluates_and_exports_at_both_sizes(tmp_path):
                                       str(tmp_path / "x.mp4"), "--size", "512", "--device", "cpu"])
     assert result.exit_code == 2 and "not 512px" in result.output and "Traceback" not in result.output
 
+    # A bank packed at 64 serves both sizes: at 32 it is halved (2x2 means, as the first stage sees).
     write_bank({"test": tiny_bank(8, size=64)}, tmp_path / "bank")
-    write_bank({"test": tiny_bank(8, size=32)}, tmp_path / "bank32")
+    from posevideo.renderer.data import load_frames, read_bank
+    whole, half = read_bank(tmp_path / "bank", "test"), load_frames(tmp_path / "bank", None, 32, "test")
+    assert half.size == 32 and np.array_equal(half.meta["regions"][:, 0], whole.meta["regions"][:, 0] / 2)
+    want = F.avg_pool2d(whole.skeletons.permute(0, 3, 1, 2).float(), 2).round().permute(0, 2, 3, 1)
+    assert torch.equal(half.skeletons, want.to(torch.uint8)) and (half.regions[:, 1] == -1).all()
     from posevideo.renderer.evaluate import evaluate
-    for bank, size in ((tmp_path / "bank", None), (tmp_path / "bank32", 32)):
-        metrics = evaluate(run, bank, tmp_path / f"eval{size}.json", device="cpu", size=size)["metrics"]
-        assert 0 < metrics["psnr_frame"] < 100 and metrics["psnr_hands"] is not None
+    for size in (None, 32):
+        result = evaluate(run, tmp_path / "bank", tmp_path / f"eval{size}.json", device="cpu", size=size)
+        assert 0 < result["metrics"]["psnr_frame"] < 100 and result["metrics"]["psnr_hands"] is not None
 
     parity = export_run(run, tmp_path / "onnx")
     model = onnx.load(str(tmp_path / "onnx" / "model.onnx"))

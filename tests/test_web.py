@@ -224,6 +224,40 @@ def test_webgpu_backend_matches_native(playwright, tmp_path):
     assert np.abs(web - native).max() < 1e-3
 
 
+def test_a_two_stage_512_model_runs_in_the_page(playwright, tmp_path):
+    """A two-stage export (issue 14: both stages in one graph, skeleton 512 in, frame 512 out): the
+    page takes its size from model.json, draws 512 skeletons, and the worker's output equals native
+    onnxruntime's."""
+    from posevideo.export import export_generator, skeleton_inputs
+    from posevideo.web.serve import start_in_background
+    from test_export import lively_generator
+
+    export_generator(lively_generator(size=512, base_size=256, enhancer_ngf=8, enhancer_blocks=1), 512,
+                     tmp_path / "m512", source={"preset": "small two-stage"})
+    x = skeleton_inputs(512, count=1, seed=4)
+    native = ort.InferenceSession(str(tmp_path / "m512" / "model.onnx")).run(None, {"skeleton": x})[0]
+    server, address = start_in_background(tmp_path / "m512")
+    try:
+        with chromium(playwright=playwright) as context:
+            page = context.new_page()
+            page.goto(address)
+            page.evaluate("window.posevideo.ready")
+            reply = page.evaluate("(x) => window.posevideo.generateRaw(x)", base64.b64encode(x.tobytes()).decode())
+            page.click("#play-example")
+            _wait(page, "s.shown >= 2", 60, "2 generated 512 frames shown")
+            page.evaluate("window.posevideo.stop()")
+            skeleton, generated = _canvas(page, "skeleton"), _canvas(page, "generated")
+            assert "512x512" in page.text_content("#model")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert skeleton.shape == generated.shape == (512, 512, 3) and generated.std() > 10
+    assert (skeleton.max(axis=-1) > 0).mean() > 0.01
+    web = _decode(reply["output"], np.float32, native.shape)
+    assert native.shape == (1, 3, 512, 512) and native.std() > 0.1
+    assert np.abs(web - native).max() < 1e-3
+
+
 def test_page_poses_are_rebuilt_on_the_trained_body_when_the_export_has_its_profile():
     """The page's uploaded poses get what `render` gives (full retargeting) when the export carries
     the body profile: the arms take the trained person's lengths; without a profile, shoulders only."""

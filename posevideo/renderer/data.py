@@ -254,10 +254,30 @@ def read_bank(path: str | Path, split: str, device: str = "cpu") -> FrameBank:
     return FrameBank(arrays[0], arrays[1], device, info["stats"], meta)
 
 
+def halve(bank: FrameBank) -> FrameBank:
+    """The bank at half its size: skeletons and frames averaged 2x2 (rounded), regions and drawn
+    poses halved. Averaging is what a two-stage model (`model.TwoStage`) does to the skeleton for
+    its first stage, so a first stage trained on a halved bank sees what it will see there."""
+    def half(images: torch.Tensor) -> torch.Tensor:                                # (N, S, S, 3) uint8
+        out = []
+        for chunk in images.split(256):                                             # float copies stay small
+            x = F.avg_pool2d(chunk.permute(0, 3, 1, 2).float(), 2)
+            out.append(x.round().to(torch.uint8).permute(0, 2, 3, 1))
+        return torch.cat(out).contiguous()
+    meta = dict(bank.meta)
+    if "regions" in meta:
+        meta["regions"] = np.where(meta["regions"] >= -0.5, meta["regions"] / 2, -1).astype(np.float32)
+    if "pose_xy" in meta:
+        meta["pose_xy"] = (meta["pose_xy"] / 2).astype(np.float32)
+    return FrameBank(half(bank.skeletons), half(bank.frames), bank.device, bank.stats, meta)
+
+
 def load_frames(data: str | Path, speaker: str | None, size: int, split: str, device: str = "cpu") -> FrameBank:
-    """A split from a DATA folder (`posevideo prepare`) or from a bank folder (`write_bank`)."""
+    """A split from a DATA folder (`posevideo prepare`) or from a bank folder (`write_bank`); a bank
+    packed at twice `size` is halved (`halve`: e.g. a 256 first stage from the 512 bank)."""
     if (Path(data) / BANK_FILE).exists():
-        return read_bank(data, split, device)
+        bank = read_bank(data, split, device)
+        return halve(bank) if bank.size == 2 * size else bank
     if not speaker:
         raise InputError(data, "is a DATA folder, so the speaker must be named", "Pass --speaker NAME.")
     return bank_from_data(data, speaker, size, split, device)
