@@ -126,15 +126,16 @@ def sheet(args) -> None:
     boxes = torch.from_numpy(regions[pick])
     side = args.crop
 
-    def crops(images: np.ndarray, r: int) -> np.ndarray:
-        x = torch.from_numpy(images).permute(0, 3, 1, 2).float()
-        return crop(x, boxes[:, r], side).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    def cut(images: np.ndarray, i: int, r: int) -> np.ndarray:
+        """Region r of frame i of (N, S, S, 3) uint8 images -> (side, side, 3) uint8."""
+        x = torch.from_numpy(images[i:i + 1]).permute(0, 3, 1, 2).float()
+        return crop(x, boxes[i:i + 1, r], side).round().clamp(0, 255).to(torch.uint8)[0].permute(1, 2, 0).numpy()
 
     rows = []
     for i in range(len(pick)):
         cells = []
         for r in (0, 1, 2):                                                   # left hand, right hand, face
-            cells += [crops(targets[i:i + 1], r)[0]] + [crops(out[i:i + 1], r)[0] for out in outputs]
+            cells += [cut(targets, i, r)] + [cut(out, i, r) for out in outputs]
             cells.append(np.full((side, 8, 3), 255, np.uint8))                # a white gap between regions
         rows.append(np.concatenate(cells[:-1], axis=1))
     image = np.concatenate(rows, axis=0)

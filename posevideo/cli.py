@@ -304,6 +304,8 @@ def presets():
 @click.option("--enhancer-ngf", type=click.IntRange(1), default=None, help="Two stages: the Enhancer's width (default 32).")
 @click.option("--enhancer-blocks", type=click.IntRange(0), default=None,
               help="Two stages: the Enhancer's residual blocks at half --size (default 3).")
+@click.option("--max-minutes", type=click.FloatRange(0, min_open=True), default=None,
+              help="Stop (with a checkpoint) after this long from the first step (data loading not counted).")
 @click.option("--log-every", type=click.IntRange(1), default=50)
 @click.option("--image-every", type=click.IntRange(1), default=500)
 @click.option("--checkpoint-every", type=click.IntRange(1), default=1000)

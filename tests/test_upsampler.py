@@ -180,3 +180,11 @@ def test_onnx_of_a_lively_two_stage_model_equals_pytorch(tmp_path):
         assert (G(x) - F.interpolate(G.base(F.avg_pool2d(x, 2)), scale_factor=2, mode="bilinear")).abs().max() > 0.1
     parity = export_generator(G, 64, tmp_path / "onnx")
     assert parity.float32 < 1e-4 and parity.float16 < 0.05
+
+
+def test_max_minutes_stops_with_a_checkpoint(tmp_path):
+    """--max-minutes: a time budget from the first step (the GPU comparison gives both models the
+    same seconds); spent, the run saves and stops as after a signal."""
+    last = train(TrainConfig(out=str(tmp_path / "run"), steps=50, batch=2, device="cpu", log_every=10,
+                             image_every=10 ** 6, checkpoint_every=10 ** 6, size=32, max_minutes=1e-9), tiny_bank(), BASE)
+    assert last.name == "step-0000001"

@@ -79,6 +79,7 @@ class TrainConfig:
     freeze_base: int = 1000        # steps the first stage is held before both train (with upsample_from)
     enhancer_ngf: int | None = None     # None: RendererConfig's (32)
     enhancer_blocks: int | None = None  # None: RendererConfig's (3)
+    max_minutes: float | None = None    # a fixed time budget from the first step: stop (and checkpoint) when spent
 
     def __post_init__(self):
         if self.d_batch not in ("joint", "separate"):
@@ -258,7 +259,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     names = ["loss_d"] + [f"loss_g_{n[2:] or 'gan'}" for n in Ds] + ["loss_l1"]
     sums = torch.zeros(len(names) + 1, device=device)
     last = run.latest()
-    t_log = time.time()
+    t_log = started = time.time()
     kind = model_cfg.gan_loss
     side = model_cfg.region_size
     with StopSignal() as stop, progress_bar(cfg.steps, step, disable=not dist.is_main) as bar:
@@ -340,7 +341,10 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             bar.update(1)
 
             # Log: averages since the last line; a NaN stops here, before anything is saved.
-            # A signal stops after this step (under DDP all ranks agree, checked every 10 steps).
+            # A signal or the spent --max-minutes stops after this step (under DDP all ranks agree,
+            # checked every 10 steps).
+            if cfg.max_minutes is not None and time.time() - started > cfg.max_minutes * 60:
+                stop.flag = True
             stopping = stop.requested(dist) if dist.world_size == 1 or step % 10 == 0 else False
             if step % cfg.log_every == 0 or step == cfg.steps or stopping:
                 if dist.world_size > 1:
@@ -362,7 +366,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                 last = checkpoint(step)
             if stopping:
                 if dist.is_main:
-                    bar.write(f"stopped by a signal at step {step}; continue with: posevideo train renderer "
+                    bar.write(f"stopped (signal or --max-minutes) at step {step}; continue with: posevideo train renderer "
                               f"--resume {run.path}")
                 break
     cleanup_distributed()

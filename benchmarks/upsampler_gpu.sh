@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Two-stage 256 -> 512 renderer vs the plain 512 `esn` (issue 14), the same GPU seconds each, in one
+# call of the run tool (about 5 minutes of device time in all, evaluation included):
+#   plain     posevideo train renderer --size 512 --preset esn, for BUDGET s;
+#   twostage  posevideo train renderer --size 256 --preset esn on the same bank halved (2x2 means, as
+#             the two-stage model feeds its first stage) for FIRST s, then --size 512 --upsample-from
+#             that run (--freeze-base FREEZE steps, then joint) for BUDGET - FIRST s;
+# both with face and hand discriminators at 512 (--face-d 1 --hand-d 1), batch BATCH, no
+# torch.compile (its minute of compiling would fall twice on the two-stage lane), each stopped by
+# --max-minutes (seconds of training from the first step: loading the bank is not counted; a
+# checkpoint, then exit: the step counts differ, the seconds do not). With two GPUs
+# (kind nvidia-h200-x2) each lane has its own; with one they share it (said in summary.md).
+# Then each is evaluated on the held-out split at 512 (PSNR/SSIM frame/hands/face, flicker), the two
+# are compared in a contact sheet of hand and face crops, and both render a real signer's .pose at 512.
+# Carries (git-ignored): .devcarry/bank512, .devcarry/poses, pose-format's wheel:
+#   run(kind="nvidia-h200", timeout_s=420,
+#       carry=[".devcarry/bank512", ".devcarry/poses", ".whl/pose_format-0.15.0-py3-none-any.whl"],
+#       command="bash benchmarks/upsampler_gpu.sh 150")
+# .devcarry/bank512 was packed on the CPU machine (2026-12-02) from the synthetic speaker:
+#   posevideo synth-speaker --seed 0 --seconds 240 --fps 15 --size 512 --out /tmp/up512/synth
+#   posevideo prepare /tmp/up512/synth/synthetic_0.mp4 --speaker synthetic_0 --data /tmp/up512/DATA \
+#       --poses-from /tmp/up512/synth --size 512
+#   posevideo pack-frames --data /tmp/up512/DATA --speaker synthetic_0 --out .devcarry/bank512 --size 512 \
+#       --split train --split test                       (3,000 train and 300 test frames)
+# Usage: bash benchmarks/upsampler_gpu.sh BUDGET   (seconds of training of each lane)
+#        FIRST=60 FREEZE=300 BATCH=16 bash benchmarks/upsampler_gpu.sh 150
+#        QUICK=1 OUT=/tmp/x PY=/work/main/.venv/bin/python BANK=/tmp/bank512q bash benchmarks/upsampler_gpu.sh 60
+#        (`small`, batch 2, a few steps on a CPU machine: checks the script itself; BANK: a small bank,
+#        e.g. 16 frames of bank512's test split written as both train and test by write_bank)
+# Comes back in $OUT (16 MiB a file at most): summary.md (table, crop sheet's legend, each lane's last
+# log lines), crops.jpg (rows: test frames; per region target | plain | two-stage), and
+# run_<lane>.tar: <lane>/{eval.json, eval-sheet.jpg, progress.jpg, metrics.jsonl, train.log, signer_512.mp4}.
+set -uo pipefail
+export PYTHONUNBUFFERED=1
+PY=${PY:-python3}
+if ! $PY -c "import pose_format" 2>/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+        && export PYTHONPATH=/tmp/site:$PWD || exit 1
+fi
+BUDGET=${1:-150}
+FIRST=${FIRST:-$(( BUDGET * 2 / 5 ))}
+FREEZE=${FREEZE:-300}
+R=${R:-/tmp/runs_up}
+PRESET=${PRESET:-esn}; BATCH=${BATCH:-16}; STEPS=${STEPS:-1000000}; LOG=50
+BANK=${BANK:-.devcarry/bank512}
+POSE=${POSE:-$PWD/.devcarry/poses/signer_mediapipe.pose}
+EXTRA=(--no-compile --face-d 1 --hand-d 1)
+if [ -n "${QUICK:-}" ]; then PRESET=small; BATCH=2; STEPS=${QUICK_STEPS:-4}; FREEZE=2; LOG=1; fi
+rm -rf $R; mkdir -p $R $OUT
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
+GPUS=$(nvidia-smi -L 2>/dev/null | wc -l)
+if [ "$GPUS" -ge 2 ]; then LANE_GPU=(0 1); SHARING="each lane on its own GPU"; else LANE_GPU=(0 0); SHARING="both lanes on one GPU at once"; fi
+DEVICE=(); [ "$GPUS" -ge 1 ] || DEVICE=(--device cpu)
+train() {  # OUT_RUN SECONDS OPTIONS...: one training of SECONDS from its first step (SIGTERM 90 s later: loading, saving)
+    local run=$1 seconds=$2; shift 2
+    timeout -s TERM $(( seconds + 90 )) $PY -m posevideo train renderer --data $BANK --preset $PRESET --steps $STEPS \
+        --max-minutes $($PY -c "print($seconds / 60)") \
+        --batch $BATCH --out $run --log-every $LOG --image-every 100000 --checkpoint-every 100000 \
+        "${EXTRA[@]}" "${DEVICE[@]}" "$@"
+}
+start=$(date +%s)
+( export CUDA_VISIBLE_DEVICES=${LANE_GPU[0]}; train $R/plain $BUDGET --size 512 > $R/plain.log 2>&1 ) &
+(
+    export CUDA_VISIBLE_DEVICES=${LANE_GPU[1]}
+    train $R/first256 $FIRST --size 256 > $R/twostage.log 2>&1
+    train $R/twostage $(( BUDGET - FIRST )) --size 512 --upsample-from $R/first256 --freeze-base $FREEZE >> $R/twostage.log 2>&1
+) &
+wait
+echo "training done in $(( $(date +%s) - start )) s ($SHARING)"
+
+# Evaluate and render each lane (on its GPU), packed into $OUT as soon as it is done.
+for i in 0 1; do
+    lane=$([ $i = 0 ] && echo plain || echo twostage)
+    (
+        export CUDA_VISIBLE_DEVICES=${LANE_GPU[$i]} OMP_NUM_THREADS=4
+        mkdir -p $R/out/$lane
+        t=$(date +%s)
+        timeout 100 $PY -m posevideo evaluate renderer --model $R/$lane --data $BANK --split test \
+            --json $R/out/$lane/eval.json --sheet $R/out/$lane/eval-sheet.jpg --batch 32 "${DEVICE[@]}" > $R/$lane.eval.log 2>&1
+        echo "$lane: evaluate exit $? in $(( $(date +%s) - t )) s" | tee -a $R/$lane.eval.log
+        t=$(date +%s)
+        timeout 60 $PY -m posevideo render --pose $POSE --model $R/$lane --size 512 --out $R/out/$lane/signer_512.mp4 \
+            "${DEVICE[@]}" >> $R/$lane.eval.log 2>&1
+        echo "$lane: render exit $? in $(( $(date +%s) - t )) s" | tee -a $R/$lane.eval.log
+        cp $R/$lane/metrics.jsonl $R/out/$lane/ 2>/dev/null
+        cp $R/$lane/metrics.jsonl $R/$lane.metrics.jsonl 2>/dev/null
+        cp $R/out/$lane/eval.json $R/$lane.eval.json 2>/dev/null
+        tr '\r' '\n' < $R/$lane.log 2>/dev/null | grep -v '%|' > $R/out/$lane/train.log
+        tr '\r' '\n' < $R/$lane.eval.log | grep -v '%|' >> $R/out/$lane/train.log
+        last=$(ls -d $R/$lane/progress/* 2>/dev/null | tail -n 1)
+        [ -n "$last" ] && $PY -c "import sys; from PIL import Image; Image.open(sys.argv[1]).convert('RGB').save(sys.argv[2], quality=85)" \
+            "$last" $R/out/$lane/progress.jpg
+        (cd $R/out && tar cf $OUT/run_$lane.tar $lane)
+    ) &
+done
+wait
+timeout 60 $PY benchmarks/upsampler.py sheet --data $BANK --runs $R/plain $R/twostage --names plain two-stage \
+    --out $OUT/crops.jpg > $R/sheet.log 2>&1; echo "sheet exit $?" >> $R/sheet.log
+echo "evaluated and rendered in $(( $(date +%s) - start )) s"
+
+{
+    echo "# Plain 512 $PRESET vs two-stage (256 $PRESET + Enhancer): $BUDGET s of training each lane ($SHARING)"
+    echo "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo cpu), $(date -u +%F), batch $BATCH, no compile, --face-d 1 --hand-d 1; two-stage: first stage $FIRST s at 256, --freeze-base $FREEZE"
+    echo
+    $PY benchmarks/upsampler.py summary $R plain twostage
+    echo
+    cat $R/sheet.log
+    for lane in plain twostage; do echo; echo "## $lane"; tail -n 8 $R/out/$lane/train.log; done
+} > $OUT/summary.md
+cat $OUT/summary.md
+ls -la $OUT
