@@ -4,7 +4,8 @@
 
 Each row is measured `--runs` times (a fresh browser each) and the median is printed, with every
 run's figure and the 1-minute load average before and after (the machine is shared: say so).
-The model is the shipped small renderer (posevideo/models/renderer-small), exported once, served
+The model is the shipped small renderer (posevideo/models/renderer-small) or `--model` (an export
+folder, e.g. a two-stage 512 one: the page takes its size from model.json), exported once, served
 by `posevideo serve` (COOP/COEP headers: onnxruntime-web on WASM threads) or, with `--static`, by
 a plain static server on the folder `posevideo export --web` writes (one generator thread).
 
@@ -172,7 +173,12 @@ def main():
             stop()
 
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    print(f"browser page, shipped small renderer, 256x256, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+    import json
+    described = json.loads((model / "model.json").read_text())
+    what = ("shipped small renderer" if args.model is None
+            else f"{described.get('source', {}).get('preset') or 'renderer'} ({args.model})")
+    side = described["resolution"]
+    print(f"browser page, {what}, {side}x{side}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"headless Debian chromium, {os.cpu_count()} CPUs ({cpu}), {'plain static server' if args.static else 'posevideo serve'}; "
           f"median of {args.runs} runs")
     print("| source | frames/s (median) | runs | backend | generate ms | browser CPU ms a frame | load before / after |")

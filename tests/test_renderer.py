@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -97,6 +98,30 @@ def test_discriminator_batches_reals_and_fakes_as_asked(tmp_path, monkeypatch, d
         TrainConfig(out=str(tmp_path / "x"), d_batch="mixed")
 
 
+@contextmanager
+def sigterm_at(monkeypatch, step: int):
+    """Within: the trainer's progress bar sends this process SIGTERM when it reaches `step` (a kill
+    in the middle of training, at a known step)."""
+    real_bar = train_module.progress_bar
+
+    def bar_that_kills(*args, **kwargs):
+        bar = real_bar(*args, **kwargs)
+        update = bar.update
+
+        def update_and_signal(n=1):
+            update(n)
+            if bar.n == step:
+                os.kill(os.getpid(), signal.SIGTERM)
+        bar.update = update_and_signal
+        return bar
+
+    monkeypatch.setattr(train_module, "progress_bar", bar_that_kills)
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(train_module, "progress_bar", real_bar)
+
+
 def _weights(run):
     G, D = Generator(TINY), Discriminator(TINY)
     load_checkpoint(run, {"G": G, "D": D})
@@ -107,23 +132,9 @@ def test_resume_after_a_signal_is_exact(tmp_path, monkeypatch):
     train(_cfg(tmp_path / "whole", 6), tiny_bank(), TINY)
 
     # Interrupt the second run with SIGTERM during step 3: it must checkpoint step 3 and return.
-    real_bar = train_module.progress_bar
-
-    def bar_that_kills(*args, **kwargs):
-        bar = real_bar(*args, **kwargs)
-        update = bar.update
-
-        def update_and_signal(n=1):
-            update(n)
-            if bar.n == 3:
-                os.kill(os.getpid(), signal.SIGTERM)
-        bar.update = update_and_signal
-        return bar
-
-    monkeypatch.setattr(train_module, "progress_bar", bar_that_kills)
-    last = train(_cfg(tmp_path / "cut", 6), tiny_bank(), TINY)
+    with sigterm_at(monkeypatch, 3):
+        last = train(_cfg(tmp_path / "cut", 6), tiny_bank(), TINY)
     assert last.name == "step-0000003"
-    monkeypatch.setattr(train_module, "progress_bar", real_bar)
     train(_cfg(tmp_path / "cut", 6, resume=True), tiny_bank(), TINY)
 
     for a, b in zip(_weights(tmp_path / "whole"), _weights(tmp_path / "cut")):

@@ -3,8 +3,6 @@ discriminators that train and resume exactly, a temporal generator fed its previ
 from __future__ import annotations
 
 import json
-import os
-import signal
 
 import numpy as np
 import pytest
@@ -19,6 +17,7 @@ from posevideo.renderer.model import Generator, RendererConfig, discriminators
 from posevideo.renderer.predict import generate, generate_input
 from posevideo.renderer.train import TrainConfig, train
 from posevideo.training import load_checkpoint
+from test_renderer import sigterm_at
 
 SIZE = 32
 V2 = RendererConfig(size=SIZE, ngf=8, ndf=8, face_d=1.0, hand_d=0.5, temporal=True)
@@ -105,22 +104,8 @@ def test_v2_training_runs_and_resumes_exactly(tmp_path, monkeypatch):
     """Face, hand and temporal discriminators and the temporal generator: a run cut by SIGTERM at
     step 3 and resumed ends with the same weights, bit for bit, as one run straight through."""
     train(_cfg(tmp_path / "whole", 6, jitter=0.05), _pose_bank(), V2)
-    real_bar = train_module.progress_bar
-
-    def bar_that_kills(*args, **kwargs):
-        bar = real_bar(*args, **kwargs)
-        update = bar.update
-
-        def update_and_signal(n=1):
-            update(n)
-            if bar.n == 3:
-                os.kill(os.getpid(), signal.SIGTERM)
-        bar.update = update_and_signal
-        return bar
-
-    monkeypatch.setattr(train_module, "progress_bar", bar_that_kills)
-    assert train(_cfg(tmp_path / "cut", 6, jitter=0.05), _pose_bank(), V2).name == "step-0000003"
-    monkeypatch.setattr(train_module, "progress_bar", real_bar)
+    with sigterm_at(monkeypatch, 3):
+        assert train(_cfg(tmp_path / "cut", 6, jitter=0.05), _pose_bank(), V2).name == "step-0000003"
     train(_cfg(tmp_path / "cut", 6, jitter=0.05, resume=True), _pose_bank(), V2)
     for a, b in zip(_weights(tmp_path / "whole", V2), _weights(tmp_path / "cut", V2)):
         assert torch.equal(a, b)

@@ -5,8 +5,6 @@ evaluates, and exports as one ONNX graph that equals PyTorch."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 
 import numpy as np
 import pytest
@@ -14,14 +12,13 @@ import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
 
-import posevideo.renderer.train as train_module
 from posevideo.cli import cli
 from posevideo.errors import InputError
 from posevideo.renderer.model import RendererConfig, TwoStage, discriminators, make_generator
 from posevideo.renderer.predict import generate, load_renderer, render_poses
 from posevideo.renderer.train import TrainConfig, train
 from posevideo.training import load_checkpoint
-from test_renderer import tiny_bank
+from test_renderer import sigterm_at, tiny_bank
 
 BASE = RendererConfig(size=32, ngf=8, ndf=8)
 TWO = RendererConfig(size=64, ngf=8, ndf=8, base_size=32, enhancer_ngf=8, enhancer_blocks=1, face_d=1.0, hand_d=0.5)
@@ -81,22 +78,8 @@ def test_two_stages_train_with_the_first_held_then_joint_and_resume_exactly(tmp_
     assert not torch.equal(G.enhancer.out[1].weight, torch.zeros_like(G.enhancer.out[1].weight))
 
     train(_cfg(tmp_path / "whole", 6, freeze_base=3, **cfg), tiny_bank(size=64))
-    real_bar = train_module.progress_bar
-
-    def bar_that_kills(*args, **kwargs):
-        bar = real_bar(*args, **kwargs)
-        update = bar.update
-
-        def update_and_signal(n=1):
-            update(n)
-            if bar.n == 3:
-                os.kill(os.getpid(), signal.SIGTERM)
-        bar.update = update_and_signal
-        return bar
-
-    monkeypatch.setattr(train_module, "progress_bar", bar_that_kills)
-    assert train(_cfg(tmp_path / "cut", 6, freeze_base=3, **cfg), tiny_bank(size=64)).name == "step-0000003"
-    monkeypatch.setattr(train_module, "progress_bar", real_bar)
+    with sigterm_at(monkeypatch, 3):
+        assert train(_cfg(tmp_path / "cut", 6, freeze_base=3, **cfg), tiny_bank(size=64)).name == "step-0000003"
     train(_cfg(tmp_path / "cut", 6, freeze_base=3, resume=True, **cfg), tiny_bank(size=64))
     (Gw, Dw), (Gc, Dc) = _weights(tmp_path / "whole"), _weights(tmp_path / "cut")
     for a, b in zip([*Gw.state_dict().values(), *(t for D in Dw.values() for t in D.state_dict().values())],
@@ -188,3 +171,22 @@ def test_max_minutes_stops_with_a_checkpoint(tmp_path):
     last = train(TrainConfig(out=str(tmp_path / "run"), steps=50, batch=2, device="cpu", log_every=10,
                              image_every=10 ** 6, checkpoint_every=10 ** 6, size=32, max_minutes=1e-9), tiny_bank(), BASE)
     assert last.name == "step-0000001"
+
+
+def test_cli_trains_both_stages_from_one_512_bank(tmp_path):
+    """The command line end to end: a 256 first stage on a 512 bank (halved), then `--size 512
+    --upsample-from` it; a 512 run is refused as a first stage with one line."""
+    from posevideo.renderer.data import write_bank
+    write_bank({"train": tiny_bank(4, size=512)}, tmp_path / "bank")
+    base = ["train", "renderer", "--data", str(tmp_path / "bank"), "--preset", "small", "--batch", "1", "--steps", "1",
+            "--device", "cpu", "--no-compile"]
+    result = CliRunner().invoke(cli, [*base, "--size", "256", "--out", str(tmp_path / "r256")])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, [*base, "--size", "512", "--upsample-from", str(tmp_path / "r256"),
+                                      "--enhancer-ngf", "4", "--enhancer-blocks", "1", "--out", str(tmp_path / "r512")])
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "r512" / "config.json").read_text())
+    assert config["model"]["base_size"] == 256 and config["model"]["ngf"] == 16 and config["train"]["stages"] == 2
+    result = CliRunner().invoke(cli, [*base, "--size", "512", "--upsample-from", str(tmp_path / "r512"),
+                                      "--out", str(tmp_path / "bad")])
+    assert result.exit_code == 2 and "cannot be the first stage" in result.output and "Traceback" not in result.output
