@@ -39,13 +39,7 @@ def load_renderer(model: str | Path | None, device: str = "cpu", size: int | Non
     two-stage model (`model.TwoStage`) also makes its first stage's size, by that stage alone (the
     meta's "model" then describes that stage); any other size is an InputError."""
     model = DEFAULT_RENDERER if model is None else Path(model)
-    if not model.exists():
-        raise InputError(model, "no such renderer folder", "Give a run folder of `posevideo train renderer`, or leave "
-                                                          "it out for the shipped small renderer.")
-    meta = read_meta(model)
-    if meta.get("kind") != "renderer":
-        raise InputError(model, f"is a {meta.get('kind', 'unknown')} checkpoint, not a renderer",
-                         "Pass a run folder made by `posevideo train renderer`.")
+    meta = renderer_meta(model)
     cfg = build_model(meta, RendererConfig.from_dict)
     G = make_generator(cfg)
     load_checkpoint(meta["path"], {"G": G})
@@ -54,11 +48,23 @@ def load_renderer(model: str | Path | None, device: str = "cpu", size: int | Non
     return G.to(device, memory_format=torch.channels_last).eval(), meta
 
 
+def renderer_meta(model: Path) -> dict:
+    """checkpoint.json of a renderer folder; an InputError when it is missing or not a renderer's."""
+    if not model.exists():
+        raise InputError(model, "no such renderer folder", "Give a run folder of `posevideo train renderer`, or leave "
+                                                          "it out for the shipped small renderer.")
+    meta = read_meta(model)
+    if meta.get("kind") != "renderer":
+        raise InputError(model, f"is a {meta.get('kind', 'unknown')} checkpoint, not a renderer",
+                         "Pass a run folder made by `posevideo train renderer`.")
+    return meta
+
+
 def check_size(model: str | Path | None, cfg: RendererConfig | None = None, size: int | None = None) -> int:
     """The frame side a renderer (`model`, or its config `cfg`) makes when `size` is asked for (None:
-    its own); an InputError when it cannot make that size."""
+    its own); an InputError when it cannot make that size (or `model` is no renderer)."""
     if cfg is None:
-        meta = read_meta(DEFAULT_RENDERER if model is None else model)
+        meta = renderer_meta(DEFAULT_RENDERER if model is None else Path(model))
         cfg = build_model(meta, RendererConfig.from_dict)
     if size is None or size == cfg.size:
         return cfg.size
