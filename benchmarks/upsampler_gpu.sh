@@ -51,9 +51,9 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
 GPUS=$(nvidia-smi -L 2>/dev/null | wc -l)
 if [ "$GPUS" -ge 2 ]; then LANE_GPU=(0 1); SHARING="each lane on its own GPU"; else LANE_GPU=(0 0); SHARING="both lanes on one GPU at once"; fi
 DEVICE=(); [ "$GPUS" -ge 1 ] || DEVICE=(--device cpu)
-train() {  # OUT_RUN SECONDS OPTIONS...: one training of SECONDS from its first step (SIGTERM 90 s later: loading, saving)
+train() {  # OUT_RUN SECONDS OPTIONS...: one training of SECONDS from its first step (SIGTERM 50 s later: loading, saving)
     local run=$1 seconds=$2; shift 2
-    timeout -s TERM $(( seconds + 90 )) $PY -m posevideo train renderer --data $BANK --preset $PRESET --steps $STEPS \
+    timeout -s TERM $(( seconds + 50 )) $PY -m posevideo train renderer --data $BANK --preset $PRESET --steps $STEPS \
         --max-minutes $($PY -c "print($seconds / 60)") \
         --batch $BATCH --out $run --log-every $LOG --image-every 100000 --checkpoint-every 100000 \
         "${EXTRA[@]}" "${DEVICE[@]}" "$@"
@@ -67,6 +67,7 @@ start=$(date +%s)
 ) &
 wait
 echo "training done in $(( $(date +%s) - start )) s ($SHARING)"
+for lane in plain twostage; do tr '\r' '\n' < $R/$lane.log | grep -v '%|' | tail -n 4; done
 
 # Evaluate and render each lane (on its GPU), packed into $OUT as soon as it is done.
 for i in 0 1; do
@@ -75,11 +76,11 @@ for i in 0 1; do
         export CUDA_VISIBLE_DEVICES=${LANE_GPU[$i]} OMP_NUM_THREADS=4
         mkdir -p $R/out/$lane
         t=$(date +%s)
-        timeout 100 $PY -m posevideo evaluate renderer --model $R/$lane --data $BANK --split test \
+        timeout 80 $PY -m posevideo evaluate renderer --model $R/$lane --data $BANK --split test \
             --json $R/out/$lane/eval.json --sheet $R/out/$lane/eval-sheet.jpg --batch 32 "${DEVICE[@]}" > $R/$lane.eval.log 2>&1
         echo "$lane: evaluate exit $? in $(( $(date +%s) - t )) s" | tee -a $R/$lane.eval.log
         t=$(date +%s)
-        timeout 60 $PY -m posevideo render --pose $POSE --model $R/$lane --size 512 --out $R/out/$lane/signer_512.mp4 \
+        timeout 40 $PY -m posevideo render --pose $POSE --model $R/$lane --size 512 --out $R/out/$lane/signer_512.mp4 \
             "${DEVICE[@]}" >> $R/$lane.eval.log 2>&1
         echo "$lane: render exit $? in $(( $(date +%s) - t )) s" | tee -a $R/$lane.eval.log
         cp $R/$lane/metrics.jsonl $R/out/$lane/ 2>/dev/null
@@ -94,7 +95,7 @@ for i in 0 1; do
     ) &
 done
 wait
-timeout 60 $PY benchmarks/upsampler.py sheet --data $BANK --runs $R/plain $R/twostage --names plain two-stage \
+timeout 40 $PY benchmarks/upsampler.py sheet --data $BANK --runs $R/plain $R/twostage --names plain two-stage \
     --out $OUT/crops.jpg > $R/sheet.log 2>&1; echo "sheet exit $?" >> $R/sheet.log
 echo "evaluated and rendered in $(( $(date +%s) - start )) s"
 
