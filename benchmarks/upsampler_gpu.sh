@@ -50,6 +50,7 @@ rm -rf $R; mkdir -p $R $OUT
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
 GPUS=$(nvidia-smi -L 2>/dev/null | wc -l)
 if [ "$GPUS" -ge 2 ]; then LANE_GPU=(0 1); SHARING="each lane on its own GPU"; else LANE_GPU=(0 0); SHARING="both lanes on one GPU at once"; fi
+[ "$GPUS" -ge 1 ] || SHARING="no GPU: both lanes on the CPU"
 DEVICE=(); [ "$GPUS" -ge 1 ] || DEVICE=(--device cpu)
 train() {  # OUT_RUN SECONDS OPTIONS...: one training of SECONDS from its first step (SIGTERM 50 s later: loading, saving)
     local run=$1 seconds=$2; shift 2
