@@ -292,6 +292,10 @@ def presets():
               help="The generator also takes its previous output frame (trained on consecutive pairs; ONNX input 'previous').")
 @click.option("--temporal-d", type=click.FloatRange(0), default=None,
               help="With --temporal: weight of the frame-pair discriminator's GAN loss (default 1; 0: none).")
+@click.option("--teacher", type=click.Path(exists=True), default=None,
+              help="Distil: a renderer run trained on the same person (e.g. esn) whose frames are the L1 target.")
+@click.option("--teacher-mix", type=click.FloatRange(0, 1), default=1.0,
+              help="With --teacher: share of the L1 term toward the teacher's frame; the rest toward the ground truth.")
 @click.option("--log-every", type=click.IntRange(1), default=50)
 @click.option("--image-every", type=click.IntRange(1), default=500)
 @click.option("--checkpoint-every", type=click.IntRange(1), default=1000)
