@@ -306,6 +306,10 @@ def presets():
               help="Two stages: the Enhancer's residual blocks at half --size (default 3).")
 @click.option("--max-minutes", type=click.FloatRange(0, min_open=True), default=None,
               help="Stop (with a checkpoint) after this long from the first step (data loading not counted).")
+@click.option("--teacher", type=click.Path(exists=True), default=None,
+              help="Distil: a renderer run trained on the same person (e.g. esn) whose frames are the L1 target.")
+@click.option("--teacher-mix", type=click.FloatRange(0, 1), default=1.0,
+              help="With --teacher: share of the L1 term toward the teacher's frame; the rest toward the ground truth.")
 @click.option("--log-every", type=click.IntRange(1), default=50)
 @click.option("--image-every", type=click.IntRange(1), default=500)
 @click.option("--checkpoint-every", type=click.IntRange(1), default=1000)

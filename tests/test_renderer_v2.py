@@ -187,3 +187,33 @@ def test_warp_error_follows_the_true_motion():
     assert warp_errors(noisy, truth, np.arange(4))[0] > 5 * floor
     still = np.repeat(truth[:1], 5, axis=0)                                      # does not move at all
     assert warp_errors(still, truth, np.arange(4))[0] > 2 * floor
+
+
+def test_distillation_pulls_the_student_toward_its_teacher(tmp_path):
+    """`--teacher`: the L1 target is the teacher's frame. A teacher trained 2 steps draws nothing
+    like the truth; a student distilled from it (mix 1) ends nearer the teacher's frames and farther
+    from the truth than the same student trained on the truth, and the run logs both L1s."""
+    small = RendererConfig(size=SIZE, ngf=8, ndf=8)
+    bank = _pose_bank()
+    teacher = train(_cfg(tmp_path / "teacher", 2), bank, small).parent.parent
+    distilled = train(_cfg(tmp_path / "distilled", 40, teacher=str(teacher)), bank, small)
+    plain = train(_cfg(tmp_path / "plain", 40), bank, small)
+
+    def frames(run):
+        G = train_module.load_teacher(str(run), small, bank, "cpu")
+        return generate(G, bank.skeletons.numpy(), "cpu").astype(np.float32)
+
+    truth, taught = bank.frames.numpy().astype(np.float32), frames(teacher)
+    got, base = frames(distilled.parent.parent), frames(plain.parent.parent)
+    assert np.abs(got - taught).mean() < 0.5 * np.abs(base - taught).mean()
+    assert np.abs(got - truth).mean() > np.abs(base - truth).mean()
+    line = json.loads((tmp_path / "distilled" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert line["loss_l1_teacher"] < line["loss_l1"]
+    assert json.loads((tmp_path / "distilled" / "config.json").read_text())["train"]["teacher"] == str(teacher)
+
+    other = FrameBank(bank.skeletons.numpy(), bank.frames.numpy(), stats={**STATS, "speaker": "someone"},
+                      meta={"clip": bank.meta["clip"], "regions": bank.regions.numpy()})
+    with pytest.raises(InputError, match="trained on speaker 'dot', but the data is speaker 'someone'"):
+        train(_cfg(tmp_path / "wrong", 1, teacher=str(teacher)), other, small)
+    with pytest.raises(InputError, match="makes 32px frames but the student is 64px"):
+        train_module.load_teacher(str(teacher), RendererConfig(size=64, ngf=8, ndf=8), bank, "cpu")

@@ -2,6 +2,7 @@
 
     posevideo train renderer --data DATA --speaker NAME --preset esn --steps N --batch B --out RUN
         [--face-d W] [--hand-d W] [--temporal [--temporal-d W]]             (the v2 options, issue 13)
+        [--teacher RUN [--teacher-mix F]]                 (distillation: a trained renderer's frames as the L1 target)
     posevideo train renderer ... --size 512 --upsample-from RUN256 [--freeze-base N]   (two stages, issue 14)
     torchrun --nproc_per_node G -m posevideo train renderer ...        (one process a GPU, DDP)
 
@@ -16,6 +17,13 @@ frame t - 1, detached (Everybody Dance Now's scheme). Feeding the model its own 
 ground truth, is what it sees at inference, so it learns to correct its errors rather than copy a
 perfect previous frame; the zeros half keeps the first frame good. The temporal discriminator
 judges (skeleton t - 1, skeleton t, frame t - 1, frame t): real pairs against generated ones.
+
+Distillation (`--teacher RUN`): a renderer already trained on the same person (typically `esn`)
+draws every batch's skeletons, jitter included, and the L1 term pulls the student toward the
+teacher's frame (share F, `--teacher-mix`, default 1) and toward the ground truth (1 - F). The
+discriminators still see real frames, so the GAN keeps the student honest where the teacher blurs.
+A small student copies a large teacher's smooth, pose-consistent output more easily than the noisy
+truth it could not fit (knowledge distillation for image-to-image GANs).
 
 Two stages (`--upsample-from RUN256` or `--stages 2`; model.TwoStage): the 256 generator of RUN256
 (or a new one) under an Enhancer to 512, trained on 512 frames. For the first `--freeze-base`
@@ -80,12 +88,16 @@ class TrainConfig:
     enhancer_ngf: int | None = None     # None: RendererConfig's (32)
     enhancer_blocks: int | None = None  # None: RendererConfig's (3)
     max_minutes: float | None = None    # a fixed time budget from the first step: stop (and checkpoint) when spent
+    teacher: str | None = None     # a trained renderer of the same person whose frames are the L1 target
+    teacher_mix: float = 1.0       # share of the L1 term toward the teacher (the rest: the ground truth)
 
     def __post_init__(self):
         if self.d_batch not in ("joint", "separate"):
             raise ValueError(f"d_batch must be 'joint' or 'separate', got {self.d_batch!r}")
         if self.stages not in (1, 2):
             raise ValueError(f"stages must be 1 or 2, got {self.stages}")
+        if not 0 <= self.teacher_mix <= 1:
+            raise ValueError(f"teacher_mix must be in [0, 1], got {self.teacher_mix}")
 
     def model_config(self) -> RendererConfig:
         """The preset with this run's overrides; with two stages the first stage's config (the
@@ -156,6 +168,24 @@ def regions(skeleton: torch.Tensor, image: torch.Tensor, boxes: torch.Tensor, wh
     return torch.cat(sk), torch.cat(im), torch.cat(seen)
 
 
+def load_teacher(path: str, model_cfg: RendererConfig, bank: FrameBank, device: str) -> nn.Module:
+    """The frozen generator of a renderer run trained on the same person at the same size."""
+    from posevideo.renderer.predict import load_renderer
+    teacher, meta = load_renderer(path, device)
+    taught = RendererConfig.from_dict(meta["model"])
+    if taught.size != model_cfg.size:
+        raise InputError(path, f"makes {taught.size}px frames but the student is {model_cfg.size}px",
+                         f"Use a teacher trained at --size {model_cfg.size}.")
+    if taught.temporal:
+        raise InputError(path, "is a --temporal renderer, which needs its previous frames: it cannot label "
+                               "random training frames", "Use a teacher trained without --temporal.")
+    ours, theirs = bank.stats.get("speaker"), meta.get("stats", {}).get("speaker")
+    if ours and theirs and ours != theirs:
+        raise InputError(path, f"was trained on speaker '{theirs}', but the data is speaker '{ours}'",
+                         "Distil from a renderer of the same person.")
+    return teacher.requires_grad_(False)
+
+
 # --- progress image -------------------------------------------------------------------------------
 
 def _to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -209,6 +239,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
         raise InputError(cfg.data, "holds no two consecutive frames of one interval, so --temporal has nothing to learn",
                          "Train without --temporal, or on more video.")
     sampler = rank_sampler(cfg.seed, dist.rank)
+    teacher = load_teacher(cfg.teacher, model_cfg, bank, device) if cfg.teacher else None
     shown = torch.linspace(0, len(bank) - 1, min(4, len(bank))).long()         # fixed progress frames
 
     # Models and optimizers (pix2pix: Adam 2e-4, beta1 0.5 for every network). Two stages from a
@@ -256,7 +287,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
         return path
 
     # Losses summed on the device between log lines: D, then G's per discriminator, L1, count.
-    names = ["loss_d"] + [f"loss_g_{n[2:] or 'gan'}" for n in Ds] + ["loss_l1"]
+    names = ["loss_d"] + [f"loss_g_{n[2:] or 'gan'}" for n in Ds] + ["loss_l1"] + (["loss_l1_teacher"] if teacher is not None else [])
     sums = torch.zeros(len(names) + 1, device=device)
     last = run.latest()
     t_log = started = time.time()
@@ -329,15 +360,22 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                         sk, fa, seen = regions(skeleton, fake, boxes, name[2:], side)
                         gan[name] = g_gan_loss(D_fake[name](sk, fa).float(), kind, seen)
             loss_l1 = l1_loss(fake.float(), real)
-            loss_g = sum(weights[name] * loss for name, loss in gan.items()) + model_cfg.l1_weight * loss_l1
+            l1_term = loss_l1
+            if teacher is not None:
+                with torch.no_grad(), autocast:
+                    taught = teacher(skeleton)                  # the teacher's frames of the same skeletons
+                loss_teacher = l1_loss(fake.float(), taught.float())
+                l1_term = (1 - cfg.teacher_mix) * loss_l1 + cfg.teacher_mix * loss_teacher
+            loss_g = sum(weights[name] * loss for name, loss in gan.items()) + model_cfg.l1_weight * l1_term
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
             for D in Ds.values():
                 D.requires_grad_(True)
 
-            sums += torch.stack([loss_d.detach()] + [gan[n].detach() for n in Ds]
-                                + [loss_l1.detach(), torch.ones((), device=device)])
+            sums += torch.stack([loss_d.detach()] + [gan[n].detach() for n in Ds] + [loss_l1.detach()]
+                                + ([loss_teacher.detach()] if teacher is not None else [])
+                                + [torch.ones((), device=device)])
             bar.update(1)
 
             # Log: averages since the last line; a NaN stops here, before anything is saved.
