@@ -41,11 +41,11 @@ BUDGET=${1:-150}
 FIRST=${FIRST:-$(( BUDGET * 2 / 5 ))}
 FREEZE=${FREEZE:-300}
 R=${R:-/tmp/runs_up}
-PRESET=${PRESET:-esn}; BATCH=${BATCH:-16}; STEPS=${STEPS:-1000000}; LOG=50
+PRESET=${PRESET:-esn}; BATCH=${BATCH:-16}; STEPS=${STEPS:-1000000}; LOG=50; IMAGE=250
 BANK=${BANK:-.devcarry/bank512}
 POSE=${POSE:-$PWD/.devcarry/poses/signer_mediapipe.pose}
 EXTRA=(--no-compile --face-d 1 --hand-d 1)
-if [ -n "${QUICK:-}" ]; then PRESET=small; BATCH=2; STEPS=${QUICK_STEPS:-4}; FREEZE=2; LOG=1; fi
+if [ -n "${QUICK:-}" ]; then PRESET=small; BATCH=2; STEPS=${QUICK_STEPS:-4}; FREEZE=2; LOG=1; IMAGE=2; fi
 rm -rf $R; mkdir -p $R $OUT
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
 GPUS=$(nvidia-smi -L 2>/dev/null | wc -l)
@@ -56,7 +56,7 @@ train() {  # OUT_RUN SECONDS OPTIONS...: one training of SECONDS from its first 
     local run=$1 seconds=$2; shift 2
     timeout -s TERM $(( seconds + 50 )) $PY -m posevideo train renderer --data $BANK --preset $PRESET --steps $STEPS \
         --max-minutes $($PY -c "print($seconds / 60)") \
-        --batch $BATCH --out $run --log-every $LOG --image-every 100000 --checkpoint-every 100000 \
+        --batch $BATCH --out $run --log-every $LOG --image-every $IMAGE --checkpoint-every 100000 \
         "${EXTRA[@]}" "${DEVICE[@]}" "$@"
 }
 start=$(date +%s)

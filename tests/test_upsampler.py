@@ -190,3 +190,20 @@ def test_cli_trains_both_stages_from_one_512_bank(tmp_path):
     result = CliRunner().invoke(cli, [*base, "--size", "512", "--upsample-from", str(tmp_path / "r512"),
                                       "--out", str(tmp_path / "bad")])
     assert result.exit_code == 2 and "cannot be the first stage" in result.output and "Traceback" not in result.output
+
+
+def test_a_saturated_first_stage_gives_finite_gradients_under_bf16_autocast():
+    """Regression: on a GPU the first stage's frame comes in bfloat16, where the Enhancer's clamp at
+    +-0.999 rounds to +-1 and atanh to infinity: 0 x inf = NaN gradients into both stages where the
+    frame is saturated (a black background is exactly -1). The Enhancer combines in float32."""
+    torch.manual_seed(0)
+    G = make_generator(TWO)
+    with torch.no_grad():
+        G.base.up[0][1].bias.fill_(-20.0)                                        # the first stage's frame: all -1
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = G(x)
+    assert y.dtype == torch.float32
+    (y - torch.zeros_like(y)).abs().mean().backward()
+    for name, p in G.named_parameters():
+        assert p.grad is None or torch.isfinite(p.grad).all(), name

@@ -241,8 +241,10 @@ class Enhancer(nn.Module):
 
     def forward(self, skeleton: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
         x = self.blocks(self.merge(self.skeleton(skeleton) + self.frame(frame)))   # (B, c, S/2, S/2)
-        up = F.interpolate(frame, scale_factor=2, mode="bilinear", align_corners=False)
-        return torch.tanh(_atanh(up) + self.out(x))                          # (B, 3, S, S)
+        # important! float32 here under autocast: in bfloat16 the clamp at 0.999 rounds to 1, atanh
+        # to infinity, and a saturated frame (a black background is -1) sends NaN gradients back.
+        up = F.interpolate(frame.float(), scale_factor=2, mode="bilinear", align_corners=False)
+        return torch.tanh(_atanh(up) + self.out(x).float())                  # (B, 3, S, S) float32
 
 
 class TwoStage(nn.Module):
