@@ -555,3 +555,16 @@ def test_holistic_header_file_is_pose_formats_and_needs_no_mediapipe(tmp_path):
                          check=True)
     assert out.stdout.strip() == "False"
     assert read_pose(tmp_path / "r.pose").body.data.shape == (2, 1, 178, 3)
+
+
+def test_a_read_poses_header_is_its_own(tmp_path):
+    """pose-format hands the same cached header object to every read of an identical header:
+    changing one read pose's header (as prepare rescales dimensions) must not change the next read's."""
+    path = tmp_path / "p.pose"
+    write_pose(make_pose("reduced", np.zeros((3, 178, 2)), np.ones((3, 178)), 25.0, 640, 360), path)
+    first = read_pose(path)
+    first.header.dimensions.width, first.header.dimensions.height = 1280, 720
+    first.header.version = 0.0
+    again = read_pose(path)
+    assert (again.header.dimensions.width, again.header.dimensions.height) == (640, 360)
+    assert again.body.data.shape == (3, 1, 178, 3)

@@ -87,11 +87,24 @@ def _write_v0_0(path: Path, source: Path) -> Path:
     return path
 
 
+def _without_a_hand(path: Path, source: Path) -> Path:
+    """`source` reduced, its left hand lost (confidence 0) in every other frame, as a tracker loses one."""
+    from posevideo.pose import make_pose, point_groups, to_layout, write_pose
+
+    pose = read_pose(source)
+    xy, conf = arrays(to_layout(pose, "reduced"))
+    conf[::2, point_groups("reduced")["left_hand"]] = 0
+    write_pose(make_pose("reduced", xy, conf, float(pose.body.fps), pose.header.dimensions.width,
+                         pose.header.dimensions.height), path)
+    return path
+
+
 def _files(tmp_path: Path) -> list[Path]:
     from posevideo.synthetic import synth_speaker
 
     made = synth_speaker(seed=4, seconds=1, out_dir=tmp_path, size=256, fps=15)["pose"]  # holistic, v0.2
-    files = [EXAMPLE, made, _write_v0_0(tmp_path / "old.pose", made)]
+    lost = _without_a_hand(tmp_path / "lost.pose", made)
+    files = [EXAMPLE, made, _write_v0_0(tmp_path / "old.pose", made), lost]
     files += [REAL / n for n in ("signer_example.pose", "signer_mediapipe.pose") if (REAL / n).exists()]
     return files
 
@@ -148,8 +161,9 @@ def test_js_prepared_poses_match_python(tmp_path):
         assert np.abs(got_conf - conf).max() < 1e-6, what
         assert np.abs(got_xy - xy).max() < 1e-2, (what, np.abs(got_xy - xy).max())  # pixels
         assert np.abs(np.float32(got["boxes"]).reshape(boxes.shape) - boxes).max() <= 1, what
-    # the real reduced signer file has frames without hands: they were drawn at rest on both sides
-    assert any(got["filled"] > 0 for got in js)
+    # the file that lost its left hand in every other frame has them drawn at rest, in every placement
+    lost = [got["filled"] for job, got in zip(jobs, js) if job["name"] == "lost.pose"]
+    assert len(lost) == 3 and all(n > 0 for n in lost), lost
 
 
 # --- the exported page on a plain static server, in headless Chromium -----------------------------------

@@ -7,6 +7,7 @@ Data inside a Pose: `body.data` (frames, people, points, dims) masked where conf
 """
 from __future__ import annotations
 
+import copy
 import math
 import struct
 from pathlib import Path
@@ -34,9 +35,14 @@ def read_pose(path: str | Path) -> Pose:
         raise InputError(path, "is empty (0 bytes), not a .pose file", _MAKE_POSE)
     _check_bytes(path, buffer)
     try:
-        return Pose.read(buffer)
+        pose = Pose.read(buffer)
     except Exception as error:  # any other failure inside pose-format: still the file's fault
         raise InputError(path, f"could not be read by pose-format ({type(error).__name__}: {error})", _MAKE_POSE) from error
+    # pose-format caches the last header it parsed and hands the same object to every later read of
+    # an identical header: a caller that changes its pose's header (prepare rescales dimensions)
+    # would change the next file's too. Each pose gets its own.
+    pose.header = copy.deepcopy(pose.header)
+    return pose
 
 
 def _check_bytes(path: Path, buffer: bytes) -> None:
