@@ -325,7 +325,7 @@ def test_live_webcam_frames_are_rebuilt_on_the_trained_body_like_render(tmp_path
             "width": 640, "height": 480, "T": len(xy), "K": xy.shape[1], "fps": fps,
             "xy": xy.astype(np.float64).ravel().tolist(), "conf": conf.astype(np.float64).ravel().tolist()}
     (tmp_path / "case.json").write_text(json.dumps(case))
-    for name in ("webcam.js", "retarget.js", "posefile.js"):
+    for name in ("webcam.js", "calls.js", "retarget.js", "posefile.js"):
         shutil.copy(Path(__file__).resolve().parents[1] / "posevideo" / "web" / name, tmp_path / name)
     (tmp_path / "package.json").write_text('{"type": "module"}')
     (tmp_path / "run.js").write_text(LIVE_NODE)

@@ -262,7 +262,7 @@ def test_live_smoothing_is_pythons_lowpass_run_forwards(tmp_path):
     xy = np.cumsum(rng.normal(0, 3, (T, 3, 2)), axis=0) + 100
     conf = np.ones((T, 3))
     conf[10:14, 1] = 0  # point 1 lost for 4 frames
-    for name in ("webcam.js", "retarget.js", "posefile.js"):
+    for name in ("webcam.js", "calls.js", "retarget.js", "posefile.js"):
         shutil.copy(WEB / name, tmp_path / name)
     (tmp_path / "package.json").write_text('{"type": "module"}')
     (tmp_path / "run.js").write_text(f"""

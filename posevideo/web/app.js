@@ -10,6 +10,7 @@
 //
 // window.posevideo is the page's handle for tests and benchmarks/web.py (see `api` at the bottom).
 
+import {Calls} from "./calls.js";
 import {preparePose, readPose} from "./posefile.js";
 import {Skeleton} from "./skeleton.js";
 import {LivePlacer, LowPass, restPose, Webcam} from "./webcam.js";
@@ -21,27 +22,9 @@ const $ = (id) => document.getElementById(id);
 
 // --- the generator worker ---------------------------------------------------------------------------
 
-class Generator {
+class Generator extends Calls {
   constructor() {
-    this.worker = new Worker("worker.js", {type: "module"});
-    this.pending = new Map();
-    this.nextId = 1;
-    this.worker.onmessage = ({data}) => {
-      const call = this.pending.get(data.id);
-      if (!call) return;
-      this.pending.delete(data.id);
-      if (data.type === "error") call.reject(new Error(data.message));
-      else call.resolve(data);
-    };
-    this.worker.onerror = (event) => showError(`worker: ${event.message}`);
-  }
-
-  call(message, transfer = []) {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, {resolve, reject});
-      this.worker.postMessage({...message, id}, transfer);
-    });
+    super("worker.js", {type: "module"}, (event) => showError(`worker: ${event.message}`));
   }
 
   async load(precision = "float32", backend = "auto", threads = 0, spinning = true) {

@@ -32,7 +32,7 @@ from posevideo.errors import InputError
 
 WEB = Path(__file__).parent
 NODE_MODULES = WEB / "node_modules"
-PAGE_FILES = ("index.html", "app.js", "skeleton.js", "worker.js", "webcam.js", "estimator.js", "retarget.js",
+PAGE_FILES = ("index.html", "app.js", "calls.js", "skeleton.js", "worker.js", "webcam.js", "estimator.js", "retarget.js",
               "posefile.js", "style.css")
 # Only these npm files are reachable or copied: the page needs nothing else.
 NPM_FILES = (

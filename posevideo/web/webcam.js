@@ -4,35 +4,13 @@
 // .pose files (posevideo/web/poses.py; rebuilt on the trained body when the export has its profile)
 // -> hands at rest where a hand is missing. With no one in view, the trained person at rest.
 
+import {Calls} from "./calls.js";
 import {retargetPose} from "./retarget.js";
 import {restHands} from "./posefile.js";
 
 // Live retargeting rebuilds each camera frame on the trained body with the frames just before it
 // (the input's own proportions and mean face come from them): about a second at webcam rates.
 export const LIVE_WINDOW = 15;
-
-class Calls {
-  constructor(url) {
-    this.worker = new Worker(url); // a classic worker: see estimator.js
-    this.pending = new Map();
-    this.nextId = 1;
-    this.worker.onmessage = ({data}) => {
-      const call = this.pending.get(data.id);
-      if (!call) return;
-      this.pending.delete(data.id);
-      if (data.type === "error") call.reject(new Error(data.message));
-      else call.resolve(data);
-    };
-  }
-
-  call(message, transfer = []) {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, {resolve, reject});
-      this.worker.postMessage({...message, id}, transfer);
-    });
-  }
-}
 
 export class Webcam {
   constructor(video) {
@@ -47,7 +25,8 @@ export class Webcam {
     this.video.srcObject = this.stream;
     await this.video.play();
     if (!this.estimators) {
-      // Two workers on each frame at once: the body in one, both hands in the other.
+      // Two workers on each frame at once (classic workers: see estimator.js): the body in one,
+      // both hands in the other.
       this.estimators = [new Calls("estimator.js"), new Calls("estimator.js")];
       const infos = await Promise.all([this.estimators[0].call({type: "load", parts: ["pose"]}),
         this.estimators[1].call({type: "load", parts: ["hand"]})]);
