@@ -173,7 +173,9 @@ def test_page_plays_an_uploaded_holistic_pose_and_reports_a_bad_one(page, tmp_pa
 def test_fake_webcam_through_the_landmarkers_makes_a_skeleton(url, playwright, tmp_path):
     """Chromium plays a Y4M as the camera; the MediaPipe Tasks landmarkers (estimator.js, models
     built by static.py from the wheel and npm) find the astronaut's body on the CPU delegate; the page
-    draws it and generates a frame."""
+    draws it and generates a frame. Switching from a playing pose to the webcam and back swaps the
+    generator's worker (one WASM thread for the webcam, all for poses) with frames in flight: both
+    keep making frames."""
     from skimage import data
     from skimage.transform import resize
 
@@ -185,11 +187,20 @@ def test_fake_webcam_through_the_landmarkers_makes_a_skeleton(url, playwright, t
         page = context.new_page()
         page.goto(url)
         page.evaluate("window.posevideo.ready")
+        page.click("#play-example")
+        _wait(page, "s.shown >= 4", 30, "the example playing")
         page.click("#webcam")
-        stats = _wait(page, "s.lastPose && s.lastPose.found && s.shown >= 1", 90, "a webcam pose and a generated frame")
-        assert stats["source"]["kind"] == "webcam" and stats["error"] is None
+        stats = _wait(page, "s.lastPose && s.lastPose.found && s.source.kind === 'webcam' && s.shown >= 1", 90,
+                      "a webcam pose and a generated frame")
+        assert stats["error"] is None and stats["threads"] == 1
         skeleton = _canvas(page, "skeleton")
         assert stats["delegate"] == "CPU"  # headless: software WebGL only, so XNNPACK
+        cores = page.evaluate("navigator.hardwareConcurrency")
+        page.click("#play-example")
+        shown = page.evaluate("window.posevideo.stats().shown")
+        stats = _wait(page, f"s.source && s.source.kind === 'pose' && s.shown >= {shown + 4}", 30, "the example again")
+        assert stats["error"] is None and stats["threads"] == cores
+        page.evaluate("window.posevideo.stop()")
     # shoulders (red, (255, 0, 0)) and face (grey) found on the photo are drawn
     red = (skeleton[..., 0] > 200) & (skeleton[..., 1] < 60) & (skeleton[..., 2] < 60)
     assert red.sum() > 50

@@ -18,6 +18,10 @@ import {restHands} from "./posefile.js";
 
 const MODEL = "model/"; // every URL is relative: the folder may live under any path of a static host
 const IN_FLIGHT = 2;
+// The webcam runs the generator on one WASM thread: beside the two landmarkers on 2 cores, one
+// thread made 7.5 and 8.1 frames/s against 6.6 and 5.3 with two (A/B alternating, load 1-4,
+// BENCHMARKS.md "Browser page"). Poses alone get every thread.
+const WEBCAM_THREADS = 1;
 const $ = (id) => document.getElementById(id);
 
 // --- the generator worker ---------------------------------------------------------------------------
@@ -29,7 +33,7 @@ class Generator extends Calls {
 
   async load(precision = "float32", backend = "auto", threads = 0, spinning = true) {
     this.info = await this.call({type: "load", url: MODEL, backend, precision, threads, spinning});
-    Object.assign(this.info, {precision, spinning});
+    Object.assign(this.info, {precision, spinning, asked: threads});
     return this.info;
   }
 
@@ -37,8 +41,18 @@ class Generator extends Calls {
   // landmarkers need: 2.6-2.9 against 2.1-2.3 frames/s on a loaded 2-core machine); poses want them
   // to (5.9-6.8 against 5.0-5.7). Switching reloads the session (a second or two).
   async spin(spinning) {
-    if (this.info.spinning !== spinning) await this.load(this.info.precision, "auto", 0, spinning);
+    if (this.info.spinning !== spinning) await this.load(this.info.precision, "auto", this.info.asked, spinning);
   }
+}
+
+// The generator with `threads` WASM threads (0: as many as the browser gives) and `spinning`.
+// onnxruntime-web fixes its thread count when it starts, so another count takes a new worker.
+async function useGenerator(threads, spinning) {
+  const old = state.generator;
+  if (old.info.asked === threads) return old.spin(spinning);
+  old.terminate();
+  state.generator = new Generator();
+  await state.generator.load(old.info.precision, "auto", threads, spinning);
 }
 
 // --- state -----------------------------------------------------------------------------------------
@@ -49,6 +63,7 @@ const state = {
   config: null,        // config.json: the crop rule shared with Python
   restHand: null,      // rest_hand.json: the rest hand, {left, right} (21, 2) shoulder widths
   generator: null,
+  webcamThreads: 0,    // the generator's WASM threads for the webcam (0: WEBCAM_THREADS)
   size: 256,
   run: 0,              // bumped to stop whatever plays
   inFlight: 0,
@@ -85,7 +100,13 @@ async function submit(pose, run) {
   const skeletonImage = new ImageData(rgba.slice(), size, size); // kept; rgba itself is transferred
   state.inFlight++;
   try {
-    const reply = await state.generator.call({type: "frame", rgba}, [rgba.buffer]);
+    let reply;
+    try {
+      reply = await state.generator.call({type: "frame", rgba}, [rgba.buffer]);
+    } catch (error) {
+      if (run !== state.run) return; // its worker was replaced when the source changed
+      throw error;
+    }
     if (run !== state.run) return;
     $("skeleton").getContext("2d").putImageData(skeletonImage, 0, 0);
     $("generated").getContext("2d").putImageData(new ImageData(reply.rgba, size, size), 0, 0);
@@ -140,7 +161,7 @@ function poseFrame(pose, t) {
 async function play(pose, {pace = $("max-pace").checked ? "max" : "realtime", frames = Infinity} = {}) {
   stopAll();
   const run = state.run;
-  await state.generator.spin(true);
+  await useGenerator(0, true);
   state.source = {kind: "pose", name: pose.name};
   state.generator.call({type: "reset"});
   $("stop").disabled = false;
@@ -204,7 +225,7 @@ async function webcam() {
   $("camera-figure").hidden = false;
   showStatus("starting the camera and the MediaPipe landmarkers (their models load from this site)…");
   const camera = state.webcam || (state.webcam = new Webcam($("camera")));
-  await Promise.all([camera.start(), state.generator.spin(false)]);
+  await Promise.all([camera.start(), useGenerator(state.webcamThreads || WEBCAM_THREADS, false)]);
   const placer = new LivePlacer(state.config, state.model.placement, state.skeleton.spec.layouts.reduced,
     camera.width, camera.height);
   const smoother = new LowPass(178);
@@ -304,7 +325,7 @@ async function start() {
 
 async function loadModel(precision) {
   stopAll();
-  const info = await state.generator.load(precision);
+  const info = await state.generator.load(precision, "auto", state.generator.info ? state.generator.info.asked : 0);
   const source = state.model.source || {};
   $("model").textContent = `model: ${source.preset || "renderer"} ${info.size}x${info.size}, ${precision}` +
     ` · ${info.backend}${info.backend === "wasm" ? ` ×${info.threads} threads` : ""} · loaded in ${(info.loadMs / 1000).toFixed(1)} s` +
@@ -395,17 +416,12 @@ window.posevideo = {
       skeletonMs: (performance.now() - t0) / 100};
   },
   // The webcam end to end (camera -> landmarks -> place -> skeleton -> generator -> screen):
-  // startWebcam starts it (threads: the generator's WASM threads, 0 = as the page would), then
+  // startWebcam starts it (threads: the generator's WASM threads, 0 = as the page would: 1), then
   // webcamWindow measures `seconds` of it: {fps (frames shown a second), estimates (landmark results
   // a second), frames, stages: mean ms of each stage over the window, camera: [w, h], delegate}.
   async startWebcam({threads = 0} = {}) {
     await ready;
-    if (threads) { // onnxruntime-web fixes its thread count when it starts: a new worker
-      const precision = state.generator.info.precision;
-      state.generator.worker.terminate();
-      state.generator = new Generator();
-      await state.generator.load(precision, "auto", threads, false);
-    }
+    state.webcamThreads = threads;
     state.webcamRun = webcam().catch((error) => showError(error.message));
   },
   async webcamWindow({seconds = 20, stop = true} = {}) {

@@ -17,6 +17,13 @@ export class Calls {
     if (onError) this.worker.onerror = onError;
   }
 
+  // Stop the worker; calls still waiting reject (a caller whose run has moved on ignores them).
+  terminate() {
+    this.worker.terminate();
+    for (const call of this.pending.values()) call.reject(new Error("the worker was replaced"));
+    this.pending.clear();
+  }
+
   call(message, transfer = []) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
