@@ -46,10 +46,11 @@ class Generator extends Calls {
 }
 
 // The generator with `threads` WASM threads (0: as many as the browser gives) and `spinning`.
-// onnxruntime-web fixes its thread count when it starts, so another count takes a new worker.
+// onnxruntime-web fixes its thread count when it starts, so another count takes a new worker (a
+// page without COOP/COEP headers always has one thread: nothing to change).
 async function useGenerator(threads, spinning) {
   const old = state.generator;
-  if (old.info.asked === threads) return old.spin(spinning);
+  if (old.info.asked === threads || !self.crossOriginIsolated) return old.spin(spinning);
   old.terminate();
   state.generator = new Generator();
   await state.generator.load(old.info.precision, "auto", threads, spinning);
