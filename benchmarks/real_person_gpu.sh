@@ -24,10 +24,7 @@
 #        script itself on a CPU machine; the pose-format wheel step is skipped where pose_format imports)
 set -uo pipefail
 export PYTHONUNBUFFERED=1
-if ! python3 -c "import pose_format" 2>/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-        && export PYTHONPATH=/tmp/site:$PWD || exit 1
-fi
+source benchmarks/carried_wheels.sh "import pose_format"
 BUDGET=${1:-400}
 R=/tmp/runs
 mkdir -p $R $OUT/renders
@@ -64,38 +61,12 @@ for run in $RUNS; do
     tr '\r' '\n' < $R/$run.log | grep -v '%|' | tail -n 3
 done
 
-# Real poses through the renderer that cannot travel back (esn: 109 MB in float16), in one process;
-# the small ones come back and render on the CPU machine. Retargeting as `render` does by default.
-# The GPU machine has no PyAV: frames go to mp4 (MPEG-4 part 2, near lossless) through OpenCV, the
-# drawn pose (what `render --drawn-out` writes) beside it, for `posevideo evaluate consistency`.
-[[ " $RUNS " == *" obama_esn "* ]] && timeout 150 python3 - "$R/obama_esn" "$OUT/renders" <<'PY'
-import sys, time
-from pathlib import Path
-import cv2, numpy as np
-from posevideo.pose import arrays, make_pose, read_pose, to_layout, write_pose
-from posevideo.renderer.predict import drawn_pose, generate, load_renderer, place
-from posevideo.skeleton import draw_skeletons
-model, out = sys.argv[1], Path(sys.argv[2])
-device = "cuda" if __import__("torch").cuda.is_available() else "cpu"
-G, meta = load_renderer(model, device)
-size = meta["model"]["size"]
-for path in sorted(Path(".devcarry/poses").glob("*.pose")):
-    start = time.perf_counter()
-    pose = read_pose(path)
-    fps = float(pose.body.fps)
-    xy, conf = arrays(to_layout(pose, "reduced", path=path))
-    placed, placed_conf, boxes, notes = place(xy, conf, fps, meta["stats"], path=path)
-    writer = cv2.VideoWriter(str(out / f"obama_esn.{path.stem}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps, (size, size))
-    writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 100)
-    for a in range(0, len(xy), 64):
-        skeletons = draw_skeletons(placed[a:a + 64], placed_conf[a:a + 64], "reduced", size, box=boxes[a:a + 64])
-        for frame in generate(G, skeletons, device):
-            writer.write(np.ascontiguousarray(frame[..., ::-1]))
-    writer.release()
-    write_pose(make_pose("reduced", *drawn_pose(placed, placed_conf, boxes, size, conf), fps, size, size),
-               out / f"obama_esn.{path.stem}.drawn.pose")
-    print(f"{path.stem}: {len(xy)} frames in {time.perf_counter() - start:.1f} s; " + "; ".join(notes), flush=True)
-PY
+# Real poses through the renderer that cannot travel back (esn: 109 MB in float16); the small ones
+# come back and render on the CPU machine. Retargeting as `render` does by default; mp4 through
+# OpenCV (the GPU machine has no PyAV) beside the drawn pose's arrays (benchmarks/renderer_v2.py
+# render). Back on the CPU machine: python benchmarks/renderer_v2.py consistency DIR/renders/obama_esn
+[[ " $RUNS " == *" obama_esn "* ]] && timeout 150 python3 benchmarks/renderer_v2.py render "$R/obama_esn" \
+    .devcarry/poses "$OUT/renders/obama_esn"
 for run in $RUNS; do
     [ $run = obama_esn ] && continue
     "${PV[@]}" ship-renderer --model $R/$run --out $OUT/renders/ship_$run

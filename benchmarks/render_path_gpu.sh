@@ -16,11 +16,7 @@
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 PY=${PY:-python3}
-if ! $PY -c "import av, pose_format" 2>/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-        || exit 1
-    export PYTHONPATH=/tmp/site:$PWD
-fi
+source benchmarks/carried_wheels.sh "import av, pose_format"
 FRAMES=${FRAMES:-10000}
 DEVICE=${DEVICE:-cuda}
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null

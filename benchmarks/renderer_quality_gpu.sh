@@ -19,8 +19,7 @@
 # (SIGTERM: a checkpoint, then exit) caps the budget if the GPU is slower.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-    && export PYTHONPATH=/tmp/site:$PWD || exit 1
+source benchmarks/carried_wheels.sh "import av, pose_format"
 RUN=/tmp/runs/esn15
 LOG=/tmp/runs/esn15.log
 TRAIN=(python3 -m posevideo train renderer --data .devcarry/bank660 --preset esn --steps 38000 --batch 32

@@ -1,7 +1,8 @@
-"""Renderer v1 vs v2 (issue 13): the pieces `benchmarks/renderer_v2_gpu.sh` runs, and the
-consistency half that runs back on a CPU machine (MediaPipe is not on the GPU machine).
+"""Renderer v1 vs v2 (issue 13): the pieces `benchmarks/renderer_v2_gpu.sh` runs (`render` also
+serves `benchmarks/real_person_gpu.sh`), and the consistency half that runs back on a CPU machine
+(MediaPipe is not on the GPU machine).
 
-    python benchmarks/renderer_v2.py render RUN POSES_DIR OUT_DIR     # GPU side: real poses -> mp4 + drawn .pose
+    python benchmarks/renderer_v2.py render RUN POSES_DIR OUT_DIR     # GPU side: real poses -> mp4 + drawn arrays
     python benchmarks/renderer_v2.py summary OUT_DIR                  # GPU side: table of the eval JSONs
     python benchmarks/renderer_v2.py consistency DIR [DIR ...]        # CPU side: MediaPipe on the renders
 

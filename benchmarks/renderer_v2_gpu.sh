@@ -31,10 +31,7 @@
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 PY=${PY:-python3}
-if ! $PY -c "import pose_format" 2>/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-        && export PYTHONPATH=/tmp/site:$PWD || exit 1
-fi
+source benchmarks/carried_wheels.sh "import pose_format"
 BUDGET=${1:-330}
 R=${R:-/tmp/runs_v2}
 PRESET=${PRESET:-esn}; STEPS=${STEPS:-2000}; BATCH=${BATCH:-32}; EXTRA=()

@@ -33,10 +33,7 @@
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 PY=${PY:-python3}
-if ! $PY -c "import pose_format" 2>/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-        && export PYTHONPATH=/tmp/site:$PWD || exit 1
-fi
+source benchmarks/carried_wheels.sh "import pose_format"
 BUDGET=${1:-150}
 FIRST=${FIRST:-$(( BUDGET * 2 / 5 ))}
 FREEZE=${FREEZE:-300}
