@@ -53,7 +53,7 @@ async function useGenerator(threads, spinning) {
   if (old.info.asked === threads || !self.crossOriginIsolated) return old.spin(spinning);
   old.terminate();
   state.generator = new Generator();
-  await state.generator.load(old.info.precision, "auto", threads, spinning);
+  showModel(await state.generator.load(old.info.precision, "auto", threads, spinning));
 }
 
 // --- state -----------------------------------------------------------------------------------------
@@ -327,11 +327,15 @@ async function start() {
 async function loadModel(precision) {
   stopAll();
   const info = await state.generator.load(precision, "auto", state.generator.info ? state.generator.info.asked : 0);
+  showModel(info);
+  return info;
+}
+
+function showModel(info) {
   const source = state.model.source || {};
-  $("model").textContent = `model: ${source.preset || "renderer"} ${info.size}x${info.size}, ${precision}` +
+  $("model").textContent = `model: ${source.preset || "renderer"} ${info.size}x${info.size}, ${info.precision}` +
     ` · ${info.backend}${info.backend === "wasm" ? ` ×${info.threads} threads` : ""} · loaded in ${(info.loadMs / 1000).toFixed(1)} s` +
     (self.crossOriginIsolated ? "" : " · one thread: this host sends no COOP/COEP headers (posevideo serve does)");
-  return info;
 }
 
 const guard = (f) => (...args) => f(...args).catch((error) => showError(error.message));
