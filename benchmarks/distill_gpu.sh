@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Distillation (issue 13 §3): a `small` renderer taught by a trained `esn` of the same person, against
+# the same `small` trained on the ground truth alone, in one call of the run tool (an `esn` checkpoint
+# is over the carry and return limits, so the teacher is trained in the same call):
+#   teacher   posevideo train renderer --preset esn, alone on the GPU for TEACHER s;
+#   student   --preset small --teacher <teacher> --teacher-mix MIX, STUDENT s;
+#   baseline  --preset small on the ground truth, STUDENT s, beside the student (the two share the GPU);
+# all at batch 32, no torch.compile, each stopped by --max-minutes (seconds from its first step).
+# Then each is evaluated on the held-out split (PSNR/SSIM frame/hands/face, flicker) and renders the
+# real poses in .devcarry/poses (frames + drawn arrays: pose consistency runs back on the CPU machine,
+# which has MediaPipe). The two small checkpoints come back (7 MB each) for the browser page.
+#   run(kind="nvidia-h200", timeout_s=600,
+#       carry=[".devcarry/bank660", ".devcarry/poses", ".whl/pose_format-0.15.0-py3-none-any.whl"],
+#       command="bash benchmarks/distill_gpu.sh 200 180")
+# Usage: bash benchmarks/distill_gpu.sh TEACHER STUDENT      (seconds of training)
+#        MIX=0.5 bash benchmarks/distill_gpu.sh 200 180
+#        QUICK=1 OUT=/tmp/x PY=.venv/bin/python BANK=/tmp/bank48 POSES="signer_example" bash benchmarks/distill_gpu.sh 20 20
+#        (tiny runs on a CPU machine: checks the script itself)
+# Comes back in $OUT: summary.md (the table, each run's last log lines), runs_<run>.tar:
+# <run>/{eval.json, eval-sheet.jpg, progress.png, metrics.jsonl, train.log, <pose>.mp4, <pose>.drawn.npz}
+# and, for student and baseline, model_<run>.tar (`ship-renderer`: the generator in float16 + JSON).
+# Back on the CPU machine:
+#   for t in OUTDIR/runs_*.tar; do tar xf $t -C /tmp/distill; done
+#   python benchmarks/renderer_v2.py consistency /tmp/distill/teacher /tmp/distill/student /tmp/distill/baseline
+set -uo pipefail
+export PYTHONUNBUFFERED=1
+PY=${PY:-python3}
+source benchmarks/carried_wheels.sh "import pose_format"
+TEACHER=${1:-200}; STUDENT=${2:-180}; MIX=${MIX:-1.0}
+R=${R:-/tmp/runs_distill}
+BANK=${BANK:-.devcarry/bank660}
+POSES_DIR=${POSES_DIR:-$PWD/.devcarry/poses}
+POSES=${POSES:-"signer_example signer_mediapipe driver_signer_football driver_signer_soup driver_signer_test_video driver_talking_woman"}
+BATCH=32; TEACHER_PRESET=esn; LOG=250; IMAGE=2000; DEVICE=()
+if [ -n "${QUICK:-}" ]; then BATCH=4; TEACHER_PRESET=small; LOG=1; IMAGE=4; fi
+[ "$(nvidia-smi -L 2>/dev/null | wc -l)" -ge 1 ] || DEVICE=(--device cpu)
+rm -rf $R; mkdir -p $R/poses $R/table $OUT
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
+for p in $POSES; do ln -s "$POSES_DIR/$p.pose" $R/poses/; done
+train() {  # RUN SECONDS PRESET OPTIONS...: one training of SECONDS from its first step (SIGTERM 60 s later)
+    local run=$1 seconds=$2 preset=$3; shift 3
+    timeout -s TERM $(( seconds + 60 )) $PY -m posevideo train renderer --data $BANK --preset $preset --steps 1000000 \
+        --max-minutes $($PY -c "print($seconds / 60)") --batch $BATCH --out $R/$run --no-compile \
+        --log-every $LOG --image-every $IMAGE --checkpoint-every 1000000 "${DEVICE[@]}" "$@" > $R/$run.log 2>&1
+    echo "$run: train exit $?"
+}
+start=$(date +%s)
+train teacher $TEACHER $TEACHER_PRESET
+echo "teacher trained in $(( $(date +%s) - start )) s"
+train student $STUDENT small --teacher $R/teacher --teacher-mix $MIX &
+train baseline $STUDENT small &
+wait
+echo "students trained in $(( $(date +%s) - start )) s"
+
+for run in teacher student baseline; do
+    (
+        export OMP_NUM_THREADS=4
+        mkdir -p $R/out/$run
+        t=$(date +%s)
+        timeout 100 $PY -m posevideo evaluate renderer --model $R/$run --data $BANK --split test \
+            --json $R/out/$run/eval.json --sheet $R/out/$run/eval-sheet.jpg --batch 64 "${DEVICE[@]}" > $R/$run.eval.log 2>&1
+        echo "$run: evaluate exit $? in $(( $(date +%s) - t )) s"
+        t=$(date +%s)
+        timeout 80 $PY benchmarks/renderer_v2.py render $R/$run $R/poses $R/out/$run >> $R/$run.eval.log 2>&1
+        echo "$run: render exit $? in $(( $(date +%s) - t )) s"
+        cp $R/$run/metrics.jsonl $R/out/$run/ 2>/dev/null
+        cp $R/$run/metrics.jsonl $R/table/$run.metrics.jsonl 2>/dev/null
+        cp $R/out/$run/eval.json $R/table/$run.eval.json 2>/dev/null
+        tr '\r' '\n' < $R/$run.log | grep -v '%|' > $R/out/$run/train.log
+        tr '\r' '\n' < $R/$run.eval.log | grep -v '%|' >> $R/out/$run/train.log
+        cp "$(ls -d $R/$run/progress/* | tail -n 1)" $R/out/$run/progress.png 2>/dev/null
+        (cd $R/out && tar cf $OUT/runs_$run.tar $run)
+        if [ $run != teacher ]; then
+            $PY -m posevideo ship-renderer --model $R/$run --out $R/shipped/$run >> $R/$run.eval.log 2>&1
+            (cd $R/shipped && tar cf $OUT/model_$run.tar $run)
+        fi
+    ) &
+done
+wait
+echo "evaluated and rendered in $(( $(date +%s) - start )) s"
+{
+    echo "# Distillation: esn teacher $TEACHER s alone, small student (--teacher-mix $MIX) and small baseline $STUDENT s side by side"
+    echo "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || echo cpu), $(date -u +%F), batch $BATCH, no compile"
+    echo
+    $PY benchmarks/renderer_v2.py summary $R/table
+    for run in teacher student baseline; do echo; echo "## $run"; tail -n 6 $R/out/$run/train.log; done
+} > $OUT/summary.md
+cat $OUT/summary.md
+ls -la $OUT
