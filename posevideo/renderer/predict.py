@@ -166,29 +166,57 @@ def place(xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, retarget: s
     person's body (`posevideo.pose.retarget`; needs `stats["profile"]`, else "place" with a note),
     "place" moves and scales it by the shoulders only, "none" keeps it where it is (a pose of the
     trained video; boxes in `frame_size`). Missing hands are then drawn at rest (`rest=False`: left
-    missing), in the trained person's rest hand under "full"."""
-    from posevideo.pose import NormStats, rest_hands
-    from posevideo.pose.retarget import BodyProfile, retarget_pose
-    from posevideo.pose.framing import person_boxes
-    notes = []
-    profile = BodyProfile.from_dict(stats["profile"]) if stats.get("profile") else None
-    if retarget == "full" and profile is None:
-        notes.append("the renderer's checkpoint has no body profile (trained before profiles were kept): "
-                     "placed by the shoulders only (--retarget place)")
-        retarget = "place"
-    if retarget == "none":
-        width, height = frame_size or (stats["width"], stats["height"])
-    else:
-        width, height = stats["width"], stats["height"]
-    placement = NormStats(center=np.asarray(stats["center"], np.float64), scale=float(stats["scale"]))
-    xy, conf, more = retarget_pose(xy, conf, profile, placement, mode=retarget, fps=fps, path=path)
-    notes += more
-    # The renderer was trained on people with hands: without one it draws a stump or a smear.
-    if rest:
-        shapes = profile.hand_shape if profile is not None and retarget == "full" else None
-        xy, conf = rest_hands(xy, conf, shapes=shapes)
-    boxes = person_boxes(xy, conf, "reduced", fps, int(width), int(height))
-    return np.asarray(xy, np.float32), conf, boxes, notes
+    missing), in the trained person's rest hand under "full". `Placement` does the same a run of
+    frames at a time."""
+    placing = Placement(xy, conf, fps, stats, retarget=retarget, frame_size=frame_size, rest=rest, path=path)
+    xy, conf = placing.frames(0, len(placing))
+    return xy, conf, placing.boxes, placing.notes
+
+
+class Placement:
+    """`place` (same arguments) in two parts: building it does what needs the whole pose (the
+    notes, the crop boxes `boxes` (T, 3), `Retargeting`'s whole-sequence part; on a long pose about
+    a fifth of `place`), then `frames(a, b)` gives frames [a, b) placed (xy float32, conf), for any
+    run, in any order, from several threads: the same numbers as `place` (a test checks). So
+    `render_poses` places each batch in the thread that draws it, and the first frames are
+    generated and encoded while later ones are still being placed."""
+
+    def __init__(self, xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, retarget: str = "full",
+                 frame_size: tuple[int, int] | None = None, rest: bool = True, path=None):
+        from posevideo.pose import NormStats
+        from posevideo.pose.framing import person_boxes
+        from posevideo.pose.rest import shoulder_widths
+        from posevideo.pose.retarget import BodyProfile, Retargeting
+        self.notes = []
+        profile = BodyProfile.from_dict(stats["profile"]) if stats.get("profile") else None
+        if retarget == "full" and profile is None:
+            self.notes.append("the renderer's checkpoint has no body profile (trained before profiles were kept): "
+                              "placed by the shoulders only (--retarget place)")
+            retarget = "place"
+        if retarget == "none":
+            width, height = frame_size or (stats["width"], stats["height"])
+        else:
+            width, height = stats["width"], stats["height"]
+        placement = NormStats(center=np.asarray(stats["center"], np.float64), scale=float(stats["scale"]))
+        self.retargeting = Retargeting(xy, conf, profile, placement, mode=retarget, fps=fps, path=path)
+        self.notes += self.retargeting.notes
+        # Hands at rest and boxes need only the shoulders, which are final before the arms are rebuilt.
+        base, base_conf = self.retargeting.base(), self.retargeting.conf
+        # The renderer was trained on people with hands: without one it draws a stump or a smear.
+        self.widths = shoulder_widths(base, base_conf) if rest else None  # None: no hands at rest
+        self.shapes = profile.hand_shape if profile is not None and retarget == "full" else None
+        self.boxes = person_boxes(base, base_conf, "reduced", fps, int(width), int(height))
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    def frames(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frames [a, b): (xy (b - a, K, 2) float32 in the trained person's video pixels, conf (b - a, K))."""
+        from posevideo.pose import rest_hands
+        xy, conf = self.retargeting.frames(a, b)
+        if self.widths is not None:
+            xy, conf = rest_hands(xy, conf, shapes=self.shapes, width=self.widths[a:b])
+        return np.asarray(xy, np.float32), conf
 
 
 def drawn_pose(xy: np.ndarray, conf: np.ndarray, boxes: np.ndarray, size: int,
