@@ -306,7 +306,8 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     batches, joined into one mp4 without re-encoding (`posevideo.video.join_videos`; None:
     `default_segments`). `size`: the video's side (None: the model's; a two-stage model also makes
     its first stage's, see `load_renderer`). The model moves to the GPU and is captured while the
-    pose is placed."""
+    pose is placed, and the pose is placed batch by batch ahead of the drawing (by `workers` more
+    threads), so the first frames are generated and encoded while later ones are still placed."""
     from concurrent.futures import ThreadPoolExecutor
     from posevideo.audio import SAMPLE_RATE
     from posevideo.pose import hand_frames
@@ -329,28 +330,39 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     size = meta["model"]["size"]
     if getattr(G, "temporal", False):  # each frame from the one before: one encoder, in order, eager
         segments, cuda_graph = 1, False
-    # The GPU's start (CUDA context, weights, cudnn's algorithm search, graph capture: seconds) runs
-    # beside `place` (numpy: seconds on a long pose), not after it.
-    with ThreadPoolExecutor(1, thread_name_prefix="load") as loader:
-        loading = loader.submit(_generator, G, device, batch, size, cuda_graph)
-        input_conf = conf  # before retargeting and hands at rest: what the input had
-        seen = hand_frames(conf)
-        xy, conf, boxes, notes = place(xy, conf, fps, meta["stats"], retarget=retarget, frame_size=frame_size,
-                                       path=path)
-        for note in notes:
-            print(f"note: {path or 'pose'}: {note}", file=sys.stderr)
-        if hand_frames(conf) > seen:
-            print(f"note: {path or 'pose'}: {hand_frames(conf) - seen} of {2 * len(xy)} hand-frames had no hand "
-                  "seen; drawn as a hand at rest", file=sys.stderr)
-        run, buffer = loading.result()
     # Batches in encoder lanes: lane k encodes the k-th of `segments` runs of consecutive batches
     # into its own part file, joined at the end without re-encoding; the batches are drawn and
     # generated round-robin over the lanes so that every encoder has work at once.
-    starts = np.arange(0, len(xy), batch)
+    total = len(xy)
+    starts = np.arange(0, total, batch)
     lanes = np.array_split(starts, max(1, min(segments, len(starts))))       # batch starts of each lane
     lane_of = {int(start): k for k, lane in enumerate(lanes) for start in lane}
     order = [int(lane[i]) for i in range(len(lanes[0])) for lane in lanes if i < len(lane)]
+    input_conf = conf  # before retargeting and hands at rest: what the input had
+    seen = hand_frames(conf)
+    placed_xy, placed_conf = np.empty((total, *np.shape(xy)[1:]), np.float32), np.empty(np.shape(conf), np.float32)
     with ExitStack() as parts_folder:
+        # Nothing waits for a stage it does not need: the GPU's start (CUDA context, weights, cudnn's
+        # algorithm search, graph capture: seconds) runs in a thread from here; the pose is placed
+        # (numpy: seconds on a long pose) batch by batch in the order the pipeline takes them, by
+        # `workers` threads, ahead of the drawing, so the first batches are drawn, generated and
+        # encoded while later ones are still being placed (`Placement`: the same numbers as
+        # placing all at once). Only the part of placing that needs the whole pose comes first.
+        loader = parts_folder.enter_context(ThreadPoolExecutor(1, thread_name_prefix="load"))
+        loading = loader.submit(_generator, G, device, batch, size, cuda_graph)
+        placing = Placement(xy, conf, fps, meta["stats"], retarget=retarget, frame_size=frame_size, path=path)
+        for note in placing.notes:
+            print(f"note: {path or 'pose'}: {note}", file=sys.stderr)
+        boxes = placing.boxes
+
+        def place_batch(start: int) -> None:
+            end = min(start + batch, total)
+            placed_xy[start:end], placed_conf[start:end] = placing.frames(start, end)
+        if workers:
+            placer = ThreadPoolExecutor(workers, thread_name_prefix="place")
+            parts_folder.callback(placer.shutdown, cancel_futures=True)  # an error stops the placing too
+            placed = {start: placer.submit(place_batch, start) for start in order}
+
         if len(lanes) == 1:
             targets = [(out, preview)]
         else:
@@ -366,11 +378,13 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
             sides = [None if side is None else stack.enter_context(
                 VideoWriter(side, fps, 2 * size, size, audio=sound, sample_rate=SAMPLE_RATE)) for _, side in targets]
 
-            def draw(start: int, into: np.ndarray | None) -> np.ndarray:
+            def draw(start: int) -> np.ndarray:
                 from posevideo.skeleton import draw_skeletons
-                end = min(start + batch, len(xy))
-                return draw_skeletons(xy[start:end], conf[start:end], "reduced", size, box=boxes[start:end],
-                                      out=None if into is None else into[:end - start])
+                end = min(start + batch, total)
+                placed[start].result() if workers else place_batch(start)
+                buffer = loading.result()[1]  # the generator's own input arrays, once the GPU has started
+                return draw_skeletons(placed_xy[start:end], placed_conf[start:end], "reduced", size,
+                                      box=boxes[start:end], out=None if buffer is None else buffer()[:end - start])
 
             def write(start: int, skeletons: np.ndarray, frames: np.ndarray) -> None:
                 writer, side = writers[lane_of[start]], sides[lane_of[start]]
@@ -379,21 +393,26 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
                     if side is not None:
                         side.write(np.concatenate([skeleton, frame], axis=1))
 
-            _pipeline(order, draw, run, write, buffer, workers, len(xy), progress, lane=lane_of.get, lanes=len(lanes))
+            _pipeline(order, draw, lambda skeletons: loading.result()[0](skeletons), write, workers, total, progress,
+                      lane=lane_of.get, lanes=len(lanes))
         if len(lanes) > 1:
             from posevideo.video import join_videos
             join_videos([video for video, _ in targets], out, audio=audio, sample_rate=SAMPLE_RATE)
             if preview is not None:
                 join_videos([side for _, side in targets], preview, audio=audio, sample_rate=SAMPLE_RATE)
+    if hand_frames(placed_conf) > seen:  # known once every batch is placed
+        print(f"note: {path or 'pose'}: {hand_frames(placed_conf) - seen} of {2 * total} hand-frames had no hand "
+              "seen; drawn as a hand at rest", file=sys.stderr)
     if drawn_out is not None:
         from posevideo.pose import make_pose, write_pose
-        write_pose(make_pose("reduced", *drawn_pose(xy, conf, boxes, size, input_conf), fps, size, size), drawn_out)
+        write_pose(make_pose("reduced", *drawn_pose(placed_xy, placed_conf, boxes, size, input_conf), fps, size, size),
+                   drawn_out)
     return Path(out)
 
 
 def _generator(G: Generator, device: str, batch: int, size: int, cuda_graph: bool):
-    """(run: (B, S, S, 3) uint8 skeletons -> frames, buffer: None or a maker of arrays to draw a batch
-    into) for G on `device`."""
+    """(run: (B, S, S, 3) uint8 skeletons -> frames, buffer: None or a maker of (batch, S, S, 3)
+    arrays to draw a batch into) for G on `device`."""
     G = G.to(device, memory_format=torch.channels_last)
     if device.startswith("cuda") and cuda_graph:
         graph = GraphGenerator(G, batch, size, device)
@@ -409,9 +428,9 @@ def _generator(G: Generator, device: str, batch: int, size: int, cuda_graph: boo
     return (lambda skeletons: generate(G, skeletons, device)), None
 
 
-def _pipeline(starts, draw, run, write, buffer, workers: int, total: int, progress: bool,
+def _pipeline(starts, draw, run, write, workers: int, total: int, progress: bool,
               lane=lambda start: 0, lanes: int = 1) -> None:
-    """draw(start, into) -> skeletons, run(skeletons) -> frames, write(start, skeletons, frames), for
+    """draw(start) -> skeletons, run(skeletons) -> frames, write(start, skeletons, frames), for
     each batch start in order. workers 0: one after another here. Else three stages at once:
     `workers` threads draw the next batches (at most 2 x workers ahead), this thread runs the
     generator, one thread per encoder lane (`lane(start)` of `lanes`) writes, in order within its
@@ -425,7 +444,7 @@ def _pipeline(starts, draw, run, write, buffer, workers: int, total: int, progre
     if workers == 0:
         try:
             for start in starts:
-                skeletons = draw(start, None)
+                skeletons = draw(start)
                 write(start, skeletons, run(skeletons))
                 bar.update(len(skeletons))
         finally:
@@ -435,7 +454,7 @@ def _pipeline(starts, draw, run, write, buffer, workers: int, total: int, progre
     encoders = [ThreadPoolExecutor(1, thread_name_prefix=f"encode{k}") for k in range(lanes)]
     try:
         starts = iter(starts)
-        submit = lambda start: (start, drawer.submit(draw, start, None if buffer is None else buffer()))  # noqa: E731
+        submit = lambda start: (start, drawer.submit(draw, start))  # noqa: E731
         drawing = deque(submit(start) for start in islice(starts, 2 * workers))
         writing = deque()
         while drawing:
