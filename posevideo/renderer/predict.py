@@ -244,6 +244,7 @@ def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio
     `workers`, `cuda_graph`, `segments`, `size`: see `render_poses`."""
     from posevideo.pose import arrays, read_pose, to_layout
     check_mp4(out)
+    gpu_start = start_gpu(device)  # while the pose is read
     pose = read_pose(pose_path)
     fps = float(pose.body.fps)
     if not fps > 0:
@@ -258,7 +259,33 @@ def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio
     frame_size = (pose.header.dimensions.width, pose.header.dimensions.height)
     return render_poses(xy, conf, fps, model, out, audio=wave, device=device, batch=batch, retarget=retarget,
                         frame_size=frame_size, progress=progress, path=pose_path, drawn_out=drawn_out,
-                        workers=workers, cuda_graph=cuda_graph, segments=segments, size=size)
+                        workers=workers, cuda_graph=cuda_graph, segments=segments, size=size, gpu_start=gpu_start)
+
+
+def start_gpu(device: str | None):
+    """Start CUDA in a thread when `device` is a GPU (None: the GPU if there is one): its context,
+    and cuDNN and cuBLAS loaded by a tiny convolution and product, a second or so that then runs
+    while the caller reads the pose. Returns the thread's future (None for a CPU), for
+    `render_poses(gpu_start=)`, which waits for it before it uses the GPU (a CUDA graph capture
+    must have the GPU to itself). An error surfaces there."""
+    if device is not None and not device.startswith("cuda"):
+        return None
+    from concurrent.futures import ThreadPoolExecutor
+    pool = ThreadPoolExecutor(1, thread_name_prefix="gpu-start")
+    started = pool.submit(_start_cuda, device)
+    pool.shutdown(wait=False)  # the thread ends when its one job does
+    return started
+
+
+@torch.inference_mode()
+def _start_cuda(device: str | None) -> None:
+    if not torch.cuda.is_available():
+        return  # `pick_device` says so, in the caller's thread
+    x = torch.zeros((1, 3, 8, 8), device=device or "cuda")
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        torch.nn.functional.conv2d(x, x[:, :, :3, :3].expand(3, 3, 3, 3), padding=1).flatten(1).matmul(
+            x.flatten(1).T)
+    torch.cuda.synchronize(x.device)
 
 
 def default_batch(device: str) -> int:
@@ -289,7 +316,7 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
                  retarget: str = "full", frame_size: tuple[int, int] | None = None, progress: bool = True, path=None,
                  preview: str | Path | None = None, drawn_out: str | Path | None = None,
                  workers: int | None = None, cuda_graph: bool = True, segments: int | None = None,
-                 size: int | None = None) -> Path:
+                 size: int | None = None, gpu_start=None) -> Path:
     """Reduced-layout xy (T, 178, 2) pixels and conf (T, 178) at `fps` -> `out` (mp4, one video frame
     per pose frame, the first at t = 0), with 16 kHz mono `audio` muxed when given; `preview`: also
     a side-by-side mp4, skeleton (what the generator saw) | video. `retarget`: see `place`. Missing
@@ -307,7 +334,8 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     `default_segments`). `size`: the video's side (None: the model's; a two-stage model also makes
     its first stage's, see `load_renderer`). The model moves to the GPU and is captured while the
     pose is placed, and the pose is placed batch by batch ahead of the drawing (by `workers` more
-    threads), so the first frames are generated and encoded while later ones are still placed."""
+    threads), so the first frames are generated and encoded while later ones are still placed.
+    `gpu_start`: a `start_gpu` future begun earlier (`render_pose` begins it before it reads the pose)."""
     from concurrent.futures import ThreadPoolExecutor
     from posevideo.audio import SAMPLE_RATE
     from posevideo.pose import hand_frames
@@ -349,7 +377,7 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
         # encoded while later ones are still being placed (`Placement`: the same numbers as
         # placing all at once). Only the part of placing that needs the whole pose comes first.
         loader = parts_folder.enter_context(ThreadPoolExecutor(1, thread_name_prefix="load"))
-        loading = loader.submit(_generator, G, device, batch, size, cuda_graph)
+        loading = loader.submit(_generator, G, device, batch, size, cuda_graph, gpu_start)
         placing = Placement(xy, conf, fps, meta["stats"], retarget=retarget, frame_size=frame_size, path=path)
         for note in placing.notes:
             print(f"note: {path or 'pose'}: {note}", file=sys.stderr)
@@ -382,7 +410,9 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
                 from posevideo.skeleton import draw_skeletons
                 end = min(start + batch, total)
                 placed[start].result() if workers else place_batch(start)
-                buffer = loading.result()[1]  # the generator's own input arrays, once the GPU has started
+                # Into the generator's own input arrays (pinned) once the GPU has started; before
+                # that into plain ones, so drawing (and numba's first load) never waits for the GPU.
+                buffer = loading.result()[1] if loading.done() or not workers else None
                 return draw_skeletons(placed_xy[start:end], placed_conf[start:end], "reduced", size,
                                       box=boxes[start:end], out=None if buffer is None else buffer()[:end - start])
 
@@ -410,9 +440,11 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     return Path(out)
 
 
-def _generator(G: Generator, device: str, batch: int, size: int, cuda_graph: bool):
+def _generator(G: Generator, device: str, batch: int, size: int, cuda_graph: bool, gpu_start=None):
     """(run: (B, S, S, 3) uint8 skeletons -> frames, buffer: None or a maker of (batch, S, S, 3)
-    arrays to draw a batch into) for G on `device`."""
+    arrays to draw a batch into) for G on `device`, once `gpu_start` (a `start_gpu` future) is done."""
+    if gpu_start is not None:
+        gpu_start.result()
     G = G.to(device, memory_format=torch.channels_last)
     if device.startswith("cuda") and cuda_graph:
         graph = GraphGenerator(G, batch, size, device)
