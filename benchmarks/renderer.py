@@ -314,10 +314,23 @@ def parallel_writers(folder: Path, frames: np.ndarray, writers: int, size: int) 
 def stage_speeds(pose: Path, device: str, model: Path | None, frames: int, all_parts: bool = True) -> None:
     """Each part of the render path alone, in this process: what bounds the whole. `all_parts`
     False: placing and the generator only."""
+    import subprocess
     from posevideo.pose import arrays, read_pose, to_layout
-    from posevideo.renderer.predict import GraphGenerator, default_batch, generate, load_renderer, place
+    from posevideo.renderer.predict import (GraphGenerator, Placement, default_batch, generate, load_renderer, place,
+                                            start_gpu)
     from posevideo.skeleton import draw_skeletons
     from posevideo.video import VideoWriter
+    if all_parts:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import posevideo.cli, posevideo.renderer.predict, posevideo.pose, "
+                        "posevideo.skeleton, posevideo.video, posevideo.pose.retarget, posevideo.pose.framing"],
+                       check=True, cwd=Path(__file__).resolve().parents[1])
+        row("fresh process: python + the render path's imports", f"{time.perf_counter() - start:.2f} s")
+    if all_parts and device.startswith("cuda"):
+        start = time.perf_counter()
+        start_gpu(device).result()
+        row("CUDA start (start_gpu: context, cuDNN, cuBLAS)", f"{time.perf_counter() - start:.2f} s",
+            "render runs it while reading the pose")
     start = time.perf_counter()
     p = read_pose(pose)
     xy, conf = arrays(to_layout(p, "reduced"))
@@ -335,6 +348,13 @@ def stage_speeds(pose: Path, device: str, model: Path | None, frames: int, all_p
     xy, conf, boxes, _ = place(xy, conf, float(p.body.fps), meta["stats"])
     row(f"place (retarget full + boxes), {len(xy)} frames", f"{time.perf_counter() - start:.2f} s",
         f"contacts in {max(1, min(8, (os.cpu_count() or 1) // 2))} threads at most")
+    start = time.perf_counter()
+    placing = Placement(*arrays(to_layout(p, "reduced")), float(p.body.fps), meta["stats"])
+    whole = time.perf_counter() - start
+    start = time.perf_counter()
+    placing.frames(0, default_batch(device))
+    row(f"place in batches: the whole-pose part, then the first batch of {default_batch(device)}",
+        f"{whole:.2f} s + {time.perf_counter() - start:.3f} s", "render draws from here; the rest is placed in threads")
     n = min(frames, len(xy))
     draw_skeletons(xy[:8], conf[:8], "reduced", size, box=boxes[:8])  # numba's compile, cached
     for threads in sorted({1, 4, 8, os.cpu_count() or 1}) if all_parts else [1]:

@@ -379,8 +379,9 @@ def evaluate_consistency(video, pose_path, json_out):
 @click.option("--batch", type=click.IntRange(1), default=None,
               help="Frames a generator call (default: 128 on a GPU, 16 on a CPU).")
 @click.option("--workers", type=click.IntRange(0), default=None,
-              help="Threads drawing skeletons while the generator runs and the encoder writes (default on a GPU: "
-                   "half the cores, at most 8; on a CPU 0): 0: draw, generate and encode one batch after another.")
+              help="Threads drawing skeletons while the generator runs and the encoder writes, and as many placing "
+                   "the pose ahead of them (default on a GPU: half the cores, at most 8; on a CPU 0): 0: place, "
+                   "draw, generate and encode one batch after another.")
 @click.option("--cuda-graph/--no-cuda-graph", default=True, show_default=True,
               help="On a GPU, replay the generator as a CUDA graph (fixed batch, the last one padded).")
 @click.option("--segments", type=click.IntRange(1, 64), default=None,

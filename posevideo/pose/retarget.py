@@ -246,10 +246,11 @@ class Retargeting:
     """`retarget_pose` in two parts, so that a long pose can be drawn and rendered while its later
     frames are still being rebuilt. Building it does what needs the whole sequence: upright, the
     mean shoulders, the input's own profile, the face and hips, the elbows' bend sides (smoothed
-    over time, with hysteresis), the notes: about a fifth of the work. `frames(a, b)` then rebuilds
-    the arms and hands of frames [a, b) (forward kinematics, the contact search, IK: the rest), for
-    any run of frames, in any order, from several threads at once. Each frame's arithmetic is the
-    same as all at once, so the numbers are the same (a test checks). Arguments: `retarget_pose`'s.
+    over time, with hysteresis), the notes: about a tenth of the work on a long pose. `frames(a,
+    b)` then rebuilds the arms and hands of frames [a, b) (forward kinematics, the contact search,
+    IK: the rest), for any run of frames, in any order, from several threads at once. Each
+    frame's arithmetic is the same as all at once, so the numbers are the same (a test checks).
+    Arguments: `retarget_pose`'s.
 
     `base()`: (T, 178, 2) every frame's output before the arms and hands are rebuilt; its
     shoulders are final (what crop boxes and hands at rest are measured on); `conf` (T, 178)
@@ -320,7 +321,8 @@ class Retargeting:
             face_out = face_in
         else:
             if (~face_seen).any():
-                notes.append(f"no face in {int((~face_seen).sum())} of {T} frames: drawn as the trained person's mean face")
+                notes.append(f"no face in {int((~face_seen).sum())} of {T} frames: drawn as the trained person's "
+                             "mean face")
             conf[np.ix_(~face_seen, ix["face"])] = sh_conf[~face_seen, None]
             P[:, ix["face"]] = face_out
 
@@ -394,7 +396,8 @@ class Retargeting:
             el_fk = sh + (el - sh) * r1
             wr_fk = np.where(e_ok[:, None], el_fk + (wr - el) * r2, sh + (wr - sh) * (L1 + L2) / (L1 / r1 + L2 / r2))
             hand_ok = seen[:, p["hand"]]                                              # (T, 21)
-            offsets = _hand_offsets(hand, wr, target.hand_bones[side], source.hand_bones[side])  # (T, 21, 2) from the wrist
+            # (T, 21, 2) from the wrist
+            offsets = _hand_offsets(hand, wr, target.hand_bones[side], source.hand_bones[side])
             # Contact points: the body wrist and the hand's points, with their offsets from the new wrist.
             points_in = np.concatenate([wr[:, None], hand], axis=1)                 # (T, 22, 2)
             points_ok = np.concatenate([w_ok[:, None], hand_ok & w_ok[:, None]], axis=1)
