@@ -332,9 +332,10 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     (`GraphGenerator`); `segments`: that many x264 encoders at once, each on a run of consecutive
     batches, joined into one mp4 without re-encoding (`posevideo.video.join_videos`; None:
     `default_segments`). `size`: the video's side (None: the model's; a two-stage model also makes
-    its first stage's, see `load_renderer`). The model moves to the GPU and is captured while the
-    pose is placed, and the pose is placed batch by batch ahead of the drawing (by `workers` more
-    threads), so the first frames are generated and encoded while later ones are still placed.
+    its first stage's, see `load_renderer`). The model loads, moves to the GPU and is captured
+    while the pose is placed, and the pose is placed batch by batch ahead of the drawing (by
+    `workers` more threads), so the first frames are generated and encoded while later ones are
+    still placed.
     `gpu_start`: a `start_gpu` future begun earlier (`render_pose` begins it before it reads the pose)."""
     from concurrent.futures import ThreadPoolExecutor
     from posevideo.audio import SAMPLE_RATE
@@ -354,9 +355,10 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     segments = default_segments(device) if segments is None else int(segments)
     if batch < 1 or workers < 0 or segments < 1:
         raise ValueError(f"batch and segments must be >= 1 and workers >= 0, got {batch}, {segments}, {workers}")
-    G, meta = load_renderer(model, "cpu", size)
-    size = meta["model"]["size"]
-    if getattr(G, "temporal", False):  # each frame from the one before: one encoder, in order, eager
+    meta = renderer_meta(DEFAULT_RENDERER if model is None else Path(model))  # the weights load in `loader`
+    cfg = build_model(meta, RendererConfig.from_dict)
+    size = check_size(model, cfg, size)
+    if cfg.temporal:  # each frame from the one before: one encoder, in order, eager
         segments, cuda_graph = 1, False
     # Batches in encoder lanes: lane k encodes the k-th of `segments` runs of consecutive batches
     # into its own part file, joined at the end without re-encoding; the batches are drawn and
@@ -377,7 +379,7 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
         # encoded while later ones are still being placed (`Placement`: the same numbers as
         # placing all at once). Only the part of placing that needs the whole pose comes first.
         loader = parts_folder.enter_context(ThreadPoolExecutor(1, thread_name_prefix="load"))
-        loading = loader.submit(_generator, G, device, batch, size, cuda_graph, gpu_start)
+        loading = loader.submit(_generator, model, device, batch, size, cuda_graph, gpu_start)
         placing = Placement(xy, conf, fps, meta["stats"], retarget=retarget, frame_size=frame_size, path=path)
         for note in placing.notes:
             print(f"note: {path or 'pose'}: {note}", file=sys.stderr)
@@ -440,9 +442,11 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     return Path(out)
 
 
-def _generator(G: Generator, device: str, batch: int, size: int, cuda_graph: bool, gpu_start=None):
+def _generator(model: str | Path | None, device: str, batch: int, size: int, cuda_graph: bool, gpu_start=None):
     """(run: (B, S, S, 3) uint8 skeletons -> frames, buffer: None or a maker of (batch, S, S, 3)
-    arrays to draw a batch into) for G on `device`, once `gpu_start` (a `start_gpu` future) is done."""
+    arrays to draw a batch into) for the renderer `model` making `size` frames (`load_renderer`) on
+    `device`, once `gpu_start` (a `start_gpu` future) is done."""
+    G, _ = load_renderer(model, "cpu", size)
     if gpu_start is not None:
         gpu_start.result()
     G = G.to(device, memory_format=torch.channels_last)
