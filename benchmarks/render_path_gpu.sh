@@ -9,7 +9,8 @@
 # What it does: the CUDA-graph test (tests/test_renderer.py, skipped without a GPU); a 10,000-frame
 # reduced pose (the bundled example played forward and back); one short render first (numba
 # compiles the skeleton rasterizer once and caches it, as on a user's first run); then
-# `benchmarks/renderer.py --render`: each part alone (--stages), and the CLI in a fresh process
+# `benchmarks/renderer.py --render`: each part alone (--stages), when each part of one render
+# happens (--timeline: benchmarks/render_timeline.py, a fresh process), and the CLI in a fresh process
 # timed from start to the finished mp4: the default options (`now`, shipped small and a random
 # esn), other settings, and `before` (batches of 16, eager, one stage after another: the loop before).
 # FRAMES=60 DEVICE=cpu PY=.venv/bin/python bash benchmarks/render_path_gpu.sh: the script itself, on a CPU machine.
@@ -26,7 +27,7 @@ start=$SECONDS
 timeout 45 $PY -m pytest -q -p no:cacheprovider tests/test_renderer.py -k cuda_graph 2>&1 | tail -n 2  # graph = eager
 timeout 45 "${B[@]}" --frames 100 --variant warm= > /dev/null 2>&1  # fills numba's cache (the first run on a machine)
 echo "warm-up render: $((SECONDS - start)) s"
-timeout 100 "${B[@]}" --frames "$FRAMES" --stages --models small esn --variant now=
+timeout 130 "${B[@]}" --frames "$FRAMES" --stages --timeline --models small esn --variant now=
 echo "after: $((SECONDS - start)) s"
 timeout 120 "${B[@]}" --frames "$FRAMES" --variant "segments1=--segments 1" --variant "segments4=--segments 4" \
     --variant "workers2=--workers 2" --variant "batch256=--batch 256" --variant "no-graph=--no-cuda-graph"

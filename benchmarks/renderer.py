@@ -14,7 +14,8 @@ variants (unless `--variant` is given) are `now` (the default options) and `befo
 --workers 0 --no-cuda-graph --segments 1`: eager, one stage after another, batches of 16, one
 encoder: the render loop before 2026-12-02). `--models small esn` also renders with an `esn`
 generator of random weights (the shipped renderer is `small`). `--stages` first times the parts
-alone in this process (placing, drawing, encoding, the generator).
+alone in this process (imports, CUDA start, placing, drawing, encoding, the generator);
+`--timeline` when each part of one render happens (`render_timeline.py`, in a fresh process).
 
 Training is measured through `posevideo.renderer.train.train` itself, on a frame bank of random
 uint8 images held on the device (the trainer's real loader: sampling, jitter and the uint8 -> float
@@ -314,10 +315,23 @@ def parallel_writers(folder: Path, frames: np.ndarray, writers: int, size: int) 
 def stage_speeds(pose: Path, device: str, model: Path | None, frames: int, all_parts: bool = True) -> None:
     """Each part of the render path alone, in this process: what bounds the whole. `all_parts`
     False: placing and the generator only."""
+    import subprocess
     from posevideo.pose import arrays, read_pose, to_layout
-    from posevideo.renderer.predict import GraphGenerator, default_batch, generate, load_renderer, place
+    from posevideo.renderer.predict import (GraphGenerator, Placement, default_batch, generate, load_renderer, place,
+                                            start_gpu)
     from posevideo.skeleton import draw_skeletons
     from posevideo.video import VideoWriter
+    if all_parts:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import posevideo.cli, posevideo.renderer.predict, posevideo.pose, "
+                        "posevideo.skeleton, posevideo.video, posevideo.pose.retarget, posevideo.pose.framing"],
+                       check=True, cwd=Path(__file__).resolve().parents[1])
+        row("fresh process: python + the render path's imports", f"{time.perf_counter() - start:.2f} s")
+    if all_parts and device.startswith("cuda"):
+        start = time.perf_counter()
+        start_gpu(device).result()
+        row("CUDA start (start_gpu: context, cuDNN, cuBLAS)", f"{time.perf_counter() - start:.2f} s",
+            "render runs it while reading the pose")
     start = time.perf_counter()
     p = read_pose(pose)
     xy, conf = arrays(to_layout(p, "reduced"))
@@ -335,6 +349,13 @@ def stage_speeds(pose: Path, device: str, model: Path | None, frames: int, all_p
     xy, conf, boxes, _ = place(xy, conf, float(p.body.fps), meta["stats"])
     row(f"place (retarget full + boxes), {len(xy)} frames", f"{time.perf_counter() - start:.2f} s",
         f"contacts in {max(1, min(8, (os.cpu_count() or 1) // 2))} threads at most")
+    start = time.perf_counter()
+    placing = Placement(*arrays(to_layout(p, "reduced")), float(p.body.fps), meta["stats"])
+    whole = time.perf_counter() - start
+    start = time.perf_counter()
+    placing.frames(0, default_batch(device))
+    row(f"place in batches: the whole-pose part, then the first batch of {default_batch(device)}",
+        f"{whole:.2f} s + {time.perf_counter() - start:.3f} s", "render draws from here; the rest is placed in threads")
     n = min(frames, len(xy))
     draw_skeletons(xy[:8], conf[:8], "reduced", size, box=boxes[:8])  # numba's compile, cached
     for threads in sorted({1, 4, 8, os.cpu_count() or 1}) if all_parts else [1]:
@@ -376,6 +397,20 @@ def stage_speeds(pose: Path, device: str, model: Path | None, frames: int, all_p
         row(f"generator alone, graph, batch {batch}, incl. copies", f"{n / (time.perf_counter() - start):.0f} fps")
 
 
+def render_timeline(pose: Path, device: str, model: Path | None, name: str) -> None:
+    """benchmarks/render_timeline.py in a fresh process: when each part of one render happens."""
+    import subprocess
+    command = [sys.executable, str(Path(__file__).with_name("render_timeline.py")), str(pose), "--device", device,
+               *([] if model is None else ["--model", str(model)])]
+    launched = time.time()
+    done = subprocess.run(command + ["--launched", repr(launched)], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    wall = time.time() - launched
+    for seconds, what in json.loads(done.stdout.strip().splitlines()[-1]):
+        row(f"timeline, {name}: {what}", f"{seconds:.2f} s", "from the process's launch")
+    row(f"timeline, {name}: process exited", f"{wall:.2f} s", "the wall time as --render measures it")
+
+
 def render_benchmark(args) -> None:
     variants = dict(RENDER_VARIANTS) if not args.variant else {}  # --variant replaces the defaults
     for spec in args.variant or []:
@@ -393,6 +428,8 @@ def render_benchmark(args) -> None:
             for i, (name, model) in enumerate(models.items()):
                 row(f"stages: {name}", "")  # the drawing and encoding once, with the first model's frames
                 guarded(stage_speeds)(pose, args.device, model, min(args.frames, 2000), i == 0)
+        for name, model in models.items() if args.timeline else []:
+            guarded(render_timeline)(pose, args.device, model, name)
         for name, model in models.items():
             for variant, extra in variants.items():
                 try:
@@ -415,6 +452,8 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", choices=["small", "esn"], default=["small"],
                         help="--render: the shipped small renderer, an esn generator of random weights, or both.")
     parser.add_argument("--stages", action="store_true", help="--render: also each part alone, first.")
+    parser.add_argument("--timeline", action="store_true",
+                        help="--render: also when each part of one render happens (render_timeline.py, a fresh process).")
     parser.add_argument("--variant", action="append", metavar="NAME=ARGS",
                         help="--render: `render` options to time, instead of now and before (repeatable), e.g. 'b64=--batch 64'.")
     args = parser.parse_args()

@@ -2,6 +2,8 @@
 done by functions in the package, imported inside each command so that `--help` stays fast."""
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 
 import click
@@ -379,8 +381,9 @@ def evaluate_consistency(video, pose_path, json_out):
 @click.option("--batch", type=click.IntRange(1), default=None,
               help="Frames a generator call (default: 128 on a GPU, 16 on a CPU).")
 @click.option("--workers", type=click.IntRange(0), default=None,
-              help="Threads drawing skeletons while the generator runs and the encoder writes (default on a GPU: "
-                   "half the cores, at most 8; on a CPU 0): 0: draw, generate and encode one batch after another.")
+              help="Threads drawing skeletons while the generator runs and the encoder writes, and as many placing "
+                   "the pose ahead of them (default on a GPU: half the cores, at most 8; on a CPU 0): 0: place, "
+                   "draw, generate and encode one batch after another.")
 @click.option("--cuda-graph/--no-cuda-graph", default=True, show_default=True,
               help="On a GPU, replay the generator as a CUDA graph (fixed batch, the last one padded).")
 @click.option("--segments", type=click.IntRange(1, 64), default=None,
@@ -393,9 +396,15 @@ def evaluate_consistency(video, pose_path, json_out):
               help="Also write the pose as drawn (reduced, in the video's pixels, parts the input had) for `evaluate consistency`.")
 @click.option("--size", type=click.Choice(["256", "512"]), default=None,
               help="Frame side (default: the renderer's; a two-stage 512 model also makes 256, by its first stage).")
-def render(pose_path, model, out, audio, device, batch, workers, cuda_graph, segments, retarget, drawn_out, size):
+@click.pass_obj
+def render(process, pose_path, model, out, audio, device, batch, workers, cuda_graph, segments, retarget, drawn_out,
+           size):
     """Render a .pose file as video of the trained person."""
     from posevideo.renderer.predict import render_pose
+    if process and process.get("own"):
+        # The imports' objects (torch's: millions) live to the end: frozen, the collections during
+        # the render skip them (0.2 s of a 300-frame render on a 2-core CPU; BENCHMARKS.md).
+        gc.freeze()
     path = render_pose(pose_path, model, out, audio=audio, device=device, batch=batch, retarget=retarget,
                        drawn_out=drawn_out, workers=workers, cuda_graph=cuda_graph, segments=segments,
                        size=_size(size))
@@ -619,7 +628,13 @@ def serve(model, port, host):
 
 
 def main():
-    cli(prog_name="posevideo")
+    # At exit the interpreter's last garbage collections walk every object torch made: 0.4-0.5 s of
+    # each command that imports it (BENCHMARKS.md "Render path"). Frozen just before (atexit runs
+    # first), the collections skip them; modules are still torn down and every file was closed by
+    # its command. Here, not in `cli`, so that tests calling `cli` in their process are untouched
+    # (and `obj` tells a command it has this process to itself).
+    atexit.register(gc.freeze)
+    cli(prog_name="posevideo", obj={"own": True})
 
 
 if __name__ == "__main__":

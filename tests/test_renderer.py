@@ -270,6 +270,39 @@ def test_the_render_pipeline_writes_what_one_stage_at_a_time_writes(tmp_path, ti
     assert np.abs(videos[2][0] - generate(G, skeletons, "cpu").astype(float)).mean(axis=(1, 2, 3)).max() < 3
 
 
+def test_the_render_path_draws_what_placing_all_at_once_draws(tmp_path, tiny_run, monkeypatch):
+    """`render_poses` places the pose batch by batch, in threads ahead of the drawing, while earlier
+    batches are generated and encoded (issue 13 §5): the generator is given exactly the skeletons
+    of the pose placed all at once (`place`), every batch once, and --drawn-out is exactly that
+    pose, one stage after another (workers 0) and in the pipeline (workers 2, two encoder lanes)."""
+    import posevideo.renderer.predict as predict
+    from posevideo.pose import arrays, point_groups, read_pose
+    from posevideo.skeleton import EXAMPLE, draw_skeletons
+    xy, conf = arrays(read_pose(EXAMPLE))
+    xy, conf = xy[::5][:43], conf[::5][:43].copy()
+    conf[8:20][:, point_groups("reduced")["right_hand"]] = 0  # lost for a while: drawn at rest
+    G, meta = predict.load_renderer(tiny_run)
+    placed, placed_conf, boxes, _ = predict.place(xy, conf, 10.0, meta["stats"])
+    want = draw_skeletons(placed, placed_conf, "reduced", 32, box=boxes)
+    batch_at = {want[s:s + 5].tobytes(): s for s in range(0, 43, 5)}
+    assert len(batch_at) == 9  # every batch differs, so each is recognised
+    want_drawn = predict.drawn_pose(placed, placed_conf, boxes, 32, conf)
+    generate, given = predict.generate, []
+
+    def recording(G, skeletons, device, previous=None):
+        given.append(batch_at.get(skeletons.tobytes()))
+        return generate(G, skeletons, device, previous)
+    monkeypatch.setattr(predict, "generate", recording)
+    for workers, segments in ((0, 1), (2, 2)):
+        given.clear()
+        drawn = tmp_path / f"w{workers}.pose"
+        predict.render_poses(xy, conf, 10.0, tiny_run, tmp_path / f"w{workers}.mp4", device="cpu", batch=5,
+                             workers=workers, segments=segments, progress=False, drawn_out=drawn)
+        assert sorted(given, key=lambda s: -1 if s is None else s) == list(range(0, 43, 5))
+        got = arrays(read_pose(drawn))
+        assert np.array_equal(got[0], want_drawn[0]) and np.array_equal(got[1], want_drawn[1])
+
+
 def test_segments_encoded_at_once_join_into_one_video(tmp_path, tiny_run):
     """--segments 3: three encoders each write a run of batches, joined without re-encoding: one mp4
     of every frame in order at the pose's fps from t = 0, audio muxed, no part files left; the
@@ -301,8 +334,8 @@ def test_a_failing_stage_stops_the_render_and_leaves_no_video(tmp_path, monkeypa
     import posevideo.renderer.predict as predict
     from posevideo.renderer.predict import _pipeline
     order = []
-    _pipeline(range(0, 10, 3), lambda s, into: np.full(min(3, 10 - s), s), lambda x: x * 2,
-              lambda start, sk, fr: order.extend(fr), None, 2, 10, False)
+    _pipeline(range(0, 10, 3), lambda s: np.full(min(3, 10 - s), s), lambda x: x * 2,
+              lambda start, sk, fr: order.extend(fr), 2, 10, False)
     assert order == [0, 0, 0, 6, 6, 6, 12, 12, 12, 18]
 
     pose = _reduced_pose(tmp_path / "in.pose", frames=23)

@@ -221,6 +221,37 @@ def test_contacts_in_threads_give_the_same_pose(speaker, profile, monkeypatch):
     assert np.array_equal(results[0][0], results[1][0]) and np.array_equal(results[0][1], results[1][1])
 
 
+@pytest.mark.parametrize("mode", ["full", "place", "none"])
+def test_placing_in_runs_of_frames_gives_what_placing_all_at_once_gives(speaker, mode):
+    """`Placement.frames` (how `render` places a long pose: batch by batch, in threads, ahead of the
+    drawing) over runs of 1, 7 and 32 frames taken in shuffled order: the same xy, conf and boxes as
+    `place` all at once, bit for bit. What crosses run boundaries is on the pose: a left arm whose
+    elbow is never seen (its bend side comes from the first frame), the elbows' bend smoothed over
+    time, hands lost for a while (hands at rest scaled by the sequence's mean shoulder width, a
+    shoulder missing in some frames), hips out of view, no face for a while, the boxes' smoothing."""
+    from posevideo.renderer.predict import DEFAULT_RENDERER, Placement, place
+    stats = json.loads((DEFAULT_RENDERER / "checkpoint.json").read_text())["stats"]
+    xy, conf = speaker
+    conf = conf.copy()
+    conf[:, BODY["left_elbow"]] = 0
+    conf[10:40][:, RIGHT_HAND] = 0
+    conf[::9, BODY["right_shoulder"]] = 0
+    conf[50:70][:, [BODY["left_hip"], BODY["right_hip"]]] = 0
+    conf[80:90][:, FACE] = 0
+    want_xy, want_conf, want_boxes, want_notes = place(xy, conf, FPS, stats, retarget=mode)
+    rng = np.random.default_rng(0)
+    for run in (1, 7, 32):
+        placing = Placement(xy, conf, FPS, stats, retarget=mode)
+        got_xy, got_conf = np.full_like(want_xy, np.nan), np.full_like(want_conf, np.nan)
+        for start in rng.permutation(np.arange(0, len(xy), run)):
+            got_xy[start:start + run], got_conf[start:start + run] = placing.frames(start, min(start + run, len(xy)))
+        assert np.array_equal(got_xy, want_xy) and np.array_equal(got_conf, want_conf)
+        assert np.array_equal(placing.boxes, want_boxes) and placing.notes == want_notes
+    if mode == "full":
+        assert np.ndim(placing.retargeting.bend["left"]) == 0 and np.ndim(placing.retargeting.bend["right"]) == 1
+        assert any("hips out of view" in n for n in want_notes) and any("right hand not seen" in n for n in want_notes)
+
+
 def test_the_elbow_never_flips_on_a_near_straight_arm(speaker, profile):
     """A near-straight arm whose elbow jitters across the shoulder-wrist line: the solved elbow keeps
     one side, so it moves smoothly."""

@@ -49,21 +49,21 @@ def measure_rest_hands(gesture_checkpoint: str | Path) -> dict[str, np.ndarray]:
 
 
 def rest_hands(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced",
-               shapes: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+               shapes: dict | None = None, width: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """xy (T, K, 2) pixels and conf (T, K) -> copies where every missing hand (all 21 points at conf
     0) whose body elbow and wrist are seen holds the rest hand: its wrist on the body wrist, turned
     as the forearm, scaled by the frame's shoulder width (the sequence's mean where a shoulder is
     missing). The filled points get the confidence of the less sure of elbow and wrist. Frames
     without the arm, or poses without any frame with both shoulders, are left as they are. `shapes`:
     {"left", "right"} -> (21, 2) rest hands in `rest_hand_shapes`' convention (e.g. a BodyProfile's
-    hand_shape); a side given as None, or no `shapes`, takes the stored rest hand."""
+    hand_shape); a side given as None, or no `shapes`, takes the stored rest hand. `width`: these
+    frames' rows of `shoulder_widths` of the whole sequence, when xy is a run of frames of a longer
+    one (None: measured on these frames)."""
     xy, conf = np.array(xy, np.float32), np.array(conf, np.float32)
-    right, left = shoulder_indices(layout)
-    both = (conf[:, right] > 0) & (conf[:, left] > 0)
-    if not both.any():
-        return xy, conf
-    width = np.linalg.norm(xy[:, right] - xy[:, left], axis=-1)  # (T,) pixels
-    width = np.where(both, width, width[both].mean())
+    if width is None:
+        width = shoulder_widths(xy, conf, layout)
+        if width is None:
+            return xy, conf
     groups = point_groups(layout)
     for side, shape in rest_hand_shapes().items():
         if shapes is not None and shapes.get(side) is not None:
@@ -84,6 +84,18 @@ def rest_hands(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced",
         xy[np.ix_(rows, hand)] = placed
         conf[np.ix_(rows, hand)] = np.minimum(conf[fill, wrist], conf[fill, elbow])[:, None]
     return xy, conf
+
+
+def shoulder_widths(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced") -> np.ndarray | None:
+    """(T,) each frame's shoulder width in xy's units (pixels), the sequence's mean where a shoulder
+    is missing; None when no frame has both shoulders. What `rest_hands` scales its hands by."""
+    xy = np.asarray(xy, np.float32)
+    right, left = shoulder_indices(layout)
+    both = (conf[:, right] > 0) & (conf[:, left] > 0)
+    if not both.any():
+        return None
+    width = np.linalg.norm(xy[:, right] - xy[:, left], axis=-1)  # (T,) pixels
+    return np.where(both, width, width[both].mean())
 
 
 def hand_frames(conf: np.ndarray, layout: str = "reduced") -> int:

@@ -235,123 +235,201 @@ def retarget_pose(xy: np.ndarray, conf: np.ndarray, target: BodyProfile | None, 
     `placement` (what `normalize.place_by_shoulders` does), turned upright if needed. "full": rebuilt on the
     body of `target` (module docstring), then placed the same way. Output is in the pixels of
     `placement`'s video, or in normalized coordinates (shoulder widths, mean shoulder midpoint 0)
-    when `placement` is None. `path` only names the pose in errors."""
-    if mode not in MODES:
-        raise ValueError(f"unknown retarget mode {mode!r}; one of {MODES}")
-    if layout != "reduced":
-        raise ValueError(f"retargeting needs the reduced layout, not {layout!r}")
-    xy, conf = np.asarray(xy, np.float32), np.asarray(conf, np.float32)
-    if mode == "none":
-        return xy.copy(), conf.copy(), []
-    if mode == "full" and target is None:
-        raise ValueError("mode 'full' needs a target BodyProfile")
-    xy, turned = upright(xy, conf, path=path)
-    notes = [turned] if turned else []
-    _, whole = normalize(xy, conf, layout, path=path)              # the sequence's mean shoulders
-    P, each = normalize(xy, conf, layout, per_frame=True, path=path)  # (T, 178, 2) each frame's shoulders
-    if mode == "full":
-        P, conf, more = _rebuild(P, conf, target, body_profile(xy, conf, layout, path=path), fps)
-        notes += more
-    # Back to the input's shoulder motion over the sequence, in its mean shoulder widths.
-    P = P * (each.scale / whole.scale)[:, None, None] + ((each.center - whole.center) / whole.scale)[:, None]
-    out = P.astype(np.float32) if placement is None else denormalize(P, placement)
-    return out, conf, notes
+    when `placement` is None. `path` only names the pose in errors. `Retargeting` does the same a
+    run of frames at a time."""
+    retargeting = Retargeting(xy, conf, target, placement, mode, fps, layout, path)
+    out, out_conf = retargeting.frames(0, len(retargeting))
+    return out, out_conf, retargeting.notes
 
 
-def _rebuild(P: np.ndarray, conf: np.ndarray, target: BodyProfile, source: BodyProfile, fps: float):
-    """P (T, 178, 2) each frame normalized by its own shoulders -> the pose on `target`'s body, same
-    units; `source` is the input's own profile."""
-    P, conf = np.array(P, np.float64), np.array(conf, np.float32)
-    T = len(P)
-    ix = _points()
-    seen = conf > 0
-    notes = []
-    mid = (P[:, ix["left"]["shoulder"]] + P[:, ix["right"]["shoulder"]]) / 2             # (T, 2), 0 where both seen
-    sh_conf = np.minimum(conf[:, ix["left"]["shoulder"]], conf[:, ix["right"]["shoulder"]])
+class Retargeting:
+    """`retarget_pose` in two parts, so that a long pose can be drawn and rendered while its later
+    frames are still being rebuilt. Building it does what needs the whole sequence: upright, the
+    mean shoulders, the input's own profile, the face and hips, the elbows' bend sides (smoothed
+    over time, with hysteresis), the notes: about a tenth of the work on a long pose. `frames(a,
+    b)` then rebuilds the arms and hands of frames [a, b) (forward kinematics, the contact search,
+    IK: the rest), for any run of frames, in any order, from several threads at once. Each
+    frame's arithmetic is the same as all at once, so the numbers are the same (a test checks).
+    Arguments: `retarget_pose`'s.
 
-    # Face: the target's mean face, the input's expression and head motion.
-    face_in = P[:, ix["face"]].copy()
-    face_seen = seen[:, ix["face"]].all(axis=1)
-    face_out, face_ratio = _face(face_in, face_seen, target, source, mid)
-    if face_out is None:
-        notes.append("the target has no face measured: the face is kept as it is")
-        face_out = face_in
-    else:
-        if (~face_seen).any():
-            notes.append(f"no face in {int((~face_seen).sum())} of {T} frames: drawn as the trained person's mean face")
-        conf[np.ix_(~face_seen, ix["face"])] = sh_conf[~face_seen, None]
-        P[:, ix["face"]] = face_out
+    `base()`: (T, 178, 2) every frame's output before the arms and hands are rebuilt; its
+    shoulders are final (what crop boxes and hands at rest are measured on); `conf` (T, 178)
+    float32 likewise (only the elbows' can still change)."""
 
-    # Hips (and the torso they give).
-    lh, rh = ix["left"]["hip"], ix["right"]["hip"]
-    hips_seen = seen[:, lh] & seen[:, rh]
-    hip_mid_in = np.where(hips_seen[:, None], (P[:, lh] + P[:, rh]) / 2,
-                          mid + [0, _first(source.torso, target.torso, 1.5)])
-    if target.hips is not None:
-        torso = _ratio(target.torso, source.torso)
-        width = _ratio(target.hip_width, source.hip_width)
-        half = (P[:, lh] - P[:, rh]) / 2 * width
-        centre = mid + (hip_mid_in - mid) * torso
-        P[:, lh] = np.where(hips_seen[:, None], centre + half, mid + target.hips[0])
-        P[:, rh] = np.where(hips_seen[:, None], centre - half, mid + target.hips[1])
-        if (~hips_seen).any():
-            notes.append(f"hips out of view in {int((~hips_seen).sum())} of {T} frames: drawn at the trained "
-                         "person's hips")
-            conf[~hips_seen, lh] = conf[~hips_seen, rh] = sh_conf[~hips_seen]
-    hip_mid_out = (P[:, lh] + P[:, rh]) / 2
+    def __init__(self, xy: np.ndarray, conf: np.ndarray, target: BodyProfile | None,
+                 placement: NormStats | None = None, mode: str = "full", fps: float = 25.0,
+                 layout: str = "reduced", path=None):
+        if mode not in MODES:
+            raise ValueError(f"unknown retarget mode {mode!r}; one of {MODES}")
+        if layout != "reduced":
+            raise ValueError(f"retargeting needs the reduced layout, not {layout!r}")
+        self.mode, self.placement, self.target, self.fps = mode, placement, target, fps
+        self.xy, self.conf = np.asarray(xy, np.float32), np.asarray(conf, np.float32)
+        self.notes = []
+        if mode == "none":
+            return
+        if mode == "full" and target is None:
+            raise ValueError("mode 'full' needs a target BodyProfile")
+        xy, turned = upright(self.xy, self.conf, path=path)
+        self.notes += [turned] if turned else []
+        _, whole = normalize(xy, self.conf, layout, path=path)              # the sequence's mean shoulders
+        self.P, each = normalize(xy, self.conf, layout, per_frame=True, path=path)  # (T, 178, 2) each frame's shoulders
+        # Back to the input's shoulder motion over the sequence, in its mean shoulder widths (`_out`).
+        self.scale, self.shift = each.scale / whole.scale, (each.center - whole.center) / whole.scale  # (T,), (T, 2)
+        if mode == "full":
+            self._rebuild_body(body_profile(xy, self.conf, layout, path=path))
 
-    # Landmarks a hand can touch, in the input and where they are now: the face, the shoulders,
-    # chest and belly (on the line shoulder midpoint -> hip midpoint).
-    body_in = np.stack([P[:, ix["left"]["shoulder"]], P[:, ix["right"]["shoulder"]],
-                        mid + 0.3 * (hip_mid_in - mid), mid + 0.65 * (hip_mid_in - mid)], axis=1)
-    body_out = np.stack([body_in[:, 0], body_in[:, 1],
-                         mid + 0.3 * (hip_mid_out - mid), mid + 0.65 * (hip_mid_out - mid)], axis=1)
-    landmarks = [(body_in, body_out, np.ones((T, 4), bool), 1.0)]
-    if face_ratio is not None:
-        landmarks.append((face_in, face_out, np.repeat(face_seen[:, None], len(ix["face"]), 1), face_ratio))
+    def __len__(self) -> int:
+        return len(self.xy)
 
-    # Arms and hands: forward (bone directions at the target's lengths), then contacts, then IK.
-    arms = {}
-    for side in SIDES:
-        p = ix[side]
-        sh, el, wr, hand = (P[:, p[k]].copy() for k in ("shoulder", "elbow", "wrist", "hand"))  # the input's
-        s_ok = seen[:, p["shoulder"]]
-        e_ok, w_ok = seen[:, p["elbow"]] & s_ok, seen[:, p["wrist"]] & s_ok
-        L1 = _first(target.upper_arm[side], source.upper_arm[side], 1.0)
-        L2 = _first(target.forearm[side], source.forearm[side], 1.0)
-        r1 = _ratio(target.upper_arm[side], source.upper_arm[side])
-        r2 = _ratio(target.forearm[side], source.forearm[side])
-        l1 = np.where(e_ok, np.linalg.norm(el - sh, axis=-1) * r1, L1)          # (T,) this frame's 2D lengths
-        l2 = np.where(e_ok & w_ok, np.linalg.norm(wr - el, axis=-1) * r2, L2)
-        el_fk = sh + (el - sh) * r1
-        wr_fk = np.where(e_ok[:, None], el_fk + (wr - el) * r2, sh + (wr - sh) * (L1 + L2) / (L1 / r1 + L2 / r2))
-        hand_ok = seen[:, p["hand"]]                                              # (T, 21)
-        offsets = _hand_offsets(hand, wr, target.hand_bones[side], source.hand_bones[side])  # (T, 21, 2) from the wrist
-        # Contact points: the body wrist and the hand's points, with their offsets from the new wrist.
-        points_in = np.concatenate([wr[:, None], hand], axis=1)                 # (T, 22, 2)
-        points_ok = np.concatenate([w_ok[:, None], hand_ok & w_ok[:, None]], axis=1)
-        points_off = np.concatenate([np.zeros((T, 1, 2)), offsets], axis=1)
-        arms[side] = dict(sh=sh, el=el, wr=wr, e_ok=e_ok, w_ok=w_ok, l1=l1, l2=l2, L=(L1, L2), wr_fk=wr_fk,
-                          offsets=offsets, points_in=points_in, points_ok=points_ok, points_off=points_off,
-                          hand_ok=hand_ok)
-        if not hand_ok.any(axis=1).all():
-            notes.append(f"{side} hand not seen in {int((~hand_ok.any(axis=1)).sum())} of {T} frames: kept missing "
-                         "(drawn at rest by the renderer)")
-    for side in SIDES:
-        a = arms[side]
-        a["wr_new"], a["held"] = _contacts(a["wr_fk"], a["points_in"], a["points_ok"], a["points_off"], landmarks)
-    _hands_together(arms, target, source)
-    for side in SIDES:
-        a, p = arms[side], ix[side]
-        elbow, wrist = _two_bone(a["sh"], a["wr_new"], a["el"], a["wr"], a["e_ok"], a["l1"], a["l2"], a["L"], fps,
-                                 outward=1.0 if side == "left" else -1.0)
-        use = a["w_ok"]
-        P[use, p["wrist"]] = wrist[use]
-        P[use, p["elbow"]] = elbow[use]
-        missing_elbow = use & ~a["e_ok"]
-        conf[missing_elbow, p["elbow"]] = np.minimum(sh_conf, conf[:, p["wrist"]])[missing_elbow]
-        P[:, p["hand"]] = np.where(a["hand_ok"][..., None], P[:, p["wrist"]][:, None] + a["offsets"], P[:, p["hand"]])
-    return P, conf, notes
+    def base(self) -> np.ndarray:
+        return self.xy.copy() if self.mode == "none" else self._out(self.P, 0, len(self))
+
+    def frames(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frames [a, b): (xy (b - a, 178, 2) float32, conf (b - a, 178) float32)."""
+        if self.mode == "none":
+            return self.xy[a:b].copy(), self.conf[a:b].copy()
+        P, conf = self.P[a:b].copy(), self.conf[a:b].copy()
+        if self.mode == "full":
+            self._rebuild_arms(P, conf, a, b)
+        return self._out(P, a, b), conf
+
+    def _out(self, P: np.ndarray, a: int, b: int) -> np.ndarray:
+        """P (b - a, 178, 2), each frame in its own shoulder widths -> the output's units."""
+        P = P * self.scale[a:b, None, None] + self.shift[a:b, None]
+        return P.astype(np.float32) if self.placement is None else denormalize(P, self.placement)
+
+    def _rebuild_body(self, source: BodyProfile) -> None:
+        """self.P, each frame normalized by its own shoulders: face and hips put on the target's body
+        (in place), and what the arms need from the whole sequence; `source` is the input's own profile."""
+        target = self.target
+        self.source = source
+        P, conf = np.array(self.P, np.float64), np.array(self.conf, np.float32)
+        T = len(P)
+        ix = _points()
+        seen = conf > 0
+        notes = self.notes
+        mid = (P[:, ix["left"]["shoulder"]] + P[:, ix["right"]["shoulder"]]) / 2             # (T, 2), 0 where both seen
+        sh_conf = np.minimum(conf[:, ix["left"]["shoulder"]], conf[:, ix["right"]["shoulder"]])
+
+        # Face: the target's mean face, the input's expression and head motion.
+        face_in = P[:, ix["face"]].copy()
+        face_seen = seen[:, ix["face"]].all(axis=1)
+        face_out, face_ratio = _face(face_in, face_seen, target, source, mid)
+        if face_out is None:
+            notes.append("the target has no face measured: the face is kept as it is")
+            face_out = face_in
+        else:
+            if (~face_seen).any():
+                notes.append(f"no face in {int((~face_seen).sum())} of {T} frames: drawn as the trained person's "
+                             "mean face")
+            conf[np.ix_(~face_seen, ix["face"])] = sh_conf[~face_seen, None]
+            P[:, ix["face"]] = face_out
+
+        # Hips (and the torso they give).
+        lh, rh = ix["left"]["hip"], ix["right"]["hip"]
+        hips_seen = seen[:, lh] & seen[:, rh]
+        hip_mid_in = np.where(hips_seen[:, None], (P[:, lh] + P[:, rh]) / 2,
+                              mid + [0, _first(source.torso, target.torso, 1.5)])
+        if target.hips is not None:
+            torso = _ratio(target.torso, source.torso)
+            width = _ratio(target.hip_width, source.hip_width)
+            half = (P[:, lh] - P[:, rh]) / 2 * width
+            centre = mid + (hip_mid_in - mid) * torso
+            P[:, lh] = np.where(hips_seen[:, None], centre + half, mid + target.hips[0])
+            P[:, rh] = np.where(hips_seen[:, None], centre - half, mid + target.hips[1])
+            if (~hips_seen).any():
+                notes.append(f"hips out of view in {int((~hips_seen).sum())} of {T} frames: drawn at the trained "
+                             "person's hips")
+                conf[~hips_seen, lh] = conf[~hips_seen, rh] = sh_conf[~hips_seen]
+        hip_mid_out = (P[:, lh] + P[:, rh]) / 2
+
+        # Landmarks a hand can touch, in the input and where they are now: the face, the shoulders,
+        # chest and belly (on the line shoulder midpoint -> hip midpoint).
+        body_in = np.stack([P[:, ix["left"]["shoulder"]], P[:, ix["right"]["shoulder"]],
+                            mid + 0.3 * (hip_mid_in - mid), mid + 0.65 * (hip_mid_in - mid)], axis=1)
+        body_out = np.stack([body_in[:, 0], body_in[:, 1],
+                             mid + 0.3 * (hip_mid_out - mid), mid + 0.65 * (hip_mid_out - mid)], axis=1)
+        self.landmarks = [(body_in, body_out, np.ones((T, 4), bool), 1.0)]
+        if face_ratio is not None:
+            self.landmarks.append((face_in, face_out, np.repeat(face_seen[:, None], len(ix["face"]), 1), face_ratio))
+        self.P, self.conf, self.seen, self.sh_conf = P, conf, seen, sh_conf
+
+        # The elbows' bend sides (over time), and which hands are missing where.
+        self.bend = {}
+        for side in SIDES:
+            p = ix[side]
+            e_ok = seen[:, p["elbow"]] & seen[:, p["shoulder"]]
+            self.bend[side] = _bend_sides(P[:, p["shoulder"]], P[:, p["elbow"]], P[:, p["wrist"]], e_ok, self.fps)
+            hand_ok = seen[:, p["hand"]]
+            if not hand_ok.any(axis=1).all():
+                notes.append(f"{side} hand not seen in {int((~hand_ok.any(axis=1)).sum())} of {T} frames: kept missing "
+                             "(drawn at rest by the renderer)")
+        if any(sides is None for sides in self.bend.values()):
+            # An arm that never bends clearly takes the side that puts its elbow outward in the first
+            # frame, where its wrist went: the first frames' arms, as `frames` would rebuild them.
+            arms = self._wrists(P[:min(T, 256)].copy(), 0, min(T, 256))
+            for side in SIDES:
+                if self.bend[side] is None:
+                    a = arms[side]
+                    self.bend[side] = _outward_side(a["sh"][:1], a["wr_new"][:1], 1.0 if side == "left" else -1.0)
+
+    def _wrists(self, P: np.ndarray, a: int, b: int) -> dict:
+        """For frames [a, b) (P their rows): each arm's input joints, bone lengths and where its
+        wrist goes (forward kinematics, then contacts)."""
+        target, source = self.target, self.source
+        ix = _points()
+        seen = self.seen[a:b]
+        T = b - a
+        arms = {}
+        for side in SIDES:
+            p = ix[side]
+            sh, el, wr, hand = (P[:, p[k]].copy() for k in ("shoulder", "elbow", "wrist", "hand"))  # the input's
+            s_ok = seen[:, p["shoulder"]]
+            e_ok, w_ok = seen[:, p["elbow"]] & s_ok, seen[:, p["wrist"]] & s_ok
+            L1 = _first(target.upper_arm[side], source.upper_arm[side], 1.0)
+            L2 = _first(target.forearm[side], source.forearm[side], 1.0)
+            r1 = _ratio(target.upper_arm[side], source.upper_arm[side])
+            r2 = _ratio(target.forearm[side], source.forearm[side])
+            l1 = np.where(e_ok, np.linalg.norm(el - sh, axis=-1) * r1, L1)          # (T,) this frame's 2D lengths
+            l2 = np.where(e_ok & w_ok, np.linalg.norm(wr - el, axis=-1) * r2, L2)
+            el_fk = sh + (el - sh) * r1
+            wr_fk = np.where(e_ok[:, None], el_fk + (wr - el) * r2, sh + (wr - sh) * (L1 + L2) / (L1 / r1 + L2 / r2))
+            hand_ok = seen[:, p["hand"]]                                              # (T, 21)
+            # (T, 21, 2) from the wrist
+            offsets = _hand_offsets(hand, wr, target.hand_bones[side], source.hand_bones[side])
+            # Contact points: the body wrist and the hand's points, with their offsets from the new wrist.
+            points_in = np.concatenate([wr[:, None], hand], axis=1)                 # (T, 22, 2)
+            points_ok = np.concatenate([w_ok[:, None], hand_ok & w_ok[:, None]], axis=1)
+            points_off = np.concatenate([np.zeros((T, 1, 2)), offsets], axis=1)
+            arms[side] = dict(sh=sh, el=el, wr=wr, e_ok=e_ok, w_ok=w_ok, l1=l1, l2=l2, L=(L1, L2), wr_fk=wr_fk,
+                              offsets=offsets, points_in=points_in, points_ok=points_ok, points_off=points_off,
+                              hand_ok=hand_ok)
+        landmarks = [(lm_in[a:b], lm_out[a:b], lm_ok[a:b], ratio) for lm_in, lm_out, lm_ok, ratio in self.landmarks]
+        for side in SIDES:
+            arm = arms[side]
+            arm["wr_new"], arm["held"] = _contacts(arm["wr_fk"], arm["points_in"], arm["points_ok"],
+                                                   arm["points_off"], landmarks)
+        _hands_together(arms, target, source)
+        return arms
+
+    def _rebuild_arms(self, P: np.ndarray, conf: np.ndarray, a: int, b: int) -> None:
+        """Frames [a, b) (P, conf: their rows, changed in place): arms and hands on the target's body:
+        forward (bone directions at the target's lengths), then contacts, then IK."""
+        ix = _points()
+        arms = self._wrists(P, a, b)
+        for side in SIDES:
+            arm, p = arms[side], ix[side]
+            bend = self.bend[side]
+            elbow, wrist = _two_bone(arm["sh"], arm["wr_new"], arm["l1"], arm["l2"], arm["L"],
+                                     bend if np.ndim(bend) == 0 else bend[a:b])
+            use = arm["w_ok"]
+            P[use, p["wrist"]] = wrist[use]
+            P[use, p["elbow"]] = elbow[use]
+            missing_elbow = use & ~arm["e_ok"]
+            conf[missing_elbow, p["elbow"]] = np.minimum(self.sh_conf[a:b], conf[:, p["wrist"]])[missing_elbow]
+            P[:, p["hand"]] = np.where(arm["hand_ok"][..., None], P[:, p["wrist"]][:, None] + arm["offsets"],
+                                       P[:, p["hand"]])
 
 
 def _first(*values):
@@ -467,28 +545,12 @@ def _hands_together(arms: dict, target: BodyProfile, source: BodyProfile) -> Non
     b["wr_new"] = b["wr_new"] - w * (wanted - now) * free_b * share
 
 
-def _two_bone(sh, wr, el_in, wr_in, e_ok, l1, l2, L, fps, outward) -> tuple[np.ndarray, np.ndarray]:
-    """Elbow by two-bone IK: shoulder (T, 2), wanted wrist (T, 2), this frame's bone lengths l1, l2
-    (T,) -> (elbow, wrist), the wrist pulled in only where out of reach. Lengths grow (up to 1.15 x
-    the target's, L) before the wrist is moved; a wrist too near the shoulder shortens the
-    longer bone. The bend side is the input's (which side of
-    shoulder -> wrist its elbow lies), smoothed over 0.1 s and kept until the arm bends clearly the
-    other way; frames before the first clear bend take its side (`outward`, +1 toward +x, if none)."""
-    v = wr - sh
-    d = np.linalg.norm(v, axis=-1)
-    grow = np.clip(d / np.maximum(l1 + l2, 1e-9), 1.0, 1.15 * (L[0] + L[1]) / np.maximum(l1 + l2, 1e-9))
-    l1, l2 = l1 * grow, l2 * grow
-    # A wrist nearer the shoulder than the bones allow: the longer bone points at the camera
-    # (foreshortened) until the two meet at a right angle.
-    near = d < np.abs(l1 - l2)
-    fold = np.sqrt(np.minimum(l1, l2) ** 2 + d ** 2)
-    l1, l2 = np.where(near & (l1 > l2), fold, l1), np.where(near & (l2 >= l1), fold, l2)
-    u = np.where(d[:, None] > 1e-9, v / np.maximum(d, 1e-9)[:, None], [0.0, 1.0])
-    d = np.clip(d, np.abs(l1 - l2) * 1.0001 + 1e-6, (l1 + l2) * 0.9999)
-    wrist = sh + u * d[:, None]
-    along = (l1 ** 2 - l2 ** 2 + d ** 2) / (2 * d)
-    height = np.sqrt(np.maximum(l1 ** 2 - along ** 2, 0))
-    normal = np.stack([-u[:, 1], u[:, 0]], axis=-1)
+def _bend_sides(sh, el_in, wr_in, e_ok, fps) -> np.ndarray | None:
+    """The side (T,) +1 or -1 each elbow bends to, from the input's shoulder, elbow and wrist (T, 2):
+    which side of shoulder -> wrist its elbow lies, smoothed over 0.1 s and kept until the arm bends
+    clearly the other way (BEND_HYSTERESIS); frames before the first clear bend take its side. None
+    when the arm never bends clearly (`_outward_side` then). Needs the whole sequence (smoothing,
+    hysteresis): `Retargeting` computes it once."""
     # The input's bend: sin of the angle between shoulder -> wrist and shoulder -> elbow.
     a_in, b_in = wr_in - sh, el_in - sh
     cross = (a_in[:, 0] * b_in[:, 1] - a_in[:, 1] * b_in[:, 0]) / np.maximum(
@@ -496,13 +558,49 @@ def _two_bone(sh, wr, el_in, wr_in, e_ok, l1, l2, L, fps, outward) -> tuple[np.n
     cross = np.where(e_ok, cross, 0.0)
     if len(cross) > 1:
         cross = gaussian_filter1d(cross, max(0.1 * fps, 1e-3), mode="nearest")
-    side = np.empty(len(cross))
     clear = np.flatnonzero(np.abs(cross) > BEND_HYSTERESIS)
-    outward_side = np.where(-u[:, 1] * outward >= 0, 1.0, -1.0)  # the side that puts the elbow outward
-    current = np.sign(cross[clear[0]]) if len(clear) else outward_side[0]
+    if not len(clear):
+        return None
+    side = np.empty(len(cross))
+    current = np.sign(cross[clear[0]])
     for t, c in enumerate(cross):
         if abs(c) > BEND_HYSTERESIS:
             current = np.sign(c)
         side[t] = current
-    elbow = sh + u * along[:, None] + (side * height)[:, None] * normal
+    return side
+
+
+def _direction(sh, wr) -> tuple[np.ndarray, np.ndarray]:
+    """(distance (T,), unit direction (T, 2)) from shoulder to wrist; straight down where they meet."""
+    v = wr - sh
+    d = np.linalg.norm(v, axis=-1)
+    return d, np.where(d[:, None] > 1e-9, v / np.maximum(d, 1e-9)[:, None], [0.0, 1.0])
+
+
+def _outward_side(sh, wr, outward) -> float:
+    """The bend side (+1 or -1) that puts the elbow of the arm shoulder (1, 2) -> wrist (1, 2) outward
+    (`outward` +1: toward +x)."""
+    _, u = _direction(sh, wr)
+    return float(np.where(-u[:, 1] * outward >= 0, 1.0, -1.0)[0])
+
+
+def _two_bone(sh, wr, l1, l2, L, side) -> tuple[np.ndarray, np.ndarray]:
+    """Elbow by two-bone IK: shoulder (T, 2), wanted wrist (T, 2), this frame's bone lengths l1, l2
+    (T,) -> (elbow, wrist), the wrist pulled in only where out of reach. Lengths grow (up to 1.15 x
+    the target's, L) before the wrist is moved; a wrist too near the shoulder shortens the
+    longer bone. `side`: the bend side, (T,) or one for all (`_bend_sides`)."""
+    d, u = _direction(sh, wr)
+    grow = np.clip(d / np.maximum(l1 + l2, 1e-9), 1.0, 1.15 * (L[0] + L[1]) / np.maximum(l1 + l2, 1e-9))
+    l1, l2 = l1 * grow, l2 * grow
+    # A wrist nearer the shoulder than the bones allow: the longer bone points at the camera
+    # (foreshortened) until the two meet at a right angle.
+    near = d < np.abs(l1 - l2)
+    fold = np.sqrt(np.minimum(l1, l2) ** 2 + d ** 2)
+    l1, l2 = np.where(near & (l1 > l2), fold, l1), np.where(near & (l2 >= l1), fold, l2)
+    d = np.clip(d, np.abs(l1 - l2) * 1.0001 + 1e-6, (l1 + l2) * 0.9999)
+    wrist = sh + u * d[:, None]
+    along = (l1 ** 2 - l2 ** 2 + d ** 2) / (2 * d)
+    height = np.sqrt(np.maximum(l1 ** 2 - along ** 2, 0))
+    normal = np.stack([-u[:, 1], u[:, 0]], axis=-1)
+    elbow = sh + u * along[:, None] + (np.broadcast_to(side, d.shape) * height)[:, None] * normal
     return elbow, wrist

@@ -166,29 +166,57 @@ def place(xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, retarget: s
     person's body (`posevideo.pose.retarget`; needs `stats["profile"]`, else "place" with a note),
     "place" moves and scales it by the shoulders only, "none" keeps it where it is (a pose of the
     trained video; boxes in `frame_size`). Missing hands are then drawn at rest (`rest=False`: left
-    missing), in the trained person's rest hand under "full"."""
-    from posevideo.pose import NormStats, rest_hands
-    from posevideo.pose.retarget import BodyProfile, retarget_pose
-    from posevideo.pose.framing import person_boxes
-    notes = []
-    profile = BodyProfile.from_dict(stats["profile"]) if stats.get("profile") else None
-    if retarget == "full" and profile is None:
-        notes.append("the renderer's checkpoint has no body profile (trained before profiles were kept): "
-                     "placed by the shoulders only (--retarget place)")
-        retarget = "place"
-    if retarget == "none":
-        width, height = frame_size or (stats["width"], stats["height"])
-    else:
-        width, height = stats["width"], stats["height"]
-    placement = NormStats(center=np.asarray(stats["center"], np.float64), scale=float(stats["scale"]))
-    xy, conf, more = retarget_pose(xy, conf, profile, placement, mode=retarget, fps=fps, path=path)
-    notes += more
-    # The renderer was trained on people with hands: without one it draws a stump or a smear.
-    if rest:
-        shapes = profile.hand_shape if profile is not None and retarget == "full" else None
-        xy, conf = rest_hands(xy, conf, shapes=shapes)
-    boxes = person_boxes(xy, conf, "reduced", fps, int(width), int(height))
-    return np.asarray(xy, np.float32), conf, boxes, notes
+    missing), in the trained person's rest hand under "full". `Placement` does the same a run of
+    frames at a time."""
+    placing = Placement(xy, conf, fps, stats, retarget=retarget, frame_size=frame_size, rest=rest, path=path)
+    xy, conf = placing.frames(0, len(placing))
+    return xy, conf, placing.boxes, placing.notes
+
+
+class Placement:
+    """`place` (same arguments) in two parts: building it does what needs the whole pose (the
+    notes, the crop boxes `boxes` (T, 3), `Retargeting`'s whole-sequence part; on a long pose about
+    a tenth of `place`), then `frames(a, b)` gives frames [a, b) placed (xy float32, conf), for any
+    run, in any order, from several threads: the same numbers as `place` (a test checks). So
+    `render_poses` places the batches in threads ahead of the drawing, and the first frames are
+    generated and encoded while later ones are still being placed."""
+
+    def __init__(self, xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, retarget: str = "full",
+                 frame_size: tuple[int, int] | None = None, rest: bool = True, path=None):
+        from posevideo.pose import NormStats
+        from posevideo.pose.framing import person_boxes
+        from posevideo.pose.rest import shoulder_widths
+        from posevideo.pose.retarget import BodyProfile, Retargeting
+        self.notes = []
+        profile = BodyProfile.from_dict(stats["profile"]) if stats.get("profile") else None
+        if retarget == "full" and profile is None:
+            self.notes.append("the renderer's checkpoint has no body profile (trained before profiles were kept): "
+                              "placed by the shoulders only (--retarget place)")
+            retarget = "place"
+        if retarget == "none":
+            width, height = frame_size or (stats["width"], stats["height"])
+        else:
+            width, height = stats["width"], stats["height"]
+        placement = NormStats(center=np.asarray(stats["center"], np.float64), scale=float(stats["scale"]))
+        self.retargeting = Retargeting(xy, conf, profile, placement, mode=retarget, fps=fps, path=path)
+        self.notes += self.retargeting.notes
+        # Hands at rest and boxes need only the shoulders, which are final before the arms are rebuilt.
+        base, base_conf = self.retargeting.base(), self.retargeting.conf
+        # The renderer was trained on people with hands: without one it draws a stump or a smear.
+        self.widths = shoulder_widths(base, base_conf) if rest else None  # None: no hands at rest
+        self.shapes = profile.hand_shape if profile is not None and retarget == "full" else None
+        self.boxes = person_boxes(base, base_conf, "reduced", fps, int(width), int(height))
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    def frames(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frames [a, b): (xy (b - a, K, 2) float32 in the trained person's video pixels, conf (b - a, K))."""
+        from posevideo.pose import rest_hands
+        xy, conf = self.retargeting.frames(a, b)
+        if self.widths is not None:
+            xy, conf = rest_hands(xy, conf, shapes=self.shapes, width=self.widths[a:b])
+        return np.asarray(xy, np.float32), conf
 
 
 def drawn_pose(xy: np.ndarray, conf: np.ndarray, boxes: np.ndarray, size: int,
@@ -216,6 +244,7 @@ def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio
     `workers`, `cuda_graph`, `segments`, `size`: see `render_poses`."""
     from posevideo.pose import arrays, read_pose, to_layout
     check_mp4(out)
+    gpu_start = start_gpu(device)  # while the pose is read
     pose = read_pose(pose_path)
     fps = float(pose.body.fps)
     if not fps > 0:
@@ -230,7 +259,33 @@ def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio
     frame_size = (pose.header.dimensions.width, pose.header.dimensions.height)
     return render_poses(xy, conf, fps, model, out, audio=wave, device=device, batch=batch, retarget=retarget,
                         frame_size=frame_size, progress=progress, path=pose_path, drawn_out=drawn_out,
-                        workers=workers, cuda_graph=cuda_graph, segments=segments, size=size)
+                        workers=workers, cuda_graph=cuda_graph, segments=segments, size=size, gpu_start=gpu_start)
+
+
+def start_gpu(device: str | None):
+    """Start CUDA in a thread when `device` is a GPU (None: the GPU if there is one): its context,
+    and cuDNN and cuBLAS loaded by a tiny convolution and product, a second or so that then runs
+    while the caller reads the pose. Returns the thread's future (None for a CPU), for
+    `render_poses(gpu_start=)`, which waits for it before it uses the GPU (a CUDA graph capture
+    must have the GPU to itself). An error surfaces there."""
+    if device is not None and not device.startswith("cuda"):
+        return None
+    from concurrent.futures import ThreadPoolExecutor
+    pool = ThreadPoolExecutor(1, thread_name_prefix="gpu-start")
+    started = pool.submit(_start_cuda, device)
+    pool.shutdown(wait=False)  # the thread ends when its one job does
+    return started
+
+
+@torch.inference_mode()
+def _start_cuda(device: str | None) -> None:
+    if not torch.cuda.is_available():
+        return  # `pick_device` says so, in the caller's thread
+    x = torch.zeros((1, 3, 8, 8), device=device or "cuda")
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        torch.nn.functional.conv2d(x, x[:, :, :3, :3].expand(3, 3, 3, 3), padding=1).flatten(1).matmul(
+            x.flatten(1).T)
+    torch.cuda.synchronize(x.device)
 
 
 def default_batch(device: str) -> int:
@@ -261,7 +316,7 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
                  retarget: str = "full", frame_size: tuple[int, int] | None = None, progress: bool = True, path=None,
                  preview: str | Path | None = None, drawn_out: str | Path | None = None,
                  workers: int | None = None, cuda_graph: bool = True, segments: int | None = None,
-                 size: int | None = None) -> Path:
+                 size: int | None = None, gpu_start=None) -> Path:
     """Reduced-layout xy (T, 178, 2) pixels and conf (T, 178) at `fps` -> `out` (mp4, one video frame
     per pose frame, the first at t = 0), with 16 kHz mono `audio` muxed when given; `preview`: also
     a side-by-side mp4, skeleton (what the generator saw) | video. `retarget`: see `place`. Missing
@@ -277,8 +332,11 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     (`GraphGenerator`); `segments`: that many x264 encoders at once, each on a run of consecutive
     batches, joined into one mp4 without re-encoding (`posevideo.video.join_videos`; None:
     `default_segments`). `size`: the video's side (None: the model's; a two-stage model also makes
-    its first stage's, see `load_renderer`). The model moves to the GPU and is captured while the
-    pose is placed."""
+    its first stage's, see `load_renderer`). The model loads, moves to the GPU and is captured
+    while the pose is placed, and the pose is placed batch by batch ahead of the drawing (by
+    `workers` more threads), so the first frames are generated and encoded while later ones are
+    still placed.
+    `gpu_start`: a `start_gpu` future begun earlier (`render_pose` begins it before it reads the pose)."""
     from concurrent.futures import ThreadPoolExecutor
     from posevideo.audio import SAMPLE_RATE
     from posevideo.pose import hand_frames
@@ -297,32 +355,44 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     segments = default_segments(device) if segments is None else int(segments)
     if batch < 1 or workers < 0 or segments < 1:
         raise ValueError(f"batch and segments must be >= 1 and workers >= 0, got {batch}, {segments}, {workers}")
-    G, meta = load_renderer(model, "cpu", size)
-    size = meta["model"]["size"]
-    if getattr(G, "temporal", False):  # each frame from the one before: one encoder, in order, eager
+    meta = renderer_meta(DEFAULT_RENDERER if model is None else Path(model))  # the weights load in `loader`
+    cfg = build_model(meta, RendererConfig.from_dict)
+    size = check_size(model, cfg, size)
+    if cfg.temporal:  # each frame from the one before: one encoder, in order, eager
         segments, cuda_graph = 1, False
-    # The GPU's start (CUDA context, weights, cudnn's algorithm search, graph capture: seconds) runs
-    # beside `place` (numpy: seconds on a long pose), not after it.
-    with ThreadPoolExecutor(1, thread_name_prefix="load") as loader:
-        loading = loader.submit(_generator, G, device, batch, size, cuda_graph)
-        input_conf = conf  # before retargeting and hands at rest: what the input had
-        seen = hand_frames(conf)
-        xy, conf, boxes, notes = place(xy, conf, fps, meta["stats"], retarget=retarget, frame_size=frame_size,
-                                       path=path)
-        for note in notes:
-            print(f"note: {path or 'pose'}: {note}", file=sys.stderr)
-        if hand_frames(conf) > seen:
-            print(f"note: {path or 'pose'}: {hand_frames(conf) - seen} of {2 * len(xy)} hand-frames had no hand "
-                  "seen; drawn as a hand at rest", file=sys.stderr)
-        run, buffer = loading.result()
     # Batches in encoder lanes: lane k encodes the k-th of `segments` runs of consecutive batches
     # into its own part file, joined at the end without re-encoding; the batches are drawn and
     # generated round-robin over the lanes so that every encoder has work at once.
-    starts = np.arange(0, len(xy), batch)
+    total = len(xy)
+    starts = np.arange(0, total, batch)
     lanes = np.array_split(starts, max(1, min(segments, len(starts))))       # batch starts of each lane
     lane_of = {int(start): k for k, lane in enumerate(lanes) for start in lane}
     order = [int(lane[i]) for i in range(len(lanes[0])) for lane in lanes if i < len(lane)]
+    input_conf = conf  # before retargeting and hands at rest: what the input had
+    seen = hand_frames(conf)
+    placed_xy, placed_conf = np.empty((total, *np.shape(xy)[1:]), np.float32), np.empty(np.shape(conf), np.float32)
     with ExitStack() as parts_folder:
+        # Nothing waits for a stage it does not need: the GPU's start (CUDA context, weights, cudnn's
+        # algorithm search, graph capture: seconds) runs in a thread from here; the pose is placed
+        # (numpy: seconds on a long pose) batch by batch in the order the pipeline takes them, by
+        # `workers` threads, ahead of the drawing, so the first batches are drawn, generated and
+        # encoded while later ones are still being placed (`Placement`: the same numbers as
+        # placing all at once). Only the part of placing that needs the whole pose comes first.
+        loader = parts_folder.enter_context(ThreadPoolExecutor(1, thread_name_prefix="load"))
+        loading = loader.submit(_generator, model, device, batch, size, cuda_graph, gpu_start)
+        placing = Placement(xy, conf, fps, meta["stats"], retarget=retarget, frame_size=frame_size, path=path)
+        for note in placing.notes:
+            print(f"note: {path or 'pose'}: {note}", file=sys.stderr)
+        boxes = placing.boxes
+
+        def place_batch(start: int) -> None:
+            end = min(start + batch, total)
+            placed_xy[start:end], placed_conf[start:end] = placing.frames(start, end)
+        if workers:
+            placer = ThreadPoolExecutor(workers, thread_name_prefix="place")
+            parts_folder.callback(placer.shutdown, cancel_futures=True)  # an error stops the placing too
+            placed = {start: placer.submit(place_batch, start) for start in order}
+
         if len(lanes) == 1:
             targets = [(out, preview)]
         else:
@@ -338,11 +408,15 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
             sides = [None if side is None else stack.enter_context(
                 VideoWriter(side, fps, 2 * size, size, audio=sound, sample_rate=SAMPLE_RATE)) for _, side in targets]
 
-            def draw(start: int, into: np.ndarray | None) -> np.ndarray:
+            def draw(start: int) -> np.ndarray:
                 from posevideo.skeleton import draw_skeletons
-                end = min(start + batch, len(xy))
-                return draw_skeletons(xy[start:end], conf[start:end], "reduced", size, box=boxes[start:end],
-                                      out=None if into is None else into[:end - start])
+                end = min(start + batch, total)
+                placed[start].result() if workers else place_batch(start)
+                # Into the generator's own input arrays (pinned) once the GPU has started; before
+                # that into plain ones, so drawing (and numba's first load) never waits for the GPU.
+                buffer = loading.result()[1] if loading.done() or not workers else None
+                return draw_skeletons(placed_xy[start:end], placed_conf[start:end], "reduced", size,
+                                      box=boxes[start:end], out=None if buffer is None else buffer()[:end - start])
 
             def write(start: int, skeletons: np.ndarray, frames: np.ndarray) -> None:
                 writer, side = writers[lane_of[start]], sides[lane_of[start]]
@@ -351,21 +425,30 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
                     if side is not None:
                         side.write(np.concatenate([skeleton, frame], axis=1))
 
-            _pipeline(order, draw, run, write, buffer, workers, len(xy), progress, lane=lane_of.get, lanes=len(lanes))
+            _pipeline(order, draw, lambda skeletons: loading.result()[0](skeletons), write, workers, total, progress,
+                      lane=lane_of.get, lanes=len(lanes))
         if len(lanes) > 1:
             from posevideo.video import join_videos
             join_videos([video for video, _ in targets], out, audio=audio, sample_rate=SAMPLE_RATE)
             if preview is not None:
                 join_videos([side for _, side in targets], preview, audio=audio, sample_rate=SAMPLE_RATE)
+    if hand_frames(placed_conf) > seen:  # known once every batch is placed
+        print(f"note: {path or 'pose'}: {hand_frames(placed_conf) - seen} of {2 * total} hand-frames had no hand "
+              "seen; drawn as a hand at rest", file=sys.stderr)
     if drawn_out is not None:
         from posevideo.pose import make_pose, write_pose
-        write_pose(make_pose("reduced", *drawn_pose(xy, conf, boxes, size, input_conf), fps, size, size), drawn_out)
+        write_pose(make_pose("reduced", *drawn_pose(placed_xy, placed_conf, boxes, size, input_conf), fps, size, size),
+                   drawn_out)
     return Path(out)
 
 
-def _generator(G: Generator, device: str, batch: int, size: int, cuda_graph: bool):
-    """(run: (B, S, S, 3) uint8 skeletons -> frames, buffer: None or a maker of arrays to draw a batch
-    into) for G on `device`."""
+def _generator(model: str | Path | None, device: str, batch: int, size: int, cuda_graph: bool, gpu_start=None):
+    """(run: (B, S, S, 3) uint8 skeletons -> frames, buffer: None or a maker of (batch, S, S, 3)
+    arrays to draw a batch into) for the renderer `model` making `size` frames (`load_renderer`) on
+    `device`, once `gpu_start` (a `start_gpu` future) is done."""
+    G, _ = load_renderer(model, "cpu", size)
+    if gpu_start is not None:
+        gpu_start.result()
     G = G.to(device, memory_format=torch.channels_last)
     if device.startswith("cuda") and cuda_graph:
         graph = GraphGenerator(G, batch, size, device)
@@ -381,9 +464,9 @@ def _generator(G: Generator, device: str, batch: int, size: int, cuda_graph: boo
     return (lambda skeletons: generate(G, skeletons, device)), None
 
 
-def _pipeline(starts, draw, run, write, buffer, workers: int, total: int, progress: bool,
+def _pipeline(starts, draw, run, write, workers: int, total: int, progress: bool,
               lane=lambda start: 0, lanes: int = 1) -> None:
-    """draw(start, into) -> skeletons, run(skeletons) -> frames, write(start, skeletons, frames), for
+    """draw(start) -> skeletons, run(skeletons) -> frames, write(start, skeletons, frames), for
     each batch start in order. workers 0: one after another here. Else three stages at once:
     `workers` threads draw the next batches (at most 2 x workers ahead), this thread runs the
     generator, one thread per encoder lane (`lane(start)` of `lanes`) writes, in order within its
@@ -397,7 +480,7 @@ def _pipeline(starts, draw, run, write, buffer, workers: int, total: int, progre
     if workers == 0:
         try:
             for start in starts:
-                skeletons = draw(start, None)
+                skeletons = draw(start)
                 write(start, skeletons, run(skeletons))
                 bar.update(len(skeletons))
         finally:
@@ -407,7 +490,7 @@ def _pipeline(starts, draw, run, write, buffer, workers: int, total: int, progre
     encoders = [ThreadPoolExecutor(1, thread_name_prefix=f"encode{k}") for k in range(lanes)]
     try:
         starts = iter(starts)
-        submit = lambda start: (start, drawer.submit(draw, start, None if buffer is None else buffer()))  # noqa: E731
+        submit = lambda start: (start, drawer.submit(draw, start))  # noqa: E731
         drawing = deque(submit(start) for start in islice(starts, 2 * workers))
         writing = deque()
         while drawing:
