@@ -52,24 +52,10 @@ train baseline $STUDENT small &
 wait
 echo "students trained in $(( $(date +%s) - start )) s"
 
+source benchmarks/evaluate_run.sh
 for run in teacher student baseline; do
     (
-        export OMP_NUM_THREADS=4
-        mkdir -p $R/out/$run
-        t=$(date +%s)
-        timeout 100 $PY -m posevideo evaluate renderer --model $R/$run --data $BANK --split test \
-            --json $R/out/$run/eval.json --sheet $R/out/$run/eval-sheet.jpg --batch 64 "${DEVICE[@]}" > $R/$run.eval.log 2>&1
-        echo "$run: evaluate exit $? in $(( $(date +%s) - t )) s"
-        t=$(date +%s)
-        timeout 80 $PY benchmarks/renderer_v2.py render $R/$run $R/poses $R/out/$run >> $R/$run.eval.log 2>&1
-        echo "$run: render exit $? in $(( $(date +%s) - t )) s"
-        cp $R/$run/metrics.jsonl $R/out/$run/ 2>/dev/null
-        cp $R/$run/metrics.jsonl $R/table/$run.metrics.jsonl 2>/dev/null
-        cp $R/out/$run/eval.json $R/table/$run.eval.json 2>/dev/null
-        tr '\r' '\n' < $R/$run.log | grep -v '%|' > $R/out/$run/train.log
-        tr '\r' '\n' < $R/$run.eval.log | grep -v '%|' >> $R/out/$run/train.log
-        cp "$(ls -d $R/$run/progress/* | tail -n 1)" $R/out/$run/progress.png 2>/dev/null
-        (cd $R/out && tar cf $OUT/runs_$run.tar $run)
+        evaluate_run $run runs_$run 100 "${DEVICE[@]}"
         if [ $run != teacher ]; then
             $PY -m posevideo ship-renderer --model $R/$run --out $R/shipped/$run >> $R/$run.eval.log 2>&1
             (cd $R/shipped && tar cf $OUT/model_$run.tar $run)

@@ -69,26 +69,9 @@ echo "training done in $(( $(date +%s) - start )) s"
 # Evaluate and render, the four at once, each packed into $OUT as soon as it is done (a call cut at
 # its limit still returns the finished runs). Scoring runs on the GPU; the CPU-bound parts (drawing,
 # optical flow) get 4 threads each so that four processes do not oversubscribe the machine's cores.
-mkdir -p $R/table
+source benchmarks/evaluate_run.sh
 for run in $RUNS; do
-    (
-        export OMP_NUM_THREADS=4
-        mkdir -p $R/out/$run
-        t=$(date +%s)
-        timeout 150 $PY -m posevideo evaluate renderer --model $R/$run --data $BANK --split test \
-            --json $R/out/$run/eval.json --sheet $R/out/$run/eval-sheet.jpg --batch 64 > $R/$run.eval.log 2>&1
-        echo "$run: evaluate exit $? in $(( $(date +%s) - t )) s"
-        t=$(date +%s)
-        timeout 80 $PY benchmarks/renderer_v2.py render $R/$run $R/poses $R/out/$run >> $R/$run.eval.log 2>&1
-        echo "$run: render exit $? in $(( $(date +%s) - t )) s"
-        cp $R/$run/metrics.jsonl $R/out/$run/ 2>/dev/null
-        cp $R/$run/metrics.jsonl $R/table/$run.metrics.jsonl 2>/dev/null
-        cp $R/out/$run/eval.json $R/table/$run.eval.json 2>/dev/null
-        tr '\r' '\n' < $R/$run.log | grep -v '%|' | grep -v 'pow_by_natural' > $R/out/$run/train.log
-        tr '\r' '\n' < $R/$run.eval.log | grep -v '%|' >> $R/out/$run/train.log
-        cp "$(ls -d $R/$run/progress/* | tail -n 1)" $R/out/$run/progress.png 2>/dev/null
-        (cd $R/out && tar cf $OUT/renders_$run.tar $run)
-    ) &
+    evaluate_run $run renders_$run 150 &
 done
 wait
 echo "evaluated and rendered in $(( $(date +%s) - start )) s"
