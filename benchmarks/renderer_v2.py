@@ -5,6 +5,7 @@ serves `benchmarks/real_person_gpu.sh`), and the consistency half that runs back
     python benchmarks/renderer_v2.py render RUN POSES_DIR OUT_DIR     # GPU side: real poses -> mp4 + drawn arrays
     python benchmarks/renderer_v2.py summary OUT_DIR                  # GPU side: table of the eval JSONs
     python benchmarks/renderer_v2.py consistency DIR [DIR ...]        # CPU side: MediaPipe on the renders
+    python benchmarks/renderer_v2.py sheet OUT.jpg DIR [DIR ...]      # rows: runs (DIRs), columns: their renders
 
 `render` places each .pose on the trained person's body as `posevideo render` does (retarget full,
 hands at rest where missing), draws it, runs the generator (a temporal model frame by frame, each
@@ -95,6 +96,28 @@ def consistency(dirs: list[str]) -> str:
     return "\n".join(lines)
 
 
+def sheet(out: str, dirs: list[str], side: int = 256) -> None:
+    """A contact sheet of the renders: one row a run folder (named at its left), one column a pose
+    (its frame at 40 % of the clip, where signers are mid-sign), every frame scaled to `side`."""
+    import cv2
+    stems = sorted(p.stem for p in Path(dirs[0]).glob("*.mp4"))
+    rows = []
+    for folder in map(Path, dirs):
+        tiles = []
+        for stem in stems:
+            video = cv2.VideoCapture(str(folder / f"{stem}.mp4"))
+            video.set(cv2.CAP_PROP_POS_FRAMES, int(video.get(cv2.CAP_PROP_FRAME_COUNT) * 0.4))
+            ok, frame = video.read()
+            video.release()
+            tile = cv2.resize(frame, (side, side), interpolation=cv2.INTER_AREA) if ok else np.zeros((side, side, 3), np.uint8)
+            tiles.append(tile)
+        label = np.full((side, 130, 3), 255, np.uint8)
+        cv2.putText(label, folder.name[:11], (4, side // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+        rows.append(np.hstack([label] + tiles))
+    cv2.imwrite(out, np.vstack(rows), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    print(f"wrote {out}: rows {', '.join(Path(d).name for d in dirs)}; columns {', '.join(stems)}")
+
+
 if __name__ == "__main__":
     what, args = sys.argv[1], sys.argv[2:]
     if what == "render":
@@ -103,5 +126,7 @@ if __name__ == "__main__":
         print(summary(*args))
     elif what == "consistency":
         print(consistency(args))
+    elif what == "sheet":
+        sheet(args[0], args[1:])
     else:
-        raise SystemExit(f"unknown command {what!r}: render, summary or consistency")
+        raise SystemExit(f"unknown command {what!r}: render, summary, consistency or sheet")

@@ -17,6 +17,8 @@
 # Usage: bash benchmarks/renderer_v2_gpu.sh SECONDS   (training budget of each run, compile included;
 #        SIGTERM then saves and stops: a run cut short shows fewer steps in the table)
 #        PRESET=medium STEPS=5000 RUNS='v1 all' bash benchmarks/renderer_v2_gpu.sh 330
+#        RUNS=v1 STEPS=100000 COMPILE=0 BANK=.devcarry/bank_sign POSES_DIR=$PWD/.devcarry/poses_sign POSES='...' \
+#          bash benchmarks/renderer_v2_gpu.sh 200      (one run on another bank, its poses in another folder)
 #        QUICK=1 QUICK_STEPS=2 OUT=/tmp/x PY=.venv/bin/python BANK=/tmp/bank48 POSES_DIR=.../poses \
 #          POSES="driver_signer_soup signer_example" bash benchmarks/renderer_v2_gpu.sh 240
 #        (a few steps of `small` at batch 4 on a CPU machine: checks the script itself, ~5 minutes on
@@ -39,6 +41,7 @@ RUNS=${RUNS:-"v1 regions temporal all"}
 BANK=${BANK:-.devcarry/bank660}
 POSES_DIR=${POSES_DIR:-$PWD/.devcarry/poses}
 POSES=${POSES:-"signer_example signer_mediapipe driver_signer_football driver_signer_soup driver_signer_test_video driver_talking_woman"}
+[ "${COMPILE:-1}" = 0 ] && EXTRA=(--no-compile)   # short budgets: torch.compile's first minute would eat them
 if [ -n "${QUICK:-}" ]; then PRESET=small; STEPS=${QUICK_STEPS:-4}; BATCH=4; EXTRA=(--no-compile); fi
 rm -rf $R; mkdir -p $R/poses $OUT
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null

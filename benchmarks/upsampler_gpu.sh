@@ -11,7 +11,9 @@
 # checkpoint, then exit: the step counts differ, the seconds do not). With two GPUs
 # (kind nvidia-h200-x2) each lane has its own; with one they share it (said in summary.md).
 # Then each is evaluated on the held-out split at 512 (PSNR/SSIM frame/hands/face, flicker), the two
-# are compared in a contact sheet of hand and face crops, and both render a real signer's .pose at 512.
+# are compared in a contact sheet of hand and face crops, and both render real signers' .pose files at 512
+# (benchmarks/renderer_v2.py render: OpenCV's writer, since PyAV's wheel does not fit in the carry beside
+# the bank; pose consistency runs back on the CPU machine: renderer_v2.py consistency DIR...).
 # Carries (git-ignored): .devcarry/bank512, .devcarry/poses, pose-format's wheel:
 #   run(kind="nvidia-h200", timeout_s=420,
 #       carry=[".devcarry/bank512", ".devcarry/poses", ".whl/pose_format-0.15.0-py3-none-any.whl"],
@@ -29,7 +31,7 @@
 #        e.g. 16 frames of bank512's test split written as both train and test by write_bank)
 # Comes back in $OUT (16 MiB a file at most): summary.md (table, crop sheet's legend, each lane's last
 # log lines), crops.jpg (rows: test frames; per region target | plain | two-stage), and
-# run_<lane>.tar: <lane>/{eval.json, eval-sheet.jpg, progress.jpg, metrics.jsonl, train.log, signer_512.mp4}.
+# run_<lane>.tar: <lane>/{eval.json, eval-sheet.jpg, progress.jpg, metrics.jsonl, train.log, <pose>.mp4, <pose>.drawn.npz}.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 PY=${PY:-python3}
@@ -40,10 +42,12 @@ FREEZE=${FREEZE:-300}
 R=${R:-/tmp/runs_up}
 PRESET=${PRESET:-esn}; BATCH=${BATCH:-16}; STEPS=${STEPS:-1000000}; LOG=50; IMAGE=250
 BANK=${BANK:-.devcarry/bank512}
-POSE=${POSE:-$PWD/.devcarry/poses/signer_mediapipe.pose}
+POSES_DIR=${POSES_DIR:-$PWD/.devcarry/poses}
+POSES=${POSES:-"signer_mediapipe driver_signer_soup"}
 EXTRA=(--no-compile --face-d 1 --hand-d 1)
 if [ -n "${QUICK:-}" ]; then PRESET=small; BATCH=2; STEPS=${QUICK_STEPS:-4}; FREEZE=2; LOG=1; IMAGE=2; fi
-rm -rf $R; mkdir -p $R $OUT
+rm -rf $R; mkdir -p $R/poses $OUT
+for p in $POSES; do ln -s "$POSES_DIR/$p.pose" $R/poses/; done
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
 GPUS=$(nvidia-smi -L 2>/dev/null | wc -l)
 if [ "$GPUS" -ge 2 ]; then LANE_GPU=(0 1); SHARING="each lane on its own GPU"; else LANE_GPU=(0 0); SHARING="both lanes on one GPU at once"; fi
@@ -78,8 +82,7 @@ for i in 0 1; do
             --json $R/out/$lane/eval.json --sheet $R/out/$lane/eval-sheet.jpg --batch 32 "${DEVICE[@]}" > $R/$lane.eval.log 2>&1
         echo "$lane: evaluate exit $? in $(( $(date +%s) - t )) s" | tee -a $R/$lane.eval.log
         t=$(date +%s)
-        timeout 40 $PY -m posevideo render --pose $POSE --model $R/$lane --size 512 --out $R/out/$lane/signer_512.mp4 \
-            "${DEVICE[@]}" >> $R/$lane.eval.log 2>&1
+        timeout 60 $PY benchmarks/renderer_v2.py render $R/$lane $R/poses $R/out/$lane >> $R/$lane.eval.log 2>&1
         echo "$lane: render exit $? in $(( $(date +%s) - t )) s" | tee -a $R/$lane.eval.log
         cp $R/$lane/metrics.jsonl $R/out/$lane/ 2>/dev/null
         cp $R/$lane/metrics.jsonl $R/$lane.metrics.jsonl 2>/dev/null
