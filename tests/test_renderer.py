@@ -303,6 +303,24 @@ def test_the_render_path_draws_what_placing_all_at_once_draws(tmp_path, tiny_run
         assert np.array_equal(got[0], want_drawn[0]) and np.array_equal(got[1], want_drawn[1])
 
 
+def test_a_failed_gpu_start_stops_the_render_and_leaves_no_video(tmp_path, tiny_run):
+    """`render_pose` starts CUDA in a thread while it reads the pose (`start_gpu`; nothing on a
+    CPU); an error there is raised by the render, in the pipeline or not, and no file is left."""
+    from concurrent.futures import Future
+    from posevideo.pose import arrays, read_pose
+    from posevideo.renderer.predict import render_poses, start_gpu
+    from posevideo.skeleton import EXAMPLE
+    assert start_gpu("cpu") is None
+    xy, conf = arrays(read_pose(EXAMPLE))
+    started = Future()
+    started.set_exception(RuntimeError("CUDA failed to start"))
+    for workers in (0, 2):
+        with pytest.raises(RuntimeError, match="CUDA failed to start"):
+            render_poses(xy[:12], conf[:12], 10.0, tiny_run, tmp_path / "out.mp4", device="cpu", batch=5,
+                         workers=workers, segments=2, progress=False, gpu_start=started)
+        assert list(tmp_path.iterdir()) == []
+
+
 def test_segments_encoded_at_once_join_into_one_video(tmp_path, tiny_run):
     """--segments 3: three encoders each write a run of batches, joined without re-encoding: one mp4
     of every frame in order at the pose's fps from t = 0, audio muxed, no part files left; the

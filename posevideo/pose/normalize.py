@@ -44,6 +44,13 @@ def normalize(xy: np.ndarray, conf: np.ndarray, layout: str, per_frame: bool = F
     comparing frames of different framing. Points with conf 0 come out as 0. `path` only names
     the file in errors."""
     xy = np.asarray(xy, np.float64)
+    stats = shoulder_stats(xy, conf, layout, per_frame, path)
+    return _apply(xy, stats, forward=True, valid=np.asarray(conf) > 0), stats
+
+
+def shoulder_stats(xy: np.ndarray, conf: np.ndarray, layout: str, per_frame: bool = False, path=None) -> NormStats:
+    """The NormStats `normalize` uses, without normalizing (the same arguments)."""
+    xy = np.asarray(xy, np.float64)
     conf = np.asarray(conf)
     right, left = shoulder_indices(layout)
     seen = (conf[:, right] > 0) & (conf[:, left] > 0)
@@ -61,8 +68,7 @@ def normalize(xy: np.ndarray, conf: np.ndarray, layout: str, per_frame: bool = F
         use = seen & (width > 1e-6 * scale)
         center = np.where(use[:, None], mid, center)
         scale = np.where(use, width, scale)
-    stats = NormStats(center=center, scale=scale)
-    return _apply(xy, stats, forward=True, valid=conf > 0), stats
+    return NormStats(center=center, scale=scale)
 
 
 def denormalize(xy_n: np.ndarray, stats: NormStats) -> np.ndarray:

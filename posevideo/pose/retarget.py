@@ -39,7 +39,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from posevideo.errors import InputError
 from posevideo.pose.layouts import point_groups, point_index
-from posevideo.pose.normalize import NormStats, denormalize, normalize
+from posevideo.pose.normalize import NormStats, denormalize, normalize, shoulder_stats
 
 SIDES = ("left", "right")
 MODES = ("full", "place", "none")
@@ -121,13 +121,15 @@ class BodyProfile:
                    face=arr(d["face"]), face_size=num(d["face_size"]), frames=int(d["frames"]))
 
 
-def body_profile(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced", path=None) -> BodyProfile:
+def body_profile(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced", path=None,
+                 normalized: np.ndarray | None = None) -> BodyProfile:
     """xy (T, 178, 2) in any units (pixels) and conf (T, 178) of one person -> their BodyProfile,
-    measured on each frame normalized by its own shoulders. Frames without both shoulders are not
-    used; InputError (naming `path`) if there is none."""
+    measured on each frame normalized by its own shoulders (`normalized`: that, when the caller
+    has it: `normalize(xy, conf, per_frame=True)`'s). Frames without both shoulders are not used;
+    InputError (naming `path`) if there is none."""
     if layout != "reduced":
         raise ValueError(f"body profiles are measured on the reduced layout, not {layout!r}")
-    P, _ = normalize(xy, conf, layout, per_frame=True, path=path)  # (T, 178, 2) shoulder widths
+    P = normalize(xy, conf, layout, per_frame=True, path=path)[0] if normalized is None else normalized  # (T, 178, 2)
     conf = np.asarray(conf)
     ix = _points()
     seen = conf > 0
@@ -245,14 +247,14 @@ def retarget_pose(xy: np.ndarray, conf: np.ndarray, target: BodyProfile | None, 
 class Retargeting:
     """`retarget_pose` in two parts, so that a long pose can be drawn and rendered while its later
     frames are still being rebuilt. Building it does what needs the whole sequence: upright, the
-    mean shoulders, the input's own profile, the face and hips, the elbows' bend sides (smoothed
-    over time, with hysteresis), the notes: about a tenth of the work on a long pose. `frames(a,
-    b)` then rebuilds the arms and hands of frames [a, b) (forward kinematics, the contact search,
-    IK: the rest), for any run of frames, in any order, from several threads at once. Each
-    frame's arithmetic is the same as all at once, so the numbers are the same (a test checks).
-    Arguments: `retarget_pose`'s.
+    mean shoulders, the input's own profile, the hips, the elbows' bend sides (smoothed over time,
+    with hysteresis), the notes: under a tenth of the work on a long pose. `frames(a, b)` then
+    rebuilds the face, arms and hands of frames [a, b) (the face fit, forward kinematics, the
+    contact search, IK: the rest), for any run of frames, in any order, from several threads at
+    once. Each frame's arithmetic is the same as all at once, so the numbers are the same (a test
+    checks). Arguments: `retarget_pose`'s.
 
-    `base()`: (T, 178, 2) every frame's output before the arms and hands are rebuilt; its
+    `base()`: (T, 178, 2) every frame's output before the face, arms and hands are rebuilt; its
     shoulders are final (what crop boxes and hands at rest are measured on); `conf` (T, 178)
     float32 likewise (only the elbows' can still change)."""
 
@@ -272,12 +274,12 @@ class Retargeting:
             raise ValueError("mode 'full' needs a target BodyProfile")
         xy, turned = upright(self.xy, self.conf, path=path)
         self.notes += [turned] if turned else []
-        _, whole = normalize(xy, self.conf, layout, path=path)              # the sequence's mean shoulders
+        whole = shoulder_stats(xy, self.conf, layout, path=path)                      # the sequence's mean shoulders
         self.P, each = normalize(xy, self.conf, layout, per_frame=True, path=path)  # (T, 178, 2) each frame's shoulders
         # Back to the input's shoulder motion over the sequence, in its mean shoulder widths (`_out`).
         self.scale, self.shift = each.scale / whole.scale, (each.center - whole.center) / whole.scale  # (T,), (T, 2)
         if mode == "full":
-            self._rebuild_body(body_profile(xy, self.conf, layout, path=path))
+            self._rebuild_body(body_profile(xy, self.conf, layout, path=path, normalized=self.P))
 
     def __len__(self) -> int:
         return len(self.xy)
@@ -291,7 +293,7 @@ class Retargeting:
             return self.xy[a:b].copy(), self.conf[a:b].copy()
         P, conf = self.P[a:b].copy(), self.conf[a:b].copy()
         if self.mode == "full":
-            self._rebuild_arms(P, conf, a, b)
+            self._rebuild_arms(P, conf, a, b, self._landmarks(P, a, b))
         return self._out(P, a, b), conf
 
     def _out(self, P: np.ndarray, a: int, b: int) -> np.ndarray:
@@ -300,8 +302,9 @@ class Retargeting:
         return P.astype(np.float32) if self.placement is None else denormalize(P, self.placement)
 
     def _rebuild_body(self, source: BodyProfile) -> None:
-        """self.P, each frame normalized by its own shoulders: face and hips put on the target's body
-        (in place), and what the arms need from the whole sequence; `source` is the input's own profile."""
+        """self.P, each frame normalized by its own shoulders: hips put on the target's body (in
+        place), and what the face and arms need from the whole sequence; `source` is the input's
+        own profile."""
         target = self.target
         self.source = source
         P, conf = np.array(self.P, np.float64), np.array(self.conf, np.float32)
@@ -312,19 +315,17 @@ class Retargeting:
         mid = (P[:, ix["left"]["shoulder"]] + P[:, ix["right"]["shoulder"]]) / 2             # (T, 2), 0 where both seen
         sh_conf = np.minimum(conf[:, ix["left"]["shoulder"]], conf[:, ix["right"]["shoulder"]])
 
-        # Face: the target's mean face, the input's expression and head motion.
-        face_in = P[:, ix["face"]].copy()
+        # Face (rebuilt a run at a time, `_landmarks`): the target's mean face, the input's
+        # expression and head motion.
         face_seen = seen[:, ix["face"]].all(axis=1)
-        face_out, face_ratio = _face(face_in, face_seen, target, source, mid)
-        if face_out is None:
+        self.face_ratio = _face_ratio(face_seen, target, source)
+        if target.face is None:
             notes.append("the target has no face measured: the face is kept as it is")
-            face_out = face_in
         else:
             if (~face_seen).any():
                 notes.append(f"no face in {int((~face_seen).sum())} of {T} frames: drawn as the trained person's "
                              "mean face")
             conf[np.ix_(~face_seen, ix["face"])] = sh_conf[~face_seen, None]
-            P[:, ix["face"]] = face_out
 
         # Hips (and the torso they give).
         lh, rh = ix["left"]["hip"], ix["right"]["hip"]
@@ -350,10 +351,8 @@ class Retargeting:
                             mid + 0.3 * (hip_mid_in - mid), mid + 0.65 * (hip_mid_in - mid)], axis=1)
         body_out = np.stack([body_in[:, 0], body_in[:, 1],
                              mid + 0.3 * (hip_mid_out - mid), mid + 0.65 * (hip_mid_out - mid)], axis=1)
-        self.landmarks = [(body_in, body_out, np.ones((T, 4), bool), 1.0)]
-        if face_ratio is not None:
-            self.landmarks.append((face_in, face_out, np.repeat(face_seen[:, None], len(ix["face"]), 1), face_ratio))
-        self.P, self.conf, self.seen, self.sh_conf = P, conf, seen, sh_conf
+        self.body_landmarks = (body_in, body_out)
+        self.P, self.conf, self.seen, self.sh_conf, self.mid, self.face_seen = P, conf, seen, sh_conf, mid, face_seen
 
         # The elbows' bend sides (over time), and which hands are missing where.
         self.bend = {}
@@ -368,15 +367,30 @@ class Retargeting:
         if any(sides is None for sides in self.bend.values()):
             # An arm that never bends clearly takes the side that puts its elbow outward in the first
             # frame, where its wrist went: the first frames' arms, as `frames` would rebuild them.
-            arms = self._wrists(P[:min(T, 256)].copy(), 0, min(T, 256))
+            first = P[:min(T, 256)].copy()
+            arms = self._wrists(first, 0, min(T, 256), self._landmarks(first, 0, min(T, 256)))
             for side in SIDES:
                 if self.bend[side] is None:
                     a = arms[side]
                     self.bend[side] = _outward_side(a["sh"][:1], a["wr_new"][:1], 1.0 if side == "left" else -1.0)
 
-    def _wrists(self, P: np.ndarray, a: int, b: int) -> dict:
-        """For frames [a, b) (P their rows): each arm's input joints, bone lengths and where its
-        wrist goes (forward kinematics, then contacts)."""
+    def _landmarks(self, P: np.ndarray, a: int, b: int) -> list:
+        """Frames [a, b) (P their rows): the face put on the target's body (in P), and the
+        landmarks a hand can touch, as `_contacts` takes them: in the input and where they are
+        now, the shoulders, chest and belly, and the face."""
+        face = _points()["face"]
+        body_in, body_out = (lm[a:b] for lm in self.body_landmarks)
+        landmarks = [(body_in, body_out, np.ones((b - a, 4), bool), 1.0)]
+        if self.target.face is not None:
+            face_in, seen = P[:, face].copy(), self.face_seen[a:b]
+            P[:, face] = _face(face_in, seen, self.target, self.source, self.mid[a:b], self.face_ratio)
+            if self.face_ratio is not None:
+                landmarks.append((face_in, P[:, face], np.repeat(seen[:, None], len(face), 1), self.face_ratio))
+        return landmarks
+
+    def _wrists(self, P: np.ndarray, a: int, b: int, landmarks: list) -> dict:
+        """For frames [a, b) (P their rows, `landmarks` theirs): each arm's input joints, bone
+        lengths and where its wrist goes (forward kinematics, then contacts)."""
         target, source = self.target, self.source
         ix = _points()
         seen = self.seen[a:b]
@@ -405,7 +419,6 @@ class Retargeting:
             arms[side] = dict(sh=sh, el=el, wr=wr, e_ok=e_ok, w_ok=w_ok, l1=l1, l2=l2, L=(L1, L2), wr_fk=wr_fk,
                               offsets=offsets, points_in=points_in, points_ok=points_ok, points_off=points_off,
                               hand_ok=hand_ok)
-        landmarks = [(lm_in[a:b], lm_out[a:b], lm_ok[a:b], ratio) for lm_in, lm_out, lm_ok, ratio in self.landmarks]
         for side in SIDES:
             arm = arms[side]
             arm["wr_new"], arm["held"] = _contacts(arm["wr_fk"], arm["points_in"], arm["points_ok"],
@@ -413,11 +426,12 @@ class Retargeting:
         _hands_together(arms, target, source)
         return arms
 
-    def _rebuild_arms(self, P: np.ndarray, conf: np.ndarray, a: int, b: int) -> None:
-        """Frames [a, b) (P, conf: their rows, changed in place): arms and hands on the target's body:
-        forward (bone directions at the target's lengths), then contacts, then IK."""
+    def _rebuild_arms(self, P: np.ndarray, conf: np.ndarray, a: int, b: int, landmarks: list) -> None:
+        """Frames [a, b) (P, conf: their rows, changed in place; `landmarks` theirs): arms and hands
+        on the target's body: forward (bone directions at the target's lengths), then contacts,
+        then IK."""
         ix = _points()
-        arms = self._wrists(P, a, b)
+        arms = self._wrists(P, a, b, landmarks)
         for side in SIDES:
             arm, p = arms[side], ix[side]
             bend = self.bend[side]
@@ -441,18 +455,24 @@ def _ratio(target, source) -> float:
     return 1.0 if target is None or source is None or source <= 0 else float(target) / float(source)
 
 
-def _face(face_in, seen, target: BodyProfile, source: BodyProfile, mid):
-    """(T, 128, 2) input faces -> ((T, 128, 2) faces on the target, face-size ratio), or (None, None)
-    without a target face. Per frame, a 2D similarity (complex a = scale * e^(i angle)) fits the
-    input's mean face onto its face; what it leaves is the expression."""
-    if target.face is None:
-        return None, None
+def _face_ratio(seen, target: BodyProfile, source: BodyProfile) -> float | None:
+    """The target's face size over the input's, or None when there is no expression to carry: no
+    target or input mean face, or no frame of the sequence with the whole face `seen` (T,)."""
+    if target.face is None or source.face is None or not seen.any():
+        return None
+    return target.face_size / source.face_size
+
+
+def _face(face_in, seen, target: BodyProfile, source: BodyProfile, mid, ratio: float | None) -> np.ndarray:
+    """(T, 128, 2) input faces, seen (T,) -> (T, 128, 2) faces on the target (which has a mean
+    face); `ratio` from `_face_ratio` (None: the target's mean face in every frame). Per frame, a
+    2D similarity (complex a = scale * e^(i angle)) fits the input's mean face onto its face; what
+    it leaves is the expression."""
     to_c = lambda v: v[..., 0] + 1j * v[..., 1]
     tgt = to_c(target.face)                                                           # (128,) relative to mid
     out = np.broadcast_to(tgt, seen.shape + tgt.shape).copy() + to_c(mid)[:, None]
-    if source.face is None or not seen.any():
-        return np.stack([out.real, out.imag], -1), None
-    ratio = target.face_size / source.face_size
+    if ratio is None or not seen.any():
+        return np.stack([out.real, out.imag], -1)
     mean_in = to_c(source.face)
     mean_c = mean_in - mean_in.mean()
     X = to_c(face_in[seen] - mid[seen][:, None])                                      # (F, 128)
@@ -461,7 +481,7 @@ def _face(face_in, seen, target: BodyProfile, source: BodyProfile, mid):
     expression = (X - c) / a - mean_c                                                 # in the input's mean-face frame
     centre = tgt.mean() + (c - mean_in.mean()) * ratio                               # head motion, scaled
     out[seen] = to_c(mid[seen])[:, None] + centre + a * (tgt - tgt.mean() + ratio * expression)
-    return np.stack([out.real, out.imag], -1), ratio
+    return np.stack([out.real, out.imag], -1)
 
 
 def _hand_offsets(hand, wrist, target_bones, source_bones) -> np.ndarray:

@@ -176,7 +176,7 @@ def place(xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, retarget: s
 class Placement:
     """`place` (same arguments) in two parts: building it does what needs the whole pose (the
     notes, the crop boxes `boxes` (T, 3), `Retargeting`'s whole-sequence part; on a long pose about
-    a tenth of `place`), then `frames(a, b)` gives frames [a, b) placed (xy float32, conf), for any
+    a twentieth of `place`), then `frames(a, b)` gives frames [a, b) placed (xy float32, conf), for any
     run, in any order, from several threads: the same numbers as `place` (a test checks). So
     `render_poses` places the batches in threads ahead of the drawing, and the first frames are
     generated and encoded while later ones are still being placed."""
