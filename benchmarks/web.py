@@ -115,7 +115,8 @@ def measure(url: str, row: str, args, playwright, fake_video: Path | None) -> di
             result = page.evaluate("([n, pose]) => window.posevideo.benchmark({frames: n, warmup: 30, pose})",
                                    [args.frames, pose])
         else:
-            page.evaluate("(n) => window.posevideo.startWebcam({threads: n})", args.webcam_threads)
+            page.evaluate("([n, h]) => window.posevideo.startWebcam({threads: n, handsEvery: h})",
+                          [args.webcam_threads, args.hands_every])
             page.wait_for_function("window.posevideo.stats().detections > 0", timeout=300_000)
             page.wait_for_timeout(5000)  # warm-up
             cpu = browser_cpu_seconds()
@@ -142,6 +143,8 @@ def main():
     parser.add_argument("--static", action="store_true", help="serve `export --web` with a plain static server")
     parser.add_argument("--webcam-threads", type=int, default=0,
                         help="webcam row: generator WASM threads (0: as many as the page would use)")
+    parser.add_argument("--hands-every", type=int, default=0,
+                        help="webcam row: the hand landmarker on one camera frame in N (0: as the page would)")
     parser.add_argument("--screenshots", type=Path, default=None, help="folder for a screenshot of each row's page")
     args = parser.parse_args()
 

@@ -194,6 +194,9 @@ def test_fake_webcam_through_the_landmarkers_makes_a_skeleton(url, playwright, t
                       "a webcam pose and a generated frame")
         assert stats["error"] is None and stats["threads"] == 1
         skeleton = _canvas(page, "skeleton")
+        # the hand landmarker runs on one frame in two (webcam.js HANDS_EVERY): the others carry its hands
+        stats = _wait(page, "s.detections >= 4", 60, "four webcam estimates")
+        assert 0 < stats["carried"] < stats["detections"]
         assert stats["delegate"] == "CPU"  # headless: software WebGL only, so XNNPACK
         cores = page.evaluate("navigator.hardwareConcurrency")
         page.click("#play-example")
@@ -306,6 +309,50 @@ for (let t = 0; t < c.T; t++) {
 }
 console.log(JSON.stringify({window: LIVE_WINDOW, xy: Array.from(last.xy), conf: Array.from(last.conf), box: last.box}));
 """
+
+
+CARRY_NODE = """
+import {carryHands, toHolistic} from "./webcam.js";
+const body = (lx, ly, rx, ry) => Array.from({length: 33}, (_, i) =>
+  i === 15 ? {x: lx, y: ly, visibility: 1} : i === 16 ? {x: rx, y: ry, visibility: 1} : {x: 0.5, y: 0.3, visibility: 1});
+const hand = (x, y, label) => ({label, landmarks: Array.from({length: 21}, (_, i) => ({x: x + 0.01 * i, y: y - 0.005 * i}))});
+const last = {pose: body(0.7, 0.6, 0.3, 0.6), hands: [hand(0.31, 0.58, "Left"), hand(0.69, 0.61, "Right")]};
+const now = body(0.75, 0.4, 0.2, 0.65);
+const carried = carryHands(last, now);
+const merged = toHolistic({width: 100, height: 100, pose: now, hands: carried});
+console.log(JSON.stringify({carried, lost: carryHands(last, null), none: carryHands(null, now),
+  found: merged.found, left0: [merged.xy[2 * 501], merged.xy[2 * 501 + 1]], right0: [merged.xy[2 * 522], merged.xy[2 * 522 + 1]]}));
+"""
+
+
+def test_carried_hands_move_with_their_wrists(tmp_path):
+    """webcam.js carryHands (the frames the hand landmarker skips): each hand of the last result
+    moves by the displacement of the body wrist nearest to it then, keeps its shape and label, and
+    lands on the same side in toHolistic; without a body now (or no earlier hands) there are none."""
+    import json
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no node on PATH")
+    for name in ("webcam.js", "calls.js", "retarget.js", "posefile.js"):
+        shutil.copy(Path(__file__).resolve().parents[1] / "posevideo" / "web" / name, tmp_path / name)
+    (tmp_path / "package.json").write_text('{"type": "module"}')
+    (tmp_path / "run.js").write_text(CARRY_NODE)
+    result = subprocess.run([node, "run.js"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    js = json.loads(result.stdout)
+    near_right_wrist, near_left_wrist = js["carried"]  # wrist 16 was at (0.3, 0.6), wrist 15 at (0.7, 0.6)
+    assert near_right_wrist["label"] == "Left" and near_left_wrist["label"] == "Right"
+    for i, p in enumerate(near_right_wrist["landmarks"]):   # moved by (0.2 - 0.3, 0.65 - 0.6)
+        assert p["x"] == pytest.approx(0.31 + 0.01 * i - 0.1) and p["y"] == pytest.approx(0.58 - 0.005 * i + 0.05)
+    for i, p in enumerate(near_left_wrist["landmarks"]):    # moved by (0.75 - 0.7, 0.4 - 0.6)
+        assert p["x"] == pytest.approx(0.69 + 0.01 * i + 0.05) and p["y"] == pytest.approx(0.61 - 0.005 * i - 0.2)
+    assert js["lost"] == [] and js["none"] == []
+    assert js["found"] == {"pose": True, "left": True, "right": True}
+    assert js["left0"] == pytest.approx([74.0, 41.0], abs=1e-3) and js["right0"] == pytest.approx([21.0, 63.0], abs=1e-3)
 
 
 def test_live_webcam_frames_are_rebuilt_on_the_trained_body_like_render(tmp_path):

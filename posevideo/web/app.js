@@ -65,6 +65,7 @@ const state = {
   restHand: null,      // rest_hand.json: the rest hand, {left, right} (21, 2) shoulder widths
   generator: null,
   webcamThreads: 0,    // the generator's WASM threads for the webcam (0: WEBCAM_THREADS)
+  handsEvery: 0,       // the hand landmarker on one camera frame in this many (0: webcam.js HANDS_EVERY)
   size: 256,
   run: 0,              // bumped to stop whatever plays
   inFlight: 0,
@@ -226,6 +227,7 @@ async function webcam() {
   $("camera-figure").hidden = false;
   showStatus("starting the camera and the MediaPipe landmarkers (their models load from this site)…");
   const camera = state.webcam || (state.webcam = new Webcam($("camera")));
+  if (state.handsEvery) camera.handsEvery = state.handsEvery;
   await Promise.all([camera.start(), useGenerator(state.webcamThreads || WEBCAM_THREADS, false)]);
   const placer = new LivePlacer(state.config, state.model.placement, state.skeleton.spec.layouts.reduced,
     camera.width, camera.height);
@@ -264,8 +266,10 @@ async function webcam() {
       nobody = true;
     }
     const placeMs = performance.now() - t0;
-    state.lastPose = {found: found.found.pose, hands: found.found, ms: found.ms};
-    addStages({grab: found.ms.grab, pose: found.ms.pose, hands: found.ms.hands, estimate: found.ms.total, place: placeMs});
+    state.lastPose = {found: found.found.pose, hands: found.found, carried: found.carried, ms: found.ms};
+    state.carried = (state.carried || 0) + (found.carried ? 1 : 0);
+    addStages({grab: found.ms.grab, pose: found.ms.pose, estimate: found.ms.total, place: placeMs,
+      ...(found.ms.hands === undefined ? {} : {hands: found.ms.hands})}); // hands: frames the landmarker ran
     if (state.inFlight < IN_FLIGHT) {
       submit({...pose, layout: "reduced", grabbed: found.grabbed,
         label: nobody ? "webcam: no one in view" : `webcam, landmarks ${found.ms.total.toFixed(0)} ms`}, run)
@@ -393,7 +397,7 @@ window.posevideo = {
     const info = state.generator && state.generator.info;
     return {shown: state.totalShown, fps: state.shown.length, inferMs: state.inferMs.slice(),
       backend: info && info.backend, threads: info && info.threads, precision: info && info.precision,
-      source: state.source, detections: state.detections || 0, lastPose: state.lastPose || null,
+      source: state.source, detections: state.detections || 0, carried: state.carried || 0, lastPose: state.lastPose || null,
       error: state.lastError || null, crossOriginIsolated: self.crossOriginIsolated, stages: stageMeans(),
       delegate: state.webcam && state.webcam.info ? state.webcam.info.delegate : null};
   },
@@ -421,12 +425,14 @@ window.posevideo = {
       skeletonMs: (performance.now() - t0) / 100};
   },
   // The webcam end to end (camera -> landmarks -> place -> skeleton -> generator -> screen):
-  // startWebcam starts it (threads: the generator's WASM threads, 0 = as the page would: 1), then
+  // startWebcam starts it (threads: the generator's WASM threads, 0 = as the page would: 1;
+  // handsEvery: the hand landmarker on one frame in N, 0 = as the page would), then
   // webcamWindow measures `seconds` of it: {fps (frames shown a second), estimates (landmark results
   // a second), frames, stages: mean ms of each stage over the window, camera: [w, h], delegate}.
-  async startWebcam({threads = 0} = {}) {
+  async startWebcam({threads = 0, handsEvery = 0} = {}) {
     await ready;
     state.webcamThreads = threads;
+    state.handsEvery = handsEvery;
     state.webcamRun = webcam().catch((error) => showError(error.message));
   },
   async webcamWindow({seconds = 20, stop = true} = {}) {

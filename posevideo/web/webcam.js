@@ -12,10 +12,18 @@ import {restHands} from "./posefile.js";
 // (the input's own proportions and mean face come from them): about a second at webcam rates.
 export const LIVE_WINDOW = 15;
 
+// The hand landmarker runs on one camera frame in HANDS_EVERY; in between, the last hands found
+// move with the body's wrists (`carryHands`). Hands are the costlier half of the estimate and, at
+// webcam rates, move little between two frames; the body is estimated on every frame.
+export const HANDS_EVERY = 2;
+
 export class Webcam {
   constructor(video) {
     this.video = video;
     this.estimators = null;
+    this.handsEvery = HANDS_EVERY;
+    this.frame = 0;
+    this.lastHands = null; // {hands, pose}: the hand landmarker's last result and the body it came with
   }
 
   async start() {
@@ -44,16 +52,39 @@ export class Webcam {
 
   // The newest camera frame through the landmarkers -> {xy (543 * 2) camera pixels, conf (543),
   // found, ms: {grab, pose, hands, total}, grabbed: the frame's time (performance.now())}.
+  // ms.hands only on frames the hand landmarker ran; carried: the hands came from an earlier frame.
   async detect() {
     const grabbed = performance.now();
     const image = await createImageBitmap(this.video);
-    const copy = await createImageBitmap(image);
+    const fresh = !this.lastHands || this.frame++ % Math.max(1, this.handsEvery) === 0;
+    const copy = fresh ? await createImageBitmap(image) : null;
     const grab = performance.now() - grabbed;
     const [a, b] = await Promise.all([this.estimators[0].call({type: "detect", image, t: grabbed}, [image]),
-      this.estimators[1].call({type: "detect", image: copy, t: grabbed}, [copy])]);
-    const merged = toHolistic({...a, hands: b.hands});
-    return {...merged, grabbed, ms: {...a.ms, ...b.ms, grab, total: performance.now() - grabbed}};
+      fresh ? this.estimators[1].call({type: "detect", image: copy, t: grabbed}, [copy]) : null]);
+    let hands;
+    if (fresh) {
+      hands = b.hands;
+      this.lastHands = a.pose ? {hands, pose: a.pose} : null;
+    } else {
+      hands = carryHands(this.lastHands, a.pose);
+      if (!a.pose) this.lastHands = null; // the body is lost: look for the hands again next frame
+    }
+    const merged = toHolistic({...a, hands});
+    return {...merged, grabbed, carried: !fresh, ms: {...a.ms, ...(fresh ? b.ms : {}), grab, total: performance.now() - grabbed}};
   }
+}
+
+// The hands of an earlier frame (`last`: {hands, pose}) on the body now (`pose`, 33 landmarks): each
+// hand moved by the displacement of the body wrist nearest to it then (the one toHolistic pairs it
+// with). No body now: no hands (they cannot be placed).
+export function carryHands(last, pose) {
+  if (!last || !pose) return [];
+  return last.hands.map(({landmarks, label}) => {
+    const d = (w) => Math.hypot(landmarks[0].x - last.pose[w].x, landmarks[0].y - last.pose[w].y);
+    const w = d(LEFT_WRIST) <= d(RIGHT_WRIST) ? LEFT_WRIST : RIGHT_WRIST;
+    const dx = pose[w].x - last.pose[w].x, dy = pose[w].y - last.pose[w].y;
+    return {label, landmarks: landmarks.map((p) => ({...p, x: p.x + dx, y: p.y + dy}))};
+  });
 }
 
 const HOLISTIC_POINTS = 543; // the spec's holistic order: POSE 33, FACE 468, LEFT_HAND 21, RIGHT_HAND 21
