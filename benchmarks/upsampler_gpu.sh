@@ -5,7 +5,7 @@
 #   twostage  posevideo train renderer --size 256 --preset esn on the same bank halved (2x2 means, as
 #             the two-stage model feeds its first stage) for FIRST s, then --size 512 --upsample-from
 #             that run (--freeze-base FREEZE steps, then joint) for BUDGET - FIRST s;
-# both with face and hand discriminators at 512 (--face-d 1 --hand-d 1), batch BATCH, no
+# both with face and hand discriminators at 512 (--face-d 1 --hand-d 1; REGION_D="" for none), batch BATCH, no
 # torch.compile (its minute of compiling would fall twice on the two-stage lane), each stopped by
 # --max-minutes (seconds of training from the first step: loading the bank is not counted; a
 # checkpoint, then exit: the step counts differ, the seconds do not). With two GPUs
@@ -26,6 +26,7 @@
 #       --split train --split test                       (3,000 train and 300 test frames)
 # Usage: bash benchmarks/upsampler_gpu.sh BUDGET   (seconds of training of each lane)
 #        FIRST=60 FREEZE=300 BATCH=16 bash benchmarks/upsampler_gpu.sh 150
+#        BANK=.devcarry/bank_obama512 REGION_D= FIRST=110 bash benchmarks/upsampler_gpu.sh 280
 #        QUICK=1 OUT=/tmp/x PY=/work/main/.venv/bin/python BANK=/tmp/bank512q bash benchmarks/upsampler_gpu.sh 60
 #        (`small`, batch 2, a few steps on a CPU machine: checks the script itself; BANK: a small bank,
 #        e.g. 16 frames of bank512's test split written as both train and test by write_bank)
@@ -44,7 +45,8 @@ PRESET=${PRESET:-esn}; BATCH=${BATCH:-16}; STEPS=${STEPS:-1000000}; LOG=50; IMAG
 BANK=${BANK:-.devcarry/bank512}
 POSES_DIR=${POSES_DIR:-$PWD/.devcarry/poses}
 POSES=${POSES:-"signer_mediapipe driver_signer_soup"}
-EXTRA=(--no-compile --face-d 1 --hand-d 1)
+REGION_D=${REGION_D---face-d 1 --hand-d 1}   # REGION_D="": no face and hand discriminators
+EXTRA=(--no-compile $REGION_D)
 if [ -n "${QUICK:-}" ]; then PRESET=small; BATCH=2; STEPS=${QUICK_STEPS:-4}; FREEZE=2; LOG=1; IMAGE=2; fi
 rm -rf $R; mkdir -p $R/poses $OUT
 for p in $POSES; do ln -s "$POSES_DIR/$p.pose" $R/poses/; done
@@ -102,7 +104,7 @@ echo "evaluated and rendered in $(( $(date +%s) - start )) s"
 
 {
     echo "# Plain 512 $PRESET vs two-stage (256 $PRESET + Enhancer): $BUDGET s of training each lane ($SHARING)"
-    echo "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo cpu), $(date -u +%F), batch $BATCH, no compile, --face-d 1 --hand-d 1; two-stage: first stage $FIRST s at 256, --freeze-base $FREEZE"
+    echo "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo cpu), $(date -u +%F), batch $BATCH, no compile, region discriminators: ${REGION_D:-none}; two-stage: first stage $FIRST s at 256, --freeze-base $FREEZE"
     echo
     $PY benchmarks/upsampler.py summary $R plain twostage
     echo
