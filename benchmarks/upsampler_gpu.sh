@@ -27,6 +27,7 @@
 # Usage: bash benchmarks/upsampler_gpu.sh BUDGET   (seconds of training of each lane)
 #        FIRST=60 FREEZE=300 BATCH=16 bash benchmarks/upsampler_gpu.sh 150
 #        BANK=.devcarry/bank_obama512 REGION_D= FIRST=110 bash benchmarks/upsampler_gpu.sh 280
+#        PRESET=small ENHANCER="--enhancer-ngf 8 --enhancer-blocks 1" BATCH=32 ... (what the page runs at 10+ frames/s)
 #        QUICK=1 OUT=/tmp/x PY=/work/main/.venv/bin/python BANK=/tmp/bank512q bash benchmarks/upsampler_gpu.sh 60
 #        (`small`, batch 2, a few steps on a CPU machine: checks the script itself; BANK: a small bank,
 #        e.g. 16 frames of bank512's test split written as both train and test by write_bank)
@@ -46,6 +47,7 @@ BANK=${BANK:-.devcarry/bank512}
 POSES_DIR=${POSES_DIR:-$PWD/.devcarry/poses}
 POSES=${POSES:-"signer_mediapipe driver_signer_soup"}
 REGION_D=${REGION_D---face-d 1 --hand-d 1}   # REGION_D="": no face and hand discriminators
+ENHANCER=${ENHANCER:-}                        # e.g. "--enhancer-ngf 8 --enhancer-blocks 1" (the page's fast one)
 EXTRA=(--no-compile $REGION_D)
 if [ -n "${QUICK:-}" ]; then PRESET=small; BATCH=2; STEPS=${QUICK_STEPS:-4}; FREEZE=2; LOG=1; IMAGE=2; fi
 rm -rf $R; mkdir -p $R/poses $OUT
@@ -67,7 +69,7 @@ start=$(date +%s)
 (
     export CUDA_VISIBLE_DEVICES=${LANE_GPU[1]}
     train $R/first256 $FIRST --size 256 > $R/twostage.log 2>&1
-    train $R/twostage $(( BUDGET - FIRST )) --size 512 --upsample-from $R/first256 --freeze-base $FREEZE >> $R/twostage.log 2>&1
+    train $R/twostage $(( BUDGET - FIRST )) --size 512 --upsample-from $R/first256 --freeze-base $FREEZE $ENHANCER >> $R/twostage.log 2>&1
 ) &
 wait
 echo "training done in $(( $(date +%s) - start )) s ($SHARING)"
@@ -104,7 +106,7 @@ echo "evaluated and rendered in $(( $(date +%s) - start )) s"
 
 {
     echo "# Plain 512 $PRESET vs two-stage (256 $PRESET + Enhancer): $BUDGET s of training each lane ($SHARING)"
-    echo "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo cpu), $(date -u +%F), batch $BATCH, no compile, region discriminators: ${REGION_D:-none}; two-stage: first stage $FIRST s at 256, --freeze-base $FREEZE"
+    echo "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo cpu), $(date -u +%F), batch $BATCH, no compile, region discriminators: ${REGION_D:-none}; two-stage ${ENHANCER:-(default Enhancer)}: first stage $FIRST s at 256, --freeze-base $FREEZE"
     echo
     $PY benchmarks/upsampler.py summary $R plain twostage
     echo
