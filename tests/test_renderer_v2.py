@@ -84,20 +84,6 @@ def test_region_crops_follow_the_pose(jitter):
     assert seen.tolist() == [1.0, 1.0, 0.0, 1.0]                                   # left hands, then right hands
 
 
-def test_region_crops_keep_the_256_scale_at_512():
-    """At 512 a face spans ~128 px: the region Ds still see 64 px crops (half a face a patch, as at
-    256), cut at full resolution and averaged down, not sampled every other pixel."""
-    assert [RendererConfig(size=s).region_size for s in (64, 128, 256, 512, 1024)] == [32, 32, 64, 64, 64]
-    image = torch.rand(2, 3, 512, 512) * 2 - 1
-    boxes = torch.tensor([[[10.0, 20.0, 266.0, 276.0]] * 3] * 2)                    # 256 px boxes (a close-up)
-    skeleton, crops, seen = train_module.regions(image, image, boxes, "face", 64)
-    assert crops.shape == (2, 3, 64, 64) and seen.tolist() == [1.0, 1.0]
-    want = torch.nn.functional.avg_pool2d(image[:, :, 20:276, 10:266], 4)          # every pixel counts
-    assert torch.allclose(crops, want, atol=1e-4) and torch.equal(skeleton, crops)
-    small = train_module.regions(image[:, :, :256, :256], image[:, :, :256, :256], boxes / 2, "face", 64)[1]
-    assert torch.allclose(small, torch.nn.functional.avg_pool2d(image[:, :, 10:138, 5:133], 2), atol=1e-4)  # 256: as before
-
-
 def test_v2_discriminators_are_the_options_asked_for():
     assert set(discriminators(V2)) == {"D", "D_temporal", "D_face", "D_hand"}
     assert set(discriminators(RendererConfig(size=SIZE, ngf=8, ndf=8))) == {"D"}

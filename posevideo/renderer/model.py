@@ -54,11 +54,8 @@ class RendererConfig:
     @property
     def region_size(self) -> int:
         """Side of the face and hand crops the region discriminators see: 64 at 256 (a hand is ~40-50 px);
-        at least 32, so that the 2-layer PatchGAN still has an output; at most 64, so that at 512 its
-        34 px patches still cover half a face (crops taken at 128 and averaged down: `train.regions`).
-        Crops of 128 at 512 left each patch a quarter of a face: it judged texture and the face D
-        painted a striped patch on the forehead (BENCHMARKS, "Two-stage 512")."""
-        return min(64, max(32, self.size // 4))
+        at least 32, so that the 2-layer PatchGAN still has an output."""
+        return max(32, self.size // 4)
 
     @property
     def levels(self) -> int:

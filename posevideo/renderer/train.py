@@ -39,7 +39,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from posevideo.errors import InputError
 from posevideo.renderer.data import FrameBank, crop, load_frames
@@ -157,15 +156,12 @@ class PairGenerator(nn.Module):
 def regions(skeleton: torch.Tensor, image: torch.Tensor, boxes: torch.Tensor, which: str, side: int):
     """Crops for a region discriminator, on the device: `which` "face" -> (B, 3, side, side) skeleton
     and image crops and (B,) weights (1 where the pose shows the face, else 0); "hand" -> both
-    hands stacked (2B, ...), the left one mirrored so that every crop shows a right hand. Where a
-    region spans more than `side` pixels (size / 4 > side: 512 frames), it is cut at that many and
-    averaged down to `side`, so the crops are not aliased."""
+    hands stacked (2B, ...), the left one mirrored so that every crop shows a right hand."""
     picks = (2,) if which == "face" else (0, 1)
-    scale = max(1, skeleton.shape[-1] // 4 // side)
     sk, im, seen = [], [], []
     for r in picks:
         box = boxes[:, r]
-        a, b = (F.avg_pool2d(crop(x, box, side * scale), scale) for x in (skeleton, image))
+        a, b = crop(skeleton, box, side), crop(image, box, side)
         if r == 0:                                                           # the left hand, mirrored
             a, b = a.flip(-1), b.flip(-1)
         sk.append(a), im.append(b), seen.append((box[:, 0] >= -0.5).float())
