@@ -8,6 +8,8 @@ when absent) and, as the reference, the speaker's own held-out test intervals (t
 DATA/<speaker>/audio/<video>.wav), the model's poses (`predict_poses`, as `posevideo gestures`) give:
 - wrist std (px): each wrist's x and y standard deviation over all frames, averaged (as `evaluate
   gestures`' "wrist std", but over whole intervals), and its ratio to the truth's on the test intervals;
+  also the truth's over chunks of the real clip's length (`wrist_std_at`) and the ratio to that, since
+  a short clip moves less about its own mean than 200 s pooled do;
 - wrist speed (px/frame, 15 fps), mean;
 - mouth: correlation of the predicted inner-lip opening with the audio's loudness in dB at 15 fps;
 - on the test intervals, the model's L1 (px, arms and hands) against the truth.
@@ -38,6 +40,15 @@ def motion_figures(xy: np.ndarray, audio: np.ndarray, wrists, lips) -> dict:
     return {"seconds": len(audio) / 16000, "wrist_std": float(w.std(0).mean()),
             "wrist_speed": float(np.linalg.norm(np.diff(w, axis=0), axis=-1).mean()),
             "mouth_loudness_corr": float(np.corrcoef(opening[:n], loud[:n])[0, 1])}
+
+
+def wrist_std_at(xy: np.ndarray, frames: int, wrists) -> float:
+    """The wrists' std (as `motion_figures`) over consecutive chunks of `frames` frames of `xy`, averaged:
+    what the speaker's own motion gives over a clip of that length (a 4 s clip moves less about its own
+    mean than 200 s pooled do, so short clips are compared with this, not with the pooled figure)."""
+    frames = max(2, min(frames, len(xy)))
+    chunks = [xy[s:s + frames][:, list(wrists)] for s in range(0, len(xy) - frames + 1, frames)]
+    return float(np.mean([c.std(0).mean() for c in chunks]))
 
 
 def test_intervals(data: Path, speaker: str):
@@ -124,7 +135,9 @@ def main():
             continue
         audio = load_audio(path)
         pred = to_pixels(predict_poses(generator, audio, voice=voice), stats)
-        rows.append((f"{path.name}: model", motion_figures(pred, audio, wrists, lips)))
+        row = motion_figures(pred, audio, wrists, lips)
+        row["own_at_length"] = wrist_std_at(np.concatenate(truth_xy), len(pred), wrists)
+        rows.append((f"{path.name}: model", row))
         if args.speak:
             import soundfile
 
@@ -141,13 +154,14 @@ def main():
 
     print(f"\nmodel: {meta['path']} (step {meta.get('step')}); speaker {args.speaker}; 15 fps, pixels of the "
           f"speaker's {stats['width']}x{stats['height']} video; voice adapted: {args.adapt_voice}")
-    print("| speech | seconds | wrist std (px) | ratio to the truth's | wrist speed (px/frame) | mouth-loudness corr. | L1 (px) |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| speech | seconds | wrist std (px) | ratio to the truth's | truth's at this length (px) | ratio to it | "
+          "wrist speed (px/frame) | mouth-loudness corr. | L1 (px) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, r in rows:
+        own = r.get("own_at_length", truth_row["wrist_std"])
+        l1 = f"{r['l1']:.2f}" if "l1" in r else ""
         print(f"| {name} | {r['seconds']:.1f} | {r['wrist_std']:.1f} | {r['wrist_std'] / truth_row['wrist_std']:.2f} | "
-              f"{r['wrist_speed']:.2f} | {r['mouth_loudness_corr']:.2f} | {r['l1']:.2f} |" if "l1" in r else
-              f"| {name} | {r['seconds']:.1f} | {r['wrist_std']:.1f} | {r['wrist_std'] / truth_row['wrist_std']:.2f} | "
-              f"{r['wrist_speed']:.2f} | {r['mouth_loudness_corr']:.2f} | |")
+              f"{own:.1f} | {r['wrist_std'] / own:.2f} | {r['wrist_speed']:.2f} | {r['mouth_loudness_corr']:.2f} | {l1} |")
 
 
 if __name__ == "__main__":
