@@ -28,6 +28,8 @@
 #        FIRST=60 FREEZE=300 BATCH=16 bash benchmarks/upsampler_gpu.sh 150
 #        BANK=.devcarry/bank_obama512 REGION_D= FIRST=110 bash benchmarks/upsampler_gpu.sh 280
 #        PRESET=small ENHANCER="--enhancer-ngf 8 --enhancer-blocks 1" BATCH=32 ... (what the page runs at 10+ frames/s)
+#        BASE_GIVEN=1 FIRST=150 ... 300  (the 256 first stage as a user already has it: trained FIRST s
+#        alone before the race, then the plain 512 model and the Enhancer each train 300 s side by side)
 #        QUICK=1 OUT=/tmp/x PY=/work/main/.venv/bin/python BANK=/tmp/bank512q bash benchmarks/upsampler_gpu.sh 60
 #        (`small`, batch 2, a few steps on a CPU machine: checks the script itself; BANK: a small bank,
 #        e.g. 16 frames of bank512's test split written as both train and test by write_bank)
@@ -65,11 +67,16 @@ train() {  # OUT_RUN SECONDS OPTIONS...: one training of SECONDS from its first 
         "${EXTRA[@]}" "${DEVICE[@]}" "$@"
 }
 start=$(date +%s)
+if [ -n "${BASE_GIVEN:-}" ]; then  # the 256 renderer a user already has: trained first, alone, outside the budget
+    ( export CUDA_VISIBLE_DEVICES=${LANE_GPU[1]}; train $R/first256 $FIRST --size 256 > $R/twostage.log 2>&1 )
+    echo "first stage (given): $FIRST s alone, then both lanes $BUDGET s"
+fi
 ( export CUDA_VISIBLE_DEVICES=${LANE_GPU[0]}; train $R/plain $BUDGET --size 512 > $R/plain.log 2>&1 ) &
 (
     export CUDA_VISIBLE_DEVICES=${LANE_GPU[1]}
-    train $R/first256 $FIRST --size 256 > $R/twostage.log 2>&1
-    train $R/twostage $(( BUDGET - FIRST )) --size 512 --upsample-from $R/first256 --freeze-base $FREEZE $ENHANCER >> $R/twostage.log 2>&1
+    if [ -n "${BASE_GIVEN:-}" ]; then ENHANCE=$BUDGET; else
+        train $R/first256 $FIRST --size 256 > $R/twostage.log 2>&1; ENHANCE=$(( BUDGET - FIRST )); fi
+    train $R/twostage $ENHANCE --size 512 --upsample-from $R/first256 --freeze-base $FREEZE $ENHANCER >> $R/twostage.log 2>&1
 ) &
 wait
 echo "training done in $(( $(date +%s) - start )) s ($SHARING)"
@@ -106,7 +113,7 @@ echo "evaluated and rendered in $(( $(date +%s) - start )) s"
 
 {
     echo "# Plain 512 $PRESET vs two-stage (256 $PRESET + Enhancer): $BUDGET s of training each lane ($SHARING)"
-    echo "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo cpu), $(date -u +%F), batch $BATCH, no compile, region discriminators: ${REGION_D:-none}; two-stage ${ENHANCER:-(default Enhancer)}: first stage $FIRST s at 256, --freeze-base $FREEZE"
+    echo "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo cpu), $(date -u +%F), batch $BATCH, no compile, region discriminators: ${REGION_D:-none}; two-stage ${ENHANCER:-(default Enhancer)}: first stage $FIRST s at 256${BASE_GIVEN:+ (given: trained alone before, outside the budget)}, --freeze-base $FREEZE"
     echo
     $PY benchmarks/upsampler.py summary $R plain twostage
     echo
