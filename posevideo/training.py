@@ -48,7 +48,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 import numpy as np
 import torch
@@ -402,8 +402,9 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
 def load_checkpoint(path: str | Path, modules: Mapping[str, torch.nn.Module],
                     optimizers: Mapping[str, torch.optim.Optimizer] | None = None,
                     generators: Mapping[str, torch.Generator] | None = None,
-                    restore_rng: bool = True) -> dict[str, Any]:
+                    restore_rng: bool = True, optional: Collection[str] = ()) -> dict[str, Any]:
     """Load weights (and, when given, optimizer states, RNG and generators) in place; return meta.
+    Modules named in `optional` that the checkpoint holds no weights for are left as they are.
 
     A model whose shape differs from the stored one fails with an InputError that names the first
     mismatching tensor, instead of PyTorch's page of missing/unexpected keys.
@@ -415,6 +416,8 @@ def load_checkpoint(path: str | Path, modules: Mapping[str, torch.nn.Module],
         target = _plain(module)
         own = target.state_dict()
         stored = _stored(weights, name)
+        if not stored and name in optional:
+            continue
         if not stored:
             raise InputError(ckpt / MODEL_FILE, f"holds no weights for '{name}'",
                              "Check that the checkpoint belongs to this kind of model.")

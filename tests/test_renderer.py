@@ -385,3 +385,50 @@ def test_the_cuda_graph_gives_the_eager_frames():
     want = np.concatenate([generate(G, skeletons[i:i + 8], "cuda") for i in range(0, 20, 8)])
     diff = np.abs(got.astype(int) - want)  # cudnn may pick other algorithms under the graph: bf16 rounding
     assert got.shape == want.shape and diff.max() <= 3 and diff.mean() < 0.2
+
+
+def _params(run, cfg=TINY):
+    G, D = Generator(cfg), Discriminator(cfg)
+    load_checkpoint(run, {"G": G, "D": D})
+    return [p.detach().clone() for m in (G, D) for p in m.parameters()]
+
+
+def test_fine_tuning_starts_from_the_trained_weights(tmp_path):
+    """--init-from: the new run's generator and discriminator start as the trained run's (one step at
+    a vanishing learning rate leaves them there), its config is the trained one's, and the step count,
+    optimizers and metrics start afresh; without it the same run starts elsewhere."""
+    train(_cfg(tmp_path / "person_a", 4), tiny_bank(), TINY)
+    tuned = train(_cfg(tmp_path / "person_b", 1, size=32, lr=1e-12, init_from=str(tmp_path / "person_a")), tiny_bank())
+    assert tuned.name == "step-0000001"
+    assert json.loads((tmp_path / "person_b" / "config.json").read_text())["model"] == TINY.to_dict()
+    for a, b in zip(_params(tmp_path / "person_a"), _params(tmp_path / "person_b")):
+        assert torch.allclose(a, b, atol=1e-9)
+    train(_cfg(tmp_path / "fresh", 1, lr=1e-12, seed=1), tiny_bank(), TINY)
+    assert not all(torch.allclose(a, b, atol=1e-3) for a, b in zip(_params(tmp_path / "person_a"),
+                                                                    _params(tmp_path / "fresh")))
+    with pytest.raises(InputError, match="makes 32px frames, but this run is 64px"):
+        train(_cfg(tmp_path / "wrong", 1, size=64, init_from=str(tmp_path / "person_a")), tiny_bank(64))
+    with pytest.raises(ValueError, match="init_from cannot be combined"):
+        _cfg(tmp_path / "both", 1, init_from=str(tmp_path / "person_a"), stages=2)
+
+
+def test_cli_fine_tunes_the_shipped_renderer(tmp_path):
+    """`train renderer --init-from shipped`: the shipped small generator (float16 on disk) is the start,
+    its discriminator is new (none ships); a missing or wrong folder is one error line."""
+    from posevideo.renderer.predict import DEFAULT_RENDERER, load_renderer
+    write_bank({"train": tiny_bank(4, size=256)}, tmp_path / "bank")
+    base = ["train", "renderer", "--data", str(tmp_path / "bank"), "--batch", "2", "--steps", "1", "--device", "cpu",
+            "--lr", "1e-12", "--jitter", "0"]
+    result = CliRunner().invoke(cli, [*base, "--init-from", "shipped", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    shipped, _ = load_renderer(DEFAULT_RENDERER)
+    tuned, meta = load_renderer(tmp_path / "run")
+    assert meta["train"]["init_from"] == "shipped"
+    for a, b in zip(shipped.parameters(), tuned.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+    for wrong, message in ((tmp_path / "nothing", "no such renderer folder"), (tmp_path / "bank", "neither a checkpoint")):
+        result = CliRunner().invoke(cli, [*base, "--init-from", str(wrong), "--out", str(tmp_path / "x")])
+        assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output, result.output
+    result = CliRunner().invoke(cli, [*base, "--init-from", "shipped", "--upsample-from", str(tmp_path / "run"),
+                                      "--size", "512", "--out", str(tmp_path / "y")])
+    assert result.exit_code == 2 and "cannot be combined" in result.output

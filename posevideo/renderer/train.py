@@ -88,6 +88,11 @@ class TrainConfig:
     enhancer_ngf: int | None = None     # None: RendererConfig's (32)
     enhancer_blocks: int | None = None  # None: RendererConfig's (3)
     max_minutes: float | None = None    # a fixed time budget from the first step: stop (and checkpoint) when spent
+    # Fine-tuning: a trained renderer (run or checkpoint folder; "shipped": the shipped small one) whose
+    # generator, and discriminators where it has them, are this run's starting weights (its config
+    # replaces the preset's); optimizers, schedule and steps start afresh. Another person's renderer
+    # already maps skeleton images to a body: a new person is learnt in far fewer steps (BENCHMARKS.md).
+    init_from: str | None = None
     teacher: str | None = None     # a trained renderer of the same person whose frames are the L1 target
     teacher_mix: float = 1.0       # share of the L1 term toward the teacher (the rest: the ground truth)
 
@@ -98,6 +103,9 @@ class TrainConfig:
             raise ValueError(f"stages must be 1 or 2, got {self.stages}")
         if not 0 <= self.teacher_mix <= 1:
             raise ValueError(f"teacher_mix must be in [0, 1], got {self.teacher_mix}")
+        if self.init_from and (self.upsample_from or self.stages == 2):
+            raise ValueError("init_from cannot be combined with upsample_from or stages 2: start a two-stage "
+                             "run from a two-stage renderer with init_from alone")
 
     def model_config(self) -> RendererConfig:
         """The preset with this run's overrides; with two stages the first stage's config (the
@@ -105,12 +113,32 @@ class TrainConfig:
         overrides = dict(norm=self.norm, gan_loss=self.gan_loss, temporal=self.temporal, temporal_d=self.temporal_d,
                          face_d=self.face_d, hand_d=self.hand_d, enhancer_ngf=self.enhancer_ngf,
                          enhancer_blocks=self.enhancer_blocks)
+        if self.init_from:
+            start = starting_model(self.init_from, self.size)
+            return RendererConfig.from_dict({**start.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
         if self.upsample_from:
             base = first_stage(self.upsample_from, self.size)
             return RendererConfig.from_dict({**base.to_dict(), "size": self.size, "base_size": base.size,
                                              **{k: v for k, v in overrides.items() if v is not None}})
         base_size = self.size // 2 if self.stages == 2 else None
         return preset(self.preset, size=self.size, base_size=base_size, **overrides)
+
+
+def init_path(init_from: str) -> Path:
+    """--init-from's folder: "shipped" is the shipped small renderer."""
+    from posevideo.renderer.predict import DEFAULT_RENDERER
+    return Path(DEFAULT_RENDERER) if init_from == "shipped" else Path(init_from)
+
+
+def starting_model(init_from: str, size: int) -> RendererConfig:
+    """The model config of the renderer a fine-tuning run starts from, checked against --size."""
+    from posevideo.renderer.predict import renderer_meta
+    path = init_path(init_from)
+    start = build_model(renderer_meta(path), RendererConfig.from_dict)
+    if start.size != size:
+        raise InputError(path, f"makes {start.size}px frames, but this run is {size}px",
+                         f"Pass --size {start.size}, or start from a renderer trained at {size}px.")
+    return start
 
 
 def first_stage(run: str, size: int) -> RendererConfig:
@@ -248,8 +276,11 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     two_stage = bool(model_cfg.base_size)
     if two_stage and cfg.upsample_from and not cfg.resume:
         load_checkpoint(cfg.upsample_from, {"G": G.base}, restore_rng=False)
+    Ds = discriminators(model_cfg)
+    if cfg.init_from and not cfg.resume:  # fine-tuning: its G, and the Ds it has (the shipped one has none)
+        load_checkpoint(init_path(cfg.init_from), {"G": G, **Ds}, restore_rng=False, optional=set(Ds))
     G = G.to(device, memory_format=torch.channels_last)
-    Ds = {name: D.to(device, memory_format=torch.channels_last) for name, D in discriminators(model_cfg).items()}
+    Ds = {name: D.to(device, memory_format=torch.channels_last) for name, D in Ds.items()}
     base_lr = cfg.lr or model_cfg.lr
     betas = (model_cfg.beta1, 0.999)
     opt_g = torch.optim.Adam(G.parameters(), lr=base_lr, betas=betas, fused=cuda)
