@@ -426,6 +426,8 @@ def test_cli_fine_tunes_the_shipped_renderer(tmp_path):
     assert meta["train"]["init_from"] == "shipped"
     for a, b in zip(shipped.parameters(), tuned.parameters()):
         assert torch.allclose(a, b, atol=1e-6)
+    result = CliRunner().invoke(cli, ["train", "renderer", "--resume", str(tmp_path / "run"), "--steps", "2"])
+    assert result.exit_code == 0 and (tmp_path / "run" / "checkpoints" / "step-0000002").is_dir(), result.output
     for wrong, message in ((tmp_path / "nothing", "no such renderer folder"), (tmp_path / "bank", "neither a checkpoint")):
         result = CliRunner().invoke(cli, [*base, "--init-from", str(wrong), "--out", str(tmp_path / "x")])
         assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output, result.output
