@@ -310,7 +310,7 @@ def presets():
               help="Stop (with a checkpoint) after this long from the first step (data loading not counted).")
 @click.option("--init-from", default=None, metavar="RUN|shipped",
               help="Fine-tune: start from this trained renderer's weights (a run or checkpoint folder; 'shipped': "
-                   "the shipped small one); its architecture replaces --preset. A new person in far fewer steps.")
+                   "the shipped small one); its architecture replaces --preset. A new person in fewer steps (BENCHMARKS.md).")
 @click.option("--teacher", type=click.Path(exists=True), default=None,
               help="Distil: a renderer run trained on the same person (e.g. esn) whose frames are the L1 target.")
 @click.option("--teacher-mix", type=click.FloatRange(0, 1), default=1.0,

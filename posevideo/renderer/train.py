@@ -91,7 +91,8 @@ class TrainConfig:
     # Fine-tuning: a trained renderer (run or checkpoint folder; "shipped": the shipped small one) whose
     # generator, and discriminators where it has them, are this run's starting weights (its config
     # replaces the preset's); optimizers, schedule and steps start afresh. Another person's renderer
-    # already maps skeleton images to a body: a new person is learnt in far fewer steps (BENCHMARKS.md).
+    # already maps skeleton images to a body: on Obama, 600 CPU steps from the shipped one gave +1.7 dB
+    # over 600 from scratch (BENCHMARKS.md "Fine-tuning").
     init_from: str | None = None
     teacher: str | None = None     # a trained renderer of the same person whose frames are the L1 target
     teacher_mix: float = 1.0       # share of the L1 term toward the teacher (the rest: the ground truth)
