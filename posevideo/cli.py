@@ -327,10 +327,10 @@ def train_renderer(**options):
     from posevideo.training import train_options
     options = _resumed(options, train_options)
     options["size"] = int(options["size"])
+    if options.get("init_from") and (options.get("upsample_from") or options["stages"] == 2):
+        raise click.UsageError("--init-from cannot be combined with --upsample-from or --stages 2: fine-tune a "
+                               "two-stage renderer with --init-from alone.")
     if options.get("upsample_from"):
-        if options.get("init_from"):
-            raise click.UsageError("--init-from and --upsample-from cannot be combined: fine-tune a two-stage "
-                                   "renderer with --init-from alone.")
         options["stages"] = 2
     last = run_training(TrainConfig(**options))
     click.echo(f"checkpoint: {last}")

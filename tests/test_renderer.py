@@ -431,6 +431,6 @@ def test_cli_fine_tunes_the_shipped_renderer(tmp_path):
     for wrong, message in ((tmp_path / "nothing", "no such renderer folder"), (tmp_path / "bank", "neither a checkpoint")):
         result = CliRunner().invoke(cli, [*base, "--init-from", str(wrong), "--out", str(tmp_path / "x")])
         assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output, result.output
-    result = CliRunner().invoke(cli, [*base, "--init-from", "shipped", "--upsample-from", str(tmp_path / "run"),
-                                      "--size", "512", "--out", str(tmp_path / "y")])
-    assert result.exit_code == 2 and "cannot be combined" in result.output
+    for two in (["--upsample-from", str(tmp_path / "run"), "--size", "512"], ["--stages", "2"]):
+        result = CliRunner().invoke(cli, [*base, "--init-from", "shipped", *two, "--out", str(tmp_path / "y")])
+        assert result.exit_code == 2 and "cannot be combined" in result.output, result.output
