@@ -123,11 +123,11 @@ def main():
         n = min(len(pred), len(truth))
         truth_xy.append(truth[:n]), model_xy.append(pred[:n]), test_audio.append(audio[:int(n / 15 * 16000)])
     # Pooled over the test intervals (the std across them too, as over a long real clip).
-    joined = np.concatenate(test_audio)
-    truth_row = motion_figures(np.concatenate(truth_xy), joined, wrists, lips)
+    joined, truth = np.concatenate(test_audio), np.concatenate(truth_xy)
+    truth_row = motion_figures(truth, joined, wrists, lips)
     rows.append((f"{args.speaker} test intervals: ground truth", truth_row))
     model_row = motion_figures(np.concatenate(model_xy), joined, wrists, lips)
-    model_row["l1"] = float(np.abs(np.concatenate(model_xy)[:, body] - np.concatenate(truth_xy)[:, body]).mean())
+    model_row["l1"] = float(np.abs(np.concatenate(model_xy)[:, body] - truth[:, body]).mean())
     rows.append((f"{args.speaker} test intervals: model", model_row))
     for path in args.audio:
         if not path.exists():
@@ -136,7 +136,7 @@ def main():
         audio = load_audio(path)
         pred = to_pixels(predict_poses(generator, audio, voice=voice), stats)
         row = motion_figures(pred, audio, wrists, lips)
-        row["own_at_length"] = wrist_std_at(np.concatenate(truth_xy), len(pred), wrists)
+        row["own_at_length"] = wrist_std_at(truth, len(pred), wrists)
         rows.append((f"{path.name}: model", row))
         if args.speak:
             import soundfile

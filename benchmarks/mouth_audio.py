@@ -22,12 +22,8 @@ def mouth_and_loudness(path: Path) -> tuple[np.ndarray, np.ndarray, float]:
     from posevideo.pose.extract import extract_video
 
     pose = extract_video(path)
-    where, offset = {}, 0
-    for component in pose.header.components:
-        where.update({(component.name, p): offset + i for i, p in enumerate(component.points)})
-        offset += len(component.points)
     xy = np.asarray(pose.body.data[:, 0, :, :2].filled(np.nan))   # (T, points, 2) source pixels
-    point = lambda name: xy[:, where[("FACE_LANDMARKS", name)]]    # noqa: E731
+    point = lambda name: xy[:, pose.header.get_point_index("FACE_LANDMARKS", name)]  # noqa: E731
     opening = np.linalg.norm(point("13") - point("14"), axis=-1) / np.linalg.norm(point("33") - point("263"), axis=-1)
     fps = float(pose.body.fps)
     loudness = 20 * np.log10(rms_envelope(load_audio(path), fps) + 1e-4)
