@@ -20,6 +20,8 @@
 #   python3 -m pip download --no-deps --only-binary=:all: -d .whl pose-format==0.15.0
 # Usage: bash benchmarks/real_person_gpu.sh SECONDS   (training budget per run; SIGTERM saves and stops)
 #        RUNS='obama_esn synth_small' ESN_STEPS=8000 SYNTH_STEPS=12000 bash benchmarks/real_person_gpu.sh 300
+#        RUNS=sign_small INIT=shipped SYNTH_STEPS=12000 bash benchmarks/real_person_gpu.sh 420   (fine-tuned from
+#        the shipped small renderer: `train renderer --init-from shipped`)
 #        QUICK=1 OUT=/tmp/x bash benchmarks/real_person_gpu.sh 60   (a few steps of `small` each: checks the
 #        script itself on a CPU machine; the pose-format wheel step is skipped where pose_format imports)
 set -uo pipefail
@@ -35,7 +37,7 @@ ESN=esn; SCALE=1
 
 train() {  # name bank preset steps
     timeout -s TERM "$BUDGET" "${PV[@]}" train renderer --data ".devcarry/$2" --preset "$3" --steps "$4" --batch 32 \
-        --out "$R/$1" --image-every 2000 --checkpoint-every 2000 --log-every 250 > "$R/$1.log" 2>&1
+        --out "$R/$1" --image-every 2000 --checkpoint-every 2000 --log-every 250 ${INIT:+--init-from "$INIT"} > "$R/$1.log" 2>&1
     echo "$1: exit $? after $SECONDS s"
 }
 start=$(date +%s)
