@@ -336,6 +336,13 @@ def test_a_renderer_bank_carries_its_persons_profile(tmp_path):
     assert profile.torso == pytest.approx(1.6, abs=0.06) and profile.face.shape == (128, 2)
     packed = read_bank(write_bank({"train": bank}, tmp_path / "bank"), "train")
     assert packed.stats["profile"] == json.loads(json.dumps(bank.stats["profile"]))
+    # The drawn poses travel as float16 (a 12k-frame bank must fit a GPU carry) and come back float32.
+    with np.load(tmp_path / "bank" / "train.meta.npz") as npz:
+        assert npz["pose_xy"].dtype == np.float16 and npz["clip"].dtype == np.int32
+    assert packed.meta["pose_xy"].dtype == np.float32 and packed.meta["pose_conf"].dtype == np.float32
+    np.testing.assert_allclose(packed.meta["pose_xy"], bank.meta["pose_xy"], atol=32 / 2 ** 11)
+    np.testing.assert_allclose(packed.meta["pose_conf"], bank.meta["pose_conf"], atol=1e-3)
+    np.testing.assert_array_equal(packed.meta["regions"], bank.meta["regions"])
 
 
 NODE = """
