@@ -71,6 +71,34 @@ def test_profile_of_the_synthetic_speaker(profile):
     assert profile.face.shape == (128, 2) and profile.face[:, 1].max() < 0  # the face above the shoulders
     assert profile.hips.shape == (2, 2) and profile.hips[0, 0] > 0 > profile.hips[1, 0]  # left hip at +x
     assert profile.frames == 120
+    assert np.array_equal(profile.opacity, np.ones(8))  # the drawn speaker's joints are all sure
+
+
+def test_drawn_body_joints_get_the_targets_usual_opacity(speaker, profile):
+    """A real recording's half-sure hips and elbows drew a faint torso (the renderer, which only saw
+    sure joints, filled it with holes): in `full` each drawn body joint takes the target's usual
+    confidence; `place` keeps the input's. Joints under the drawing threshold stay undrawn."""
+    from posevideo.pose.retarget import DRAWN
+    from posevideo.skeleton import load_spec
+    assert DRAWN == load_spec()["confidence"]["threshold"]
+    xy, conf = speaker
+    conf = conf.copy()
+    hips = [BODY["left_hip"], BODY["right_hip"]]
+    conf[:, hips] = 0.5
+    conf[:, BODY["left_elbow"]] = 0.75
+    conf[:10, BODY["right_wrist"]] = 0.05
+    measured = body_profile(xy, conf)
+    assert measured.opacity[hips] == pytest.approx([0.5, 0.5]) and measured.opacity[BODY["left_elbow"]] == pytest.approx(0.75)
+    _, out_conf, _ = retarget_pose(xy, conf, profile, mode="full", fps=FPS)
+    assert (out_conf[:, :8][conf[:, :8] >= DRAWN] == 1).all()
+    assert np.array_equal(out_conf[:10, BODY["right_wrist"]], conf[:10, BODY["right_wrist"]])
+    _, onto_real, _ = retarget_pose(xy, speaker[1], measured, mode="full", fps=FPS)  # a person with faint hips
+    assert (onto_real[:, hips] == 0.5).all() and (onto_real[:, BODY["left_shoulder"]] == 1).all()
+    _, placed, _ = retarget_pose(xy, conf, profile, mode="place", fps=FPS)
+    assert np.array_equal(placed, conf)
+    old = BodyProfile.from_dict({k: v for k, v in profile.to_dict().items() if k != "opacity"})
+    assert old.opacity is None
+    assert np.array_equal(retarget_pose(xy, conf, old, mode="full", fps=FPS)[1], out_conf)
 
 
 def test_profile_round_trips_through_json(profile, speaker):
@@ -368,6 +396,7 @@ def test_the_javascript_twin_gives_pythons_output(speaker, profile, tmp_path):
         pytest.skip("no node on PATH")
     xy, conf = speaker
     target_dict = json.loads(json.dumps(profile.to_dict()))
+    target_dict["opacity"][6:8] = [0.55, 0.6]                   # a target whose hips were half seen
     target = BodyProfile.from_dict(target_dict)
     placement = {"center": [123.66, 118.92], "scale": 104.6}
     other, other_conf, _ = retarget_pose(xy, conf, _other_person(profile), NormStats(np.array([300.0, 200.0]), 80.0),
@@ -376,6 +405,8 @@ def test_the_javascript_twin_gives_pythons_output(speaker, profile, tmp_path):
     other_conf[:30, [BODY["left_hip"], BODY["right_hip"]]] = 0
     other_conf[50:60, FACE] = 0
     other_conf[70:, G["left_hand"]] = 0
+    other_conf[:, BODY["left_elbow"]] = 0.7                      # a half-sure elbow, and one undrawn
+    other_conf[40:45, BODY["right_elbow"]] = 0.05
     a = np.radians(120)
     turned = (xy - 128) @ np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]).T + 200
     cases = [(other, other_conf, "full", placement), (turned, conf, "full", None), (other, other_conf, "place", placement),

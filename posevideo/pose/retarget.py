@@ -22,6 +22,11 @@ face and smeared hands. `full` rebuilds the pose on the target's body:
   mean face; a lost hand stays missing (`rest_hands` draws it at rest later). Each gives a note.
 - a recording turned far from upright (shoulder line > 30 degrees from level, or the face below
   the shoulders) is turned upright about the shoulder midpoint, with a note.
+- opacity: a limb is drawn as sure as its joints' confidences, and a renderer learned the opacities
+  of its own person's poses (the synthetic speaker's: all 1). Another recording's half-sure hips and
+  elbows (MediaPipe's visibility: 0.5-0.8 on real signers) drew a faint torso that the renderer
+  filled with holes, so each drawn body joint gets the target's usual confidence there
+  (`BodyProfile.opacity`).
 
 Coordinates: `retarget_pose` takes pixels of any video and gives pixels of the target's video
 (its `NormStats` placement), or normalized coordinates without one. Inside, each frame is
@@ -56,6 +61,7 @@ CONTACT_NEAREST = 0.03
 TILT_LIMIT = 30.0      # degrees: a shoulder line (or face) turned further than this is turned upright
 LENGTH_PERCENTILE = 90  # BodyProfile's lengths
 BEND_HYSTERESIS = 0.1  # sin of the elbow angle: a bend side changes only when the arm bends clearly the other way
+DRAWN = 0.1  # the skeleton spec's confidence threshold: a joint under it is not drawn (a test checks they agree)
 
 
 def _points() -> dict:
@@ -83,7 +89,9 @@ class BodyProfile:
     hip_width: float. hips: (2, 2) [left hip, right hip]. hand_bones: side -> (20,) the lengths of
     HAND_BONES. hand_shape: side -> (21, 2) the mean hand in its forearm's frame (wrist at 0, x along
     elbow -> wrist, y that turned by +90 degrees; `rest_hands`' convention). face: (128, 2) the mean
-    face. face_size: the face points' RMS distance from their centroid. frames: how many frames."""
+    face. face_size: the face points' RMS distance from their centroid. frames: how many frames.
+    opacity: (8,) the body joints' (point_groups' "body") median confidence where drawn (>= DRAWN),
+    1 where never drawn; None (profiles measured before it) reads as all 1."""
     upper_arm: dict
     forearm: dict
     torso: float | None
@@ -94,6 +102,7 @@ class BodyProfile:
     face: np.ndarray | None
     face_size: float | None
     frames: int
+    opacity: np.ndarray | None = None
 
     def hand_size(self, side: str) -> float | None:
         bones = self.hand_bones.get(side)
@@ -118,7 +127,8 @@ class BodyProfile:
                    torso=num(d["torso"]), hip_width=num(d["hip_width"]), hips=arr(d["hips"]),
                    hand_bones={s: arr(d["hand_bones"].get(s)) for s in SIDES},
                    hand_shape={s: arr(d["hand_shape"].get(s)) for s in SIDES},
-                   face=arr(d["face"]), face_size=num(d["face_size"]), frames=int(d["frames"]))
+                   face=arr(d["face"]), face_size=num(d["face_size"]), frames=int(d["frames"]),
+                   opacity=arr(d.get("opacity")))
 
 
 def body_profile(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced", path=None,
@@ -169,6 +179,9 @@ def body_profile(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced", path
     hip_mid = (P[:, lh] + P[:, rh]) / 2
     face_seen = seen[:, ix["face"]].all(axis=1)
     F = P[face_seen][:, ix["face"]]                                                         # (F, 128, 2)
+    body = conf[:, point_groups(layout)["body"]]
+    drawn = (body >= DRAWN) & ok[:, None]
+    opacity = [float(np.median(body[drawn[:, k], k])) if drawn[:, k].any() else 1.0 for k in range(body.shape[1])]
     return BodyProfile(
         upper_arm=upper_arm, forearm=forearm,
         torso=long(np.linalg.norm(hip_mid, axis=-1), hips_seen), hip_width=long(length(lh, rh), hips_seen),
@@ -176,7 +189,7 @@ def body_profile(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced", path
         hand_bones=hand_bones, hand_shape=hand_shape,
         face=np.median(F, axis=0) if face_seen.any() else None,
         face_size=float(np.median(_rms_radius(F))) if face_seen.any() else None,
-        frames=int(ok.sum()))
+        frames=int(ok.sum()), opacity=np.array(opacity))
 
 
 def _rms_radius(points: np.ndarray) -> np.ndarray:
@@ -256,7 +269,8 @@ class Retargeting:
 
     `base()`: (T, 178, 2) every frame's output before the face, arms and hands are rebuilt; its
     shoulders are final (what crop boxes and hands at rest are measured on); `conf` (T, 178)
-    float32 likewise (only the elbows' can still change)."""
+    float32 likewise (which points are there is final; the elbows' values and, in `full`, the body's
+    opacities still change)."""
 
     def __init__(self, xy: np.ndarray, conf: np.ndarray, target: BodyProfile | None,
                  placement: NormStats | None = None, mode: str = "full", fps: float = 25.0,
@@ -294,6 +308,9 @@ class Retargeting:
         P, conf = self.P[a:b].copy(), self.conf[a:b].copy()
         if self.mode == "full":
             self._rebuild_arms(P, conf, a, b, self._landmarks(P, a, b))
+            body = point_groups("reduced")["body"]
+            opacity = np.ones(len(body)) if self.target.opacity is None else self.target.opacity
+            conf[:, body] = np.where(conf[:, body] >= DRAWN, opacity.astype(np.float32), conf[:, body])
         return self._out(P, a, b), conf
 
     def _out(self, P: np.ndarray, a: int, b: int) -> np.ndarray:

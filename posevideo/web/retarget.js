@@ -23,6 +23,8 @@ const CONTACT_NEAREST = 0.03;
 const TILT_LIMIT = 30.0;
 const LENGTH_PERCENTILE = 90;
 const BEND_HYSTERESIS = 0.1;
+const NBODY = 8;
+const DRAWN = 0.1; // the skeleton spec's confidence threshold (retarget.py's DRAWN)
 const f32 = Math.fround;
 const hyp = (x, y) => Math.sqrt(x * x + y * y); // np.linalg.norm of a 2-vector, as numpy computes it
 
@@ -386,6 +388,12 @@ function rebuild(P32, conf32, T, target, source, fps) {
       }
       const w = get(t, p.wrist);
       for (let j = 0; j < 21; j++) if (a.handOk[t][j]) set(t, p.hand + j, [w[0] + a.offsets[t][j][0], w[1] + a.offsets[t][j][1]]);
+    }
+  }
+  // Each drawn body joint at the target's usual confidence (BodyProfile.opacity; all 1 when absent).
+  for (let t = 0; t < T; t++) {
+    for (let k = 0; k < NBODY; k++) {
+      if (conf[t * K + k] >= DRAWN) conf[t * K + k] = target.opacity ? target.opacity[k] : 1.0;
     }
   }
   return {P, conf, notes};
