@@ -6,8 +6,10 @@ Every `.pose` in ../shared/real/ goes through `render`, every video through `tra
 shipped small renderer (or `--model RUN`), each cut to its first `--frames` frames (0: all). Each
 output is judged by `posevideo.renderer.consistency` against the pose as drawn (`--drawn-out`):
 body, face and hands found, body error (shoulder widths) and hand-shape error (hand sizes). The
-own-speaker ceiling beside them: the same renderer on its own speaker's poses, the synthetic
-speaker of seed 0 (`posevideo synth-speaker --seed 0 --seconds 20 --fps 15`, made in a temp folder).
+own-speaker ceiling beside them: the same renderer on its own speaker's poses, by default the
+synthetic speaker of seed 0 (`posevideo synth-speaker --seed 0 --seconds 20 --fps 15`, made in a
+temp folder: the shipped renderer's person); `--ceiling FILE` for a renderer of another person: a
+.pose or video of that person, ideally held out from its training (e.g. the test interval).
 `--retarget` is passed to `render_pose` / `transfer` when given (for checkouts that have it).
 
 Writes DIR/real.json (summaries, per-frame arrays, timings, machine, command), DIR/<input>.mp4,
@@ -120,6 +122,10 @@ def run_input(path: Path, args, out_dir: Path, tmp: Path) -> dict:
 
 
 def run_ceiling(args, out_dir: Path, tmp: Path) -> dict:
+    if args.ceiling is not None:  # named apart, so the person's own video can also be an input row
+        own = tmp / f"own_{args.ceiling.name}"
+        own.symlink_to(args.ceiling.resolve())
+        return run_input(own, args, out_dir, tmp)
     from posevideo.synthetic import synth_speaker
     made = synth_speaker(0, args.ceiling_seconds, tmp / "own", fps=15)
     return run_input(Path(made["pose"]), args, out_dir, tmp)
@@ -157,12 +163,17 @@ def main() -> None:
                         help="Passed to render/transfer when given (checkouts with retargeting).")
     parser.add_argument("--out", type=Path, default=Path("real_benchmark"), help="Folder for videos, sheets, JSON.")
     parser.add_argument("--only", nargs="*", default=None, help="Only inputs whose file name starts with one of these.")
+    parser.add_argument("--ceiling", type=Path, default=None,
+                        help="The renderer's own person (a .pose or video) for the ceiling row "
+                             "(default: synthetic speaker 0, the shipped renderer's).")
     parser.add_argument("--ceiling-seconds", type=float, default=20.0)
     parser.add_argument("--no-ceiling", action="store_true")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     if not args.real.is_dir():
         sys.exit(f"error: {args.real}: no such folder. Pass --real DIR (the shared real footage).")
+    if args.ceiling is not None and not args.ceiling.is_file():
+        sys.exit(f"error: {args.ceiling}: no such file. Pass --ceiling a .pose or video of the renderer's person.")
     inputs = sorted(p for p in args.real.iterdir() if p.suffix == ".pose" or p.suffix.lower() in VIDEO_SUFFIXES)
     if args.only:
         inputs = [p for p in inputs if any(p.name.startswith(o) for o in args.only)]
@@ -174,7 +185,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if not args.no_ceiling:
-            print("own speaker (synthetic seed 0) ...", file=sys.stderr, flush=True)
+            print(f"own speaker ({args.ceiling or 'synthetic seed 0'}) ...", file=sys.stderr, flush=True)
             ceiling = run_ceiling(args, args.out, tmp)
         for path in inputs:
             print(f"{path.name} ...", file=sys.stderr, flush=True)
@@ -187,7 +198,8 @@ def main() -> None:
     write_json(args.out / "real.json", {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_model(),
         "command": " ".join(["python"] + sys.argv), "model": str(args.model or DEFAULT_RENDERER),
-        "retarget": args.retarget, "frames": args.frames, "ceiling": ceiling, "rows": rows, "table": text,
+        "retarget": args.retarget, "frames": args.frames, "ceiling_input": str(args.ceiling or "synthetic speaker 0"),
+        "ceiling": ceiling, "rows": rows, "table": text,
         "note": "found %: of frames where the part was drawn; hands / ceiling: hands found % over the own-speaker "
                 "ceiling's; body error in shoulder widths after a similarity fit; hand error in hand sizes (wrist "
                 "to middle-finger MCP) after each hand's own fit"})
