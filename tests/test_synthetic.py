@@ -276,10 +276,3 @@ def test_signing_reaches_the_face_crosses_the_body_and_changes_handshape(tmp_pat
     assert s_shape > 1.3 * g_shape  # 0.46 vs 0.31 (seed 5)
     # The same person in the same place: shoulders where the speech clip has them.
     assert np.abs(np.median(signing[:, 11:13], 0) - np.median(speech[:, 11:13], 0)).max() < 0.03 * 256
-
-    def hip_drop(xy):  # hip midpoint below the shoulder midpoint, in shoulder widths
-        width = np.abs(xy[:, 11, 0] - xy[:, 12, 0])
-        return (xy[:, 23:25, 1].mean(1) - xy[:, 11:13, 1].mean(1)) / width
-    # Signers shift their weight: hips at more heights than the speaker's (a renderer trained on one
-    # hip height painted noise on real signers' hips).
-    assert hip_drop(signing).std() > 2.5 * hip_drop(speech).std()  # 0.048 vs 0.014 (seed 5)

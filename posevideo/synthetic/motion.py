@@ -257,8 +257,7 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
     """The holistic pose of the speaker: xyz (T, 576, 3) pixels (z in pixels too, toward the camera
     negative) and conf (T, 576). World landmarks are metres around the hip midpoint.
     signing: the hands sign (`_signs`: places from face to waist, across the body, many handshapes)
-    instead of gesturing to the speech, and the hips shift with the weight; face, head and
-    shoulders move as before."""
+    instead of gesturing to the speech; face, head and trunk move as before."""
     f = features
     T = len(f.active)
     t = np.arange(T) / fps
@@ -385,13 +384,6 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
     for name, k in (("left", 0), ("right", 1)):
         hand = hands_out[name]
         body[:, 17 + k], body[:, 19 + k], body[:, 21 + k] = hand[:, 17], hand[:, 5], hand[:, 4]
-    if signing:
-        # Signers shift their weight: the hips rise, fall, sway and turn (drawn last, so the rest of
-        # the clip is what it was). Real signers' hips, rebuilt on this body, land 0.05-0.1 shoulder
-        # widths higher than still ones, and a renderer that saw one hip height paints noise there.
-        rise, sway_h, turn = (_slow_noise(rng, t) for _ in range(3))
-        for s in (-1, 1):
-            hips[s] = hips[s] + np.stack([0.04 * sway_h + 0.03 * s * turn, -0.05 + 0.06 * rise, np.zeros(T)], -1)
     body[:, 23], body[:, 24] = hips[1], hips[-1]
     body[:, 25:] = np.nan  # knees, ankles, feet: not in the picture
 
