@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-from pathlib import Path
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -365,6 +365,7 @@ def test_segments_encoded_at_once_join_into_one_video(tmp_path, tiny_run, monkey
         videos[segments, workers] = np.stack(list(read_frames(out))).astype(float)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
         f"s{s}w{w}{x}" for s, w in videos for x in (".mp4", ".preview.mp4"))
+
     def parts(workers):  # the frames given to each part's encoder (a temporary folder per video), in order
         paths = [p for p in given if f".s3w{workers}.mp4.parts-" in p and not p.endswith(".preview.mp4")]
         assert len(paths) == 3

@@ -294,6 +294,8 @@ class Retargeting:
         self.scale, self.shift = each.scale / whole.scale, (each.center - whole.center) / whole.scale  # (T,), (T, 2)
         if mode == "full":
             self._rebuild_body(body_profile(xy, self.conf, layout, path=path, normalized=self.P))
+            self.body = point_groups(layout)["body"]                                  # drawn at the target's opacity
+            self.opacity = (np.ones(len(self.body)) if target.opacity is None else target.opacity).astype(np.float32)
 
     def __len__(self) -> int:
         return len(self.xy)
@@ -308,9 +310,7 @@ class Retargeting:
         P, conf = self.P[a:b].copy(), self.conf[a:b].copy()
         if self.mode == "full":
             self._rebuild_arms(P, conf, a, b, self._landmarks(P, a, b))
-            body = point_groups("reduced")["body"]
-            opacity = np.ones(len(body)) if self.target.opacity is None else self.target.opacity
-            conf[:, body] = np.where(conf[:, body] >= DRAWN, opacity.astype(np.float32), conf[:, body])
+            conf[:, self.body] = np.where(conf[:, self.body] >= DRAWN, self.opacity, conf[:, self.body])
         return self._out(P, a, b), conf
 
     def _out(self, P: np.ndarray, a: int, b: int) -> np.ndarray:
