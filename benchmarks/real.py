@@ -1,6 +1,6 @@
 """Real inputs through the renderer, judged by pose consistency (no ground truth needed).
 
-    python benchmarks/real.py [--model RUN] [--frames 150] [--retarget none|place|full] [--out DIR]
+    python benchmarks/real.py [--model RUN] [--frames 150] [--retarget none|place|full] [--painter 0] [--out DIR]
 
 Every `.pose` in ../shared/real/ goes through `render`, every video through `transfer`, with the
 shipped small renderer (or `--model RUN`), each cut to its first `--frames` frames (0: all). Each
@@ -11,6 +11,9 @@ synthetic speaker of seed 0 (`posevideo synth-speaker --seed 0 --seconds 20 --fp
 temp folder: the shipped renderer's person); `--ceiling FILE` for a renderer of another person: a
 .pose or video of that person, ideally held out from its training (e.g. the test interval).
 `--retarget` is passed to `render_pose` / `transfer` when given (for checkouts that have it).
+`--painter SEED` also paints each drawn pose as synthetic speaker SEED (`synthetic.draw.from_reduced`,
+DIR/<input>.painted.mp4) and judges the painting: the score of a renderer that had learnt that person
+perfectly, so a low figure tells the input's pose apart from the renderer's failing (two more columns).
 
 Writes DIR/real.json (summaries, per-frame arrays, timings, machine, command), DIR/<input>.mp4,
 DIR/<input>.drawn.pose and a contact sheet per input, DIR/<input>.png: a few evenly spaced frames,
@@ -121,6 +124,24 @@ def run_input(path: Path, args, out_dir: Path, tmp: Path) -> dict:
     return judge(path.stem, video, drawn, out_dir, time.perf_counter() - start)
 
 
+def paint(name: str, drawn: Path, seed: int, out_dir: Path) -> dict:
+    """The drawn pose painted as synthetic speaker `seed` (`posevideo.synthetic.draw.from_reduced`),
+    judged like the renderer's video: the score of a renderer that had learnt its person perfectly."""
+    from posevideo.pose import arrays, read_pose
+    from posevideo.synthetic import look_of
+    from posevideo.synthetic.draw import Painter, from_reduced
+    from posevideo.video import VideoWriter
+    pose = read_pose(drawn)
+    size = pose.header.dimensions.width
+    painter = Painter(look_of(seed), size)
+    video = out_dir / f"{name}.painted.mp4"
+    with atomic_output(video) as tmp, VideoWriter(tmp, float(pose.body.fps), size, size) as writer:
+        for points in from_reduced(*arrays(pose)):
+            writer.write(painter.draw(points))
+    report = consistency(video, drawn, progress=False)
+    return {"summary": report["summary"], "video": str(video)}
+
+
 def run_ceiling(args, out_dir: Path, tmp: Path) -> dict:
     if args.ceiling is not None:  # named apart, so the person's own video can also be an input row
         own = tmp / f"own_{args.ceiling.name}"
@@ -131,7 +152,16 @@ def run_ceiling(args, out_dir: Path, tmp: Path) -> dict:
     return run_input(Path(made["pose"]), args, out_dir, tmp)
 
 
-def table(rows: dict[str, dict], ceiling: dict | None) -> str:
+def with_painter(row: dict, args, out_dir: Path) -> dict:
+    """`row` (`run_input`'s) with the painting of its drawn pose judged (`paint`) under "painter"
+    when --painter is given."""
+    if args.painter is not None:
+        name = Path(row["video"]).stem
+        row["painter"] = paint(name, out_dir / f"{name}.drawn.pose", args.painter, out_dir)
+    return row
+
+
+def table(rows: dict[str, dict], ceiling: dict | None, painter: bool = False) -> str:
     def pct(part):
         return "-" if part["found_share"] is None else f"{100 * part['found_share']:.1f}"
 
@@ -140,17 +170,22 @@ def table(rows: dict[str, dict], ceiling: dict | None) -> str:
 
     top = None if ceiling is None else ceiling["summary"]["hands"]["found_share"]
     head = (f"| input | frames | body found % | face found % | hands found % (of hand-frames) | hands / ceiling "
-            f"| body error (sw) | hand error (hs) |\n|---|---|---|---|---|---|---|---|")
+            f"| body error (sw) | hand error (hs) |" + (" painted: hands found % | painted: body error (sw) |" if painter else "")
+            + "\n|---|---|---|---|---|---|---|---|" + ("---|---|" if painter else ""))
     lines = [head]
     for name, row in ([("own speaker (ceiling)", ceiling)] if ceiling else []) + list(rows.items()):
         if "error" in row:
-            lines.append(f"| {name} | - | {row['error']} | | | | | |")
+            lines.append(f"| {name} | - | {row['error']} | | | | | |" + (" | |" if painter else ""))
             continue
         s = row["summary"]
         share = s["hands"]["found_share"]
         ratio = "-" if share is None or not top else f"{100 * share / top:.0f} %"
-        lines.append(f"| {name} | {s['frames']} | {pct(s['body'])} | {pct(s['face'])} | {pct(s['hands'])} "
-                     f"({s['hands']['present']}) | {ratio} | {num(s['body_error'])} | {num(s['hand_error'])} |")
+        line = (f"| {name} | {s['frames']} | {pct(s['body'])} | {pct(s['face'])} | {pct(s['hands'])} "
+                f"({s['hands']['present']}) | {ratio} | {num(s['body_error'])} | {num(s['hand_error'])} |")
+        if painter:
+            p = row["painter"]["summary"]
+            line += f" {pct(p['hands'])} | {num(p['body_error'])} |"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -169,6 +204,10 @@ def main() -> None:
     parser.add_argument("--ceiling-seconds", type=float, default=20.0)
     parser.add_argument("--no-ceiling", action="store_true")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--painter", type=int, default=None, metavar="SEED",
+                        help="Also paint each drawn pose as synthetic speaker SEED (0: the shipped renderer's "
+                             "person) and judge the painting: what a renderer that had learnt that person "
+                             "perfectly would score on the same input (two more columns).")
     args = parser.parse_args()
     if not args.real.is_dir():
         sys.exit(f"error: {args.real}: no such folder. Pass --real DIR (the shared real footage).")
@@ -186,19 +225,19 @@ def main() -> None:
         tmp = Path(tmp)
         if not args.no_ceiling:
             print(f"own speaker ({args.ceiling or 'synthetic seed 0'}) ...", file=sys.stderr, flush=True)
-            ceiling = run_ceiling(args, args.out, tmp)
+            ceiling = with_painter(run_ceiling(args, args.out, tmp), args, args.out)
         for path in inputs:
             print(f"{path.name} ...", file=sys.stderr, flush=True)
             try:
-                rows[path.name] = run_input(path, args, args.out, tmp)
+                rows[path.name] = with_painter(run_input(path, args, args.out, tmp), args, args.out)
             except InputError as error:  # a refused input is a row of the table, not the end of the run
                 rows[path.name] = {"error": str(error)}
-    text = table(rows, ceiling)
+    text = table(rows, ceiling, painter=args.painter is not None)
     print(text)
     write_json(args.out / "real.json", {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_model(),
         "command": " ".join(["python"] + sys.argv), "model": str(args.model or DEFAULT_RENDERER),
-        "retarget": args.retarget, "frames": args.frames, "ceiling_input": str(args.ceiling or "synthetic speaker 0"),
+        "retarget": args.retarget, "frames": args.frames, "painter": args.painter, "ceiling_input": str(args.ceiling or "synthetic speaker 0"),
         "ceiling": ceiling, "rows": rows, "table": text,
         "note": "found %: of frames where the part was drawn; hands / ceiling: hands found % over the own-speaker "
                 "ceiling's; body error in shoulder widths after a similarity fit; hand error in hand sizes (wrist "

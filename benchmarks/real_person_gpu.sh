@@ -21,7 +21,8 @@
 # Usage: bash benchmarks/real_person_gpu.sh SECONDS   (training budget per run; SIGTERM saves and stops)
 #        RUNS='obama_esn synth_small' ESN_STEPS=8000 SYNTH_STEPS=12000 bash benchmarks/real_person_gpu.sh 300
 #        RUNS=sign_small INIT=shipped SYNTH_STEPS=12000 bash benchmarks/real_person_gpu.sh 420   (fine-tuned from
-#        the shipped small renderer: `train renderer --init-from shipped`)
+#        the shipped small renderer: `train renderer --init-from shipped`); SIGN_BANK=bank_sign2 trains it on
+#        another bank under .devcarry/
 #        QUICK=1 OUT=/tmp/x bash benchmarks/real_person_gpu.sh 60   (a few steps of `small` each: checks the
 #        script itself on a CPU machine; the pose-format wheel step is skipped where pose_format imports)
 set -uo pipefail
@@ -48,14 +49,14 @@ for run in $RUNS; do
         obama_esn) train obama_esn bank_obama $ESN $((${ESN_STEPS:-11000} / SCALE)) & ;;
         obama_small) train obama_small bank_obama small $((9000 / SCALE)) & ;;
         synth_small) train synth_small bank660 small $((${SYNTH_STEPS:-16000} / SCALE)) & ;;
-        sign_small) train sign_small bank_sign small $((${SYNTH_STEPS:-16000} / SCALE)) & ;;
+        sign_small) train sign_small ${SIGN_BANK:-bank_sign} small $((${SYNTH_STEPS:-16000} / SCALE)) & ;;
     esac
 done
 wait
 echo "training done in $(( $(date +%s) - start )) s"
 
 for run in $RUNS; do
-    bank=bank_obama; [ $run = synth_small ] && bank=bank660; [ $run = sign_small ] && bank=bank_sign
+    bank=bank_obama; [ $run = synth_small ] && bank=bank660; [ $run = sign_small ] && bank=${SIGN_BANK:-bank_sign}
     "${PV[@]}" evaluate renderer --model $R/$run --data .devcarry/$bank --split test --json $OUT/$run.eval.json \
         --sheet $OUT/renders/$run.eval-sheet.jpg --batch 64 2>&1 | tr '\r' '\n' | grep -v '%|' | tail -n 12
     cp "$(ls -d $R/$run/progress/* | tail -n 1)" $OUT/renders/$run.progress.jpg 2>/dev/null

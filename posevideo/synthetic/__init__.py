@@ -118,6 +118,12 @@ def voice_of(seed: int):
     return speech.voice_for_seed(_streams(seed)[0])
 
 
+def look_of(seed: int):
+    """How synthetic speaker `seed` looks (`draw.Look`), as `synth_speaker` draws it."""
+    from posevideo.synthetic import draw
+    return draw.look_for_seed(seed, _streams(seed)[2])
+
+
 def _version(package: str) -> str:
     try:
         return metadata.version(package)

@@ -280,3 +280,41 @@ class Painter:
 
 def _unit2(v: np.ndarray) -> np.ndarray:
     return v / max(np.linalg.norm(v), 1e-9)
+
+
+def from_reduced(xy: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    """A reduced-layout pose (T, 178, 2) pixels, conf (T, 178) -> the holistic points `Painter.draw`
+    takes, (T, 576, 3) (z 0), so any pose as a renderer is given it (`render --drawn-out`) can be
+    painted as the synthetic person: what a renderer that had learnt its person perfectly would make.
+    The face's 340 points that the reduced layout drops come from the face template, fitted (affine,
+    least squares) to the frame's seen face points; a frame with fewer than 10 keeps the last fitted
+    face (the first ones: the template under the shoulders). Ears sit just outside the cheeks; a
+    hand not seen is folded into its wrist (a dot)."""
+    from posevideo.pose.layouts import REDUCED_BODY_POINTS, REDUCED_FACE_IDS, point_groups
+    xy, seen = np.asarray(xy, np.float64), np.asarray(conf) > 0
+    groups = point_groups("reduced")
+    body, face, hands = groups["body"], np.array(groups["face"]), (groups["left_hand"], groups["right_hand"])
+    mediapipe = {"LEFT_SHOULDER": 11, "RIGHT_SHOULDER": 12, "LEFT_ELBOW": 13, "RIGHT_ELBOW": 14,
+                 "LEFT_WRIST": 15, "RIGHT_WRIST": 16, "LEFT_HIP": 23, "RIGHT_HIP": 24}
+    template = np.c_[fm.load_template()[:, :2], np.ones(468)].astype(np.float64)      # (468, 3) affine rows
+    ids = np.array(REDUCED_FACE_IDS)
+    out = np.zeros((len(xy), 576, 3))
+    fitted = None
+    for t in range(len(xy)):
+        P = out[t]
+        for i, name in zip(body, REDUCED_BODY_POINTS):
+            P[BODY + mediapipe[name], :2] = xy[t, i]
+        ok = seen[t, face]
+        if ok.sum() >= 10:
+            M, *_ = np.linalg.lstsq(template[ids[ok]], xy[t, face[ok]], rcond=None)
+            fitted = template @ M
+            fitted[ids[ok]] = xy[t, face[ok]]
+        elif fitted is None:  # no face yet: the template, a fifth of the shoulder width per unit, above them
+            mid, width = (P[BODY + 11, :2] + P[BODY + 12, :2]) / 2, np.linalg.norm(P[BODY + 11, :2] - P[BODY + 12, :2])
+            fitted = template[:, :2] * 0.2 * width + mid - [0, 0.6 * width]
+        P[FACE:FACE + 468, :2] = fitted
+        left, right = fitted[454], fitted[234]
+        P[BODY + 7, :2], P[BODY + 8, :2] = left + 0.08 * (left - right), right + 0.08 * (right - left)
+        for start, idx, wrist in ((LEFT_HAND, hands[0], 15), (RIGHT_HAND, hands[1], 16)):
+            P[start:start + 21, :2] = xy[t, idx] if seen[t, idx].sum() > 10 else P[BODY + wrist, :2]
+    return out

@@ -156,14 +156,15 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _elbow(shoulder: np.ndarray, wrist: np.ndarray, pole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two-bone IK. shoulder, wrist (T, 3); pole (3,) where the elbow points. Returns (elbow, wrist)
-    with the wrist pulled in if it was out of reach."""
+    """Two-bone IK. shoulder, wrist (T, 3); pole (3,) or (T, 3) where the elbow points. Returns
+    (elbow, wrist) with the wrist pulled in if it was out of reach."""
     d = wrist - shoulder
     dist = np.clip(np.linalg.norm(d, axis=-1, keepdims=True), 0.3, UPPER_ARM + FOREARM - 1e-3)
     direction = _unit(d)
     wrist = shoulder + direction * dist
     cos_a = np.clip((UPPER_ARM ** 2 + dist ** 2 - FOREARM ** 2) / (2 * UPPER_ARM * dist), -1, 1)
-    side = _unit(pole[None] - (direction @ pole)[:, None] * direction)
+    pole = np.broadcast_to(pole, d.shape)
+    side = _unit(pole - (direction * pole).sum(-1, keepdims=True) * direction)
     return shoulder + UPPER_ARM * (cos_a * direction + np.sqrt(1 - cos_a ** 2) * side), wrist
 
 
@@ -225,11 +226,13 @@ def _signs(rng: np.random.Generator, T: int, fps: float, side: int, active: floa
     to waist, across the midline), palm direction and handshape, smoothed into moves of about 0.15 s.
     side -1 right hand, +1 left; `active`: the share of holds in which this hand signs (else it rests
     low). Returns per frame: target (T, 3) body units from the shoulder midpoint, palm roll (T,)
-    (0 palm to the midline, pi/2 to the camera), fingers-up tilt (T,), curls (T, 4), thumb, spread (T,).
+    (0 palm to the midline, pi/2 to the camera), fingers-up tilt (T,), curls (T, 4), thumb, spread (T,),
+    elbow raise (T,) (0 elbow down, 1 out to the side, the forearm level across the chest).
     Why: the speech gestures keep the hands low and open; a renderer trained on them alone has never
     seen a hand at the face, across the body or in a fist, which is what signers' poses ask for."""
     keys = {k: np.zeros((T,) + shape) for k, shape in
-            (("target", (3,)), ("roll", ()), ("tilt", ()), ("curls", (4,)), ("thumb", ()), ("spread", ()))}
+            (("target", (3,)), ("roll", ()), ("tilt", ()), ("curls", (4,)), ("thumb", ()), ("spread", ()),
+             ("raise", ()))}
     start = 0
     while start < T:
         length = int(rng.uniform(0.3, 0.9) * fps) + 1
@@ -243,6 +246,7 @@ def _signs(rng: np.random.Generator, T: int, fps: float, side: int, active: floa
             shape = _HANDSHAPES[rng.integers(len(_HANDSHAPES))]
             keys["curls"][hold] = np.clip(shape[:4] + rng.normal(0, 0.08, 4), 0, 1)
             keys["thumb"][hold], keys["spread"][hold] = shape[4], shape[5]
+            keys["raise"][hold] = rng.uniform(0, 1) ** 2                 # mostly down, now and then out wide
         else:                                                      # at rest, low at the side
             keys["target"][hold] = (side * rng.uniform(0.15, 0.3), rng.uniform(1.0, 1.15), -0.3)
             keys["roll"][hold], keys["tilt"][hold] = 0.0, 0.0
@@ -252,11 +256,37 @@ def _signs(rng: np.random.Generator, T: int, fps: float, side: int, active: floa
     return {k: gaussian_filter1d(v, 0.06 * fps, axis=0, mode="nearest") for k, v in keys.items()}
 
 
+def _together(rng: np.random.Generator, T: int, fps: float, share: float = 0.35) -> dict[str, np.ndarray]:
+    """Two-handed signs: holds of 0.4-1.2 s in which, with probability `share`, both hands go to one
+    place in front of the body (face to waist, near the midline), side by side or one over the
+    other, touching or overlapping, one nearer the camera. Returns per frame: weight (T,) 0..1 (how
+    far the hands have moved there), the place (T, 3) body units from the shoulder midpoint, and the
+    offset (T, 3) of the left hand from the place (the right hand takes minus it).
+    Why: signers' hands meet in front of the chest (clasped, stacked, one tapping the other) in many
+    signs; one-handed holds drawn apart almost never put them there, and a renderer that never saw
+    two hands together paints them as one blob."""
+    weight, place, offset = np.zeros(T), np.zeros((T, 3)), np.zeros((T, 3))
+    start = 0
+    while start < T:
+        hold = slice(start, min(T, start + int(rng.uniform(0.4, 1.2) * fps) + 1))
+        if rng.random() < share:
+            weight[hold] = 1.0
+            place[hold] = (rng.uniform(-0.2, 0.2), rng.uniform(-0.5, 1.15), rng.uniform(-0.6, -0.35))
+            gap = rng.uniform(0.03, 0.16)                                  # half the wrists' distance, body units
+            angle = rng.uniform(-np.pi / 2, np.pi / 2)                     # side by side .. stacked
+            depth = rng.choice((-1.0, 1.0)) * rng.uniform(0.02, 0.08)
+            offset[hold] = (gap * np.cos(angle), gap * np.sin(angle), depth)
+        start = hold.stop
+    smooth = lambda v: gaussian_filter1d(v, 0.06 * fps, axis=0, mode="nearest")
+    return {"weight": smooth(weight), "place": smooth(place), "offset": smooth(offset)}
+
+
 def generate(features: Features, sentences: list[dict], style: Style, rng: np.random.Generator,
              fps: float, size: int, signing: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The holistic pose of the speaker: xyz (T, 576, 3) pixels (z in pixels too, toward the camera
     negative) and conf (T, 576). World landmarks are metres around the hip midpoint.
-    signing: the hands sign (`_signs`: places from face to waist, across the body, many handshapes)
+    signing: the hands sign (`_signs`: places from face to waist, across the body, many handshapes,
+    elbows now and then out to the side; `_together`: both hands meeting in front of the body)
     instead of gesturing to the speech; face, head and trunk move as before."""
     f = features
     T = len(f.active)
@@ -321,7 +351,7 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
     face_pts = pivot[:, None] + np.einsum("tij,tkj->tki", rotation, local)       # (T, 468, 3)
 
     # Hands: wrist targets from the features, arms by IK.
-    hands_out, elbows, wrists = {}, {}, {}
+    hands_out, elbows, wrists, signs = {}, {}, {}, {}
     for name, s in (("right", -1), ("left", 1)):
         engage = f.active * lead[name] * style.amplitude
         reach = present * f.active * (name == style.dominant)
@@ -354,17 +384,16 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
         curls = curls * (1 - point) + point * np.array([0.05, 0.85, 0.9, 0.9])[None]
         thumb, spread = 0.6 * (1 - opened) + 0.3, 0.5 + 0.8 * opened
         if signing:
-            sign = _signs(rng, T, fps, s, active=0.9 if name == style.dominant else 0.55)
-            elbow, wrist = _elbow(shoulders[s], center + sign["target"], np.array([0.7 * s, 1.0, 0.3]))
-            elbows[name], wrists[name] = elbow, wrist
-            up = np.stack([np.zeros(T), -np.ones(T), np.zeros(T)], -1)  # fingers toward the sky
-            along = _unit(_unit(wrist - elbow) + sign["tilt"][:, None] * up)
-            roll_h = sign["roll"]
-            palm = midline * np.cos(roll_h)[:, None] + toward_camera * np.sin(roll_h)[:, None]
-            palm = _unit(palm - (palm * along).sum(-1, keepdims=True) * along)
-            thumb_side = chirality * np.cross(along, palm)
-            curls, thumb, spread = sign["curls"], sign["thumb"], sign["spread"]
+            signs[name] = _signs(rng, T, fps, s, active=0.9 if name == style.dominant else 0.55)
         hands_out[name] = _hand(wrist, along, palm, thumb_side, curls, thumb, spread)
+    if signing:  # the arms again, each hand at its own place or at the two hands' shared one
+        both = _together(rng, T, fps)
+        for name, s in (("right", -1), ("left", 1)):
+            sign, w = signs[name], both["weight"][:, None]
+            target = (1 - w) * sign["target"] + w * (both["place"] + s * both["offset"])
+            raised = sign["raise"][:, None]
+            pole = (1 - raised) * np.array([0.7 * s, 1.0, 0.3]) + raised * np.array([1.0 * s, -0.1, 0.3])
+            elbows[name], wrists[name], hands_out[name] = _signing_arm(shoulders[s], center + target, pole, sign, s)
 
     # Assemble the 33 body points (MediaPipe order).
     body = np.zeros((T, 33, 3))
@@ -396,3 +425,18 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
     xyz = np.concatenate([xyz, world], axis=1).astype(np.float32)                  # (T, 576, 3)
     conf = np.isfinite(xyz).all(-1).astype(np.float32)
     return np.nan_to_num(xyz), conf
+
+
+def _signing_arm(shoulder, target, pole, sign: dict, s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One signing arm (`_signs` keys of hand side s: -1 right, +1 left) reaching for target (T, 3)
+    with the elbow toward pole (T, 3): (elbow, wrist, 21 hand points)."""
+    T = len(target)
+    elbow, wrist = _elbow(shoulder, target, pole)
+    up = np.stack([np.zeros(T), -np.ones(T), np.zeros(T)], -1)  # fingers toward the sky
+    along = _unit(_unit(wrist - elbow) + sign["tilt"][:, None] * up)
+    midline = np.stack([-s * np.ones(T), np.zeros(T), np.zeros(T)], -1)
+    toward_camera = np.stack([np.zeros(T), np.zeros(T), -np.ones(T)], -1)
+    palm = midline * np.cos(sign["roll"])[:, None] + toward_camera * np.sin(sign["roll"])[:, None]
+    palm = _unit(palm - (palm * along).sum(-1, keepdims=True) * along)
+    thumb_side = (1.0 if s < 0 else -1.0) * np.cross(along, palm)  # chirality: right +1, left -1
+    return elbow, wrist, _hand(wrist, along, palm, thumb_side, sign["curls"], sign["thumb"], sign["spread"])
