@@ -38,7 +38,7 @@ ESN=esn; SCALE=1
 
 train() {  # name bank preset steps
     timeout -s TERM "$BUDGET" "${PV[@]}" train renderer --data ".devcarry/$2" --preset "$3" --steps "$4" --batch 32 \
-        --out "$R/$1" --image-every 2000 --checkpoint-every 2000 --log-every 250 ${INIT:+--init-from "$INIT"} > "$R/$1.log" 2>&1
+        --out "$R/$1" --image-every 2000 --checkpoint-every 2000 --log-every 250 ${INIT:+--init-from "$INIT"} ${LR:+--lr "$LR"} > "$R/$1.log" 2>&1
     echo "$1: exit $? after $SECONDS s"
 }
 start=$(date +%s)

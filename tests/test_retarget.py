@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from posevideo.errors import InputError
 from posevideo.pose import (BodyProfile, NormStats, arrays, body_profile, point_groups, point_index, read_pose,
                             retarget_pose, to_layout)
 from posevideo.pose.retarget import HAND_BONES
@@ -371,6 +372,10 @@ def test_a_renderer_bank_carries_its_persons_profile(tmp_path):
     np.testing.assert_allclose(packed.meta["pose_xy"], bank.meta["pose_xy"], atol=32 / 2 ** 11)
     np.testing.assert_allclose(packed.meta["pose_conf"], bank.meta["pose_conf"], atol=1e-3)
     np.testing.assert_array_equal(packed.meta["regions"], bank.meta["regions"])
+    # A bank copied without a split's videos: one line naming the file, not numpy's "need at least one array".
+    (tmp_path / "bank" / "train.frames.mp4").unlink()
+    with pytest.raises(InputError, match="train.frames.mp4.*missing or holds no frames"):
+        read_bank(tmp_path / "bank", "train")
 
 
 NODE = """

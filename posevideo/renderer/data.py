@@ -241,7 +241,8 @@ def read_bank(path: str | Path, split: str, device: str = "cpu") -> FrameBank:
                          "Write the bank with that split.")
     arrays = []
     for what in ("skeletons", "frames"):
-        capture = cv2.VideoCapture(str(path / f"{split}.{what}.mp4"))
+        video = path / f"{split}.{what}.mp4"
+        capture = cv2.VideoCapture(str(video))
         images = []
         while True:
             ok, image = capture.read()
@@ -249,6 +250,9 @@ def read_bank(path: str | Path, split: str, device: str = "cpu") -> FrameBank:
                 break
             images.append(image[..., ::-1])                                       # BGR -> RGB
         capture.release()
+        if not images:  # a bank copied in part (a split's files left behind) or a broken video
+            raise InputError(video, "is missing or holds no frames, though bank.json lists the "
+                             f"'{split}' split", "Copy the bank folder whole, or write it again (posevideo pack-frames).")
         arrays.append(np.stack(images))
     if not len(arrays[0]) == len(arrays[1]) == info["splits"][split]["frames"]:
         raise InputError(path, f"the '{split}' videos hold {len(arrays[0])}/{len(arrays[1])} frames, "
