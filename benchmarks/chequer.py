@@ -33,7 +33,7 @@ def main() -> None:
     print("| run | frames with the patch | per input (%) |")
     print("| --- | ---: | --- |")
     for folder in map(Path, sys.argv[1:]):
-        videos = sorted(p for p in folder.glob("*.mp4"))
+        videos = sorted(p for p in folder.glob("*.mp4") if not p.name.endswith(".painted.mp4"))  # not real.py --painter's
         if not videos:
             sys.exit(f"error: {folder}: no .mp4 here. Pass a folder written by benchmarks/real.py --out.")
         hit = total = 0

@@ -7,8 +7,11 @@ shipped small renderer (or `--model RUN`), each cut to its first `--frames` fram
 output is judged by `posevideo.renderer.consistency` against the pose as drawn (`--drawn-out`):
 body, face and hands found, body error (shoulder widths) and hand-shape error (hand sizes). The
 own-speaker ceiling beside them: the same renderer on its own speaker's poses, by default the
-synthetic speaker of seed 0 (`posevideo synth-speaker --seed 0 --seconds 20 --fps 15`, made in a
-temp folder: the shipped renderer's person); `--ceiling FILE` for a renderer of another person: a
+synthetic speaker of seed 0 saying sentences it was not trained on (`posevideo synth-speaker --seed 0
+--seconds 40 --fps 15 --sentence-bank`, all 600 frames, made in a temp folder: the shipped renderer's
+person; before 2026-12-04 it was 20 s of the bundled sentences, the first seconds of its training poses,
+cut to `--frames`);
+`--ceiling FILE` for a renderer of another person: a
 .pose or video of that person, ideally held out from its training (e.g. the test interval).
 `--retarget` is passed to `render_pose` / `transfer` when given (for checkouts that have it).
 `--painter SEED` also paints each drawn pose as synthetic speaker SEED (`synthetic.draw.from_reduced`,
@@ -148,8 +151,10 @@ def run_ceiling(args, out_dir: Path, tmp: Path) -> dict:
         own.symlink_to(args.ceiling.resolve())
         return run_input(own, args, out_dir, tmp)
     from posevideo.synthetic import synth_speaker
-    made = synth_speaker(0, args.ceiling_seconds, tmp / "own", fps=15)
-    return run_input(Path(made["pose"]), args, out_dir, tmp)
+    # Sentences from the bank, not the bundled ones its renderers were trained on: its own person,
+    # in motion it has not seen (the bundled first seconds are its training poses).
+    made = synth_speaker(0, args.ceiling_seconds, tmp / "own", fps=15, sentence_bank=True)
+    return run_input(Path(made["pose"]), argparse.Namespace(**{**vars(args), "frames": 0}), out_dir, tmp)  # all of it
 
 
 def with_painter(row: dict, args, out_dir: Path) -> dict:
@@ -200,8 +205,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="Only inputs whose file name starts with one of these.")
     parser.add_argument("--ceiling", type=Path, default=None,
                         help="The renderer's own person (a .pose or video) for the ceiling row "
-                             "(default: synthetic speaker 0, the shipped renderer's).")
-    parser.add_argument("--ceiling-seconds", type=float, default=20.0)
+                             "(default: synthetic speaker 0, the shipped renderer's, on unseen sentences).")
+    parser.add_argument("--ceiling-seconds", type=float, default=40.0)
     parser.add_argument("--no-ceiling", action="store_true")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--painter", type=int, default=None, metavar="SEED",
@@ -237,7 +242,7 @@ def main() -> None:
     write_json(args.out / "real.json", {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_model(),
         "command": " ".join(["python"] + sys.argv), "model": str(args.model or DEFAULT_RENDERER),
-        "retarget": args.retarget, "frames": args.frames, "painter": args.painter, "ceiling_input": str(args.ceiling or "synthetic speaker 0"),
+        "retarget": args.retarget, "frames": args.frames, "painter": args.painter, "ceiling_input": str(args.ceiling or "synthetic speaker 0, sentence bank"),
         "ceiling": ceiling, "rows": rows, "table": text,
         "note": "found %: of frames where the part was drawn; hands / ceiling: hands found % over the own-speaker "
                 "ceiling's; body error in shoulder widths after a similarity fit; hand error in hand sizes (wrist "
