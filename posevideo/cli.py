@@ -47,7 +47,7 @@ def cli():
               help="Flat grey frames (speech and .pose unchanged): gesture data only, several times faster.")
 @click.option("--signing", is_flag=True,
               help="The same person signs instead of gesturing (hands at the face, across the body, many "
-                   "handshapes): renderer training data for sign-language poses. Writes synthetic_<seed>_signing.*")
+                   "handshapes, both hands together): renderer training data for sign-language poses. Writes synthetic_<seed>_signing.*")
 def synth_speaker_command(seed, seconds, out, size, fps, sentence_bank, no_draw, signing):
     """Make a synthetic speaker: video with speech, its ground-truth .pose and a JSON description."""
     from posevideo.synthetic import synth_speaker
