@@ -226,6 +226,29 @@ def test_missing_hips_and_face_come_from_the_target(speaker, profile):
     assert "left hand not seen in 120 of 120" in text
 
 
+def test_hips_under_the_drawing_threshold_are_out_of_view(speaker, profile):
+    """MediaPipe places hips it cannot see (a seated woman, a close shot) at visibility 0.002-0.07;
+    the skeleton leaves them out, so the renderer got a torso without sides and painted holes
+    (../shared/real/writing_woman.mp4). Such hips are taken as out of view: drawn at the target's
+    hips at its opacity, and left out of the input's own torso length."""
+    from posevideo.pose.retarget import DRAWN
+    xy, conf = speaker
+    conf = conf.copy()
+    hips = [BODY["left_hip"], BODY["right_hip"]]
+    guessed = xy.copy()
+    guessed[:, hips] += [0.0, -40.0]                               # guessed far too high
+    conf[:, hips] = 0.01
+    out, out_conf, notes = retarget_pose(guessed, conf, profile, mode="full", fps=FPS)
+    assert (out_conf[:, hips] >= DRAWN).all()                     # drawn now
+    mid = (out[:, BODY["left_shoulder"]] + out[:, BODY["right_shoulder"]]) / 2
+    assert np.allclose(out[:, BODY["left_hip"]] - mid, profile.hips[0], atol=0.05)
+    assert "hips out of view in 120 of 120" in " ".join(notes)
+    assert body_profile(guessed, conf).torso is None
+    conf[:, hips] = DRAWN                                          # at the threshold: seen (as the skeleton draws it)
+    _, _, notes = retarget_pose(guessed, conf, profile, mode="full", fps=FPS)
+    assert "hips out of view" not in " ".join(notes) and body_profile(guessed, conf).torso is not None
+
+
 def test_place_and_none_modes(speaker, profile):
     xy, conf = speaker
     from posevideo.pose import place_by_shoulders
@@ -408,6 +431,7 @@ def test_the_javascript_twin_gives_pythons_output(speaker, profile, tmp_path):
                                          mode="full", fps=FPS)
     other_conf = other_conf.copy()
     other_conf[:30, [BODY["left_hip"], BODY["right_hip"]]] = 0
+    other_conf[90:100, [BODY["left_hip"], BODY["right_hip"]]] = 0.02  # MediaPipe's hips out of view
     other_conf[50:60, FACE] = 0
     other_conf[70:, G["left_hand"]] = 0
     other_conf[:, BODY["left_elbow"]] = 0.7                      # a half-sure elbow, and one undrawn

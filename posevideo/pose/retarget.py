@@ -175,7 +175,7 @@ def body_profile(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced", path
         else:
             hand_shape[side] = None
     lh, rh = ix["left"]["hip"], ix["right"]["hip"]
-    hips_seen = seen[:, lh] & seen[:, rh]
+    hips_seen = (conf[:, lh] >= DRAWN) & (conf[:, rh] >= DRAWN) & ok  # not MediaPipe's guesses out of view
     hip_mid = (P[:, lh] + P[:, rh]) / 2
     face_seen = seen[:, ix["face"]].all(axis=1)
     F = P[face_seen][:, ix["face"]]                                                         # (F, 128, 2)
@@ -344,9 +344,12 @@ class Retargeting:
                              "mean face")
             conf[np.ix_(~face_seen, ix["face"])] = sh_conf[~face_seen, None]
 
-        # Hips (and the torso they give).
+        # Hips (and the torso they give). Hips under the drawing threshold count as unseen: MediaPipe
+        # still places hips out of view (a seated person, a close shot) at visibility 0.002-0.07,
+        # which the skeleton then leaves out, and the renderer, given a torso with no sides, paints
+        # the body with holes; the target's hips, drawn, give it the torso it knows.
         lh, rh = ix["left"]["hip"], ix["right"]["hip"]
-        hips_seen = seen[:, lh] & seen[:, rh]
+        hips_seen = (conf[:, lh] >= DRAWN) & (conf[:, rh] >= DRAWN)
         hip_mid_in = np.where(hips_seen[:, None], (P[:, lh] + P[:, rh]) / 2,
                               mid + [0, _first(source.torso, target.torso, 1.5)])
         if target.hips is not None:

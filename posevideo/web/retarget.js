@@ -127,7 +127,7 @@ export function bodyProfile(xy, conf, T) {
     const whole = ok.filter((t) => [...Array(21).keys()].every((j) => seen(t, p.hand + j)));
     profile.hand_bones[side] = whole.length ? HAND_BONES.map(([a, c]) => long(whole, p.hand + a, p.hand + c)) : null;
   }
-  const hips = ok.filter((t) => seen(t, 6) && seen(t, 7));
+  const hips = ok.filter((t) => conf[t * K + 6] >= DRAWN && conf[t * K + 7] >= DRAWN); // not guesses out of view
   profile.torso = hips.length ? percentile(hips.map((t) => {
     const mx = f32(f32(P[at(t, 6)] + P[at(t, 7)]) / 2);
     const my = f32(f32(P[at(t, 6) + 1] + P[at(t, 7) + 1]) / 2);
@@ -303,7 +303,7 @@ function rebuild(P32, conf32, T, target, source, fps) {
   // Hips (and the torso they give).
   const hipsSeen = [], hipMidIn = [];
   for (let t = 0; t < T; t++) {
-    hipsSeen.push(seen(t, 6) && seen(t, 7));
+    hipsSeen.push(conf32[t * K + 6] >= DRAWN && conf32[t * K + 7] >= DRAWN); // under the threshold: out of view
     hipMidIn.push(hipsSeen[t] ? [(P[at(t, 6)] + P[at(t, 7)]) / 2, (P[at(t, 6) + 1] + P[at(t, 7) + 1]) / 2]
       : [mid[t][0], mid[t][1] + first(source.torso, target.torso, 1.5)]);
   }
