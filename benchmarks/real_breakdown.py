@@ -32,7 +32,9 @@ for name, row in rows.items():
         sys.exit(f"error: {D}/{stem}.painted.mp4: missing. Run real.py with --painter 0.")
     pf = row["per_frame"]
     paint = consistency(f"{D}/{stem}.painted.mp4", f"{D}/{stem}.drawn.pose", progress=False)["per_frame"]
-    xy, conf = arrays(read_pose(f"{D}/{stem}.drawn.pose"))
+    drawn = read_pose(f"{D}/{stem}.drawn.pose")
+    xy, _ = arrays(drawn)
+    fps = float(drawn.body.fps)
     sh_y = (xy[:, S["LEFT"], 1] + xy[:, S["RIGHT"], 1]) / 2
     sw = np.linalg.norm(xy[:, S["LEFT"]] - xy[:, S["RIGHT"]], axis=-1)
     for side, other in (("left", "RIGHT"), ("right", "LEFT")):
@@ -42,11 +44,9 @@ for name, row in rows.items():
         p_found = np.asarray(paint[f"{side}_hand_found"], bool)
         height = (w[:, 1] - sh_y) / sw                        # shoulder widths below the shoulder line
         near = np.linalg.norm(w - xy[:, W[other]], axis=-1) / sw
-        fps = float(read_pose(f"{D}/{stem}.drawn.pose").body.fps)
         speed = np.r_[0, np.linalg.norm(np.diff(w, axis=0), axis=-1)] / sw * fps
-        for t in np.flatnonzero(present):
-            acc.append((stem, height[t], near[t], speed[t], r_found[t], p_found[t]))
-a = np.array([(h, n, s, r, p) for _, h, n, s, r, p in acc], float)
+        acc.append(np.stack([height, near, speed, r_found, p_found], axis=1)[present])
+a = np.concatenate(acc).astype(float)
 h, n, s, r, p = a.T
 
 

@@ -290,20 +290,18 @@ def from_reduced(xy: np.ndarray, conf: np.ndarray) -> np.ndarray:
     least squares) to the frame's seen face points; a frame with fewer than 10 keeps the last fitted
     face (the first ones: the template under the shoulders). Ears sit just outside the cheeks; a
     hand not seen is folded into its wrist (a dot)."""
-    from posevideo.pose.layouts import REDUCED_BODY_POINTS, REDUCED_FACE_IDS, point_groups
+    from posevideo.pose.layouts import BODY_POINTS, REDUCED_BODY_POINTS, REDUCED_FACE_IDS, point_groups
     xy, seen = np.asarray(xy, np.float64), np.asarray(conf) > 0
     groups = point_groups("reduced")
     body, face, hands = groups["body"], np.array(groups["face"]), (groups["left_hand"], groups["right_hand"])
-    mediapipe = {"LEFT_SHOULDER": 11, "RIGHT_SHOULDER": 12, "LEFT_ELBOW": 13, "RIGHT_ELBOW": 14,
-                 "LEFT_WRIST": 15, "RIGHT_WRIST": 16, "LEFT_HIP": 23, "RIGHT_HIP": 24}
+    holistic_body = [BODY + BODY_POINTS.index(name) for name in REDUCED_BODY_POINTS]
     template = np.c_[fm.load_template()[:, :2], np.ones(468)].astype(np.float64)      # (468, 3) affine rows
     ids = np.array(REDUCED_FACE_IDS)
     out = np.zeros((len(xy), 576, 3))
     fitted = None
     for t in range(len(xy)):
         P = out[t]
-        for i, name in zip(body, REDUCED_BODY_POINTS):
-            P[BODY + mediapipe[name], :2] = xy[t, i]
+        P[holistic_body, :2] = xy[t, body]
         ok = seen[t, face]
         if ok.sum() >= 10:
             M, *_ = np.linalg.lstsq(template[ids[ok]], xy[t, face[ok]], rcond=None)

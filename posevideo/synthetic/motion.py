@@ -383,9 +383,10 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
         point = np.clip(style.pointing * engage * (1 - reach), 0, 1)[:, None]
         curls = curls * (1 - point) + point * np.array([0.05, 0.85, 0.9, 0.9])[None]
         thumb, spread = 0.6 * (1 - opened) + 0.3, 0.5 + 0.8 * opened
-        if signing:
+        if signing:  # the arm and hand come after the loop (`_signing_arm`)
             signs[name] = _signs(rng, T, fps, s, active=0.9 if name == style.dominant else 0.55)
-        hands_out[name] = _hand(wrist, along, palm, thumb_side, curls, thumb, spread)
+        else:
+            hands_out[name] = _hand(wrist, along, palm, thumb_side, curls, thumb, spread)
     if signing:  # the arms again, each hand at its own place or at the two hands' shared one
         both = _together(rng, T, fps)
         for name, s in (("right", -1), ("left", 1)):
