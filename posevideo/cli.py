@@ -290,6 +290,9 @@ def presets():
               help="Weight of a face discriminator's GAN loss (a PatchGAN on face crops cut from the pose); 0 or unset: none.")
 @click.option("--hand-d", type=click.FloatRange(0), default=None,
               help="Weight of a hands discriminator's GAN loss (crops of both hands, the left mirrored); 0 or unset: none.")
+@click.option("--feature-matching", type=click.FloatRange(0), default=None,
+              help="Weight of pix2pixHD's feature matching: the generator matches every discriminator's inner "
+                   "features of the real frame (L1; pix2pixHD uses 10); 0 or unset: none.")
 @click.option("--temporal/--no-temporal", default=None,
               help="The generator also takes its previous output frame (trained on consecutive pairs; ONNX input 'previous').")
 @click.option("--temporal-d", type=click.FloatRange(0), default=None,

@@ -3,6 +3,7 @@ discriminators that train and resume exactly, a temporal generator fed its previ
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ import posevideo.renderer.train as train_module
 from posevideo.cli import cli
 from posevideo.errors import InputError
 from posevideo.renderer.data import FrameBank, crop, regions
-from posevideo.renderer.model import Generator, RendererConfig, discriminators
+from posevideo.renderer.model import Generator, RendererConfig, discriminators, feature_matching_loss
 from posevideo.renderer.predict import generate, generate_input
 from posevideo.renderer.train import TrainConfig, train
 from posevideo.training import load_checkpoint
@@ -21,6 +22,7 @@ from test_renderer import sigterm_at
 
 SIZE = 32
 V2 = RendererConfig(size=SIZE, ngf=8, ndf=8, face_d=1.0, hand_d=0.5, temporal=True)
+D_LAYERS = RendererConfig().d_layers
 STATS = {"speaker": "dot", "layout": "reduced", "center": [128.0, 120.0], "scale": 60.0,
          "width": 256, "height": 256, "fps": 10.0, "box": [0.0, 0.0, 256.0]}
 LEFT, RIGHT, FACE = (0, 255, 0), (0, 0, 255), (255, 0, 0)
@@ -94,24 +96,49 @@ def test_v2_discriminators_are_the_options_asked_for():
     assert result.exit_code == 0 and "--face-d" in result.output and "--temporal" in result.output
 
 
+def test_feature_matching_compares_the_discriminators_inner_features():
+    """`features=True` gives every block's output with the logits last (the same logits as a plain
+    call); the loss is 0 for the real frame itself, grows with the difference, and its gradient
+    reaches the generated frame only."""
+    torch.manual_seed(0)
+    D = discriminators(RendererConfig(size=SIZE, ngf=8, ndf=8))["D"].eval()
+    skeleton, real = torch.rand(2, 3, SIZE, SIZE) * 2 - 1, (torch.rand(2, 3, SIZE, SIZE) * 2 - 1).requires_grad_()
+    found = D(skeleton, real, features=True)
+    assert len(found) == D_LAYERS + 2 and torch.equal(found[-1], D(skeleton, real))
+    assert feature_matching_loss(found, D(skeleton, real.detach().clone(), features=True)).item() == 0
+    near, far = ((real.detach() + step).clamp(-1, 1).requires_grad_() for step in (0.1, 0.8))
+    losses = [feature_matching_loss(D(skeleton, x, features=True), found) for x in (near, far)]
+    assert 0 < losses[0].item() < losses[1].item()
+    losses[0].backward()
+    assert near.grad.abs().sum() > 0 and real.grad is None
+    with pytest.raises(ValueError, match="feature_matching"):
+        RendererConfig(feature_matching=-1)
+
+
 def _weights(run, cfg):
     G, Ds = Generator(cfg), discriminators(cfg)
     load_checkpoint(run, {"G": G, **Ds})
     return [t for m in (G, *Ds.values()) for t in m.state_dict().values()]
 
 
-def test_v2_training_runs_and_resumes_exactly(tmp_path, monkeypatch):
-    """Face, hand and temporal discriminators and the temporal generator: a run cut by SIGTERM at
-    step 3 and resumed ends with the same weights, bit for bit, as one run straight through."""
-    train(_cfg(tmp_path / "whole", 6, jitter=0.05), _pose_bank(), V2)
+@pytest.mark.parametrize("matching", [0.0, 10.0])
+def test_v2_training_runs_and_resumes_exactly(tmp_path, monkeypatch, matching):
+    """Face, hand and temporal discriminators and the temporal generator, with and without feature
+    matching: a run cut by SIGTERM at step 3 and resumed ends with the same weights, bit for bit, as
+    one run straight through."""
+    cfg = replace(V2, feature_matching=matching)
+    train(_cfg(tmp_path / "whole", 6, jitter=0.05), _pose_bank(), cfg)
     with sigterm_at(monkeypatch, 3):
-        assert train(_cfg(tmp_path / "cut", 6, jitter=0.05), _pose_bank(), V2).name == "step-0000003"
-    train(_cfg(tmp_path / "cut", 6, jitter=0.05, resume=True), _pose_bank(), V2)
-    for a, b in zip(_weights(tmp_path / "whole", V2), _weights(tmp_path / "cut", V2)):
+        assert train(_cfg(tmp_path / "cut", 6, jitter=0.05), _pose_bank(), cfg).name == "step-0000003"
+    train(_cfg(tmp_path / "cut", 6, jitter=0.05, resume=True), _pose_bank(), cfg)
+    for a, b in zip(_weights(tmp_path / "whole", cfg), _weights(tmp_path / "cut", cfg)):
         assert torch.equal(a, b)
     line = json.loads((tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()[-1])
     for key in ("loss_d", "loss_g_gan", "loss_g_temporal", "loss_g_face", "loss_g_hand", "loss_l1"):
         assert np.isfinite(line[key]), key
+    assert ("loss_fm" in line) == bool(matching)
+    if matching:
+        assert line["loss_fm"] > 0
     config = json.loads((tmp_path / "cut" / "config.json").read_text())
     assert config["kind"] == "renderer" and config["model"]["face_d"] == 1.0 and config["train"]["batch"] == 4
     with pytest.raises(InputError, match="--batch 3 cannot be cut into pairs"):

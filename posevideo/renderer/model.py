@@ -11,6 +11,8 @@ The v2 options (issue 13), all off in the presets:
   consecutive frames (12 channels).
 - `face_d`, `hand_d`: small PatchGANs on crops of the face and of each hand (the left one mirrored,
   so one network learns one kind of hand), each with its own GAN loss weight.
+- `feature_matching`: pix2pixHD's discriminator feature matching loss, at this weight, for every
+  discriminator (`Discriminator.forward(..., features=True)` gives the inner features).
 
 Two stages (issue 14, pix2pixHD's coarse-to-fine generator): with `base_size` (e.g. 256 for a 512
 model) the generator is `TwoStage`: the U-Net above at `base_size` on the skeleton averaged 2x2,
@@ -46,6 +48,9 @@ class RendererConfig:
     temporal_d: float = 1.0    # with temporal: weight of the frame-pair discriminator's GAN loss (0: none)
     face_d: float = 0.0        # weight of the face discriminator's GAN loss (0: no face discriminator)
     hand_d: float = 0.0        # weight of the hands discriminator's GAN loss (0: none)
+    # pix2pixHD's feature matching: the generator also pulls each discriminator's inner features of
+    # its frame toward those of the real frame (L1, mean over layers). It keeps teaching after D wins.
+    feature_matching: float = 0.0  # its weight (0: off)
     # Two stages (issue 14): the U-Net runs at base_size (size / 2), an Enhancer brings it to size.
     base_size: int = 0         # 0: one stage (the U-Net at `size`)
     enhancer_ngf: int = 32     # the Enhancer's width (all of it runs at size / 2 but its first and last layer)
@@ -68,7 +73,7 @@ class RendererConfig:
             raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
         if self.gan_loss not in GAN_LOSSES:
             raise ValueError(f"gan_loss must be one of {GAN_LOSSES}, got {self.gan_loss!r}")
-        for name in ("temporal_d", "face_d", "hand_d"):
+        for name in ("temporal_d", "face_d", "hand_d", "feature_matching"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0: off), got {getattr(self, name)}")
         if self.base_size and self.base_size * 2 != self.size:
@@ -306,9 +311,18 @@ class Discriminator(nn.Module):
         self.net = nn.Sequential(*net)
         self.apply(_init_weights)
 
-    def forward(self, skeleton: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) each ((B, 6, H, W) each for a pair: frame t - 1 then t) -> (B, 1, h, w) logits."""
-        return self.net(torch.cat([skeleton, image], dim=1))
+    def forward(self, skeleton: torch.Tensor, image: torch.Tensor, features: bool = False):
+        """(B, 3, H, W) each ((B, 6, H, W) each for a pair: frame t - 1 then t) -> (B, 1, h, w) logits;
+        `features`: the list of every block's output (after its LeakyReLU), the logits last."""
+        x = torch.cat([skeleton, image], dim=1)
+        if not features:
+            return self.net(x)
+        found = []
+        for layer in self.net:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                found.append(x)
+        return found + [x]
 
 
 REGION_LAYERS = 2  # the face and hand PatchGANs: 64x64 crops -> 14x14 logits, each seeing 34x34 pixels
@@ -368,6 +382,14 @@ def g_gan_loss(fake_logits: torch.Tensor, kind: str, weight: torch.Tensor | None
     if kind == "lsgan":
         return _mean((fake_logits - 1) ** 2, weight)
     return _mean(-fake_logits, weight)
+
+
+def feature_matching_loss(fake_features: list[torch.Tensor], real_features: list[torch.Tensor],
+                          weight: torch.Tensor | None = None) -> torch.Tensor:
+    """pix2pixHD's feature matching: L1 between a discriminator's inner features of the generated and
+    the real frame (the real side a fixed target), mean over the layers; the logits (last) not used."""
+    losses = [_mean((f.float() - r.detach().float()).abs(), weight) for f, r in zip(fake_features[:-1], real_features[:-1])]
+    return torch.stack(losses).mean()
 
 
 def l1_loss(fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
     posevideo train renderer --data DATA --speaker NAME --preset esn --steps N --batch B --out RUN
         [--face-d W] [--hand-d W] [--temporal [--temporal-d W]]             (the v2 options, issue 13)
+        [--gan-loss vanilla|lsgan|hinge] [--feature-matching W]     (pix2pixHD's discriminator feature matching)
         [--teacher RUN [--teacher-mix F]]                 (distillation: a trained renderer's frames as the L1 target)
     posevideo train renderer ... --size 512 --upsample-from RUN256 [--freeze-base N]   (two stages, issue 14)
     torchrun --nproc_per_node G -m posevideo train renderer ...        (one process a GPU, DDP)
@@ -42,8 +43,8 @@ import torch.nn as nn
 
 from posevideo.errors import InputError
 from posevideo.renderer.data import FrameBank, crop, load_frames
-from posevideo.renderer.model import (RendererConfig, d_loss, discriminators, g_gan_loss, l1_loss,
-                                      make_generator, preset)
+from posevideo.renderer.model import (RendererConfig, d_loss, discriminators, feature_matching_loss, g_gan_loss,
+                                      l1_loss, make_generator, preset)
 from posevideo.training import (Run, StopSignal, build_model, check_finite, cleanup_distributed, load_checkpoint,
                                 progress_bar, rank_sampler, read_meta, reseed_resumed_rank, run_config,
                                 save_checkpoint, seed_everything, setup_distributed)
@@ -79,6 +80,7 @@ class TrainConfig:
     temporal_d: float | None = None
     face_d: float | None = None
     hand_d: float | None = None
+    feature_matching: float | None = None  # pix2pixHD's feature matching weight (None: the preset's, off)
     # Two stages (issue 14): a first stage at size / 2 under an Enhancer. `upsample_from`: a run (or
     # checkpoint) of a one-stage model at size / 2 whose generator is the first stage (its config
     # replaces the preset's); `stages` 2 without it: a new first stage of the preset.
@@ -112,7 +114,8 @@ class TrainConfig:
         """The preset with this run's overrides; with two stages the first stage's config (the
         `upsample_from` run's, or the preset's) at size / 2 under an Enhancer."""
         overrides = dict(norm=self.norm, gan_loss=self.gan_loss, temporal=self.temporal, temporal_d=self.temporal_d,
-                         face_d=self.face_d, hand_d=self.hand_d, enhancer_ngf=self.enhancer_ngf,
+                         face_d=self.face_d, hand_d=self.hand_d, feature_matching=self.feature_matching,
+                         enhancer_ngf=self.enhancer_ngf,
                          enhancer_blocks=self.enhancer_blocks)
         if self.init_from:
             start = starting_model(self.init_from, self.size)
@@ -319,7 +322,9 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
         return path
 
     # Losses summed on the device between log lines: D, then G's per discriminator, L1, count.
-    names = ["loss_d"] + [f"loss_g_{n[2:] or 'gan'}" for n in Ds] + ["loss_l1"] + (["loss_l1_teacher"] if teacher is not None else [])
+    matching = model_cfg.feature_matching > 0
+    names = (["loss_d"] + [f"loss_g_{n[2:] or 'gan'}" for n in Ds] + ["loss_l1"]
+             + (["loss_l1_teacher"] if teacher is not None else []) + (["loss_fm"] if matching else []))
     sums = torch.zeros(len(names) + 1, device=device)
     last = run.latest()
     t_log = started = time.time()
@@ -381,16 +386,25 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             # to the frame (+ 100 x L1).
             for D in Ds.values():
                 D.requires_grad_(False)
-            gan = {}
+            # With feature matching each D sees the real and the generated frames in one call (as in
+            # its own "joint" step: BatchNorm shared) and the generator also matches its inner features.
+            def fool(D, sk, fa, re, weight=None):
+                if not matching:
+                    return g_gan_loss(D(sk, fa).float(), kind, weight)
+                real_f, fake_f = zip(*(f.chunk(2) for f in D(torch.cat([sk, sk]), torch.cat([re, fa]), features=True)))
+                fm.append(feature_matching_loss(fake_f, real_f, weight))
+                return g_gan_loss(fake_f[-1].float(), kind, weight)
+
+            gan, fm = {}, []
             with autocast:
-                gan["D"] = g_gan_loss(D_fake["D"](skeleton, fake).float(), kind)
+                gan["D"] = fool(D_fake["D"], skeleton, fake, real)
                 if "D_temporal" in Ds:
-                    pairs = [torch.cat(x.chunk(2), dim=1) for x in (skeleton, fake)]
-                    gan["D_temporal"] = g_gan_loss(D_fake["D_temporal"](*pairs).float(), kind)
+                    pairs = [torch.cat(x.chunk(2), dim=1) for x in (skeleton, fake, real)]
+                    gan["D_temporal"] = fool(D_fake["D_temporal"], *pairs)
                 for name in ("D_face", "D_hand"):
                     if name in Ds:
                         sk, fa, seen = regions(skeleton, fake, boxes, name[2:], side)
-                        gan[name] = g_gan_loss(D_fake[name](sk, fa).float(), kind, seen)
+                        gan[name] = fool(D_fake[name], sk, fa, regions(skeleton, real, boxes, name[2:], side)[1], seen)
             loss_l1 = l1_loss(fake.float(), real)
             l1_term = loss_l1
             if teacher is not None:
@@ -399,6 +413,9 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                 loss_teacher = l1_loss(fake.float(), taught.float())
                 l1_term = (1 - cfg.teacher_mix) * loss_l1 + cfg.teacher_mix * loss_teacher
             loss_g = sum(weights[name] * loss for name, loss in gan.items()) + model_cfg.l1_weight * l1_term
+            if matching:
+                loss_fm = sum(weights[name] * loss for name, loss in zip(gan, fm))
+                loss_g = loss_g + model_cfg.feature_matching * loss_fm
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
@@ -407,6 +424,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
 
             sums += torch.stack([loss_d.detach()] + [gan[n].detach() for n in Ds] + [loss_l1.detach()]
                                 + ([loss_teacher.detach()] if teacher is not None else [])
+                                + ([loss_fm.detach()] if matching else [])
                                 + [torch.ones((), device=device)])
             bar.update(1)
 
