@@ -40,6 +40,7 @@ def pack(data: Path, speaker: str, out: Path, splits: list[str]) -> None:
     arrays["meta"] = z["meta"]
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(lzma.compress(buffer.getvalue(), preset=6))
     print(f"{out}: {out.stat().st_size / 1e6:.1f} MB, {len(keep)} clips ({', '.join(splits)})")
 

@@ -8,7 +8,9 @@
 # evaluate them on the CPU afterwards with `posevideo evaluate gestures --also ...`.
 # SET=voice runs the voice-augmentation set instead (real speech, issue 15 §4): L1 and the GAN setup
 # with `--voice-augment 0.8`, and both without it at a second seed (the spread between seeds).
-#   usage: OUT=dir [SET=gan|voice] bash benchmarks/gestures_gan_gpu.sh DATA MINUTES
+# SET=seeds: L1 alone and the GAN setup (`g01_sn_fm_pose`) at seeds 0, 1, 2 and 3, side by side;
+# SET=motion: the same eight with `--lambda-motion 1` (velocity and acceleration L1) as well.
+#   usage: OUT=dir [SET=gan|voice|seeds|motion] bash benchmarks/gestures_gan_gpu.sh DATA MINUTES
 # DATA needs only synth0/gesture_clips.npz (the gesture cache that `train gestures` writes).
 set -u
 DATA=$1; MINUTES=$2; OUT=${OUT:-/tmp/gestures-gan}; SPEAKER=${SPEAKER:-synth0}
@@ -25,6 +27,23 @@ train() {  # name [options]
 }
 W="--gan-start 1500"
 GAN="--lambda-gan 0.1 $W --spectral-norm --feature-matching 1 --d-poses"
+if [ "${SET:-gan}" = seeds ] || [ "${SET:-gan}" = motion ]; then
+  # seeds: L1 alone and the GAN setup at seeds 0-3, all in one call (paired). motion: the same two
+  # with the velocity and acceleration loss (--lambda-motion 1) as well.
+  a=l1; b=gan; M=""
+  [ "$SET" = motion ] && a=l1m && b=ganm && M="--lambda-motion 1"
+  for seed in 0 1 2 3; do
+    train ${a}_s$seed --lambda-gan 0 $M --seed $seed &
+    train ${b}_s$seed $GAN $M --seed $seed &
+  done
+  wait
+  for r in $RUNS/*.log; do n=$(basename $r .log); echo "== $n"; tail -c 400 $r | tr '\r' '\n' | tail -2
+    tail -n 1 $RUNS/$n/metrics.jsonl; cp $RUNS/$n/metrics.jsonl "$R/$n/metrics.jsonl"; done
+  tar czf "$OUT/runs_${SET}_$a.tgz" -C $R ${a}_s0 ${a}_s1 ${a}_s2 ${a}_s3
+  tar czf "$OUT/runs_${SET}_$b.tgz" -C $R ${b}_s0 ${b}_s1 ${b}_s2 ${b}_s3
+  ls -la "$OUT"
+  exit 0
+fi
 if [ "${SET:-gan}" = voice ]; then
   train l1_aug --lambda-gan 0 --voice-augment 0.8 &
   train l1_aug_s1 --lambda-gan 0 --voice-augment 0.8 --seed 1 &

@@ -468,6 +468,8 @@ _GESTURE_PRESETS = ("s2g", "fast", "tiny")  # keys of posevideo.gestures.model.P
               help="The discriminator's learning rate (two time scales). Default: --lr.")
 @click.option("--feature-matching", type=click.FloatRange(0), default=0.0,
               help="Weight of the L1 between D's hidden layers on real and generated motion.")
+@click.option("--lambda-motion", type=click.FloatRange(0), default=0.0,
+              help="Weight of the L1 between generated and real velocity and acceleration (against jitter; 0: off).")
 @click.option("--spectral-norm", is_flag=True, help="Spectral normalization on the discriminator (no BatchNorm there).")
 @click.option("--d-poses", is_flag=True, help="The discriminator sees the poses as well as their differences.")
 @click.option("--voice-augment", type=click.FloatRange(0, 1), default=0.0,

@@ -6,7 +6,8 @@ import torch
 
 from posevideo.gestures.data import toy_clips
 from posevideo.gestures.evaluate import evaluate
-from posevideo.gestures.train import TrainConfig, evaluate_l1, l1_loss, load_generator, lsgan_d_loss, lsgan_g_loss, train
+from posevideo.gestures.train import (TrainConfig, evaluate_l1, l1_loss, load_generator, lsgan_d_loss, lsgan_g_loss,
+                                     motion_loss, train)
 
 
 def test_losses():
@@ -18,6 +19,24 @@ def test_losses():
     assert float(l1_loss(a, b, conf)) == 1.0
     assert float(lsgan_d_loss(torch.ones(4), torch.zeros(4))) == 0.0
     assert float(lsgan_g_loss(torch.ones(4))) == 0.0
+
+
+def test_motion_loss_sees_jitter_not_offset():
+    """Velocity + acceleration L1: 0 for the truth moved by a constant (same motion), > 0 for the
+    truth with a frame-to-frame jitter of the same size, which the pose L1 scores alike; a point
+    unseen in a frame leaves out the differences that span it."""
+    t = torch.linspace(0, 1, 16)
+    real = torch.stack([t, t ** 2], -1)[None, :, None, :].repeat(1, 1, 3, 1)      # (1, 16, 3, 2)
+    conf = torch.ones(1, 16, 3)
+    offset, jitter = real + 0.1, real + 0.1 * (-1) ** torch.arange(16.)[None, :, None, None]
+    assert float(l1_loss(offset, real, conf)) == pytest.approx(float(l1_loss(jitter, real, conf)))
+    assert float(motion_loss(offset, real, conf)) == pytest.approx(0, abs=1e-6)
+    assert float(motion_loss(jitter, real, conf)) == pytest.approx(0.2 + 0.4, rel=1e-5)  # |d| 0.2, |d2| 0.4
+    spike = real.clone()
+    spike[0, 8, 0] += 5
+    assert float(motion_loss(spike, real, conf)) > 0
+    conf[0, 8, 0] = 0                                                              # the spike's frame unseen
+    assert float(motion_loss(spike, real, conf)) == pytest.approx(0, abs=1e-6)
 
 
 @pytest.fixture
@@ -147,7 +166,7 @@ def test_torchrun_two_processes_on_cpu(tmp_path):
 
 
 def test_adversarial_options_train_and_resume(tmp_path, one_thread):
-    """Spectral norm, D on poses, feature matching, D's own learning rate and voice augmentation:
+    """Spectral norm, D on poses, feature matching, D's own learning rate, voice augmentation and the motion loss:
     they train, log D's scores, and a resumed run is the same as one that ran straight through."""
     from safetensors.torch import load_file
 
@@ -159,13 +178,13 @@ def test_adversarial_options_train_and_resume(tmp_path, one_thread):
     def run(out, steps, resume=False):
         cfg = TrainConfig(data="", speaker="toy", out=str(out), preset="tiny", steps=steps, batch=4, lr=1e-3,
                           d_lr=4e-3, lambda_gan=0.1, feature_matching=1.0, spectral_norm=True, d_poses=True,
-                          voice_augment=0.8,
+                          voice_augment=0.8, lambda_motion=1.0,
                           log_every=4, checkpoint_every=100, device="cpu", seed=7, model=dict(small), resume=resume)
         return train(cfg, clips)
 
     whole = run(tmp_path / "whole", 8)
     lines = [json.loads(l) for l in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
-    assert all(l["fm"] > 0 and l["gan_d"] > 0 and "d_real" in l and "d_fake" in l for l in lines)
+    assert all(l["fm"] > 0 and l["gan_d"] > 0 and l["motion"] > 0 and "d_real" in l and "d_fake" in l for l in lines)
     meta = load_generator(whole)[1]
     assert meta["model"]["disc_spectral"] and meta["model"]["disc_poses"]
     d = MotionDiscriminator(GestureConfig(**meta["model"]))

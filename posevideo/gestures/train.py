@@ -42,6 +42,7 @@ class TrainConfig:
     gan_start: int = 0  # steps of L1 alone before the discriminator joins
     d_lr: float | None = None  # the discriminator's learning rate (two time scales); None: lr
     feature_matching: float = 0.0  # weight of the L1 between D's hidden layers on real and generated motion
+    lambda_motion: float = 0.0  # weight of the L1 between generated and real velocity and acceleration (against jitter)
     spectral_norm: bool = False  # spectral norm on D (GestureConfig.disc_spectral)
     d_poses: bool = False  # D sees the poses as well as their differences (GestureConfig.disc_poses)
     voice_augment: float = 0.0  # share of windows heard as another voice, room and microphone (features.augment_voice)
@@ -63,6 +64,19 @@ def l1_loss(pred_z: torch.Tensor, real_z: torch.Tensor, conf: torch.Tensor) -> t
     """Mean absolute error in z-scores over visible points (conf > 0). (B, T, K, 2), (B, T, K)."""
     mask = (conf > 0).to(pred_z.dtype)[..., None]
     return ((pred_z - real_z).abs() * mask).sum() / (mask.sum() * 2).clamp(min=1)
+
+
+def motion_loss(pred_z: torch.Tensor, real_z: torch.Tensor, conf: torch.Tensor) -> torch.Tensor:
+    """L1 between the generated and the real frame-to-frame velocity, plus the same for the
+    acceleration (first and second differences over time, z-scores a frame), each over the points
+    visible in every frame it spans. A GAN on motion differences adds frame-to-frame jitter that the
+    L1 on poses does not see; this term does."""
+    loss = torch.zeros((), device=pred_z.device)
+    seen = conf > 0
+    for _ in range(2):
+        pred_z, real_z, seen = pred_z.diff(dim=1), real_z.diff(dim=1), seen[:, 1:] & seen[:, :-1]
+        loss = loss + l1_loss(pred_z, real_z, seen)
+    return loss
 
 
 def lsgan_d_loss(score_real: torch.Tensor, score_fake: torch.Tensor) -> torch.Tensor:
@@ -170,7 +184,7 @@ def train(cfg: TrainConfig, clips: Clips | None = None) -> str:
               f"parameters, on {device}", flush=True)
 
     started, last_log, seen = time.time(), time.time(), 0
-    sums = {"l1": 0.0, "gan_g": 0.0, "gan_d": 0.0, "fm": 0.0, "d_real": 0.0, "d_fake": 0.0}
+    sums = {"l1": 0.0, "gan_g": 0.0, "gan_d": 0.0, "fm": 0.0, "motion": 0.0, "d_real": 0.0, "d_fake": 0.0}
     with training.StopSignal() as stop, training.progress_bar(cfg.steps, step, disable=not dist.is_main) as bar:
         while step < cfg.steps:
             # Draw a batch of windows.
@@ -204,13 +218,15 @@ def train(cfg: TrainConfig, clips: Clips | None = None) -> str:
                     if cfg.feature_matching > 0:
                         loss_fm = feature_matching_loss(hidden_fake, d_train(real_z, features=True)[1])
                 loss_g = loss_l1 + cfg.lambda_gan * loss_gan + cfg.feature_matching * loss_fm
+                loss_motion = motion_loss(fake_z.float(), real_z, conf) if cfg.lambda_motion > 0 else torch.zeros((), device=device)
+                loss_g = loss_g + cfg.lambda_motion * loss_motion
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
             step += 1
             bar.update(1)
             for k, v in (("l1", loss_l1), ("gan_g", loss_gan), ("gan_d", loss_d), ("fm", loss_fm),
-                         ("d_real", d_real), ("d_fake", d_fake)):
+                         ("motion", loss_motion), ("d_real", d_real), ("d_fake", d_fake)):
                 sums[k] += v.detach()
             seen += 1
 
