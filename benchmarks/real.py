@@ -12,7 +12,8 @@ synthetic speaker of seed 0 saying sentences it was not trained on (`posevideo s
 person; before 2026-12-04 it was 20 s of the bundled sentences, the first seconds of its training poses,
 cut to `--frames`);
 `--ceiling FILE` for a renderer of another person: a
-.pose or video of that person, ideally held out from its training (e.g. the test interval).
+.pose or video of that person (all of it, as the default ceiling), ideally held out from its training
+(e.g. the test interval).
 `--retarget` is passed to `render_pose` / `transfer` when given (for checkouts that have it).
 `--painter SEED` also paints each drawn pose as synthetic speaker SEED (`synthetic.draw.from_reduced`,
 DIR/<input>.painted.mp4) and judges the painting: the score of a renderer that had learnt that person
@@ -146,15 +147,17 @@ def paint(name: str, drawn: Path, seed: int, out_dir: Path) -> dict:
 
 
 def run_ceiling(args, out_dir: Path, tmp: Path) -> dict:
+    """The own-speaker row, all of its frames (not cut to --frames): `--ceiling FILE`, or the
+    synthetic speaker of seed 0 on sentences from the bank, not the bundled ones its renderers were
+    trained on (its own person, in motion it has not seen)."""
+    whole = argparse.Namespace(**{**vars(args), "frames": 0})
     if args.ceiling is not None:  # named apart, so the person's own video can also be an input row
         own = tmp / f"own_{args.ceiling.name}"
         own.symlink_to(args.ceiling.resolve())
-        return run_input(own, args, out_dir, tmp)
+        return run_input(own, whole, out_dir, tmp)
     from posevideo.synthetic import synth_speaker
-    # Sentences from the bank, not the bundled ones its renderers were trained on: its own person,
-    # in motion it has not seen (the bundled first seconds are its training poses).
     made = synth_speaker(0, args.ceiling_seconds, tmp / "own", fps=15, sentence_bank=True)
-    return run_input(Path(made["pose"]), argparse.Namespace(**{**vars(args), "frames": 0}), out_dir, tmp)  # all of it
+    return run_input(Path(made["pose"]), whole, out_dir, tmp)
 
 
 def with_painter(row: dict, args, out_dir: Path) -> dict:

@@ -14,7 +14,8 @@ import posevideo.renderer.train as train_module
 from posevideo.cli import cli
 from posevideo.errors import InputError
 from posevideo.renderer.data import FrameBank, crop, regions
-from posevideo.renderer.model import Generator, RendererConfig, discriminators, feature_matching_loss
+from posevideo.renderer.model import (Generator, RendererConfig, discriminators, feature_matching_loss, preset,
+                                      preset_name)
 from posevideo.renderer.predict import generate, generate_input
 from posevideo.renderer.train import TrainConfig, train
 from posevideo.training import load_checkpoint
@@ -84,6 +85,18 @@ def test_region_crops_follow_the_pose(jitter):
     bank.regions[0, 1] = -1
     _, _, seen = train_module.regions(*bank.batch(index[:2]), bank.boxes(index[:2]), "hand", 32)
     assert seen.tolist() == [1.0, 1.0, 0.0, 1.0]                                   # left hands, then right hands
+
+
+def test_preset_name_is_the_generators():
+    """A model keeps its preset's name (export, the page) whatever trained it: discriminators and
+    losses do not change the generator; another width or a temporal input does."""
+    small = preset("small", size=512)
+    assert preset_name(small.to_dict()) == "small"
+    assert preset_name(replace(small, feature_matching=10, hand_d=0.5, gan_loss="lsgan", lr=1e-4).to_dict()) == "small"
+    assert preset_name(preset("esn").to_dict()) == "esn"
+    assert preset_name(replace(small, ngf=24).to_dict()) is None
+    assert preset_name(replace(small, temporal=True).to_dict()) is None
+    assert preset_name({"size": 256, "no_such_field": 1}) is None
 
 
 def test_v2_discriminators_are_the_options_asked_for():

@@ -116,14 +116,19 @@ PRESETS: dict[str, RendererConfig] = {
 }
 
 
+# The fields that shape the generator (what export and the page run); the rest only train it.
+GENERATOR_FIELDS = ("ngf", "norm", "dropout", "temporal", "base_size", "enhancer_ngf", "enhancer_blocks")
+
+
 def preset_name(model: dict) -> str | None:
-    """The preset a model config (checkpoint.json's "model") was made from, at any size; None if custom."""
+    """The preset whose generator a model config (checkpoint.json's "model") has, at any size; None
+    if custom. Training options (discriminators, losses, learning rate) do not change the answer."""
     try:
         model = RendererConfig.from_dict(model).to_dict()  # fields added since the file was written: defaults
     except (TypeError, ValueError):
         return None
     for name, cfg in PRESETS.items():
-        if {**cfg.to_dict(), "size": model.get("size")} == model:
+        if all(cfg.to_dict()[key] == model[key] for key in GENERATOR_FIELDS):
             return name
     return None
 
