@@ -1,42 +1,103 @@
 """Where the renderer loses the hands that its painting keeps, from a `benchmarks/real.py --painter`
 folder: every (frame, hand) the input had, by the wrist's place (above the shoulder line, chest,
-lower), by the other wrist's distance and by the wrist's speed, renderer vs painting.
+lower), by the other wrist's distance and by the wrist's speed, renderer vs painting; with
+`--train-poses`, also by how far the hand's shape is from every hand the renderer was trained on.
 
-    python benchmarks/real_breakdown.py DIR        (DIR: real.py --painter 0 --out DIR)
+    python benchmarks/real_breakdown.py DIR [--train-poses FILE ...]   (DIR: real.py --painter 0 --out DIR)
 
-Prints the table that BENCHMARKS.md holds (MediaPipe runs again on the painted videos: ~2 minutes).
+FILE: the training poses, `.pose` files or a `pack-frames` bank's `train.meta.npz` (its pose_xy).
+A hand's shape: its 21 points about the wrist, turned so the wrist -> middle knuckle points up and
+scaled by that length (a left hand mirrored); its novelty: the RMS point distance to the nearest
+training hand's shape, in those lengths. The own speaker's unseen sentences (the ceiling row of
+real.py) are shown alike as the reference. Prints the tables that BENCHMARKS.md holds (MediaPipe
+runs again on the painted videos: ~2 minutes).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 
 import numpy as np
 
-from posevideo.pose import arrays, point_index, read_pose
+from posevideo.pose import arrays, point_groups, point_index, read_pose
 from posevideo.renderer.consistency import consistency
 
-if len(sys.argv) != 2 or not os.path.isfile(os.path.join(sys.argv[1], "real.json")):
-    sys.exit("usage: python benchmarks/real_breakdown.py DIR   (a benchmarks/real.py --painter 0 --out DIR folder)")
-D = sys.argv[1]
-rows = json.load(open(f"{D}/real.json"))["rows"]
+parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+parser.add_argument("dir")
+parser.add_argument("--train-poses", nargs="*", default=[])
+args = parser.parse_args()
+if not os.path.isfile(os.path.join(args.dir, "real.json")):
+    sys.exit(f"error: {args.dir}/real.json: missing. Pass a benchmarks/real.py --painter 0 --out DIR folder.")
+D = args.dir
+table = json.load(open(f"{D}/real.json"))
 W = {s: point_index("reduced", "POSE_LANDMARKS", f"{s}_WRIST") for s in ("LEFT", "RIGHT")}
 S = {s: point_index("reduced", "POSE_LANDMARKS", f"{s}_SHOULDER") for s in ("LEFT", "RIGHT")}
-acc = []
-for name, row in rows.items():
-    stem = os.path.splitext(name)[0]
-    if "per_frame" not in row:  # a refused input
-        continue
+HANDS = point_groups("reduced")
+KNUCKLE = 9  # MIDDLE_FINGER_MCP within a hand's 21 points (0: the wrist)
+
+
+def hand_shapes(xy: np.ndarray, conf: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, 40) shapes of one side's hands (about the wrist, wrist -> middle knuckle turned up and of
+    length 1, a left hand mirrored), whether each hand was drawn whole, and the direction of that
+    bone in the image (degrees, 0: fingers up, 90: fingers to the hand's outside)."""
+    hand = xy[:, HANDS[f"{side}_hand"]].astype(np.float64)
+    rel = hand - hand[:, :1]
+    bone = rel[:, KNUCKLE]
+    length = np.linalg.norm(bone, axis=-1)
+    seen = (conf[:, HANDS[f"{side}_hand"]].min(axis=1) > 0) & (length > 1e-6)
+    up = bone / np.maximum(length, 1e-6)[:, None]                     # unit wrist -> knuckle
+    # Rotate so `up` becomes (0, -1) (image y down): x' = -uy x + ux y, y' = -ux x - uy y.
+    ux, uy = up[:, :1], up[:, 1:]
+    turned = np.stack([-uy * rel[..., 0] + ux * rel[..., 1], -ux * rel[..., 0] - uy * rel[..., 1]], axis=-1)
+    turned /= np.maximum(length, 1e-6)[:, None, None]
+    direction = np.degrees(np.arctan2(up[:, 0], -up[:, 1]))          # 0: up, +90: image right
+    if side == "left":
+        turned[..., 0] *= -1
+        direction = -direction
+    return turned[:, 1:].reshape(len(hand), -1), seen, direction
+
+
+def training_shapes(paths: list[str]) -> np.ndarray:
+    """Every whole hand of the training poses (.pose or a pack-frames meta .npz with pose_xy)."""
+    found = []
+    for path in paths:
+        if path.endswith(".npz"):
+            z = np.load(path)
+            if "pose_xy" not in z:
+                sys.exit(f"error: {path}: holds no pose_xy. Pass the bank's meta as pack-frames wrote it, or .pose files.")
+            xy, conf = z["pose_xy"].astype(np.float32), z["pose_conf"].astype(np.float32)
+        else:
+            from posevideo.pose import to_layout
+            xy, conf = arrays(to_layout(read_pose(path), "reduced", path=path))
+        for side in ("left", "right"):
+            shapes, seen, _ = hand_shapes(xy, conf, side)
+            found.append(shapes[seen])
+    return np.concatenate(found)
+
+
+def novelty(shapes: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """RMS point distance of each shape to its nearest training shape, in wrist-to-knuckle lengths."""
+    import torch
+    t = torch.from_numpy(train).float()
+    out = [torch.cdist(torch.from_numpy(chunk).float(), t).min(dim=1).values for chunk in np.array_split(shapes, max(1, len(shapes) // 256))]
+    return torch.cat(out).numpy() / np.sqrt(shapes.shape[1] / 2)
+
+
+def hand_frames(stem: str, row: dict) -> np.ndarray:
+    """One row per (frame, hand) the input had: height, other wrist, speed, renderer found, painting
+    found, hand shape (40), drawn whole, direction."""
     if not os.path.isfile(f"{D}/{stem}.painted.mp4"):
         sys.exit(f"error: {D}/{stem}.painted.mp4: missing. Run real.py with --painter 0.")
     pf = row["per_frame"]
     paint = consistency(f"{D}/{stem}.painted.mp4", f"{D}/{stem}.drawn.pose", progress=False)["per_frame"]
     drawn = read_pose(f"{D}/{stem}.drawn.pose")
-    xy, _ = arrays(drawn)
+    xy, conf = arrays(drawn)
     fps = float(drawn.body.fps)
     sh_y = (xy[:, S["LEFT"], 1] + xy[:, S["RIGHT"], 1]) / 2
     sw = np.linalg.norm(xy[:, S["LEFT"]] - xy[:, S["RIGHT"]], axis=-1)
+    found = []
     for side, other in (("left", "RIGHT"), ("right", "LEFT")):
         w = xy[:, W[side.upper()]]
         present = np.asarray(pf[f"{side}_hand_present"], bool)
@@ -45,12 +106,17 @@ for name, row in rows.items():
         height = (w[:, 1] - sh_y) / sw                        # shoulder widths below the shoulder line
         near = np.linalg.norm(w - xy[:, W[other]], axis=-1) / sw
         speed = np.r_[0, np.linalg.norm(np.diff(w, axis=0), axis=-1)] / sw * fps
-        acc.append(np.stack([height, near, speed, r_found, p_found], axis=1)[present])
-a = np.concatenate(acc).astype(float)
-h, n, s, r, p = a.T
+        shapes, whole, direction = hand_shapes(xy, conf, side)
+        found.append(np.column_stack([height, near, speed, r_found, p_found, shapes, whole, direction])[present])
+    return np.concatenate(found).astype(float)
 
 
-def line(label, m):
+a = np.concatenate([hand_frames(os.path.splitext(name)[0], row) for name, row in table["rows"].items()
+                    if "per_frame" in row])  # a refused input has none
+h, n, s, r, p = a[:, :5].T
+
+
+def line(label, m, r=r, p=p):
     print(f"| {label} | {int(m.sum())} | {100 * r[m].mean():.1f} | {100 * p[m].mean():.1f} |")
 
 
@@ -64,3 +130,37 @@ line("the other wrist farther", n >= 0.5)
 line("wrist slower than 1 shoulder width/s", s < 1)
 line("wrist 1-3 shoulder widths/s", (s >= 1) & (s < 3))
 line("wrist 3 or more shoulder widths/s", s >= 3)
+
+if args.train_poses:
+    train = training_shapes(args.train_poses)
+    ceiling = table.get("ceiling")
+    own = hand_frames(os.path.splitext(os.path.basename(ceiling["video"]))[0], ceiling) if ceiling else a[:0]
+    print(f"\nHand shapes: {len(train)} whole training hands; novelty = RMS distance to the nearest one "
+          "(wrist-to-knuckle lengths); the own speaker's unseen sentences as the reference.\n")
+    print("| hand-frames | n | renderer found % | painted found % |\n| --- | ---: | ---: | ---: |")
+    for label, rows_ in (("real inputs", a), ("own speaker (ceiling)", own)):
+        whole = rows_[:, 45] > 0
+        nov = novelty(rows_[whole, 5:45], train)
+        rr, pp = rows_[whole, 3], rows_[whole, 4]
+        print(f"| {label}: drawn whole, median novelty {np.median(nov):.3f} | {int(whole.sum())} | "
+              f"{100 * rr.mean():.1f} | {100 * pp.mean():.1f} |")
+        if label == "real inputs":
+            edges = np.quantile(nov, [0, 0.25, 0.5, 0.75, 1])
+            for lo, hi in zip(edges[:-1], edges[1:]):
+                m = (nov >= lo) & (nov <= hi)
+                line(f"real, novelty {lo:.3f}-{hi:.3f}", m, rr, pp)
+            shapes = rows_[whole, 5:45].reshape(-1, 20, 2)
+            spread = np.degrees(np.abs(np.arctan2(shapes[:, 4, 0], -shapes[:, 4, 1])
+                                       - np.arctan2(shapes[:, 16, 0], -shapes[:, 16, 1])))
+            top = np.degrees(np.abs(np.arctan2(train.reshape(-1, 20, 2)[:, 4, 0], -train.reshape(-1, 20, 2)[:, 4, 1])
+                                    - np.arctan2(train.reshape(-1, 20, 2)[:, 16, 0], -train.reshape(-1, 20, 2)[:, 16, 1])))
+            wide = np.quantile(top, 0.99)
+            line(f"real, palm within the training's (index-pinky knuckles <= {wide:.0f} degrees)", spread <= wide, rr, pp)
+            line("real, palm wider than any but 1 % of training hands", spread > wide, rr, pp)
+            d = np.abs(rows_[whole, 46])
+            for lo, hi, what in ((0, 45, "fingers up (within 45 degrees)"), (45, 135, "fingers sideways"),
+                                 (135, 181, "fingers down")):
+                line(f"real, {what}", (d >= lo) & (d < hi), rr, pp)
+        own_nov = nov if label != "real inputs" else None
+    if len(own):
+        print(f"\nOwn speaker's novelty quartiles: {np.round(np.quantile(own_nov, [0.25, 0.5, 0.75]), 3).tolist()}")
