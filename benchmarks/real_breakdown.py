@@ -35,7 +35,8 @@ table = json.load(open(f"{D}/real.json"))
 W = {s: point_index("reduced", "POSE_LANDMARKS", f"{s}_WRIST") for s in ("LEFT", "RIGHT")}
 S = {s: point_index("reduced", "POSE_LANDMARKS", f"{s}_SHOULDER") for s in ("LEFT", "RIGHT")}
 HANDS = point_groups("reduced")
-KNUCKLE = 9  # MIDDLE_FINGER_MCP within a hand's 21 points (0: the wrist)
+KNUCKLE, INDEX_KNUCKLE, PINKY_KNUCKLE = 9, 5, 17  # MIDDLE / INDEX / PINKY_MCP within a hand's 21 points (0: the wrist)
+SHAPE, WHOLE, DIRECTION = slice(5, 45), 45, 46     # hand_frames' columns after the first five
 
 
 def hand_shapes(xy: np.ndarray, conf: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -81,7 +82,8 @@ def novelty(shapes: np.ndarray, train: np.ndarray) -> np.ndarray:
     """RMS point distance of each shape to its nearest training shape, in wrist-to-knuckle lengths."""
     import torch
     t = torch.from_numpy(train).float()
-    out = [torch.cdist(torch.from_numpy(chunk).float(), t).min(dim=1).values for chunk in np.array_split(shapes, max(1, len(shapes) // 256))]
+    chunks = np.array_split(shapes, max(1, len(shapes) // 256))
+    out = [torch.cdist(torch.from_numpy(chunk).float(), t).min(dim=1).values for chunk in chunks]
     return torch.cat(out).numpy() / np.sqrt(shapes.shape[1] / 2)
 
 
@@ -131,36 +133,36 @@ line("wrist slower than 1 shoulder width/s", s < 1)
 line("wrist 1-3 shoulder widths/s", (s >= 1) & (s < 3))
 line("wrist 3 or more shoulder widths/s", s >= 3)
 
+
+def palm_spread(shapes: np.ndarray) -> np.ndarray:
+    """Degrees between the wrist -> index knuckle and wrist -> pinky knuckle of (N, 40) hand shapes."""
+    points = shapes.reshape(-1, 20, 2)
+    index, pinky = points[:, INDEX_KNUCKLE - 1], points[:, PINKY_KNUCKLE - 1]   # the wrist is not in a shape
+    return np.degrees(np.abs(np.arctan2(index[:, 0], -index[:, 1]) - np.arctan2(pinky[:, 0], -pinky[:, 1])))
+
+
 if args.train_poses:
     train = training_shapes(args.train_poses)
-    ceiling = table.get("ceiling")
-    own = hand_frames(os.path.splitext(os.path.basename(ceiling["video"]))[0], ceiling) if ceiling else a[:0]
+    whole = a[:, WHOLE] > 0
+    real, nov = a[whole], novelty(a[whole, SHAPE], train)
+    rr, pp = real[:, 3], real[:, 4]
     print(f"\nHand shapes: {len(train)} whole training hands; novelty = RMS distance to the nearest one "
           "(wrist-to-knuckle lengths); the own speaker's unseen sentences as the reference.\n")
     print("| hand-frames | n | renderer found % | painted found % |\n| --- | ---: | ---: | ---: |")
-    for label, rows_ in (("real inputs", a), ("own speaker (ceiling)", own)):
-        whole = rows_[:, 45] > 0
-        nov = novelty(rows_[whole, 5:45], train)
-        rr, pp = rows_[whole, 3], rows_[whole, 4]
-        print(f"| {label}: drawn whole, median novelty {np.median(nov):.3f} | {int(whole.sum())} | "
-              f"{100 * rr.mean():.1f} | {100 * pp.mean():.1f} |")
-        if label == "real inputs":
-            edges = np.quantile(nov, [0, 0.25, 0.5, 0.75, 1])
-            for lo, hi in zip(edges[:-1], edges[1:]):
-                m = (nov >= lo) & (nov <= hi)
-                line(f"real, novelty {lo:.3f}-{hi:.3f}", m, rr, pp)
-            shapes = rows_[whole, 5:45].reshape(-1, 20, 2)
-            spread = np.degrees(np.abs(np.arctan2(shapes[:, 4, 0], -shapes[:, 4, 1])
-                                       - np.arctan2(shapes[:, 16, 0], -shapes[:, 16, 1])))
-            top = np.degrees(np.abs(np.arctan2(train.reshape(-1, 20, 2)[:, 4, 0], -train.reshape(-1, 20, 2)[:, 4, 1])
-                                    - np.arctan2(train.reshape(-1, 20, 2)[:, 16, 0], -train.reshape(-1, 20, 2)[:, 16, 1])))
-            wide = np.quantile(top, 0.99)
-            line(f"real, palm within the training's (index-pinky knuckles <= {wide:.0f} degrees)", spread <= wide, rr, pp)
-            line("real, palm wider than any but 1 % of training hands", spread > wide, rr, pp)
-            d = np.abs(rows_[whole, 46])
-            for lo, hi, what in ((0, 45, "fingers up (within 45 degrees)"), (45, 135, "fingers sideways"),
-                                 (135, 181, "fingers down")):
-                line(f"real, {what}", (d >= lo) & (d < hi), rr, pp)
-        own_nov = nov if label != "real inputs" else None
-    if len(own):
-        print(f"\nOwn speaker's novelty quartiles: {np.round(np.quantile(own_nov, [0.25, 0.5, 0.75]), 3).tolist()}")
+    ceiling = table.get("ceiling")
+    if ceiling:
+        own = hand_frames(os.path.splitext(os.path.basename(ceiling["video"]))[0], ceiling)
+        own = own[own[:, WHOLE] > 0]
+        own_nov = novelty(own[:, SHAPE], train)
+        line(f"own speaker (ceiling): median novelty {np.median(own_nov):.3f}", np.ones(len(own), bool), own[:, 3], own[:, 4])
+    line(f"inputs: drawn whole, median novelty {np.median(nov):.3f}", np.ones(len(real), bool), rr, pp)
+    edges = np.quantile(nov, [0, 0.25, 0.5, 0.75, 1])
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        line(f"inputs, novelty {lo:.3f}-{hi:.3f}", (nov >= lo) & (nov <= hi), rr, pp)
+    spread, wide = palm_spread(real[:, SHAPE]), np.quantile(palm_spread(train), 0.99)
+    line(f"inputs, palm within the training's (index-pinky knuckles <= {wide:.0f} degrees)", spread <= wide, rr, pp)
+    line("inputs, palm wider than all but 1 % of the training hands", spread > wide, rr, pp)
+    turn = np.abs(real[:, DIRECTION])
+    for lo, hi, what in ((0, 45, "fingers up (within 45 degrees)"), (45, 135, "fingers sideways"),
+                         (135, 181, "fingers down")):
+        line(f"inputs, {what}", (turn >= lo) & (turn < hi), rr, pp)

@@ -218,7 +218,8 @@ def train(cfg: TrainConfig, clips: Clips | None = None) -> str:
                     if cfg.feature_matching > 0:
                         loss_fm = feature_matching_loss(hidden_fake, d_train(real_z, features=True)[1])
                 loss_g = loss_l1 + cfg.lambda_gan * loss_gan + cfg.feature_matching * loss_fm
-                loss_motion = motion_loss(fake_z.float(), real_z, conf) if cfg.lambda_motion > 0 else torch.zeros((), device=device)
+                loss_motion = (motion_loss(fake_z.float(), real_z, conf) if cfg.lambda_motion > 0
+                               else torch.zeros((), device=device))
                 loss_g = loss_g + cfg.lambda_motion * loss_motion
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
