@@ -121,10 +121,12 @@ def run_input(path: Path, args, out_dir: Path, tmp: Path) -> dict:
     video, drawn = out_dir / f"{path.stem}.mp4", out_dir / f"{path.stem}.drawn.pose"
     if path.suffix == ".pose":
         render_pose(cut_pose(path, args.frames, tmp / f"{path.stem}.pose"), args.model, video, device=args.device,
-                    progress=False, drawn_out=drawn, **retarget_kwargs(render_pose, args.retarget))
+                    progress=False, drawn_out=drawn, **retarget_kwargs(render_pose, args.retarget),
+                    **({} if args.adapt_norm else {"adapt": False}))
     else:
         transfer(cut_video(path, args.frames, tmp / f"{path.stem}.mp4"), args.model, video, device=args.device,
-                 progress=False, drawn_out=drawn, **retarget_kwargs(transfer, args.retarget))
+                 progress=False, drawn_out=drawn, **retarget_kwargs(transfer, args.retarget),
+                 **({} if args.adapt_norm else {"adapt": False}))
     return judge(path.stem, video, drawn, out_dir, time.perf_counter() - start)
 
 
@@ -212,6 +214,9 @@ def main() -> None:
     parser.add_argument("--ceiling-seconds", type=float, default=40.0)
     parser.add_argument("--no-ceiling", action="store_true")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--no-adapt-norm", dest="adapt_norm", action="store_false",
+                        help="render/transfer without adapting the renderer's BatchNorm statistics to each input "
+                             "(the default before 2026-12-04, 09:00 UTC).")
     parser.add_argument("--painter", type=int, default=None, metavar="SEED",
                         help="Also paint each drawn pose as synthetic speaker SEED (0: the shipped renderer's "
                              "person) and judge the painting: what a renderer that had learnt that person "
@@ -245,7 +250,7 @@ def main() -> None:
     write_json(args.out / "real.json", {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_model(),
         "command": " ".join(["python"] + sys.argv), "model": str(args.model or DEFAULT_RENDERER),
-        "retarget": args.retarget, "frames": args.frames, "painter": args.painter, "ceiling_input": str(args.ceiling or "synthetic speaker 0, sentence bank"),
+        "retarget": args.retarget, "adapt_norm": args.adapt_norm, "frames": args.frames, "painter": args.painter, "ceiling_input": str(args.ceiling or "synthetic speaker 0, sentence bank"),
         "ceiling": ceiling, "rows": rows, "table": text,
         "note": "found %: of frames where the part was drawn; hands / ceiling: hands found % over the own-speaker "
                 "ceiling's; body error in shoulder widths after a similarity fit; hand error in hand sizes (wrist "

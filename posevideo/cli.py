@@ -405,9 +405,12 @@ def evaluate_consistency(video, pose_path, json_out):
               help="Also write the pose as drawn (reduced, in the video's pixels, parts the input had) for `evaluate consistency`.")
 @click.option("--size", type=click.Choice(["256", "512"]), default=None,
               help="Frame side (default: the renderer's; a two-stage 512 model also makes 256, by its first stage).")
+@click.option("--adapt-norm/--no-adapt-norm", default=True, show_default=True,
+              help="Adapt the renderer's BatchNorm statistics to this input first (a pass over up to 256 of its "
+                   "frames): fewer chequered patches on other people's poses (BENCHMARKS.md).")
 @click.pass_obj
 def render(process, pose_path, model, out, audio, device, batch, workers, cuda_graph, segments, retarget, drawn_out,
-           size):
+           size, adapt_norm):
     """Render a .pose file as video of the trained person."""
     from posevideo.renderer.predict import render_pose
     if process and process.get("own"):
@@ -416,7 +419,7 @@ def render(process, pose_path, model, out, audio, device, batch, workers, cuda_g
         gc.freeze()
     path = render_pose(pose_path, model, out, audio=audio, device=device, batch=batch, retarget=retarget,
                        drawn_out=drawn_out, workers=workers, cuda_graph=cuda_graph, segments=segments,
-                       size=_size(size))
+                       size=_size(size), adapt=adapt_norm)
     click.echo(str(path))
 
 
@@ -581,12 +584,15 @@ def speak(audio, text, gestures_model, renderer, out, fps, preview, device, pose
 @click.option("--batch", type=click.IntRange(1), default=16)
 @click.option("--size", type=click.Choice(["256", "512"]), default=None,
               help="Frame side (default: the renderer's; a two-stage 512 model also makes 256, by its first stage).")
-def transfer(video, renderer, out, pose_out, drawn_out, retarget, device, batch, size):
+@click.option("--adapt-norm/--no-adapt-norm", default=True, show_default=True,
+              help="Adapt the renderer's BatchNorm statistics to this input first (a pass over up to 256 of its "
+                   "frames): fewer chequered patches on other people's poses (BENCHMARKS.md).")
+def transfer(video, renderer, out, pose_out, drawn_out, retarget, device, batch, size, adapt_norm):
     """Video -> video: the driver's motion, retargeted and smoothed, rendered as the target person."""
     from posevideo.transfer import transfer as run
 
     click.echo(str(run(video, renderer, out, pose_out=pose_out, device=device, batch=batch, drawn_out=drawn_out,
-                       retarget=retarget, size=_size(size))))
+                       retarget=retarget, size=_size(size), adapt=adapt_norm)))
 
 
 

@@ -22,14 +22,16 @@ MIN_PERSON_SECONDS = 0.5  # less than this of a visible person is not worth rend
 
 def transfer(video: str | Path, renderer: str | Path | None, out: str | Path, pose_out: str | Path | None = None,
              device: str | None = None, batch: int = 16, progress: bool = True,
-             drawn_out: str | Path | None = None, retarget: str = "full", size: int | None = None) -> Path:
+             drawn_out: str | Path | None = None, retarget: str = "full", size: int | None = None,
+             adapt: bool = True) -> Path:
     """Write `out` (mp4 at the driver's fps, one frame per driver frame, the driver's audio when it
     has any) showing the renderer's person (None: the shipped small renderer) moving as the person
     in `video`; with `pose_out`, also the retargeted reduced pose (pixels of the renderer's video,
     the hands as seen: rest hands are only drawn); with `drawn_out`, the pose as drawn, in the
     generated video's pixels (`posevideo.renderer.predict.drawn_pose`, for `evaluate consistency`).
     `retarget`: as `render --retarget` (`posevideo.renderer.predict.place`); `size`: the video's side
-    (None: the renderer's; see `load_renderer`). Returns `out`."""
+    (None: the renderer's; see `load_renderer`); `adapt`: `render_poses`'s (BatchNorm statistics
+    adapted to this driver). Returns `out`."""
     from tqdm import tqdm
 
     from posevideo.pose import (DEFAULT_CUTOFF_HZ, arrays, make_pose, shoulder_indices, smooth, to_layout,
@@ -80,7 +82,7 @@ def transfer(video: str | Path, renderer: str | Path | None, out: str | Path, po
         wave = load_audio(video, SAMPLE_RATE)
     render_poses(xy, conf, fps, renderer, out, audio=wave, device=device, batch=batch, retarget=retarget,
                  frame_size=(info.width, info.height), progress=progress, path=video, drawn_out=drawn_out,
-                 size=size)
+                 size=size, adapt=adapt)
     if pose_out is not None:
         placed, placed_conf, _, _ = place(xy, conf, fps, stats, retarget=retarget, rest=False, path=video)
         write_pose(make_pose("reduced", placed, placed_conf, fps, int(stats["width"]), int(stats["height"])), pose_out)

@@ -1,6 +1,7 @@
 """Renderer: model size, a few CPU training steps, exact resume, clear errors, render, evaluate."""
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -461,3 +462,62 @@ def test_cli_fine_tunes_the_shipped_renderer(tmp_path):
     for two in (["--upsample-from", str(tmp_path / "run"), "--size", "512"], ["--stages", "2"]):
         result = CliRunner().invoke(cli, [*base, "--init-from", "shipped", *two, "--out", str(tmp_path / "y")])
         assert result.exit_code == 2 and "cannot be combined" in result.output, result.output
+
+
+def test_adapt_norm_mixes_the_inputs_statistics_with_the_trained_ones():
+    """`adapt_norm`: with no weight on the trained statistics a BatchNorm layer's running mean is the
+    mean of what reaches it on the input's skeletons; with an overwhelming weight nothing changes;
+    the generator is left in eval mode with its momentum, and it stays deterministic."""
+    from posevideo.renderer.model import Generator, RendererConfig
+    from posevideo.renderer.predict import adapt_norm, generate
+    torch.manual_seed(0)
+    G = Generator(RendererConfig(size=32, ngf=8)).eval()
+    first = next(m for m in G.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    first.running_mean.fill_(3.0)
+    skeletons = np.random.default_rng(0).integers(0, 256, (20, 32, 32, 3), dtype=np.uint8)
+    reaching = []
+    hook = first.register_forward_hook(lambda m, inputs, out: reaching.append(inputs[0].detach()))
+    generate(G, skeletons, "cpu")
+    hook.remove()
+    want = reaching[0].mean(dim=(0, 2, 3))
+    kept = copy.deepcopy(G)
+    adapt_norm(kept, skeletons, "cpu", prior=1e12)
+    kept_first = next(m for m in kept.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert torch.allclose(kept_first.running_mean, torch.full_like(want, 3.0))
+    assert np.array_equal(generate(kept, skeletons, "cpu"), generate(G, skeletons, "cpu"))
+    adapt_norm(G, skeletons, "cpu", prior=0)
+    assert torch.allclose(first.running_mean, want, atol=1e-5)
+    assert not G.training and not any(m.training for m in G.modules()) and first.momentum == 0.1
+    assert np.array_equal(generate(G, skeletons, "cpu"), generate(G, skeletons, "cpu"))
+
+
+def test_render_adapts_the_statistics_to_the_pose_when_asked(tmp_path, tiny_run, monkeypatch):
+    """`render_poses(adapt=True)` adapts the generator to the pose's own skeletons (evenly spaced
+    frames, drawn as the render draws them) before the first batch, and renders the same frames
+    count; without it, no adaptation. `posevideo render` adapts unless told --no-adapt-norm."""
+    import posevideo.renderer.predict as predict
+    from posevideo.pose import arrays, read_pose
+    from posevideo.skeleton import EXAMPLE, draw_skeletons
+    from posevideo.video import read_frames
+    xy, conf = arrays(read_pose(EXAMPLE))
+    xy, conf = xy[::7][:23], conf[::7][:23]
+    G, meta = predict.load_renderer(tiny_run)
+    placed, placed_conf, boxes, _ = predict.place(xy, conf, 10.0, meta["stats"])
+    want = draw_skeletons(placed, placed_conf, "reduced", 32, box=boxes)
+    adapt, seen = predict.adapt_norm, []
+
+    def recording(G, skeletons, device, prior=predict.ADAPT_PRIOR):
+        seen.append(skeletons)
+        return adapt(G, skeletons, device, prior)
+    monkeypatch.setattr(predict, "adapt_norm", recording)
+    for asked in (False, True):
+        out = tmp_path / f"{asked}.mp4"
+        predict.render_poses(xy, conf, 10.0, tiny_run, out, device="cpu", batch=5, workers=0, progress=False,
+                             adapt=asked)
+        assert len(list(read_frames(out))) == 23
+    assert len(seen) == 1 and np.array_equal(seen[0], want)  # 23 frames < ADAPT_FRAMES: every one
+    for flag, calls in (([], 2), (["--no-adapt-norm"], 2), (["--adapt-norm"], 3)):  # on by default in the CLI
+        result = CliRunner().invoke(cli, ["render", "--pose", str(EXAMPLE), "--model", str(tiny_run), "--out",
+                                          str(tmp_path / "cli.mp4"), "--device", "cpu", *flag])
+        assert result.exit_code == 0, result.output
+        assert len(seen) == calls

@@ -158,6 +158,40 @@ def generate_input(images: np.ndarray, device: str) -> torch.Tensor:
     return x.float().div_(127.5).sub_(1.0).contiguous(memory_format=torch.channels_last)
 
 
+ADAPT_PRIOR = 16.0      # adapt_norm: the trained statistics' weight, in batches of 32 frames
+ADAPT_FRAMES = 256      # render_poses(adapt_norm=True): frames of the pose its statistics come from
+
+
+@torch.no_grad()
+def adapt_norm(G: torch.nn.Module, skeletons: np.ndarray, device: str, prior: float = ADAPT_PRIOR) -> torch.nn.Module:
+    """Test-time adaptation of G's BatchNorm statistics to one input (Schneider et al. 2020,
+    "Improving robustness against common corruptions by covariate shift adaptation"): each
+    BatchNorm layer's running mean and variance become the mix of the trained ones, weight `prior`
+    (in batches of 32 frames), and those of G's own activations on `skeletons` (B, S, S, 3) uint8,
+    the input's skeleton images, weight B / 32. No weight changes; G (on `device`) is changed in
+    place and returned in eval mode. Why: another person's pose, retargeted, still gives the
+    generator activations its training statistics never saw, and it paints a coloured chequer
+    there (BENCHMARKS.md, "Test-time BatchNorm statistics")."""
+    norms = [m for m in G.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    if not norms or len(skeletons) == 0:
+        return G
+    trained = [(m.running_mean.clone(), m.running_var.clone(), m.momentum) for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None          # a cumulative average over the batches below
+        m.train()
+    x = generate_input(skeletons, device)
+    for i in range(0, len(x), 32):
+        G(x[i:i + 32])
+    share = (len(x) / 32) / (len(x) / 32 + prior)
+    for m, (mean, var, momentum) in zip(norms, trained):
+        m.running_mean.mul_(share).add_((1 - share) * mean)
+        m.running_var.mul_(share).add_((1 - share) * var)
+        m.momentum = momentum
+        m.eval()
+    return G
+
+
 def place(xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, retarget: str = "full",
           frame_size: tuple[int, int] | None = None, rest: bool = True, path=None
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
@@ -238,10 +272,10 @@ def drawn_pose(xy: np.ndarray, conf: np.ndarray, boxes: np.ndarray, size: int,
 def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio: str | Path | None = None,
                 device: str | None = None, batch: int | None = None, retarget: str = "full", progress: bool = True,
                 drawn_out: str | Path | None = None, workers: int | None = None, cuda_graph: bool = True,
-                segments: int | None = None, size: int | None = None) -> Path:
+                segments: int | None = None, size: int | None = None, adapt: bool = True) -> Path:
     """Write `out` (mp4, H.264, the pose's fps, audio muxed when given); return its path.
     `drawn_out`: also the pose as drawn (`drawn_pose`), a .pose in the video's pixels. `batch`,
-    `workers`, `cuda_graph`, `segments`, `size`: see `render_poses`."""
+    `workers`, `cuda_graph`, `segments`, `size`, `adapt`: see `render_poses`."""
     from posevideo.pose import arrays, read_pose, to_layout
     check_mp4(out)
     gpu_start = start_gpu(device)  # while the pose is read
@@ -259,7 +293,8 @@ def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio
     frame_size = (pose.header.dimensions.width, pose.header.dimensions.height)
     return render_poses(xy, conf, fps, model, out, audio=wave, device=device, batch=batch, retarget=retarget,
                         frame_size=frame_size, progress=progress, path=pose_path, drawn_out=drawn_out,
-                        workers=workers, cuda_graph=cuda_graph, segments=segments, size=size, gpu_start=gpu_start)
+                        workers=workers, cuda_graph=cuda_graph, segments=segments, size=size, gpu_start=gpu_start,
+                        adapt=adapt)
 
 
 def start_gpu(device: str | None):
@@ -316,7 +351,7 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
                  retarget: str = "full", frame_size: tuple[int, int] | None = None, progress: bool = True, path=None,
                  preview: str | Path | None = None, drawn_out: str | Path | None = None,
                  workers: int | None = None, cuda_graph: bool = True, segments: int | None = None,
-                 size: int | None = None, gpu_start=None) -> Path:
+                 size: int | None = None, gpu_start=None, adapt: bool = False) -> Path:
     """Reduced-layout xy (T, 178, 2) pixels and conf (T, 178) at `fps` -> `out` (mp4, one video frame
     per pose frame, the first at t = 0), with 16 kHz mono `audio` muxed when given; `preview`: also
     a side-by-side mp4, skeleton (what the generator saw) | video. `retarget`: see `place`. Missing
@@ -336,7 +371,10 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     while the pose is placed, and the pose is placed batch by batch ahead of the drawing (by
     `workers` more threads), so the first frames are generated and encoded while later ones are
     still placed.
-    `gpu_start`: a `start_gpu` future begun earlier (`render_pose` begins it before it reads the pose)."""
+    `gpu_start`: a `start_gpu` future begun earlier (`render_pose` begins it before it reads the pose).
+    `adapt`: the generator's BatchNorm statistics adapted to this pose (`adapt_norm`, on up to
+    ADAPT_FRAMES evenly spaced frames, drawn first; the model then loads after the placing starts);
+    not for a temporal model (a note says so)."""
     from concurrent.futures import ThreadPoolExecutor
     from posevideo.audio import SAMPLE_RATE
     from posevideo.pose import hand_frames
@@ -360,6 +398,9 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     size = check_size(model, cfg, size)
     if cfg.temporal:  # each frame from the one before: one encoder, in order, eager
         segments, cuda_graph = 1, False
+        if adapt:
+            print(f"note: {path or 'pose'}: --adapt-norm is not done for a temporal renderer", file=sys.stderr)
+            adapt = False
     # Batches in encoder lanes: lane k encodes the k-th of `segments` runs of consecutive batches
     # into its own part file, joined at the end without re-encoding; the batches are drawn and
     # generated round-robin over the lanes so that every encoder has work at once.
@@ -379,11 +420,19 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
         # encoded while later ones are still being placed (`Placement`: the same numbers as
         # placing all at once). Only the part of placing that needs the whole pose comes first.
         loader = parts_folder.enter_context(ThreadPoolExecutor(1, thread_name_prefix="load"))
-        loading = loader.submit(_generator, model, device, batch, size, cuda_graph, gpu_start)
+        if not adapt:
+            loading = loader.submit(_generator, model, device, batch, size, cuda_graph, gpu_start)
         placing = Placement(xy, conf, fps, meta["stats"], retarget=retarget, frame_size=frame_size, path=path)
         for note in placing.notes:
             print(f"note: {path or 'pose'}: {note}", file=sys.stderr)
         boxes = placing.boxes
+        if adapt:  # the statistics come from the pose's own skeletons, so these are drawn first
+            from posevideo.skeleton import draw_skeletons
+            sample = np.unique(np.linspace(0, total - 1, min(total, ADAPT_FRAMES)).round().astype(int))
+            runs = [placing.frames(i, i + 1) for i in sample]
+            calibration = draw_skeletons(np.concatenate([r[0] for r in runs]), np.concatenate([r[1] for r in runs]),
+                                         "reduced", size, box=boxes[sample])
+            loading = loader.submit(_generator, model, device, batch, size, cuda_graph, gpu_start, calibration)
 
         def place_batch(start: int) -> None:
             end = min(start + batch, total)
@@ -442,14 +491,18 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     return Path(out)
 
 
-def _generator(model: str | Path | None, device: str, batch: int, size: int, cuda_graph: bool, gpu_start=None):
+def _generator(model: str | Path | None, device: str, batch: int, size: int, cuda_graph: bool, gpu_start=None,
+               calibration: np.ndarray | None = None):
     """(run: (B, S, S, 3) uint8 skeletons -> frames, buffer: None or a maker of (batch, S, S, 3)
     arrays to draw a batch into) for the renderer `model` making `size` frames (`load_renderer`) on
-    `device`, once `gpu_start` (a `start_gpu` future) is done."""
+    `device`, once `gpu_start` (a `start_gpu` future) is done; its BatchNorm statistics adapted to
+    the `calibration` skeletons (`adapt_norm`) when given."""
     G, _ = load_renderer(model, "cpu", size)
     if gpu_start is not None:
         gpu_start.result()
     G = G.to(device, memory_format=torch.channels_last)
+    if calibration is not None:
+        adapt_norm(G, calibration, device)
     if device.startswith("cuda") and cuda_graph:
         graph = GraphGenerator(G, batch, size, device)
         return graph, graph.host_buffer
