@@ -159,7 +159,7 @@ def generate_input(images: np.ndarray, device: str) -> torch.Tensor:
 
 
 ADAPT_PRIOR = 16.0      # adapt_norm: the trained statistics' weight, in batches of 32 frames
-ADAPT_FRAMES = 256      # render_poses(adapt_norm=True): frames of the pose its statistics come from
+ADAPT_FRAMES = 256      # render_poses(adapt=True): frames of the pose its statistics come from
 
 
 @torch.no_grad()
@@ -374,7 +374,7 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     `gpu_start`: a `start_gpu` future begun earlier (`render_pose` begins it before it reads the pose).
     `adapt`: the generator's BatchNorm statistics adapted to this pose (`adapt_norm`, on up to
     ADAPT_FRAMES evenly spaced frames, drawn first; the model then loads after the placing starts);
-    not for a temporal model (a note says so)."""
+    never for a temporal model."""
     from concurrent.futures import ThreadPoolExecutor
     from posevideo.audio import SAMPLE_RATE
     from posevideo.pose import hand_frames
@@ -398,9 +398,7 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     size = check_size(model, cfg, size)
     if cfg.temporal:  # each frame from the one before: one encoder, in order, eager
         segments, cuda_graph = 1, False
-        if adapt:
-            print(f"note: {path or 'pose'}: --adapt-norm is not done for a temporal renderer", file=sys.stderr)
-            adapt = False
+        adapt = False  # its generator also takes the previous frame: statistics of skeletons alone would be off
     # Batches in encoder lanes: lane k encodes the k-th of `segments` runs of consecutive batches
     # into its own part file, joined at the end without re-encoding; the batches are drawn and
     # generated round-robin over the lanes so that every encoder has work at once.
