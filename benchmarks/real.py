@@ -119,14 +119,13 @@ def run_input(path: Path, args, out_dir: Path, tmp: Path) -> dict:
     """A .pose through `render`, a video through `transfer`, each with `--drawn-out`; then judged."""
     start = time.perf_counter()
     video, drawn = out_dir / f"{path.stem}.mp4", out_dir / f"{path.stem}.drawn.pose"
+    adapting = {} if args.adapt_norm else {"adapt": False}  # checkouts before the option have no `adapt`
     if path.suffix == ".pose":
         render_pose(cut_pose(path, args.frames, tmp / f"{path.stem}.pose"), args.model, video, device=args.device,
-                    progress=False, drawn_out=drawn, **retarget_kwargs(render_pose, args.retarget),
-                    **({} if args.adapt_norm else {"adapt": False}))
+                    progress=False, drawn_out=drawn, **retarget_kwargs(render_pose, args.retarget), **adapting)
     else:
         transfer(cut_video(path, args.frames, tmp / f"{path.stem}.mp4"), args.model, video, device=args.device,
-                 progress=False, drawn_out=drawn, **retarget_kwargs(transfer, args.retarget),
-                 **({} if args.adapt_norm else {"adapt": False}))
+                 progress=False, drawn_out=drawn, **retarget_kwargs(transfer, args.retarget), **adapting)
     return judge(path.stem, video, drawn, out_dir, time.perf_counter() - start)
 
 

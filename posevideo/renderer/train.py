@@ -368,9 +368,10 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             with autocast:
                 fake = torch.cat(G_fwd(*skeleton.chunk(2))) if temporal else G_fwd(skeleton)
                 loss_d = judge(D_step["D"], skeleton, real, fake.detach())
+                crops = {}  # the skeleton and real crops, cut once a step for both steps
                 for name in ("D_face", "D_hand"):
                     if name in Ds:
-                        sk, re, seen = regions(skeleton, real, boxes, name[2:], side)
+                        crops[name] = sk, re, seen = regions(skeleton, real, boxes, name[2:], side)
                         _, fa, _ = regions(skeleton, fake.detach(), boxes, name[2:], side)
                         loss_d = loss_d + judge(D_step[name], sk, re, fa, seen)
                 if "D_temporal" in Ds:
@@ -401,10 +402,8 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                 if "D_temporal" in Ds:
                     pairs = [torch.cat(x.chunk(2), dim=1) for x in (skeleton, fake, real)]
                     gan["D_temporal"] = fool(D_fake["D_temporal"], *pairs)
-                for name in ("D_face", "D_hand"):
-                    if name in Ds:
-                        sk, fa, seen = regions(skeleton, fake, boxes, name[2:], side)
-                        gan[name] = fool(D_fake[name], sk, fa, regions(skeleton, real, boxes, name[2:], side)[1], seen)
+                for name, (sk, re, seen) in crops.items():
+                    gan[name] = fool(D_fake[name], sk, regions(skeleton, fake, boxes, name[2:], side)[1], re, seen)
             loss_l1 = l1_loss(fake.float(), real)
             l1_term = loss_l1
             if teacher is not None:
