@@ -269,6 +269,8 @@ def presets():
             G = Generator(preset(name, temporal=True))
         temporal_g.append(f"{name} {count_macs(G, (1, 3, 256, 256), (1, 3, 256, 256)) / 1e9:.2f}")
     click.echo("D params and GMACs per crop (64x64 at 256) or frame pair; each W is that D's GAN loss weight (0: off).\n"
+               "--feature-matching W: pix2pixHD's feature matching for every D; --face-l1 W, --hand-l1 W: L1 on the same "
+               "crops, x W x the L1 weight (no network).\n"
                "--temporal G GMAC 256 (3 more input channels): " + ", ".join(temporal_g))
 
 
@@ -293,6 +295,12 @@ def presets():
 @click.option("--feature-matching", type=click.FloatRange(0), default=None,
               help="Weight of pix2pixHD's feature matching: the generator matches every discriminator's inner "
                    "features of the real frame (L1; pix2pixHD uses 10); 0 or unset: none.")
+@click.option("--face-l1", type=click.FloatRange(0), default=None,
+              help="More L1 on the face: the L1 of the face crops (as the face discriminator sees them), times this "
+                   "and the L1 weight, beside the frame's; 0 or unset: none.")
+@click.option("--hand-l1", type=click.FloatRange(0), default=None,
+              help="More L1 on the hands: the L1 of the hand crops, times this and the L1 weight, beside the frame's "
+                   "(a hand is ~2 % of the frame's pixels); 0 or unset: none.")
 @click.option("--temporal/--no-temporal", default=None,
               help="The generator also takes its previous output frame (trained on consecutive pairs; ONNX input 'previous').")
 @click.option("--temporal-d", type=click.FloatRange(0), default=None,

@@ -13,6 +13,8 @@ The v2 options (issue 13), all off in the presets:
   so one network learns one kind of hand), each with its own GAN loss weight.
 - `feature_matching`: pix2pixHD's discriminator feature matching loss, at this weight, for every
   discriminator (`Discriminator.forward(..., features=True)` gives the inner features).
+- `face_l1`, `hand_l1`: more L1 where a person is read: on the same face and hand crops (at
+  `region_size`), each at this weight times `l1_weight`, beside the whole frame's.
 
 Two stages (issue 14, pix2pixHD's coarse-to-fine generator): with `base_size` (e.g. 256 for a 512
 model) the generator is `TwoStage`: the U-Net above at `base_size` on the skeleton averaged 2x2,
@@ -51,6 +53,10 @@ class RendererConfig:
     # pix2pixHD's feature matching: the generator also pulls each discriminator's inner features of
     # its frame toward those of the real frame (L1, mean over layers). It keeps teaching after D wins.
     feature_matching: float = 0.0  # its weight (0: off)
+    # L1 on the face and hand crops the region discriminators see, each x l1_weight, beside the frame's:
+    # a hand is ~2 % of the frame's pixels, so the frame's L1 hardly asks for fingers (0: off).
+    face_l1: float = 0.0
+    hand_l1: float = 0.0
     # Two stages (issue 14): the U-Net runs at base_size (size / 2), an Enhancer brings it to size.
     base_size: int = 0         # 0: one stage (the U-Net at `size`)
     enhancer_ngf: int = 32     # the Enhancer's width (all of it runs at size / 2 but its first and last layer)
@@ -73,7 +79,7 @@ class RendererConfig:
             raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
         if self.gan_loss not in GAN_LOSSES:
             raise ValueError(f"gan_loss must be one of {GAN_LOSSES}, got {self.gan_loss!r}")
-        for name in ("temporal_d", "face_d", "hand_d", "feature_matching"):
+        for name in ("temporal_d", "face_d", "hand_d", "feature_matching", "face_l1", "hand_l1"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0: off), got {getattr(self, name)}")
         if self.base_size and self.base_size * 2 != self.size:
@@ -397,8 +403,10 @@ def feature_matching_loss(fake_features: list[torch.Tensor], real_features: list
     return torch.stack(losses).mean()
 
 
-def l1_loss(fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return (fake - target).abs().mean()
+def l1_loss(fake: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean absolute difference; with `weight` (B,) the weighted mean over items (crops of a region
+    the pose does not show weigh 0)."""
+    return _mean((fake - target).abs(), weight)
 
 
 # --- size -------------------------------------------------------------------------------------------

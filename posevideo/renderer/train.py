@@ -3,6 +3,7 @@
     posevideo train renderer --data DATA --speaker NAME --preset esn --steps N --batch B --out RUN
         [--face-d W] [--hand-d W] [--temporal [--temporal-d W]]             (the v2 options, issue 13)
         [--gan-loss vanilla|lsgan|hinge] [--feature-matching W]     (pix2pixHD's discriminator feature matching)
+        [--face-l1 W] [--hand-l1 W]                        (more L1 on the face and hand crops)
         [--teacher RUN [--teacher-mix F]]                 (distillation: a trained renderer's frames as the L1 target)
     posevideo train renderer ... --size 512 --upsample-from RUN256 [--freeze-base N]   (two stages, issue 14)
     torchrun --nproc_per_node G -m posevideo train renderer ...        (one process a GPU, DDP)
@@ -81,6 +82,8 @@ class TrainConfig:
     face_d: float | None = None
     hand_d: float | None = None
     feature_matching: float | None = None  # pix2pixHD's feature matching weight (None: the preset's, off)
+    face_l1: float | None = None   # L1 on the face crops, x the L1 weight (None: the preset's, off)
+    hand_l1: float | None = None   # L1 on the hand crops, x the L1 weight (None: the preset's, off)
     # Two stages (issue 14): a first stage at size / 2 under an Enhancer. `upsample_from`: a run (or
     # checkpoint) of a one-stage model at size / 2 whose generator is the first stage (its config
     # replaces the preset's); `stages` 2 without it: a new first stage of the preset.
@@ -115,6 +118,7 @@ class TrainConfig:
         `upsample_from` run's, or the preset's) at size / 2 under an Enhancer."""
         overrides = dict(norm=self.norm, gan_loss=self.gan_loss, temporal=self.temporal, temporal_d=self.temporal_d,
                          face_d=self.face_d, hand_d=self.hand_d, feature_matching=self.feature_matching,
+                         face_l1=self.face_l1, hand_l1=self.hand_l1,
                          enhancer_ngf=self.enhancer_ngf,
                          enhancer_blocks=self.enhancer_blocks)
         if self.init_from:
@@ -323,7 +327,11 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
 
     # Losses summed on the device between log lines: D, then G's per discriminator, L1, count.
     matching = model_cfg.feature_matching > 0
+    # The regions cut from the pose each step: those with a discriminator or an L1 of their own.
+    region_l1 = {"face": model_cfg.face_l1, "hand": model_cfg.hand_l1}
+    cut = [r for r in ("face", "hand") if f"D_{r}" in Ds or region_l1[r] > 0]
     names = (["loss_d"] + [f"loss_g_{n[2:] or 'gan'}" for n in Ds] + ["loss_l1"]
+             + [f"loss_l1_{r}" for r in cut if region_l1[r] > 0]
              + (["loss_l1_teacher"] if teacher is not None else []) + (["loss_fm"] if matching else []))
     sums = torch.zeros(len(names) + 1, device=device)
     last = run.latest()
@@ -351,7 +359,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                 jitter = 1 + cfg.jitter * (2 * torch.rand(cfg.batch, 2, generator=sampler) - 1)
             jitter = jitter if cfg.jitter > 0 else None
             skeleton, real = bank.batch(index, jitter)
-            boxes = bank.boxes(index, jitter) if "D_face" in Ds or "D_hand" in Ds else None  # (B, 3, 4), on the device
+            boxes = bank.boxes(index, jitter) if cut else None  # (B, 3, 4), on the device
 
             # Discriminator step: real pairs -> real, generated pairs -> fake (G not updated).
             # "separate": two calls, as pix2pix. "joint": one call on both, so BatchNorm normalises
@@ -368,12 +376,12 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             with autocast:
                 fake = torch.cat(G_fwd(*skeleton.chunk(2))) if temporal else G_fwd(skeleton)
                 loss_d = judge(D_step["D"], skeleton, real, fake.detach())
-                crops = {}  # the skeleton and real crops, cut once a step for both steps
-                for name in ("D_face", "D_hand"):
-                    if name in Ds:
-                        crops[name] = sk, re, seen = regions(skeleton, real, boxes, name[2:], side)
-                        _, fa, _ = regions(skeleton, fake.detach(), boxes, name[2:], side)
-                        loss_d = loss_d + judge(D_step[name], sk, re, fa, seen)
+                # the skeleton and real crops, cut once a step for both steps
+                crops = {r: regions(skeleton, real, boxes, r, side) for r in cut}
+                for r, (sk, re, seen) in crops.items():
+                    if f"D_{r}" in Ds:
+                        _, fa, _ = regions(skeleton, fake.detach(), boxes, r, side)
+                        loss_d = loss_d + judge(D_step[f"D_{r}"], sk, re, fa, seen)
                 if "D_temporal" in Ds:
                     pairs = [torch.cat(x.chunk(2), dim=1) for x in (skeleton, real, fake.detach())]  # (B/2, 6, S, S)
                     loss_d = loss_d + judge(D_step["D_temporal"], *pairs)
@@ -396,21 +404,25 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                 fm.append(feature_matching_loss(fake_f, real_f, weight))
                 return g_gan_loss(fake_f[-1].float(), kind, weight)
 
-            gan, fm = {}, []
+            gan, fm, region_losses = {}, [], []
             with autocast:
                 gan["D"] = fool(D_fake["D"], skeleton, fake, real)
                 if "D_temporal" in Ds:
                     pairs = [torch.cat(x.chunk(2), dim=1) for x in (skeleton, fake, real)]
                     gan["D_temporal"] = fool(D_fake["D_temporal"], *pairs)
-                for name, (sk, re, seen) in crops.items():
-                    gan[name] = fool(D_fake[name], sk, regions(skeleton, fake, boxes, name[2:], side)[1], re, seen)
+                for r, (sk, re, seen) in crops.items():
+                    fa = regions(skeleton, fake, boxes, r, side)[1]
+                    if f"D_{r}" in Ds:
+                        gan[f"D_{r}"] = fool(D_fake[f"D_{r}"], sk, fa, re, seen)
+                    if region_l1[r] > 0:
+                        region_losses.append((region_l1[r], l1_loss(fa.float(), re, seen)))
             loss_l1 = l1_loss(fake.float(), real)
-            l1_term = loss_l1
+            l1_term = loss_l1 + sum(w * loss for w, loss in region_losses)
             if teacher is not None:
                 with torch.no_grad(), autocast:
                     taught = teacher(skeleton)                  # the teacher's frames of the same skeletons
                 loss_teacher = l1_loss(fake.float(), taught.float())
-                l1_term = (1 - cfg.teacher_mix) * loss_l1 + cfg.teacher_mix * loss_teacher
+                l1_term = (1 - cfg.teacher_mix) * l1_term + cfg.teacher_mix * loss_teacher
             loss_g = sum(weights[name] * loss for name, loss in gan.items()) + model_cfg.l1_weight * l1_term
             if matching:
                 loss_fm = sum(weights[name] * loss for name, loss in zip(gan, fm))
@@ -422,6 +434,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                 D.requires_grad_(True)
 
             sums += torch.stack([loss_d.detach()] + [gan[n].detach() for n in Ds] + [loss_l1.detach()]
+                                + [loss.detach() for _, loss in region_losses]
                                 + ([loss_teacher.detach()] if teacher is not None else [])
                                 + ([loss_fm.detach()] if matching else [])
                                 + [torch.ones((), device=device)])
