@@ -6,6 +6,7 @@ serves `benchmarks/real_person_gpu.sh`), and the consistency half that runs back
     python benchmarks/renderer_v2.py summary OUT_DIR                  # GPU side: table of the eval JSONs
     python benchmarks/renderer_v2.py consistency DIR [DIR ...]        # CPU side: MediaPipe on the renders
     python benchmarks/renderer_v2.py sheet OUT.jpg DIR [DIR ...]      # rows: runs (DIRs), columns: their renders
+    python benchmarks/renderer_v2.py zoom OUT.jpg STEM F,F,.. DIR [DIR ...]  # the upper body of frames F of STEM.mp4, 2x
 
 `render` places each .pose on the trained person's body as `posevideo render` does (retarget full,
 hands at rest where missing), draws it, runs the generator (a temporal model frame by frame, each
@@ -118,6 +119,27 @@ def sheet(out: str, dirs: list[str], side: int = 256) -> None:
     print(f"wrote {out}: rows {', '.join(Path(d).name for d in dirs)}; columns {', '.join(stems)}")
 
 
+def zoom(out: str, stem: str, frames: str, dirs: list[str], box=(48, 40, 208, 200), scale: int = 2) -> None:
+    """The hands up close: one row a run folder, one column a frame of its STEM.mp4 (a render of
+    `real.py` or `render`), the box (x0, y0, x1, y1 of the 256 px frame: the upper body where the
+    signing hands are) enlarged `scale` times."""
+    import cv2
+    from posevideo.video import read_frames
+    wanted = [int(f) for f in frames.split(",")]
+    x0, y0, x1, y1 = box
+    side = (x1 - x0) * scale
+    rows = []
+    for folder in map(Path, dirs):
+        video = np.stack(list(read_frames(folder / f"{stem}.mp4")))
+        tiles = [cv2.resize(np.ascontiguousarray(video[min(f, len(video) - 1), y0:y1, x0:x1, ::-1]), (side, side),
+                            interpolation=cv2.INTER_CUBIC) for f in wanted]
+        label = np.full((side, 130, 3), 255, np.uint8)
+        cv2.putText(label, folder.name[:11], (4, side // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+        rows.append(np.hstack([label] + tiles))
+    cv2.imwrite(out, np.vstack(rows), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    print(f"wrote {out}: rows {', '.join(Path(d).name for d in dirs)}; columns frames {frames} of {stem}")
+
+
 if __name__ == "__main__":
     what, args = sys.argv[1], sys.argv[2:]
     if what == "render":
@@ -128,5 +150,7 @@ if __name__ == "__main__":
         print(consistency(args))
     elif what == "sheet":
         sheet(args[0], args[1:])
+    elif what == "zoom":
+        zoom(args[0], args[1], args[2], args[3:])
     else:
-        raise SystemExit(f"unknown command {what!r}: render, summary, consistency or sheet")
+        raise SystemExit(f"unknown command {what!r}: render, summary, consistency, sheet or zoom")
