@@ -23,6 +23,8 @@
 #        RUNS=sign_small INIT=shipped SYNTH_STEPS=12000 bash benchmarks/real_person_gpu.sh 420   (fine-tuned from
 #        the shipped small renderer: `train renderer --init-from shipped`); SIGN_BANK=bank_sign2 trains it on
 #        another bank under .devcarry/
+#        TRAIN_FLAGS='--hand-l1 3 --face-l1 1' RUNS='obama_esn obama_small' bash benchmarks/real_person_gpu.sh 400
+#        (more `train renderer` options for every run: the shipped renderer's hand and face L1)
 #        QUICK=1 OUT=/tmp/x bash benchmarks/real_person_gpu.sh 60   (a few steps of `small` each: checks the
 #        script itself on a CPU machine; the pose-format wheel step is skipped where pose_format imports)
 set -uo pipefail
@@ -38,7 +40,8 @@ ESN=esn; SCALE=1
 
 train() {  # name bank preset steps
     timeout -s TERM "$BUDGET" "${PV[@]}" train renderer --data ".devcarry/$2" --preset "$3" --steps "$4" --batch 32 \
-        --out "$R/$1" --image-every 2000 --checkpoint-every 2000 --log-every 250 ${INIT:+--init-from "$INIT"} ${LR:+--lr "$LR"} > "$R/$1.log" 2>&1
+        --out "$R/$1" --image-every 2000 --checkpoint-every 2000 --log-every 250 ${INIT:+--init-from "$INIT"} ${LR:+--lr "$LR"} \
+        ${TRAIN_FLAGS:-} > "$R/$1.log" 2>&1  # shellcheck disable=SC2086: TRAIN_FLAGS is words
     echo "$1: exit $? after $SECONDS s"
 }
 start=$(date +%s)
