@@ -278,15 +278,20 @@ def test_hand_l1_draws_the_hands_closer(tmp_path):
     from posevideo.renderer.model import l1_loss
     small = RendererConfig(size=SIZE, ngf=8, ndf=8, norm="instance")
     bank = _pose_bank()
-    runs = {w: train(_cfg(tmp_path / f"h{w}", 40, lr=1e-3), bank, replace(small, hand_l1=w)).parent.parent for w in (0.0, 20.0)}
-    hands = {w: np.mean([_region_error(train_module.load_teacher(str(run), small, bank, "cpu"), bank, r) for r in (0, 1)])
-             for w, run in runs.items()}
+    runs = {w: train(_cfg(tmp_path / f"h{w}", 40, lr=1e-3), bank, replace(small, hand_l1=w)).parent.parent
+            for w in (0.0, 20.0)}
+    models = {w: train_module.load_teacher(str(run), small, bank, "cpu") for w, run in runs.items()}
+    hands = {w: np.mean([_region_error(G, bank, r) for r in (0, 1)]) for w, G in models.items()}
     assert hands[20.0] < 0.5 * hands[0.0], hands
-    line = json.loads((runs[20.0] / "metrics.jsonl").read_text().splitlines()[-1])
-    assert 0 < line["loss_l1_hand"] and "loss_l1_hand" not in json.loads((runs[0.0] / "metrics.jsonl").read_text().splitlines()[-1])
+    last = {w: json.loads((run / "metrics.jsonl").read_text().splitlines()[-1]) for w, run in runs.items()}
+    assert 0 < last[20.0]["loss_l1_hand"] and "loss_l1_hand" not in last[0.0]
     fake, real = torch.zeros(2, 3, 8, 8), torch.ones(2, 3, 8, 8)
     assert l1_loss(fake, real, torch.tensor([1.0, 0.0])).item() == l1_loss(fake[:1], real[:1]).item() == 1.0
     real[1] = 5
     assert l1_loss(fake, real, torch.tensor([1.0, 0.0])).item() == 1.0
     with pytest.raises(ValueError, match="hand_l1"):
         RendererConfig(hand_l1=-1)
+    # Data without hand boxes (a bank packed before they were written): a clear error, not a silent no-op.
+    boxless = FrameBank(bank.skeletons.numpy(), bank.frames.numpy(), stats=STATS, meta={"clip": bank.meta["clip"]})
+    with pytest.raises(InputError, match="has no hand boxes, so --hand-d / --hand-l1 would have nothing to crop"):
+        train(_cfg(tmp_path / "boxless", 1), boxless, replace(small, hand_l1=1.0))

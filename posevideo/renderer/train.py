@@ -274,6 +274,13 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     if temporal and len(bank.pair_starts) == 0:
         raise InputError(cfg.data, "holds no two consecutive frames of one interval, so --temporal has nothing to learn",
                          "Train without --temporal, or on more video.")
+    for region, rows in (("face", [2]), ("hand", [0, 1])):
+        asked = getattr(model_cfg, f"{region}_d") > 0 or getattr(model_cfg, f"{region}_l1") > 0
+        if asked and not bool((bank.regions[:, rows, 0] >= -0.5).any()):
+            raise InputError(cfg.data,
+                             f"has no {region} boxes, so --{region}-d / --{region}-l1 would have nothing to crop",
+                             "Pack it again with `posevideo pack-frames` (it writes the boxes of the pose's face and "
+                             "hands), or train without those options.")
     sampler = rank_sampler(cfg.seed, dist.rank)
     teacher = load_teacher(cfg.teacher, model_cfg, bank, device) if cfg.teacher else None
     shown = torch.linspace(0, len(bank) - 1, min(4, len(bank))).long()         # fixed progress frames
