@@ -413,6 +413,52 @@ console.log(JSON.stringify(out));
 """
 
 
+def _folded(xy):
+    """The speaker with its right hand brought up before its right shoulder in frames 40-59 and the
+    elbow hanging straight below (a signer's hand at the shoulder): the forearm folded back up along
+    the upper arm."""
+    xy = xy.copy()
+    t = slice(40, 60)
+    sh = xy[t, BODY["right_shoulder"]]
+    sw = np.linalg.norm(xy[t, BODY["left_shoulder"]] - sh, axis=-1)[:, None]
+    wrist = sh + sw * [0.0, 0.1]
+    xy[t, RIGHT_HAND] += (wrist - xy[t, BODY["right_wrist"]])[:, None]
+    xy[t, BODY["right_elbow"]], xy[t, BODY["right_wrist"]] = sh + sw * [0.0, 0.9], wrist
+    return xy
+
+
+def _shorter_forearms(profile: BodyProfile) -> BodyProfile:
+    return dataclasses.replace(profile, forearm={s: v * 0.8 for s, v in profile.forearm.items()})
+
+
+def test_a_folded_arm_keeps_its_elbow_below_the_shoulder(speaker, profile):
+    """A hand at the shoulder with the elbow hanging below it, onto a person whose forearm is
+    shorter: the bones cannot close the triangle, and the elbow keeps the input's place below the
+    shoulder (the upper arm shortened toward the camera), not swung out to a right angle, on one
+    side into the torso. The wrist stays where it was asked."""
+    xy, conf = speaker
+    out, out_conf, _ = retarget_pose(_folded(xy), conf, _shorter_forearms(profile), None, mode="full", fps=FPS)
+    rel = out - out[:, [BODY["right_shoulder"]]]                                # shoulder widths, shoulder at 0
+    elbow, wrist = rel[40:60, BODY["right_elbow"]], rel[40:60, BODY["right_wrist"]]
+    assert (elbow[:, 1] > 0.3).all() and (np.abs(elbow[:, 0]) < 0.1).all(), elbow
+    assert np.abs(wrist - [0.0, 0.1]).max() < 0.05, wrist
+    forearm = np.linalg.norm(wrist - elbow, axis=-1)
+    assert (forearm <= max(_shorter_forearms(profile).forearm.values()) * 1.16).all()
+
+
+def test_the_elbow_goes_to_the_side_the_input_shows():
+    """Two-bone IK given a bend side, and the input's upper arm clearly on the other side of the line
+    shoulder -> wrist (a contact moved the wrist across): the elbow goes where the input's was; an
+    input elbow near the line, or none seen, leaves the bend side."""
+    from posevideo.pose.retarget import _two_bone
+    sh, wr = np.zeros((3, 2)), np.array([[0.0, 1.0]] * 3)                       # the wrist straight below
+    l1, l2 = np.full(3, 0.7), np.full(3, 0.6)
+    up = np.array([[-0.6, 0.8], [0.05, 1.0] / np.hypot(0.05, 1.0), [0.0, 0.0]])  # clearly to -x; near the line; unseen
+    elbow, wrist = _two_bone(sh, wr, l1, l2, (0.7, 0.6), -1.0, up)               # bend side -1: toward +x here
+    assert elbow[0, 0] < -0.2 and elbow[1, 0] > 0.2 and elbow[2, 0] > 0.2, elbow
+    assert np.allclose(wrist, wr, atol=1e-3) and np.allclose(np.linalg.norm(elbow, axis=-1), 0.7, atol=1e-6)
+
+
 def test_the_javascript_twin_gives_pythons_output(speaker, profile, tmp_path):
     """posevideo/web/retarget.js (for the page) and retarget_pose on the same poses: the same points
     to float32 rounding (1e-3 px here, at ~105 px a shoulder width), the same confidences and notes.
@@ -438,18 +484,21 @@ def test_the_javascript_twin_gives_pythons_output(speaker, profile, tmp_path):
     other_conf[40:45, BODY["right_elbow"]] = 0.05
     a = np.radians(120)
     turned = (xy - 128) @ np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]).T + 200
-    cases = [(other, other_conf, "full", placement), (turned, conf, "full", None), (other, other_conf, "place", placement),
-             (xy, conf, "full", placement)]
+    shorter = _shorter_forearms(target)
+    cases = [(other, other_conf, "full", placement, target), (turned, conf, "full", None, target),
+             (other, other_conf, "place", placement, target), (xy, conf, "full", placement, target),
+             (_folded(xy), conf, "full", placement, shorter)]
     payload = [{"xy": np.asarray(x, np.float64).ravel().tolist(), "conf": np.asarray(c, np.float64).ravel().tolist(),
-                "T": len(x), "profile": target_dict, "placement": p, "mode": m, "fps": FPS} for x, c, m, p in cases]
+                "T": len(x), "profile": json.loads(json.dumps(t.to_dict())), "placement": p, "mode": m, "fps": FPS}
+               for x, c, m, p, t in cases]
     (tmp_path / "cases.json").write_text(json.dumps(payload))
     shutil.copy(ROOT / "posevideo" / "web" / "retarget.js", tmp_path / "retarget.mjs")
     (tmp_path / "run.mjs").write_text(NODE)
     result = subprocess.run([node, "run.mjs", "cases.json"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    for (x, c, mode, p), js in zip(cases, json.loads(result.stdout)):
+    for (x, c, mode, p, t), js in zip(cases, json.loads(result.stdout)):
         stats = None if p is None else NormStats(np.asarray(p["center"], np.float64), p["scale"])
-        py_xy, py_conf, py_notes = retarget_pose(x, c, target, stats, mode=mode, fps=FPS)
+        py_xy, py_conf, py_notes = retarget_pose(x, c, t, stats, mode=mode, fps=FPS)
         js_xy = np.asarray(js["xy"], np.float32).reshape(py_xy.shape)
         js_conf = np.asarray(js["conf"], np.float32).reshape(py_conf.shape)
         assert np.array_equal(js_conf > 0, py_conf > 0) and np.allclose(js_conf, py_conf, atol=1e-6), mode

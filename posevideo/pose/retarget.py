@@ -12,8 +12,10 @@ face and smeared hands. `full` rebuilds the pose on the target's body:
   chin lands at the shoulder when the forearm is shorter), so each wrist is then placed relative to
   the landmark it is near (the face, the shoulders, chest and belly, the other hand) in the
   target's proportions, and the elbow is solved by two-bone inverse kinematics at the target's
-  upper-arm and forearm lengths, on the input's bend side (with hysteresis, so it never flips
-  frame to frame on a near-straight arm).
+  upper-arm and forearm lengths, on the side of the line shoulder -> wrist where the input's elbow
+  clearly lies, else on the input's bend side (with hysteresis, so it never flips frame to frame on
+  a near-straight arm). A wrist nearer the shoulder than the two bones can fold (a hand at the
+  shoulder, the elbow hanging below) keeps the input's upper-arm direction, foreshortened.
 - hands: each of the 20 finger bones keeps the input's direction at the target's length, rooted
   at the new wrist.
 - face: the target's mean face plus the input's expression (its face minus its own mean face, after
@@ -61,6 +63,9 @@ CONTACT_NEAREST = 0.03
 TILT_LIMIT = 30.0      # degrees: a shoulder line (or face) turned further than this is turned upright
 LENGTH_PERCENTILE = 90  # BodyProfile's lengths
 BEND_HYSTERESIS = 0.1  # sin of the elbow angle: a bend side changes only when the arm bends clearly the other way
+# The input's elbow this far (x its upper arm) off the line shoulder -> the wrist as placed: the elbow
+# goes to that side, whatever the bend side; nearer the line, the bend side (no flips on a near-straight arm).
+SIDE_CLEAR = 0.25
 DRAWN = 0.1  # the skeleton spec's confidence threshold: a joint under it is not drawn (a test checks they agree)
 
 
@@ -436,7 +441,9 @@ class Retargeting:
             points_in = np.concatenate([wr[:, None], hand], axis=1)                 # (T, 22, 2)
             points_ok = np.concatenate([w_ok[:, None], hand_ok & w_ok[:, None]], axis=1)
             points_off = np.concatenate([np.zeros((T, 1, 2)), offsets], axis=1)
-            arms[side] = dict(sh=sh, el=el, wr=wr, e_ok=e_ok, w_ok=w_ok, l1=l1, l2=l2, L=(L1, L2), wr_fk=wr_fk,
+            _, up = _direction(sh, el_fk)                                              # the input's upper arm
+            up = np.where(e_ok[:, None], up, 0.0)
+            arms[side] = dict(sh=sh, el=el, wr=wr, e_ok=e_ok, w_ok=w_ok, l1=l1, l2=l2, L=(L1, L2), wr_fk=wr_fk, up=up,
                               offsets=offsets, points_in=points_in, points_ok=points_ok, points_off=points_off,
                               hand_ok=hand_ok)
         for side in SIDES:
@@ -456,7 +463,7 @@ class Retargeting:
             arm, p = arms[side], ix[side]
             bend = self.bend[side]
             elbow, wrist = _two_bone(arm["sh"], arm["wr_new"], arm["l1"], arm["l2"], arm["L"],
-                                     bend if np.ndim(bend) == 0 else bend[a:b])
+                                     bend if np.ndim(bend) == 0 else bend[a:b], arm["up"])
             use = arm["w_ok"]
             P[use, p["wrist"]] = wrist[use]
             P[use, p["elbow"]] = elbow[use]
@@ -624,17 +631,36 @@ def _outward_side(sh, wr, outward) -> float:
     return float(np.where(-u[:, 1] * outward >= 0, 1.0, -1.0)[0])
 
 
-def _two_bone(sh, wr, l1, l2, L, side) -> tuple[np.ndarray, np.ndarray]:
+def _two_bone(sh, wr, l1, l2, L, side, up=None) -> tuple[np.ndarray, np.ndarray]:
     """Elbow by two-bone IK: shoulder (T, 2), wanted wrist (T, 2), this frame's bone lengths l1, l2
     (T,) -> (elbow, wrist), the wrist pulled in only where out of reach. Lengths grow (up to 1.15 x
-    the target's, L) before the wrist is moved; a wrist too near the shoulder shortens the
-    longer bone. `side`: the bend side, (T,) or one for all (`_bend_sides`)."""
+    the target's, L) before the wrist is moved; a wrist too near the shoulder shortens a bone.
+    `side`: the bend side, (T,) or one for all (`_bend_sides`). `up`: (T, 2) the input's upper-arm
+    direction, a unit vector (zeros where its elbow was not seen): where the input's elbow lies
+    clearly to one side of the line shoulder -> wrist as placed (SIDE_CLEAR), the elbow goes there
+    (contacts can move the wrist across the input's bend)."""
     d, u = _direction(sh, wr)
+    side = np.broadcast_to(side, d.shape)
+    if up is not None:
+        normal = np.stack([-u[:, 1], u[:, 0]], axis=-1)
+        off = np.einsum("ti,ti->t", up, normal) * l1                                # the input's elbow, off the line
+        side = np.where((np.abs(up).sum(-1) > 0) & (np.abs(off) > SIDE_CLEAR * l1), np.sign(off), side)
     grow = np.clip(d / np.maximum(l1 + l2, 1e-9), 1.0, 1.15 * (L[0] + L[1]) / np.maximum(l1 + l2, 1e-9))
     l1, l2 = l1 * grow, l2 * grow
-    # A wrist nearer the shoulder than the bones allow: the longer bone points at the camera
-    # (foreshortened) until the two meet at a right angle.
     near = d < np.abs(l1 - l2)
+    folded = None
+    if up is not None and near.any():
+        # A wrist nearer the shoulder than the bones allow, the input's elbow seen (a signer's hand at
+        # the shoulder or chin, the elbow hanging below it): the upper arm keeps the input's
+        # direction, shortened (toward the camera) until the forearm, its own length, reaches back
+        # to the wrist; or at its length, the forearm shortened. Not the right angle below, which
+        # would swing the elbow out of the input's place (into the torso, on one side).
+        along = np.einsum("ti,ti->t", up, u) * d
+        reach = along + np.sqrt(np.maximum(along ** 2 - d ** 2 + l2 ** 2, 0.0))     # |u d - up x| = l2
+        upper = np.clip(np.minimum(l1, reach), 1e-6, None)
+        folded = near & (np.abs(up).sum(-1) > 0)
+        folded_elbow = sh + up * upper[:, None]
+    # Otherwise the longer bone points at the camera (foreshortened) until the two meet at a right angle.
     fold = np.sqrt(np.minimum(l1, l2) ** 2 + d ** 2)
     l1, l2 = np.where(near & (l1 > l2), fold, l1), np.where(near & (l2 >= l1), fold, l2)
     d = np.clip(d, np.abs(l1 - l2) * 1.0001 + 1e-6, (l1 + l2) * 0.9999)
@@ -642,5 +668,8 @@ def _two_bone(sh, wr, l1, l2, L, side) -> tuple[np.ndarray, np.ndarray]:
     along = (l1 ** 2 - l2 ** 2 + d ** 2) / (2 * d)
     height = np.sqrt(np.maximum(l1 ** 2 - along ** 2, 0))
     normal = np.stack([-u[:, 1], u[:, 0]], axis=-1)
-    elbow = sh + u * along[:, None] + (np.broadcast_to(side, d.shape) * height)[:, None] * normal
+    elbow = sh + u * along[:, None] + (side * height)[:, None] * normal
+    if folded is not None:
+        elbow = np.where(folded[:, None], folded_elbow, elbow)
+        wrist = np.where(folded[:, None], wr, wrist)
     return elbow, wrist

@@ -23,6 +23,7 @@ const CONTACT_NEAREST = 0.03;
 const TILT_LIMIT = 30.0;
 const LENGTH_PERCENTILE = 90;
 const BEND_HYSTERESIS = 0.1;
+const SIDE_CLEAR = 0.25;  // retarget.py's: the input's elbow this far off the line shoulder -> wrist picks its side
 const NBODY = 8;
 const DRAWN = 0.1; // the skeleton spec's confidence threshold (retarget.py's DRAWN)
 const f32 = Math.fround;
@@ -448,21 +449,34 @@ function handsTogether(arms, target, source, T) {
 
 function twoBone(a, T, fps, outward) {
   const [L0, L1] = a.L;
-  const elbow = [], wrist = [], u = [], along = [], height = [];
+  const elbow = [], wrist = [], u = [], along = [], height = [], folded = [], off = [];
   let cross = new Float64Array(T);
   for (let t = 0; t < T; t++) {
     const sh = a.sh[t];
     const v = [a.wrNew[t][0] - sh[0], a.wrNew[t][1] - sh[1]];
     let d = hyp(v[0], v[1]);
     let l1 = a.l1[t], l2 = a.l2[t];
+    // The input's elbow off the line shoulder -> wrist as placed (retarget.py's SIDE_CLEAR).
+    const e = [a.el[t][0] - sh[0], a.el[t][1] - sh[1]], n = hyp(e[0], e[1]);
+    const up = n > 1e-9 ? [e[0] / Math.max(n, 1e-9), e[1] / Math.max(n, 1e-9)] : [0.0, 1.0];
     const sum = Math.max(l1 + l2, 1e-9);
     const grow = Math.min(Math.max(d / sum, 1.0), 1.15 * (L0 + L1) / sum);
     l1 *= grow; l2 *= grow;
+    u.push(d > 1e-9 ? [v[0] / Math.max(d, 1e-9), v[1] / Math.max(d, 1e-9)] : [0.0, 1.0]);
+    const o = (up[0] * -u[t][1] + up[1] * u[t][0]) * a.l1[t];
+    off.push(a.eOk[t] && Math.abs(o) > SIDE_CLEAR * a.l1[t] ? Math.sign(o) : 0);
+    folded.push(null);
     if (d < Math.abs(l1 - l2)) {
+      if (a.eOk[t]) {
+        // The input's elbow seen: the upper arm keeps its direction, shortened until the forearm, at
+        // its length, reaches back to the wanted wrist (retarget.py's _two_bone).
+        const ud = (up[0] * u[t][0] + up[1] * u[t][1]) * d;
+        const upper = Math.max(Math.min(l1, ud + Math.sqrt(Math.max(ud * ud - d * d + l2 * l2, 0.0))), 1e-6);
+        folded[t] = [sh[0] + up[0] * upper, sh[1] + up[1] * upper];
+      }
       const fold = Math.sqrt(Math.min(l1, l2) ** 2 + d ** 2);
       if (l1 > l2) l1 = fold; else l2 = fold;
     }
-    u.push(d > 1e-9 ? [v[0] / Math.max(d, 1e-9), v[1] / Math.max(d, 1e-9)] : [0.0, 1.0]);
     d = Math.min(Math.max(d, Math.abs(l1 - l2) * 1.0001 + 1e-6), (l1 + l2) * 0.9999);
     wrist.push([sh[0] + u[t][0] * d, sh[1] + u[t][1] * d]);
     along.push((l1 * l1 - l2 * l2 + d * d) / (2 * d));
@@ -476,8 +490,10 @@ function twoBone(a, T, fps, outward) {
   for (let t = 0; t < T; t++) {
     if (Math.abs(cross[t]) > BEND_HYSTERESIS) current = Math.sign(cross[t]);
     const n = [-u[t][1], u[t][0]];
-    elbow.push([a.sh[t][0] + u[t][0] * along[t] + current * height[t] * n[0],
-      a.sh[t][1] + u[t][1] * along[t] + current * height[t] * n[1]]);
+    const s = off[t] || current;
+    elbow.push(folded[t] ?? [a.sh[t][0] + u[t][0] * along[t] + s * height[t] * n[0],
+      a.sh[t][1] + u[t][1] * along[t] + s * height[t] * n[1]]);
+    if (folded[t]) wrist[t] = a.wrNew[t];
   }
   return {elbow, wrist};
 }
