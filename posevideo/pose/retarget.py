@@ -63,8 +63,9 @@ CONTACT_NEAREST = 0.03
 TILT_LIMIT = 30.0      # degrees: a shoulder line (or face) turned further than this is turned upright
 LENGTH_PERCENTILE = 90  # BodyProfile's lengths
 BEND_HYSTERESIS = 0.1  # sin of the elbow angle: a bend side changes only when the arm bends clearly the other way
-# The input's elbow this far (x its upper arm) off the line shoulder -> the wrist as placed: the elbow
-# goes to that side, whatever the bend side; nearer the line, the bend side (no flips on a near-straight arm).
+# The input's upper arm this far off the line shoulder -> the wrist as placed (sin of the angle): the
+# elbow goes to that side, whatever the bend side; nearer the line, the bend side (no flips on a
+# near-straight arm).
 SIDE_CLEAR = 0.25
 DRAWN = 0.1  # the skeleton spec's confidence threshold: a joint under it is not drawn (a test checks they agree)
 
@@ -643,8 +644,8 @@ def _two_bone(sh, wr, l1, l2, L, side, up=None) -> tuple[np.ndarray, np.ndarray]
     side = np.broadcast_to(side, d.shape)
     if up is not None:
         normal = np.stack([-u[:, 1], u[:, 0]], axis=-1)
-        off = np.einsum("ti,ti->t", up, normal) * l1                                # the input's elbow, off the line
-        side = np.where((np.abs(up).sum(-1) > 0) & (np.abs(off) > SIDE_CLEAR * l1), np.sign(off), side)
+        off = np.einsum("ti,ti->t", up, normal)                 # sin of the input's upper arm off the line
+        side = np.where((np.abs(up).sum(-1) > 0) & (np.abs(off) > SIDE_CLEAR), np.sign(off), side)
     grow = np.clip(d / np.maximum(l1 + l2, 1e-9), 1.0, 1.15 * (L[0] + L[1]) / np.maximum(l1 + l2, 1e-9))
     l1, l2 = l1 * grow, l2 * grow
     near = d < np.abs(l1 - l2)

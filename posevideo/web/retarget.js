@@ -23,7 +23,7 @@ const CONTACT_NEAREST = 0.03;
 const TILT_LIMIT = 30.0;
 const LENGTH_PERCENTILE = 90;
 const BEND_HYSTERESIS = 0.1;
-const SIDE_CLEAR = 0.25;  // retarget.py's: the input's elbow this far off the line shoulder -> wrist picks its side
+const SIDE_CLEAR = 0.25;  // retarget.py's: the input's upper arm this far (sin) off the line shoulder -> wrist picks its side
 const NBODY = 8;
 const DRAWN = 0.1; // the skeleton spec's confidence threshold (retarget.py's DRAWN)
 const f32 = Math.fround;
@@ -463,8 +463,8 @@ function twoBone(a, T, fps, outward) {
     const grow = Math.min(Math.max(d / sum, 1.0), 1.15 * (L0 + L1) / sum);
     l1 *= grow; l2 *= grow;
     u.push(d > 1e-9 ? [v[0] / Math.max(d, 1e-9), v[1] / Math.max(d, 1e-9)] : [0.0, 1.0]);
-    const o = (up[0] * -u[t][1] + up[1] * u[t][0]) * a.l1[t];
-    off.push(a.eOk[t] && Math.abs(o) > SIDE_CLEAR * a.l1[t] ? Math.sign(o) : 0);
+    const o = up[0] * -u[t][1] + up[1] * u[t][0];
+    off.push(a.eOk[t] && Math.abs(o) > SIDE_CLEAR ? Math.sign(o) : 0);
     folded.push(null);
     if (d < Math.abs(l1 - l2)) {
       if (a.eOk[t]) {
