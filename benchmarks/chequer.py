@@ -57,9 +57,7 @@ def main() -> None:
             sys.exit(f"error: {folder}: no .mp4 here. Pass a folder written by benchmarks/real.py --out.")
         colour, textured, per = [], [], {}
         for video in videos:
-            frames = list(read_frames(video))
-            c = np.array([off_palette(f) > SHARE for f in frames])
-            t = np.array([texture(f) > TEXTURE for f in frames])
+            c, t = np.array([(off_palette(f) > SHARE, texture(f) > TEXTURE) for f in read_frames(video)]).T
             per[video.stem] = 100 * float((c | t).mean())
             colour.append(c), textured.append(t)
         c, t = np.concatenate(colour), np.concatenate(textured)

@@ -1,4 +1,4 @@
-"""What sets off the chequered patch (`benchmarks/chequer.py`'s rule) on real `.pose` files, by
+"""What sets off the chequered patch (`benchmarks/chequer.py`'s colour rule) on real `.pose` files, by
 generating their frames directly (no video encoding, so shares run higher than chequer.py's on mp4s):
 
     python benchmarks/patch_probe.py POSE... [--model RUN] [--frames 150] [--pin-hips] [--bank-meta BANK/train.meta.npz]

@@ -39,9 +39,10 @@ ESN=esn; SCALE=1
 [ -n "${QUICK:-}" ] && ESN=small && SCALE=2000
 
 train() {  # name bank preset steps
+    # shellcheck disable=SC2086  # TRAIN_FLAGS is words
     timeout -s TERM "$BUDGET" "${PV[@]}" train renderer --data ".devcarry/$2" --preset "$3" --steps "$4" --batch 32 \
         --out "$R/$1" --image-every 2000 --checkpoint-every 2000 --log-every 250 ${INIT:+--init-from "$INIT"} ${LR:+--lr "$LR"} \
-        ${TRAIN_FLAGS:-} > "$R/$1.log" 2>&1  # shellcheck disable=SC2086: TRAIN_FLAGS is words
+        ${TRAIN_FLAGS:-} > "$R/$1.log" 2>&1
     echo "$1: exit $? after $SECONDS s"
 }
 start=$(date +%s)

@@ -130,8 +130,8 @@ def zoom(out: str, stem: str, frames: str, dirs: list[str], box=(48, 40, 208, 20
     side = (x1 - x0) * scale
     rows = []
     for folder in map(Path, dirs):
-        video = np.stack(list(read_frames(folder / f"{stem}.mp4")))
-        tiles = [cv2.resize(np.ascontiguousarray(video[min(f, len(video) - 1), y0:y1, x0:x1, ::-1]), (side, side),
+        video = list(read_frames(folder / f"{stem}.mp4"))
+        tiles = [cv2.resize(np.ascontiguousarray(video[min(f, len(video) - 1)][y0:y1, x0:x1, ::-1]), (side, side),
                             interpolation=cv2.INTER_CUBIC) for f in wanted]
         label = np.full((side, 130, 3), 255, np.uint8)
         cv2.putText(label, folder.name[:11], (4, side // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)

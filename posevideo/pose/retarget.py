@@ -641,16 +641,17 @@ def _two_bone(sh, wr, l1, l2, L, side, up=None) -> tuple[np.ndarray, np.ndarray]
     clearly to one side of the line shoulder -> wrist as placed (SIDE_CLEAR), the elbow goes there
     (contacts can move the wrist across the input's bend)."""
     d, u = _direction(sh, wr)
+    normal = np.stack([-u[:, 1], u[:, 0]], axis=-1)
     side = np.broadcast_to(side, d.shape)
-    if up is not None:
-        normal = np.stack([-u[:, 1], u[:, 0]], axis=-1)
+    seen = np.zeros(d.shape, bool) if up is None else np.abs(up).sum(-1) > 0
+    if seen.any():
         off = np.einsum("ti,ti->t", up, normal)                 # sin of the input's upper arm off the line
-        side = np.where((np.abs(up).sum(-1) > 0) & (np.abs(off) > SIDE_CLEAR), np.sign(off), side)
+        side = np.where(seen & (np.abs(off) > SIDE_CLEAR), np.sign(off), side)
     grow = np.clip(d / np.maximum(l1 + l2, 1e-9), 1.0, 1.15 * (L[0] + L[1]) / np.maximum(l1 + l2, 1e-9))
     l1, l2 = l1 * grow, l2 * grow
     near = d < np.abs(l1 - l2)
-    folded = None
-    if up is not None and near.any():
+    folded = near & seen
+    if folded.any():
         # A wrist nearer the shoulder than the bones allow, the input's elbow seen (a signer's hand at
         # the shoulder or chin, the elbow hanging below it): the upper arm keeps the input's
         # direction, shortened (toward the camera) until the forearm, its own length, reaches back
@@ -659,7 +660,6 @@ def _two_bone(sh, wr, l1, l2, L, side, up=None) -> tuple[np.ndarray, np.ndarray]
         along = np.einsum("ti,ti->t", up, u) * d
         reach = along + np.sqrt(np.maximum(along ** 2 - d ** 2 + l2 ** 2, 0.0))     # |u d - up x| = l2
         upper = np.clip(np.minimum(l1, reach), 1e-6, None)
-        folded = near & (np.abs(up).sum(-1) > 0)
         folded_elbow = sh + up * upper[:, None]
     # Otherwise the longer bone points at the camera (foreshortened) until the two meet at a right angle.
     fold = np.sqrt(np.minimum(l1, l2) ** 2 + d ** 2)
@@ -668,9 +668,8 @@ def _two_bone(sh, wr, l1, l2, L, side, up=None) -> tuple[np.ndarray, np.ndarray]
     wrist = sh + u * d[:, None]
     along = (l1 ** 2 - l2 ** 2 + d ** 2) / (2 * d)
     height = np.sqrt(np.maximum(l1 ** 2 - along ** 2, 0))
-    normal = np.stack([-u[:, 1], u[:, 0]], axis=-1)
     elbow = sh + u * along[:, None] + (side * height)[:, None] * normal
-    if folded is not None:
+    if folded.any():
         elbow = np.where(folded[:, None], folded_elbow, elbow)
         wrist = np.where(folded[:, None], wr, wrist)
     return elbow, wrist

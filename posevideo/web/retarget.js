@@ -478,7 +478,7 @@ function twoBone(a, T, fps, outward) {
       if (l1 > l2) l1 = fold; else l2 = fold;
     }
     d = Math.min(Math.max(d, Math.abs(l1 - l2) * 1.0001 + 1e-6), (l1 + l2) * 0.9999);
-    wrist.push([sh[0] + u[t][0] * d, sh[1] + u[t][1] * d]);
+    wrist.push(folded[t] ? a.wrNew[t] : [sh[0] + u[t][0] * d, sh[1] + u[t][1] * d]);
     along.push((l1 * l1 - l2 * l2 + d * d) / (2 * d));
     height.push(Math.sqrt(Math.max(l1 * l1 - along[t] ** 2, 0)));
     const ai = [a.wr[t][0] - sh[0], a.wr[t][1] - sh[1]], bi = [a.el[t][0] - sh[0], a.el[t][1] - sh[1]];
@@ -493,7 +493,6 @@ function twoBone(a, T, fps, outward) {
     const s = off[t] || current;
     elbow.push(folded[t] ?? [a.sh[t][0] + u[t][0] * along[t] + s * height[t] * n[0],
       a.sh[t][1] + u[t][1] * along[t] + s * height[t] * n[1]]);
-    if (folded[t]) wrist[t] = a.wrNew[t];
   }
   return {elbow, wrist};
 }
