@@ -48,12 +48,16 @@ def cli():
 @click.option("--signing", is_flag=True,
               help="The same person signs instead of gesturing (hands at the face, across the body, many "
                    "handshapes, both hands together): renderer training data for sign-language poses. Writes synthetic_<seed>_signing.*")
-def synth_speaker_command(seed, seconds, out, size, fps, sentence_bank, no_draw, signing):
+@click.option("--room", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
+              help="Picture past the --size frame on every side, as a share of it (the video is size x (1 + 2 ROOM) "
+                   "square, the person as placed without it): 0.25 keeps the person crop of `prepare` inside the "
+                   "picture, so renderer data has no repeated-edge streaks under the body.")
+def synth_speaker_command(seed, seconds, out, size, fps, sentence_bank, no_draw, signing, room):
     """Make a synthetic speaker: video with speech, its ground-truth .pose and a JSON description."""
     from posevideo.synthetic import synth_speaker
 
     paths = synth_speaker(seed, seconds, out, size=int(size), fps=fps, progress=True, sentence_bank=sentence_bank,
-                          draw=not no_draw, signing=signing)
+                          draw=not no_draw, signing=signing, room=room)
     for path in paths.values():
         click.echo(path)
 

@@ -21,7 +21,7 @@ SIZES = (256, 512)
 
 def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 256, fps: float = 30,
                   progress: bool = False, sentence_bank: bool = False, draw: bool = True,
-                  signing: bool = False) -> dict[str, Path]:
+                  signing: bool = False, room: float = 0.0) -> dict[str, Path]:
     """Write `synthetic_<seed>.mp4` (H.264 + AAC 16 kHz mono), `.pose` (holistic, pixels of the
     video, frames = round(seconds * fps)) and `.json` (how it was made) into `out_dir`.
     Returns {"video", "pose", "json"} paths. Same arguments, same files (frames and pose).
@@ -34,7 +34,13 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     drawn, bit for bit): gesture data need only those, and drawing is most of the time.
     signing=True: the same person (look and voice of the seed) signs instead of gesturing (hands at
     the face, across the body, many handshapes; `motion._signs`), written as
-    `synthetic_<seed>_signing.*`: renderer training data for other people's sign-language poses."""
+    `synthetic_<seed>_signing.*`: renderer training data for other people's sign-language poses.
+    room: the picture goes on `room * size` pixels (rounded) past the `size` frame on every side,
+    the person at the same place and scale within it (`draw.Painter`), so the video and its .pose
+    are size + 2 pad square. The person crop that `prepare` cuts (3 shoulder widths, about 1.2
+    sizes here) then stays inside the picture, hands that hang low or reach out wide included;
+    without room its bottom and sides run past the frame and are filled by repeating the frame's
+    edge (vertical streaks under the body, a hand at the bottom smeared down)."""
     from posevideo.files import check_writable, write_json
     from posevideo.pose import holistic_pose, write_pose
     from posevideo.synthetic import draw as drawing, motion, speech
@@ -44,6 +50,8 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
         raise InputError(None, f"--size {size} is not supported", f"Use one of {', '.join(map(str, SIZES))}")
     if not 1 <= seconds <= 3600:
         raise InputError(None, f"--seconds {seconds} is out of range", "Use 1 to 3600 seconds")
+    if not 0 <= room <= 0.5:
+        raise InputError(None, f"--room {room} is out of range", "Use 0 (the frame alone) to 0.5; 0.25 holds the person crop")
     if not 1 <= fps <= 120:
         raise InputError(None, f"--fps {fps} is out of range", "Use 1 to 120 frames per second")
     out_dir = Path(out_dir)
@@ -63,21 +71,24 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     look = drawing.look_for_seed(seed, rng_look)
     features = motion.speech_features(audio, sentences, frames, fps)
     xyz, conf = motion.generate(features, sentences, style, rng_motion, fps, size, signing=signing)  # (T, 576, 3) px
+    painter = drawing.Painter(look, size, room) if draw else None
+    pad, side = int(round(room * size)), size + 2 * int(round(room * size))   # Painter's pad and canvas
+    xyz[:, :motion.WORLD, :2] += pad * (conf[:, :motion.WORLD, None] > 0)   # image points: not the world landmarks (metres) nor absent ones
 
     stem = out_dir / (f"synthetic_{seed}_signing" if signing else f"synthetic_{seed}")
     paths = {"video": stem.with_suffix(".mp4"), "pose": stem.with_suffix(".pose"), "json": stem.with_suffix(".json")}
-    painter = drawing.Painter(look, size) if draw else None
-    blank = np.full((size, size, 3), 128, np.uint8)
+    blank = np.full((side, side, 3), 128, np.uint8)
     steps = range(frames)
     if progress:
         from tqdm import tqdm
         steps = tqdm(steps, desc=f"synthetic speaker {seed}", unit="frame")
-    with VideoWriter(paths["video"], fps, size, size, audio=audio, sample_rate=speech.SAMPLE_RATE) as writer:
+    with VideoWriter(paths["video"], fps, side, side, audio=audio, sample_rate=speech.SAMPLE_RATE) as writer:
         for t in steps:
             writer.write(painter.draw(xyz[t]) if painter else blank)
-    write_pose(holistic_pose(xyz, conf, fps, size, size), paths["pose"])
+    write_pose(holistic_pose(xyz, conf, fps, side, side), paths["pose"])
     write_json(paths["json"], {
-        "seed": seed, "seconds": seconds, "fps": fps, "frames": frames, "width": size, "height": size,
+        "seed": seed, "seconds": seconds, "fps": fps, "frames": frames, "width": side, "height": side,
+        "size": size, "room": room, "pad": pad,
         "sample_rate": speech.SAMPLE_RATE, "audio_samples": len(audio),
         "files": {k: v.name for k, v in paths.items()},
         "drawn": draw, "signing": signing, "voice": voice.as_dict(), "sentence_bank": sentence_bank,

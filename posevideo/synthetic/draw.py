@@ -75,19 +75,27 @@ def _fixed(points: np.ndarray) -> np.ndarray:
 
 
 class Painter:
-    """Draws frames of one look at one size. Precomputes the background and the cloth texture."""
+    """Draws frames of one look at one size. Precomputes the background and the cloth texture.
 
-    def __init__(self, look: Look, size: int):
+    `room`: the picture goes on past the `size` x `size` frame the person is placed in, by `pad =
+    round(room * size)` pixels on every side (the canvas is size + 2 pad square): the same person
+    at the same scale, with more of the room and of the body around. `draw` then takes points in
+    the canvas's pixels (the frame's plus pad), and the frame's part of the canvas is the picture
+    without room, pixel for pixel."""
+
+    def __init__(self, look: Look, size: int, room: float = 0.0):
         self.look, self.size = look, size
+        self.pad = pad = int(round(room * size))
+        self.canvas = size + 2 * pad
         s = size
-        y, x = np.mgrid[0:s, 0:s].astype(np.float32) / s
+        y, x = np.mgrid[-pad:s + pad, -pad:s + pad].astype(np.float32) / s
         # Background: the seed's colour, a little lighter at the top, a soft vignette.
         light = 1.04 - 0.1 * y - 0.08 * ((x - 0.5) ** 2 + (y - 0.45) ** 2)
         self.background = np.clip(np.array(look.background, np.float32) * light[..., None], 0, 255).astype(np.uint8)
         # Cloth: pattern in two colours, darker towards the sides of the torso and downwards. Made
         # with a margin so that it can follow the torso (`draw` cuts it at the shoulders' offset).
         self.margin = m = s // 8
-        y, x = np.mgrid[-m:s + m, -m:s + m].astype(np.float32) / s
+        y, x = np.mgrid[-m - pad:s + m + pad, -m - pad:s + m + pad].astype(np.float32) / s
         base, accent = np.array(look.clothes, np.float32), np.array(look.accent, np.float32)
         period = 0.055
         if look.pattern == "stripes":
@@ -123,7 +131,8 @@ class Painter:
 
     # --- the person ---------------------------------------------------------------------------
     def draw(self, xyz: np.ndarray) -> np.ndarray:
-        """xyz (576 or 543, 3) pixels of the frame (z: toward the camera is negative) -> (S, S, 3) RGB."""
+        """xyz (576 or 543, 3) pixels of the canvas (z: toward the camera is negative) -> (C, C, 3) RGB,
+        C = `canvas` (size + 2 pad)."""
         look = self.look
         p = xyz[:, :2].astype(np.float64)
         body, face = p[BODY:BODY + 33], p[FACE:FACE + 468]
@@ -159,8 +168,12 @@ class Painter:
                          mid + across * width * 0.17 + down * width * 0.05, mid - across * width * 0.17 + down * width * 0.05])
         self._poly(image, neck, _shade(look.skin, 0.82))
 
-        # Torso, cut from the cloth texture through an anti-aliased mask.
+        # Legs from the hips down (plain trousers), under the torso: seen when the picture has room below.
         hip_r, hip_l = body[24], body[23]
+        self._poly(image, np.array([hip_r - across * width * 0.1 - down * width * 0.1, hip_l + across * width * 0.1 - down * width * 0.1,
+                                    hip_l + across * width * 0.06 + down * width * 1.5, hip_r - across * width * 0.06 + down * width * 1.5]),
+                   _shade(look.clothes, 0.55) if max(look.clothes) > 90 else _shade(look.accent, 0.45))
+        # Torso, cut from the cloth texture through an anti-aliased mask.
         torso = np.array([
             r_sh - across * width * 0.1 + down * width * 0.12, r_sh - across * width * 0.02 - down * width * 0.07,
             mid - across * width * 0.2 - down * width * 0.1, mid + across * width * 0.2 - down * width * 0.1,
@@ -172,9 +185,9 @@ class Painter:
         for shoulder, side in ((r_sh, -1), (l_sh, 1)):
             self._ellipse(mask, shoulder + across * side * width * 0.02 + down * width * 0.06, (width * 0.15, width * 0.14), 0, 255)
         alpha = mask.astype(np.float32)[..., None] / 255
-        m, s = self.margin, self.size
-        dx, dy = np.clip(np.rint(mid - (0.5 * s, 0.47 * s)).astype(int), -m, m)   # the pattern moves with the body
-        cloth = self.cloth[m - dy:m - dy + s, m - dx:m - dx + s]
+        m, s, c = self.margin, self.size, self.canvas
+        dx, dy = np.clip(np.rint(mid - self.pad - (0.5 * s, 0.47 * s)).astype(int), -m, m)   # the pattern moves with the body
+        cloth = self.cloth[m - dy:m - dy + c, m - dx:m - dx + c]
         image[:] = (image * (1 - alpha) + cloth * alpha).astype(np.uint8)
         # Neckline: skin showing below the neck.
         if look.neckline == "v":

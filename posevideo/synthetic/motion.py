@@ -221,11 +221,13 @@ _HANDSHAPES = np.array([
 ])
 
 
-def _signs(rng: np.random.Generator, T: int, fps: float, side: int, active: float) -> dict[str, np.ndarray]:
+def _signs(rng: np.random.Generator, T: int, fps: float, side: int, active: float,
+           hang: float = 0.5) -> dict[str, np.ndarray]:
     """One hand's signing, as holds and moves: every 0.3-0.9 s a new place in the signing space (face
     to waist, across the midline), palm direction and handshape, smoothed into moves of about 0.15 s.
-    side -1 right hand, +1 left; `active`: the share of holds in which this hand signs (else it rests
-    low). Returns per frame: target (T, 3) body units from the shoulder midpoint, palm roll (T,)
+    side -1 right hand, +1 left; `active`: the share of holds in which this hand signs (else it rests:
+    low in front, or with the share `hang` of the rests the arm hanging straight at the side, the
+    hand by the hip at the bottom of the person crop, as signers stand between signs). Returns per frame: target (T, 3) body units from the shoulder midpoint, palm roll (T,)
     (0 palm to the midline, pi/2 to the camera), fingers-up tilt (T,), curls (T, 4), thumb, spread (T,),
     elbow raise (T,) (0 elbow down, 1 out to the side, the forearm level across the chest).
     Why: the speech gestures keep the hands low and open; a renderer trained on them alone has never
@@ -247,7 +249,12 @@ def _signs(rng: np.random.Generator, T: int, fps: float, side: int, active: floa
             keys["curls"][hold] = np.clip(shape[:4] + rng.normal(0, 0.08, 4), 0, 1)
             keys["thumb"][hold], keys["spread"][hold] = shape[4], shape[5]
             keys["raise"][hold] = rng.uniform(0, 1) ** 2                 # mostly down, now and then out wide
-        else:                                                      # at rest, low at the side
+        elif rng.random() < hang:                                  # at rest, the arm hanging at the side
+            keys["target"][hold] = (side * rng.uniform(0.5, 0.62), rng.uniform(1.3, 1.42), rng.uniform(-0.15, -0.05))
+            keys["roll"][hold], keys["tilt"][hold] = 0.0, 0.0
+            keys["curls"][hold] = (0.3, 0.35, 0.4, 0.45)
+            keys["thumb"][hold], keys["spread"][hold] = 0.4, 0.4
+        else:                                                      # at rest, low in front
             keys["target"][hold] = (side * rng.uniform(0.15, 0.3), rng.uniform(1.0, 1.15), -0.3)
             keys["roll"][hold], keys["tilt"][hold] = 0.0, 0.0
             keys["curls"][hold] = (0.45, 0.5, 0.55, 0.6)
