@@ -81,7 +81,7 @@ class Painter:
     round(room * size)` pixels on every side (the canvas is size + 2 pad square): the same person
     at the same scale, with more of the room and of the body around. `draw` then takes points in
     the canvas's pixels (the frame's plus pad), and the frame's part of the canvas is the picture
-    without room, pixel for pixel."""
+    without room (to a level: the cloth's blur runs over a larger array)."""
 
     def __init__(self, look: Look, size: int, room: float = 0.0):
         self.look, self.size = look, size
