@@ -43,7 +43,7 @@ import torch
 import torch.nn as nn
 
 from posevideo.errors import InputError
-from posevideo.renderer.data import FrameBank, crop, load_frames
+from posevideo.renderer.data import REGIONS, FrameBank, crop, load_frames
 from posevideo.renderer.model import (RendererConfig, d_loss, discriminators, feature_matching_loss, g_gan_loss,
                                       l1_loss, make_generator, preset)
 from posevideo.training import (Run, StopSignal, build_model, check_finite, cleanup_distributed, load_checkpoint,
@@ -274,7 +274,8 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     if temporal and len(bank.pair_starts) == 0:
         raise InputError(cfg.data, "holds no two consecutive frames of one interval, so --temporal has nothing to learn",
                          "Train without --temporal, or on more video.")
-    for region, rows in (("face", [2]), ("hand", [0, 1])):
+    for region in ("face", "hand"):
+        rows = [i for i, name in enumerate(REGIONS) if name.endswith(region)]   # the bank's box rows of that region
         asked = getattr(model_cfg, f"{region}_d") > 0 or getattr(model_cfg, f"{region}_l1") > 0
         if asked and not bool((bank.regions[:, rows, 0] >= -0.5).any()):
             raise InputError(cfg.data,
