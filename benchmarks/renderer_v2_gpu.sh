@@ -5,6 +5,15 @@
 #   regions   + face and hand discriminators (--face-d 1 --hand-d 1);
 #   temporal  + previous frame in, frame-pair discriminator (--temporal);
 #   all       + both;
+#   peer      the pix2pix peer: pytorch-CycleGAN-and-pix2pix's recipe on the same networks (`esn` is its
+#             unet_256 and 70x70 PatchGAN, tests/test_renderer.py checks the parameter count): vanilla
+#             GAN + 100 x L1, D loss halved, Adam 2e-4 / 0.5, constant then linear decay, reals and
+#             fakes through D in separate calls (--d-batch separate) and no augmentation (--jitter 0);
+#   v2        + L1 on the hand and face crops (--hand-l1 5 --face-l1 1: the shipped renderer's);
+#   v2t       v2 + --temporal;
+#   v2s, v2j0, v2p   v2 with the peer's discriminator batching (--d-batch separate), without jitter
+#             (--jitter 0), with both;
+#   RUN_sN    RUN with --seed N (the run-to-run spread), e.g. v1_s1;
 # then each is evaluated on the synthetic speaker's held-out frames (PSNR/SSIM frame/hands/face,
 # flicker against the ground truth's own frame-to-frame change), and renders real poses
 # (.devcarry/poses: the signers and one talker) so that pose consistency (MediaPipe, which the GPU
@@ -17,6 +26,8 @@
 # Usage: bash benchmarks/renderer_v2_gpu.sh SECONDS   (training budget of each run, compile included;
 #        SIGTERM then saves and stops: a run cut short shows fewer steps in the table)
 #        PRESET=medium STEPS=5000 RUNS='v1 all' bash benchmarks/renderer_v2_gpu.sh 330
+#        BANK=.devcarry/bank_sign3 RUNS="peer v1 v2 v2t" STEPS=5000 EVAL=170 bash benchmarks/renderer_v2_gpu.sh 360
+#        (the pix2pix peer beside v1 and v2 on the signing bank; EVAL: seconds of `evaluate renderer` per run)
 #        RUNS=v1 STEPS=100000 COMPILE=0 BANK=.devcarry/bank_sign POSES_DIR=$PWD/.devcarry/poses_sign POSES='...' \
 #          bash benchmarks/renderer_v2_gpu.sh 200      (one run on another bank, its poses in another folder)
 #        QUICK=1 QUICK_STEPS=2 OUT=/tmp/x PY=.venv/bin/python BANK=/tmp/bank48 POSES_DIR=.../poses \
@@ -48,11 +59,20 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
 for p in $POSES; do ln -s "$POSES_DIR/$p.pose" $R/poses/; done
 
 options() {
+    if [[ $1 =~ ^(.+)_s([0-9]+)$ ]]; then    # RUN_sN: RUN with --seed N
+        echo "$(options "${BASH_REMATCH[1]}") --seed ${BASH_REMATCH[2]}"; return
+    fi
     case $1 in
         v1) ;;
         regions) echo --face-d 1 --hand-d 1 ;;
         temporal) echo --temporal ;;
         all) echo --face-d 1 --hand-d 1 --temporal ;;
+        peer) echo --d-batch separate --jitter 0 ;;
+        v2) echo --hand-l1 5 --face-l1 1 ;;
+        v2t) echo --hand-l1 5 --face-l1 1 --temporal ;;
+        v2s) echo --hand-l1 5 --face-l1 1 --d-batch separate ;;
+        v2j0) echo --hand-l1 5 --face-l1 1 --jitter 0 ;;
+        v2p) echo --hand-l1 5 --face-l1 1 --d-batch separate --jitter 0 ;;
         *) echo "unknown run $1" >&2; exit 2 ;;
     esac
 }
@@ -71,7 +91,7 @@ echo "training done in $(( $(date +%s) - start )) s"
 # optical flow) get 4 threads each so that four processes do not oversubscribe the machine's cores.
 source benchmarks/evaluate_run.sh
 for run in $RUNS; do
-    evaluate_run $run renders_$run 150 &
+    evaluate_run $run renders_$run ${EVAL:-150} &
 done
 wait
 echo "evaluated and rendered in $(( $(date +%s) - start )) s"
