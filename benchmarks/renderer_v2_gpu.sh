@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Renderer v1 vs v2 (issue 13) in one call of the run tool (kind nvidia-h200, at most 9 minutes):
 # four trainings of the same preset, data and steps share the one GPU at once:
-#   v1        pix2pix as it was;
+#   v1        pix2pix as it was (without the crop L1 that every preset has since 2026-12-04);
 #   regions   + face and hand discriminators (--face-d 1 --hand-d 1);
 #   temporal  + previous frame in, frame-pair discriminator (--temporal);
 #   all       + both;
@@ -9,7 +9,8 @@
 #             unet_256 and 70x70 PatchGAN, tests/test_renderer.py checks the parameter count): vanilla
 #             GAN + 100 x L1, D loss halved, Adam 2e-4 / 0.5, constant then linear decay, reals and
 #             fakes through D in separate calls (--d-batch separate) and no augmentation (--jitter 0);
-#   v2        + L1 on the hand and face crops (--hand-l1 5 --face-l1 1: the shipped renderer's);
+#   v2        + L1 on the hand and face crops (--hand-l1 5 --face-l1 1: the shipped renderer's, and
+#             every preset's since 2026-12-04);
 #   v2t       v2 + --temporal;
 #   v2s, v2j0, v2p   v2 with the peer's discriminator batching (--d-batch separate), without jitter
 #             (--jitter 0), with both;
@@ -62,12 +63,13 @@ options() {
     if [[ $1 =~ ^(.+)_s([0-9]+)$ ]]; then    # RUN_sN: RUN with --seed N
         echo "$(options "${BASH_REMATCH[1]}") --seed ${BASH_REMATCH[2]}"; return
     fi
+    local off="--hand-l1 0 --face-l1 0"   # the presets' crop L1 (on since 2026-12-04) off: v1 as it was measured
     case $1 in
-        v1) ;;
-        regions) echo --face-d 1 --hand-d 1 ;;
-        temporal) echo --temporal ;;
-        all) echo --face-d 1 --hand-d 1 --temporal ;;
-        peer) echo --d-batch separate --jitter 0 ;;
+        v1) echo $off ;;
+        regions) echo $off --face-d 1 --hand-d 1 ;;
+        temporal) echo $off --temporal ;;
+        all) echo $off --face-d 1 --hand-d 1 --temporal ;;
+        peer) echo $off --d-batch separate --jitter 0 ;;
         v2) echo --hand-l1 5 --face-l1 1 ;;
         v2t) echo --hand-l1 5 --face-l1 1 --temporal ;;
         v2s) echo --hand-l1 5 --face-l1 1 --d-batch separate ;;

@@ -336,6 +336,12 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     return value
 
 
+def stored_config(run: str | Path) -> dict[str, Any]:
+    """A run folder's config.json ({} where the folder has none); a damaged one is an InputError."""
+    path = Path(run) / "config.json"
+    return _read_json(path, "a run's config") if path.exists() else {}
+
+
 def read_meta(path: str | Path) -> dict[str, Any]:
     """The checkpoint.json of a checkpoint folder or of a run folder's newest checkpoint.
 

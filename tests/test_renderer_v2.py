@@ -14,7 +14,7 @@ import posevideo.renderer.train as train_module
 from posevideo.cli import cli
 from posevideo.errors import InputError
 from posevideo.renderer.data import FrameBank, crop, regions
-from posevideo.renderer.model import (Generator, RendererConfig, discriminators, feature_matching_loss, preset,
+from posevideo.renderer.model import (PRESETS, Generator, RendererConfig, discriminators, feature_matching_loss, preset,
                                       preset_name)
 from posevideo.renderer.predict import generate, generate_input
 from posevideo.renderer.train import TrainConfig, train
@@ -107,6 +107,46 @@ def test_v2_discriminators_are_the_options_asked_for():
         RendererConfig(face_d=-1)
     result = CliRunner().invoke(cli, ["presets"])
     assert result.exit_code == 0 and "--face-d" in result.output and "--temporal" in result.output
+    assert "--face-l1 1 --hand-l1 5" in result.output
+
+
+def test_presets_train_with_the_crop_l1_and_go_without_it_where_the_data_has_no_boxes(tmp_path, capsys):
+    """Every preset has the hand and face crop L1 on (5 and 1). Data without boxes (a bank packed
+    before they were written) trains without it, with a note, and config.json says what was trained;
+    the option given on the command line is still refused there (the existing error)."""
+    assert all((cfg.hand_l1, cfg.face_l1) == (5.0, 1.0) for cfg in PRESETS.values())
+    bank = _pose_bank()
+    run = train(_cfg(tmp_path / "boxes", 2, preset="small", size=SIZE), bank).parent.parent
+    model = json.loads((run / "config.json").read_text())["model"]
+    assert (model["hand_l1"], model["face_l1"]) == (5.0, 1.0)
+    assert "loss_l1_hand" in json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    boxless = FrameBank(bank.skeletons.numpy(), bank.frames.numpy(), stats=STATS, meta={"clip": bank.meta["clip"]})
+    capsys.readouterr()
+    run = train(_cfg(tmp_path / "boxless", 2, preset="small", size=SIZE), boxless).parent.parent
+    err = capsys.readouterr().err
+    assert "has no hand boxes, so this run trains without the hand crop L1" in err and "face crop L1" in err
+    model = json.loads((run / "config.json").read_text())["model"]
+    assert (model["hand_l1"], model["face_l1"]) == (0.0, 0.0)
+    assert "loss_l1_hand" not in json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    with pytest.raises(InputError, match="has no hand boxes, so --hand-d / --hand-l1 would have nothing to crop"):
+        train(_cfg(tmp_path / "asked", 1, preset="small", size=SIZE, hand_l1=2.0), boxless)
+
+
+def test_a_run_resumes_with_its_own_settings_after_a_preset_changed(tmp_path):
+    """A run started when the presets had no crop L1 (its config.json: hand_l1 0 in the model, the
+    option unset) resumes as it was trained, not with today's preset (which would be refused as
+    another model); an option given again on resume still must match the run."""
+    bank = _pose_bank()
+    run = tmp_path / "old"
+    train(_cfg(run, 2, preset="small", size=SIZE, hand_l1=0.0, face_l1=0.0), bank)
+    config = json.loads((run / "config.json").read_text())
+    config["train"]["hand_l1"] = config["train"]["face_l1"] = None       # as the older version stored it
+    (run / "config.json").write_text(json.dumps(config))
+    last = train(_cfg(run, 4, preset="small", size=SIZE, resume=True), bank)
+    assert last.name == "step-0000004"
+    assert json.loads((last / "checkpoint.json").read_text())["model"]["hand_l1"] == 0.0
+    with pytest.raises(InputError, match="the run was started with model="):
+        train(_cfg(run, 6, preset="small", size=SIZE, resume=True, hand_l1=3.0), bank)
 
 
 def test_feature_matching_compares_the_discriminators_inner_features():

@@ -5,7 +5,7 @@ in [-1, 1]: the generator takes the skeleton image and returns the frame; the di
 (skeleton, frame) concatenated on channels and returns a (B, 1, S/8 - 2, S/8 - 2) grid of logits,
 one per 70x70 patch.
 
-The v2 options (issue 13), all off in the presets:
+The v2 options (issue 13), all off in the presets but the crop L1 (`face_l1` 1, `hand_l1` 5):
 - `temporal`: the generator also takes the previous output frame (zeros for a sequence's first),
   as Everybody Dance Now / vid2vid; a temporal discriminator scores (skeleton, frame) pairs of two
   consecutive frames (12 channels).
@@ -115,10 +115,15 @@ class RendererConfig:
 # The seed's model exactly, and smaller ones for CPUs and browsers; any of them at 512 with
 # `preset(name, size=512)` (one more level). GMACs per frame in `posevideo presets`
 # (small: 0.41 at 256, within the 1 GMAC browser budget).
+# Every preset trains with the L1 of the hand and face crops (`hand_l1` 5, `face_l1` 1): on one H200
+# at 5,000 steps, two seeds, it beat the same training without on every held-out measure (hands
+# +3.0-3.2 dB, face +2.0-4.3 dB, less flicker) and 1.6x the real signers' hands were found
+# (BENCHMARKS.md "The pix2pix peer beside v1 and v2"). Data without the boxes trains without it, with a note.
+CROP_L1 = dict(hand_l1=5.0, face_l1=1.0)
 PRESETS: dict[str, RendererConfig] = {
-    "esn": RendererConfig(),                           # everybody-sign-now: unet_256, ngf 64, 54.4 M, 6.0 GMAC
-    "medium": RendererConfig(ngf=32, ndf=32),          # 13.6 M, ~1.5 GMAC: a laptop CPU in real time
-    "small": RendererConfig(ngf=16, ndf=32),           # 3.4 M, ~0.4 GMAC: the browser default
+    "esn": RendererConfig(**CROP_L1),                  # everybody-sign-now: unet_256, ngf 64, 54.4 M, 6.0 GMAC
+    "medium": RendererConfig(ngf=32, ndf=32, **CROP_L1),  # 13.6 M, ~1.5 GMAC: a laptop CPU in real time
+    "small": RendererConfig(ngf=16, ndf=32, **CROP_L1),   # 3.4 M, ~0.4 GMAC: the browser default
 }
 
 

@@ -3,7 +3,7 @@
     posevideo train renderer --data DATA --speaker NAME --preset esn --steps N --batch B --out RUN
         [--face-d W] [--hand-d W] [--temporal [--temporal-d W]]             (the v2 options, issue 13)
         [--gan-loss vanilla|lsgan|hinge] [--feature-matching W]     (pix2pixHD's discriminator feature matching)
-        [--face-l1 W] [--hand-l1 W]                        (more L1 on the face and hand crops)
+        [--face-l1 W] [--hand-l1 W]             (more L1 on the face and hand crops; every preset: 1 and 5)
         [--teacher RUN [--teacher-mix F]]                 (distillation: a trained renderer's frames as the L1 target)
     posevideo train renderer ... --size 512 --upsample-from RUN256 [--freeze-base N]   (two stages, issue 14)
     torchrun --nproc_per_node G -m posevideo train renderer ...        (one process a GPU, DDP)
@@ -34,8 +34,9 @@ Enhancer learns; then both train together, as pix2pixHD's `niter_fix_global`.
 """
 from __future__ import annotations
 
+import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ from posevideo.renderer.model import (RendererConfig, d_loss, discriminators, fe
                                       l1_loss, make_generator, preset)
 from posevideo.training import (Run, StopSignal, build_model, check_finite, cleanup_distributed, load_checkpoint,
                                 progress_bar, rank_sampler, read_meta, reseed_resumed_rank, run_config,
-                                save_checkpoint, seed_everything, setup_distributed)
+                                save_checkpoint, seed_everything, setup_distributed, stored_config)
 
 
 @dataclass
@@ -113,14 +114,18 @@ class TrainConfig:
             raise ValueError("init_from cannot be combined with upsample_from or stages 2: start a two-stage "
                              "run from a two-stage renderer with init_from alone")
 
-    def model_config(self) -> RendererConfig:
+    def model_config(self, stored: dict | None = None) -> RendererConfig:
         """The preset with this run's overrides; with two stages the first stage's config (the
-        `upsample_from` run's, or the preset's) at size / 2 under an Enhancer."""
+        `upsample_from` run's, or the preset's) at size / 2 under an Enhancer. `stored`: a resumed
+        run's own model config (config.json's "model"), the base in place of all that, so a run keeps
+        its settings where this command gives none, even where a preset's have changed since."""
         overrides = dict(norm=self.norm, gan_loss=self.gan_loss, temporal=self.temporal, temporal_d=self.temporal_d,
                          face_d=self.face_d, hand_d=self.hand_d, feature_matching=self.feature_matching,
                          face_l1=self.face_l1, hand_l1=self.hand_l1,
                          enhancer_ngf=self.enhancer_ngf,
                          enhancer_blocks=self.enhancer_blocks)
+        if stored is not None:
+            return RendererConfig.from_dict({**stored, **{k: v for k, v in overrides.items() if v is not None}})
         if self.init_from:
             start = starting_model(self.init_from, self.size)
             return RendererConfig.from_dict({**start.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
@@ -249,7 +254,8 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     dist = setup_distributed(cfg.device)
     device = dist.device
     cuda = device.startswith("cuda")
-    model_cfg = model_cfg or cfg.model_config()
+    chosen = model_cfg is not None  # a caller's own config: every option in it was asked for
+    model_cfg = model_cfg or cfg.model_config(stored_config(cfg.out).get("model") if cfg.resume else None)
     use_compile = cuda if cfg.compile is None else cfg.compile
     if cuda:
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels once
@@ -257,11 +263,6 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     if temporal and (cfg.batch < 2 or cfg.batch % 2):
         raise InputError(None, f"--batch {cfg.batch} cannot be cut into pairs of frames (--temporal)",
                          "Pass an even --batch of 2 or more.")
-
-    # The run folder; on resume, the stored config must describe the same model.
-    run = Run(cfg.out, run_config("renderer", model_cfg.to_dict(), asdict(cfg), dist.world_size),
-              resume=cfg.resume, is_main=dist.is_main)
-    seed_everything(cfg.seed + dist.rank)
 
     # Data: the whole split on the device, and a generator of our own for batch order and jitter.
     if bank is None:
@@ -276,12 +277,25 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                          "Train without --temporal, or on more video.")
     for region in ("face", "hand"):
         rows = [i for i, name in enumerate(REGIONS) if name.endswith(region)]   # the bank's box rows of that region
-        asked = getattr(model_cfg, f"{region}_d") > 0 or getattr(model_cfg, f"{region}_l1") > 0
-        if asked and not bool((bank.regions[:, rows, 0] >= -0.5).any()):
+        if bool((bank.regions[:, rows, 0] >= -0.5).any()):
+            continue
+        l1 = f"{region}_l1"
+        asked = chosen or getattr(cfg, l1) is not None
+        if getattr(model_cfg, f"{region}_d") > 0 or (getattr(model_cfg, l1) > 0 and asked):
             raise InputError(cfg.data,
                              f"has no {region} boxes, so --{region}-d / --{region}-l1 would have nothing to crop",
                              "Pack it again with `posevideo pack-frames` (it writes the boxes of the pose's face and "
                              "hands), or train without those options.")
+        if getattr(model_cfg, l1) > 0:  # the preset's (or starting model's) crop L1, not asked for here: off
+            model_cfg = replace(model_cfg, **{l1: 0.0})
+            if dist.is_main:
+                print(f"note: {cfg.data}: has no {region} boxes, so this run trains without the {region} crop L1 "
+                      f"(pack the frames again with `posevideo pack-frames` to have it)", file=sys.stderr)
+
+    # The run folder; on resume, the stored config must describe the same model.
+    run = Run(cfg.out, run_config("renderer", model_cfg.to_dict(), asdict(cfg), dist.world_size),
+              resume=cfg.resume, is_main=dist.is_main)
+    seed_everything(cfg.seed + dist.rank)
     sampler = rank_sampler(cfg.seed, dist.rank)
     teacher = load_teacher(cfg.teacher, model_cfg, bank, device) if cfg.teacher else None
     shown = torch.linspace(0, len(bank) - 1, min(4, len(bank))).long()         # fixed progress frames
