@@ -13,7 +13,7 @@
 #             every preset's since 2026-12-04);
 #   v2t       v2 + --temporal;
 #   v2s, v2j0, v2p   v2 with the peer's discriminator batching (--d-batch separate), without jitter
-#             (--jitter 0), with both;
+#             (--jitter 0), with both;  v2j2: v2 with --jitter 0.02;
 #   RUN_sN    RUN with --seed N (the run-to-run spread), e.g. v1_s1;
 # then each is evaluated on the synthetic speaker's held-out frames (PSNR/SSIM frame/hands/face,
 # flicker against the ground truth's own frame-to-frame change), and renders real poses
@@ -75,6 +75,7 @@ options() {
         v2s) echo --hand-l1 5 --face-l1 1 --d-batch separate ;;
         v2j0) echo --hand-l1 5 --face-l1 1 --jitter 0 ;;
         v2p) echo --hand-l1 5 --face-l1 1 --d-batch separate --jitter 0 ;;
+        v2j2) echo --hand-l1 5 --face-l1 1 --jitter 0.02 ;;
         *) echo "unknown run $1" >&2; exit 2 ;;
     esac
 }
