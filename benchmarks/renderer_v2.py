@@ -4,7 +4,7 @@ serves `benchmarks/real_person_gpu.sh`), and the consistency half that runs back
 
     python benchmarks/renderer_v2.py render RUN POSES_DIR OUT_DIR     # GPU side: real poses -> mp4 + drawn arrays
     python benchmarks/renderer_v2.py summary OUT_DIR                  # GPU side: table of the eval JSONs
-    python benchmarks/renderer_v2.py consistency DIR [DIR ...]        # CPU side: MediaPipe on the renders
+    python benchmarks/renderer_v2.py consistency DIR [DIR ...]        # CPU side: MediaPipe on the renders (+ a pooled line a run)
     python benchmarks/renderer_v2.py sheet OUT.jpg DIR [DIR ...]      # rows: runs (DIRs), columns: their renders
     python benchmarks/renderer_v2.py zoom OUT.jpg STEM F,F,.. DIR [DIR ...]  # the upper body of frames F of STEM.mp4, 2x
 
@@ -93,8 +93,19 @@ def consistency(dirs: list[str]) -> str:
                     size = int(z["size"])
                     write_pose(make_pose("reduced", z["xy"], z["conf"], float(z["fps"]), size, size), drawn)
             reports[video.stem] = judge(video, drawn)["summary"]
-        lines += [f"## {folder.name}", table(reports), ""]
+        lines += [f"## {folder.name}", table(reports), pooled(reports), ""]
     return "\n".join(lines)
+
+
+def pooled(reports: dict[str, dict], body_target: float = 0.08) -> str:
+    """One line over a run's inputs: the hands found in all their hand-frames together, and how
+    many inputs have a body error within `body_target` shoulder widths (issue 12's target)."""
+    present = sum(s["hands"]["present"] for s in reports.values())
+    found = sum(s["hands"]["found"] for s in reports.values())
+    errors = [s["body_error"]["mean"] for s in reports.values() if s["body_error"]["mean"] is not None]
+    hands = f"{100 * found / present:.1f} % of {present} hand-frames" if present else "no hand-frames"
+    return (f"pooled: hands found {hands}; body error <= {body_target} on {sum(e <= body_target for e in errors)} "
+            f"of {len(errors)} inputs")
 
 
 def sheet(out: str, dirs: list[str], side: int = 256) -> None:
