@@ -24,6 +24,15 @@
 #   run(kind=nvidia-h200, timeout_s=600,
 #       carry=[".devcarry/bank660", ".devcarry/poses", ".whl/pose_format-0.15.0-py3-none-any.whl"],
 #       command="bash benchmarks/renderer_v2_gpu.sh 330")
+# The run tool's 64 MiB counts the tracked tree (~21 MB) with the carried paths. Beside bank_sign3
+# (43 MiB) the poses fit in the reduced layout (a third of holistic's size), made on the CPU machine:
+#   python -c "from pathlib import Path; import shutil
+#   from posevideo.pose import read_pose, to_layout, write_pose
+#   from posevideo.pose.extract import extract_video
+#   out, real = Path('.devcarry/poses'), Path('../shared/real'); out.mkdir(parents=True, exist_ok=True)
+#   poses = {n: read_pose(real / f'{n}.pose') for n in ('signer_example', 'signer_mediapipe')}
+#   poses.update({f'driver_{n}': extract_video(real / f'{n}.mp4') for n in ('signer_football', 'signer_soup', 'signer_test_video')})
+#   [write_pose(to_layout(p, 'reduced'), out / f'{n}.pose') for n, p in poses.items()]"
 # Usage: bash benchmarks/renderer_v2_gpu.sh SECONDS   (training budget of each run, compile included;
 #        SIGTERM then saves and stops: a run cut short shows fewer steps in the table)
 #        PRESET=medium STEPS=5000 RUNS='v1 all' bash benchmarks/renderer_v2_gpu.sh 330
