@@ -77,7 +77,7 @@ class TrainConfig:
     # quality: on the H200 at step 17,500, joint 0.0139 train L1 and clean frames, separate 0.0231
     # and a textured background). With instance or no norm they are the same.
     d_batch: str = "joint"
-    # The v2 options (RendererConfig's fields of the same names; None: the preset's, all off).
+    # The v2 options (RendererConfig's fields of the same names; None: the preset's: off but the crop L1).
     temporal: bool | None = None
     temporal_d: float | None = None
     face_d: float | None = None
