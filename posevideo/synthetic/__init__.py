@@ -72,7 +72,7 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     features = motion.speech_features(audio, sentences, frames, fps)
     xyz, conf = motion.generate(features, sentences, style, rng_motion, fps, size, signing=signing)  # (T, 576, 3) px
     painter = drawing.Painter(look, size, room) if draw else None
-    pad = int(round(room * size))   # Painter's pad; the canvas is size + 2 pad
+    pad = drawing.room_pad(size, room)
     side = size + 2 * pad
     xyz[:, :motion.WORLD, :2] += pad * (conf[:, :motion.WORLD, None] > 0)   # image points: not the world landmarks (metres) nor absent ones
 

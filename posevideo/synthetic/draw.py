@@ -74,6 +74,12 @@ def _fixed(points: np.ndarray) -> np.ndarray:
     return np.rint((np.asarray(points) - 0.5) * ONE).astype(np.int32)
 
 
+def room_pad(size: int, room: float) -> int:
+    """Pixels of picture past a `size` frame on every side for `room` (a share of size): the canvas
+    is size + 2 pad square."""
+    return int(round(room * size))
+
+
 class Painter:
     """Draws frames of one look at one size. Precomputes the background and the cloth texture.
 
@@ -85,7 +91,7 @@ class Painter:
 
     def __init__(self, look: Look, size: int, room: float = 0.0):
         self.look, self.size = look, size
-        self.pad = pad = int(round(room * size))
+        self.pad = pad = room_pad(size, room)
         self.canvas = size + 2 * pad
         s = size
         y, x = np.mgrid[-pad:s + pad, -pad:s + pad].astype(np.float32) / s
