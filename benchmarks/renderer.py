@@ -5,6 +5,7 @@ run) and inference frames/s; on a GPU, on this CPU, and through ONNX Runtime on 
     python benchmarks/renderer.py --device cuda [--json OUT.json]     (one H100: ~6 minutes)
     python benchmarks/renderer.py --device cpu  [--json OUT.json]     (this CPU: ~2 minutes)
     python benchmarks/renderer.py --render --device cuda --frames 10000 [--models small esn] [--variant NAME=ARGS ...]
+    python benchmarks/renderer.py --train-variants --compile-batch 256   (esn v1 / v2 / v2 + ema training images/s)
 
 `--render` writes a FRAMES-long reduced .pose (the bundled example, 8 s of the synthetic speaker,
 played forward and back until long enough), then times `python -m posevideo render --pose P
@@ -87,17 +88,26 @@ def train_flops_per_image(name: str, device: str) -> float:
     return counter.get_total_flops() / 2
 
 
-def random_bank(n: int, size: int, device: str) -> FrameBank:
+def random_bank(n: int, size: int, device: str, boxes: bool = False) -> FrameBank:
+    """Random frames; `boxes`: with hand and face boxes where a person's are (each moved up to 10 %
+    of the side a frame), so the crop L1 and region discriminators run as on real data."""
     g = torch.Generator().manual_seed(0)
     frames = torch.randint(0, 256, (n, size, size, 3), dtype=torch.uint8, generator=g)
-    return FrameBank(frames.clone(), frames, device)
+    meta = None
+    if boxes:
+        rng = np.random.default_rng(0)
+        at = np.array([[0.6, 0.6, 0.78, 0.78], [0.22, 0.6, 0.4, 0.78], [0.38, 0.1, 0.62, 0.34]], np.float32)  # l, r, face
+        meta = {"regions": (at[None] + rng.uniform(-0.1, 0.1, (n, 3, 1)).astype(np.float32)) * size}
+    return FrameBank(frames.clone(), frames, device, meta=meta)
 
 
-def train_speed(name: str, batch: int, device: str, compile: bool, bank: FrameBank, steps: int, window: int) -> float:
-    """images/s of the real trainer: median over log windows after the first (warm-up, compile)."""
+def train_speed(name: str, batch: int, device: str, compile: bool, bank: FrameBank, steps: int, window: int,
+                **options) -> float:
+    """images/s of the real trainer: median over log windows after the first (warm-up, compile).
+    `options`: TrainConfig's (e.g. hand_l1=0.0)."""
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(out=f"{tmp}/run", preset=name, steps=steps, batch=batch, device=device, compile=compile,
-                          log_every=window, image_every=10 ** 9, checkpoint_every=10 ** 9)
+                          log_every=window, image_every=10 ** 9, checkpoint_every=10 ** 9, **options)
         torch.manual_seed(0)
         train(cfg, bank=bank)
         lines = [json.loads(l) for l in Path(f"{tmp}/run/metrics.jsonl").read_text().splitlines()]
@@ -221,6 +231,22 @@ def cuda_benchmark(args) -> None:
     Gs = Generator(preset("small")).cuda().eval().to(memory_format=torch.channels_last)
     row("small inference, batch 1, bf16 CUDA graph", f"{guarded(infer_speed)(Gs, 1, 256, 'cuda', torch.bfloat16, True):.0f} fps")
     row("small inference, batch 256, eager bf16", f"{guarded(infer_speed)(Gs, 256, 256, 'cuda', torch.bfloat16, False):.0f} fps")
+
+
+# Issue 13's throughput target: esn v2 trains within 25 % of v1's images/s. v1: pix2pix as it was;
+# v2: the presets since 2026-12-04 (the crop L1); + ema: the generator's weights averaged too.
+TRAIN_VARIANTS = {"v1 (no crop L1)": dict(hand_l1=0.0, face_l1=0.0), "v2 (crop L1, the preset)": {},
+                  "v2 + --ema 0.999": dict(ema=0.999)}
+
+
+def train_variants_benchmark(args) -> None:
+    """esn at --compile-batch, compiled, for each of TRAIN_VARIANTS, alone on the device in turn."""
+    props = torch.cuda.get_device_properties(0)
+    row("device", props.name, f"torch {torch.__version__}")
+    bank = random_bank(4096, 256, "cuda", boxes=True)
+    for name, options in TRAIN_VARIANTS.items():
+        ips = guarded(train_speed)("esn", args.compile_batch, "cuda", True, bank, 200, 40, **options)
+        row(f"train esn 256 compiled bf16, batch {args.compile_batch}: {name}", f"{ips:.0f} img/s")
 
 
 def cpu_benchmark(args) -> None:
@@ -456,8 +482,13 @@ def main() -> None:
                         help="--render: also when each part of one render happens (render_timeline.py, a fresh process).")
     parser.add_argument("--variant", action="append", metavar="NAME=ARGS",
                         help="--render: `render` options to time, instead of now and before (repeatable), e.g. 'b64=--batch 64'.")
+    parser.add_argument("--train-variants", action="store_true",
+                        help="Only esn's training images/s (CUDA, compiled, --compile-batch) as v1, v2 and v2 + ema.")
     args = parser.parse_args()
-    if args.render:
+    if args.train_variants:
+        torch.backends.cudnn.benchmark = True
+        train_variants_benchmark(args)
+    elif args.render:
         render_benchmark(args)
     elif args.device == "cuda":
         torch.backends.cudnn.benchmark = True

@@ -4,6 +4,7 @@ serves `benchmarks/real_person_gpu.sh`), and the consistency half that runs back
 
     python benchmarks/renderer_v2.py render RUN POSES_DIR OUT_DIR     # GPU side: real poses -> mp4 + drawn arrays
     python benchmarks/renderer_v2.py summary OUT_DIR                  # GPU side: table of the eval JSONs
+    python benchmarks/renderer_v2.py trained RUN OUT                  # a run with --ema: its trained weights as a renderer
     python benchmarks/renderer_v2.py consistency DIR [DIR ...]        # CPU side: MediaPipe on the renders (+ a pooled line a run)
     python benchmarks/renderer_v2.py sheet OUT.jpg DIR [DIR ...]      # rows: runs (DIRs), columns: their renders
     python benchmarks/renderer_v2.py zoom OUT.jpg STEM F,F,.. DIR [DIR ...]  # the upper body of frames F of STEM.mp4, 2x
@@ -59,6 +60,20 @@ def render(run: str, poses: str, out: str) -> None:
         drawn_xy, drawn_conf = drawn_pose(placed, placed_conf, boxes, size, conf)
         np.savez(out_dir / f"{path.stem}.drawn.npz", xy=drawn_xy, conf=drawn_conf, fps=fps, size=size)
         print(f"{Path(run).name} {path.stem}: {len(xy)} frames in {time.perf_counter() - start:.1f} s", flush=True)
+
+
+def trained(run: str, out: str) -> None:
+    """A renderer folder (weights + checkpoint.json) of the weights a run with `--ema` trained
+    ("G_train"), not their average ("G", what the run's renderer is): the two side by side."""
+    from posevideo.renderer.model import RendererConfig, make_generator
+    from posevideo.renderer.predict import renderer_meta
+    from posevideo.training import build_model, load_checkpoint, save_checkpoint
+
+    meta = renderer_meta(Path(run))
+    G = make_generator(build_model(meta, RendererConfig.from_dict))
+    load_checkpoint(meta["path"], {"G_train": G})
+    keep = {k: meta[k] for k in ("kind", "step", "model", "stats", "train") if k in meta}
+    print(save_checkpoint(out, {"G": G}, None, {**keep, "source": f"{meta['path']} (G_train)"}))
 
 
 def summary(out: str) -> str:
@@ -155,6 +170,8 @@ if __name__ == "__main__":
     what, args = sys.argv[1], sys.argv[2:]
     if what == "render":
         render(*args)
+    elif what == "trained":
+        trained(*args)
     elif what == "summary":
         print(summary(*args))
     elif what == "consistency":
@@ -164,4 +181,4 @@ if __name__ == "__main__":
     elif what == "zoom":
         zoom(args[0], args[1], args[2], args[3:])
     else:
-        raise SystemExit(f"unknown command {what!r}: render, summary, consistency, sheet or zoom")
+        raise SystemExit(f"unknown command {what!r}: render, trained, summary, consistency, sheet or zoom")

@@ -14,6 +14,8 @@
 #   v2t       v2 + --temporal;
 #   v2s, v2j0, v2p   v2 with the peer's discriminator batching (--d-batch separate), without jitter
 #             (--jitter 0), with both;  v2j2: v2 with --jitter 0.02;
+#   v2e, v2j0e  v2, v2j0 with the generator's weights averaged (--ema 0.999); such a run is evaluated
+#             twice: RUN (the average, its renderer) and RUN_trained (the weights trained, the same run);
 #   RUN_sN    RUN with --seed N (the run-to-run spread), e.g. v1_s1;
 # then each is evaluated on the synthetic speaker's held-out frames (PSNR/SSIM frame/hands/face,
 # flicker against the ground truth's own frame-to-frame change), and renders real poses
@@ -85,6 +87,8 @@ options() {
         v2j0) echo --hand-l1 5 --face-l1 1 --jitter 0 ;;
         v2p) echo --hand-l1 5 --face-l1 1 --d-batch separate --jitter 0 ;;
         v2j2) echo --hand-l1 5 --face-l1 1 --jitter 0.02 ;;
+        v2e) echo --hand-l1 5 --face-l1 1 --ema 0.999 ;;
+        v2j0e) echo --hand-l1 5 --face-l1 1 --jitter 0 --ema 0.999 ;;
         *) echo "unknown run $1" >&2; exit 2 ;;
     esac
 }
@@ -102,7 +106,16 @@ echo "training done in $(( $(date +%s) - start )) s"
 # its limit still returns the finished runs). Scoring runs on the GPU; the CPU-bound parts (drawing,
 # optical flow) get 4 threads each so that four processes do not oversubscribe the machine's cores.
 source benchmarks/evaluate_run.sh
+EVALUATED=""
 for run in $RUNS; do
+    EVALUATED="$EVALUATED $run"
+    if [[ $(options $run) == *--ema* ]]; then   # the trained weights beside their average
+        $PY benchmarks/renderer_v2.py trained $R/$run $R/${run}_trained > /dev/null && cp $R/$run.log $R/${run}_trained.log \
+            && cp $R/$run/metrics.jsonl $R/${run}_trained/ && cp -r $R/$run/progress $R/${run}_trained/ \
+            && EVALUATED="$EVALUATED ${run}_trained"
+    fi
+done
+for run in $EVALUATED; do
     evaluate_run $run renders_$run ${EVAL:-150} &
 done
 wait
@@ -113,7 +126,7 @@ echo "evaluated and rendered in $(( $(date +%s) - start )) s"
     echo "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || echo cpu), $(date -u +%F)"
     echo
     $PY benchmarks/renderer_v2.py summary $R/table
-    for run in $RUNS; do echo; echo "## $run"; tail -n 6 $R/out/$run/train.log; done
+    for run in $EVALUATED; do echo; echo "## $run"; tail -n 6 $R/out/$run/train.log; done
 } > $OUT/summary.md
 cat $OUT/summary.md
 ls -la $OUT

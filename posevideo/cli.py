@@ -305,6 +305,9 @@ def presets():
 @click.option("--hand-l1", type=click.FloatRange(0), default=None,
               help="More L1 on the hands: the L1 of the hand crops, times this and the L1 weight, beside the frame's "
                    "(a hand is ~2 % of the frame's pixels; default: the preset's, 5; 0: none).")
+@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Average the generator's weights over training (exponential moving average, this decay a step; "
+                   "0.999: about the last 1,000 steps): the run's renderer is the average (default: the preset's, off).")
 @click.option("--temporal/--no-temporal", default=None,
               help="The generator also takes its previous output frame (trained on consecutive pairs; ONNX input 'previous').")
 @click.option("--temporal-d", type=click.FloatRange(0), default=None,

@@ -48,7 +48,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Collection, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 import numpy as np
 import torch
@@ -142,10 +142,13 @@ class Run:
     `resume=False` refuses a folder that already holds checkpoints (so a typo never overwrites a
     week of training); `resume=True` needs one, and checks that the stored config.json agrees with
     `config` on every key in `must_match` (model shape, data), naming the first difference.
+    `upgrade`: applied to the stored config before that check, to give a file written before a model
+    field existed that field's default (otherwise every added field would refuse older runs).
     """
 
     def __init__(self, path: str | Path, config: Mapping[str, Any], resume: bool = False,
-                 is_main: bool = True, must_match: tuple[str, ...] = ("model",)):
+                 is_main: bool = True, must_match: tuple[str, ...] = ("model",),
+                 upgrade: Callable[[dict[str, Any]], dict[str, Any]] | None = None):
         self.path = Path(path)
         self.config = dict(config)
         self.is_main = is_main
@@ -155,6 +158,7 @@ class Run:
                 raise InputError(self.path, "has no checkpoint to resume from",
                                  "Give the run folder of an earlier run, or start without --resume.")
             stored = _read_json(self.path / "config.json", "a run's config")
+            stored = upgrade(stored) if upgrade else stored
             for key in must_match:
                 if stored.get(key) != self.config.get(key):
                     raise InputError(self.path / "config.json",
@@ -549,6 +553,24 @@ def check_finite(step: int, run: Run | None = None, **losses: float | torch.Tens
     keep = f"The last good checkpoint is {last}; " if last else "No checkpoint was written yet; "
     raise InputError(where, f"training stopped at step {step}: loss is not finite ({bad})",
                      keep + "resume from it with a lower learning rate (--lr), or check the data.")
+
+
+def average_weights(average: torch.nn.Module, model: torch.nn.Module, decay: float, step: int) -> None:
+    """One step of an exponential moving average of `model`'s weights into `average` (a copy of
+    it): every floating parameter and buffer (BatchNorm's running statistics too) moves toward
+    `model`'s by 1 - d, with d = min(decay, (1 + step) / (10 + step)), so that the first steps follow
+    the fast-changing weights instead of keeping the initial ones; integer buffers are copied.
+    About the mean of the last 1 / (1 - decay) steps' weights: the "G_ema" of Progressive GAN and
+    StyleGAN, a generator with less of the last steps' noise in it."""
+    d = min(decay, (1 + step) / (10 + step))
+    ours = _plain(average).state_dict(keep_vars=True)
+    theirs = _plain(model).state_dict(keep_vars=True)
+    floats = [k for k, v in ours.items() if v.is_floating_point()]
+    with torch.no_grad():
+        torch._foreach_lerp_([ours[k] for k in floats], [theirs[k].detach() for k in floats], 1 - d)
+        for key, value in ours.items():
+            if not value.is_floating_point():
+                value.copy_(theirs[key])
 
 
 def progress_bar(total: int, initial: int = 0, disable: bool = False, desc: str = "train"):

@@ -149,6 +149,47 @@ def test_a_run_resumes_with_its_own_settings_after_a_preset_changed(tmp_path):
         train(_cfg(run, 6, preset="small", size=SIZE, resume=True, hand_l1=3.0), bank)
 
 
+def test_the_weight_average_is_the_renderer_users_load_and_resumes_exactly(tmp_path, monkeypatch):
+    """`ema`: the checkpoint's "G" is the average of the trained weights ("G_train"), what
+    `load_renderer` gives; a run cut by SIGTERM and resumed ends with the same average, trained
+    weights and discriminators, bit for bit, as one run straight through."""
+    from posevideo.renderer.predict import load_renderer
+    cfg = replace(V2, temporal=False, ema=0.9)
+    train(_cfg(tmp_path / "whole", 6, jitter=0.05), _pose_bank(), cfg)
+    with sigterm_at(monkeypatch, 3):
+        train(_cfg(tmp_path / "cut", 6, jitter=0.05), _pose_bank(), cfg)
+    train(_cfg(tmp_path / "cut", 6, jitter=0.05, resume=True), _pose_bank(), cfg)
+
+    def weights(run):
+        G, G_train, Ds = Generator(cfg), Generator(cfg), discriminators(cfg)
+        load_checkpoint(run, {"G": G, "G_train": G_train, **Ds})
+        return G, [t for m in (G, G_train, *Ds.values()) for t in m.state_dict().values()]
+    (average, whole), (_, cut) = weights(tmp_path / "whole"), weights(tmp_path / "cut")
+    for a, b in zip(whole, cut):
+        assert torch.equal(a, b)
+    loaded, _ = load_renderer(tmp_path / "whole")
+    trained = Generator(cfg)
+    load_checkpoint(tmp_path / "whole", {"G_train": trained})
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), average.state_dict().values()))
+    assert not all(torch.equal(a, b) for a, b in zip(average.state_dict().values(), trained.state_dict().values()))
+    with pytest.raises(ValueError, match="ema must be in"):
+        RendererConfig(ema=1.0)
+
+
+def test_a_run_written_before_a_model_field_existed_resumes(tmp_path):
+    """config.json of an older version has no "ema" in its model: the run resumes (it trained
+    without it), and asking for it on resume is refused as another model."""
+    bank = _pose_bank()
+    run = tmp_path / "old"
+    train(_cfg(run, 2, preset="small", size=SIZE), bank)
+    config = json.loads((run / "config.json").read_text())
+    del config["model"]["ema"]
+    (run / "config.json").write_text(json.dumps(config))
+    assert train(_cfg(run, 3, preset="small", size=SIZE, resume=True), bank).name == "step-0000003"
+    with pytest.raises(InputError, match="the run was started with model="):
+        train(_cfg(run, 4, preset="small", size=SIZE, resume=True, ema=0.99), bank)
+
+
 def test_feature_matching_compares_the_discriminators_inner_features():
     """`features=True` gives every block's output with the logits last (the same logits as a plain
     call); the loss is 0 for the real frame itself, grows with the difference, and its gradient

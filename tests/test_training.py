@@ -1,6 +1,7 @@
 """The shared training pieces: checkpoints round-trip exactly, with no pickle; clear errors."""
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -200,3 +201,26 @@ def test_config_is_nested_and_old_flat_options_read_back():
     flat = {"data": "D", "seed": 1, "model": {"ngf": 8}, "world_size": 1}   # a gesture run before the convention
     assert train_options(flat) == flat
     assert torch.equal(torch.rand(3, generator=rank_sampler(4, 1)), torch.rand(3, generator=torch.Generator().manual_seed(5)))
+
+
+def test_weight_average_follows_the_model_with_a_warm_up():
+    """average_weights: each floating parameter and buffer moves by 1 - d toward the model's, with
+    d = min(decay, (1 + step) / (10 + step)); integer buffers are copied."""
+    from posevideo.training import average_weights
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    average = copy.deepcopy(model)
+    before = {k: v.clone() for k, v in average.state_dict().items()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    model(torch.randn(4, 3))                             # running statistics and the batch count move
+    for step, decay in ((1, 2 / 11), (1000, 0.99)):
+        average.load_state_dict(before)
+        average_weights(average, model, 0.99, step)
+        for key, value in average.state_dict().items():
+            mine = model.state_dict()[key]
+            if value.is_floating_point():
+                assert torch.allclose(value, decay * before[key] + (1 - decay) * mine, atol=1e-6), key
+            else:
+                assert torch.equal(value, mine), key

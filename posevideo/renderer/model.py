@@ -57,6 +57,10 @@ class RendererConfig:
     # a hand is ~2 % of the frame's pixels, so the frame's L1 hardly asks for fingers (0: off).
     face_l1: float = 0.0
     hand_l1: float = 0.0
+    # An exponential moving average of the generator's weights over training (decay a step, e.g.
+    # 0.999: about the last 1,000 steps); the checkpoint's "G" is then the average, what every
+    # user of the renderer loads, and "G_train" the weights being trained (0: off).
+    ema: float = 0.0
     # Two stages (issue 14): the U-Net runs at base_size (size / 2), an Enhancer brings it to size.
     base_size: int = 0         # 0: one stage (the U-Net at `size`)
     enhancer_ngf: int = 32     # the Enhancer's width (all of it runs at size / 2 but its first and last layer)
@@ -82,6 +86,8 @@ class RendererConfig:
         for name in ("temporal_d", "face_d", "hand_d", "feature_matching", "face_l1", "hand_l1"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0: off), got {getattr(self, name)}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be in [0, 1) (0: off), got {self.ema}")
         if self.base_size and self.base_size * 2 != self.size:
             raise ValueError(f"a two-stage model's base_size must be size / 2 ({self.size // 2}), got {self.base_size}")
         if self.base_size and self.temporal:

@@ -34,6 +34,7 @@ Enhancer learns; then both train together, as pix2pixHD's `niter_fix_global`.
 """
 from __future__ import annotations
 
+import copy
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -47,9 +48,9 @@ from posevideo.errors import InputError
 from posevideo.renderer.data import REGIONS, FrameBank, crop, load_frames
 from posevideo.renderer.model import (RendererConfig, d_loss, discriminators, feature_matching_loss, g_gan_loss,
                                       l1_loss, make_generator, preset)
-from posevideo.training import (Run, StopSignal, build_model, check_finite, cleanup_distributed, load_checkpoint,
-                                progress_bar, rank_sampler, read_meta, reseed_resumed_rank, run_config,
-                                save_checkpoint, seed_everything, setup_distributed, stored_config)
+from posevideo.training import (Run, StopSignal, average_weights, build_model, check_finite, cleanup_distributed,
+                                load_checkpoint, progress_bar, rank_sampler, read_meta, reseed_resumed_rank,
+                                run_config, save_checkpoint, seed_everything, setup_distributed, stored_config)
 
 
 @dataclass
@@ -85,6 +86,7 @@ class TrainConfig:
     feature_matching: float | None = None  # pix2pixHD's feature matching weight (None: the preset's, off)
     face_l1: float | None = None   # L1 on the face crops, x the L1 weight (None: the preset's, off)
     hand_l1: float | None = None   # L1 on the hand crops, x the L1 weight (None: the preset's, off)
+    ema: float | None = None       # decay of the generator's weight average (None: the preset's, off)
     # Two stages (issue 14): a first stage at size / 2 under an Enhancer. `upsample_from`: a run (or
     # checkpoint) of a one-stage model at size / 2 whose generator is the first stage (its config
     # replaces the preset's); `stages` 2 without it: a new first stage of the preset.
@@ -121,7 +123,7 @@ class TrainConfig:
         its settings where this command gives none, even where a preset's have changed since."""
         overrides = dict(norm=self.norm, gan_loss=self.gan_loss, temporal=self.temporal, temporal_d=self.temporal_d,
                          face_d=self.face_d, hand_d=self.hand_d, feature_matching=self.feature_matching,
-                         face_l1=self.face_l1, hand_l1=self.hand_l1,
+                         face_l1=self.face_l1, hand_l1=self.hand_l1, ema=self.ema,
                          enhancer_ngf=self.enhancer_ngf,
                          enhancer_blocks=self.enhancer_blocks)
         if stored is not None:
@@ -172,6 +174,15 @@ def first_stage(run: str, size: int) -> RendererConfig:
 
 
 # --- schedule -------------------------------------------------------------------------------------
+
+def with_defaults(stored: dict) -> dict:
+    """A run's stored config.json with the model fields added since it was written at their defaults
+    (the run trained without them), so that it still resumes; a config that is no renderer's as it is."""
+    try:
+        return {**stored, "model": RendererConfig.from_dict(stored["model"]).to_dict()}
+    except (KeyError, TypeError, ValueError):
+        return stored
+
 
 def learning_rate(step: int, steps: int, base: float) -> float:
     """pix2pix's schedule: constant for the first half, then linearly down to 0."""
@@ -294,7 +305,8 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
 
     # The run folder; on resume, the stored config must describe the same model.
     run = Run(cfg.out, run_config("renderer", model_cfg.to_dict(), asdict(cfg), dist.world_size),
-              resume=cfg.resume, is_main=dist.is_main)
+              resume=cfg.resume, is_main=dist.is_main,
+              upgrade=with_defaults)
     seed_everything(cfg.seed + dist.rank)
     sampler = rank_sampler(cfg.seed, dist.rank)
     teacher = load_teacher(cfg.teacher, model_cfg, bank, device) if cfg.teacher else None
@@ -315,7 +327,10 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     betas = (model_cfg.beta1, 0.999)
     opt_g = torch.optim.Adam(G.parameters(), lr=base_lr, betas=betas, fused=cuda)
     opts_d = {name: torch.optim.Adam(D.parameters(), lr=base_lr, betas=betas, fused=cuda) for name, D in Ds.items()}
-    modules, optimizers = {"G": G, **Ds}, {"G": opt_g, **opts_d}
+    # The weight average (`ema`): saved as "G", what users load; the trained weights as "G_train".
+    G_avg = copy.deepcopy(G).requires_grad_(False) if model_cfg.ema else None
+    modules = {"G": G_avg, "G_train": G, **Ds} if G_avg is not None else {"G": G, **Ds}
+    optimizers = {"G": opt_g, **opts_d}
     weights = {"D": 1.0, "D_temporal": model_cfg.temporal_d, "D_face": model_cfg.face_d, "D_hand": model_cfg.hand_d}
 
     step = 0
@@ -452,6 +467,8 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
+            if G_avg is not None:
+                average_weights(G_avg, G, model_cfg.ema, step)
             for D in Ds.values():
                 D.requires_grad_(True)
 
@@ -482,7 +499,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                 t_log = time.time()
             if dist.is_main and (step % cfg.image_every == 0 or step == cfg.steps):
                 sk, fr = bank.batch(shown)
-                run.save_image(f"step-{step:07d}", progress_image(G, sk, fr))
+                run.save_image(f"step-{step:07d}", progress_image(G if G_avg is None else G_avg, sk, fr))
             if step % cfg.checkpoint_every == 0 or step == cfg.steps or stopping:
                 check_finite(step, run, loss_d=loss_d.item(), loss_g=loss_g.item())
                 last = checkpoint(step)
