@@ -274,7 +274,8 @@ def presets():
         temporal_g.append(f"{name} {count_macs(G, (1, 3, 256, 256), (1, 3, 256, 256)) / 1e9:.2f}")
     click.echo("D params and GMACs per crop (64x64 at 256) or frame pair; each W is that D's GAN loss weight (0: off).\n"
                "--feature-matching W: pix2pixHD's feature matching for every D; --face-l1 W, --hand-l1 W: L1 on the same "
-               "crops, x W x the L1 weight (no network; 1 and 5 in every preset, 0: off).\n"
+               "crops, x W x the L1 weight (no network; 1 and 5 in every preset, 0: off); --ema DECAY: the renderer "
+               "is the generator's weights averaged over training (off).\n"
                "--temporal G GMAC 256 (3 more input channels): " + ", ".join(temporal_g))
 
 
