@@ -14,7 +14,8 @@
 #   v2t       v2 + --temporal;
 #   v2s, v2j0, v2p   v2 with the peer's discriminator batching (--d-batch separate), without jitter
 #             (--jitter 0), with both;  v2j2: v2 with --jitter 0.02;
-#   v2e, v2j0e  v2, v2j0 with the generator's weights averaged (--ema 0.999); such a run is evaluated
+#   v2e, v2j0e  v2, v2j0 with the generator's weights averaged (--ema 0.999, every preset's since
+#             2026-12-04 19:20 UTC; the other runs pass --ema 0); such a run is evaluated
 #             twice: RUN (the average, its renderer) and RUN_trained (the weights trained, the same run);
 #   RUN_sN    RUN with --seed N (the run-to-run spread), e.g. v1_s1;
 # then each is evaluated on the synthetic speaker's held-out frames (PSNR/SSIM frame/hands/face,
@@ -74,19 +75,21 @@ options() {
     if [[ $1 =~ ^(.+)_s([0-9]+)$ ]]; then    # RUN_sN: RUN with --seed N
         echo "$(options "${BASH_REMATCH[1]}") --seed ${BASH_REMATCH[2]}"; return
     fi
-    local off="--hand-l1 0 --face-l1 0"   # the presets' crop L1 (on since 2026-12-04) off: v1 as it was measured
+    # The presets' crop L1 and weight average (on since 2026-12-04) off: v1 and the peer as they were
+    # measured; every other run without the average unless its name says e.
+    local off="--hand-l1 0 --face-l1 0 --ema 0" v2="--hand-l1 5 --face-l1 1 --ema 0"
     case $1 in
         v1) echo $off ;;
         regions) echo $off --face-d 1 --hand-d 1 ;;
         temporal) echo $off --temporal ;;
         all) echo $off --face-d 1 --hand-d 1 --temporal ;;
         peer) echo $off --d-batch separate --jitter 0 ;;
-        v2) echo --hand-l1 5 --face-l1 1 ;;
-        v2t) echo --hand-l1 5 --face-l1 1 --temporal ;;
-        v2s) echo --hand-l1 5 --face-l1 1 --d-batch separate ;;
-        v2j0) echo --hand-l1 5 --face-l1 1 --jitter 0 ;;
-        v2p) echo --hand-l1 5 --face-l1 1 --d-batch separate --jitter 0 ;;
-        v2j2) echo --hand-l1 5 --face-l1 1 --jitter 0.02 ;;
+        v2) echo $v2 ;;
+        v2t) echo $v2 --temporal ;;
+        v2s) echo $v2 --d-batch separate ;;
+        v2j0) echo $v2 --jitter 0 ;;
+        v2p) echo $v2 --d-batch separate --jitter 0 ;;
+        v2j2) echo $v2 --jitter 0.02 ;;
         v2e) echo --hand-l1 5 --face-l1 1 --ema 0.999 ;;
         v2j0e) echo --hand-l1 5 --face-l1 1 --jitter 0 --ema 0.999 ;;
         *) echo "unknown run $1" >&2; exit 2 ;;
@@ -109,7 +112,7 @@ source benchmarks/evaluate_run.sh
 EVALUATED=""
 for run in $RUNS; do
     EVALUATED="$EVALUATED $run"
-    if [[ $(options $run) == *--ema* ]]; then   # the trained weights beside their average
+    if [[ $(options $run) =~ --ema\ 0\.[0-9] ]]; then   # the trained weights beside their average
         $PY benchmarks/renderer_v2.py trained $R/$run $R/${run}_trained > /dev/null && cp $R/$run.log $R/${run}_trained.log \
             && cp $R/$run/metrics.jsonl $R/${run}_trained/ && cp -r $R/$run/progress $R/${run}_trained/ \
             && EVALUATED="$EVALUATED ${run}_trained"

@@ -30,6 +30,10 @@
 #        PRESET=small ENHANCER="--enhancer-ngf 8 --enhancer-blocks 1" BATCH=32 ... (what the page runs at 10+ frames/s)
 #        BASE_GIVEN=1 FIRST=150 ... 300  (the 256 first stage as a user already has it: trained FIRST s
 #        alone before the race, then the plain 512 model and the Enhancer each train 300 s side by side)
+#        EMA=0.999 ...   (every training with --ema 0.999, as the presets since 2026-12-04; each lane is then
+#        evaluated twice: LANE, the weights' average (its renderer), and LANE_trained, the weights trained, of
+#        the same run). EMA=0: without the average, as every run of this script before that day;
+#        unset: the preset's (0.999), each lane evaluated once
 #        QUICK=1 OUT=/tmp/x PY=/work/main/.venv/bin/python BANK=/tmp/bank512q bash benchmarks/upsampler_gpu.sh 60
 #        (`small`, batch 2, a few steps on a CPU machine: checks the script itself; BANK: a small bank,
 #        e.g. 16 frames of bank512's test split written as both train and test by write_bank)
@@ -50,7 +54,8 @@ POSES_DIR=${POSES_DIR:-$PWD/.devcarry/poses}
 POSES=${POSES:-"signer_mediapipe driver_signer_soup"}
 REGION_D=${REGION_D---face-d 1 --hand-d 1}   # REGION_D="": no face and hand discriminators
 ENHANCER=${ENHANCER:-}                        # e.g. "--enhancer-ngf 8 --enhancer-blocks 1" (the page's fast one)
-EXTRA=(--no-compile $REGION_D)
+EXTRA=(--no-compile $REGION_D ${EMA:+--ema $EMA})
+LANES="plain twostage"; [[ ${EMA:-0} =~ ^0?\.[0-9] ]] && LANES="$LANES plain_trained twostage_trained"
 if [ -n "${QUICK:-}" ]; then PRESET=small; BATCH=2; STEPS=${QUICK_STEPS:-4}; FREEZE=2; LOG=1; IMAGE=2; fi
 rm -rf $R; mkdir -p $R/poses $OUT
 for p in $POSES; do ln -s "$POSES_DIR/$p.pose" $R/poses/; done
@@ -82,9 +87,16 @@ wait
 echo "training done in $(( $(date +%s) - start )) s ($SHARING)"
 for lane in plain twostage; do tr '\r' '\n' < $R/$lane.log | grep -v '%|' | tail -n 4; done
 
+# With EMA: each lane's trained weights as a renderer of their own, beside the average.
+if [[ $LANES == *_trained* ]]; then
+    for lane in plain twostage; do
+        $PY benchmarks/renderer_v2.py trained $R/$lane $R/${lane}_trained > /dev/null
+        cp $R/$lane/metrics.jsonl $R/${lane}_trained/ 2>/dev/null; cp $R/$lane.log $R/${lane}_trained.log 2>/dev/null
+    done
+fi
 # Evaluate and render each lane (on its GPU), packed into $OUT as soon as it is done.
-for i in 0 1; do
-    lane=$([ $i = 0 ] && echo plain || echo twostage)
+for lane in $LANES; do
+    i=$([[ $lane == plain* ]] && echo 0 || echo 1)
     (
         export CUDA_VISIBLE_DEVICES=${LANE_GPU[$i]} OMP_NUM_THREADS=4
         mkdir -p $R/out/$lane
@@ -113,12 +125,12 @@ echo "evaluated and rendered in $(( $(date +%s) - start )) s"
 
 {
     echo "# Plain 512 $PRESET vs two-stage (256 $PRESET + Enhancer): $BUDGET s of training each lane ($SHARING)"
-    echo "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo cpu), $(date -u +%F), batch $BATCH, no compile, region discriminators: ${REGION_D:-none}; two-stage ${ENHANCER:-(default Enhancer)}: first stage $FIRST s at 256${BASE_GIVEN:+ (given: trained alone before, outside the budget)}, --freeze-base $FREEZE"
+    echo "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo cpu), $(date -u +%F), batch $BATCH, no compile, region discriminators: ${REGION_D:-none}${EMA:+, --ema $EMA}; two-stage ${ENHANCER:-(default Enhancer)}: first stage $FIRST s at 256${BASE_GIVEN:+ (given: trained alone before, outside the budget)}, --freeze-base $FREEZE"
     echo
-    $PY benchmarks/upsampler.py summary $R plain twostage
+    $PY benchmarks/upsampler.py summary $R $LANES
     echo
     cat $R/sheet.log
-    for lane in plain twostage; do echo; echo "## $lane"; tail -n 8 $R/out/$lane/train.log; done
+    for lane in $LANES; do echo; echo "## $lane"; tail -n 8 $R/out/$lane/train.log; done
 } > $OUT/summary.md
 cat $OUT/summary.md
 ls -la $OUT

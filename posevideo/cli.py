@@ -251,7 +251,7 @@ def presets():
         click.echo(f"{name:<8} {cfg.ngf:>4} {row[0]:>12.1f}M {row[1]:>11.2f} {row[2]:>12.1f}M {row[3]:>11.2f} "
                    f"{count_params(D) / 1e6:>8.2f}M {d_macs:>11.2f}")
     # The v2 options (issue 13): extra discriminators, sized for each preset at 256.
-    click.echo("\nv2 options of `train renderer` (any preset; off unless given, but every preset has --face-l1 1 --hand-l1 5):")
+    click.echo("\nv2 options of `train renderer` (any preset; off unless given, but every preset has --face-l1 1 --hand-l1 5 --ema 0.999):")
     options = (("--face-d W", "face PatchGAN on face crops", dict(face_d=1.0), "D_face"),
                ("--hand-d W", "hands PatchGAN on hand crops", dict(hand_d=1.0), "D_hand"),
                ("--temporal", "previous frame in; pair D", dict(temporal=True), "D_temporal"))
@@ -275,7 +275,7 @@ def presets():
     click.echo("D params and GMACs per crop (64x64 at 256) or frame pair; each W is that D's GAN loss weight (0: off).\n"
                "--feature-matching W: pix2pixHD's feature matching for every D; --face-l1 W, --hand-l1 W: L1 on the same "
                "crops, x W x the L1 weight (no network; 1 and 5 in every preset, 0: off); --ema DECAY: the renderer "
-               "is the generator's weights averaged over training (off).\n"
+               "is the generator's weights averaged over training (0.999 in every preset, 0: off).\n"
                "--temporal G GMAC 256 (3 more input channels): " + ", ".join(temporal_g))
 
 
@@ -308,7 +308,7 @@ def presets():
                    "(a hand is ~2 % of the frame's pixels; default: the preset's, 5; 0: none).")
 @click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Average the generator's weights over training (exponential moving average, this decay a step; "
-                   "0.999: about the last 1,000 steps): the run's renderer is the average (default: the preset's, off).")
+                   "0.999: about the last 1,000 steps): the run's renderer is the average (default: the preset's, 0.999; 0: off).")
 @click.option("--temporal/--no-temporal", default=None,
               help="The generator also takes its previous output frame (trained on consecutive pairs; ONNX input 'previous').")
 @click.option("--temporal-d", type=click.FloatRange(0), default=None,
