@@ -173,8 +173,6 @@ def first_stage(run: str, size: int) -> RendererConfig:
     return base
 
 
-# --- schedule -------------------------------------------------------------------------------------
-
 def with_defaults(stored: dict) -> dict:
     """A run's stored config.json with the model fields added since it was written at their defaults
     (the run trained without them), so that it still resumes; a config that is no renderer's as it is."""
@@ -183,6 +181,8 @@ def with_defaults(stored: dict) -> dict:
     except (KeyError, TypeError, ValueError):
         return stored
 
+
+# --- schedule -------------------------------------------------------------------------------------
 
 def learning_rate(step: int, steps: int, base: float) -> float:
     """pix2pix's schedule: constant for the first half, then linearly down to 0."""
