@@ -122,6 +122,18 @@ def train_options(config: Mapping[str, Any]) -> dict[str, Any]:
     return dict(config["train"]) if isinstance(config.get("train"), dict) else dict(config)
 
 
+def model_defaults(make: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """An `upgrade` for `Run`: the stored config's "model" rebuilt by `make` (the model config class
+    from a dict), so the fields added since the file was written take their defaults (the run
+    trained without them) and it still resumes; a config `make` refuses is left as it is."""
+    def upgrade(stored: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return {**stored, "model": make(stored["model"]).to_dict()}
+        except (KeyError, TypeError, ValueError):
+            return stored
+    return upgrade
+
+
 def rank_sampler(seed: int, rank: int) -> torch.Generator:
     """The generator of batch order (and augmentation) of one process: seed + rank, as the config's "seeds"."""
     return torch.Generator().manual_seed(seed + rank)

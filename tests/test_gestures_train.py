@@ -109,6 +109,27 @@ def test_resume_continues_exactly(tmp_path, one_thread):
         assert torch.equal(a[key], b[key]), key
 
 
+def test_a_run_written_before_a_model_field_existed_resumes(tmp_path, one_thread):
+    """config.json of an older version lacks a model field added since (here disc_poses): the run
+    resumes with that field's default, as it trained, instead of being refused as another model."""
+    import json
+
+    clips = toy_clips(seconds=40, n_points=4, clips=3, seed=2)
+    small = {"pose_frames": 32, "unet_depth": 4, "width": 16, "encoder_width": 4}
+
+    def run(steps, resume=False):
+        return train(TrainConfig(data="", speaker="toy", out=str(tmp_path / "old"), preset="tiny", steps=steps,
+                                 batch=4, log_every=2, checkpoint_every=100, device="cpu", model=dict(small),
+                                 resume=resume), clips)
+
+    run(2)
+    config_path = tmp_path / "old" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["model"]["disc_poses"]
+    config_path.write_text(json.dumps(config))
+    assert str(run(4, resume=True)).endswith("step-0000004")
+
+
 def test_cli_train_then_evaluate_json(tmp_path, one_thread):
     """`posevideo train gestures` a few CPU steps, then `evaluate gestures --json`: the model and the
     three baselines, each with L1, PCK@0.1 and PCK@0.2."""

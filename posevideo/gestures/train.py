@@ -130,7 +130,8 @@ def train(cfg: TrainConfig, clips: Clips | None = None) -> str:
                          "Prepare more video of the speaker (at least a few minutes).")
     config = training.run_config("gestures", model_cfg.to_dict(), asdict(cfg), dist.world_size,
                                  train_windows=len(rows), train_seconds=clips.seconds("train"), layout=clips.layout)
-    run = training.Run(cfg.out, config, resume=cfg.resume, is_main=dist.is_main)
+    run = training.Run(cfg.out, config, resume=cfg.resume, is_main=dist.is_main,
+                       upgrade=training.model_defaults(lambda model: GestureConfig(**model)))
     training.seed_everything(cfg.seed + dist.rank)
 
     # Models, speaker statistics, optimizers.

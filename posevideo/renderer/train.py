@@ -49,8 +49,9 @@ from posevideo.renderer.data import REGIONS, FrameBank, crop, load_frames
 from posevideo.renderer.model import (RendererConfig, d_loss, discriminators, feature_matching_loss, g_gan_loss,
                                       l1_loss, make_generator, preset)
 from posevideo.training import (Run, StopSignal, average_weights, build_model, check_finite, cleanup_distributed,
-                                load_checkpoint, progress_bar, rank_sampler, read_meta, reseed_resumed_rank,
-                                run_config, save_checkpoint, seed_everything, setup_distributed, stored_config)
+                                load_checkpoint, model_defaults, progress_bar, rank_sampler, read_meta,
+                                reseed_resumed_rank, run_config, save_checkpoint, seed_everything, setup_distributed,
+                                stored_config)
 
 
 @dataclass
@@ -171,15 +172,6 @@ def first_stage(run: str, size: int) -> RendererConfig:
                          f"Train one with `posevideo train renderer --size {size // 2}`, or pass --stages 2 "
                          "to train both stages from the start.")
     return base
-
-
-def with_defaults(stored: dict) -> dict:
-    """A run's stored config.json with the model fields added since it was written at their defaults
-    (the run trained without them), so that it still resumes; a config that is no renderer's as it is."""
-    try:
-        return {**stored, "model": RendererConfig.from_dict(stored["model"]).to_dict()}
-    except (KeyError, TypeError, ValueError):
-        return stored
 
 
 # --- schedule -------------------------------------------------------------------------------------
@@ -306,7 +298,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     # The run folder; on resume, the stored config must describe the same model.
     run = Run(cfg.out, run_config("renderer", model_cfg.to_dict(), asdict(cfg), dist.world_size),
               resume=cfg.resume, is_main=dist.is_main,
-              upgrade=with_defaults)
+              upgrade=model_defaults(RendererConfig.from_dict))
     seed_everything(cfg.seed + dist.rank)
     sampler = rank_sampler(cfg.seed, dist.rank)
     teacher = load_teacher(cfg.teacher, model_cfg, bank, device) if cfg.teacher else None
