@@ -1,6 +1,6 @@
 """Real inputs through the renderer, judged by pose consistency (no ground truth needed).
 
-    python benchmarks/real.py [--model RUN] [--frames 150] [--retarget none|place|full] [--painter 0] [--out DIR]
+    python benchmarks/real.py [--model RUN] [--frames 150] [--retarget none|place|full] [--painter 0 [--painter-sleeves short]] [--out DIR]
 
 Every `.pose` in ../shared/real/ goes through `render`, every video through `transfer`, with the
 shipped small renderer (or `--model RUN`), each cut to its first `--frames` frames (0: all). Each
@@ -129,7 +129,7 @@ def run_input(path: Path, args, out_dir: Path, tmp: Path) -> dict:
     return judge(path.stem, video, drawn, out_dir, time.perf_counter() - start)
 
 
-def paint(name: str, drawn: Path, seed: int, out_dir: Path) -> dict:
+def paint(name: str, drawn: Path, seed: int, out_dir: Path, sleeves: str | None = None) -> dict:
     """The drawn pose painted as synthetic speaker `seed` (`posevideo.synthetic.draw.from_reduced`),
     judged like the renderer's video: the score of a renderer that had learnt its person perfectly."""
     from posevideo.pose import arrays, read_pose
@@ -138,7 +138,7 @@ def paint(name: str, drawn: Path, seed: int, out_dir: Path) -> dict:
     from posevideo.video import VideoWriter
     pose = read_pose(drawn)
     size = pose.header.dimensions.width
-    painter = Painter(look_of(seed), size)
+    painter = Painter(look_of(seed, sleeves), size)
     video = out_dir / f"{name}.painted.mp4"
     with atomic_output(video) as tmp, VideoWriter(tmp, float(pose.body.fps), size, size) as writer:
         for points in from_reduced(*arrays(pose)):
@@ -166,7 +166,7 @@ def with_painter(row: dict, args, out_dir: Path) -> dict:
     when --painter is given."""
     if args.painter is not None:
         name = Path(row["video"]).stem
-        row["painter"] = paint(name, out_dir / f"{name}.drawn.pose", args.painter, out_dir)
+        row["painter"] = paint(name, out_dir / f"{name}.drawn.pose", args.painter, out_dir, args.painter_sleeves)
     return row
 
 
@@ -216,6 +216,8 @@ def main() -> None:
     parser.add_argument("--no-adapt-norm", dest="adapt_norm", action="store_false",
                         help="render/transfer without adapting the renderer's BatchNorm statistics to each input "
                              "(the default before 2026-12-04, 09:00 UTC).")
+    parser.add_argument("--painter-sleeves", choices=("long", "short"), default=None,
+                        help="--painter: paint that person with these sleeves instead of its own (synth-speaker --sleeves).")
     parser.add_argument("--painter", type=int, default=None, metavar="SEED",
                         help="Also paint each drawn pose as synthetic speaker SEED (0: the shipped renderer's "
                              "person) and judge the painting: what a renderer that had learnt that person "
@@ -249,7 +251,8 @@ def main() -> None:
     write_json(args.out / "real.json", {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_model(),
         "command": " ".join(["python"] + sys.argv), "model": str(args.model or DEFAULT_RENDERER),
-        "retarget": args.retarget, "adapt_norm": args.adapt_norm, "frames": args.frames, "painter": args.painter, "ceiling_input": str(args.ceiling or "synthetic speaker 0, sentence bank"),
+        "retarget": args.retarget, "adapt_norm": args.adapt_norm, "frames": args.frames, "painter": args.painter,
+        "painter_sleeves": args.painter_sleeves, "ceiling_input": str(args.ceiling or "synthetic speaker 0, sentence bank"),
         "ceiling": ceiling, "rows": rows, "table": text,
         "note": "found %: of frames where the part was drawn; hands / ceiling: hands found % over the own-speaker "
                 "ceiling's; body error in shoulder widths after a similarity fit; hand error in hand sizes (wrist "

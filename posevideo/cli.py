@@ -52,12 +52,15 @@ def cli():
               help="Picture past the --size frame on every side, as a share of it (the video is size x (1 + 2 ROOM) "
                    "square, the person as placed without it): 0.25 keeps the person crop of `prepare` inside the "
                    "picture, so renderer data has no repeated-edge streaks under the body.")
-def synth_speaker_command(seed, seconds, out, size, fps, sentence_bank, no_draw, signing, room):
+@click.option("--sleeves", type=click.Choice(["long", "short"]), default=None,
+              help="Long or short sleeves in place of the seed's (the rest of its look kept); short: bare forearms, "
+                   "which MediaPipe reads across the body where dark sleeves on a dark dress are lost.")
+def synth_speaker_command(seed, seconds, out, size, fps, sentence_bank, no_draw, signing, room, sleeves):
     """Make a synthetic speaker: video with speech, its ground-truth .pose and a JSON description."""
     from posevideo.synthetic import synth_speaker
 
     paths = synth_speaker(seed, seconds, out, size=int(size), fps=fps, progress=True, sentence_bank=sentence_bank,
-                          draw=not no_draw, signing=signing, room=room)
+                          draw=not no_draw, signing=signing, room=room, sleeves=sleeves)
     for path in paths.values():
         click.echo(path)
 

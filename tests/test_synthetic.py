@@ -357,3 +357,28 @@ def test_signing_rests_with_the_arms_hanging(tmp_path):
     outside = np.abs(xy[:, [LEFT_WRIST, RIGHT_WRIST], 0] - xy[:, 11:13, 0].mean(1)[:, None]) / width[:, None]
     hanging = (below > 1.25) & (outside > 0.45)
     assert 0.03 < hanging.mean() < 0.4, hanging.mean()  # 0.063 (seed 5): wrist-frames hanging
+
+
+def test_sleeves_can_be_chosen_and_the_rest_of_the_look_stays(tmp_path):
+    """--sleeves: the seed's look with other sleeves, everything else the seed's (its random stream
+    included); short sleeves paint the forearm in skin where long ones paint it in the sleeve's cloth."""
+    from dataclasses import replace
+
+    from posevideo.synthetic import look_of
+    long, short = look_of(0), look_of(0, "short")
+    assert long.sleeves == "long" and short.sleeves == "short" and replace(short, sleeves="long") == long
+    forearm = {}
+    for sleeves in ("long", "short"):
+        result = CliRunner().invoke(cli, ["synth-speaker", "--seed", "0", "--seconds", "1", "--fps", "10",
+                                          "--sleeves", sleeves, "--out", str(tmp_path / sleeves)])
+        assert result.exit_code == 0, result.output
+        assert json.loads((tmp_path / sleeves / "synthetic_0.json").read_text())["look"]["sleeves"] == sleeves
+        xy, _ = arrays(read_pose(tmp_path / sleeves / "synthetic_0.pose"))
+        frames = np.stack(list(read_frames(tmp_path / sleeves / "synthetic_0.mp4")))
+        middle = np.rint(xy[:, 13] + 0.4 * (xy[:, 15] - xy[:, 13])).astype(int)     # left forearm, 40 % down
+        forearm[sleeves] = np.median([frames[t, y, x] for t, (x, y) in enumerate(middle)], axis=0)
+    for sleeves, colour in (("long", long.clothes), ("short", long.skin)):
+        assert np.abs(forearm[sleeves] - np.array(colour)).max() < 40, (sleeves, forearm[sleeves], colour)
+    result = CliRunner().invoke(cli, ["synth-speaker", "--seed", "0", "--seconds", "1", "--sleeves", "none",
+                                      "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0 and "'none' is not one of 'long', 'short'" in result.output

@@ -21,7 +21,7 @@ SIZES = (256, 512)
 
 def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 256, fps: float = 30,
                   progress: bool = False, sentence_bank: bool = False, draw: bool = True,
-                  signing: bool = False, room: float = 0.0) -> dict[str, Path]:
+                  signing: bool = False, room: float = 0.0, sleeves: str | None = None) -> dict[str, Path]:
     """Write `synthetic_<seed>.mp4` (H.264 + AAC 16 kHz mono), `.pose` (holistic, pixels of the
     video, frames = round(seconds * fps)) and `.json` (how it was made) into `out_dir`.
     Returns {"video", "pose", "json"} paths. Same arguments, same files (frames and pose).
@@ -40,7 +40,10 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     are size + 2 pad square. The person crop that `prepare` cuts (3 shoulder widths, about 1.2
     sizes here) then stays inside the picture, hands that hang low or reach out wide included;
     without room its bottom and sides run past the frame and are filled by repeating the frame's
-    edge (vertical streaks under the body, a hand at the bottom smeared down)."""
+    edge (vertical streaks under the body, a hand at the bottom smeared down).
+    sleeves: "long" or "short" in place of the seed's (None: the seed's), all else of the look kept.
+    With short sleeves the forearms are bare, so an arm across the dress stays visible; seed 0's long
+    dark sleeves on its dark dress hide it (BENCHMARKS.md "Whose look can be read")."""
     from posevideo.files import check_writable, write_json
     from posevideo.pose import holistic_pose, write_pose
     from posevideo.synthetic import draw as drawing, motion, speech
@@ -68,7 +71,7 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
         audio, sentences = speech.make_speech(seconds, voice, rng_voice)      # (seconds * 16000,)
     frames = int(round(seconds * fps))
     style = motion.style_for_seed(rng_style)
-    look = drawing.look_for_seed(seed, rng_look)
+    look = drawing.look_for_seed(seed, rng_look, sleeves)
     features = motion.speech_features(audio, sentences, frames, fps)
     xyz, conf = motion.generate(features, sentences, style, rng_motion, fps, size, signing=signing)  # (T, 576, 3) px
     painter = drawing.Painter(look, size, room) if draw else None
@@ -130,10 +133,11 @@ def voice_of(seed: int):
     return speech.voice_for_seed(_streams(seed)[0])
 
 
-def look_of(seed: int):
-    """How synthetic speaker `seed` looks (`draw.Look`), as `synth_speaker` draws it."""
+def look_of(seed: int, sleeves: str | None = None):
+    """How synthetic speaker `seed` looks (`draw.Look`), as `synth_speaker` draws it (`sleeves`: its
+    argument of that name)."""
     from posevideo.synthetic import draw
-    return draw.look_for_seed(seed, _streams(seed)[2])
+    return draw.look_for_seed(seed, _streams(seed)[2], sleeves)
 
 
 def _version(package: str) -> str:

@@ -50,7 +50,13 @@ class Look:
         return asdict(self)
 
 
-def look_for_seed(seed: int, rng: np.random.Generator) -> Look:
+SLEEVES = ("long", "short")
+
+
+def look_for_seed(seed: int, rng: np.random.Generator, sleeves: str | None = None) -> Look:
+    """The look of `seed` (`rng`: its look stream); `sleeves` in place of the drawn ones (None: drawn)."""
+    if sleeves is not None and sleeves not in SLEEVES:
+        raise ValueError(f"sleeves must be one of {SLEEVES}, got {sleeves!r}")
     pick = lambda options: tuple(int(v) for v in options[rng.integers(len(options))])
     skin = pick(SKINS)
     clothes = pick(CLOTHES)
@@ -59,10 +65,13 @@ def look_for_seed(seed: int, rng: np.random.Generator) -> Look:
     hair = pick(HAIRS)
     if np.abs(np.array(hair) - np.array(skin)).mean() < 60:  # keep the hairline visible
         hair = (22, 18, 18)
-    return Look(background=BACKGROUNDS[seed % len(BACKGROUNDS)], skin=skin, hair=hair,
-                hair_style=("short", "long", "bun")[rng.integers(3)], clothes=clothes, accent=accent,
-                pattern=PATTERNS[rng.integers(len(PATTERNS))], sleeves=("long", "short")[rng.integers(2)],
-                neckline=("round", "v")[rng.integers(2)], iris=pick(IRISES), lips=lips)
+    hair_style = ("short", "long", "bun")[rng.integers(3)]
+    pattern = PATTERNS[rng.integers(len(PATTERNS))]
+    drawn = SLEEVES[rng.integers(2)]            # drawn even when given, so the rest of the look is the seed's
+    neckline = ("round", "v")[rng.integers(2)]
+    return Look(background=BACKGROUNDS[seed % len(BACKGROUNDS)], skin=skin, hair=hair, hair_style=hair_style,
+                clothes=clothes, accent=accent, pattern=pattern, sleeves=sleeves or drawn, neckline=neckline,
+                iris=pick(IRISES), lips=lips)
 
 
 def _shade(color, factor: float) -> tuple:
