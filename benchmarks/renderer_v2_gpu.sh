@@ -77,7 +77,8 @@ options() {
     fi
     # The presets' crop L1 and weight average (on since 2026-12-04) off: v1 and the peer as they were
     # measured; every other run without the average unless its name says e.
-    local off="--hand-l1 0 --face-l1 0 --ema 0" v2="--hand-l1 5 --face-l1 1 --ema 0"
+    local off="--hand-l1 0 --face-l1 0 --ema 0" crop="--hand-l1 5 --face-l1 1"
+    local v2="$crop --ema 0"
     case $1 in
         v1) echo $off ;;
         regions) echo $off --face-d 1 --hand-d 1 ;;
@@ -90,8 +91,8 @@ options() {
         v2j0) echo $v2 --jitter 0 ;;
         v2p) echo $v2 --d-batch separate --jitter 0 ;;
         v2j2) echo $v2 --jitter 0.02 ;;
-        v2e) echo --hand-l1 5 --face-l1 1 --ema 0.999 ;;
-        v2j0e) echo --hand-l1 5 --face-l1 1 --jitter 0 --ema 0.999 ;;
+        v2e) echo $crop --ema 0.999 ;;
+        v2j0e) echo $crop --jitter 0 --ema 0.999 ;;
         *) echo "unknown run $1" >&2; exit 2 ;;
     esac
 }

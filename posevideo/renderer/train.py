@@ -79,14 +79,14 @@ class TrainConfig:
     # quality: on the H200 at step 17,500, joint 0.0139 train L1 and clean frames, separate 0.0231
     # and a textured background). With instance or no norm they are the same.
     d_batch: str = "joint"
-    # The v2 options (RendererConfig's fields of the same names; None: the preset's: off but the crop L1).
+    # The v2 options (RendererConfig's fields of the same names; None: the preset's: off but the crop L1 and ema).
     temporal: bool | None = None
     temporal_d: float | None = None
     face_d: float | None = None
     hand_d: float | None = None
     feature_matching: float | None = None  # pix2pixHD's feature matching weight (None: the preset's, off)
-    face_l1: float | None = None   # L1 on the face crops, x the L1 weight (None: the preset's, off)
-    hand_l1: float | None = None   # L1 on the hand crops, x the L1 weight (None: the preset's, off)
+    face_l1: float | None = None   # L1 on the face crops, x the L1 weight (None: the preset's, 1; 0: off)
+    hand_l1: float | None = None   # L1 on the hand crops, x the L1 weight (None: the preset's, 5; 0: off)
     ema: float | None = None       # decay of the generator's weight average (None: the preset's, 0.999; 0: off)
     # Two stages (issue 14): a first stage at size / 2 under an Enhancer. `upsample_from`: a run (or
     # checkpoint) of a one-stage model at size / 2 whose generator is the first stage (its config
