@@ -219,8 +219,8 @@ def main() -> None:
     parser.add_argument("--painter-sleeves", choices=("long", "short"), default=None,
                         help="--painter: paint that person with these sleeves instead of its own (synth-speaker --sleeves).")
     parser.add_argument("--painter", type=int, default=None, metavar="SEED",
-                        help="Also paint each drawn pose as synthetic speaker SEED (0: the shipped renderer's "
-                             "person) and judge the painting: what a renderer that had learnt that person "
+                        help="Also paint each drawn pose as synthetic speaker SEED (0 with --painter-sleeves short: the "
+                             "shipped renderer's person since 2026-12-04, 21:00 UTC) and judge the painting: what a renderer that had learnt that person "
                              "perfectly would score on the same input (two more columns).")
     args = parser.parse_args()
     if not args.real.is_dir():

@@ -24,6 +24,10 @@
 #       --poses-from /tmp/up512/synth --size 512
 #   posevideo pack-frames --data /tmp/up512/DATA --speaker synthetic_0 --out .devcarry/bank512 --size 512 \
 #       --split train --split test                       (3,000 train and 300 test frames)
+# .devcarry/bank512r (2026-12-04): the same with room around the person and the shipped person's short
+# sleeves (no repeated-edge streaks under the body; BANK=.devcarry/bank512r):
+#   posevideo synth-speaker --seed 0 --seconds 240 --fps 15 --size 512 --room 0.25 --sleeves short --out /tmp/up512r/synth
+#   then prepare and pack-frames as above, from /tmp/up512r, --out .devcarry/bank512r
 # Usage: bash benchmarks/upsampler_gpu.sh BUDGET   (seconds of training of each lane)
 #        FIRST=60 FREEZE=300 BATCH=16 bash benchmarks/upsampler_gpu.sh 150
 #        BANK=.devcarry/bank_obama512 REGION_D= FIRST=110 bash benchmarks/upsampler_gpu.sh 280

@@ -226,6 +226,43 @@ def test_missing_hips_and_face_come_from_the_target(speaker, profile):
     assert "left hand not seen in 120 of 120" in text
 
 
+def test_an_arm_lost_below_the_picture_hangs_at_the_targets_lengths(speaker, profile):
+    """A head-and-shoulders shot: the right wrist under the drawing threshold (MediaPipe still guesses
+    it, at visibility ~0.05) and no right hand in frames 20-50. The forearm is drawn hanging straight
+    down from the elbow at the target's forearm length, with a note, so the renderer gets a whole arm
+    and not a stump; frames with the wrist seen keep the input's forearm. With the elbow lost too
+    (left arm, frames 60-80) the whole arm hangs from the shoulder."""
+    from posevideo.pose.retarget import DRAWN
+    xy, conf = speaker
+    lost = conf.copy()
+    lost[20:50, BODY["right_wrist"]] = 0.05
+    lost[20:50, G["right_hand"]] = 0
+    out, out_conf, notes = retarget_pose(xy, lost, profile, mode="full", fps=FPS)
+    width = np.linalg.norm(out[:, BODY["left_shoulder"]] - out[:, BODY["right_shoulder"]], axis=-1)
+    forearm = (out[:, BODY["right_wrist"]] - out[:, BODY["right_elbow"]]) / width[:, None]
+    assert (out_conf[20:50, BODY["right_wrist"]] >= DRAWN).all()
+    assert np.abs(forearm[20:50, 0]).max() < 1e-4                      # straight down
+    assert np.allclose(forearm[20:50, 1], profile.forearm["right"], rtol=1e-3)
+    assert (out_conf[20:50][:, G["right_hand"]] == 0).all()              # the hand is rest_hands' to draw
+    assert np.abs(forearm[:20, 0]).max() > 0.05                          # the input's own forearm elsewhere
+    assert "right forearm not seen in 30 of 120 frames" in " ".join(notes)
+    _, _, notes = retarget_pose(xy, conf, profile, mode="full", fps=FPS)
+    assert not any("forearm" in n or "arm not seen" in n for n in notes)
+    lost[60:80, [BODY["left_elbow"], BODY["left_wrist"]]] = 0.03
+    lost[60:80, G["left_hand"]] = 0
+    out, out_conf, notes = retarget_pose(xy, lost, profile, mode="full", fps=FPS)
+    width = np.linalg.norm(out[:, BODY["left_shoulder"]] - out[:, BODY["right_shoulder"]], axis=-1)[60:80, None]
+    upper = (out[60:80, BODY["left_elbow"]] - out[60:80, BODY["left_shoulder"]]) / width
+    lower = (out[60:80, BODY["left_wrist"]] - out[60:80, BODY["left_elbow"]]) / width
+    assert (out_conf[60:80][:, [BODY["left_elbow"], BODY["left_wrist"]]] >= DRAWN).all()
+    assert np.abs(upper[:, 0]).max() < 1e-4 and np.allclose(upper[:, 1], profile.upper_arm["left"], rtol=1e-3)
+    assert np.abs(lower[:, 0]).max() < 1e-4 and np.allclose(lower[:, 1], profile.forearm["left"], rtol=1e-3)
+    assert "left arm not seen in 20 of 120 frames: hung from the shoulder" in " ".join(notes)
+    lost[20:50, G["right_hand"][:5]] = conf[20:50, G["right_hand"][:5]]  # a hand seen without its wrist
+    _, _, notes = retarget_pose(xy, lost, profile, mode="full", fps=FPS)
+    assert not any("forearm" in n for n in notes)
+
+
 def test_hips_under_the_drawing_threshold_are_out_of_view(speaker, profile):
     """MediaPipe places hips it cannot see (a seated woman, a close shot) at visibility 0.002-0.07;
     the skeleton leaves them out, so the renderer got a torso without sides and painted holes
@@ -462,7 +499,8 @@ def test_the_elbow_goes_to_the_side_the_input_shows():
 def test_the_javascript_twin_gives_pythons_output(speaker, profile, tmp_path):
     """posevideo/web/retarget.js (for the page) and retarget_pose on the same poses: the same points
     to float32 rounding (1e-3 px here, at ~105 px a shoulder width), the same confidences and notes.
-    Cases: another person's proportions with a hand at the chin, missing hips, face and a hand; the
+    Cases: another person's proportions with a hand at the chin, missing hips, face, a hand, a
+    forearm and an arm; the
     speaker turned by 120 degrees; `place`; the speaker onto its own profile."""
     import shutil
     node = shutil.which("node")
@@ -482,6 +520,10 @@ def test_the_javascript_twin_gives_pythons_output(speaker, profile, tmp_path):
     other_conf[70:, G["left_hand"]] = 0
     other_conf[:, BODY["left_elbow"]] = 0.7                      # a half-sure elbow, and one undrawn
     other_conf[40:45, BODY["right_elbow"]] = 0.05
+    other_conf[20:35, BODY["right_wrist"]] = 0.04                 # a forearm lost with its hand
+    other_conf[20:35, G["right_hand"]] = 0
+    other_conf[100:110, [BODY["right_elbow"], BODY["right_wrist"]]] = 0.03  # and a whole arm
+    other_conf[100:110, G["right_hand"]] = 0
     a = np.radians(120)
     turned = (xy - 128) @ np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]).T + 200
     shorter = _shorter_forearms(target)

@@ -21,7 +21,8 @@ face and smeared hands. `full` rebuilds the pose on the target's body:
 - face: the target's mean face plus the input's expression (its face minus its own mean face, after
   removing head motion), scaled by the face-size ratio, moved, turned and scaled as the input's head.
 - missing parts: hips out of view get the target's mean hips, a frame without a face the target's
-  mean face; a lost hand stays missing (`rest_hands` draws it at rest later). Each gives a note.
+  mean face; a lost hand stays missing (`rest_hands` draws it at rest later); a forearm or a whole
+  arm lost below the picture hangs straight down at the target's lengths. Each gives a note.
 - a recording turned far from upright (shoulder line > 30 degrees from level, or the face below
   the shoulders) is turned upright about the shoulder midpoint, with a note.
 - opacity: a limb is drawn as sure as its joints' confidences, and a renderer learned the opacities
@@ -390,6 +391,13 @@ class Retargeting:
             if not hand_ok.any(axis=1).all():
                 notes.append(f"{side} hand not seen in {int((~hand_ok.any(axis=1)).sum())} of {T} frames: kept missing "
                              "(drawn at rest by the renderer)")
+            fore, whole = _lost_arms(conf[:, p["shoulder"]], conf[:, p["elbow"]], conf[:, p["wrist"]], hand_ok)
+            if fore.any():
+                notes.append(f"{side} forearm not seen in {int(fore.sum())} of {T} frames: hung from the elbow "
+                             "at the trained person's length")
+            if whole.any():
+                notes.append(f"{side} arm not seen in {int(whole.sum())} of {T} frames: hung from the shoulder "
+                             "at the trained person's lengths")
         if any(sides is None for sides in self.bend.values()):
             # An arm that never bends clearly takes the side that puts its elbow outward in the first
             # frame, where its wrist went: the first frames' arms, as `frames` would rebuild them.
@@ -444,7 +452,7 @@ class Retargeting:
             points_off = np.concatenate([np.zeros((T, 1, 2)), offsets], axis=1)
             _, up = _direction(sh, el_fk)                                              # the input's upper arm
             up = np.where(e_ok[:, None], up, 0.0)
-            arms[side] = dict(sh=sh, el=el, wr=wr, e_ok=e_ok, w_ok=w_ok, l1=l1, l2=l2, L=(L1, L2), wr_fk=wr_fk, up=up,
+            arms[side] = dict(sh=sh, el=el, wr=wr, e_ok=e_ok, w_ok=w_ok, l1=l1, l2=l2, L=(L1, L2), el_fk=el_fk, wr_fk=wr_fk, up=up,
                               offsets=offsets, points_in=points_in, points_ok=points_ok, points_off=points_off,
                               hand_ok=hand_ok)
         for side in SIDES:
@@ -472,6 +480,28 @@ class Retargeting:
             conf[missing_elbow, p["elbow"]] = np.minimum(self.sh_conf[a:b], conf[:, p["wrist"]])[missing_elbow]
             P[:, p["hand"]] = np.where(arm["hand_ok"][..., None], P[:, p["wrist"]][:, None] + arm["offsets"],
                                        P[:, p["hand"]])
+            # What the input lost of the arm with its hand (`_lost_arms`) hangs at the target's lengths.
+            fore, whole = _lost_arms(conf[:, p["shoulder"]], conf[:, p["elbow"]], conf[:, p["wrist"]], arm["hand_ok"])
+            (L1, L2), down = arm["L"], np.array([0.0, 1.0])
+            P[fore, p["elbow"]] = arm["el_fk"][fore]
+            P[whole, p["elbow"]] = arm["sh"][whole] + L1 * down
+            conf[whole, p["elbow"]] = conf[whole, p["shoulder"]]
+            hang = fore | whole
+            P[hang, p["wrist"]] = P[hang, p["elbow"]] + L2 * down
+            conf[hang, p["wrist"]] = conf[hang, p["elbow"]]
+
+
+def _lost_arms(shoulder, elbow, wrist, hand_ok) -> tuple[np.ndarray, np.ndarray]:
+    """Frames whose arm the input lost below the picture, as in a head-and-shoulders shot (MediaPipe
+    still guesses the joints there, under the drawing threshold, as it does hips): (forearm (T,),
+    arm (T,)). A forearm is lost where the shoulder and the elbow are drawn (`shoulder`, `elbow`,
+    `wrist`: (T,) confidences at least DRAWN) and the wrist not, a whole arm where neither elbow nor
+    wrist is; in both, no hand point seen (`hand_ok` (T, 21)). Drawn as they are, the arm would end
+    in a stump, or the shoulder in nothing; `_rebuild_arms` hangs what is lost straight down at the
+    target's lengths, and `rest_hands` puts a hand at rest at the wrist. A wrist lost while its hand
+    is seen keeps the hand's placing."""
+    lost = (shoulder >= DRAWN) & (wrist < DRAWN) & ~hand_ok.any(axis=1)
+    return lost & (elbow >= DRAWN), lost & (elbow < DRAWN)
 
 
 def _first(*values):

@@ -231,6 +231,11 @@ export function retargetPose(xy, conf, T, target, placement = null, mode = "full
   return {xy: out, conf, notes};
 }
 
+// What the input lost of an arm below the picture (retarget.py's _lost_arms): [forearm, whole arm].
+function lostArm(shoulder, elbow, wrist, handOk) {
+  const lost = shoulder >= DRAWN && wrist < DRAWN && !handOk.some((v) => v);
+  return [lost && elbow >= DRAWN, lost && elbow < DRAWN];
+}
 const ratio = (target, source) => (target == null || source == null || source <= 0 ? 1.0 : target / source);
 const first = (...values) => values.find((v) => v != null);
 const hold = (distance) => Math.exp(-0.5 * (distance / CONTACT_REACH) ** 4);
@@ -346,9 +351,9 @@ function rebuild(P32, conf32, T, target, source, fps) {
     const r1 = ratio(target.upper_arm[side], source.upper_arm[side]), r2 = ratio(target.forearm[side], source.forearm[side]);
     const tb = target.hand_bones[side], sb = source.hand_bones[side];
     const scale = tb == null || sb == null ? HAND_BONES.map(() => 1) : tb.map((v, i) => v / Math.max(sb[i], 1e-9));
-    const a = {sh: [], el: [], wr: [], eOk: [], wOk: [], l1: [], l2: [], wrFk: [], offsets: [], pointsIn: [], pointsOk: [],
-      pointsOff: [], handOk: [], L: [L1, L2]};
-    let lost = 0;
+    const a = {sh: [], el: [], wr: [], eOk: [], wOk: [], l1: [], l2: [], elFk: [], wrFk: [], offsets: [], pointsIn: [],
+      pointsOk: [], pointsOff: [], handOk: [], L: [L1, L2]};
+    let lost = 0, hungFore = 0, hungArm = 0;
     for (let t = 0; t < T; t++) {
       const sh = get(t, p.shoulder), el = get(t, p.elbow), wr = get(t, p.wrist);
       const hand = [...Array(21).keys()].map((j) => get(t, p.hand + j));
@@ -356,7 +361,7 @@ function rebuild(P32, conf32, T, target, source, fps) {
       const eOk = seen(t, p.elbow) && sOk, wOk = seen(t, p.wrist) && sOk;
       const elFk = [sh[0] + (el[0] - sh[0]) * r1, sh[1] + (el[1] - sh[1]) * r1];
       const k = (L1 + L2) / (L1 / r1 + L2 / r2);
-      a.sh.push(sh); a.el.push(el); a.wr.push(wr); a.eOk.push(eOk); a.wOk.push(wOk);
+      a.sh.push(sh); a.el.push(el); a.wr.push(wr); a.eOk.push(eOk); a.wOk.push(wOk); a.elFk.push(elFk);
       a.l1.push(eOk ? hyp(el[0] - sh[0], el[1] - sh[1]) * r1 : L1);
       a.l2.push(eOk && wOk ? hyp(wr[0] - el[0], wr[1] - el[1]) * r2 : L2);
       a.wrFk.push(eOk ? [elFk[0] + (wr[0] - el[0]) * r2, elFk[1] + (wr[1] - el[1]) * r2]
@@ -368,12 +373,16 @@ function rebuild(P32, conf32, T, target, source, fps) {
       });
       const handOk = [...Array(21).keys()].map((j) => seen(t, p.hand + j));
       if (!handOk.some((v) => v)) lost++;
+      const [fore, whole] = lostArm(conf32[t * K + p.shoulder], conf32[t * K + p.elbow], conf32[t * K + p.wrist], handOk);
+      hungFore += fore; hungArm += whole;
       a.offsets.push(off); a.handOk.push(handOk);
       a.pointsIn.push([wr, ...hand]);
       a.pointsOk.push([wOk, ...handOk.map((v) => v && wOk)]);
       a.pointsOff.push([[0, 0], ...off]);
     }
     if (lost) notes.push(`${side} hand not seen in ${lost} of ${T} frames: kept missing (drawn at rest by the renderer)`);
+    if (hungFore) notes.push(`${side} forearm not seen in ${hungFore} of ${T} frames: hung from the elbow at the trained person's length`);
+    if (hungArm) notes.push(`${side} arm not seen in ${hungArm} of ${T} frames: hung from the shoulder at the trained person's lengths`);
     arms[side] = a;
   }
   for (const side of SIDES) contacts(arms[side], landmarks, T);
@@ -386,6 +395,18 @@ function rebuild(P32, conf32, T, target, source, fps) {
         set(t, p.wrist, wrist[t]);
         set(t, p.elbow, elbow[t]);
         if (!a.eOk[t]) conf[t * K + p.elbow] = Math.min(shConf[t], conf[t * K + p.wrist]);
+      }
+      // What the input lost of the arm with its hand hangs straight down at the target's lengths.
+      const [fore, whole] = lostArm(conf32[t * K + p.shoulder], conf32[t * K + p.elbow], conf32[t * K + p.wrist], a.handOk[t]);
+      if (fore) set(t, p.elbow, a.elFk[t]);
+      if (whole) {
+        set(t, p.elbow, [a.sh[t][0], a.sh[t][1] + a.L[0]]);
+        conf[t * K + p.elbow] = conf[t * K + p.shoulder];
+      }
+      if (fore || whole) {
+        const e = get(t, p.elbow);
+        set(t, p.wrist, [e[0], e[1] + a.L[1]]);
+        conf[t * K + p.wrist] = conf[t * K + p.elbow];
       }
       const w = get(t, p.wrist);
       for (let j = 0; j < 21; j++) if (a.handOk[t][j]) set(t, p.hand + j, [w[0] + a.offsets[t][j][0], w[1] + a.offsets[t][j][1]]);
