@@ -230,8 +230,9 @@ def test_an_arm_lost_below_the_picture_hangs_at_the_targets_lengths(speaker, pro
     """A head-and-shoulders shot: the right wrist under the drawing threshold (MediaPipe still guesses
     it, at visibility ~0.05) and no right hand in frames 20-50. The forearm is drawn hanging straight
     down from the elbow at the target's forearm length, with a note, so the renderer gets a whole arm
-    and not a stump; frames with the wrist seen keep the input's forearm. With the elbow lost too
-    (left arm, frames 60-80) the whole arm hangs from the shoulder."""
+    and not a stump; frames with the wrist seen keep the input's forearm, and the first and last 3
+    frames of the run (0.2 s at 15 fps) go there step by step from the wrist MediaPipe guessed. With
+    the elbow lost too (left arm, frames 60-80) the whole arm hangs from the shoulder."""
     from posevideo.pose.retarget import DRAWN
     xy, conf = speaker
     lost = conf.copy()
@@ -241,11 +242,18 @@ def test_an_arm_lost_below_the_picture_hangs_at_the_targets_lengths(speaker, pro
     width = np.linalg.norm(out[:, BODY["left_shoulder"]] - out[:, BODY["right_shoulder"]], axis=-1)
     forearm = (out[:, BODY["right_wrist"]] - out[:, BODY["right_elbow"]]) / width[:, None]
     assert (out_conf[20:50, BODY["right_wrist"]] >= DRAWN).all()
-    assert np.abs(forearm[20:50, 0]).max() < 1e-4                      # straight down
-    assert np.allclose(forearm[20:50, 1], profile.forearm["right"], rtol=1e-3)
+    assert np.abs(forearm[23:47, 0]).max() < 1e-4                      # straight down
+    assert np.allclose(forearm[23:47, 1], profile.forearm["right"], rtol=1e-3)
+    off = np.linalg.norm(forearm - [0.0, profile.forearm["right"]], axis=-1)  # from hanging
+    assert off[19] > off[20] > off[21] > off[22] > off[23] and off[50] > off[49] > off[48] > off[47] > off[46]
     assert (out_conf[20:50][:, G["right_hand"]] == 0).all()              # the hand is rest_hands' to draw
     assert np.abs(forearm[:20, 0]).max() > 0.05                          # the input's own forearm elsewhere
     assert "right forearm not seen in 30 of 120 frames" in " ".join(notes)
+    unguessed = lost.copy()
+    unguessed[20:50, BODY["right_wrist"]] = 0                          # no guess to start from: hung at once
+    out, _, _ = retarget_pose(xy, unguessed, profile, mode="full", fps=FPS)
+    forearm = (out[20:50, BODY["right_wrist"]] - out[20:50, BODY["right_elbow"]]) / width[20:50, None]
+    assert np.abs(forearm[:, 0]).max() < 1e-4 and np.allclose(forearm[:, 1], profile.forearm["right"], rtol=1e-3)
     _, _, notes = retarget_pose(xy, conf, profile, mode="full", fps=FPS)
     assert not any("forearm" in n or "arm not seen" in n for n in notes)
     lost[60:80, [BODY["left_elbow"], BODY["left_wrist"]]] = 0.03
@@ -255,8 +263,8 @@ def test_an_arm_lost_below_the_picture_hangs_at_the_targets_lengths(speaker, pro
     upper = (out[60:80, BODY["left_elbow"]] - out[60:80, BODY["left_shoulder"]]) / width
     lower = (out[60:80, BODY["left_wrist"]] - out[60:80, BODY["left_elbow"]]) / width
     assert (out_conf[60:80][:, [BODY["left_elbow"], BODY["left_wrist"]]] >= DRAWN).all()
-    assert np.abs(upper[:, 0]).max() < 1e-4 and np.allclose(upper[:, 1], profile.upper_arm["left"], rtol=1e-3)
-    assert np.abs(lower[:, 0]).max() < 1e-4 and np.allclose(lower[:, 1], profile.forearm["left"], rtol=1e-3)
+    assert np.abs(upper[3:17, 0]).max() < 1e-4 and np.allclose(upper[3:17, 1], profile.upper_arm["left"], rtol=1e-3)
+    assert np.abs(lower[3:17, 0]).max() < 1e-4 and np.allclose(lower[3:17, 1], profile.forearm["left"], rtol=1e-3)
     assert "left arm not seen in 20 of 120 frames: hung from the shoulder" in " ".join(notes)
     lost[20:50, G["right_hand"][:5]] = conf[20:50, G["right_hand"][:5]]  # a hand seen without its wrist
     _, _, notes = retarget_pose(xy, lost, profile, mode="full", fps=FPS)

@@ -22,7 +22,8 @@ face and smeared hands. `full` rebuilds the pose on the target's body:
   removing head motion), scaled by the face-size ratio, moved, turned and scaled as the input's head.
 - missing parts: hips out of view get the target's mean hips, a frame without a face the target's
   mean face; a lost hand stays missing (`rest_hands` draws it at rest later); a forearm or a whole
-  arm lost below the picture hangs straight down at the target's lengths. Each gives a note.
+  arm lost below the picture hangs straight down at the target's lengths, sinking there over 0.2 s.
+  Each gives a note.
 - a recording turned far from upright (shoulder line > 30 degrees from level, or the face below
   the shoulders) is turned upright about the shoulder midpoint, with a note.
 - opacity: a limb is drawn as sure as its joints' confidences, and a renderer learned the opacities
@@ -63,6 +64,7 @@ CONTACT_REACH = 0.15
 CONTACT_NEAREST = 0.03
 TILT_LIMIT = 30.0      # degrees: a shoulder line (or face) turned further than this is turned upright
 LENGTH_PERCENTILE = 90  # BodyProfile's lengths
+HANG_RAMP_S = 0.2  # seconds over which an arm lost below the picture sinks to hanging (`_hang_weights`)
 BEND_HYSTERESIS = 0.1  # sin of the elbow angle: a bend side changes only when the arm bends clearly the other way
 # The input's upper arm this far off the line shoulder -> the wrist as placed (sin of the angle): the
 # elbow goes to that side, whatever the bend side; nearer the line, the bend side (no flips on a
@@ -381,8 +383,8 @@ class Retargeting:
         self.body_landmarks = (body_in, body_out)
         self.P, self.conf, self.seen, self.sh_conf, self.mid, self.face_seen = P, conf, seen, sh_conf, mid, face_seen
 
-        # The elbows' bend sides (over time), and which hands are missing where.
-        self.bend = {}
+        # The elbows' bend sides (over time), which hands are missing where, and how far lost arms hang.
+        self.bend, self.hang = {}, {}
         for side in SIDES:
             p = ix[side]
             e_ok = seen[:, p["elbow"]] & seen[:, p["shoulder"]]
@@ -392,6 +394,7 @@ class Retargeting:
                 notes.append(f"{side} hand not seen in {int((~hand_ok.any(axis=1)).sum())} of {T} frames: kept missing "
                              "(drawn at rest by the renderer)")
             fore, whole = _lost_arms(conf[:, p["shoulder"]], conf[:, p["elbow"]], conf[:, p["wrist"]], hand_ok)
+            self.hang[side] = _hang_weights(fore | whole, seen[:, p["wrist"]] & seen[:, p["shoulder"]], self.fps)
             if fore.any():
                 notes.append(f"{side} forearm not seen in {int(fore.sum())} of {T} frames: hung from the elbow "
                              "at the trained person's length")
@@ -480,14 +483,16 @@ class Retargeting:
             conf[missing_elbow, p["elbow"]] = np.minimum(self.sh_conf[a:b], conf[:, p["wrist"]])[missing_elbow]
             P[:, p["hand"]] = np.where(arm["hand_ok"][..., None], P[:, p["wrist"]][:, None] + arm["offsets"],
                                        P[:, p["hand"]])
-            # What the input lost of the arm with its hand (`_lost_arms`) hangs at the target's lengths.
+            # What the input lost of the arm with its hand (`_lost_arms`) hangs at the target's lengths,
+            # reached over the first frames of each lost run (`_hang_weights`).
             fore, whole = _lost_arms(conf[:, p["shoulder"]], conf[:, p["elbow"]], conf[:, p["wrist"]], arm["hand_ok"])
             (L1, L2), down = arm["L"], np.array([0.0, 1.0])
-            P[fore, p["elbow"]] = arm["el_fk"][fore]
-            P[whole, p["elbow"]] = arm["sh"][whole] + L1 * down
-            conf[whole, p["elbow"]] = conf[whole, p["shoulder"]]
             hang = fore | whole
-            P[hang, p["wrist"]] = P[hang, p["elbow"]] + L2 * down
+            elbow = np.where(whole[:, None], arm["sh"] + L1 * down, arm["el_fk"])[hang]
+            w = self.hang[side][a:b][hang, None]                                      # under 1: a guess to start from
+            for joint, to in ((p["elbow"], elbow), (p["wrist"], elbow + L2 * down)):
+                P[hang, joint] = np.where(w < 1, P[hang, joint] + w * (to - P[hang, joint]), to)
+            conf[whole, p["elbow"]] = conf[whole, p["shoulder"]]
             conf[hang, p["wrist"]] = conf[hang, p["elbow"]]
 
 
@@ -502,6 +507,19 @@ def _lost_arms(shoulder, elbow, wrist, hand_ok) -> tuple[np.ndarray, np.ndarray]
     is seen keeps the hand's placing."""
     lost = (shoulder >= DRAWN) & (wrist < DRAWN) & ~hand_ok.any(axis=1)
     return lost & (elbow >= DRAWN), lost & (elbow < DRAWN)
+
+
+def _hang_weights(lost, guessed, fps: float) -> np.ndarray:
+    """(T,) how far each frame's lost arm (`lost` (T,), `_lost_arms`) hangs: 0 outside the lost
+    runs, rising by 1 / (k + 1) a frame from the run's edges (k frames of HANG_RAMP_S) to 1, so an
+    arm leaving the picture sinks from where MediaPipe still guesses its wrist (`guessed` (T,):
+    shoulder and wrist with some confidence) instead of jumping; 1 where there is no guess."""
+    k = max(1, int(np.floor(HANG_RAMP_S * fps + 0.5)))
+    t = np.arange(len(lost))
+    last = np.maximum.accumulate(np.where(lost, -len(lost) - k - 1, t))   # the last frame not lost, at or before t
+    following = np.minimum.accumulate(np.where(lost, 2 * len(lost) + k + 1, t)[::-1])[::-1]
+    distance = np.minimum(t - last, following - t)
+    return np.where(lost, np.where(guessed, np.minimum(1.0, distance / (k + 1)), 1.0), 0.0)
 
 
 def _first(*values):

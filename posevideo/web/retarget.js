@@ -25,6 +25,7 @@ const LENGTH_PERCENTILE = 90;
 const BEND_HYSTERESIS = 0.1;
 const SIDE_CLEAR = 0.25;  // retarget.py's: the input's upper arm this far (sin) off the line shoulder -> wrist picks its side
 const NBODY = 8;
+const HANG_RAMP_S = 0.2; // retarget.py's HANG_RAMP_S
 const DRAWN = 0.1; // the skeleton spec's confidence threshold (retarget.py's DRAWN)
 const f32 = Math.fround;
 const hyp = (x, y) => Math.sqrt(x * x + y * y); // np.linalg.norm of a 2-vector, as numpy computes it
@@ -236,6 +237,14 @@ function lostArm(shoulder, elbow, wrist, handOk) {
   const lost = shoulder >= DRAWN && wrist < DRAWN && !handOk.some((v) => v);
   return [lost && elbow >= DRAWN, lost && elbow < DRAWN];
 }
+// How far each frame's lost arm hangs (retarget.py's _hang_weights): 0 outside the lost runs, rising
+// by 1 / (k + 1) a frame from a run's edges to 1 (k frames of HANG_RAMP_S); 1 where nothing is guessed.
+function hangWeights(lost, guessed, fps) {
+  const T = lost.length, k = Math.max(1, Math.floor(HANG_RAMP_S * fps + 0.5)), distance = Array(T).fill(Infinity);
+  for (let t = 0, last = -Infinity; t < T; t++) if (lost[t]) distance[t] = t - last; else last = t;
+  for (let t = T - 1, next = Infinity; t >= 0; t--) if (lost[t]) distance[t] = Math.min(distance[t], next - t); else next = t;
+  return lost.map((v, t) => (!v ? 0 : !guessed[t] ? 1 : Math.min(1, distance[t] / (k + 1))));
+}
 const ratio = (target, source) => (target == null || source == null || source <= 0 ? 1.0 : target / source);
 const first = (...values) => values.find((v) => v != null);
 const hold = (distance) => Math.exp(-0.5 * (distance / CONTACT_REACH) ** 4);
@@ -352,7 +361,7 @@ function rebuild(P32, conf32, T, target, source, fps) {
     const tb = target.hand_bones[side], sb = source.hand_bones[side];
     const scale = tb == null || sb == null ? HAND_BONES.map(() => 1) : tb.map((v, i) => v / Math.max(sb[i], 1e-9));
     const a = {sh: [], el: [], wr: [], eOk: [], wOk: [], l1: [], l2: [], elFk: [], wrFk: [], offsets: [], pointsIn: [],
-      pointsOk: [], pointsOff: [], handOk: [], L: [L1, L2]};
+      pointsOk: [], pointsOff: [], handOk: [], L: [L1, L2], lost: [], guessed: []};
     let lost = 0, hungFore = 0, hungArm = 0;
     for (let t = 0; t < T; t++) {
       const sh = get(t, p.shoulder), el = get(t, p.elbow), wr = get(t, p.wrist);
@@ -375,12 +384,14 @@ function rebuild(P32, conf32, T, target, source, fps) {
       if (!handOk.some((v) => v)) lost++;
       const [fore, whole] = lostArm(conf32[t * K + p.shoulder], conf32[t * K + p.elbow], conf32[t * K + p.wrist], handOk);
       hungFore += fore; hungArm += whole;
+      a.lost.push(fore || whole); a.guessed.push(wOk);
       a.offsets.push(off); a.handOk.push(handOk);
       a.pointsIn.push([wr, ...hand]);
       a.pointsOk.push([wOk, ...handOk.map((v) => v && wOk)]);
       a.pointsOff.push([[0, 0], ...off]);
     }
     if (lost) notes.push(`${side} hand not seen in ${lost} of ${T} frames: kept missing (drawn at rest by the renderer)`);
+    a.hang = hangWeights(a.lost, a.guessed, fps);
     if (hungFore) notes.push(`${side} forearm not seen in ${hungFore} of ${T} frames: hung from the elbow at the trained person's length`);
     if (hungArm) notes.push(`${side} arm not seen in ${hungArm} of ${T} frames: hung from the shoulder at the trained person's lengths`);
     arms[side] = a;
@@ -398,14 +409,15 @@ function rebuild(P32, conf32, T, target, source, fps) {
       }
       // What the input lost of the arm with its hand hangs straight down at the target's lengths.
       const [fore, whole] = lostArm(conf32[t * K + p.shoulder], conf32[t * K + p.elbow], conf32[t * K + p.wrist], a.handOk[t]);
-      if (fore) set(t, p.elbow, a.elFk[t]);
-      if (whole) {
-        set(t, p.elbow, [a.sh[t][0], a.sh[t][1] + a.L[0]]);
-        conf[t * K + p.elbow] = conf[t * K + p.shoulder];
-      }
+      // reached over the first frames of each lost run (hangWeights).
       if (fore || whole) {
-        const e = get(t, p.elbow);
-        set(t, p.wrist, [e[0], e[1] + a.L[1]]);
+        const e = whole ? [a.sh[t][0], a.sh[t][1] + a.L[0]] : a.elFk[t];
+        const w = a.hang[t];
+        for (const [joint, to] of [[p.elbow, e], [p.wrist, [e[0], e[1] + a.L[1]]]]) {
+          const now = get(t, joint);
+          set(t, joint, w < 1 ? [now[0] + w * (to[0] - now[0]), now[1] + w * (to[1] - now[1])] : to);
+        }
+        if (whole) conf[t * K + p.elbow] = conf[t * K + p.shoulder];
         conf[t * K + p.wrist] = conf[t * K + p.elbow];
       }
       const w = get(t, p.wrist);
