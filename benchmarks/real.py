@@ -216,7 +216,7 @@ def main() -> None:
     parser.add_argument("--no-adapt-norm", dest="adapt_norm", action="store_false",
                         help="render/transfer without adapting the renderer's BatchNorm statistics to each input "
                              "(the default before 2026-12-04, 09:00 UTC).")
-    parser.add_argument("--painter-sleeves", choices=("long", "short"), default=None,
+    parser.add_argument("--painter-sleeves", choices=("long", "short", "none"), default=None,
                         help="--painter: paint that person with these sleeves instead of its own (synth-speaker --sleeves).")
     parser.add_argument("--painter", type=int, default=None, metavar="SEED",
                         help="Also paint each drawn pose as synthetic speaker SEED (0 with --painter-sleeves short: the "

@@ -52,9 +52,10 @@ def cli():
               help="Picture past the --size frame on every side, as a share of it (the video is size x (1 + 2 ROOM) "
                    "square, the person as placed without it): 0.25 keeps the person crop of `prepare` inside the "
                    "picture, so renderer data has no repeated-edge streaks under the body.")
-@click.option("--sleeves", type=click.Choice(["long", "short"]), default=None,
-              help="Long or short sleeves in place of the seed's (the rest of its look kept); short: bare forearms, "
-                   "which MediaPipe reads across the body where dark sleeves on a dark dress are lost.")
+@click.option("--sleeves", type=click.Choice(["long", "short", "none"]), default=None,
+              help="Long, short or no sleeves in place of the seed's (the rest of its look kept); short: bare forearms, "
+                   "which MediaPipe reads across the body where dark sleeves on a dark dress are lost; none: bare "
+                   "upper arms too.")
 def synth_speaker_command(seed, seconds, out, size, fps, sentence_bank, no_draw, signing, room, sleeves):
     """Make a synthetic speaker: video with speech, its ground-truth .pose and a JSON description."""
     from posevideo.synthetic import synth_speaker

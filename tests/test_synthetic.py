@@ -361,14 +361,15 @@ def test_signing_rests_with_the_arms_hanging(tmp_path):
 
 def test_sleeves_can_be_chosen_and_the_rest_of_the_look_stays(tmp_path):
     """--sleeves: the seed's look with other sleeves, everything else the seed's (its random stream
-    included); short sleeves paint the forearm in skin where long ones paint it in the sleeve's cloth."""
+    included); short sleeves paint the forearm in skin where long ones paint it in the sleeve's cloth,
+    and no sleeves the upper arm too."""
     from dataclasses import replace
 
     from posevideo.synthetic import look_of
     long, short = look_of(0), look_of(0, "short")
     assert long.sleeves == "long" and short.sleeves == "short" and replace(short, sleeves="long") == long
-    forearm = {}
-    for sleeves in ("long", "short"):
+    forearm, upper = {}, {}
+    for sleeves in ("long", "short", "none"):
         result = CliRunner().invoke(cli, ["synth-speaker", "--seed", "0", "--seconds", "1", "--fps", "10",
                                           "--sleeves", sleeves, "--out", str(tmp_path / sleeves)])
         assert result.exit_code == 0, result.output
@@ -377,8 +378,12 @@ def test_sleeves_can_be_chosen_and_the_rest_of_the_look_stays(tmp_path):
         frames = np.stack(list(read_frames(tmp_path / sleeves / "synthetic_0.mp4")))
         middle = np.rint(xy[:, 13] + 0.4 * (xy[:, 15] - xy[:, 13])).astype(int)     # left forearm, 40 % down
         forearm[sleeves] = np.median([frames[t, y, x] for t, (x, y) in enumerate(middle)], axis=0)
-    for sleeves, colour in (("long", long.clothes), ("short", long.skin)):
-        assert np.abs(forearm[sleeves] - np.array(colour)).max() < 40, (sleeves, forearm[sleeves], colour)
-    result = CliRunner().invoke(cli, ["synth-speaker", "--seed", "0", "--seconds", "1", "--sleeves", "none",
+        middle = np.rint(xy[:, 11] + 0.25 * (xy[:, 13] - xy[:, 11])).astype(int)    # left upper arm, 25 % down
+        upper[sleeves] = np.median([frames[t, y, x] for t, (x, y) in enumerate(middle)], axis=0)
+    for sleeves, fore, up in (("long", long.clothes, long.clothes), ("short", long.skin, long.clothes),
+                              ("none", long.skin, long.skin)):
+        assert np.abs(forearm[sleeves] - np.array(fore)).max() < 40, (sleeves, forearm[sleeves], fore)
+        assert np.abs(upper[sleeves] - np.array(up)).max() < 40, (sleeves, upper[sleeves], up)
+    result = CliRunner().invoke(cli, ["synth-speaker", "--seed", "0", "--seconds", "1", "--sleeves", "half",
                                       "--out", str(tmp_path / "x")])
-    assert result.exit_code != 0 and "'none' is not one of 'long', 'short'" in result.output
+    assert result.exit_code != 0 and "'half' is not one of 'long', 'short', 'none'" in result.output

@@ -41,7 +41,7 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     sizes here) then stays inside the picture, hands that hang low or reach out wide included;
     without room its bottom and sides run past the frame and are filled by repeating the frame's
     edge (vertical streaks under the body, a hand at the bottom smeared down).
-    sleeves: "long" or "short" in place of the seed's (None: the seed's), all else of the look kept.
+    sleeves: "long", "short" or "none" in place of the seed's (None: the seed's), all else of the look kept.
     With short sleeves the forearms are bare, so an arm across the dress stays visible; seed 0's long
     dark sleeves on its dark dress hide it (BENCHMARKS.md "Whose look can be read")."""
     from posevideo.files import check_writable, write_json

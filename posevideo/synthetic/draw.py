@@ -41,7 +41,7 @@ class Look:
     clothes: tuple
     accent: tuple           # the pattern's second colour
     pattern: str
-    sleeves: str            # "long" or "short"
+    sleeves: str            # "long", "short" or "none" (sleeveless: bare upper arms too)
     neckline: str           # "round" or "v"
     iris: tuple
     lips: tuple
@@ -50,7 +50,8 @@ class Look:
         return asdict(self)
 
 
-SLEEVES = ("long", "short")
+DRAWN_SLEEVES = ("long", "short")  # what seeds draw
+SLEEVES = DRAWN_SLEEVES + ("none",)
 
 
 def look_for_seed(seed: int, rng: np.random.Generator, sleeves: str | None = None) -> Look:
@@ -67,7 +68,7 @@ def look_for_seed(seed: int, rng: np.random.Generator, sleeves: str | None = Non
         hair = (22, 18, 18)
     hair_style = ("short", "long", "bun")[rng.integers(3)]
     pattern = PATTERNS[rng.integers(len(PATTERNS))]
-    drawn = SLEEVES[rng.integers(2)]            # drawn even when given, so the rest of the look is the seed's
+    drawn = DRAWN_SLEEVES[rng.integers(2)]            # drawn even when given, so the rest of the look is the seed's
     neckline = ("round", "v")[rng.integers(2)]
     return Look(background=BACKGROUNDS[seed % len(BACKGROUNDS)], skin=skin, hair=hair, hair_style=hair_style,
                 clothes=clothes, accent=accent, pattern=pattern, sleeves=sleeves or drawn, neckline=neckline,
@@ -282,9 +283,11 @@ class Painter:
             self._limb(image, cuff, wrist, skin, width * 0.14)
             self._limb(image, elbow, cuff, sleeve, width * 0.2)
         else:
+            bare = 0.0 if look.sleeves == "none" else 0.5  # where the upper arm's skin starts
             self._limb(image, elbow, wrist, skin, width * 0.16)
-            self._limb(image, shoulder + (elbow - shoulder) * 0.5, elbow, skin, width * 0.19)
-            self._limb(image, shoulder, shoulder + (elbow - shoulder) * 0.5, sleeve, width * 0.25)
+            self._limb(image, shoulder + (elbow - shoulder) * bare, elbow, skin, width * 0.19)
+            if bare:
+                self._limb(image, shoulder, shoulder + (elbow - shoulder) * bare, sleeve, width * 0.25)
 
     def _hand(self, image, hand, depth, width):
         """hand (21, 2) pixels, depth (21,) z; palm first, then fingers far to near."""
