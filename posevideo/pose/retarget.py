@@ -455,9 +455,9 @@ class Retargeting:
             points_off = np.concatenate([np.zeros((T, 1, 2)), offsets], axis=1)
             _, up = _direction(sh, el_fk)                                              # the input's upper arm
             up = np.where(e_ok[:, None], up, 0.0)
-            arms[side] = dict(sh=sh, el=el, wr=wr, e_ok=e_ok, w_ok=w_ok, l1=l1, l2=l2, L=(L1, L2), el_fk=el_fk, wr_fk=wr_fk, up=up,
-                              offsets=offsets, points_in=points_in, points_ok=points_ok, points_off=points_off,
-                              hand_ok=hand_ok)
+            arms[side] = dict(sh=sh, el=el, wr=wr, e_ok=e_ok, w_ok=w_ok, l1=l1, l2=l2, L=(L1, L2), el_fk=el_fk,
+                              wr_fk=wr_fk, up=up, offsets=offsets, points_in=points_in, points_ok=points_ok,
+                              points_off=points_off, hand_ok=hand_ok)
         for side in SIDES:
             arm = arms[side]
             arm["wr_new"], arm["held"] = _contacts(arm["wr_fk"], arm["points_in"], arm["points_ok"],

@@ -361,7 +361,7 @@ function rebuild(P32, conf32, T, target, source, fps) {
     const tb = target.hand_bones[side], sb = source.hand_bones[side];
     const scale = tb == null || sb == null ? HAND_BONES.map(() => 1) : tb.map((v, i) => v / Math.max(sb[i], 1e-9));
     const a = {sh: [], el: [], wr: [], eOk: [], wOk: [], l1: [], l2: [], elFk: [], wrFk: [], offsets: [], pointsIn: [],
-      pointsOk: [], pointsOff: [], handOk: [], L: [L1, L2], lost: [], guessed: []};
+      pointsOk: [], pointsOff: [], handOk: [], L: [L1, L2], lost: [], whole: [], guessed: []};
     let lost = 0, hungFore = 0, hungArm = 0;
     for (let t = 0; t < T; t++) {
       const sh = get(t, p.shoulder), el = get(t, p.elbow), wr = get(t, p.wrist);
@@ -384,7 +384,7 @@ function rebuild(P32, conf32, T, target, source, fps) {
       if (!handOk.some((v) => v)) lost++;
       const [fore, whole] = lostArm(conf32[t * K + p.shoulder], conf32[t * K + p.elbow], conf32[t * K + p.wrist], handOk);
       hungFore += fore; hungArm += whole;
-      a.lost.push(fore || whole); a.guessed.push(wOk);
+      a.lost.push(fore || whole); a.whole.push(whole); a.guessed.push(wOk);
       a.offsets.push(off); a.handOk.push(handOk);
       a.pointsIn.push([wr, ...hand]);
       a.pointsOk.push([wOk, ...handOk.map((v) => v && wOk)]);
@@ -407,17 +407,16 @@ function rebuild(P32, conf32, T, target, source, fps) {
         set(t, p.elbow, elbow[t]);
         if (!a.eOk[t]) conf[t * K + p.elbow] = Math.min(shConf[t], conf[t * K + p.wrist]);
       }
-      // What the input lost of the arm with its hand hangs straight down at the target's lengths.
-      const [fore, whole] = lostArm(conf32[t * K + p.shoulder], conf32[t * K + p.elbow], conf32[t * K + p.wrist], a.handOk[t]);
+      // What the input lost of the arm with its hand hangs straight down at the target's lengths,
       // reached over the first frames of each lost run (hangWeights).
-      if (fore || whole) {
-        const e = whole ? [a.sh[t][0], a.sh[t][1] + a.L[0]] : a.elFk[t];
+      if (a.lost[t]) {
+        const e = a.whole[t] ? [a.sh[t][0], a.sh[t][1] + a.L[0]] : a.elFk[t];
         const w = a.hang[t];
         for (const [joint, to] of [[p.elbow, e], [p.wrist, [e[0], e[1] + a.L[1]]]]) {
           const now = get(t, joint);
           set(t, joint, w < 1 ? [now[0] + w * (to[0] - now[0]), now[1] + w * (to[1] - now[1])] : to);
         }
-        if (whole) conf[t * K + p.elbow] = conf[t * K + p.shoulder];
+        if (a.whole[t]) conf[t * K + p.elbow] = conf[t * K + p.shoulder];
         conf[t * K + p.wrist] = conf[t * K + p.elbow];
       }
       const w = get(t, p.wrist);
