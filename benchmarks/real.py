@@ -1,6 +1,7 @@
 """Real inputs through the renderer, judged by pose consistency (no ground truth needed).
 
-    python benchmarks/real.py [--model RUN] [--frames 150] [--retarget none|place|full] [--painter 0 [--painter-sleeves short]] [--out DIR]
+    python benchmarks/real.py [--model RUN] [--frames 150] [--retarget none|place|full] [--painter 0 [--painter-sleeves short]]
+        [--drivers DIR] [--out DIR]
 
 Every `.pose` in ../shared/real/ goes through `render`, every video through `transfer`, with the
 shipped small renderer (or `--model RUN`), each cut to its first `--frames` frames (0: all). Each
@@ -69,6 +70,25 @@ def retarget_kwargs(function, retarget: str | None) -> dict:
     return {"retarget": retarget}
 
 
+def driver_kwargs(path: Path, cut: Path, args) -> dict:
+    """{"driver": Pose} with `--drivers DIR`: the extraction of the driver `path` cut to `--frames`
+    (`cut`), read from DIR/<stem>.<frames>.pose, or made and kept there the first time, so every run
+    and model judged with that DIR sees the same driver pose (MediaPipe's extraction differs from one
+    process to the next). {} without `--drivers`; a clear exit where `transfer` cannot take one."""
+    if args.drivers is None:
+        return {}
+    if "driver" not in inspect.signature(transfer).parameters:
+        sys.exit("error: --drivers: posevideo.transfer.transfer in this checkout takes no 'driver' argument. "
+                 "Leave --drivers out.")
+    from posevideo.pose import read_pose, write_pose
+    from posevideo.pose.extract import extract_video
+    kept = args.drivers / f"{path.stem}.{args.frames}.pose"
+    if not kept.exists():
+        args.drivers.mkdir(parents=True, exist_ok=True)
+        write_pose(extract_video(cut), kept)
+    return {"driver": read_pose(kept)}
+
+
 def cut_pose(path: Path, frames: int, out: Path) -> Path:
     """The first `frames` frames of a .pose (reduced layout, as `render` reads it) -> `out`."""
     from posevideo.pose import arrays, make_pose, read_pose, to_layout, write_pose
@@ -124,8 +144,9 @@ def run_input(path: Path, args, out_dir: Path, tmp: Path) -> dict:
         render_pose(cut_pose(path, args.frames, tmp / f"{path.stem}.pose"), args.model, video, device=args.device,
                     progress=False, drawn_out=drawn, **retarget_kwargs(render_pose, args.retarget), **adapting)
     else:
-        transfer(cut_video(path, args.frames, tmp / f"{path.stem}.mp4"), args.model, video, device=args.device,
-                 progress=False, drawn_out=drawn, **retarget_kwargs(transfer, args.retarget), **adapting)
+        cut = cut_video(path, args.frames, tmp / f"{path.stem}.mp4")
+        transfer(cut, args.model, video, device=args.device, progress=False, drawn_out=drawn,
+                 **retarget_kwargs(transfer, args.retarget), **adapting, **driver_kwargs(path, cut, args))
     return judge(path.stem, video, drawn, out_dir, time.perf_counter() - start)
 
 
@@ -213,6 +234,9 @@ def main() -> None:
     parser.add_argument("--ceiling-seconds", type=float, default=40.0)
     parser.add_argument("--no-ceiling", action="store_true")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--drivers", type=Path, default=None, metavar="DIR",
+                        help="Keep each video's extracted driver pose in DIR and reuse it (runs and models judged "
+                             "with one DIR see the same driver poses; MediaPipe's extraction differs between runs).")
     parser.add_argument("--no-adapt-norm", dest="adapt_norm", action="store_false",
                         help="render/transfer without adapting the renderer's BatchNorm statistics to each input "
                              "(the default before 2026-12-04, 09:00 UTC).")
@@ -252,7 +276,8 @@ def main() -> None:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_model(),
         "command": " ".join(["python"] + sys.argv), "model": str(args.model or DEFAULT_RENDERER),
         "retarget": args.retarget, "adapt_norm": args.adapt_norm, "frames": args.frames, "painter": args.painter,
-        "painter_sleeves": args.painter_sleeves, "ceiling_input": str(args.ceiling or "synthetic speaker 0, sentence bank"),
+        "painter_sleeves": args.painter_sleeves, "drivers": None if args.drivers is None else str(args.drivers),
+        "ceiling_input": str(args.ceiling or "synthetic speaker 0, sentence bank"),
         "ceiling": ceiling, "rows": rows, "table": text,
         "note": "found %: of frames where the part was drawn; hands / ceiling: hands found % over the own-speaker "
                 "ceiling's; body error in shoulder widths after a similarity fit; hand error in hand sizes (wrist "

@@ -23,7 +23,7 @@ MIN_PERSON_SECONDS = 0.5  # less than this of a visible person is not worth rend
 def transfer(video: str | Path, renderer: str | Path | None, out: str | Path, pose_out: str | Path | None = None,
              device: str | None = None, batch: int = 16, progress: bool = True,
              drawn_out: str | Path | None = None, retarget: str = "full", size: int | None = None,
-             adapt: bool = True) -> Path:
+             adapt: bool = True, driver=None) -> Path:
     """Write `out` (mp4 at the driver's fps, one frame per driver frame, the driver's audio when it
     has any) showing the renderer's person (None: the shipped small renderer) moving as the person
     in `video`; with `pose_out`, also the retargeted reduced pose (pixels of the renderer's video,
@@ -31,14 +31,17 @@ def transfer(video: str | Path, renderer: str | Path | None, out: str | Path, po
     generated video's pixels (`posevideo.renderer.predict.drawn_pose`, for `evaluate consistency`).
     `retarget`: as `render --retarget` (`posevideo.renderer.predict.place`); `size`: the video's side
     (None: the renderer's; see `load_renderer`); `adapt`: `render_poses`'s (BatchNorm statistics
-    adapted to this driver). Returns `out`."""
+    adapted to this driver); `driver`: the driver's pose as `posevideo.pose.extract.extract_video`
+    gave it for this video before (e.g. read back from a .pose), used instead of extracting again:
+    the extraction is the slow part, and MediaPipe's is not repeatable from one process to the next,
+    so comparing renderers on one driver wants one extraction. Returns `out`."""
     from tqdm import tqdm
 
     from posevideo.pose import (DEFAULT_CUTOFF_HZ, arrays, make_pose, shoulder_indices, smooth, to_layout,
                                 write_pose)
     from posevideo.renderer.predict import check_mp4, check_pose_path, load_renderer, place, render_poses
     from posevideo.pose.extract import extract_video
-    from posevideo.video import probe
+    from posevideo.video import constant_rate_count, probe
 
     video, out = Path(video), Path(out)
     # Everything that can be checked before the slow extraction is checked first.
@@ -56,8 +59,17 @@ def transfer(video: str | Path, renderer: str | Path | None, out: str | Path, po
     stats = meta["stats"]
 
     # The driver's pose: holistic in its own pixels, one pose frame per video frame at info.fps.
-    with tqdm(total=info.frames, desc="pose", unit="frame", disable=not progress) as bar:
-        pose = extract_video(video, info, progress=bar.update)
+    if driver is None:
+        with tqdm(total=info.frames, desc="pose", unit="frame", disable=not progress) as bar:
+            pose = extract_video(video, info, progress=bar.update)
+    else:
+        pose = driver
+        frames, side, want = len(pose.body.data), (pose.header.dimensions.width, pose.header.dimensions.height), \
+            constant_rate_count(info)
+        if frames != want or side != (info.width, info.height):
+            raise InputError(video, f"the driver pose given has {frames} frames of {side[0]}x{side[1]}, the video "
+                                    f"{want} of {info.width}x{info.height}",
+                             "Give the pose extracted from this video, or none to extract it again.")
     fps = float(pose.body.fps)
     xy, conf = arrays(to_layout(pose, "reduced", path=video))  # (T, 178, 2) driver pixels
     right, left = shoulder_indices("reduced")

@@ -113,6 +113,11 @@ def read_frame_times(path: str | Path) -> np.ndarray:
     return np.sort(np.array(times))
 
 
+def constant_rate_count(info: VideoInfo) -> int:
+    """How many frames `constant_rate_frames` yields for the video `info` describes (`probe`'s)."""
+    return max(1, int(round(info.duration * info.fps))) if info.vfr else info.frames
+
+
 def constant_rate_frames(path: str | Path, info: VideoInfo | None = None) -> Iterator[np.ndarray]:
     """Upright RGB frames at the video's average fps (`info` is `probe(path)`). Variable frame rate
     video is resampled to a constant rate (each output time takes the nearest source frame), so
@@ -121,8 +126,7 @@ def constant_rate_frames(path: str | Path, info: VideoInfo | None = None) -> Ite
     repeats = None
     if info.vfr:
         times = read_frame_times(path)
-        count = max(1, int(round(info.duration * info.fps)))
-        wanted = times[0] + np.arange(count) / info.fps
+        wanted = times[0] + np.arange(constant_rate_count(info)) / info.fps
         right = np.clip(np.searchsorted(times, wanted), 0, len(times) - 1)
         left = np.clip(right - 1, 0, len(times) - 1)
         pick = np.where(np.abs(times[left] - wanted) <= np.abs(times[right] - wanted), left, right)

@@ -72,6 +72,31 @@ def test_transfer_writes_a_frame_per_driver_frame_with_its_audio(driver, transfe
     assert np.abs(np.diff(frames, axis=0)).mean() > 0.5  # the person moves
 
 
+def test_a_driver_pose_extracted_before_stands_in_for_extracting(driver, tmp_path, monkeypatch):
+    """`transfer(driver=...)`: the pose `extract_video` gave for this video, read back from a .pose,
+    is used instead of extracting again (extraction is not called), and two runs on it give the same
+    frames; a pose with other frames than the video is refused with one line naming the video."""
+    import posevideo.pose.extract as extract
+    from posevideo.errors import InputError
+    from posevideo.pose.io import replace_arrays
+    from posevideo.transfer import transfer
+    write_pose(extract.extract_video(driver), tmp_path / "driver.pose")
+
+    def no_extraction(*args, **kwargs):
+        raise AssertionError("extracted again")
+    monkeypatch.setattr(extract, "extract_video", no_extraction)
+    videos = []
+    for name in ("a", "b"):
+        transfer(driver, None, tmp_path / f"{name}.mp4", driver=read_pose(tmp_path / "driver.pose"), device="cpu",
+                 progress=False)
+        videos.append(np.stack(list(read_frames(tmp_path / f"{name}.mp4"))))
+    assert videos[0].shape == (2 * FPS, 256, 256, 3) and np.array_equal(*videos)
+    pose = read_pose(tmp_path / "driver.pose")
+    short = replace_arrays(pose, *(a[:10] for a in arrays(pose)))
+    with pytest.raises(InputError, match="driver pose given has 10 frames of 320x256, the video 30 of 320x256"):
+        transfer(driver, None, tmp_path / "c.mp4", driver=short, device="cpu", progress=False)
+
+
 def test_transfer_retargets_onto_the_renderers_shoulders(speaker, transferred):
     stats = json.loads((DEFAULT_RENDERER / "checkpoint.json").read_text())["stats"]
     _, pose_path = transferred
