@@ -231,12 +231,16 @@ def test_an_arm_lost_below_the_picture_hangs_at_the_targets_lengths(speaker, pro
     it, at visibility ~0.05) and no right hand in frames 20-50. The forearm is drawn hanging straight
     down from the elbow at the target's forearm length, with a note, so the renderer gets a whole arm
     and not a stump; frames with the wrist seen keep the input's forearm, and the first and last 3
-    frames of the run (0.2 s at 15 fps) go there step by step from the wrist MediaPipe guessed. With
-    the elbow lost too (left arm, frames 60-80) the whole arm hangs from the shoulder."""
+    frames of the run (0.2 s at 15 fps) go there step by step from the wrist MediaPipe guessed, below
+    the elbow. A wrist guessed above its elbow is a raised hand lost in front of the body, not below
+    the picture: left alone. With the elbow lost too (left arm, frames 60-80) the whole arm hangs
+    from the shoulder."""
     from posevideo.pose.retarget import DRAWN
     xy, conf = speaker
-    lost = conf.copy()
-    lost[20:50, BODY["right_wrist"]] = 0.05
+    xy, lost = xy.copy(), conf.copy()
+    elbow, wrist = BODY["right_elbow"], BODY["right_wrist"]
+    xy[20:50, wrist] = xy[20:50, elbow] + [8.0, 40.0]                   # MediaPipe's guess, low
+    lost[20:50, wrist] = 0.05
     lost[20:50, G["right_hand"]] = 0
     out, out_conf, notes = retarget_pose(xy, lost, profile, mode="full", fps=FPS)
     width = np.linalg.norm(out[:, BODY["left_shoulder"]] - out[:, BODY["right_shoulder"]], axis=-1)
@@ -249,6 +253,11 @@ def test_an_arm_lost_below_the_picture_hangs_at_the_targets_lengths(speaker, pro
     assert (out_conf[20:50][:, G["right_hand"]] == 0).all()              # the hand is rest_hands' to draw
     assert np.abs(forearm[:20, 0]).max() > 0.05                          # the input's own forearm elsewhere
     assert "right forearm not seen in 30 of 120 frames" in " ".join(notes)
+    raised = xy.copy()
+    raised[30:40, wrist] = raised[30:40, elbow] - [0.0, 40.0]          # guessed above the elbow
+    _, raised_conf, notes = retarget_pose(raised, lost, profile, mode="full", fps=FPS)
+    assert "right forearm not seen in 20 of 120 frames" in " ".join(notes)
+    assert (raised_conf[30:40, wrist] < DRAWN).all() and (raised_conf[20:30, wrist] >= DRAWN).all()
     unguessed = lost.copy()
     unguessed[20:50, BODY["right_wrist"]] = 0                          # no guess to start from: hung at once
     out, _, _ = retarget_pose(xy, unguessed, profile, mode="full", fps=FPS)

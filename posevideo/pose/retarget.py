@@ -384,7 +384,7 @@ class Retargeting:
         self.P, self.conf, self.seen, self.sh_conf, self.mid, self.face_seen = P, conf, seen, sh_conf, mid, face_seen
 
         # The elbows' bend sides (over time), which hands are missing where, and how far lost arms hang.
-        self.bend, self.hang = {}, {}
+        self.bend, self.lost, self.hang = {}, {}, {}
         for side in SIDES:
             p = ix[side]
             e_ok = seen[:, p["elbow"]] & seen[:, p["shoulder"]]
@@ -393,7 +393,7 @@ class Retargeting:
             if not hand_ok.any(axis=1).all():
                 notes.append(f"{side} hand not seen in {int((~hand_ok.any(axis=1)).sum())} of {T} frames: kept missing "
                              "(drawn at rest by the renderer)")
-            fore, whole = _lost_arms(conf[:, p["shoulder"]], conf[:, p["elbow"]], conf[:, p["wrist"]], hand_ok)
+            fore, whole = self.lost[side] = _lost_arms(conf, P, p)
             self.hang[side] = _hang_weights(fore | whole, seen[:, p["wrist"]] & seen[:, p["shoulder"]], self.fps)
             if fore.any():
                 notes.append(f"{side} forearm not seen in {int(fore.sum())} of {T} frames: hung from the elbow "
@@ -485,7 +485,7 @@ class Retargeting:
                                        P[:, p["hand"]])
             # What the input lost of the arm with its hand (`_lost_arms`) hangs at the target's lengths,
             # reached over the first frames of each lost run (`_hang_weights`).
-            fore, whole = _lost_arms(conf[:, p["shoulder"]], conf[:, p["elbow"]], conf[:, p["wrist"]], arm["hand_ok"])
+            fore, whole = (m[a:b] for m in self.lost[side])
             (L1, L2), down = arm["L"], np.array([0.0, 1.0])
             hang = fore | whole
             elbow = np.where(whole[:, None], arm["sh"] + L1 * down, arm["el_fk"])[hang]
@@ -496,17 +496,23 @@ class Retargeting:
             conf[hang, p["wrist"]] = conf[hang, p["elbow"]]
 
 
-def _lost_arms(shoulder, elbow, wrist, hand_ok) -> tuple[np.ndarray, np.ndarray]:
+def _lost_arms(conf, P, p) -> tuple[np.ndarray, np.ndarray]:
     """Frames whose arm the input lost below the picture, as in a head-and-shoulders shot (MediaPipe
     still guesses the joints there, under the drawing threshold, as it does hips): (forearm (T,),
-    arm (T,)). A forearm is lost where the shoulder and the elbow are drawn (`shoulder`, `elbow`,
-    `wrist`: (T,) confidences at least DRAWN) and the wrist not, a whole arm where neither elbow nor
-    wrist is; in both, no hand point seen (`hand_ok` (T, 21)). Drawn as they are, the arm would end
-    in a stump, or the shoulder in nothing; `_rebuild_arms` hangs what is lost straight down at the
-    target's lengths, and `rest_hands` puts a hand at rest at the wrist. A wrist lost while its hand
-    is seen keeps the hand's placing."""
-    lost = (shoulder >= DRAWN) & (wrist < DRAWN) & ~hand_ok.any(axis=1)
-    return lost & (elbow >= DRAWN), lost & (elbow < DRAWN)
+    arm (T,)), from conf (T, K) and the input's points P (T, K, 2) (y down) of one arm (`p`:
+    `_points()[side]`). A forearm is lost where the shoulder and the elbow are drawn (confidence at
+    least DRAWN) and the wrist not, a whole arm where neither elbow nor wrist is; in both, no hand
+    point seen, and the joint's guess, if any, not above the one it hangs from (a raised hand lost in
+    front of the body is not below the picture). Drawn as they are, the arm would end in a stump, or
+    the shoulder in nothing; `_rebuild_arms` hangs what is lost straight down at the target's
+    lengths, and `rest_hands` puts a hand at rest at the wrist. A wrist lost while its hand is seen
+    keeps the hand's placing."""
+    shoulder, elbow, wrist = (conf[:, p[k]] for k in ("shoulder", "elbow", "wrist"))
+    y = {k: P[:, p[k], 1] for k in ("shoulder", "elbow", "wrist")}
+    lost = (shoulder >= DRAWN) & (wrist < DRAWN) & ~(conf[:, p["hand"]] > 0).any(axis=1)
+    fore = lost & (elbow >= DRAWN) & ~((wrist > 0) & (y["wrist"] < y["elbow"]))
+    whole = lost & (elbow < DRAWN) & ~((elbow > 0) & (y["elbow"] < y["shoulder"]))
+    return fore, whole
 
 
 def _hang_weights(lost, guessed, fps: float) -> np.ndarray:

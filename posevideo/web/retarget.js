@@ -232,10 +232,12 @@ export function retargetPose(xy, conf, T, target, placement = null, mode = "full
   return {xy: out, conf, notes};
 }
 
-// What the input lost of an arm below the picture (retarget.py's _lost_arms): [forearm, whole arm].
-function lostArm(shoulder, elbow, wrist, handOk) {
-  const lost = shoulder >= DRAWN && wrist < DRAWN && !handOk.some((v) => v);
-  return [lost && elbow >= DRAWN, lost && elbow < DRAWN];
+// What the input lost of an arm below the picture (retarget.py's _lost_arms): [forearm, whole arm];
+// c: the shoulder's, elbow's and wrist's confidences, y: their heights (down), handOk: the hand's points seen.
+function lostArm(c, y, handOk) {
+  const lost = c.shoulder >= DRAWN && c.wrist < DRAWN && !handOk.some((v) => v);
+  return [lost && c.elbow >= DRAWN && !(c.wrist > 0 && y.wrist < y.elbow),
+    lost && c.elbow < DRAWN && !(c.elbow > 0 && y.elbow < y.shoulder)];
 }
 // How far each frame's lost arm hangs (retarget.py's _hang_weights): 0 outside the lost runs, rising
 // by 1 / (k + 1) a frame from a run's edges to 1 (k frames of HANG_RAMP_S); 1 where nothing is guessed.
@@ -382,7 +384,8 @@ function rebuild(P32, conf32, T, target, source, fps) {
       });
       const handOk = [...Array(21).keys()].map((j) => seen(t, p.hand + j));
       if (!handOk.some((v) => v)) lost++;
-      const [fore, whole] = lostArm(conf32[t * K + p.shoulder], conf32[t * K + p.elbow], conf32[t * K + p.wrist], handOk);
+      const [fore, whole] = lostArm({shoulder: conf32[t * K + p.shoulder], elbow: conf32[t * K + p.elbow],
+        wrist: conf32[t * K + p.wrist]}, {shoulder: sh[1], elbow: el[1], wrist: wr[1]}, handOk);
       hungFore += fore; hungArm += whole;
       a.lost.push(fore || whole); a.whole.push(whole); a.guessed.push(wOk);
       a.offsets.push(off); a.handOk.push(handOk);
