@@ -241,11 +241,13 @@ def main() -> None:
                         help="render/transfer without adapting the renderer's BatchNorm statistics to each input "
                              "(the default before 2026-12-04, 09:00 UTC).")
     parser.add_argument("--painter-sleeves", choices=("long", "short", "none"), default=None,
-                        help="--painter: paint that person with these sleeves instead of its own (synth-speaker --sleeves).")
+                        help="--painter: paint that person with these sleeves instead of its own "
+                             "(synth-speaker --sleeves).")
     parser.add_argument("--painter", type=int, default=None, metavar="SEED",
-                        help="Also paint each drawn pose as synthetic speaker SEED (0 with --painter-sleeves short: the "
-                             "shipped renderer's person since 2026-12-04, 21:00 UTC) and judge the painting: what a renderer that had learnt that person "
-                             "perfectly would score on the same input (two more columns).")
+                        help="Also paint each drawn pose as synthetic speaker SEED (0 with --painter-sleeves short: "
+                             "the shipped renderer's person since 2026-12-04, 21:00 UTC) and judge the painting: what "
+                             "a renderer that had learnt that person perfectly would score on the same input (two "
+                             "more columns).")
     args = parser.parse_args()
     if not args.real.is_dir():
         sys.exit(f"error: {args.real}: no such folder. Pass --real DIR (the shared real footage).")

@@ -59,16 +59,15 @@ def transfer(video: str | Path, renderer: str | Path | None, out: str | Path, po
     stats = meta["stats"]
 
     # The driver's pose: holistic in its own pixels, one pose frame per video frame at info.fps.
+    want = constant_rate_count(info)
     if driver is None:
-        with tqdm(total=info.frames, desc="pose", unit="frame", disable=not progress) as bar:
+        with tqdm(total=want, desc="pose", unit="frame", disable=not progress) as bar:
             pose = extract_video(video, info, progress=bar.update)
     else:
-        pose = driver
-        frames, side, want = len(pose.body.data), (pose.header.dimensions.width, pose.header.dimensions.height), \
-            constant_rate_count(info)
-        if frames != want or side != (info.width, info.height):
-            raise InputError(video, f"the driver pose given has {frames} frames of {side[0]}x{side[1]}, the video "
-                                    f"{want} of {info.width}x{info.height}",
+        pose, dims = driver, driver.header.dimensions
+        if len(pose.body.data) != want or (dims.width, dims.height) != (info.width, info.height):
+            raise InputError(video, f"the driver pose given has {len(pose.body.data)} frames of "
+                                    f"{dims.width}x{dims.height}, the video {want} of {info.width}x{info.height}",
                              "Give the pose extracted from this video, or none to extract it again.")
     fps = float(pose.body.fps)
     xy, conf = arrays(to_layout(pose, "reduced", path=video))  # (T, 178, 2) driver pixels
