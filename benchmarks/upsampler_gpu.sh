@@ -32,6 +32,8 @@
 #        FIRST=60 FREEZE=300 BATCH=16 bash benchmarks/upsampler_gpu.sh 150
 #        BANK=.devcarry/bank_obama512 REGION_D= FIRST=110 bash benchmarks/upsampler_gpu.sh 280
 #        PRESET=small ENHANCER="--enhancer-ngf 8 --enhancer-blocks 1" BATCH=32 ... (what the page runs at 10+ frames/s)
+#        PRESET=medium PLAIN_PRESET=esn ENHANCER="--enhancer-ngf 8 --enhancer-blocks 1" ...  (the two-stage lane's
+#        256 stage of one preset, against the plain 512 model of another: PLAIN_PRESET, default PRESET)
 #        BASE_GIVEN=1 FIRST=150 ... 300  (the 256 first stage as a user already has it: trained FIRST s
 #        alone before the race, then the plain 512 model and the Enhancer each train 300 s side by side)
 #        EMA=0.999 ...   (every training with --ema 0.999, as the presets since 2026-12-04; each lane is then
@@ -52,7 +54,7 @@ BUDGET=${1:-150}
 FIRST=${FIRST:-$(( BUDGET * 2 / 5 ))}
 FREEZE=${FREEZE:-300}
 R=${R:-/tmp/runs_up}
-PRESET=${PRESET:-esn}; BATCH=${BATCH:-16}; STEPS=${STEPS:-1000000}; LOG=50; IMAGE=250
+PRESET=${PRESET:-esn}; PLAIN_PRESET=${PLAIN_PRESET:-$PRESET}; BATCH=${BATCH:-16}; STEPS=${STEPS:-1000000}; LOG=50; IMAGE=250
 BANK=${BANK:-.devcarry/bank512}
 POSES_DIR=${POSES_DIR:-$PWD/.devcarry/poses}
 POSES=${POSES:-"signer_mediapipe driver_signer_soup"}
@@ -60,7 +62,7 @@ REGION_D=${REGION_D---face-d 1 --hand-d 1}   # REGION_D="": no face and hand dis
 ENHANCER=${ENHANCER:-}                        # e.g. "--enhancer-ngf 8 --enhancer-blocks 1" (the page's fast one)
 EXTRA=(--no-compile $REGION_D ${EMA:+--ema $EMA})
 LANES="plain twostage"; [[ ${EMA:-0} =~ ^0?\.[0-9] ]] && LANES="$LANES plain_trained twostage_trained"
-if [ -n "${QUICK:-}" ]; then PRESET=small; BATCH=2; STEPS=${QUICK_STEPS:-4}; FREEZE=2; LOG=1; IMAGE=2; fi
+if [ -n "${QUICK:-}" ]; then PRESET=small; PLAIN_PRESET=small; BATCH=2; STEPS=${QUICK_STEPS:-4}; FREEZE=2; LOG=1; IMAGE=2; fi
 rm -rf $R; mkdir -p $R/poses $OUT
 for p in $POSES; do ln -s "$POSES_DIR/$p.pose" $R/poses/; done
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
@@ -68,24 +70,24 @@ GPUS=$(nvidia-smi -L 2>/dev/null | wc -l)
 if [ "$GPUS" -ge 2 ]; then LANE_GPU=(0 1); SHARING="each lane on its own GPU"; else LANE_GPU=(0 0); SHARING="both lanes on one GPU at once"; fi
 [ "$GPUS" -ge 1 ] || SHARING="no GPU: both lanes on the CPU"
 DEVICE=(); [ "$GPUS" -ge 1 ] || DEVICE=(--device cpu)
-train() {  # OUT_RUN SECONDS OPTIONS...: one training of SECONDS from its first step (SIGTERM 50 s later: loading, saving)
-    local run=$1 seconds=$2; shift 2
-    timeout -s TERM $(( seconds + 50 )) $PY -m posevideo train renderer --data $BANK --preset $PRESET --steps $STEPS \
+train() {  # OUT_RUN SECONDS PRESET OPTIONS...: one training of SECONDS from its first step (SIGTERM 50 s later: loading, saving)
+    local run=$1 seconds=$2 preset=$3; shift 3
+    timeout -s TERM $(( seconds + 50 )) $PY -m posevideo train renderer --data $BANK --preset $preset --steps $STEPS \
         --max-minutes $($PY -c "print($seconds / 60)") \
         --batch $BATCH --out $run --log-every $LOG --image-every $IMAGE --checkpoint-every 100000 \
         "${EXTRA[@]}" "${DEVICE[@]}" "$@"
 }
 start=$(date +%s)
 if [ -n "${BASE_GIVEN:-}" ]; then  # the 256 renderer a user already has: trained first, alone, outside the budget
-    ( export CUDA_VISIBLE_DEVICES=${LANE_GPU[1]}; train $R/first256 $FIRST --size 256 > $R/twostage.log 2>&1 )
+    ( export CUDA_VISIBLE_DEVICES=${LANE_GPU[1]}; train $R/first256 $FIRST $PRESET --size 256 > $R/twostage.log 2>&1 )
     echo "first stage (given): $FIRST s alone, then both lanes $BUDGET s"
 fi
-( export CUDA_VISIBLE_DEVICES=${LANE_GPU[0]}; train $R/plain $BUDGET --size 512 > $R/plain.log 2>&1 ) &
+( export CUDA_VISIBLE_DEVICES=${LANE_GPU[0]}; train $R/plain $BUDGET $PLAIN_PRESET --size 512 > $R/plain.log 2>&1 ) &
 (
     export CUDA_VISIBLE_DEVICES=${LANE_GPU[1]}
     if [ -n "${BASE_GIVEN:-}" ]; then ENHANCE=$BUDGET; else
-        train $R/first256 $FIRST --size 256 > $R/twostage.log 2>&1; ENHANCE=$(( BUDGET - FIRST )); fi
-    train $R/twostage $ENHANCE --size 512 --upsample-from $R/first256 --freeze-base $FREEZE $ENHANCER >> $R/twostage.log 2>&1
+        train $R/first256 $FIRST $PRESET --size 256 > $R/twostage.log 2>&1; ENHANCE=$(( BUDGET - FIRST )); fi
+    train $R/twostage $ENHANCE $PRESET --size 512 --upsample-from $R/first256 --freeze-base $FREEZE $ENHANCER >> $R/twostage.log 2>&1
 ) &
 wait
 echo "training done in $(( $(date +%s) - start )) s ($SHARING)"
@@ -128,7 +130,7 @@ timeout 40 $PY benchmarks/upsampler.py sheet --data $BANK --runs $R/plain $R/two
 echo "evaluated and rendered in $(( $(date +%s) - start )) s"
 
 {
-    echo "# Plain 512 $PRESET vs two-stage (256 $PRESET + Enhancer): $BUDGET s of training each lane ($SHARING)"
+    echo "# Plain 512 $PLAIN_PRESET vs two-stage (256 $PRESET + Enhancer): $BUDGET s of training each lane ($SHARING)"
     echo "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo cpu), $(date -u +%F), batch $BATCH, no compile, region discriminators: ${REGION_D:-none}${EMA:+, --ema $EMA}; two-stage ${ENHANCER:-(default Enhancer)}: first stage $FIRST s at 256${BASE_GIVEN:+ (given: trained alone before, outside the budget)}, --freeze-base $FREEZE"
     echo
     $PY benchmarks/upsampler.py summary $R $LANES

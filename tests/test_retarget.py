@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from posevideo.errors import InputError
 from posevideo.pose import (BodyProfile, NormStats, arrays, body_profile, point_groups, point_index, read_pose,
                             retarget_pose, to_layout)
-from posevideo.pose.retarget import HAND_BONES
+from posevideo.pose.retarget import HAND_BONES, HEAD_SLACK
 
 ROOT = Path(__file__).resolve().parents[1]
 FPS = 15
@@ -224,6 +225,67 @@ def test_missing_hips_and_face_come_from_the_target(speaker, profile):
     text = " ".join(notes)
     assert "hips out of view in 60 of 120" in text and "no face in 20 of 120" in text
     assert "left hand not seen in 120 of 120" in text
+
+
+def _head_on_the_shoulder(xy, conf, frames=slice(40, 70), by=0.3, tilt=40.0):
+    """The speaker's face moved `by` shoulder widths towards its left shoulder and down, and turned
+    `tilt` degrees that way, in `frames` (a woman leaning her head onto her shoulder, as
+    ../shared/real/talking_woman.mp4 does)."""
+    xy = xy.copy()
+    sh = xy[:, BODY["left_shoulder"]] - xy[:, BODY["right_shoulder"]]
+    toward = sh + [0.0, 0.5 * np.linalg.norm(sh, axis=-1).mean()]
+    face = xy[frames][:, FACE]
+    centre = face.mean(axis=1, keepdims=True)
+    a = np.radians(tilt)  # image axes (y down): positive turns the top of the head towards +x, the left shoulder
+    face = (face - centre) @ np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]]) + centre
+    xy[frames, FACE] = face + (toward[frames] / np.linalg.norm(toward[frames], axis=-1, keepdims=True)
+                               * np.linalg.norm(sh[frames], axis=-1, keepdims=True) * by)[:, None]
+    return xy
+
+
+def test_a_head_far_from_its_usual_place_is_eased_into_the_targets_reach(speaker, profile):
+    """The renderer has seen the face only where its own person's head goes and as far as it tilts
+    (head_reach, head_tilt: 0.07 shoulder widths and 5 degrees for the synthetic speaker), and a
+    tilted face put on the shoulder came out a smear. A head moved or tilted further is drawn at most
+    HEAD_SLACK times the target's reach from its usual place, the same way, with notes; frames
+    within the reach are as before; a profile without a reach keeps the move and the tilt."""
+    xy, conf = speaker
+    assert 0.03 < profile.head_reach < 0.12 and 1 < profile.head_tilt < 10
+    leaning = _head_on_the_shoulder(xy, conf)
+    before, _, _ = retarget_pose(xy, conf, profile, mode="full", fps=FPS)
+    out, _, notes = retarget_pose(leaning, conf, profile, mode="full", fps=FPS)
+
+    def head_move(pose):
+        mid = (pose[:, BODY["left_shoulder"]] + pose[:, BODY["right_shoulder"]]) / 2
+        return pose[:, FACE].mean(axis=1) - mid - profile.face.mean(axis=0)
+
+    def head_tilt(pose):  # degrees from the mean face's
+        from posevideo.pose.retarget import _head_pose
+        mid = (pose[:, BODY["left_shoulder"]] + pose[:, BODY["right_shoulder"]]) / 2
+        X = pose[:, FACE] - mid[:, None]
+        return np.degrees(np.angle(_head_pose(X[..., 0] + 1j * X[..., 1], profile.face)[1][:, 0]))
+    placed = retarget_pose(leaning, conf, None, mode="place", fps=FPS)[0]
+    move = np.linalg.norm(head_move(out), axis=-1)
+    tilt, lean_tilt = head_tilt(out)[40:70], head_tilt(placed)[40:70]
+    assert (np.sign(tilt) == np.sign(lean_tilt)).all() and np.abs(lean_tilt).min() > 35
+    # (+0.2 degrees: the expression carried over turns the fit a little)
+    assert np.abs(tilt).max() <= HEAD_SLACK * profile.head_tilt + 0.2 and np.abs(tilt).min() > profile.head_tilt
+    assert move[40:70].max() <= HEAD_SLACK * profile.head_reach + 1e-6 and move[40:70].min() > profile.head_reach
+    lean = head_move(placed)[40:70]
+    assert (np.sum(head_move(out)[40:70] * lean, axis=-1) > 0).all()  # the same way as the input leant
+    # Elsewhere as before, but for the input's own mean face, which the leaning frames move a little.
+    assert np.abs(out[:35] - before[:35]).max() < 0.02 and np.abs(out[75:] - before[75:]).max() < 0.02
+    for what in ("head moves further from its usual place", "head tilts further"):
+        noted = [n for n in notes if what in n]
+        # The 30 leaning frames, and a few of its own beyond its 99th percentile (and the moved mean face).
+        assert len(noted) == 1 and 30 <= int(re.search(r"in (\d+) of 120 frames", noted[0]).group(1)) <= 36, notes
+        assert "drawn at most" in noted[0]
+    unlimited = dataclasses.replace(profile, head_reach=None, head_tilt=None)
+    free, _, free_notes = retarget_pose(_head_on_the_shoulder(xy, conf), conf, unlimited, mode="full", fps=FPS)
+    assert np.linalg.norm(head_move(free), axis=-1)[40:70].min() > 0.25 and np.abs(head_tilt(free)[40:70]).min() > 35
+    assert not any("the head" in n for n in free_notes)
+    old = BodyProfile.from_dict({k: v for k, v in profile.to_dict().items() if k not in ("head_reach", "head_tilt")})
+    assert old.head_reach is None and old.head_tilt is None
 
 
 def test_an_arm_lost_below_the_picture_hangs_at_the_targets_lengths(speaker, profile):
@@ -517,8 +579,7 @@ def test_the_javascript_twin_gives_pythons_output(speaker, profile, tmp_path):
     """posevideo/web/retarget.js (for the page) and retarget_pose on the same poses: the same points
     to float32 rounding (1e-3 px here, at ~105 px a shoulder width), the same confidences and notes.
     Cases: another person's proportions with a hand at the chin, missing hips, face, a hand, a
-    forearm and an arm; the
-    speaker turned by 120 degrees; `place`; the speaker onto its own profile."""
+    forearm and an arm; the speaker turned by 120 degrees; its head leant onto its shoulder; `place`; the speaker onto its own profile."""
     import shutil
     node = shutil.which("node")
     if node is None:
@@ -545,6 +606,7 @@ def test_the_javascript_twin_gives_pythons_output(speaker, profile, tmp_path):
     turned = (xy - 128) @ np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]).T + 200
     shorter = _shorter_forearms(target)
     cases = [(other, other_conf, "full", placement, target), (turned, conf, "full", None, target),
+             (_head_on_the_shoulder(xy, conf), conf, "full", placement, target),
              (other, other_conf, "place", placement, target), (xy, conf, "full", placement, target),
              (_folded(xy), conf, "full", placement, shorter)]
     payload = [{"xy": np.asarray(x, np.float64).ravel().tolist(), "conf": np.asarray(c, np.float64).ravel().tolist(),

@@ -20,6 +20,12 @@ face and smeared hands. `full` rebuilds the pose on the target's body:
   at the new wrist.
 - face: the target's mean face plus the input's expression (its face minus its own mean face, after
   removing head motion), scaled by the face-size ratio, moved, turned and scaled as the input's head.
+  A head that moves or tilts further than the target's does (`BodyProfile.head_reach` and
+  `head_tilt`, 99th percentiles) is eased to at most HEAD_SLACK times that: a woman who leans her
+  head onto her shoulder put a tilted face where the renderer had never seen one, and it painted a
+  smear over the shoulder (the renderer cannot draw a head tilted further than its own person's
+  anyway). Moves and tilts within the reach are kept as they are; the expression is read from the
+  input's head as it is.
 - missing parts: hips out of view get the target's mean hips, a frame without a face the target's
   mean face; a lost hand stays missing (`rest_hands` draws it at rest later); a forearm or a whole
   arm lost below the picture hangs straight down at the target's lengths, sinking there over 0.2 s.
@@ -64,6 +70,8 @@ CONTACT_REACH = 0.15
 CONTACT_NEAREST = 0.03
 TILT_LIMIT = 30.0      # degrees: a shoulder line (or face) turned further than this is turned upright
 LENGTH_PERCENTILE = 90  # BodyProfile's lengths
+HEAD_PERCENTILE = 99  # BodyProfile.head_reach and head_tilt: of the head's moves and tilts from its mean face
+HEAD_SLACK = 1.25  # a head move (or tilt) beyond the target's is eased towards this many times it, never past (`_eased`)
 HANG_RAMP_S = 0.2  # seconds over which an arm lost below the picture sinks to hanging (`_hang_weights`)
 BEND_HYSTERESIS = 0.1  # sin of the elbow angle: a bend side changes only when the arm bends clearly the other way
 # The input's upper arm this far off the line shoulder -> the wrist as placed (sin of the angle): the
@@ -100,7 +108,11 @@ class BodyProfile:
     elbow -> wrist, y that turned by +90 degrees; `rest_hands`' convention). face: (128, 2) the mean
     face. face_size: the face points' RMS distance from their centroid. frames: how many frames.
     opacity: (8,) the body joints' (point_groups' "body") median confidence where drawn (>= DRAWN),
-    1 where never drawn; None (profiles measured before it) reads as all 1."""
+    1 where never drawn; None (profiles measured before it) reads as all 1. head_reach, head_tilt:
+    the HEAD_PERCENTILE-th percentiles of how far the face's centre is from the mean face's, and of
+    how far the face is turned from it in the picture (degrees; `_head_pose`): how far this person's
+    head moves and tilts (the synthetic speaker's: 0.07 and 5 degrees); None (no face, or profiles
+    measured before them): not limited."""
     upper_arm: dict
     forearm: dict
     torso: float | None
@@ -112,6 +124,8 @@ class BodyProfile:
     face_size: float | None
     frames: int
     opacity: np.ndarray | None = None
+    head_reach: float | None = None
+    head_tilt: float | None = None
 
     def hand_size(self, side: str) -> float | None:
         bones = self.hand_bones.get(side)
@@ -137,7 +151,8 @@ class BodyProfile:
                    hand_bones={s: arr(d["hand_bones"].get(s)) for s in SIDES},
                    hand_shape={s: arr(d["hand_shape"].get(s)) for s in SIDES},
                    face=arr(d["face"]), face_size=num(d["face_size"]), frames=int(d["frames"]),
-                   opacity=arr(d.get("opacity")))
+                   opacity=arr(d.get("opacity")), head_reach=num(d.get("head_reach")),
+                   head_tilt=num(d.get("head_tilt")))
 
 
 def body_profile(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced", path=None,
@@ -191,14 +206,20 @@ def body_profile(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced", path
     body = conf[:, point_groups(layout)["body"]]
     drawn = (body >= DRAWN) & ok[:, None]
     opacity = [float(np.median(body[drawn[:, k], k])) if drawn[:, k].any() else 1.0 for k in range(body.shape[1])]
+    face = np.median(F, axis=0) if face_seen.any() else None
+    if face is not None:
+        centre, turn = _head_pose(F[..., 0] + 1j * F[..., 1], face)
+        mean_centre = face.mean(axis=0)
+        head = [float(np.percentile(v, HEAD_PERCENTILE)) for v in
+                (np.abs(centre[:, 0] - (mean_centre[0] + 1j * mean_centre[1])), np.degrees(np.abs(np.angle(turn[:, 0]))))]
     return BodyProfile(
         upper_arm=upper_arm, forearm=forearm,
         torso=long(np.linalg.norm(hip_mid, axis=-1), hips_seen), hip_width=long(length(lh, rh), hips_seen),
         hips=np.median(P[hips_seen][:, [lh, rh]], axis=0) if hips_seen.any() else None,
         hand_bones=hand_bones, hand_shape=hand_shape,
-        face=np.median(F, axis=0) if face_seen.any() else None,
-        face_size=float(np.median(_rms_radius(F))) if face_seen.any() else None,
-        frames=int(ok.sum()), opacity=np.array(opacity))
+        face=face, face_size=float(np.median(_rms_radius(F))) if face is not None else None,
+        frames=int(ok.sum()), opacity=np.array(opacity),
+        head_reach=head[0] if face is not None else None, head_tilt=head[1] if face is not None else None)
 
 
 def _rms_radius(points: np.ndarray) -> np.ndarray:
@@ -352,6 +373,20 @@ class Retargeting:
                 notes.append(f"no face in {int((~face_seen).sum())} of {T} frames: drawn as the trained person's "
                              "mean face")
             conf[np.ix_(~face_seen, ix["face"])] = sh_conf[~face_seen, None]
+            if self.face_ratio is not None:
+                X = P[face_seen][:, ix["face"]] - mid[face_seen][:, None]
+                centre, turn = _head_pose(X[..., 0] + 1j * X[..., 1], source.face)
+                mean_centre = source.face.mean(axis=0)
+                moves = np.abs(centre[:, 0] - (mean_centre[0] + 1j * mean_centre[1])) * self.face_ratio
+                tilts = np.degrees(np.abs(np.angle(turn[:, 0])))
+                for what, values, reach, unit, form in (("moves further from its usual place", moves, target.head_reach,
+                                                         " shoulder widths", ".2f"),
+                                                        ("tilts further", tilts, target.head_tilt, " degrees", ".1f")):
+                    far = values > reach if reach else np.zeros(len(values), bool)
+                    if far.any():
+                        notes.append(f"the head {what} than the trained person's ({reach:{form}}{unit}) in "
+                                     f"{int(far.sum())} of {T} frames (up to {values.max():{form}}): drawn at most "
+                                     f"{HEAD_SLACK * reach:{form}}")
 
         # Hips (and the torso they give). Hips under the drawing threshold count as unseen: MediaPipe
         # still places hips out of view (a seated person, a close shot) at visibility 0.002-0.07,
@@ -558,12 +593,36 @@ def _face(face_in, seen, target: BodyProfile, source: BodyProfile, mid, ratio: f
     mean_in = to_c(source.face)
     mean_c = mean_in - mean_in.mean()
     X = to_c(face_in[seen] - mid[seen][:, None])                                      # (F, 128)
-    c = X.mean(axis=1, keepdims=True)
-    a = (np.conj(mean_c)[None] * (X - c)).sum(1, keepdims=True) / (np.abs(mean_c) ** 2).sum()
+    c, a = _head_pose(X, source.face)
     expression = (X - c) / a - mean_c                                                 # in the input's mean-face frame
-    centre = tgt.mean() + (c - mean_in.mean()) * ratio                               # head motion, scaled
-    out[seen] = to_c(mid[seen])[:, None] + centre + a * (tgt - tgt.mean() + ratio * expression)
+    move = (c - mean_in.mean()) * ratio                                               # head motion, scaled
+    r, angle = np.abs(move), np.angle(a)
+    move = np.where(r > 0, move * (_eased(r, target.head_reach) / np.where(r > 0, r, 1.0)), move)
+    tilt = np.radians(_eased(np.degrees(np.abs(angle)), target.head_tilt)) * np.sign(angle)
+    out[seen] = to_c(mid[seen])[:, None] + tgt.mean() + move + \
+        np.abs(a) * np.exp(1j * tilt) * (tgt - tgt.mean() + ratio * expression)
     return np.stack([out.real, out.imag], -1)
+
+
+def _head_pose(X, mean_face) -> tuple[np.ndarray, np.ndarray]:
+    """Faces X (F, 128) complex (x + iy, around the shoulder midpoint) and a mean face (128, 2) ->
+    (c, a), each (F, 1): the face's centre, and the similarity a = scale x e^(i angle) that best fits
+    the mean face, centred, onto the face, centred (its angle: how far the head is tilted from the
+    mean face in the picture)."""
+    mean_c = mean_face[:, 0] + 1j * mean_face[:, 1]
+    mean_c = mean_c - mean_c.mean()
+    c = X.mean(axis=1, keepdims=True)
+    return c, (np.conj(mean_c)[None] * (X - c)).sum(1, keepdims=True) / (np.abs(mean_c) ** 2).sum()
+
+
+def _eased(r: np.ndarray, reach: float | None) -> np.ndarray:
+    """Sizes r >= 0 (a head's move or tilt) -> r where within `reach`, beyond it reach + slack
+    tanh((r - reach) / slack), slack = (HEAD_SLACK - 1) x reach: it rises as r does at the reach and
+    never passes HEAD_SLACK x reach. `reach` None: r."""
+    if reach is None or reach <= 0:
+        return r
+    slack = (HEAD_SLACK - 1) * reach
+    return np.where(r > reach, reach + slack * np.tanh((r - reach) / slack), r)
 
 
 def _hand_offsets(hand, wrist, target_bones, source_bones) -> np.ndarray:

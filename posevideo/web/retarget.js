@@ -26,6 +26,7 @@ const BEND_HYSTERESIS = 0.1;
 const SIDE_CLEAR = 0.25;  // retarget.py's: the input's upper arm this far (sin) off the line shoulder -> wrist picks its side
 const NBODY = 8;
 const HANG_RAMP_S = 0.2; // retarget.py's HANG_RAMP_S
+const HEAD_SLACK = 1.25; // retarget.py's: a head move (or tilt) beyond the target's is eased towards this many times it
 const DRAWN = 0.1; // the skeleton spec's confidence threshold (retarget.py's DRAWN)
 const f32 = Math.fround;
 const hyp = (x, y) => Math.sqrt(x * x + y * y); // np.linalg.norm of a 2-vector, as numpy computes it
@@ -247,6 +248,12 @@ function hangWeights(lost, guessed, fps) {
   for (let t = T - 1, next = Infinity; t >= 0; t--) if (lost[t]) distance[t] = Math.min(distance[t], next - t); else next = t;
   return lost.map((v, t) => (!v ? 0 : !guessed[t] ? 1 : Math.min(1, distance[t] / (k + 1))));
 }
+// A head's move or tilt r >= 0 eased into the target's reach (retarget.py's _eased; reach null: r).
+function eased(r, reach) {
+  if (reach == null || reach <= 0 || !(r > reach)) return r;
+  const slack = (HEAD_SLACK - 1) * reach;
+  return reach + slack * Math.tanh((r - reach) / slack);
+}
 const ratio = (target, source) => (target == null || source == null || source <= 0 ? 1.0 : target / source);
 const first = (...values) => values.find((v) => v != null);
 const hold = (distance) => Math.exp(-0.5 * (distance / CONTACT_REACH) ** 4);
@@ -277,6 +284,7 @@ function rebuild(P32, conf32, T, target, source, fps) {
     notes.push("the target has no face measured: the face is kept as it is");
   } else {
     faceOut = [];
+    const headNotes = [];
     const tgt = target.face;
     const tgtMean = [mean(tgt.map((p) => p[0])), mean(tgt.map((p) => p[1]))];
     for (let t = 0; t < T; t++) faceOut.push(tgt.map(([x, y]) => [x + mid[t][0], y + mid[t][1]]));
@@ -286,10 +294,13 @@ function rebuild(P32, conf32, T, target, source, fps) {
       const meanInMean = [mean(meanIn.map((p) => p[0])), mean(meanIn.map((p) => p[1]))];
       const meanC = meanIn.map(([x, y]) => [x - meanInMean[0], y - meanInMean[1]]);
       const meanC2 = meanC.reduce((s, [x, y]) => s + x * x + y * y, 0);
+      const far = [0, 0], farthest = [0, 0]; // moves, tilts
       for (let t = 0; t < T; t++) {
         if (!faceSeen[t]) continue;
         const X = faceIn[t].map(([x, y]) => [x - mid[t][0], y - mid[t][1]]);
         const c = [mean(X.map((p) => p[0])), mean(X.map((p) => p[1]))];
+        const move = [(c[0] - meanInMean[0]) * faceRatio, (c[1] - meanInMean[1]) * faceRatio];
+        const moved = hyp(move[0], move[1]);
         let ar = 0, ai = 0; // sum(conj(meanC) * (X - c))
         for (let j = 0; j < NFACE; j++) {
           const [mx, my] = meanC[j], dx = X[j][0] - c[0], dy = X[j][1] - c[1];
@@ -298,17 +309,33 @@ function rebuild(P32, conf32, T, target, source, fps) {
         }
         ar /= meanC2; ai /= meanC2;
         const a2 = ar * ar + ai * ai;
-        const centre = [tgtMean[0] + (c[0] - meanInMean[0]) * faceRatio, tgtMean[1] + (c[1] - meanInMean[1]) * faceRatio];
+        const angle = Math.atan2(ai, ar), tilted = Math.abs(angle) * 180 / Math.PI;
+        [moved, tilted].forEach((v, i) => {
+          if ([target.head_reach, target.head_tilt][i] && v > [target.head_reach, target.head_tilt][i]) far[i] += 1;
+          farthest[i] = Math.max(farthest[i], v);
+        });
+        const k = moved > 0 ? eased(moved, target.head_reach) / moved : 1;
+        const centre = [tgtMean[0] + move[0] * k, tgtMean[1] + move[1] * k];
+        const tilt = eased(tilted, target.head_tilt) * Math.PI / 180 * Math.sign(angle), mag = Math.sqrt(a2);
+        const br = mag * Math.cos(tilt), bi = mag * Math.sin(tilt); // a with its tilt eased: what turns the face
         faceOut[t] = X.map(([x, y], j) => {
           const dx = x - c[0], dy = y - c[1];
           const ex = (dx * ar + dy * ai) / a2 - meanC[j][0], ey = (dy * ar - dx * ai) / a2 - meanC[j][1]; // (X - c) / a - meanC
           const vx = tgt[j][0] - tgtMean[0] + faceRatio * ex, vy = tgt[j][1] - tgtMean[1] + faceRatio * ey;
-          return [mid[t][0] + centre[0] + ar * vx - ai * vy, mid[t][1] + centre[1] + ar * vy + ai * vx];
+          return [mid[t][0] + centre[0] + br * vx - bi * vy, mid[t][1] + centre[1] + br * vy + bi * vx];
         });
       }
+      [["moves further from its usual place", target.head_reach, " shoulder widths", 2],
+        ["tilts further", target.head_tilt, " degrees", 1]].forEach(([what, reach, unit, digits], i) => {
+        if (far[i]) {
+          headNotes.push(`the head ${what} than the trained person's (${reach.toFixed(digits)}${unit}) in ${far[i]} of ${T} ` +
+            `frames (up to ${farthest[i].toFixed(digits)}): drawn at most ${(HEAD_SLACK * reach).toFixed(digits)}`);
+        }
+      });
     }
     const unseen = faceSeen.filter((v) => !v).length;
     if (unseen) notes.push(`no face in ${unseen} of ${T} frames: drawn as the trained person's mean face`);
+    notes.push(...headNotes);
     for (let t = 0; t < T; t++) {
       for (let j = 0; j < NFACE; j++) {
         set(t, FACE + j, faceOut[t][j]);
