@@ -56,12 +56,16 @@ def cli():
               help="Long, short or no sleeves in place of the seed's (the rest of its look kept); short: bare forearms, "
                    "which MediaPipe reads across the body where dark sleeves on a dark dress are lost; none: bare "
                    "upper arms too.")
-def synth_speaker_command(seed, seconds, out, size, fps, sentence_bank, no_draw, signing, room, sleeves):
+@click.option("--wide-arms", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="With --signing: the share of signing holds in which a hand reaches out wide or above the head "
+                   "(arms spread, waving), as some drivers do; a renderer that never saw such arms draws holes "
+                   "in the torso. 0: none.")
+def synth_speaker_command(seed, seconds, out, size, fps, sentence_bank, no_draw, signing, room, sleeves, wide_arms):
     """Make a synthetic speaker: video with speech, its ground-truth .pose and a JSON description."""
     from posevideo.synthetic import synth_speaker
 
     paths = synth_speaker(seed, seconds, out, size=int(size), fps=fps, progress=True, sentence_bank=sentence_bank,
-                          draw=not no_draw, signing=signing, room=room, sleeves=sleeves)
+                          draw=not no_draw, signing=signing, room=room, sleeves=sleeves, wide=wide_arms)
     for path in paths.values():
         click.echo(path)
 

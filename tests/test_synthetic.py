@@ -359,6 +359,33 @@ def test_signing_rests_with_the_arms_hanging(tmp_path):
     assert 0.03 < hanging.mean() < 0.4, hanging.mean()  # 0.063 (seed 5): wrist-frames hanging
 
 
+def test_wide_arms_reach_out_and_above_the_head_and_zero_changes_nothing(tmp_path):
+    """--wide-arms SHARE: that share of the signing holds spreads a hand out wide or above the head,
+    the elbow out (poses of some drivers that the signing never makes); 0 leaves the motion as it was,
+    draw for draw. Without --signing it is refused with a clear line."""
+    runner = CliRunner()
+    for name, extra in (("plain", []), ("zero", ["--wide-arms", "0"]), ("wide", ["--wide-arms", "0.3"])):
+        result = runner.invoke(cli, ["synth-speaker", "--seed", "5", "--seconds", "20", "--fps", "15", "--signing",
+                                     "--no-draw", "--out", str(tmp_path / name), *extra])
+        assert result.exit_code == 0, result.output
+    poses = {n: arrays(read_pose(tmp_path / n / "synthetic_5_signing.pose"))[0] for n in ("plain", "zero", "wide")}
+    assert np.array_equal(poses["plain"], poses["zero"])
+    assert json.loads((tmp_path / "wide" / "synthetic_5_signing.json").read_text())["wide_arms"] == 0.3
+
+    def spread(xy):  # wrist-frames above the shoulders by half a shoulder width; elbows over 0.6 out
+        width = np.linalg.norm(xy[:, 11] - xy[:, 12], axis=-1)[:, None]
+        above = (xy[:, 11:13, 1] - xy[:, [LEFT_WRIST, RIGHT_WRIST], 1]) / width
+        out = np.abs(xy[:, 13:15, 0] - xy[:, 11:13, 0]) / width
+        return (above > 0.5).mean(), (out > 0.6).mean()
+    plain_above, plain_out = spread(poses["plain"])
+    wide_above, wide_out = spread(poses["wide"])
+    assert wide_above > 0.03 and wide_above > 3 * plain_above, (wide_above, plain_above)  # 0.060 vs 0.0 (seed 5, 20 s)
+    assert wide_out > 0.1 and wide_out > 2 * plain_out, (wide_out, plain_out)  # 0.168 vs 0.045
+    refused = runner.invoke(cli, ["synth-speaker", "--seed", "5", "--seconds", "2", "--wide-arms", "0.3",
+                                  "--out", str(tmp_path / "refused")])
+    assert refused.exit_code != 0 and "--wide-arms" in refused.output and "--signing" in refused.output
+
+
 def test_sleeves_can_be_chosen_and_the_rest_of_the_look_stays(tmp_path):
     """--sleeves: the seed's look with other sleeves, everything else the seed's (its random stream
     included); short sleeves paint the forearm in skin where long ones paint it in the sleeve's cloth,

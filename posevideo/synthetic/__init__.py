@@ -21,7 +21,8 @@ SIZES = (256, 512)
 
 def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 256, fps: float = 30,
                   progress: bool = False, sentence_bank: bool = False, draw: bool = True,
-                  signing: bool = False, room: float = 0.0, sleeves: str | None = None) -> dict[str, Path]:
+                  signing: bool = False, room: float = 0.0, sleeves: str | None = None,
+                  wide: float = 0.0) -> dict[str, Path]:
     """Write `synthetic_<seed>.mp4` (H.264 + AAC 16 kHz mono), `.pose` (holistic, pixels of the
     video, frames = round(seconds * fps)) and `.json` (how it was made) into `out_dir`.
     Returns {"video", "pose", "json"} paths. Same arguments, same files (frames and pose).
@@ -43,7 +44,10 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     edge (vertical streaks under the body, a hand at the bottom smeared down).
     sleeves: "long", "short" or "none" in place of the seed's (None: the seed's), all else of the look kept.
     With short sleeves the forearms are bare, so an arm across the dress stays visible; seed 0's long
-    dark sleeves on its dark dress hide it (BENCHMARKS.md "Whose look can be read")."""
+    dark sleeves on its dark dress hide it (BENCHMARKS.md "Whose look can be read").
+    wide: with signing, the share of signing holds in which a hand reaches out wide or above the head
+    (arms spread, waving), poses some drivers make that a renderer trained on signing alone draws
+    with holes in the torso (BENCHMARKS.md "Easing the torso's lean"); 0: none, the motion as before."""
     from posevideo.files import check_writable, write_json
     from posevideo.pose import holistic_pose, write_pose
     from posevideo.synthetic import draw as drawing, motion, speech
@@ -55,6 +59,9 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
         raise InputError(None, f"--seconds {seconds} is out of range", "Use 1 to 3600 seconds")
     if not 0 <= room <= 0.5:
         raise InputError(None, f"--room {room} is out of range", "Use 0 (the frame alone) to 0.5; 0.25 holds the person crop")
+    if not 0 <= wide <= 1 or (wide and not signing):
+        raise InputError(None, f"--wide-arms {wide} needs --signing and a share from 0 to 1",
+                         "Give --signing --wide-arms 0.1, say, or leave --wide-arms out")
     if not 1 <= fps <= 120:
         raise InputError(None, f"--fps {fps} is out of range", "Use 1 to 120 frames per second")
     out_dir = Path(out_dir)
@@ -73,7 +80,8 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     style = motion.style_for_seed(rng_style)
     look = drawing.look_for_seed(seed, rng_look, sleeves)
     features = motion.speech_features(audio, sentences, frames, fps)
-    xyz, conf = motion.generate(features, sentences, style, rng_motion, fps, size, signing=signing)  # (T, 576, 3) px
+    xyz, conf = motion.generate(features, sentences, style, rng_motion, fps, size, signing=signing,
+                                wide=wide)                                                  # (T, 576, 3) px
     painter = drawing.Painter(look, size, room) if draw else None
     pad = drawing.room_pad(size, room)
     side = size + 2 * pad
@@ -95,7 +103,7 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
         "size": size, "room": room, "pad": pad,
         "sample_rate": speech.SAMPLE_RATE, "audio_samples": len(audio),
         "files": {k: v.name for k, v in paths.items()},
-        "drawn": draw, "signing": signing, "voice": voice.as_dict(), "sentence_bank": sentence_bank,
+        "drawn": draw, "signing": signing, **({"wide_arms": wide} if wide else {}), "voice": voice.as_dict(), "sentence_bank": sentence_bank,
         **({"interval_bounds": bounds} if sentence_bank else {}), "sentences": sentences, "style": style.as_dict(), "look": look.as_dict(),
         "onsets": [round(float(t), 3) for t in features.onsets],
         "process": "posevideo.synthetic.motion (module docstring): hands rise into gesture space while "

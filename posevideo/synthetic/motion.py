@@ -222,12 +222,15 @@ _HANDSHAPES = np.array([
 
 
 def _signs(rng: np.random.Generator, T: int, fps: float, side: int, active: float,
-           hang: float = 0.5) -> dict[str, np.ndarray]:
+           hang: float = 0.5, wide: float = 0.0) -> dict[str, np.ndarray]:
     """One hand's signing, as holds and moves: every 0.3-0.9 s a new place in the signing space (face
     to waist, across the midline), palm direction and handshape, smoothed into moves of about 0.15 s.
     side -1 right hand, +1 left; `active`: the share of holds in which this hand signs (else it rests:
     low in front, or with the share `hang` of the rests the arm hanging straight at the side, the
-    hand by the hip at the bottom of the person crop, as signers stand between signs). Returns per frame: target (T, 3) body units from the shoulder midpoint, palm roll (T,)
+    hand by the hip at the bottom of the person crop, as signers stand between signs); `wide`: the
+    share of signing holds in which the hand reaches out wide or above the head instead, the elbow
+    out and up (arms spread, waving: what some drivers do and signing space never asks; 0, the
+    default, draws nothing more from `rng`, so the motion is as before). Returns per frame: target (T, 3) body units from the shoulder midpoint, palm roll (T,)
     (0 palm to the midline, pi/2 to the camera), fingers-up tilt (T,), curls (T, 4), thumb, spread (T,),
     elbow raise (T,) (0 elbow down, 1 out to the side, the forearm level across the chest).
     Why: the speech gestures keep the hands low and open; a renderer trained on them alone has never
@@ -243,12 +246,15 @@ def _signs(rng: np.random.Generator, T: int, fps: float, side: int, active: floa
             x = side * rng.uniform(-0.35, 0.8)                    # across the midline to out wide
             y = rng.uniform(-0.55, 1.2)                            # forehead to waist
             keys["target"][hold] = (x, y, rng.uniform(-0.65, -0.25))
+            reach = wide > 0 and rng.random() < wide               # out wide or above the head
+            if reach:
+                keys["target"][hold] = (side * rng.uniform(0.9, 1.5), rng.uniform(-1.5, 0.3), rng.uniform(-0.4, -0.1))
             keys["roll"][hold] = rng.uniform(-0.6, 2.2)
             keys["tilt"][hold] = rng.uniform(0.0, 1.6)
             shape = _HANDSHAPES[rng.integers(len(_HANDSHAPES))]
             keys["curls"][hold] = np.clip(shape[:4] + rng.normal(0, 0.08, 4), 0, 1)
             keys["thumb"][hold], keys["spread"][hold] = shape[4], shape[5]
-            keys["raise"][hold] = rng.uniform(0, 1) ** 2                 # mostly down, now and then out wide
+            keys["raise"][hold] = rng.uniform(0.6, 1) if reach else rng.uniform(0, 1) ** 2  # mostly down, now and then out wide
         elif rng.random() < hang:                                  # at rest, the arm hanging at the side
             keys["target"][hold] = (side * rng.uniform(0.5, 0.62), rng.uniform(1.3, 1.42), rng.uniform(-0.15, -0.05))
             keys["roll"][hold], keys["tilt"][hold] = 0.0, 0.0
@@ -289,12 +295,13 @@ def _together(rng: np.random.Generator, T: int, fps: float, share: float = 0.35)
 
 
 def generate(features: Features, sentences: list[dict], style: Style, rng: np.random.Generator,
-             fps: float, size: int, signing: bool = False) -> tuple[np.ndarray, np.ndarray]:
+             fps: float, size: int, signing: bool = False, wide: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """The holistic pose of the speaker: xyz (T, 576, 3) pixels (z in pixels too, toward the camera
     negative) and conf (T, 576). World landmarks are metres around the hip midpoint.
     signing: the hands sign (`_signs`: places from face to waist, across the body, many handshapes,
     elbows now and then out to the side; `_together`: both hands meeting in front of the body)
-    instead of gesturing to the speech; face, head and trunk move as before."""
+    instead of gesturing to the speech; face, head and trunk move as before. wide: with signing,
+    the share of signing holds that reach out wide or above the head (`_signs`)."""
     f = features
     T = len(f.active)
     t = np.arange(T) / fps
@@ -391,7 +398,7 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
         curls = curls * (1 - point) + point * np.array([0.05, 0.85, 0.9, 0.9])[None]
         thumb, spread = 0.6 * (1 - opened) + 0.3, 0.5 + 0.8 * opened
         if signing:  # the arm and hand come after the loop (`_signing_arm`)
-            signs[name] = _signs(rng, T, fps, s, active=0.9 if name == style.dominant else 0.55)
+            signs[name] = _signs(rng, T, fps, s, active=0.9 if name == style.dominant else 0.55, wide=wide)
         else:
             hands_out[name] = _hand(wrist, along, palm, thumb_side, curls, thumb, spread)
     if signing:  # the arms again, each hand at its own place or at the two hands' shared one
