@@ -121,10 +121,11 @@ def test_profile_round_trips_through_json(profile, speaker):
 
 
 def test_onto_its_own_profile_changes_little(speaker, profile):
+    """The speaker onto its own body: each frame as it was about its own shoulders (`full` holds the
+    shoulders in one place, so it is compared with each frame normalized by its own)."""
     xy, conf = speaker
     full, _, notes = retarget_pose(xy, conf, profile, mode="full", fps=FPS)
-    place, _, _ = retarget_pose(xy, conf, profile, mode="place", fps=FPS)
-    moved = np.linalg.norm(full - place, axis=-1)[conf > 0]  # shoulder widths
+    moved = np.linalg.norm(full - _normalized(xy, conf), axis=-1)[conf > 0]  # shoulder widths
     assert moved.mean() < 0.01 and np.percentile(moved, 99) < 0.05
     assert not any("turned" in n for n in notes)
 
@@ -141,10 +142,37 @@ def test_onto_other_proportions_gives_the_targets_bone_lengths(speaker, profile)
     assert got.torso == pytest.approx(other.torso, rel=1e-3)
     assert got.face_size == pytest.approx(other.face_size, rel=0.02)
     assert np.abs(got.face.mean(0) - other.face.mean(0)).max() < 0.01  # the face where the target's sits
-    # ... and the shoulders are where `place` puts them.
+    # ... and the shoulders are in one place in every frame (a fixed body position), the mean of
+    # those `place` moves as the input's.
     place, _, _ = retarget_pose(xy, conf, other, mode="place", fps=FPS)
     shoulders = [BODY["left_shoulder"], BODY["right_shoulder"]]
-    assert np.allclose(out[:, shoulders], place[:, shoulders], atol=1e-5)
+    assert np.allclose(out[:, shoulders], [[0.5, 0.0], [-0.5, 0.0]], atol=1e-5)
+    assert np.allclose(place[:, shoulders].mean(axis=0), [[0.5, 0.0], [-0.5, 0.0]], atol=0.02)
+
+
+def test_full_holds_the_body_in_one_place_while_place_follows_the_sway(speaker, profile):
+    """A fixed body position: the renderer saw its person's shoulders within 0.016 shoulder widths of
+    one place in every crop, and a real person swaying by 0.2 left them off it, where it painted a
+    hole through the torso. `full` puts every frame's shoulders at the input's mean shoulders (the
+    shoulder line still tilts as the input's); `place` moves them with the input."""
+    xy, conf = speaker
+    T = len(xy)
+    sw = np.median(np.linalg.norm(xy[:, BODY["left_shoulder"]] - xy[:, BODY["right_shoulder"]], axis=-1))
+    sway = np.stack([0.3 * sw * np.sin(np.arange(T) / 5), 0.1 * sw * np.cos(np.arange(T) / 7)], -1)
+    swaying = xy + sway[:, None] * (conf[..., None] > 0)
+    stats = NormStats(np.array([128.0, 107.0]), 85.0)
+    shoulders = [BODY["left_shoulder"], BODY["right_shoulder"]]
+    full, _, _ = retarget_pose(swaying, conf, profile, stats, mode="full", fps=FPS)
+    place, _, _ = retarget_pose(swaying, conf, profile, stats, mode="place", fps=FPS)
+    mid = full[:, shoulders].mean(axis=1)
+    assert np.abs(mid - mid.mean(axis=0)).max() < 1e-3 and np.allclose(mid.mean(axis=0), [128, 107], atol=0.5)
+    width = np.linalg.norm(full[:, shoulders[0]] - full[:, shoulders[1]], axis=-1)
+    assert np.allclose(width, 85.0, atol=1e-3)
+    moving = place[:, shoulders].mean(axis=1)
+    assert np.ptp(moving[:, 0]) > 0.5 * 85 and np.ptp(moving[:, 1]) > 0.15 * 85  # 0.6 and 0.2 shoulder widths of sway
+    # The tilt of the shoulder line is the input's.
+    tilt = lambda p: np.arctan2(*(p[:, shoulders[0]] - p[:, shoulders[1]])[:, ::-1].T)
+    assert np.allclose(tilt(full), tilt(swaying), atol=1e-4)
 
 
 def _ik(shoulder, wrist, l1, l2, elbow_side):

@@ -38,11 +38,19 @@ face and smeared hands. `full` rebuilds the pose on the target's body:
   filled with holes, so each drawn body joint gets the target's usual confidence there
   (`BodyProfile.opacity`).
 
+- a fixed body position (everybody-sign-now's to-do): in `full` every frame's shoulders are where
+  the input's are on average, the midpoint and the width the same in every frame. The renderer
+  was trained on crops that hold its person's shoulders within 0.016 shoulder widths of one place.
+  A real person who sways or steps left the shoulders up to 0.21 shoulder widths off that place in
+  the crop, which follows the shoulders only over half a second. The renderer then painted a hole
+  through the torso (liveportrait_s13). The shoulder line still tilts as the input's does.
+
 Coordinates: `retarget_pose` takes pixels of any video and gives pixels of the target's video
 (its `NormStats` placement), or normalized coordinates without one. Inside, each frame is
-normalized by its own shoulders (midpoint 0, width 1: the units of `BodyProfile`); the result is
-then moved and scaled back as the input's shoulders moved and scaled over the sequence, so `place`
-and `full` share the shoulders exactly. Layout: reduced only (178 points).
+normalized by its own shoulders (midpoint 0, width 1: the units of `BodyProfile`). In `place` the
+result is then moved and scaled back as the input's shoulders moved and scaled over the sequence;
+in `full` it is only put at the sequence's mean shoulders (the fixed body position). Layout:
+reduced only (178 points).
 """
 from __future__ import annotations
 
@@ -344,8 +352,11 @@ class Retargeting:
         return self._out(P, a, b), conf
 
     def _out(self, P: np.ndarray, a: int, b: int) -> np.ndarray:
-        """P (b - a, 178, 2), each frame in its own shoulder widths -> the output's units."""
-        P = P * self.scale[a:b, None, None] + self.shift[a:b, None]
+        """P (b - a, 178, 2), each frame in its own shoulder widths -> the output's units: moved and
+        scaled as the input's shoulders were in `place`, at the mean shoulders in `full` (module
+        docstring: a fixed body position)."""
+        if self.mode == "place":
+            P = P * self.scale[a:b, None, None] + self.shift[a:b, None]
         return P.astype(np.float32) if self.placement is None else denormalize(P, self.placement)
 
     def _rebuild_body(self, source: BodyProfile) -> None:

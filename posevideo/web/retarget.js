@@ -220,8 +220,10 @@ export function retargetPose(xy, conf, T, target, placement = null, mode = "full
   const out = new Float32Array(T * K * 2);
   const sw = whole.scales[0];
   for (let t = 0; t < T; t++) {
-    const k = each.scales[t] / sw;
-    const ox = (each.center[2 * t] - whole.center[0]) / sw, oy = (each.center[2 * t + 1] - whole.center[1]) / sw;
+    // full: a fixed body position (retarget.py's module docstring); place: the input's shoulder motion.
+    const moves = mode === "place";
+    const k = moves ? each.scales[t] / sw : 1;
+    const ox = moves ? (each.center[2 * t] - whole.center[0]) / sw : 0, oy = moves ? (each.center[2 * t + 1] - whole.center[1]) / sw : 0;
     for (let p = 0; p < K; p++) {
       const i = (t * K + p) * 2;
       let x = P[i] * k + ox, y = P[i + 1] * k + oy;
