@@ -37,7 +37,6 @@ face and smeared hands. `full` rebuilds the pose on the target's body:
   elbows (MediaPipe's visibility: 0.5-0.8 on real signers) drew a faint torso that the renderer
   filled with holes, so each drawn body joint gets the target's usual confidence there
   (`BodyProfile.opacity`).
-
 - a fixed body position (everybody-sign-now's to-do): in `full` every frame's shoulders are where
   the input's are on average, the midpoint and the width the same in every frame. The renderer
   was trained on crops that hold its person's shoulders within 0.016 shoulder widths of one place.
@@ -216,10 +215,7 @@ def body_profile(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced", path
     opacity = [float(np.median(body[drawn[:, k], k])) if drawn[:, k].any() else 1.0 for k in range(body.shape[1])]
     face = np.median(F, axis=0) if face_seen.any() else None
     if face is not None:
-        centre, turn = _head_pose(F[..., 0] + 1j * F[..., 1], face)
-        mean_centre = face.mean(axis=0)
-        head = [float(np.percentile(v, HEAD_PERCENTILE)) for v in
-                (np.abs(centre[:, 0] - (mean_centre[0] + 1j * mean_centre[1])), np.degrees(np.abs(np.angle(turn[:, 0]))))]
+        head = [float(np.percentile(v, HEAD_PERCENTILE)) for v in _head_offsets(F[..., 0] + 1j * F[..., 1], face)]
     return BodyProfile(
         upper_arm=upper_arm, forearm=forearm,
         torso=long(np.linalg.norm(hip_mid, axis=-1), hips_seen), hip_width=long(length(lh, rh), hips_seen),
@@ -386,10 +382,8 @@ class Retargeting:
             conf[np.ix_(~face_seen, ix["face"])] = sh_conf[~face_seen, None]
             if self.face_ratio is not None:
                 X = P[face_seen][:, ix["face"]] - mid[face_seen][:, None]
-                centre, turn = _head_pose(X[..., 0] + 1j * X[..., 1], source.face)
-                mean_centre = source.face.mean(axis=0)
-                moves = np.abs(centre[:, 0] - (mean_centre[0] + 1j * mean_centre[1])) * self.face_ratio
-                tilts = np.degrees(np.abs(np.angle(turn[:, 0])))
+                moves, tilts = _head_offsets(X[..., 0] + 1j * X[..., 1], source.face)
+                moves = moves * self.face_ratio                                        # the target's shoulder widths
                 for what, values, reach, unit, form in (("moves further from its usual place", moves, target.head_reach,
                                                          " shoulder widths", ".2f"),
                                                         ("tilts further", tilts, target.head_tilt, " degrees", ".1f")):
@@ -624,6 +618,15 @@ def _head_pose(X, mean_face) -> tuple[np.ndarray, np.ndarray]:
     mean_c = mean_c - mean_c.mean()
     c = X.mean(axis=1, keepdims=True)
     return c, (np.conj(mean_c)[None] * (X - c)).sum(1, keepdims=True) / (np.abs(mean_c) ** 2).sum()
+
+
+def _head_offsets(X, mean_face) -> tuple[np.ndarray, np.ndarray]:
+    """Faces X (F, 128) complex (around the shoulder midpoint) and a mean face (128, 2) -> (F,) how
+    far each face's centre is from the mean face's (X's units) and (F,) how far the face is turned
+    from it (degrees): the head's move and tilt, what `BodyProfile.head_reach` / `head_tilt` measure."""
+    centre, turn = _head_pose(X, mean_face)
+    mean_centre = mean_face[:, 0].mean() + 1j * mean_face[:, 1].mean()
+    return np.abs(centre[:, 0] - mean_centre), np.degrees(np.abs(np.angle(turn[:, 0])))
 
 
 def _eased(r: np.ndarray, reach: float | None) -> np.ndarray:
