@@ -296,7 +296,7 @@ function rebuild(P32, conf32, T, target, source, fps) {
       const meanInMean = [mean(meanIn.map((p) => p[0])), mean(meanIn.map((p) => p[1]))];
       const meanC = meanIn.map(([x, y]) => [x - meanInMean[0], y - meanInMean[1]]);
       const meanC2 = meanC.reduce((s, [x, y]) => s + x * x + y * y, 0);
-      const far = [0, 0], farthest = [0, 0]; // moves, tilts
+      const reaches = [target.head_reach, target.head_tilt], far = [0, 0], farthest = [0, 0]; // moves, tilts
       for (let t = 0; t < T; t++) {
         if (!faceSeen[t]) continue;
         const X = faceIn[t].map(([x, y]) => [x - mid[t][0], y - mid[t][1]]);
@@ -313,7 +313,7 @@ function rebuild(P32, conf32, T, target, source, fps) {
         const a2 = ar * ar + ai * ai;
         const angle = Math.atan2(ai, ar), tilted = Math.abs(angle) * 180 / Math.PI;
         [moved, tilted].forEach((v, i) => {
-          if ([target.head_reach, target.head_tilt][i] && v > [target.head_reach, target.head_tilt][i]) far[i] += 1;
+          if (reaches[i] && v > reaches[i]) far[i] += 1;
           farthest[i] = Math.max(farthest[i], v);
         });
         const k = moved > 0 ? eased(moved, target.head_reach) / moved : 1;
