@@ -58,8 +58,7 @@ def cli():
                    "upper arms too.")
 @click.option("--wide-arms", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="With --signing: the share of signing holds in which a hand reaches out wide or above the head "
-                   "(arms spread, waving), as some drivers do; a renderer that never saw such arms draws holes "
-                   "in the torso. 0: none.")
+                   "(arms spread, waving), as some drivers do and signing never does. 0: none.")
 def synth_speaker_command(seed, seconds, out, size, fps, sentence_bank, no_draw, signing, room, sleeves, wide_arms):
     """Make a synthetic speaker: video with speech, its ground-truth .pose and a JSON description."""
     from posevideo.synthetic import synth_speaker

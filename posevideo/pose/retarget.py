@@ -214,8 +214,8 @@ def body_profile(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced", path
     drawn = (body >= DRAWN) & ok[:, None]
     opacity = [float(np.median(body[drawn[:, k], k])) if drawn[:, k].any() else 1.0 for k in range(body.shape[1])]
     face = np.median(F, axis=0) if face_seen.any() else None
-    if face is not None:
-        head = [float(np.percentile(v, HEAD_PERCENTILE)) for v in _head_offsets(F[..., 0] + 1j * F[..., 1], face)]
+    head_reach, head_tilt = (None, None) if face is None else \
+        (float(np.percentile(v, HEAD_PERCENTILE)) for v in _head_offsets(F[..., 0] + 1j * F[..., 1], face))
     return BodyProfile(
         upper_arm=upper_arm, forearm=forearm,
         torso=long(np.linalg.norm(hip_mid, axis=-1), hips_seen), hip_width=long(length(lh, rh), hips_seen),
@@ -223,7 +223,7 @@ def body_profile(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced", path
         hand_bones=hand_bones, hand_shape=hand_shape,
         face=face, face_size=float(np.median(_rms_radius(F))) if face is not None else None,
         frames=int(ok.sum()), opacity=np.array(opacity),
-        head_reach=head[0] if face is not None else None, head_tilt=head[1] if face is not None else None)
+        head_reach=head_reach, head_tilt=head_tilt)
 
 
 def _rms_radius(points: np.ndarray) -> np.ndarray:
@@ -602,7 +602,7 @@ def _face(face_in, seen, target: BodyProfile, source: BodyProfile, mid, ratio: f
     expression = (X - c) / a - mean_c                                                 # in the input's mean-face frame
     move = (c - mean_in.mean()) * ratio                                               # head motion, scaled
     r, angle = np.abs(move), np.angle(a)
-    move = np.where(r > 0, move * (_eased(r, target.head_reach) / np.where(r > 0, r, 1.0)), move)
+    move = move * (_eased(r, target.head_reach) / np.where(r > 0, r, 1.0))          # 0 stays 0
     tilt = np.radians(_eased(np.degrees(np.abs(angle)), target.head_tilt)) * np.sign(angle)
     out[seen] = to_c(mid[seen])[:, None] + tgt.mean() + move + \
         np.abs(a) * np.exp(1j * tilt) * (tgt - tgt.mean() + ratio * expression)

@@ -46,8 +46,8 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     With short sleeves the forearms are bare, so an arm across the dress stays visible; seed 0's long
     dark sleeves on its dark dress hide it (BENCHMARKS.md "Whose look can be read").
     wide: with signing, the share of signing holds in which a hand reaches out wide or above the head
-    (arms spread, waving), poses some drivers make that a renderer trained on signing alone draws
-    with holes in the torso (BENCHMARKS.md "Easing the torso's lean"); 0: none, the motion as before."""
+    (arms spread, waving), poses some drivers make and signing never does (BENCHMARKS.md "Arms spread
+    wide and above the head"); 0: none, the motion as before."""
     from posevideo.files import check_writable, write_json
     from posevideo.pose import holistic_pose, write_pose
     from posevideo.synthetic import draw as drawing, motion, speech
