@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from posevideo.cli import cli
 from posevideo.pose import (arrays, fit_error, make_pose, point_groups, read_pose, shoulder_indices, similarity_fit,
                             to_layout, write_pose)
+from posevideo.pose.layouts import REDUCED_BODY_POINTS
 from posevideo.renderer.consistency import DRAWN_CONF, compare
 from posevideo.renderer.predict import drawn_pose
 from posevideo.video import write_video
@@ -125,12 +126,21 @@ def test_only_parts_drawn_inside_the_frame_count():
     assert np.isnan(per["right_hand_error"][2]) and not per["face_present"][1]
 
 
-def test_the_drawn_pose_is_cut_as_the_skeleton_is_drawn_and_keeps_only_the_inputs_parts():
+def test_the_drawn_pose_is_cut_as_the_skeleton_is_drawn_and_keeps_only_what_the_input_had():
     xy, conf = _pose(frames=3)
     boxes = np.array([[0, 0, 256], [28, 10, 200], [-30, -20, 512]], np.float32)
     input_conf = conf.copy()
     input_conf[1, point_groups("reduced")["right_hand"]] = 0  # a rest hand was drawn here: not the input's
+    hips = [REDUCED_BODY_POINTS.index("LEFT_HIP"), REDUCED_BODY_POINTS.index("RIGHT_HIP")]
+    input_conf[2, hips] = 0.04  # out of view (MediaPipe's guess): drawn at the trained person's hips
     out, out_conf = drawn_pose(xy, conf, boxes, 128, input_conf)
+    assert (out_conf[2, hips] == 0).all() and (out_conf[:2, hips] == 1).all()
+    assert (out_conf[2, :hips[0]] == 1).all()  # the rest of that body is the input's
+    wrist = REDUCED_BODY_POINTS.index("LEFT_WRIST")
+    input_conf[:, wrist] = 0.05  # under the threshold in every frame, its hand seen but in frame 1
+    input_conf[1, point_groups("reduced")["left_hand"]] = 0
+    out_conf = drawn_pose(xy, conf, boxes, 128, input_conf)[1]
+    assert out_conf[1, wrist] == 0 and (out_conf[[0, 2], wrist] == 1).all()  # a hand places its wrist
     np.testing.assert_allclose(out[0], xy[0] / 2, rtol=1e-6)
     np.testing.assert_allclose(out[2, 0], (xy[2, 0] + (30, 20)) / 4, rtol=1e-6)
     right = point_groups("reduced")["right_hand"]

@@ -287,9 +287,10 @@ def test_a_reduced_pose_paints_as_the_person_it_came_from(tmp_path):
     synthetic person's own frames: body and hands exactly where they were, the 340 face points the
     reduced layout drops back from the template within a pixel or so, and the painting within the
     video's own coding loss of the frames (ears and depth order are guessed)."""
-    from posevideo.pose.layouts import reduce_arrays
+    from posevideo.pose.layouts import point_groups, reduce_arrays
     from posevideo.synthetic import look_of
     from posevideo.synthetic.draw import Painter, from_reduced
+    from posevideo.synthetic.motion import FOREARM, UPPER_ARM
 
     paths = synth_speaker(seed=5, seconds=4, out_dir=tmp_path, fps=FPS, signing=True)
     xy, conf = arrays(read_pose(paths["pose"]))
@@ -304,6 +305,23 @@ def test_a_reduced_pose_paints_as_the_person_it_came_from(tmp_path):
     painter = Painter(look_of(5), 256)
     diff = [np.abs(painter.draw(points[t]).astype(int) - frames[t]).mean() for t in range(0, len(xy), 10)]
     assert max(diff) < 3.5  # 2.3-2.6 of 255 (H.264 and the ears)
+
+    # Joints a drawn pose leaves out (`render --drawn-out`: hips out of view, an arm lost below the
+    # picture) are the person's own: the hips where they were, the arm hanging at its lengths.
+    reduced_xy, reduced_conf = reduce_arrays(xy, conf)
+    lost = np.array(reduced_conf)
+    lost[:, [6, 7, 3, 5, 4]] = 0                       # hips, the right elbow and wrist, the left wrist
+    lost[:, point_groups("reduced")["right_hand"]] = 0  # the right arm lost with its hand, the left hand seen
+    filled = from_reduced(reduced_xy * (lost[..., None] > 0), lost)
+    width = np.linalg.norm(xy[:, 11, :2] - xy[:, 12, :2], axis=-1)[:, None]
+    # the shoulders sway and shrug over hips that stay: up to 0.051 shoulder widths apart
+    assert (np.linalg.norm(filled[:, 23:25, :2] - xy[:, 23:25, :2], axis=-1) / width).max() < 0.06
+    elbow, wrist = filled[:, 14, :2] - filled[:, 12, :2], filled[:, 16, :2] - filled[:, 14, :2]
+    for bone, length in ((elbow, UPPER_ARM), (wrist, FOREARM)):
+        np.testing.assert_allclose(np.linalg.norm(bone, axis=-1) / width[:, 0], length, rtol=1e-6)
+        assert (bone[:, 1] > 0.99 * np.linalg.norm(bone, axis=-1)).all()  # down the body, as it stands
+    np.testing.assert_allclose(filled[:, 13, :2], xy[:, 13, :2], atol=1e-3)  # the seen left elbow stays
+    np.testing.assert_allclose(filled[:, 15, :2], xy[:, 501, :2], atol=1e-3)  # the left wrist: its hand's
 
 
 def test_room_shows_the_person_crop_whole(tmp_path):

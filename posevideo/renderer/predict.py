@@ -257,15 +257,27 @@ def drawn_pose(xy: np.ndarray, conf: np.ndarray, boxes: np.ndarray, size: int,
                input_conf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The reduced pose as the generator saw it, in the generated frames' pixels: placed xy (T, K, 2)
     cut by `boxes` (T, 3) (x0, y0, side) and scaled to `size`, as `draw_skeletons` maps it (u = (x -
-    x0) * size / side). Parts (body, face, each hand) the input had no point of in a frame
-    (`input_conf` (T, K), before hands at rest or any filling) get conf 0 there: what the pose
-    consistency metric may hold the video to. Returns (xy float32, conf float32); conf 0 points at 0."""
-    from posevideo.pose import point_groups
+    x0) * size / side). What the input did not have gets conf 0: what the pose consistency metric
+    may hold the video to. `input_conf` (T, K) is the input's, before hands at rest or any filling:
+    - a part (body, face, each hand) with no point in a frame (a hand drawn at rest);
+    - a body point under the drawing threshold there (hips out of view drawn at the trained
+      person's hips, an arm lost below the picture drawn hanging), but for a wrist whose hand the
+      input had (the hand places it).
+    Returns (xy float32, conf float32); conf 0 points at 0."""
+    from posevideo.pose import point_groups, point_index
+    from posevideo.pose.retarget import DRAWN
     out = (xy - boxes[:, None, :2]) * (size / boxes[:, None, 2:3])
     conf = np.array(conf, np.float32)
-    for idx in point_groups("reduced").values():
+    groups = point_groups("reduced")
+    for idx in groups.values():
         missing = np.flatnonzero(~(input_conf[:, idx] > 0).any(1))              # frames without the part
         conf[missing[:, None], idx] = 0
+    invented = np.zeros(conf.shape, bool)
+    invented[:, groups["body"]] = input_conf[:, groups["body"]] < DRAWN
+    for side in ("left", "right"):
+        wrist = point_index("reduced", "POSE_LANDMARKS", f"{side.upper()}_WRIST")
+        invented[:, wrist] &= ~(input_conf[:, groups[f"{side}_hand"]] > 0).any(1)
+    conf[invented] = 0
     return np.where(conf[..., None] > 0, out, 0).astype(np.float32), conf
 
 

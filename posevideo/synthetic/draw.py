@@ -313,6 +313,32 @@ def _unit2(v: np.ndarray) -> np.ndarray:
     return v / max(np.linalg.norm(v), 1e-9)
 
 
+def _own_joints(body: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """The reduced body (T, 8, 2) pixels (`REDUCED_BODY_POINTS` order), seen (T, 8) -> the same with
+    each joint not seen, in frames with both shoulders seen, put where the synthetic person's is
+    (motion.py's proportions, in that frame's shoulder widths along its shoulder line): a hip under
+    its shoulder, an elbow and then a wrist hanging straight down. What a retargeted pose gets from
+    the trained person there (`posevideo.pose.retarget`), which `render --drawn-out` leaves out."""
+    from posevideo.pose.layouts import REDUCED_BODY_POINTS
+    from posevideo.synthetic.motion import FOREARM, HIP_HALF_WIDTH, TORSO, UPPER_ARM
+    at = {name: REDUCED_BODY_POINTS.index(name) for name in REDUCED_BODY_POINTS}
+    body = np.array(body, np.float64)
+    left, right = body[:, at["LEFT_SHOULDER"]], body[:, at["RIGHT_SHOULDER"]]
+    ok = seen[:, at["LEFT_SHOULDER"]] & seen[:, at["RIGHT_SHOULDER"]]
+    across = left - right                                   # one shoulder width, to the image's right
+    down = np.stack([-across[:, 1], across[:, 0]], -1)      # as long, down the body
+    mid = (left + right) / 2
+    for side, s in (("LEFT", 1), ("RIGHT", -1)):
+        joints = {j: at[f"{side}_{j}"] for j in ("SHOULDER", "ELBOW", "WRIST", "HIP")}
+        for joint, place in (("HIP", mid + s * HIP_HALF_WIDTH * across + TORSO * down),
+                             ("ELBOW", body[:, joints["SHOULDER"]] + UPPER_ARM * down)):
+            lost = ok & ~seen[:, joints[joint]]
+            body[lost, joints[joint]] = place[lost]
+        lost = ok & ~seen[:, joints["WRIST"]]
+        body[lost, joints["WRIST"]] = body[lost, joints["ELBOW"]] + FOREARM * down[lost]
+    return body
+
+
 def from_reduced(xy: np.ndarray, conf: np.ndarray) -> np.ndarray:
     """A reduced-layout pose (T, 178, 2) pixels, conf (T, 178) -> the holistic points `Painter.draw`
     takes, (T, 576, 3) (z 0), so any pose as a renderer is given it (`render --drawn-out`) can be
@@ -320,11 +346,18 @@ def from_reduced(xy: np.ndarray, conf: np.ndarray) -> np.ndarray:
     The face's 340 points that the reduced layout drops come from the face template, fitted (affine,
     least squares) to the frame's seen face points; a frame with fewer than 10 keeps the last fitted
     face (the first ones: the template under the shoulders). Ears sit just outside the cheeks; a
-    hand not seen is folded into its wrist (a dot)."""
+    hand not seen is folded into its wrist (a dot). A wrist not seen whose hand is seen is the hand's;
+    other body joints not seen, with both shoulders seen, are the synthetic person's own
+    (`_own_joints`): hips under the shoulders, an arm hanging."""
     from posevideo.pose.layouts import BODY_POINTS, REDUCED_BODY_POINTS, REDUCED_FACE_IDS, point_groups
-    xy, seen = np.asarray(xy, np.float64), np.asarray(conf) > 0
+    xy, seen = np.array(xy, np.float64), np.array(conf) > 0
     groups = point_groups("reduced")
     body, face, hands = groups["body"], np.array(groups["face"]), (groups["left_hand"], groups["right_hand"])
+    for side, hand in zip(("LEFT", "RIGHT"), hands):
+        wrist = body[REDUCED_BODY_POINTS.index(f"{side}_WRIST")]
+        by_hand = ~seen[:, wrist] & seen[:, hand[0]]
+        xy[by_hand, wrist], seen[by_hand, wrist] = xy[by_hand, hand[0]], True
+    xy[:, body] = _own_joints(xy[:, body], seen[:, body])
     holistic_body = [BODY + BODY_POINTS.index(name) for name in REDUCED_BODY_POINTS]
     template = np.c_[fm.load_template()[:, :2], np.ones(468)].astype(np.float64)      # (468, 3) affine rows
     ids = np.array(REDUCED_FACE_IDS)

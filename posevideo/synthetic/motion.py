@@ -42,6 +42,7 @@ BODY, FACE, LEFT_HAND, RIGHT_HAND, WORLD = 0, 33, 501, 522, 543
 POINTS = 576
 SHOULDER_METRES = 0.38  # a body unit in metres, for POSE_WORLD_LANDMARKS
 UPPER_ARM, FOREARM = 0.79, 0.68  # body units (0.30 m and 0.26 m)
+HIP_HALF_WIDTH, TORSO = 0.34, 1.6  # each hip's distance out from the body's middle, and down from the shoulders
 FEATURE_RATE = 100  # audio feature frames per second (hop 10 ms at 16 kHz)
 
 
@@ -341,7 +342,8 @@ def generate(features: Features, sentences: list[dict], style: Style, rng: np.ra
     center = np.stack([lean_x, -0.01 * breath, np.zeros(T)], -1)                 # (T, 3) shoulder midpoint
     shrug = 0.02 * f.active * f.loud + 0.008 * breath
     shoulders = {s: center + np.stack([np.full(T, 0.5 * s), -shrug, np.zeros(T)], -1) for s in (-1, 1)}
-    hips = {s: np.stack([np.full(T, 0.34 * s) + 0.3 * lean_x, np.full(T, 1.6), np.zeros(T)], -1) for s in (-1, 1)}
+    hips = {s: np.stack([np.full(T, HIP_HALF_WIDTH * s) + 0.3 * lean_x, np.full(T, TORSO), np.zeros(T)], -1)
+            for s in (-1, 1)}
 
     # Head: nods on beats, lifts with pitch, sways; looks a little toward the leading hand.
     yaw = 0.12 * sway * _slow_noise(rng, t) + 0.08 * (lead["left"] - lead["right"]) * f.active
