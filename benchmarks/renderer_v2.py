@@ -31,7 +31,7 @@ def render(run: str, poses: str, out: str) -> None:
     import cv2
     import torch
     from posevideo.pose import arrays, read_pose, to_layout
-    from posevideo.renderer.predict import drawn_pose, generate, load_renderer, place
+    from posevideo.renderer.predict import Placement, drawn_pose, generate, load_renderer
     from posevideo.skeleton import draw_skeletons
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -44,7 +44,8 @@ def render(run: str, poses: str, out: str) -> None:
         pose = read_pose(path)
         fps = float(pose.body.fps)
         xy, conf = arrays(to_layout(pose, "reduced", path=path))
-        placed, placed_conf, boxes, notes = place(xy, conf, fps, meta["stats"], path=path)
+        placing = Placement(xy, conf, fps, meta["stats"], path=path)
+        (placed, placed_conf), boxes = placing.frames(0, len(placing)), placing.boxes
         writer = cv2.VideoWriter(str(out_dir / f"{path.stem}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps, (size, size))
         writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 100)
         previous = None
@@ -57,7 +58,7 @@ def render(run: str, poses: str, out: str) -> None:
         writer.release()
         # The .pose header of the reduced layout comes from pose-format's holistic module, which imports
         # MediaPipe (not on the GPU machine): the arrays go back, `consistency` writes the .pose.
-        drawn_xy, drawn_conf = drawn_pose(placed, placed_conf, boxes, size, conf)
+        drawn_xy, drawn_conf = drawn_pose(placed, placed_conf, boxes, size, placing.own(conf))
         np.savez(out_dir / f"{path.stem}.drawn.npz", xy=drawn_xy, conf=drawn_conf, fps=fps, size=size)
         print(f"{Path(run).name} {path.stem}: {len(xy)} frames in {time.perf_counter() - start:.1f} s", flush=True)
 

@@ -26,8 +26,7 @@ face and smeared hands. `full` rebuilds the pose on the target's body:
   smear over the shoulder (the renderer cannot draw a head tilted further than its own person's
   anyway). Moves and tilts within the reach are kept as they are; the expression is read from the
   input's head as it is.
-- missing parts: hips out of view get the target's mean hips, a frame without a face the target's
-  mean face; a lost hand stays missing (`rest_hands` draws it at rest later); a forearm or a whole
+- missing parts: a frame without a face gets the target's mean face; a lost hand stays missing (`rest_hands` draws it at rest later); a forearm or a whole
   arm lost below the picture hangs straight down at the target's lengths, sinking there over 0.2 s.
   Each gives a note.
 - a recording turned far from upright (shoulder line > 30 degrees from level, or the face below
@@ -42,7 +41,10 @@ face and smeared hands. `full` rebuilds the pose on the target's body:
   was trained on crops that hold its person's shoulders within 0.016 shoulder widths of one place.
   A real person who sways or steps left the shoulders up to 0.21 shoulder widths off that place in
   the crop, which follows the shoulders only over half a second. The renderer then painted a hole
-  through the torso (liveportrait_s13). The shoulder line still tilts as the input's does.
+  through the torso (liveportrait_s13). The shoulder line still tilts as the input's does. The
+  hips are the target's in every frame, seen or not (the renderer's person never moves its hips
+  against its shoulders; a leaning or bending torso came out with a ragged hem and dark streaks
+  under the body), while the input's own hips still place the chest and belly that hands touch.
 
 Coordinates: `retarget_pose` takes pixels of any video and gives pixels of the target's video
 (its `NormStats` placement), or normalized coordinates without one. Inside, each frame is
@@ -316,6 +318,7 @@ class Retargeting:
         self.mode, self.placement, self.target, self.fps = mode, placement, target, fps
         self.xy, self.conf = np.asarray(xy, np.float32), np.asarray(conf, np.float32)
         self.notes = []
+        self.held = []  # joints drawn as the target's in every frame, never the input's (the hips in `full`)
         if mode == "none":
             return
         if mode == "full" and target is None:
@@ -393,25 +396,21 @@ class Retargeting:
                                      f"{int(far.sum())} of {T} frames (up to {values.max():{form}}): drawn at most "
                                      f"{HEAD_SLACK * reach:{form}}")
 
-        # Hips (and the torso they give). Hips under the drawing threshold count as unseen: MediaPipe
-        # still places hips out of view (a seated person, a close shot) at visibility 0.002-0.07,
-        # which the skeleton then leaves out, and the renderer, given a torso with no sides, paints
-        # the body with holes; the target's hips, drawn, give it the torso it knows.
+        # Hips: the target's, under the shoulders, in every frame (the fixed body position). The
+        # renderer's person never moves its hips against its shoulders (lean under 1.5 degrees, the
+        # torso's length fixed), and a real person's leaning, bending or shorter-looking torso, drawn,
+        # came out as a ragged hem and dark streaks under the body (BENCHMARKS.md, "Hips held").
+        # Hips out of view (under the drawing threshold: MediaPipe still guesses them, at visibility
+        # 0.002-0.07) would leave a torso without sides, which the renderer fills with holes. The
+        # input's own hips, where seen, still place its chest and belly for the hands' contacts.
         lh, rh = ix["left"]["hip"], ix["right"]["hip"]
         hips_seen = (conf[:, lh] >= DRAWN) & (conf[:, rh] >= DRAWN)
         hip_mid_in = np.where(hips_seen[:, None], (P[:, lh] + P[:, rh]) / 2,
                               mid + [0, _first(source.torso, target.torso, 1.5)])
         if target.hips is not None:
-            torso = _ratio(target.torso, source.torso)
-            width = _ratio(target.hip_width, source.hip_width)
-            half = (P[:, lh] - P[:, rh]) / 2 * width
-            centre = mid + (hip_mid_in - mid) * torso
-            P[:, lh] = np.where(hips_seen[:, None], centre + half, mid + target.hips[0])
-            P[:, rh] = np.where(hips_seen[:, None], centre - half, mid + target.hips[1])
-            if (~hips_seen).any():
-                notes.append(f"hips out of view in {int((~hips_seen).sum())} of {T} frames: drawn at the trained "
-                             "person's hips")
-                conf[~hips_seen, lh] = conf[~hips_seen, rh] = sh_conf[~hips_seen]
+            P[:, lh], P[:, rh] = mid + target.hips[0], mid + target.hips[1]
+            self.held = [lh, rh]
+            conf[~hips_seen, lh] = conf[~hips_seen, rh] = sh_conf[~hips_seen]
         hip_mid_out = (P[:, lh] + P[:, rh]) / 2
 
         # Landmarks a hand can touch, in the input and where they are now: the face, the shoulders,

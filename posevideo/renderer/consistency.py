@@ -6,8 +6,8 @@ Everybody Dance Now's pose distance: run a pose detector (here MediaPipe Holisti
 uses) on the generated frames and compare what it finds with the pose the generator was given.
 Only what a viewer can judge counts, so the reference is the pose *as drawn*: reduced layout, in
 the generated video's pixels (after placement and the person crop), restricted to what the input
-had (a hand drawn at rest because the input lost it is not the input's hand, nor are hips out of
-view drawn at the trained person's). `render --drawn-out` and `transfer --drawn-out` write exactly
+had (a hand drawn at rest because the input lost it is not the input's hand, nor are the hips
+`full` draws as the trained person's). `render --drawn-out` and `transfer --drawn-out` write exactly
 that file (`predict.drawn_pose`).
 
 Per frame and part (body, face, left hand, right hand):

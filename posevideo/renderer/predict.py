@@ -244,6 +244,13 @@ class Placement:
     def __len__(self) -> int:
         return len(self.boxes)
 
+    def own(self, conf: np.ndarray) -> np.ndarray:
+        """The input's conf (T, K) with the joints drawn as the trained person's in every frame (the
+        hips under "full") at 0: what of the drawn pose is the input's, for `drawn_pose`."""
+        own = np.array(conf, np.float32)
+        own[:, self.retargeting.held] = 0
+        return own
+
     def frames(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
         """Frames [a, b): (xy (b - a, K, 2) float32 in the trained person's video pixels, conf (b - a, K))."""
         from posevideo.pose import rest_hands
@@ -260,9 +267,9 @@ def drawn_pose(xy: np.ndarray, conf: np.ndarray, boxes: np.ndarray, size: int,
     x0) * size / side). What the input did not have gets conf 0: what the pose consistency metric
     may hold the video to. `input_conf` (T, K) is the input's, before hands at rest or any filling:
     - a part (body, face, each hand) with no point in a frame (a hand drawn at rest);
-    - a body point under the drawing threshold there (hips out of view drawn at the trained
-      person's hips, an arm lost below the picture drawn hanging), but for a wrist whose hand the
-      input had (the hand places it).
+    - a body point under the drawing threshold there (an arm lost below the picture drawn
+      hanging; `Placement.own` puts the joints drawn as the trained person's in every frame, `full`'s
+      hips, at 0), but for a wrist whose hand the input had (the hand places it).
     Returns (xy float32, conf float32); conf 0 points at 0."""
     from posevideo.pose import point_groups, point_index
     from posevideo.pose.retarget import DRAWN
@@ -419,7 +426,6 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     lanes = np.array_split(starts, max(1, min(segments, len(starts))))       # batch starts of each lane
     lane_of = {int(start): k for k, lane in enumerate(lanes) for start in lane}
     order = [int(lane[i]) for i in range(len(lanes[0])) for lane in lanes if i < len(lane)]
-    input_conf = conf  # before retargeting and hands at rest: what the input had
     seen = hand_frames(conf)
     placed_xy, placed_conf = np.empty((total, *np.shape(xy)[1:]), np.float32), np.empty(np.shape(conf), np.float32)
     with ExitStack() as parts_folder:
@@ -436,6 +442,7 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
         for note in placing.notes:
             print(f"note: {path or 'pose'}: {note}", file=sys.stderr)
         boxes = placing.boxes
+        input_conf = placing.own(conf)  # before retargeting and hands at rest: what the input had
         if adapt:  # the statistics come from the pose's own skeletons, so these are drawn first
             from posevideo.skeleton import draw_skeletons
             sample = np.unique(np.linspace(0, total - 1, min(total, ADAPT_FRAMES)).round().astype(int))

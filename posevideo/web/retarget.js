@@ -346,7 +346,8 @@ function rebuild(P32, conf32, T, target, source, fps) {
     }
   }
 
-  // Hips (and the torso they give).
+  // Hips: the target's in every frame (the fixed body position); the input's, where seen, still
+  // place the chest and belly for the hands' contacts.
   const hipsSeen = [], hipMidIn = [];
   for (let t = 0; t < T; t++) {
     hipsSeen.push(conf32[t * K + 6] >= DRAWN && conf32[t * K + 7] >= DRAWN); // under the threshold: out of view
@@ -354,21 +355,11 @@ function rebuild(P32, conf32, T, target, source, fps) {
       : [mid[t][0], mid[t][1] + first(source.torso, target.torso, 1.5)]);
   }
   if (target.hips) {
-    const torso = ratio(target.torso, source.torso), width = ratio(target.hip_width, source.hip_width);
     for (let t = 0; t < T; t++) {
-      if (hipsSeen[t]) {
-        const half = [(P[at(t, 6)] - P[at(t, 7)]) / 2 * width, (P[at(t, 6) + 1] - P[at(t, 7) + 1]) / 2 * width];
-        const centre = [mid[t][0] + (hipMidIn[t][0] - mid[t][0]) * torso, mid[t][1] + (hipMidIn[t][1] - mid[t][1]) * torso];
-        set(t, 6, [centre[0] + half[0], centre[1] + half[1]]);
-        set(t, 7, [centre[0] - half[0], centre[1] - half[1]]);
-      } else {
-        set(t, 6, [mid[t][0] + target.hips[0][0], mid[t][1] + target.hips[0][1]]);
-        set(t, 7, [mid[t][0] + target.hips[1][0], mid[t][1] + target.hips[1][1]]);
-        conf[t * K + 6] = conf[t * K + 7] = shConf[t];
-      }
+      set(t, 6, [mid[t][0] + target.hips[0][0], mid[t][1] + target.hips[0][1]]);
+      set(t, 7, [mid[t][0] + target.hips[1][0], mid[t][1] + target.hips[1][1]]);
+      if (!hipsSeen[t]) conf[t * K + 6] = conf[t * K + 7] = shConf[t];
     }
-    const unseen = hipsSeen.filter((v) => !v).length;
-    if (unseen) notes.push(`hips out of view in ${unseen} of ${T} frames: drawn at the trained person's hips`);
   }
   const hipMidOut = [...Array(T).keys()].map((t) => [(P[at(t, 6)] + P[at(t, 7)]) / 2, (P[at(t, 6) + 1] + P[at(t, 7) + 1]) / 2]);
 
