@@ -26,9 +26,9 @@ face and smeared hands. `full` rebuilds the pose on the target's body:
   smear over the shoulder (the renderer cannot draw a head tilted further than its own person's
   anyway). Moves and tilts within the reach are kept as they are; the expression is read from the
   input's head as it is.
-- missing parts: a frame without a face gets the target's mean face; a lost hand stays missing (`rest_hands` draws it at rest later); a forearm or a whole
-  arm lost below the picture hangs straight down at the target's lengths, sinking there over 0.2 s.
-  Each gives a note.
+- missing parts: a frame without a face gets the target's mean face; a lost hand stays missing
+  (`rest_hands` draws it at rest later); a forearm or a whole arm lost below the picture hangs
+  straight down at the target's lengths, sinking there over 0.2 s. Each gives a note.
 - a recording turned far from upright (shoulder line > 30 degrees from level, or the face below
   the shoulders) is turned upright about the shoulder midpoint, with a note.
 - opacity: a limb is drawn as sure as its joints' confidences, and a renderer learned the opacities
