@@ -316,17 +316,18 @@ def _unit2(v: np.ndarray) -> np.ndarray:
 def _own_joints(body: np.ndarray, seen: np.ndarray) -> np.ndarray:
     """The reduced body (T, 8, 2) pixels (`REDUCED_BODY_POINTS` order), seen (T, 8) -> the same with
     each joint not seen, in frames with both shoulders seen, put where the synthetic person's is
-    (motion.py's proportions, in that frame's shoulder widths along its shoulder line): a hip under
-    its shoulder, an elbow and then a wrist hanging straight down. What a retargeted pose gets from
-    the trained person there (`posevideo.pose.retarget`), which `render --drawn-out` leaves out."""
+    (motion.py's proportions, in that frame's shoulder widths, along the picture's axes as
+    `posevideo.pose.retarget` puts them): a hip under its shoulder, an elbow and then a wrist hanging
+    straight down. What a retargeted pose gets from the trained person there, which `render
+    --drawn-out` leaves out."""
     from posevideo.pose.layouts import REDUCED_BODY_POINTS
     from posevideo.synthetic.motion import FOREARM, HIP_HALF_WIDTH, TORSO, UPPER_ARM
     at = {name: REDUCED_BODY_POINTS.index(name) for name in REDUCED_BODY_POINTS}
     body = np.array(body, np.float64)
     left, right = body[:, at["LEFT_SHOULDER"]], body[:, at["RIGHT_SHOULDER"]]
     ok = seen[:, at["LEFT_SHOULDER"]] & seen[:, at["RIGHT_SHOULDER"]]
-    across = left - right                                   # one shoulder width, to the image's right
-    down = np.stack([-across[:, 1], across[:, 0]], -1)      # as long, down the body
+    width = np.linalg.norm(left - right, axis=-1)[:, None]
+    across, down = width * [1.0, 0.0], width * [0.0, 1.0]   # one shoulder width, right and down the picture
     mid = (left + right) / 2
     for side, s in (("LEFT", 1), ("RIGHT", -1)):
         joints = {j: at[f"{side}_{j}"] for j in ("SHOULDER", "ELBOW", "WRIST", "HIP")}
