@@ -8,7 +8,9 @@
 #   3. `small` on the synthetic speaker of seed 0 with the new crop margins (the shipped default,
 #      retrained without black borders);
 #   4. (RUNS=sign_small) `small` on the same speaker's speech and signing (`synth-speaker --signing`,
-#      .devcarry/bank_sign), for other people's sign-language poses.
+#      .devcarry/bank_sign), for other people's sign-language poses;
+#   5. (RUNS=s20_small) `small` on liveportrait_s20.mp4 (.devcarry/bank_s20): a real person whose hands
+#      are in view.
 # Carries (all git-ignored): .devcarry/bank_obama and .devcarry/bank660 (`posevideo pack-frames`),
 # .devcarry/poses (the .pose files to render) and .whl (pose-format's wheel, missing there). Made on
 # the CPU machine with
@@ -19,6 +21,8 @@
 #   posevideo pack-frames --data DATA660 --speaker synthetic_0 --out .devcarry/bank660 --split train --split test
 #   python3 -m pip download --no-deps --only-binary=:all: -d .whl pose-format==0.15.0
 # Usage: bash benchmarks/real_person_gpu.sh SECONDS   (training budget per run; SIGTERM saves and stops)
+#        INIT=shipped starts the `small` runs from the shipped renderer (`esn` always starts from scratch);
+#        POSES=DIR renders the .pose files of DIR with obama_esn (default .devcarry/poses)
 #        RUNS='obama_esn synth_small' ESN_STEPS=8000 SYNTH_STEPS=12000 bash benchmarks/real_person_gpu.sh 300
 #        RUNS=sign_small INIT=shipped SYNTH_STEPS=12000 bash benchmarks/real_person_gpu.sh 420   (fine-tuned from
 #        the shipped small renderer: `train renderer --init-from shipped`); SIGN_BANK=bank_sign2 trains it on
@@ -38,10 +42,10 @@ PV=(python3 -m posevideo)
 ESN=esn; SCALE=1
 [ -n "${QUICK:-}" ] && ESN=small && SCALE=2000
 
-train() {  # name bank preset steps
+train() {  # name bank preset steps [init: INIT applies]
     # shellcheck disable=SC2086  # TRAIN_FLAGS is words
     timeout -s TERM "$BUDGET" "${PV[@]}" train renderer --data ".devcarry/$2" --preset "$3" --steps "$4" --batch 32 \
-        --out "$R/$1" --image-every 2000 --checkpoint-every 2000 --log-every 250 ${INIT:+--init-from "$INIT"} ${LR:+--lr "$LR"} \
+        --out "$R/$1" --image-every 2000 --checkpoint-every 2000 --log-every 250 ${INIT:+${5:+--init-from "$INIT"}} ${LR:+--lr "$LR"} \
         ${TRAIN_FLAGS:-} > "$R/$1.log" 2>&1
     echo "$1: exit $? after $SECONDS s"
 }
@@ -51,9 +55,10 @@ RUNS=${RUNS:-"obama_esn obama_small synth_small"}
 for run in $RUNS; do
     case $run in
         obama_esn) train obama_esn bank_obama $ESN $((${ESN_STEPS:-11000} / SCALE)) & ;;
-        obama_small) train obama_small bank_obama small $((9000 / SCALE)) & ;;
-        synth_small) train synth_small bank660 small $((${SYNTH_STEPS:-16000} / SCALE)) & ;;
-        sign_small) train sign_small ${SIGN_BANK:-bank_sign} small $((${SYNTH_STEPS:-16000} / SCALE)) & ;;
+        obama_small) train obama_small bank_obama small $((${SMALL_STEPS:-9000} / SCALE)) init & ;;
+        s20_small) train s20_small bank_s20 small $((${SMALL_STEPS:-9000} / SCALE)) init & ;;
+        synth_small) train synth_small bank660 small $((${SYNTH_STEPS:-16000} / SCALE)) init & ;;
+        sign_small) train sign_small ${SIGN_BANK:-bank_sign} small $((${SYNTH_STEPS:-16000} / SCALE)) init & ;;
     esac
 done
 wait
@@ -61,6 +66,7 @@ echo "training done in $(( $(date +%s) - start )) s"
 
 for run in $RUNS; do
     bank=bank_obama; [ $run = synth_small ] && bank=bank660; [ $run = sign_small ] && bank=${SIGN_BANK:-bank_sign}
+    [ $run = s20_small ] && bank=bank_s20
     "${PV[@]}" evaluate renderer --model $R/$run --data .devcarry/$bank --split test --json $OUT/$run.eval.json \
         --sheet $OUT/renders/$run.eval-sheet.jpg --batch 64 2>&1 | tr '\r' '\n' | grep -v '%|' | tail -n 12
     cp "$(ls -d $R/$run/progress/* | tail -n 1)" $OUT/renders/$run.progress.jpg 2>/dev/null
@@ -73,12 +79,22 @@ done
 # OpenCV (the GPU machine has no PyAV) beside the drawn pose's arrays (benchmarks/renderer_v2.py
 # render). Back on the CPU machine: python benchmarks/renderer_v2.py consistency DIR/renders/obama_esn
 [[ " $RUNS " == *" obama_esn "* ]] && timeout 150 python3 benchmarks/renderer_v2.py render "$R/obama_esn" \
-    .devcarry/poses "$OUT/renders/obama_esn"
+    "${POSES:-.devcarry/poses}" "$OUT/renders/obama_esn"
 for run in $RUNS; do
     [ $run = obama_esn ] && continue
     "${PV[@]}" ship-renderer --model $R/$run --out $OUT/renders/ship_$run
     cp $R/$run.log $OUT/renders/
 done
 for run in $RUNS; do cp $R/$run/metrics.jsonl $OUT/renders/$run.metrics.jsonl; done
-(cd $OUT && tar cf renders.tar renders && rm -r renders)
+# Files come back at most 16 MiB each (8 in all): the esn renders in two tars (every other input), each
+# shipped renderer in its own, the rest in one.
+cd $OUT/renders || exit 1
+if [ -d obama_esn ]; then
+    for part in 1 2; do
+        ls obama_esn/*.mp4 | awk -v p=$part 'NR % 2 == p % 2 {sub(/\.mp4$/, ""); print $0 ".mp4"; print $0 ".drawn.npz"}' \
+            | tar cf ../esn_renders_$part.tar -T -
+    done
+fi
+for ship in ship_*; do [ -d "$ship" ] && tar cf ../$ship.tar $ship; done
+tar cf ../renders.tar --exclude obama_esn --exclude 'ship_*' . && cd .. && rm -r renders
 ls -la $OUT
