@@ -10,9 +10,9 @@ serves `benchmarks/real_person_gpu.sh`), and the consistency half that runs back
     python benchmarks/renderer_v2.py zoom OUT.jpg STEM F,F,.. DIR [DIR ...]  # the upper body of frames F of STEM.mp4, 2x
 
 `render` places each .pose on the trained person's body as `posevideo render` does (retarget full,
-hands at rest where missing, BatchNorm statistics adapted to the pose), draws it, runs the generator (a temporal model frame by frame, each
-from its previous output, carried across batches) and writes the frames with OpenCV (mp4v: the GPU
-machine has no PyAV) beside the drawn pose's arrays (`consistency` makes them the .pose that
+hands at rest where missing, BatchNorm statistics adapted to the pose), draws it, runs the generator
+(a temporal model frame by frame, each from its previous output, carried across batches) and writes
+the frames with OpenCV (mp4v: the GPU machine has no PyAV) beside the drawn pose's arrays (`consistency` makes them the .pose that
 `render --drawn-out` writes).
 """
 from __future__ import annotations
@@ -31,13 +31,14 @@ def render(run: str, poses: str, out: str) -> None:
     import cv2
     import torch
     from posevideo.pose import arrays, read_pose, to_layout
-    from posevideo.renderer.predict import ADAPT_FRAMES, Placement, adapt_norm, drawn_pose, generate, load_renderer
+    from posevideo.renderer.predict import Placement, adapt_norm, adapt_sample, drawn_pose, generate, load_renderer
     from posevideo.skeleton import draw_skeletons
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     G, meta = load_renderer(run, device)
     size = meta["model"]["size"]
     adapt = not meta["model"].get("temporal")  # as `render` does by default (a temporal model: not)
+    trained = {k: v.clone() for k, v in G.state_dict().items()}  # each pose adapts from these
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in sorted(Path(poses).glob("*.pose")):
@@ -48,8 +49,8 @@ def render(run: str, poses: str, out: str) -> None:
         placing = Placement(xy, conf, fps, meta["stats"], path=path)
         (placed, placed_conf), boxes = placing.frames(0, len(placing)), placing.boxes
         if adapt:  # each pose from the trained statistics, adapted to its own skeletons
-            G, _ = load_renderer(run, device)
-            sample = np.unique(np.linspace(0, len(xy) - 1, min(len(xy), ADAPT_FRAMES)).round().astype(int))
+            G.load_state_dict(trained)
+            sample = adapt_sample(len(xy))
             adapt_norm(G, draw_skeletons(placed[sample], placed_conf[sample], "reduced", size, box=boxes[sample]), device)
         writer = cv2.VideoWriter(str(out_dir / f"{path.stem}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps, (size, size))
         writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 100)

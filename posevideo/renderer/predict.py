@@ -192,6 +192,12 @@ def adapt_norm(G: torch.nn.Module, skeletons: np.ndarray, device: str, prior: fl
     return G
 
 
+def adapt_sample(total: int) -> np.ndarray:
+    """Indices of the frames of a `total`-frame pose whose skeletons `adapt_norm` sees: up to
+    ADAPT_FRAMES, evenly spaced."""
+    return np.unique(np.linspace(0, total - 1, min(total, ADAPT_FRAMES)).round().astype(int))
+
+
 def place(xy: np.ndarray, conf: np.ndarray, fps: float, stats: dict, retarget: str = "full",
           frame_size: tuple[int, int] | None = None, rest: bool = True, path=None
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
@@ -445,7 +451,7 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
         input_conf = placing.own(conf)  # before retargeting and hands at rest: what the input had
         if adapt:  # the statistics come from the pose's own skeletons, so these are drawn first
             from posevideo.skeleton import draw_skeletons
-            sample = np.unique(np.linspace(0, total - 1, min(total, ADAPT_FRAMES)).round().astype(int))
+            sample = adapt_sample(total)
             runs = [placing.frames(i, i + 1) for i in sample]
             calibration = draw_skeletons(np.concatenate([r[0] for r in runs]), np.concatenate([r[1] for r in runs]),
                                          "reduced", size, box=boxes[sample])
