@@ -37,6 +37,9 @@ source benchmarks/carried_wheels.sh "import pose_format"
 BUDGET=${1:-400}
 R=/tmp/runs
 mkdir -p $R $OUT/renders
+# Its own log goes into renders.tar with the rest: a `tee $OUT/log.txt` of the caller's would be a ninth
+# file, over the run tool's 8, and a tar would not come back (as on 2026-12-05).
+exec > >(tee -a "$OUT/renders/script.log") 2>&1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
 PV=(python3 -m posevideo)
 ESN=esn; SCALE=1

@@ -18,6 +18,7 @@
 #             2026-12-04 19:20 UTC; the other runs pass --ema 0); such a run is evaluated
 #             twice: RUN (the average, its renderer) and RUN_trained (the weights trained, the same run);
 #   RUN_sN    RUN with --seed N (the run-to-run spread), e.g. v1_s1;
+#   RUN_lN    RUN with --l1-weight N00 (pix2pix's lambda times N: pixels over texture), e.g. v2j0_l3;
 # then each is evaluated on the synthetic speaker's held-out frames (PSNR/SSIM frame/hands/face,
 # flicker against the ground truth's own frame-to-frame change), and renders real poses
 # (.devcarry/poses: the signers and one talker) so that pose consistency (MediaPipe, which the GPU
@@ -74,6 +75,9 @@ for p in $POSES; do ln -s "$POSES_DIR/$p.pose" $R/poses/; done
 options() {
     if [[ $1 =~ ^(.+)_s([0-9]+)$ ]]; then    # RUN_sN: RUN with --seed N
         echo "$(options "${BASH_REMATCH[1]}") --seed ${BASH_REMATCH[2]}"; return
+    fi
+    if [[ $1 =~ ^(.+)_l([0-9]+)$ ]]; then    # RUN_lN: RUN with --l1-weight N x 100 (pix2pix's lambda x N)
+        echo "$(options "${BASH_REMATCH[1]}") --l1-weight ${BASH_REMATCH[2]}00"; return
     fi
     # The presets' crop L1 and weight average (on since 2026-12-04) off: v1 and the peer as they were
     # measured; every other run without the average unless its name says e.

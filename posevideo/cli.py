@@ -282,7 +282,8 @@ def presets():
     click.echo("D params and GMACs per crop (64x64 at 256) or frame pair; each W is that D's GAN loss weight (0: off).\n"
                "--feature-matching W: pix2pixHD's feature matching for every D; --face-l1 W, --hand-l1 W: L1 on the same "
                "crops, x W x the L1 weight (no network; 1 and 5 in every preset, 0: off); --ema DECAY: the renderer "
-               "is the generator's weights averaged over training (0.999 in every preset, 0: off).\n"
+               "is the generator's weights averaged over training (0.999 in every preset, 0: off); --l1-weight W: the L1 "
+               "term's weight beside the GAN loss (pix2pix's lambda, 100 in every preset).\n"
                "--temporal G GMAC 256 (3 more input channels): " + ", ".join(temporal_g))
 
 
@@ -313,6 +314,9 @@ def presets():
 @click.option("--hand-l1", type=click.FloatRange(0), default=None,
               help="More L1 on the hands: the L1 of the hand crops, times this and the L1 weight, beside the frame's "
                    "(a hand is ~2 % of the frame's pixels; default: the preset's, 5; 0: none).")
+@click.option("--l1-weight", type=click.FloatRange(0, min_open=True), default=None,
+              help="Weight of the L1 term beside the GAN loss (pix2pix's lambda; default: the preset's, 100): higher "
+                   "trades texture for PSNR.")
 @click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Average the generator's weights over training (exponential moving average, this decay a step; "
                    "0.999: about the last 1,000 steps): the run's renderer is the average (default: the preset's, 0.999; 0: off).")

@@ -87,6 +87,8 @@ class RendererConfig:
         for name in ("temporal_d", "face_d", "hand_d", "feature_matching", "face_l1", "hand_l1"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0: off), got {getattr(self, name)}")
+        if self.l1_weight < 0:
+            raise ValueError(f"l1_weight must be >= 0, got {self.l1_weight}")
         if not 0 <= self.ema < 1:
             raise ValueError(f"ema must be in [0, 1) (0: off), got {self.ema}")
         if self.base_size and self.base_size * 2 != self.size:

@@ -88,6 +88,7 @@ class TrainConfig:
     face_l1: float | None = None   # L1 on the face crops, x the L1 weight (None: the preset's, 1; 0: off)
     hand_l1: float | None = None   # L1 on the hand crops, x the L1 weight (None: the preset's, 5; 0: off)
     ema: float | None = None       # decay of the generator's weight average (None: the preset's, 0.999; 0: off)
+    l1_weight: float | None = None # loss = GAN + l1_weight * L1 (None: the preset's, pix2pix's 100)
     # Two stages (issue 14): a first stage at size / 2 under an Enhancer. `upsample_from`: a run (or
     # checkpoint) of a one-stage model at size / 2 whose generator is the first stage (its config
     # replaces the preset's); `stages` 2 without it: a new first stage of the preset.
@@ -124,7 +125,7 @@ class TrainConfig:
         its settings where this command gives none, even where a preset's have changed since."""
         overrides = dict(norm=self.norm, gan_loss=self.gan_loss, temporal=self.temporal, temporal_d=self.temporal_d,
                          face_d=self.face_d, hand_d=self.hand_d, feature_matching=self.feature_matching,
-                         face_l1=self.face_l1, hand_l1=self.hand_l1, ema=self.ema,
+                         face_l1=self.face_l1, hand_l1=self.hand_l1, ema=self.ema, l1_weight=self.l1_weight,
                          enhancer_ngf=self.enhancer_ngf,
                          enhancer_blocks=self.enhancer_blocks)
         if stored is not None:
