@@ -223,3 +223,7 @@ def test_picture_area_leaves_out_letterbox_bars():
     assert crops.picture_area([backdrop])[0] == 0 and crops.picture_area([backdrop])[2] == 128
     frames[0][:, :64] = 0  # one frame black on its left half: a column lit in another frame is picture
     assert crops.picture_area(frames) == (6, 3, 124, 69)
+    for frame in frames:  # the codec's soft edge: a near-black line or two inside the bar's edge
+        frame[3, 6:124] = frame[68, 6:124] = frame[67, 6:124] = 12
+        frame[3:69, 6] = 14
+    assert crops.picture_area(frames) == (7, 4, 124, 67)  # margins repeat the first bright line, not black

@@ -137,6 +137,13 @@ def picture_area(frames: list[np.ndarray]) -> tuple[int, int, int, int]:
         a, b = int(picture[0]), int(picture[-1]) + 1
         a = a if a <= BAR_MAX * n and mean[a:a + 3].max() >= BAR_EDGE else 0
         b = b if n - b <= BAR_MAX * n and mean[max(b - 3, 0):b].max() >= BAR_EDGE else n
+        # The codec smears the bar's edge into a line or two of near-black picture (the Obama address:
+        # 2 lines of mean 9-11 under a picture of 84-93): crops repeat the edge line outwards, so it
+        # must be the first bright one, or the margin is black again.
+        if a > 0:
+            a += int(np.argmax(mean[a:a + 3] >= BAR_EDGE))
+        if b < n:
+            b -= int(np.argmax(mean[max(b - 3, 0):b][::-1] >= BAR_EDGE))
         return a, b
 
     y0, y1 = span(brightest.mean(axis=1), brightest.max(axis=1))

@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from posevideo.errors import InputError
+from posevideo.pose.retarget import DRAWN as DRAWN_CONF  # a point is drawn above this confidence (the skeleton spec's)
 
 PARTS = ("body", "face", "left_hand", "right_hand")
-DRAWN_CONF = 0.1  # a point is drawn above this confidence (skeleton_spec.json "confidence.threshold")
 MIDDLE_MCP = 9  # hand point index of MIDDLE_FINGER_MCP (wrist is 0)
 MIN_FIT_POINTS = 3  # two points fit any similarity exactly: no error to measure
 
