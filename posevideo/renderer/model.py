@@ -84,11 +84,9 @@ class RendererConfig:
             raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
         if self.gan_loss not in GAN_LOSSES:
             raise ValueError(f"gan_loss must be one of {GAN_LOSSES}, got {self.gan_loss!r}")
-        for name in ("temporal_d", "face_d", "hand_d", "feature_matching", "face_l1", "hand_l1"):
+        for name in ("temporal_d", "face_d", "hand_d", "feature_matching", "face_l1", "hand_l1", "l1_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0: off), got {getattr(self, name)}")
-        if self.l1_weight < 0:
-            raise ValueError(f"l1_weight must be >= 0, got {self.l1_weight}")
         if not 0 <= self.ema < 1:
             raise ValueError(f"ema must be in [0, 1) (0: off), got {self.ema}")
         if self.base_size and self.base_size * 2 != self.size:
