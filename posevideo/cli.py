@@ -314,9 +314,9 @@ def presets():
 @click.option("--hand-l1", type=click.FloatRange(0), default=None,
               help="More L1 on the hands: the L1 of the hand crops, times this and the L1 weight, beside the frame's "
                    "(a hand is ~2 % of the frame's pixels; default: the preset's, 5; 0: none).")
-@click.option("--l1-weight", type=click.FloatRange(0, min_open=True), default=None,
+@click.option("--l1-weight", type=click.FloatRange(0), default=None,
               help="Weight of the L1 term beside the GAN loss (pix2pix's lambda; default: the preset's, 100): higher "
-                   "trades texture for PSNR.")
+                   "trades texture for PSNR; 0: the GAN alone (pix2pix's cGAN-only ablation).")
 @click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Average the generator's weights over training (exponential moving average, this decay a step; "
                    "0.999: about the last 1,000 steps): the run's renderer is the average (default: the preset's, 0.999; 0: off).")

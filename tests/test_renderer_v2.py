@@ -358,9 +358,12 @@ def _region_error(G, bank, region):
 def test_l1_weight_trades_the_gan_for_pixels(tmp_path):
     """`--l1-weight` (pix2pix's lambda, 100 in the presets) reaches the model config a run stores,
     and weighs what it says: from the same start and batches, a run at 100 ends nearer its
-    training frames than a run at 0.01, whose generator follows the GAN alone."""
+    training frames than a run at 0, whose generator follows the GAN alone (the CLI takes 0 too,
+    and refuses a negative weight)."""
     result = CliRunner().invoke(cli, ["train", "renderer", "--help"])
-    assert "--l1-weight" in result.output
+    assert "--l1-weight" in result.output and "the GAN alone" in " ".join(result.output.split())
+    refused = CliRunner().invoke(cli, ["train", "renderer", "--data", str(tmp_path), "--l1-weight", "-1"])
+    assert refused.exit_code == 2 and "--l1-weight" in refused.output
     assert TrainConfig(out=str(tmp_path), l1_weight=250.0).model_config().l1_weight == 250.0
     assert TrainConfig(out=str(tmp_path)).model_config().l1_weight == 100.0
     with pytest.raises(ValueError, match="l1_weight"):
@@ -368,12 +371,12 @@ def test_l1_weight_trades_the_gan_for_pixels(tmp_path):
     small = RendererConfig(size=SIZE, ngf=8, ndf=8, norm="instance", hand_l1=0.0, face_l1=0.0)
     bank = _pose_bank()
     runs = {w: train(_cfg(tmp_path / f"w{w}", 40, lr=1e-3, l1_weight=w), bank, replace(small, l1_weight=w)).parent.parent
-            for w in (0.01, 100.0)}
+            for w in (0.0, 100.0)}
     stored = {w: json.loads((run / "config.json").read_text())["model"]["l1_weight"] for w, run in runs.items()}
-    assert stored == {0.01: 0.01, 100.0: 100.0}
+    assert stored == {0.0: 0.0, 100.0: 100.0}
     l1 = {w: float(np.mean([json.loads(line)["loss_l1"] for line in (run / "metrics.jsonl").read_text().splitlines()[-3:]]))
           for w, run in runs.items()}
-    assert l1[100.0] < 0.7 * l1[0.01], l1
+    assert l1[100.0] < 0.7 * l1[0.0], l1
 
 
 def test_hand_l1_draws_the_hands_closer(tmp_path):
