@@ -132,14 +132,18 @@ def pooled(reports: dict[str, dict], body_target: float = 0.08) -> str:
 
 def sheet(out: str, dirs: list[str], side: int = 256) -> None:
     """A contact sheet of the renders: one row a run folder (named at its left), one column a pose
-    (its frame at 40 % of the clip, where signers are mid-sign), every frame scaled to `side`."""
+    (its frame at 40 % of the clip, where signers are mid-sign), every frame scaled to `side`. The
+    columns are the poses of every folder; a folder's own held-out interval (`real.py`'s
+    own_<name>.mp4, another file for each person) goes in one first column, "own"."""
     import cv2
-    stems = sorted(p.stem for p in Path(dirs[0]).glob("*.mp4"))
+    found = {p.stem for folder in dirs for p in Path(folder).glob("*.mp4")}
+    stems = (["own"] if any(s.startswith("own_") for s in found) else []) + sorted(s for s in found if not s.startswith("own_"))
     rows = []
     for folder in map(Path, dirs):
         tiles = []
         for stem in stems:
-            video = cv2.VideoCapture(str(folder / f"{stem}.mp4"))
+            path = next(iter(sorted(folder.glob("own_*.mp4"))), folder / "-") if stem == "own" else folder / f"{stem}.mp4"
+            video = cv2.VideoCapture(str(path))
             video.set(cv2.CAP_PROP_POS_FRAMES, int(video.get(cv2.CAP_PROP_FRAME_COUNT) * 0.4))
             ok, frame = video.read()
             video.release()
