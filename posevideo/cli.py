@@ -298,6 +298,10 @@ def presets():
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=None, help="Default: the preset's (2e-4).")
 @click.option("--seed", type=int, default=0, help="Global seed; process r uses seed + r.")
 @click.option("--jitter", type=click.FloatRange(0, 0.5), default=0.05, help="Scale/aspect augmentation.")
+@click.option("--frames", type=click.Choice(["train", "all"]), default="train",
+              help="train: the train split (dev and test held out for `evaluate renderer`); all: every interval, "
+                   "for the renderer you use once a held-out run has judged the recipe (short footage keeps every "
+                   "gesture; its test split is then no longer held out).")
 @click.option("--norm", type=click.Choice(["batch", "instance", "none"]), default=None, help="Normalization layers (default: the preset's, batch).")
 @click.option("--gan-loss", type=click.Choice(["vanilla", "lsgan", "hinge"]), default=None, help="GAN loss (default: the preset's, vanilla as pix2pix).")
 @click.option("--d-batch", type=click.Choice(["joint", "separate"]), default="joint", help="Discriminator step: reals and fakes in one batch (BatchNorm shared: a weaker D, cleaner frames) or in two, as pix2pix.")

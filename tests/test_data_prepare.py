@@ -100,6 +100,9 @@ def test_60s_synthetic_gives_train_dev_test_and_a_rerun_does_no_work(speaker60, 
     skeleton, target = bank.batch(torch.arange(1))
     assert skeleton.shape == target.shape == (1, 3, 128, 128) and -1 <= float(target.min()) < float(target.max()) <= 1
     assert len(bank) == (frames["dataset"] == "test").sum()
+    # --frames all: every valid frame inside an interval, whatever its split.
+    from posevideo.renderer.data import load_frames
+    assert len(load_frames(data, "syn", 128, "all")) == (frames["interval_id"] != "").sum() > len(bank)
     # A second run does no work: nothing rewritten.
     before = _files(data)
     code, output = _run("prepare", speaker60, "--speaker", "syn", "--data", data, "--poses-from", speaker60,

@@ -521,3 +521,34 @@ def test_render_adapts_the_statistics_to_the_pose_when_asked(tmp_path, tiny_run,
                                           str(tmp_path / "cli.mp4"), "--device", "cpu", *flag])
         assert result.exit_code == 0, result.output
         assert len(seen) == calls
+
+
+def test_frames_all_trains_on_every_split_and_evaluate_says_so(tmp_path):
+    """`train renderer --frames all`: every split of a bank in one (intervals kept apart, so the
+    temporal pairs never join two of them); the run records it, a resume with the other frames is
+    refused, and `evaluate renderer` on its test split marks the figures as not held out."""
+    from posevideo.renderer.data import load_frames, read_bank
+    train_bank, test_bank = tiny_bank(8, size=256), tiny_bank(6, size=256)
+    test_bank.frames[:] = 255 - test_bank.frames                      # a split unlike the other
+    write_bank({"train": train_bank, "test": test_bank}, tmp_path / "bank")
+    whole = load_frames(tmp_path / "bank", None, 256, "all")
+    parts = [read_bank(tmp_path / "bank", split) for split in ("train", "test")]
+    assert len(whole) == 14 and torch.equal(whole.frames, torch.cat([p.frames for p in parts]))
+    assert whole.meta["clip"].tolist() == [0] * 4 + [1] * 4 + [2] * 3 + [3] * 3
+    assert len(whole.pair_starts) == 3 + 3 + 2 + 2 and whole.regions.shape == (14, 3, 4)
+
+    run = tmp_path / "run"
+    base = ["train", "renderer", "--data", str(tmp_path / "bank"), "--batch", "2", "--device", "cpu", "--out", str(run)]
+    result = CliRunner().invoke(cli, [*base, "--frames", "all", "--steps", "1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((run / "config.json").read_text())["train"]["frames"] == "all"
+    result = CliRunner().invoke(cli, ["train", "renderer", "--resume", str(run), "--frames", "train", "--steps", "2"])
+    assert result.exit_code != 0 and "Resume with --frames all" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(cli, ["train", "renderer", "--resume", str(run), "--steps", "2"])
+    assert result.exit_code == 0 and (run / "checkpoints" / "step-0000002").is_dir(), result.output
+    from posevideo.renderer.evaluate import evaluate
+    report = evaluate(run, tmp_path / "bank", tmp_path / "eval.json", split="test", device="cpu")
+    assert report["held_out"] is False and json.loads((tmp_path / "eval.json").read_text())["held_out"] is False
+    result = CliRunner().invoke(cli, [*base[:-1], str(tmp_path / "held"), "--steps", "1"])
+    assert result.exit_code == 0, result.output
+    assert evaluate(tmp_path / "held", tmp_path / "bank", tmp_path / "held.json", split="test", device="cpu")["held_out"]

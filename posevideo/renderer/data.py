@@ -151,7 +151,7 @@ def frame_rows(data: str | Path, speaker: str, split: str | None = "train"):
     return rows.reset_index(drop=True)
 
 
-def bank_from_data(data: str | Path, speaker: str, size: int, split: str = "train",
+def bank_from_data(data: str | Path, speaker: str, size: int, split: str | None = "train",
                    device: str = "cpu") -> FrameBank:
     """Draw every skeleton of the split once (`draw_skeletons`) and stack it with its crop, plus the
     statistics that `render` needs and the hand/face regions that evaluation and training crop."""
@@ -161,7 +161,7 @@ def bank_from_data(data: str | Path, speaker: str, size: int, split: str = "trai
     sdir = Path(data) / speaker
     rows = frame_rows(data, speaker, split)
     if len(rows) == 0:
-        raise InputError(sdir, f"has no valid frames in the '{split}' split",
+        raise InputError(sdir, f"has no valid frames in the '{split}' split" if split else "has no valid frames in any interval",
                          "Run `posevideo prepare` on more video of this speaker (each split needs intervals).")
     skeletons, frames, clips, regs, boxes, poses, drawn_xy, drawn_conf = [], [], [], [], [], [], [], []
     clip_ids: dict[str, int] = {}
@@ -282,10 +282,32 @@ def halve(bank: FrameBank) -> FrameBank:
 
 def load_frames(data: str | Path, speaker: str | None, size: int, split: str, device: str = "cpu") -> FrameBank:
     """A split from a DATA folder (`posevideo prepare`) or from a bank folder (`write_bank`); a bank
-    packed at twice `size` is halved (`halve`: e.g. a 256 first stage from the 512 bank)."""
+    packed at twice `size` is halved (`halve`: e.g. a 256 first stage from the 512 bank). `split`
+    "all": every interval of the speaker (a bank: every split it holds), nothing held out."""
     if (Path(data) / BANK_FILE).exists():
-        bank = read_bank(data, split, device)
+        if split == "all":
+            import json
+            bank = concat([read_bank(data, s, device) for s in json.loads((Path(data) / BANK_FILE).read_text())["splits"]])
+        else:
+            bank = read_bank(data, split, device)
         return halve(bank) if bank.size == 2 * size else bank
     if not speaker:
         raise InputError(data, "is a DATA folder, so the speaker must be named", "Pass --speaker NAME.")
-    return bank_from_data(data, speaker, size, split, device)
+    return bank_from_data(data, speaker, size, None if split == "all" else split, device)
+
+
+def concat(banks: list[FrameBank]) -> FrameBank:
+    """One bank of several (a bank folder's splits, in order): frames, skeletons and per-frame arrays
+    joined, each bank's intervals kept apart (`clip` numbered on), the first bank's statistics."""
+    if len(banks) == 1:
+        return banks[0]
+    meta, clips, first = {}, [], 0
+    for bank in banks:
+        clip = np.asarray(bank.meta.get("clip", np.zeros(len(bank), np.int32)))
+        clips.append(clip + first)
+        first += int(clip.max()) + 1 if len(clip) else 0
+    meta["clip"] = np.concatenate(clips).astype(np.int32)
+    for key in set.intersection(*(set(b.meta) for b in banks)) - {"clip"}:
+        meta[key] = np.concatenate([b.meta[key] for b in banks])
+    return FrameBank(torch.cat([b.skeletons.cpu() for b in banks]), torch.cat([b.frames.cpu() for b in banks]),
+                     banks[0].device, banks[0].stats, meta)

@@ -17,6 +17,7 @@
 """
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -100,6 +101,10 @@ def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker:
     G, meta = load_renderer(model, device, size)
     size = meta["model"]["size"]
     bank = load_frames(data, speaker or meta.get("stats", {}).get("speaker"), size, split, "cpu")
+    held_out = meta.get("train", {}).get("frames", "train") == "train" and split != "train"
+    if split != "train" and not held_out:
+        print(f"note: {model} was trained on every interval (--frames all), so the '{split}' split is not held out: "
+              "these figures are on frames it learnt", file=sys.stderr)
     if bank.size != size:
         raise InputError(data, f"holds {bank.size}px frames but the model makes {size}px",
                          f"Prepare or pack the data at --size {size}.")
@@ -173,7 +178,7 @@ def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker:
     with atomic_output(sheet) as tmp:
         Image.fromarray(contact_sheet(skeletons, targets, outputs, per_frame_psnr)).save(tmp)
     result = {"model": str(meta["path"]), "step": meta.get("step"), "size": size, "data": str(data), "split": split,
-              "frames": int(len(pick)), "device": device, "batch": batch, "metrics": metrics,
+              "held_out": held_out, "frames": int(len(pick)), "device": device, "batch": batch, "metrics": metrics,
               "sheet": str(sheet), "note": "PSNR in dB, SSIM in [0, 1], flicker in levels of 0-255"}
     if found is not None:
         result["consistency"] = found

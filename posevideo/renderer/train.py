@@ -51,7 +51,7 @@ from posevideo.renderer.model import (RendererConfig, d_loss, discriminators, fe
 from posevideo.training import (Run, StopSignal, average_weights, build_model, check_finite, cleanup_distributed,
                                 load_checkpoint, model_defaults, progress_bar, rank_sampler, read_meta,
                                 reseed_resumed_rank, run_config, save_checkpoint, seed_everything, setup_distributed,
-                                stored_config)
+                                stored_config, train_options)
 
 
 @dataclass
@@ -66,6 +66,10 @@ class TrainConfig:
     lr: float | None = None        # None: the preset's (2e-4); linear decay to 0 over the 2nd half
     seed: int = 0                  # global; process r uses seed + r
     jitter: float = 0.05           # scale and aspect jitter, as a fraction (the seed's augmentation)
+    # Which frames it learns: "train" (the train split; dev and test stay held out for `evaluate`) or
+    # "all" (every interval: the renderer to use once a held-out run has judged the recipe; short
+    # footage then keeps its every gesture, and `evaluate` on its test split is no longer held out).
+    frames: str = "train"
     log_every: int = 50
     image_every: int = 500
     checkpoint_every: int = 1000
@@ -272,7 +276,13 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     if bank is None:
         if not cfg.data:
             raise InputError(None, "no training data given", "Pass --data DATA --speaker NAME.")
-        bank = load_frames(cfg.data, cfg.speaker, model_cfg.size, "train", device)
+        if cfg.frames not in ("train", "all"):
+            raise ValueError(f"frames must be 'train' or 'all', got {cfg.frames!r}")
+        trained_on = train_options(stored_config(cfg.out)).get("frames", "train") if cfg.resume else cfg.frames
+        if trained_on != cfg.frames:  # a resume goes on with the frames it started with, or it is not the same run
+            raise InputError(cfg.out, f"was started with --frames {trained_on}, not --frames {cfg.frames}",
+                             f"Resume with --frames {trained_on}.")
+        bank = load_frames(cfg.data, cfg.speaker, model_cfg.size, cfg.frames, device)
     if bank.size != model_cfg.size:
         raise InputError(cfg.data, f"frames are {bank.size}px but the model is {model_cfg.size}px",
                          f"Prepare the data at --size {model_cfg.size}, or pass --size {bank.size}.")
