@@ -29,6 +29,9 @@
 #        another bank under .devcarry/
 #        TRAIN_FLAGS='--hand-l1 3 --face-l1 1' RUNS='obama_esn obama_small' bash benchmarks/real_person_gpu.sh 400
 #        (more `train renderer` options for every run: the shipped renderer's hand and face L1)
+#        RUNS='obama_esn obama_small_all' ... : obama_small_all trains on every interval of its bank
+#        (`--frames all`; .devcarry/bank_obama_all is `pack-frames ... --split train --split dev --split test`),
+#        so its `evaluate renderer` on the test split is not held out
 #        QUICK=1 OUT=/tmp/x bash benchmarks/real_person_gpu.sh 60   (a few steps of `small` each: checks the
 #        script itself on a CPU machine; the pose-format wheel step is skipped where pose_format imports)
 set -uo pipefail
@@ -47,29 +50,35 @@ ESN=esn; SCALE=1
 
 train() {  # name bank preset steps [init: INIT applies]
     # shellcheck disable=SC2086  # TRAIN_FLAGS is words
+    local frames=train; [[ $1 == *_all ]] && frames=all   # RUN_all: every interval of the bank (--frames all)
     timeout -s TERM "$BUDGET" "${PV[@]}" train renderer --data ".devcarry/$2" --preset "$3" --steps "$4" --batch 32 \
         --out "$R/$1" --image-every 2000 --checkpoint-every 2000 --log-every 250 ${INIT:+${5:+--init-from "$INIT"}} ${LR:+--lr "$LR"} \
-        ${TRAIN_FLAGS:-} > "$R/$1.log" 2>&1
+        --frames $frames ${TRAIN_FLAGS:-} > "$R/$1.log" 2>&1
     echo "$1: exit $? after $SECONDS s"
 }
 start=$(date +%s)
 # RUNS: which of the three to train (default all); steps fit a 390 s budget with all three sharing the GPU.
 RUNS=${RUNS:-"obama_esn obama_small synth_small"}
+trainings=()
 for run in $RUNS; do
     case $run in
         obama_esn) train obama_esn bank_obama $ESN $((${ESN_STEPS:-11000} / SCALE)) & ;;
         obama_small) train obama_small bank_obama small $((${SMALL_STEPS:-9000} / SCALE)) init & ;;
+        obama_small_all) train obama_small_all bank_obama_all small $((${SMALL_STEPS:-9000} / SCALE)) init & ;;
         s20_small) train s20_small bank_s20 small $((${SMALL_STEPS:-9000} / SCALE)) init & ;;
         synth_small) train synth_small bank660 small $((${SYNTH_STEPS:-16000} / SCALE)) init & ;;
         sign_small) train sign_small ${SIGN_BANK:-bank_sign} small $((${SYNTH_STEPS:-16000} / SCALE)) init & ;;
     esac
+    trainings+=($!)
 done
-wait
+# The trainings by their PIDs: a bare `wait` (bash >= 5.1) also waits for the log's `tee` above,
+# which ends only with the script, so it never returned (a QUICK run hung on 2026-12-05).
+wait "${trainings[@]}"
 echo "training done in $(( $(date +%s) - start )) s"
 
 for run in $RUNS; do
     bank=bank_obama; [ $run = synth_small ] && bank=bank660; [ $run = sign_small ] && bank=${SIGN_BANK:-bank_sign}
-    [ $run = s20_small ] && bank=bank_s20
+    [ $run = s20_small ] && bank=bank_s20; [[ $run == obama_*_all ]] && bank=bank_obama_all   # its test split: learnt
     "${PV[@]}" evaluate renderer --model $R/$run --data .devcarry/$bank --split test --json $OUT/$run.eval.json \
         --sheet $OUT/renders/$run.eval-sheet.jpg --batch 64 2>&1 | tr '\r' '\n' | grep -v '%|' | tail -n 12
     cp "$(ls -d $R/$run/progress/* | tail -n 1)" $OUT/renders/$run.progress.jpg 2>/dev/null
