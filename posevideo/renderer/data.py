@@ -287,7 +287,8 @@ def load_frames(data: str | Path, speaker: str | None, size: int, split: str, de
     if (Path(data) / BANK_FILE).exists():
         if split == "all":
             import json
-            bank = concat([read_bank(data, s, device) for s in json.loads((Path(data) / BANK_FILE).read_text())["splits"]])
+            splits = json.loads((Path(data) / BANK_FILE).read_text())["splits"]
+            bank = concat([read_bank(data, s) for s in splits], device)          # joined on the CPU, moved once
         else:
             bank = read_bank(data, split, device)
         return halve(bank) if bank.size == 2 * size else bank
@@ -296,11 +297,10 @@ def load_frames(data: str | Path, speaker: str | None, size: int, split: str, de
     return bank_from_data(data, speaker, size, None if split == "all" else split, device)
 
 
-def concat(banks: list[FrameBank]) -> FrameBank:
-    """One bank of several (a bank folder's splits, in order): frames, skeletons and per-frame arrays
-    joined, each bank's intervals kept apart (`clip` numbered on), the first bank's statistics."""
-    if len(banks) == 1:
-        return banks[0]
+def concat(banks: list[FrameBank], device: str = "cpu") -> FrameBank:
+    """One bank on `device` of several (a bank folder's splits, in order): frames, skeletons and
+    per-frame arrays joined, each bank's intervals kept apart (`clip` numbered on), the first bank's
+    statistics."""
     meta, clips, first = {}, [], 0
     for bank in banks:
         clip = np.asarray(bank.meta.get("clip", np.zeros(len(bank), np.int32)))
@@ -309,5 +309,5 @@ def concat(banks: list[FrameBank]) -> FrameBank:
     meta["clip"] = np.concatenate(clips).astype(np.int32)
     for key in set.intersection(*(set(b.meta) for b in banks)) - {"clip"}:
         meta[key] = np.concatenate([b.meta[key] for b in banks])
-    return FrameBank(torch.cat([b.skeletons.cpu() for b in banks]), torch.cat([b.frames.cpu() for b in banks]),
-                     banks[0].device, banks[0].stats, meta)
+    return FrameBank(torch.cat([b.skeletons for b in banks]), torch.cat([b.frames for b in banks]),
+                     device, banks[0].stats, meta)

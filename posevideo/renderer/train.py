@@ -263,7 +263,8 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     device = dist.device
     cuda = device.startswith("cuda")
     chosen = model_cfg is not None  # a caller's own config: every option in it was asked for
-    model_cfg = model_cfg or cfg.model_config(stored_config(cfg.out).get("model") if cfg.resume else None)
+    stored = stored_config(cfg.out) if cfg.resume else {}
+    model_cfg = model_cfg or cfg.model_config(stored.get("model"))
     use_compile = cuda if cfg.compile is None else cfg.compile
     if cuda:
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels once
@@ -278,7 +279,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             raise InputError(None, "no training data given", "Pass --data DATA --speaker NAME.")
         if cfg.frames not in ("train", "all"):
             raise ValueError(f"frames must be 'train' or 'all', got {cfg.frames!r}")
-        trained_on = train_options(stored_config(cfg.out)).get("frames", "train") if cfg.resume else cfg.frames
+        trained_on = train_options(stored).get("frames", "train") if cfg.resume else cfg.frames
         if trained_on != cfg.frames:  # a resume goes on with the frames it started with, or it is not the same run
             raise InputError(cfg.out, f"was started with --frames {trained_on}, not --frames {cfg.frames}",
                              f"Resume with --frames {trained_on}.")
