@@ -240,7 +240,7 @@ _RENDERER_PRESETS = ("esn", "medium", "small")  # keys of posevideo.renderer.mod
 @cli.command()
 def presets():
     """List the renderer presets (parameters and GMACs per frame at 256 and 512) and the v2 options."""
-    from posevideo.renderer.model import (PRESETS, Discriminator, Generator, count_macs, count_params,
+    from posevideo.renderer.model import (PRESETS, TRAINING, Discriminator, Generator, count_macs, count_params,
                                           discriminators, preset)
     click.echo(f"{'preset':<8} {'ngf':>4} {'G params 256':>13} {'G GMAC 256':>11} {'G params 512':>13} "
                f"{'G GMAC 512':>11} {'D params':>9} {'D GMAC 256':>11}")
@@ -258,7 +258,9 @@ def presets():
         click.echo(f"{name:<8} {cfg.ngf:>4} {row[0]:>12.1f}M {row[1]:>11.2f} {row[2]:>12.1f}M {row[3]:>11.2f} "
                    f"{count_params(D) / 1e6:>8.2f}M {d_macs:>11.2f}")
     # The v2 options (issue 13): extra discriminators, sized for each preset at 256.
-    click.echo("\nv2 options of `train renderer` (any preset; off unless given, but every preset has --face-l1 1 --hand-l1 5 --ema 0.999):")
+    trains = {key: f"{value:g}" for key, value in TRAINING.items()}  # what every preset trains with beyond pix2pix
+    click.echo("\nv2 options of `train renderer` (any preset; off unless given, but every preset has "
+               f"--face-l1 {trains['face_l1']} --hand-l1 {trains['hand_l1']} --ema {trains['ema']} --l1-weight {trains['l1_weight']}):")
     options = (("--face-d W", "face PatchGAN on face crops", dict(face_d=1.0), "D_face"),
                ("--hand-d W", "hands PatchGAN on hand crops", dict(hand_d=1.0), "D_hand"),
                ("--temporal", "previous frame in; pair D", dict(temporal=True), "D_temporal"))
@@ -281,9 +283,10 @@ def presets():
         temporal_g.append(f"{name} {count_macs(G, (1, 3, 256, 256), (1, 3, 256, 256)) / 1e9:.2f}")
     click.echo("D params and GMACs per crop (64x64 at 256) or frame pair; each W is that D's GAN loss weight (0: off).\n"
                "--feature-matching W: pix2pixHD's feature matching for every D; --face-l1 W, --hand-l1 W: L1 on the same "
-               "crops, x W x the L1 weight (no network; 1 and 5 in every preset, 0: off); --ema DECAY: the renderer "
-               "is the generator's weights averaged over training (0.999 in every preset, 0: off); --l1-weight W: the L1 "
-               "term's weight beside the GAN loss (pix2pix's lambda, 100 in every preset).\n"
+               f"crops, x W x the L1 weight (no network; {trains['face_l1']} and {trains['hand_l1']} in every preset, 0: off); "
+               f"--ema DECAY: the renderer is the generator's weights averaged over training ({trains['ema']} in every "
+               "preset, 0: off); --l1-weight W: the L1 term's weight beside the GAN loss (pix2pix's lambda, 100 in "
+               f"pix2pix, {trains['l1_weight']} in every preset; a fine-tune keeps its starting model's).\n"
                "--temporal G GMAC 256 (3 more input channels): " + ", ".join(temporal_g))
 
 
@@ -319,8 +322,9 @@ def presets():
               help="More L1 on the hands: the L1 of the hand crops, times this and the L1 weight, beside the frame's "
                    "(a hand is ~2 % of the frame's pixels; default: the preset's, 5; 0: none).")
 @click.option("--l1-weight", type=click.FloatRange(0), default=None,
-              help="Weight of the L1 term beside the GAN loss (pix2pix's lambda; default: the preset's, 100): higher "
-                   "trades texture for PSNR; 0: the GAN alone (pix2pix's cGAN-only ablation).")
+              help="Weight of the L1 term beside the GAN loss (pix2pix's lambda, 100 in pix2pix; default: the preset's, "
+                   "1,000; a fine-tune: its starting model's): higher trades texture for PSNR; 0: the GAN alone "
+                   "(pix2pix's cGAN-only ablation).")
 @click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Average the generator's weights over training (exponential moving average, this decay a step; "
                    "0.999: about the last 1,000 steps): the run's renderer is the average (default: the preset's, 0.999; 0: off).")

@@ -107,7 +107,7 @@ def test_v2_discriminators_are_the_options_asked_for():
         RendererConfig(face_d=-1)
     result = CliRunner().invoke(cli, ["presets"])
     assert result.exit_code == 0 and "--face-d" in result.output and "--temporal" in result.output
-    assert "--face-l1 1 --hand-l1 5" in result.output
+    assert "--face-l1 1 --hand-l1 5 --ema 0.999 --l1-weight 1000" in result.output   # the presets' own values
 
 
 def test_presets_train_with_the_crop_l1_and_go_without_it_where_the_data_has_no_boxes(tmp_path, capsys):
@@ -356,7 +356,7 @@ def _region_error(G, bank, region):
 
 
 def test_l1_weight_trades_the_gan_for_pixels(tmp_path):
-    """`--l1-weight` (pix2pix's lambda, 100 in the presets) reaches the model config a run stores,
+    """`--l1-weight` (pix2pix's lambda, 1,000 in the presets) reaches the model config a run stores,
     and weighs what it says: from the same start and batches, a run at 100 ends nearer its
     training frames than a run at 0, whose generator follows the GAN alone (the CLI takes 0 too,
     and refuses a negative weight)."""
@@ -365,7 +365,10 @@ def test_l1_weight_trades_the_gan_for_pixels(tmp_path):
     refused = CliRunner().invoke(cli, ["train", "renderer", "--data", str(tmp_path), "--l1-weight", "-1"])
     assert refused.exit_code == 2 and "--l1-weight" in refused.output
     assert TrainConfig(out=str(tmp_path), l1_weight=250.0).model_config().l1_weight == 250.0
-    assert TrainConfig(out=str(tmp_path)).model_config().l1_weight == 100.0
+    assert TrainConfig(out=str(tmp_path)).model_config().l1_weight == 1000.0
+    assert {name: cfg.l1_weight for name, cfg in PRESETS.items()} == {"esn": 1000.0, "medium": 1000.0, "small": 1000.0}
+    assert RendererConfig().l1_weight == 100.0   # pix2pix's, where no preset is named
+    assert TrainConfig(out=str(tmp_path), init_from="shipped").model_config().l1_weight == 100.0  # a fine-tune: its start's
     with pytest.raises(ValueError, match="l1_weight"):
         RendererConfig(l1_weight=-1)
     small = RendererConfig(size=SIZE, ngf=8, ndf=8, norm="instance", hand_l1=0.0, face_l1=0.0)

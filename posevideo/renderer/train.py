@@ -92,7 +92,7 @@ class TrainConfig:
     face_l1: float | None = None   # L1 on the face crops, x the L1 weight (None: the preset's, 1; 0: off)
     hand_l1: float | None = None   # L1 on the hand crops, x the L1 weight (None: the preset's, 5; 0: off)
     ema: float | None = None       # decay of the generator's weight average (None: the preset's, 0.999; 0: off)
-    l1_weight: float | None = None # loss = GAN + l1_weight * L1 (None: the preset's, pix2pix's 100)
+    l1_weight: float | None = None # loss = GAN + l1_weight * L1 (None: the preset's, 1,000; pix2pix's: 100)
     # Two stages (issue 14): a first stage at size / 2 under an Enhancer. `upsample_from`: a run (or
     # checkpoint) of a one-stage model at size / 2 whose generator is the first stage (its config
     # replaces the preset's); `stages` 2 without it: a new first stage of the preset.
