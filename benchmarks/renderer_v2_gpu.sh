@@ -19,6 +19,8 @@
 #             twice: RUN (the average, its renderer) and RUN_trained (the weights trained, the same run);
 #   RUN_sN    RUN with --seed N (the run-to-run spread), e.g. v1_s1;
 #   RUN_lN    RUN with --l1-weight N00 (pix2pix's lambda times N: pixels over texture), e.g. v2j0_l3;
+#             every run above trains at pix2pix's lambda, 100, unless its name says _lN (the presets'
+#             1,000 since 2026-12-05 19:00 UTC is v2e_l10: the names keep the recipes measured before);
 # then each is evaluated on the synthetic speaker's held-out frames (PSNR/SSIM frame/hands/face,
 # flicker against the ground truth's own frame-to-frame change), and renders real poses
 # (.devcarry/poses: the signers and one talker) so that pose consistency (MediaPipe, which the GPU
@@ -81,7 +83,7 @@ options() {
     fi
     # The presets' crop L1 and weight average (on since 2026-12-04) off: v1 and the peer as they were
     # measured; every other run without the average unless its name says e.
-    local off="--hand-l1 0 --face-l1 0 --ema 0" crop="--hand-l1 5 --face-l1 1"
+    local off="--hand-l1 0 --face-l1 0 --ema 0 --l1-weight 100" crop="--hand-l1 5 --face-l1 1 --l1-weight 100"
     local v2="$crop --ema 0"
     case $1 in
         v1) echo $off ;;
