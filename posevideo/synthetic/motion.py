@@ -270,23 +270,31 @@ def _signs(rng: np.random.Generator, T: int, fps: float, side: int, active: floa
     return {k: gaussian_filter1d(v, 0.06 * fps, axis=0, mode="nearest") for k, v in keys.items()}
 
 
-def _together(rng: np.random.Generator, T: int, fps: float, share: float = 0.35) -> dict[str, np.ndarray]:
+def _together(rng: np.random.Generator, T: int, fps: float, share: float = 0.35,
+              side_share: float = 0.3) -> dict[str, np.ndarray]:
     """Two-handed signs: holds of 0.4-1.2 s in which, with probability `share`, both hands go to one
-    place in front of the body (face to waist, near the midline), side by side or one over the
-    other, touching or overlapping, one nearer the camera. Returns per frame: weight (T,) 0..1 (how
-    far the hands have moved there), the place (T, 3) body units from the shoulder midpoint, and the
-    offset (T, 3) of the left hand from the place (the right hand takes minus it).
+    place in front of the body (face to waist, from the midline to in front of either shoulder),
+    side by side or one over the other, touching, overlapping or clasped with the wrists up to half a
+    shoulder width apart, one nearer the camera; the share `side_share` of them clasped low, off to
+    one side. Returns per frame: weight (T,) 0..1 (how far the hands have moved there), the place
+    (T, 3) body units from the shoulder midpoint, and the offset (T, 3) of the left hand from the
+    place (the right hand takes minus it).
     Why: signers' hands meet in front of the chest (clasped, stacked, one tapping the other) in many
     signs; one-handed holds drawn apart almost never put them there, and a renderer that never saw
-    two hands together paints them as one blob."""
+    two hands together paints them as one blob. Real people also hold them clasped off to one side at
+    the waist (liveportrait_s29: the pair's middle 0.38 shoulder widths off the midline, 0.93 below the
+    shoulders) or clasped with the fingers laced (liveportrait_s20: wrists 0.5 apart)."""
     weight, place, offset = np.zeros(T), np.zeros((T, 3)), np.zeros((T, 3))
     start = 0
     while start < T:
         hold = slice(start, min(T, start + int(rng.uniform(0.4, 1.2) * fps) + 1))
         if rng.random() < share:
             weight[hold] = 1.0
-            place[hold] = (rng.uniform(-0.2, 0.2), rng.uniform(-0.5, 1.15), rng.uniform(-0.6, -0.35))
-            gap = rng.uniform(0.03, 0.16)                                  # half the wrists' distance, body units
+            if rng.random() < side_share:                                  # clasped off to one side, low
+                place[hold] = (rng.choice((-1.0, 1.0)) * rng.uniform(0.25, 0.45), rng.uniform(0.75, 1.15), rng.uniform(-0.5, -0.3))
+            else:
+                place[hold] = (rng.uniform(-0.45, 0.45), rng.uniform(-0.5, 1.2), rng.uniform(-0.6, -0.35))
+            gap = rng.uniform(0.03, 0.24)                                  # half the wrists' distance, body units
             angle = rng.uniform(-np.pi / 2, np.pi / 2)                     # side by side .. stacked
             depth = rng.choice((-1.0, 1.0)) * rng.uniform(0.02, 0.08)
             offset[hold] = (gap * np.cos(angle), gap * np.sin(angle), depth)
