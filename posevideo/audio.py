@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from posevideo.errors import InputError
+from posevideo.errors import InputError, check_complete
 from posevideo.files import atomic_output
 
 SAMPLE_RATE = 16000
@@ -35,6 +35,10 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     try:
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
         audio = data.mean(axis=1)
+        promised = _wav_promised_frames(path)
+        if promised is not None:
+            seconds = round(len(audio) / rate, 2), round(promised / rate, 2)
+            check_complete(path, "audio", *seconds, "seconds", slack=0.1)
     except (soundfile.LibsndfileError, RuntimeError, TypeError):
         audio, rate = _decode_with_pyav(path)
     if audio.size == 0:
@@ -45,6 +49,25 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
 
         audio = librosa.resample(audio, orig_sr=rate, target_sr=sample_rate, res_type="soxr_hq")
     return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+def _wav_promised_frames(path: Path) -> int | None:
+    """The frames a RIFF/WAVE file's header says its data chunk holds (its size over the block
+    align), or None for other files and for streamed wavs whose size field was never filled in
+    (0 or 0xFFFFFFFF). libsndfile reads a cut wav up to where it stops, without a word."""
+    with open(path, "rb") as file:
+        head = file.read(1 << 16)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    at, align = 12, 0
+    while at + 8 <= len(head):
+        chunk, size = head[at:at + 4], int.from_bytes(head[at + 4:at + 8], "little")
+        if chunk == b"fmt " and at + 22 <= len(head):
+            align = int.from_bytes(head[at + 20:at + 22], "little")  # nBlockAlign: bytes per frame
+        if chunk == b"data":
+            return size // align if align and size not in (0, 0xFFFFFFFF) else None
+        at += 8 + size + (size & 1)
+    return None
 
 
 def _finite(audio: np.ndarray, rate: int, path: Path) -> np.ndarray:
@@ -86,7 +109,10 @@ def _decode_with_pyav(path: Path) -> tuple[np.ndarray, int]:
         except av.error.FFmpegError as error:
             raise InputError(path, f"the audio is corrupt or truncated ({error.__class__.__name__})",
                              "Re-export the file.") from error
-    audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+        audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+        if stream.duration and container.format.name.startswith("mov"):  # mp4 / mov / m4a: an exact length
+            promised = round(float(stream.duration * stream.time_base), 2)
+            check_complete(path, "audio", round(len(audio) / rate, 2), promised, "seconds", slack=0.1)
     return audio.astype(np.float32), rate
 
 

@@ -17,3 +17,15 @@ class InputError(Exception):
         where = f"{self.path}: " if self.path else ""
         fix = f" {self.fix}" if self.fix else ""
         return f"{where}{self.problem}.{fix}".replace("..", ".")
+
+
+def check_complete(path, what: str, got: float, promised: float, unit: str, slack: float) -> None:
+    """A file whose header promises more than its body holds was cut short (a download or copy that
+    stopped): FFmpeg and libsndfile read the part that is there without an error, so this is checked
+    here, where the container states the length exactly (`promised` > 0). `slack` (in `unit`, or 2 %
+    if more) allows for encoder padding."""
+    if promised > 0 and got < promised - max(slack, 0.02 * promised):
+        raise InputError(path, f"is cut short: its header promises {promised:g} {unit} of {what}, only "
+                               f"{got:g} are in the file",
+                         "Copy it again from its source; to use the part that is there, rewrite it first "
+                         f"(`ffmpeg -i IN -c copy OUT{Path(path).suffix}`).")

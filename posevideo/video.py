@@ -10,7 +10,7 @@ from typing import Iterable, Iterator
 import av
 import numpy as np
 
-from posevideo.errors import InputError
+from posevideo.errors import InputError, check_complete
 from posevideo.files import atomic_output
 
 
@@ -64,6 +64,7 @@ def probe(path: str | Path) -> VideoInfo:
                              "Re-export or re-download the file.") from error
         if not pts:
             raise InputError(path, "the video stream holds no frames", "Re-export the file.")
+        check_complete(path, "video", len(pts), stream.frames, "frames", slack=2)
         times = np.sort(np.array(pts, dtype=np.float64)) * float(stream.time_base)
         steps = np.diff(times)
         if len(steps):

@@ -1,4 +1,6 @@
 """Video and audio IO: round trips, the log-mel against its definition, and bad files."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -86,6 +88,49 @@ def test_truncated_video(tmp_path):
     cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(InputError, match="cut.mp4"):
         probe(cut)
+
+
+def _faststart(path: Path, out: Path) -> None:
+    """`path` rewritten with its index first (`movflags=faststart`), as most web videos are: such a
+    file cut short still opens, and FFmpeg reads its first part without an error."""
+    import av
+    with av.open(str(path)) as source, av.open(str(out), "w", options={"movflags": "faststart"}) as target:
+        streams = {s.index: target.add_stream_from_template(s) for s in source.streams}
+        for packet in source.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                target.mux(packet)
+
+
+def test_a_cut_short_video_is_refused_not_read_in_part(tmp_path):
+    """A web video cut off mid-download opens and decodes up to the cut without any FFmpeg error:
+    its header's frame count and audio length tell, and the error names the file and both figures."""
+    whole, fast = tmp_path / "whole.mp4", tmp_path / "fast.mp4"
+    frames = [np.random.default_rng(i).integers(0, 255, (64, 64, 3), np.uint8) for i in range(60)]
+    write_video(whole, frames, fps=10, audio=_tone(6.0), sample_rate=SAMPLE_RATE)
+    _faststart(whole, fast)
+    assert probe(fast).frames == 60 and abs(len(load_audio(fast)) / SAMPLE_RATE - 6.0) < 0.1  # whole: read
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(fast.read_bytes()[: fast.stat().st_size // 2])
+    assert len(list(read_frames(cut))) < 60  # what FFmpeg alone makes of it: the first part, no error
+    with pytest.raises(InputError, match=r"cut.mp4: is cut short: its header promises 60 frames of video, only \d+ are"):
+        probe(cut)
+    with pytest.raises(InputError, match=r"cut.mp4: is cut short: its header promises 6 seconds of audio"):
+        load_audio(cut)
+
+
+def test_a_cut_short_wav_is_refused(tmp_path):
+    write_wav(tmp_path / "a.wav", _tone(4.0))
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes((tmp_path / "a.wav").read_bytes()[:-SAMPLE_RATE * 2])  # the last second of 16-bit samples
+    with pytest.raises(InputError, match=r"cut.wav: is cut short: its header promises 4 seconds of audio, only 3 are"):
+        load_audio(cut)
+    # A streamed wav whose size fields were never filled in (0xFFFFFFFF) is read as far as it goes.
+    data = bytearray((tmp_path / "a.wav").read_bytes())
+    at = data.index(b"data")
+    data[at + 4:at + 8] = b"\xff\xff\xff\xff"
+    (tmp_path / "streamed.wav").write_bytes(bytes(data))
+    assert abs(len(load_audio(tmp_path / "streamed.wav")) - 4 * SAMPLE_RATE) <= 1
 
 
 def test_video_without_audio_track(tmp_path):
