@@ -40,6 +40,8 @@
 #        evaluated twice: LANE, the weights' average (its renderer), and LANE_trained, the weights trained, of
 #        the same run). EMA=0: without the average, as every run of this script before that day;
 #        unset: the preset's (0.999), each lane evaluated once
+#        SEED=1 ...   (`--seed 1` for every training: a second seed of a call, e.g. call D of BENCHMARKS.md's
+#        "At 512 with room and short sleeves": BANK=.devcarry/bank512r EMA=0.999 SEED=1 FIRST=130 ... 320)
 #        QUICK=1 OUT=/tmp/x PY=/work/main/.venv/bin/python BANK=/tmp/bank512q bash benchmarks/upsampler_gpu.sh 60
 #        (`small`, batch 2, a few steps on a CPU machine: checks the script itself; BANK: a small bank,
 #        e.g. 16 frames of bank512's test split written as both train and test by write_bank)
@@ -60,7 +62,7 @@ POSES_DIR=${POSES_DIR:-$PWD/.devcarry/poses}
 POSES=${POSES:-"signer_mediapipe driver_signer_soup"}
 REGION_D=${REGION_D---face-d 1 --hand-d 1}   # REGION_D="": no face and hand discriminators
 ENHANCER=${ENHANCER:-}                        # e.g. "--enhancer-ngf 8 --enhancer-blocks 1" (the page's fast one)
-EXTRA=(--no-compile $REGION_D ${EMA:+--ema $EMA})
+EXTRA=(--no-compile $REGION_D ${EMA:+--ema $EMA} ${SEED:+--seed $SEED})   # SEED=1: another seed of every lane
 LANES="plain twostage"; [[ ${EMA:-0} =~ ^0?\.[0-9] ]] && LANES="$LANES plain_trained twostage_trained"
 if [ -n "${QUICK:-}" ]; then PRESET=small; PLAIN_PRESET=small; BATCH=2; STEPS=${QUICK_STEPS:-4}; FREEZE=2; LOG=1; IMAGE=2; fi
 rm -rf $R; mkdir -p $R/poses $OUT
