@@ -15,8 +15,9 @@ class InputError(Exception):
 
     def __str__(self) -> str:
         where = f"{self.path}: " if self.path else ""
+        problem = self.problem if self.problem.endswith(".") else f"{self.problem}."  # one full stop
         fix = f" {self.fix}" if self.fix else ""
-        return f"{where}{self.problem}.{fix}".replace("..", ".")
+        return f"{where}{problem}{fix}"
 
 
 def check_complete(path, what: str, got: float, promised: float, unit: str, slack: float) -> None:

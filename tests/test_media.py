@@ -81,6 +81,15 @@ def test_bad_files_name_the_file(tmp_path, content):
             read(path)
 
 
+def test_error_lines_name_the_file_as_given():
+    """The path as the user typed it, `..` included (it used to come out as `./t.pose`), and one full
+    stop after the problem whether or not it has its own."""
+    assert str(InputError("../t.pose", "is empty", "Copy it again.")) == "../t.pose: is empty. Copy it again."
+    assert str(InputError("a/../b.mp4", "no frames.", "Re-export it.")) == "a/../b.mp4: no frames. Re-export it."
+    assert str(InputError(None, "--text: is empty")) == "--text: is empty."
+    assert str(InputError("x.mp4", "no video stream", "Give a video (mp4, webm...).")).endswith("(mp4, webm...).")
+
+
 def test_truncated_video(tmp_path):
     path = tmp_path / "full.mp4"
     write_video(path, [np.random.default_rng(i).integers(0, 255, (64, 64, 3), np.uint8) for i in range(40)], fps=10)
