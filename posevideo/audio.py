@@ -37,8 +37,7 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         audio = data.mean(axis=1)
         promised = _wav_promised_frames(path)
         if promised is not None:
-            seconds = round(len(audio) / rate, 2), round(promised / rate, 2)
-            check_complete(path, "audio", *seconds, "seconds", slack=0.1)
+            check_complete(path, "audio", len(audio) / rate, promised / rate, "seconds", slack=0.1)
     except (soundfile.LibsndfileError, RuntimeError, TypeError):
         audio, rate = _decode_with_pyav(path)
     if audio.size == 0:
@@ -111,8 +110,8 @@ def _decode_with_pyav(path: Path) -> tuple[np.ndarray, int]:
                              "Re-export the file.") from error
         audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
         if stream.duration and container.format.name.startswith("mov"):  # mp4 / mov / m4a: an exact length
-            promised = round(float(stream.duration * stream.time_base), 2)
-            check_complete(path, "audio", round(len(audio) / rate, 2), promised, "seconds", slack=0.1)
+            promised = float(stream.duration * stream.time_base)
+            check_complete(path, "audio", len(audio) / rate, promised, "seconds", slack=0.1)
     return audio.astype(np.float32), rate
 
 

@@ -24,7 +24,8 @@ def check_complete(path, what: str, got: float, promised: float, unit: str, slac
     """A file whose header promises more than its body holds was cut short (a download or copy that
     stopped): FFmpeg and libsndfile read the part that is there without an error, so this is checked
     here, where the container states the length exactly (`promised` > 0). `slack` (in `unit`, or 2 %
-    if more) allows for encoder padding."""
+    if more) allows for encoder padding. Both figures are compared and shown to 2 decimals."""
+    got, promised = round(got, 2), round(promised, 2)
     if promised > 0 and got < promised - max(slack, 0.02 * promised):
         raise InputError(path, f"is cut short: its header promises {promised:g} {unit} of {what}, only "
                                f"{got:g} are in the file",

@@ -291,7 +291,8 @@ def _together(rng: np.random.Generator, T: int, fps: float, share: float = 0.35,
         if rng.random() < share:
             weight[hold] = 1.0
             if rng.random() < side_share:                                  # clasped off to one side, low
-                place[hold] = (rng.choice((-1.0, 1.0)) * rng.uniform(0.25, 0.45), rng.uniform(0.75, 1.15), rng.uniform(-0.5, -0.3))
+                place[hold] = (rng.choice((-1.0, 1.0)) * rng.uniform(0.25, 0.45), rng.uniform(0.75, 1.15),
+                               rng.uniform(-0.5, -0.3))
             else:
                 place[hold] = (rng.uniform(-0.45, 0.45), rng.uniform(-0.5, 1.2), rng.uniform(-0.6, -0.35))
             gap = rng.uniform(0.03, 0.24)                                  # half the wrists' distance, body units
