@@ -1,0 +1,78 @@
+"""Real motion on the trained person: a frame bank of real poses, placed as `render` places them and
+painted as the synthetic speaker (issue 12: the renderer loses real hands that the painting of the
+same pose keeps, so show it real motion in training).
+
+    python benchmarks/paint_real.py POSE... --base BANK --out BANK_OUT [--model RUN] [--seed 0 --sleeves short]
+        [--every 1] [--base-every 1]
+
+Each POSE (a real `.pose`, or a video's extraction as `real.py --drivers DIR` keeps it) is placed on
+the renderer's person (`posevideo.renderer.predict.Placement`, `--retarget full`, hands at rest: the
+exact skeleton `render` would draw for it), cut by its crop boxes, drawn as skeleton images and
+painted as synthetic speaker SEED (`synthetic.draw.from_reduced`, the painter of `real.py
+--painter`). The frames are added to BASE's train split (its test split is kept as it is), and the
+whole is written with `write_bank`: `posevideo train renderer --data BANK_OUT` reads it.
+`--base-every N` keeps every N-th of BASE's train frames (a smaller bank that travels, e.g. three
+beside each other to a GPU machine); with no POSE, that thinned BASE alone (the control).
+Prints how many frames each input gave.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from posevideo.pose import arrays, read_pose, to_layout
+from posevideo.renderer.data import FrameBank, concat, read_bank, regions, write_bank
+from posevideo.renderer.predict import DEFAULT_RENDERER, Placement, renderer_meta
+from posevideo.skeleton import draw_skeletons
+from posevideo.synthetic import look_of
+from posevideo.synthetic.draw import Painter, from_reduced
+
+
+def painted_bank(path: Path, stats: dict, size: int, painter: Painter, every: int) -> FrameBank:
+    """One pose file placed as `render --retarget full` places it, drawn and painted at `size`."""
+    pose = to_layout(read_pose(path), "reduced", path=path)
+    xy, conf = arrays(pose)
+    xy, conf = xy[::every], conf[::every]
+    placing = Placement(xy, conf, float(pose.body.fps) / every, stats, retarget="full", path=path)
+    xy, conf = placing.frames(0, len(placing))
+    boxes = placing.boxes
+    skeletons = draw_skeletons(xy, conf, "reduced", size, box=boxes)
+    crop_xy = ((xy - boxes[:, None, :2]) * (size / boxes[:, None, 2:3])).astype(np.float32)
+    frames = np.stack([painter.draw(points) for points in from_reduced(crop_xy, conf)])
+    meta = {"clip": np.zeros(len(xy), np.int32), "regions": regions(crop_xy, conf),
+            "pose_xy": np.where(conf[..., None] > 0, crop_xy, 0).astype(np.float32),
+            "pose_conf": np.asarray(conf, np.float32)}
+    return FrameBank(skeletons, frames, "cpu", stats, meta)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("poses", nargs="*", type=Path)
+    parser.add_argument("--base", type=Path, required=True, help="a bank folder (write_bank) to add to")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--model", type=Path, default=DEFAULT_RENDERER, help="whose placement (stats, profile)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sleeves", default="short")
+    parser.add_argument("--every", type=int, default=1, help="keep every n-th frame of each POSE")
+    parser.add_argument("--base-every", type=int, default=1, help="keep every n-th train frame of BASE")
+    args = parser.parse_args()
+    train, test = read_bank(args.base, "train"), read_bank(args.base, "test")
+    if args.base_every > 1:
+        keep = np.arange(0, len(train), args.base_every)
+        train = FrameBank(train.skeletons[keep], train.frames[keep], "cpu", train.stats,
+                          {k: np.asarray(v)[keep] for k, v in train.meta.items()})
+    stats = renderer_meta(args.model)["stats"]
+    painter = Painter(look_of(args.seed, args.sleeves), train.size)
+    added = []
+    for path in args.poses:
+        bank = painted_bank(path, stats, train.size, painter, args.every)
+        print(f"{path.name}: {len(bank)} frames")
+        added.append(bank)
+    write_bank({"train": concat([train, *added]), "test": test}, args.out)
+    print(f"{args.out}: {len(train)} + {sum(len(b) for b in added)} train frames, {len(test)} test")
+
+
+if __name__ == "__main__":
+    main()
