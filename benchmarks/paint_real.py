@@ -18,10 +18,12 @@ Prints how many frames each input gave.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from posevideo.errors import InputError
 from posevideo.pose import arrays, read_pose, to_layout
 from posevideo.renderer.data import FrameBank, concat, read_bank, regions, write_bank
 from posevideo.renderer.predict import DEFAULT_RENDERER, Placement, renderer_meta
@@ -33,13 +35,13 @@ from posevideo.synthetic.draw import Painter, from_reduced
 def painted_bank(path: Path, stats: dict, size: int, painter: Painter, every: int) -> FrameBank:
     """One pose file placed as `render --retarget full` places it, drawn and painted at `size`."""
     pose = to_layout(read_pose(path), "reduced", path=path)
-    xy, conf = arrays(pose)
+    xy, conf = arrays(pose)                                                        # (T, 178, 2) input pixels, (T, 178)
     xy, conf = xy[::every], conf[::every]
     placing = Placement(xy, conf, float(pose.body.fps) / every, stats, retarget="full", path=path)
-    xy, conf = placing.frames(0, len(placing))
-    boxes = placing.boxes
-    skeletons = draw_skeletons(xy, conf, "reduced", size, box=boxes)
-    crop_xy = ((xy - boxes[:, None, :2]) * (size / boxes[:, None, 2:3])).astype(np.float32)
+    xy, conf = placing.frames(0, len(placing))                                     # the trained person's video pixels
+    boxes = placing.boxes                                                          # (T, 3) x0, y0, side
+    skeletons = draw_skeletons(xy, conf, "reduced", size, box=boxes)               # (T, S, S, 3) uint8
+    crop_xy = ((xy - boxes[:, None, :2]) * (size / boxes[:, None, 2:3])).astype(np.float32)  # crop pixels
     frames = np.stack([painter.draw(points) for points in from_reduced(crop_xy, conf)])
     meta = {"clip": np.zeros(len(xy), np.int32), "regions": regions(crop_xy, conf),
             "pose_xy": np.where(conf[..., None] > 0, crop_xy, 0).astype(np.float32),
@@ -67,9 +69,15 @@ def main() -> None:
     painter = Painter(look_of(args.seed, args.sleeves), train.size)
     added = []
     for path in args.poses:
-        bank = painted_bank(path, stats, train.size, painter, args.every)
+        try:
+            bank = painted_bank(path, stats, train.size, painter, args.every)
+        except InputError as error:  # one unreadable pose is left out, the others still go in
+            print(f"error: {error}", file=sys.stderr)
+            continue
         print(f"{path.name}: {len(bank)} frames")
         added.append(bank)
+    if args.poses and not added:
+        sys.exit("error: no POSE could be read; nothing written")
     write_bank({"train": concat([train, *added]), "test": test}, args.out)
     print(f"{args.out}: {len(train)} + {sum(len(b) for b in added)} train frames, {len(test)} test")
 
