@@ -29,7 +29,7 @@ from posevideo.renderer.data import FrameBank, concat, read_bank, regions, write
 from posevideo.renderer.predict import DEFAULT_RENDERER, Placement, renderer_meta
 from posevideo.skeleton import draw_skeletons
 from posevideo.synthetic import look_of
-from posevideo.synthetic.draw import Painter, from_reduced
+from posevideo.synthetic.draw import SLEEVES, Painter, from_reduced
 
 
 def painted_bank(path: Path, stats: dict, size: int, painter: Painter, every: int) -> FrameBank:
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--model", type=Path, default=DEFAULT_RENDERER, help="whose placement (stats, profile)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--sleeves", default="short")
+    parser.add_argument("--sleeves", choices=SLEEVES, default="short", help="the shipped person's: short")
     parser.add_argument("--every", type=int, default=1, help="keep every n-th frame of each POSE")
     parser.add_argument("--base-every", type=int, default=1, help="keep every n-th train frame of BASE")
     args = parser.parse_args()
