@@ -3,7 +3,7 @@ painted as the synthetic speaker (issue 12: the renderer loses real hands that t
 same pose keeps, so show it real motion in training).
 
     python benchmarks/paint_real.py POSE... --base BANK --out BANK_OUT [--model RUN] [--seed 0 --sleeves short]
-        [--every 1] [--base-every 1]
+        [--every 1] [--base-every 1] [--add-bank BANK2 ...]
 
 Each POSE (a real `.pose`, or a video's extraction as `real.py --drivers DIR` keeps it) is placed on
 the renderer's person (`posevideo.renderer.predict.Placement`, `--retarget full`, hands at rest: the
@@ -13,11 +13,14 @@ painted as synthetic speaker SEED (`synthetic.draw.from_reduced`, the painter of
 whole is written with `write_bank`: `posevideo train renderer --data BANK_OUT` reads it.
 `--base-every N` keeps every N-th of BASE's train frames (a smaller bank that travels, e.g. three
 beside each other to a GPU machine); with no POSE, that thinned BASE alone (the control).
+`--add-bank BANK2` adds every split of a bank drawn as it is (`pack-frames` of `synth-speaker
+--motion-seed` recordings: other motion drawn exactly as the person's own) to the train split too.
 Prints how many frames each input gave.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -25,7 +28,7 @@ import numpy as np
 
 from posevideo.errors import InputError
 from posevideo.pose import arrays, read_pose, to_layout
-from posevideo.renderer.data import FrameBank, concat, read_bank, regions, write_bank
+from posevideo.renderer.data import BANK_FILE, FrameBank, concat, read_bank, regions, write_bank
 from posevideo.renderer.predict import DEFAULT_RENDERER, Placement, renderer_meta
 from posevideo.skeleton import draw_skeletons
 from posevideo.synthetic import look_of
@@ -59,6 +62,8 @@ def main() -> None:
     parser.add_argument("--sleeves", choices=SLEEVES, default="short", help="the shipped person's: short")
     parser.add_argument("--every", type=int, default=1, help="keep every n-th frame of each POSE")
     parser.add_argument("--base-every", type=int, default=1, help="keep every n-th train frame of BASE")
+    parser.add_argument("--add-bank", type=Path, action="append", default=[],
+                        help="a bank (write_bank) whose every split joins the train split as it is")
     args = parser.parse_args()
     train, test = read_bank(args.base, "train"), read_bank(args.base, "test")
     if args.base_every > 1:
@@ -78,6 +83,11 @@ def main() -> None:
         added.append(bank)
     if args.poses and not added:
         sys.exit("error: no POSE could be read; nothing written")
+    for path in args.add_bank:
+        info = json.loads((path / BANK_FILE).read_text())
+        banks = [read_bank(path, split) for split in info["splits"]]
+        print(f"{path.name}: {sum(len(b) for b in banks)} frames")
+        added.extend(banks)
     write_bank({"train": concat([train, *added]), "test": test}, args.out)
     print(f"{args.out}: {len(train)} + {sum(len(b) for b in added)} train frames, {len(test)} test")
 

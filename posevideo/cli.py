@@ -59,12 +59,18 @@ def cli():
 @click.option("--wide-arms", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="With --signing: the share of signing holds in which a hand reaches out wide or above the head "
                    "(arms spread, waving), as some drivers do and signing never does. 0: none.")
-def synth_speaker_command(seed, seconds, out, size, fps, sentence_bank, no_draw, signing, room, sleeves, wide_arms):
+@click.option("--motion-seed", type=click.IntRange(0), default=None,
+              help="The person of --seed (look, size, place) says and moves as this seed would (voice, sentences, "
+                   "style, every random choice): more of one person in other styles, drawn as they are drawn. "
+                   "Writes synthetic_<seed>_motion<N>*")
+def synth_speaker_command(seed, seconds, out, size, fps, sentence_bank, no_draw, signing, room, sleeves, wide_arms,
+                          motion_seed):
     """Make a synthetic speaker: video with speech, its ground-truth .pose and a JSON description."""
     from posevideo.synthetic import synth_speaker
 
     paths = synth_speaker(seed, seconds, out, size=int(size), fps=fps, progress=True, sentence_bank=sentence_bank,
-                          draw=not no_draw, signing=signing, room=room, sleeves=sleeves, wide=wide_arms)
+                          draw=not no_draw, signing=signing, room=room, sleeves=sleeves, wide=wide_arms,
+                          motion_seed=motion_seed)
     for path in paths.values():
         click.echo(path)
 

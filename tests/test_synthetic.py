@@ -439,3 +439,36 @@ def test_sleeves_can_be_chosen_and_the_rest_of_the_look_stays(tmp_path):
     result = CliRunner().invoke(cli, ["synth-speaker", "--seed", "0", "--seconds", "1", "--sleeves", "half",
                                       "--out", str(tmp_path / "x")])
     assert result.exit_code != 0 and "'half' is not one of 'long', 'short', 'none'" in result.output
+
+
+def test_motion_seed_moves_one_person_as_another_seed(tmp_path):
+    """--motion-seed: seed 0's person (look, size, place in the frame) says and does what seed 3
+    would: seed 3's voice, sentences and style, its motion in seed 0's body (the same points, once
+    each is put in shoulder widths about its shoulders' middle), drawn as seed 0 is drawn."""
+    own = synth_speaker(seed=0, seconds=2, out_dir=tmp_path / "own", fps=15)
+    other = synth_speaker(seed=3, seconds=2, out_dir=tmp_path / "other", fps=15)
+    moved = synth_speaker(seed=0, seconds=2, out_dir=tmp_path / "moved", fps=15, motion_seed=3)
+    assert moved["video"].name == "synthetic_0_motion3.mp4"
+    info, info_own, info_other = (json.loads(p["json"].read_text()) for p in (moved, own, other))
+    assert info["motion_seed"] == 3 and "motion_seed" not in info_own
+    assert info["look"] == info_own["look"] and info["voice"] == info_other["voice"]
+    assert info["sentences"] == info_other["sentences"]
+    body = ("scale", "shift", "head")
+    assert {k: info["style"][k] for k in body} == {k: info_own["style"][k] for k in body}
+    assert {k: v for k, v in info["style"].items() if k not in body} == \
+        {k: v for k, v in info_other["style"].items() if k not in body}
+
+    def normalised(paths):
+        xy, _ = arrays(read_pose(paths["pose"]))
+        arms = xy[:, 11:17]                                                        # shoulders, elbows, wrists
+        middle = arms[:, :2].mean(axis=1, keepdims=True)
+        return (arms - middle) / np.linalg.norm(arms[:, 0] - arms[:, 1], axis=-1)[:, None, None], middle
+
+    shape, place = normalised(moved)
+    shape_other, _ = normalised(other)
+    _, place_own = normalised(own)
+    np.testing.assert_allclose(shape, shape_other, atol=1e-3)                      # seed 3's motion
+    assert np.abs(place - place_own).max() < 0.05 * 256                            # seed 0's place (sway apart)
+    first, first_own, first_other = (next(read_frames(p["video"]))[:4, :4].astype(int) for p in (moved, own, other))
+    np.testing.assert_array_equal(first, first_own)                                # seed 0's background
+    assert np.abs(first - first_other).max() > 20

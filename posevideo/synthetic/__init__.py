@@ -8,6 +8,7 @@ there), `face` (the 468-point face template and its animation), `draw` (the pain
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from importlib import metadata
 from pathlib import Path
@@ -22,7 +23,7 @@ SIZES = (256, 512)
 def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 256, fps: float = 30,
                   progress: bool = False, sentence_bank: bool = False, draw: bool = True,
                   signing: bool = False, room: float = 0.0, sleeves: str | None = None,
-                  wide: float = 0.0) -> dict[str, Path]:
+                  wide: float = 0.0, motion_seed: int | None = None) -> dict[str, Path]:
     """Write `synthetic_<seed>.mp4` (H.264 + AAC 16 kHz mono), `.pose` (holistic, pixels of the
     video, frames = round(seconds * fps)) and `.json` (how it was made) into `out_dir`.
     Returns {"video", "pose", "json"} paths. Same arguments, same files (frames and pose).
@@ -47,7 +48,12 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     dark sleeves on its dark dress hide it (BENCHMARKS.md "Whose look can be read").
     wide: with signing, the share of signing holds in which a hand reaches out wide or above the head
     (arms spread, waving), poses some drivers make and signing never does (BENCHMARKS.md "Arms spread
-    wide and above the head"); 0: none, the motion as before."""
+    wide and above the head"); 0: none, the motion as before.
+    motion_seed: the person of `seed` (look, body size and place in the frame, head size) says and
+    does what `motion_seed` would (voice, sentences, gesture or signing style, every random choice
+    of the motion), drawn as `seed` is drawn; written as `synthetic_<seed>_motion<motion_seed>*`.
+    More of one person's frames in other people's styles: renderer training data whose target is
+    drawn exactly as the person's own recordings are (BENCHMARKS.md "Other seeds' motion, drawn")."""
     from posevideo.files import check_writable, write_json
     from posevideo.pose import holistic_pose, write_pose
     from posevideo.synthetic import draw as drawing, motion, speech
@@ -70,6 +76,9 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     check_writable(out_dir)  # a read-only folder: one line now, not after the speech is made
 
     rng_voice, rng_motion, rng_look, rng_style = _streams(seed)
+    body = motion.style_for_seed(rng_style)            # the person's size and place: theirs whoever's motion
+    if motion_seed is not None:
+        rng_voice, rng_motion, _, rng_style = _streams(motion_seed)
     voice = speech.voice_for_seed(rng_voice)
     bounds = interval_bounds(seconds, fps) if sentence_bank else None
     if sentence_bank:
@@ -77,7 +86,8 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     else:
         audio, sentences = speech.make_speech(seconds, voice, rng_voice)      # (seconds * 16000,)
     frames = int(round(seconds * fps))
-    style = motion.style_for_seed(rng_style)
+    style = motion.style_for_seed(rng_style) if motion_seed is not None else body
+    style = dataclasses.replace(style, scale=body.scale, shift=body.shift, head=body.head)
     look = drawing.look_for_seed(seed, rng_look, sleeves)
     features = motion.speech_features(audio, sentences, frames, fps)
     xyz, conf = motion.generate(features, sentences, style, rng_motion, fps, size, signing=signing,
@@ -87,7 +97,8 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     side = size + 2 * pad
     xyz[:, :motion.WORLD, :2] += pad * (conf[:, :motion.WORLD, None] > 0)   # image points: not the world landmarks (metres) nor absent ones
 
-    stem = out_dir / (f"synthetic_{seed}_signing" if signing else f"synthetic_{seed}")
+    stem = out_dir / (f"synthetic_{seed}" + (f"_motion{motion_seed}" if motion_seed is not None else "")
+                      + ("_signing" if signing else ""))
     paths = {"video": stem.with_suffix(".mp4"), "pose": stem.with_suffix(".pose"), "json": stem.with_suffix(".json")}
     blank = np.full((side, side, 3), 128, np.uint8)
     steps = range(frames)
@@ -99,7 +110,7 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
             writer.write(painter.draw(xyz[t]) if painter else blank)
     write_pose(holistic_pose(xyz, conf, fps, side, side), paths["pose"])
     write_json(paths["json"], {
-        "seed": seed, "seconds": seconds, "fps": fps, "frames": frames, "width": side, "height": side,
+        "seed": seed, **({"motion_seed": motion_seed} if motion_seed is not None else {}), "seconds": seconds, "fps": fps, "frames": frames, "width": side, "height": side,
         "size": size, "room": room, "pad": pad,
         "sample_rate": speech.SAMPLE_RATE, "audio_samples": len(audio),
         "files": {k: v.name for k, v in paths.items()},
