@@ -20,7 +20,6 @@ Prints how many frames each input gave.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import numpy as np
 
 from posevideo.errors import InputError
 from posevideo.pose import arrays, read_pose, to_layout
-from posevideo.renderer.data import BANK_FILE, FrameBank, concat, read_bank, regions, write_bank
+from posevideo.renderer.data import FrameBank, concat, load_frames, read_bank, regions, write_bank
 from posevideo.renderer.predict import DEFAULT_RENDERER, Placement, renderer_meta
 from posevideo.skeleton import draw_skeletons
 from posevideo.synthetic import look_of
@@ -84,10 +83,9 @@ def main() -> None:
     if args.poses and not added:
         sys.exit("error: no POSE could be read; nothing written")
     for path in args.add_bank:
-        info = json.loads((path / BANK_FILE).read_text())
-        banks = [read_bank(path, split) for split in info["splits"]]
-        print(f"{path.name}: {sum(len(b) for b in banks)} frames")
-        added.extend(banks)
+        bank = load_frames(path, None, train.size, "all")                          # every split, joined
+        print(f"{path.name}: {len(bank)} frames")
+        added.append(bank)
     write_bank({"train": concat([train, *added]), "test": test}, args.out)
     print(f"{args.out}: {len(train)} + {sum(len(b) for b in added)} train frames, {len(test)} test")
 

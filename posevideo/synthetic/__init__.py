@@ -53,7 +53,8 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     does what `motion_seed` would (voice, sentences, gesture or signing style, every random choice
     of the motion), drawn as `seed` is drawn; written as `synthetic_<seed>_motion<motion_seed>*`.
     More of one person's frames in other people's styles: renderer training data whose target is
-    drawn exactly as the person's own recordings are (BENCHMARKS.md "Other seeds' motion, drawn")."""
+    drawn exactly as the person's own recordings are (BENCHMARKS.md "The other seeds' signing at GPU
+    scale…")."""
     from posevideo.files import check_writable, write_json
     from posevideo.pose import holistic_pose, write_pose
     from posevideo.synthetic import draw as drawing, motion, speech
@@ -76,9 +77,11 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     check_writable(out_dir)  # a read-only folder: one line now, not after the speech is made
 
     rng_voice, rng_motion, rng_look, rng_style = _streams(seed)
-    body = motion.style_for_seed(rng_style)            # the person's size and place: theirs whoever's motion
-    if motion_seed is not None:
-        rng_voice, rng_motion, _, rng_style = _streams(motion_seed)
+    style = motion.style_for_seed(rng_style)
+    if motion_seed is not None:  # another seed's voice, sentences and motion; the person's size and place kept
+        rng_voice, rng_motion, _, rng_other = _streams(motion_seed)
+        style = dataclasses.replace(motion.style_for_seed(rng_other), scale=style.scale, shift=style.shift,
+                                    head=style.head)
     voice = speech.voice_for_seed(rng_voice)
     bounds = interval_bounds(seconds, fps) if sentence_bank else None
     if sentence_bank:
@@ -86,8 +89,6 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
     else:
         audio, sentences = speech.make_speech(seconds, voice, rng_voice)      # (seconds * 16000,)
     frames = int(round(seconds * fps))
-    style = motion.style_for_seed(rng_style) if motion_seed is not None else body
-    style = dataclasses.replace(style, scale=body.scale, shift=body.shift, head=body.head)
     look = drawing.look_for_seed(seed, rng_look, sleeves)
     features = motion.speech_features(audio, sentences, frames, fps)
     xyz, conf = motion.generate(features, sentences, style, rng_motion, fps, size, signing=signing,
@@ -110,7 +111,8 @@ def synth_speaker(seed: int, seconds: float, out_dir: str | Path, size: int = 25
             writer.write(painter.draw(xyz[t]) if painter else blank)
     write_pose(holistic_pose(xyz, conf, fps, side, side), paths["pose"])
     write_json(paths["json"], {
-        "seed": seed, **({"motion_seed": motion_seed} if motion_seed is not None else {}), "seconds": seconds, "fps": fps, "frames": frames, "width": side, "height": side,
+        "seed": seed, **({"motion_seed": motion_seed} if motion_seed is not None else {}),
+        "seconds": seconds, "fps": fps, "frames": frames, "width": side, "height": side,
         "size": size, "room": room, "pad": pad,
         "sample_rate": speech.SAMPLE_RATE, "audio_samples": len(audio),
         "files": {k: v.name for k, v in paths.items()},
