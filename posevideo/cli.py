@@ -355,6 +355,10 @@ def presets():
 @click.option("--init-from", default=None, metavar="RUN|shipped",
               help="Fine-tune: start from this trained renderer's weights (a run or checkpoint folder; 'shipped': "
                    "the shipped small one); its architecture replaces --preset. A new person in fewer steps (BENCHMARKS.md).")
+@click.option("--profile-from", default=None, metavar="RUN|shipped",
+              help="Keep this renderer's body profile (the proportions, mean hand and face that --retarget full "
+                   "draws with) instead of measuring it on --data: for frames added to the person's own, e.g. "
+                   "painted on other skeletons (benchmarks/paint_real.py).")
 @click.option("--teacher", type=click.Path(exists=True), default=None,
               help="Distil: a renderer run trained on the same person (e.g. esn) whose frames are the L1 target.")
 @click.option("--teacher-mix", type=click.FloatRange(0, 1), default=1.0,

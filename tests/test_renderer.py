@@ -464,6 +464,30 @@ def test_cli_fine_tunes_the_shipped_renderer(tmp_path):
         assert result.exit_code == 2 and "cannot be combined" in result.output, result.output
 
 
+def test_profile_from_keeps_another_renderers_body_profile(tmp_path):
+    """`train renderer --profile-from shipped`: the checkpoint's body profile is the shipped renderer's,
+    not one measured on --data (here none), also after a resume; a renderer without a profile is one
+    error line, and another speaker's profile is said."""
+    from posevideo.renderer.predict import DEFAULT_RENDERER, renderer_meta
+    write_bank({"train": tiny_bank(4, size=256)}, tmp_path / "bank")
+    base = ["train", "renderer", "--data", str(tmp_path / "bank"), "--batch", "2", "--steps", "1", "--device", "cpu",
+            "--jitter", "0", "--preset", "small"]
+    result = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "own")])
+    assert result.exit_code == 0, result.output
+    assert "profile" not in renderer_meta(tmp_path / "own")["stats"]
+    result = CliRunner().invoke(cli, [*base, "--profile-from", "shipped", "--out", str(tmp_path / "kept")])
+    assert result.exit_code == 0, result.output
+    shipped = renderer_meta(Path(DEFAULT_RENDERER))["stats"]
+    kept = renderer_meta(tmp_path / "kept")["stats"]
+    assert kept["profile"] == shipped["profile"] and kept["speaker"] == "dot"      # the rest is the bank's
+    assert f"its profile is speaker '{shipped['speaker']}'" in result.output
+    result = CliRunner().invoke(cli, ["train", "renderer", "--resume", str(tmp_path / "kept"), "--steps", "2"])
+    assert result.exit_code == 0, result.output
+    assert renderer_meta(tmp_path / "kept" / "checkpoints" / "step-0000002")["stats"]["profile"] == shipped["profile"]
+    result = CliRunner().invoke(cli, [*base, "--profile-from", str(tmp_path / "own"), "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0 and "has no body profile" in result.output and "Traceback" not in result.output
+
+
 def test_adapt_norm_mixes_the_inputs_statistics_with_the_trained_ones():
     """`adapt_norm`: with no weight on the trained statistics a BatchNorm layer's running mean is the
     mean of what reaches it on the input's skeletons; with an overwhelming weight nothing changes;

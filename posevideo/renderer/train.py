@@ -108,6 +108,12 @@ class TrainConfig:
     # already maps skeleton images to a body: on Obama, 600 CPU steps from the shipped one gave +1.7 dB
     # over 600 from scratch (BENCHMARKS.md "Fine-tuning").
     init_from: str | None = None
+    # The body profile (`stats.profile`: bone lengths, mean hand and face that `render --retarget full`
+    # draws other people's poses with) from this renderer (run, checkpoint folder or "shipped") in place
+    # of the one measured on the training frames. For frames added to a person's own (painted on other
+    # skeletons, say): their hands and faces would move the person's mean hand, and that alone moved
+    # the real-hands figure by up to 5 points (BENCHMARKS.md "The other seeds' signing at GPU scale").
+    profile_from: str | None = None
     teacher: str | None = None     # a trained renderer of the same person whose frames are the L1 target
     teacher_mix: float = 1.0       # share of the L1 term toward the teacher (the rest: the ground truth)
 
@@ -149,6 +155,22 @@ def init_path(init_from: str) -> Path:
     """--init-from's folder: "shipped" is the shipped small renderer."""
     from posevideo.renderer.predict import DEFAULT_RENDERER
     return Path(DEFAULT_RENDERER) if init_from == "shipped" else Path(init_from)
+
+
+def kept_profile(profile_from: str, speaker: str | None, say: bool = True) -> dict:
+    """--profile-from's body profile (its checkpoint's `stats.profile`), with a note where that renderer
+    was trained on another speaker than this run's frames."""
+    from posevideo.renderer.predict import renderer_meta
+    path = init_path(profile_from)
+    stats = renderer_meta(path).get("stats", {})
+    if not stats.get("profile"):
+        raise InputError(path, "has no body profile (trained before profiles were kept)",
+                         "Pass a renderer trained since, or leave --profile-from out to measure it on the frames.")
+    theirs = stats.get("speaker")
+    if say and speaker and theirs and speaker != theirs:
+        print(f"note: {path}: its profile is speaker '{theirs}''s, these frames are '{speaker}''s: `render "
+              f"--retarget full` will draw poses with the other person's proportions", file=sys.stderr)
+    return stats["profile"]
 
 
 def starting_model(init_from: str, size: int) -> RendererConfig:
@@ -284,6 +306,8 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             raise InputError(cfg.out, f"was started with --frames {trained_on}, not --frames {cfg.frames}",
                              f"Resume with --frames {trained_on}.")
         bank = load_frames(cfg.data, cfg.speaker, model_cfg.size, cfg.frames, device)
+    if cfg.profile_from:
+        bank.stats = {**bank.stats, "profile": kept_profile(cfg.profile_from, bank.stats.get("speaker"), dist.is_main)}
     if bank.size != model_cfg.size:
         raise InputError(cfg.data, f"frames are {bank.size}px but the model is {model_cfg.size}px",
                          f"Prepare the data at --size {model_cfg.size}, or pass --size {bank.size}.")
