@@ -14,12 +14,19 @@ whole is written with `write_bank`: `posevideo train renderer --data BANK_OUT` r
 `--base-every N` keeps every N-th of BASE's train frames (a smaller bank that travels, e.g. three
 beside each other to a GPU machine); with no POSE, that thinned BASE alone (the control).
 `--add-bank BANK2` adds every split of a bank drawn as it is (`pack-frames` of `synth-speaker
---motion-seed` recordings: other motion drawn exactly as the person's own) to the train split too.
+--motion-seed` recordings: other motion drawn exactly as the person's own) to the train split too;
+`--add-painted BANK2` the same with every target painted anew from the frame's own drawn pose (the
+same skeletons, painted targets). `--paint-base` paints BASE's own frames so (its dev split, where
+it has one, joins its train split): with nothing added, the person drawn only as the painter draws.
+The banks of BENCHMARKS.md "The other seeds' signing at GPU scale" and "Painted frames alone":
+    python benchmarks/paint_real.py --base .devcarry/half_old --base-every 2 --add-painted /tmp/ms/bank_ms --out .devcarry/q_msp
+    python benchmarks/paint_real.py --base /tmp/ms/bank_ms --paint-base --out .devcarry/allp
 Prints how many frames each input gave.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -27,7 +34,7 @@ import numpy as np
 
 from posevideo.errors import InputError
 from posevideo.pose import arrays, read_pose, to_layout
-from posevideo.renderer.data import FrameBank, concat, load_frames, read_bank, regions, write_bank
+from posevideo.renderer.data import BANK_FILE, FrameBank, concat, load_frames, read_bank, regions, write_bank
 from posevideo.renderer.predict import DEFAULT_RENDERER, Placement, renderer_meta
 from posevideo.skeleton import draw_skeletons
 from posevideo.synthetic import look_of
@@ -51,6 +58,12 @@ def painted_bank(path: Path, stats: dict, size: int, painter: Painter, every: in
     return FrameBank(skeletons, frames, "cpu", stats, meta)
 
 
+def repainted(bank: FrameBank, painter: Painter) -> FrameBank:
+    """`bank` with each target painted from the frame's own drawn pose (crop pixels), skeletons kept."""
+    frames = np.stack([painter.draw(points) for points in from_reduced(bank.meta["pose_xy"], bank.meta["pose_conf"])])
+    return FrameBank(np.asarray(bank.skeletons), frames, "cpu", bank.stats, bank.meta)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("poses", nargs="*", type=Path)
@@ -63,14 +76,23 @@ def main() -> None:
     parser.add_argument("--base-every", type=int, default=1, help="keep every n-th train frame of BASE")
     parser.add_argument("--add-bank", type=Path, action="append", default=[],
                         help="a bank (write_bank) whose every split joins the train split as it is")
+    parser.add_argument("--add-painted", type=Path, action="append", default=[],
+                        help="a bank whose every split joins the train split, each target painted from its own pose")
+    parser.add_argument("--paint-base", action="store_true",
+                        help="paint BASE's own targets from their poses too (its dev split joins its train split)")
     args = parser.parse_args()
     train, test = read_bank(args.base, "train"), read_bank(args.base, "test")
+    if args.paint_base and "dev" in json.loads((args.base / BANK_FILE).read_text())["splits"]:
+        train = concat([train, read_bank(args.base, "dev")])
     if args.base_every > 1:
         keep = np.arange(0, len(train), args.base_every)
         train = FrameBank(train.skeletons[keep], train.frames[keep], "cpu", train.stats,
                           {k: np.asarray(v)[keep] for k, v in train.meta.items()})
     stats = renderer_meta(args.model)["stats"]
     painter = Painter(look_of(args.seed, args.sleeves), train.size)
+    if args.paint_base:
+        train, test = repainted(train, painter), repainted(test, painter)
+        print(f"{args.base.name}: {len(train)} train and {len(test)} test frames painted")
     added = []
     for path in args.poses:
         try:
@@ -85,6 +107,10 @@ def main() -> None:
     for path in args.add_bank:
         bank = load_frames(path, None, train.size, "all")                          # every split, joined
         print(f"{path.name}: {len(bank)} frames")
+        added.append(bank)
+    for path in args.add_painted:
+        bank = repainted(load_frames(path, None, train.size, "all"), painter)
+        print(f"{path.name}: {len(bank)} frames painted")
         added.append(bank)
     write_bank({"train": concat([train, *added]), "test": test}, args.out)
     print(f"{args.out}: {len(train)} + {sum(len(b) for b in added)} train frames, {len(test)} test")
