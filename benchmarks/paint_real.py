@@ -60,6 +60,9 @@ def painted_bank(path: Path, stats: dict, size: int, painter: Painter, every: in
 
 def repainted(bank: FrameBank, painter: Painter) -> FrameBank:
     """`bank` with each target painted from the frame's own drawn pose (crop pixels), skeletons kept."""
+    if "pose_xy" not in bank.meta:
+        raise SystemExit(f"error: {bank.stats.get('speaker', 'a bank')}: the bank holds no drawn poses (pose_xy) "
+                         "to paint from; pack it again with `posevideo pack-frames`")
     frames = np.stack([painter.draw(points) for points in from_reduced(bank.meta["pose_xy"], bank.meta["pose_conf"])])
     return FrameBank(np.asarray(bank.skeletons), frames, "cpu", bank.stats, bank.meta)
 
