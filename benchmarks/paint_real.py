@@ -41,6 +41,11 @@ from posevideo.synthetic import look_of
 from posevideo.synthetic.draw import SLEEVES, Painter, from_reduced
 
 
+def painted_frames(painter: Painter, crop_xy: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    """(T, S, S, 3) uint8: each reduced pose (crop pixels) painted as the synthetic speaker."""
+    return np.stack([painter.draw(points) for points in from_reduced(crop_xy, conf)])
+
+
 def painted_bank(path: Path, stats: dict, size: int, painter: Painter, every: int) -> FrameBank:
     """One pose file placed as `render --retarget full` places it, drawn and painted at `size`."""
     pose = to_layout(read_pose(path), "reduced", path=path)
@@ -51,19 +56,19 @@ def painted_bank(path: Path, stats: dict, size: int, painter: Painter, every: in
     boxes = placing.boxes                                                          # (T, 3) x0, y0, side
     skeletons = draw_skeletons(xy, conf, "reduced", size, box=boxes)               # (T, S, S, 3) uint8
     crop_xy = ((xy - boxes[:, None, :2]) * (size / boxes[:, None, 2:3])).astype(np.float32)  # crop pixels
-    frames = np.stack([painter.draw(points) for points in from_reduced(crop_xy, conf)])
+    frames = painted_frames(painter, crop_xy, conf)
     meta = {"clip": np.zeros(len(xy), np.int32), "regions": regions(crop_xy, conf),
             "pose_xy": np.where(conf[..., None] > 0, crop_xy, 0).astype(np.float32),
             "pose_conf": np.asarray(conf, np.float32)}
     return FrameBank(skeletons, frames, "cpu", stats, meta)
 
 
-def repainted(bank: FrameBank, painter: Painter) -> FrameBank:
-    """`bank` with each target painted from the frame's own drawn pose (crop pixels), skeletons kept."""
+def repainted(bank: FrameBank, painter: Painter, source: Path) -> FrameBank:
+    """`bank` (read from `source`) with each target painted from the frame's own drawn pose, skeletons kept."""
     if "pose_xy" not in bank.meta:
-        raise SystemExit(f"error: {bank.stats.get('speaker', 'a bank')}: the bank holds no drawn poses (pose_xy) "
-                         "to paint from; pack it again with `posevideo pack-frames`")
-    frames = np.stack([painter.draw(points) for points in from_reduced(bank.meta["pose_xy"], bank.meta["pose_conf"])])
+        raise SystemExit(f"error: {source}: the bank holds no drawn poses (pose_xy) to paint from; "
+                         "pack it again with `posevideo pack-frames`")
+    frames = painted_frames(painter, bank.meta["pose_xy"], bank.meta["pose_conf"])
     return FrameBank(np.asarray(bank.skeletons), frames, "cpu", bank.stats, bank.meta)
 
 
@@ -94,7 +99,7 @@ def main() -> None:
     stats = renderer_meta(args.model)["stats"]
     painter = Painter(look_of(args.seed, args.sleeves), train.size)
     if args.paint_base:
-        train, test = repainted(train, painter), repainted(test, painter)
+        train, test = repainted(train, painter, args.base), repainted(test, painter, args.base)
         print(f"{args.base.name}: {len(train)} train and {len(test)} test frames painted")
     added = []
     for path in args.poses:
@@ -112,7 +117,7 @@ def main() -> None:
         print(f"{path.name}: {len(bank)} frames")
         added.append(bank)
     for path in args.add_painted:
-        bank = repainted(load_frames(path, None, train.size, "all"), painter)
+        bank = repainted(load_frames(path, None, train.size, "all"), painter, path)
         print(f"{path.name}: {len(bank)} frames painted")
         added.append(bank)
     write_bank({"train": concat([train, *added]), "test": test}, args.out)
