@@ -2,7 +2,8 @@
 # Fine-tunes of one renderer that differ in their training options, side by side on one GPU, in one
 # call of the run tool (kind nvidia-h200, 10 minutes at most): every variant starts from the same
 # renderer (INIT, default the shipped small one) on the same bank, runs at once with the others for
-# the same number of steps, is evaluated on the bank's held-out split and shipped (float16), so that
+# the same number of steps, is evaluated on the bank's held-out split (and on its own --data bank's, if
+# it names one: eval-own.json) and shipped (float16), so that
 # it can be judged on real inputs back on the CPU machine (benchmarks/real.py --model DIR).
 # Carries (git-ignored): .devcarry/BANK (`posevideo pack-frames`, see benchmarks/real_person_gpu.sh
 # and docs/default-models.md) and .whl (pose-format's wheel, missing on the GPU machine).
@@ -21,9 +22,10 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
 PV=("${PY:-python3}" -m posevideo)
 
 names=()
+declare -A flags_of
 start=$(date +%s)
 for variant in "$@"; do
-    name=${variant%%=*}; flags=${variant#*=}; names+=("$name")
+    name=${variant%%=*}; flags=${variant#*=}; names+=("$name"); flags_of[$name]=$flags
     # shellcheck disable=SC2086  # the flags are words
     (timeout -s TERM "$BUDGET" "${PV[@]}" train renderer --data ".devcarry/$BANK" --init-from "${INIT:-shipped}" \
         --steps "$STEPS" --batch "${BATCH:-32}" --out "$R/$name" --image-every 1000 --checkpoint-every 1000 \
@@ -37,6 +39,11 @@ for name in "${names[@]}"; do
     mkdir -p $R/back/$name
     "${PV[@]}" evaluate renderer --model $R/$name --data .devcarry/$BANK --split test --json $R/back/$name/eval.json \
         --sheet $R/back/$name/eval-sheet.jpg --batch 64 2>&1 | tr '\r' '\n' | grep -v '%|' | tail -n 4
+    own=$(sed -nE 's/.*--data[ =]([^ ]+).*/\1/p' <<< "${flags_of[$name]}")
+    if [ -n "$own" ] && [ "$own" != ".devcarry/$BANK" ]; then  # trained on another bank: its own held-out frames too
+        "${PV[@]}" evaluate renderer --model $R/$name --data "$own" --split test --json $R/back/$name/eval-own.json \
+            --batch 64 2>&1 | tr '\r' '\n' | grep -v '%|' | tail -n 2
+    fi
     "${PV[@]}" ship-renderer --model $R/$name --out $R/back/$name/model
     cp "$(ls -d $R/$name/progress/* | tail -n 1)" $R/back/$name/progress.jpg 2>/dev/null
     cp $R/$name/metrics.jsonl $R/$name.log $R/back/$name/
