@@ -1,7 +1,7 @@
 """Real inputs through the renderer, judged by pose consistency (no ground truth needed).
 
     python benchmarks/real.py [--model RUN] [--frames 150] [--retarget none|place|full] [--painter 0 [--painter-sleeves short]]
-        [--drivers DIR] [--out DIR]
+        [--drivers DIR] [--held-out DIR] [--out DIR]
 
 Every `.pose` in ../shared/real/ goes through `render`, every video through `transfer`, with the
 shipped small renderer (or `--model RUN`), each cut to its first `--frames` frames (0: all). Each
@@ -19,6 +19,11 @@ cut to `--frames`);
 `--painter SEED` also paints each drawn pose as synthetic speaker SEED (`synthetic.draw.from_reduced`,
 DIR/<input>.painted.mp4) and judges the painting: the score of a renderer that had learnt that person
 perfectly, so a low figure tells the input's pose apart from the renderer's failing (two more columns).
+Below the table, the inputs pooled (issue 12's figures: hands found in all their hand-frames, inputs
+with body error <= 0.08) and the pooled hands over the ceiling's. `--held-out DIR` also renders the
+renderer's own held-out poses there (`benchmarks/heldout_pose.py`: the test intervals of its bank) and
+gives the real hands over their pooled hands too: a second reference, as the issue's "own speaker's
+held-out poses" can be read (BENCHMARKS.md "Which own poses make the ceiling").
 
 Writes DIR/real.json (summaries, per-frame arrays, timings, machine, command), DIR/<input>.mp4,
 DIR/<input>.drawn.pose and a contact sheet per input, DIR/<input>.png: a few evenly spaced frames,
@@ -41,7 +46,7 @@ import numpy as np
 
 from posevideo.errors import InputError
 from posevideo.files import atomic_output, write_json
-from posevideo.renderer.consistency import consistency
+from posevideo.renderer.consistency import consistency, pooled, pooled_line
 from posevideo.renderer.predict import DEFAULT_RENDERER, render_pose
 from posevideo.transfer import transfer
 
@@ -182,6 +187,37 @@ def run_ceiling(args, out_dir: Path, tmp: Path) -> dict:
     return run_input(Path(made["pose"]), whole, out_dir, tmp)
 
 
+def run_held_out(args, out_dir: Path, tmp: Path) -> dict[str, dict]:
+    """`--held-out DIR`: every .pose there (the renderer's own held-out poses, e.g. made by
+    `benchmarks/heldout_pose.py`), all of its frames, through `render` as the real inputs go."""
+    whole = argparse.Namespace(**{**vars(args), "frames": 0})
+    rows = {}
+    for path in sorted(args.held_out.glob("*.pose")):
+        print(f"held out: {path.name} ...", file=sys.stderr, flush=True)
+        own = tmp / f"held_{path.name}"  # named apart from the input rows' files
+        own.symlink_to(path.resolve())
+        rows[path.name] = run_input(own, whole, out_dir, tmp)
+    return rows
+
+
+def summary_lines(rows: dict[str, dict], ceiling: dict | None, held_out: dict[str, dict] | None) -> tuple[str, dict]:
+    """The inputs pooled (`pooled`: issue 12's hands and body figures), over the ceiling's hands and
+    over the own held-out poses' pooled hands when given: lines to print and their figures."""
+    pool = pooled({name: row["summary"] for name, row in rows.items() if "summary" in row})
+    lines, figures = [pooled_line(pool)], {"pooled": pool}
+    share = pool["hands"]["found_share"]
+    references = [("the ceiling", ceiling["summary"]["hands"]["found_share"] if ceiling else None)]
+    if held_out:
+        held = pooled({name: row["summary"] for name, row in held_out.items()})
+        figures["held_out_pooled"] = held
+        lines.append("own held-out poses " + pooled_line(held))
+        references.append(("the own held-out poses pooled", held["hands"]["found_share"]))
+    for name, top in references:
+        if share is not None and top:
+            lines.append(f"real hands / {name}: {100 * share / top:.0f} % ({100 * share:.1f} / {100 * top:.1f})")
+    return "\n".join(lines), figures
+
+
 def with_painter(row: dict, args, out_dir: Path) -> dict:
     """`row` (`run_input`'s) with the painting of its drawn pose judged (`paint`) under "painter"
     when --painter is given."""
@@ -233,6 +269,10 @@ def main() -> None:
                              "(default: synthetic speaker 0, the shipped renderer's, on unseen sentences).")
     parser.add_argument("--ceiling-seconds", type=float, default=40.0)
     parser.add_argument("--no-ceiling", action="store_true")
+    parser.add_argument("--held-out", type=Path, default=None, metavar="DIR",
+                        help="A folder of the renderer's own held-out poses (.pose, e.g. the test intervals of its "
+                             "bank by benchmarks/heldout_pose.py): each goes through render, and the real hands "
+                             "are also given over their pooled hands (a second reference beside the ceiling).")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--drivers", type=Path, default=None, metavar="DIR",
                         help="Keep each video's extracted driver pose in DIR and reuse it (runs and models judged "
@@ -251,6 +291,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.real.is_dir():
         sys.exit(f"error: {args.real}: no such folder. Pass --real DIR (the shared real footage).")
+    if args.held_out is not None and not any(args.held_out.glob("*.pose")):
+        sys.exit(f"error: {args.held_out}: no .pose files in it. Make them with benchmarks/heldout_pose.py.")
     if args.ceiling is not None and not args.ceiling.is_file():
         sys.exit(f"error: {args.ceiling}: no such file. Pass --ceiling a .pose or video of the renderer's person.")
     inputs = sorted(p for p in args.real.iterdir() if p.suffix == ".pose" or p.suffix.lower() in VIDEO_SUFFIXES)
@@ -260,12 +302,14 @@ def main() -> None:
         retarget_kwargs(function, args.retarget)
     args.out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict] = {}
-    ceiling = None
+    ceiling = held_out = None
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if not args.no_ceiling:
             print(f"own speaker ({args.ceiling or 'synthetic seed 0'}) ...", file=sys.stderr, flush=True)
             ceiling = with_painter(run_ceiling(args, args.out, tmp), args, args.out)
+        if args.held_out is not None:
+            held_out = run_held_out(args, args.out, tmp)
         for path in inputs:
             print(f"{path.name} ...", file=sys.stderr, flush=True)
             try:
@@ -273,6 +317,8 @@ def main() -> None:
             except InputError as error:  # a refused input is a row of the table, not the end of the run
                 rows[path.name] = {"error": str(error)}
     text = table(rows, ceiling, painter=args.painter is not None)
+    lines, figures = summary_lines(rows, ceiling, held_out)
+    text += "\n\n" + lines
     print(text)
     write_json(args.out / "real.json", {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_model(),
@@ -280,7 +326,8 @@ def main() -> None:
         "retarget": args.retarget, "adapt_norm": args.adapt_norm, "frames": args.frames, "painter": args.painter,
         "painter_sleeves": args.painter_sleeves, "drivers": None if args.drivers is None else str(args.drivers),
         "ceiling_input": str(args.ceiling or "synthetic speaker 0, sentence bank"),
-        "ceiling": ceiling, "rows": rows, "table": text,
+        "ceiling": ceiling, "rows": rows, "table": text, **figures,
+        "held_out_input": None if args.held_out is None else str(args.held_out), "held_out": held_out,
         "note": "found %: of frames where the part was drawn; hands / ceiling: hands found % over the own-speaker "
                 "ceiling's; body error in shoulder widths after a similarity fit; hand error in hand sizes (wrist "
                 "to middle-finger MCP) after each hand's own fit"})

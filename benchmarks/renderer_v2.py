@@ -104,7 +104,7 @@ def summary(out: str) -> str:
 def consistency(dirs: list[str]) -> str:
     """MediaPipe on every <pose>.mp4 beside its <pose>.drawn.pose, a table a folder (a run)."""
     from posevideo.pose import make_pose, write_pose
-    from posevideo.renderer.consistency import consistency as judge, table
+    from posevideo.renderer.consistency import consistency as judge, pooled, pooled_line, table
     lines = []
     for folder in map(Path, dirs):
         reports = {}
@@ -115,19 +115,8 @@ def consistency(dirs: list[str]) -> str:
                     size = int(z["size"])
                     write_pose(make_pose("reduced", z["xy"], z["conf"], float(z["fps"]), size, size), drawn)
             reports[video.stem] = judge(video, drawn)["summary"]
-        lines += [f"## {folder.name}", table(reports), pooled(reports), ""]
+        lines += [f"## {folder.name}", table(reports), pooled_line(pooled(reports)), ""]
     return "\n".join(lines)
-
-
-def pooled(reports: dict[str, dict], body_target: float = 0.08) -> str:
-    """One line over a run's inputs: the hands found in all their hand-frames together, and how
-    many inputs have a body error within `body_target` shoulder widths (issue 12's target)."""
-    present = sum(s["hands"]["present"] for s in reports.values())
-    found = sum(s["hands"]["found"] for s in reports.values())
-    errors = [s["body_error"]["mean"] for s in reports.values() if s["body_error"]["mean"] is not None]
-    hands = f"{100 * found / present:.1f} % of {present} hand-frames" if present else "no hand-frames"
-    return (f"pooled: hands found {hands}; body error <= {body_target} on {sum(e <= body_target for e in errors)} "
-            f"of {len(errors)} inputs")
 
 
 def sheet(out: str, dirs: list[str], side: int = 256) -> None:

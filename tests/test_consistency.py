@@ -13,7 +13,7 @@ from posevideo.cli import cli
 from posevideo.pose import (arrays, fit_error, make_pose, point_groups, read_pose, shoulder_indices, similarity_fit,
                             to_layout, write_pose)
 from posevideo.pose.layouts import REDUCED_BODY_POINTS
-from posevideo.renderer.consistency import DRAWN_CONF, compare
+from posevideo.renderer.consistency import DRAWN_CONF, compare, pooled, pooled_line
 from posevideo.renderer.predict import drawn_pose
 from posevideo.video import write_video
 
@@ -124,6 +124,22 @@ def test_only_parts_drawn_inside_the_frame_count():
     assert s["face"]["present"] == 3 and s["right_hand"]["present"] == 3 and s["right_hand"]["found"] == 2
     assert s["hands"]["present"] == 6 and s["hands"]["found"] == 5
     assert np.isnan(per["right_hand_error"][2]) and not per["face_present"][1]
+
+
+def test_inputs_pool_by_hand_frames_not_by_input():
+    xy, conf = _pose(frames=4)
+    groups = point_groups("reduced")
+    lost = conf.copy()
+    lost[:3, groups["right_hand"]] = 0                     # 3 of 8 hand-frames not found
+    bent = xy.copy()
+    bent[:, REDUCED_BODY_POINTS.index("LEFT_WRIST")] += 60  # a body error well over 0.08 shoulder widths
+    short = compare(xy[:1], conf[:1], xy[:1], conf[:1], (256, 256))["summary"]  # 1 frame, 2 hand-frames, all found
+    pool = pooled({"a": compare(xy, conf, xy, lost, (256, 256))["summary"], "b": short,
+                   "c": compare(xy, conf, bent, conf, (256, 256))["summary"]})
+    assert pool["hands"] == {"present": 18, "found": 15, "found_share": 15 / 18}   # not the mean of 5/8, 1 and 1
+    assert (pool["body_within"], pool["body_judged"]) == (2, 3)
+    assert pooled_line(pool).startswith("pooled: hands found 83.3 % of 18 hand-frames (15 found); body error <= 0.08 on 2 of 3")
+    assert pooled({})["hands"]["found_share"] is None and "no hand-frames" in pooled_line(pooled({}))
 
 
 def test_the_drawn_pose_is_cut_as_the_skeleton_is_drawn_and_keeps_only_what_the_input_had():

@@ -208,3 +208,24 @@ def table(rows: dict[str, dict]) -> str:
                      f"{s['hands']['present']:>6}{num(s['body_error']):>9}{num(s['body_error_raw']):>7}"
                      f"{num(s['hand_error']):>9}")
     return "\n".join(lines)
+
+
+def pooled(summaries: dict[str, dict], body_target: float = 0.08) -> dict:
+    """Several inputs' summaries (name -> `summary`) taken together, as issue 12's targets read them:
+    the hands found in all their hand-frames at once, and how many inputs have a mean body error within
+    `body_target` shoulder widths."""
+    present = sum(s["hands"]["present"] for s in summaries.values())
+    found = sum(s["hands"]["found"] for s in summaries.values())
+    errors = [s["body_error"]["mean"] for s in summaries.values() if s["body_error"]["mean"] is not None]
+    return {"hands": {"present": present, "found": found, "found_share": found / present if present else None},
+            "body_target": body_target, "body_within": sum(e <= body_target for e in errors), "body_judged": len(errors)}
+
+
+def pooled_line(pool: dict) -> str:
+    """`pooled`'s figures as one line."""
+    hands = pool["hands"]
+    shown = (f"{100 * hands['found_share']:.1f} % of {hands['present']} hand-frames ({hands['found']} found)"
+             if hands["present"] else "no hand-frames")
+    return (f"pooled: hands found {shown}; body error <= {pool['body_target']} on {pool['body_within']} "
+            f"of {pool['body_judged']} inputs")
+
