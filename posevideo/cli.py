@@ -409,20 +409,47 @@ def evaluate_renderer(**options):
 
 
 @evaluate.command("consistency")
-@click.option("--video", type=click.Path(dir_okay=False), required=True, help="A generated video (render, transfer).")
-@click.option("--pose", "pose_path", type=click.Path(dir_okay=False), required=True,
+@click.option("--video", "videos", type=click.Path(dir_okay=False), required=True, multiple=True,
+              help="A generated video (render, transfer). Repeat with --pose for several, paired in order.")
+@click.option("--pose", "poses", type=click.Path(dir_okay=False), required=True, multiple=True,
               help="The pose drawn into it: the .pose that `render --drawn-out` / `transfer --drawn-out` wrote.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Also write the report (with per-frame arrays) here.")
-def evaluate_consistency(video, pose_path, json_out):
-    """Pose consistency without ground truth: MediaPipe on the generated frames vs the drawn pose."""
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
+              help="Also write the report (with per-frame arrays) here; for several videos, every report and the pooled figures.")
+def evaluate_consistency(videos, poses, json_out):
+    """Pose consistency without ground truth: MediaPipe on the generated frames vs the drawn pose.
+    Several videos (`--video A.mp4 --pose A.pose --video B.mp4 --pose B.pose`) give a row each and a
+    line with them pooled; a pair that fails is one error line and the others go on (exit 1)."""
     from pathlib import Path
-    from posevideo.renderer.consistency import consistency, table
-    report = consistency(video, pose_path, json_out)
-    click.echo(table({Path(video).name: report["summary"]}))
+    from posevideo.files import write_json
+    from posevideo.renderer.consistency import consistency, pooled, pooled_line, table
+    if len(videos) != len(poses):
+        raise click.BadParameter(f"{len(videos)} --video but {len(poses)} --pose: give one --pose for each --video, in order")
+    names = [Path(v).name for v in videos]
+    names = [n if names.count(n) == 1 else f"{n} (pair {i + 1})" for i, n in enumerate(names)]  # one file judged twice
+    if len(videos) == 1:
+        report = consistency(videos[0], poses[0], json_out)
+        reports = {names[0]: report}
+    else:
+        reports, failed = {}, 0
+        for name, video, pose_path in zip(names, videos, poses):
+            try:
+                reports[name] = consistency(video, pose_path)
+            except InputError as error:  # one bad pair is a line, not the end of the batch
+                click.echo(f"error: {error}", err=True)
+                failed += 1
+    click.echo(table({name: report["summary"] for name, report in reports.items()}))
+    if len(videos) > 1:
+        pool = pooled({name: report["summary"] for name, report in reports.items()})
+        click.echo(pooled_line(pool))
+        if json_out:
+            write_json(json_out, {"videos": reports, "pooled": pool, "failed": failed})
     click.echo("found %: share of frames where the part was drawn; body err: shoulder widths after a similarity fit "
                "(raw: without); hand err: hand sizes after each hand's fit")
     if json_out:
         click.echo(f"wrote {json_out}")
+    if len(videos) > 1 and failed:
+        click.echo(f"{failed} of {len(videos)} videos failed (see the error lines above)", err=True)
+        sys.exit(1)
 
 
 @cli.command()

@@ -4,6 +4,7 @@ and the CLI's one-line errors. MediaPipe costs ~40 ms a frame here: the videos a
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,6 +240,30 @@ def test_transfer_drawn_out_with_each_retarget_mode_is_judged(speaker, tmp_path)
     assert result.exit_code == 0 and "note:" not in result.output, result.output
     s = json.loads((tmp_path / "t.json").read_text())["summary"]
     assert s["frames"] == 2 * FPS and s["body"]["found_share"] >= 0.9
+
+
+def test_several_videos_give_a_row_each_and_a_pooled_line_and_a_bad_pair_stops_nothing(speaker, judged, tmp_path):
+    import shutil
+    again = tmp_path / "again.mp4"
+    shutil.copy(speaker["video"], again)
+    pose = read_pose(speaker["pose"])
+    xy, conf = arrays(to_layout(pose, "reduced"))
+    short = tmp_path / "short.pose"
+    write_pose(make_pose("reduced", xy[:10], conf[:10], FPS, 256, 256), short)
+    out = tmp_path / "all.json"
+    result = _run("evaluate", "consistency", "--video", speaker["video"], "--pose", speaker["pose"],
+                  "--video", again, "--pose", short, "--video", again, "--pose", speaker["pose"], "--json", out)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "error: " in result.output and "short.pose: has 10 frames" in result.output
+    assert "1 of 3 videos failed" in result.output
+    written = json.loads(out.read_text())
+    own = judged[0]["summary"]["hands"]
+    assert list(written["videos"]) == [Path(speaker["video"]).name, "again.mp4 (pair 3)"] and written["failed"] == 1
+    assert written["pooled"]["hands"]["present"] == 2 * own["present"]
+    assert written["pooled"]["hands"]["found"] == sum(r["summary"]["hands"]["found"] for r in written["videos"].values())
+    assert "pooled: hands found" in result.output and f"of {2 * own['present']} hand-frames" in result.output
+    mismatched = _run("evaluate", "consistency", "--video", speaker["video"], "--video", again, "--pose", speaker["pose"])
+    assert mismatched.exit_code == 2 and "give one --pose for each --video" in mismatched.output, mismatched.output
 
 
 # --- clear errors -------------------------------------------------------------------------------------
