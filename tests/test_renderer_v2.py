@@ -3,7 +3,9 @@ discriminators that train and resume exactly, a temporal generator fed its previ
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +22,8 @@ from posevideo.renderer.predict import generate, generate_input
 from posevideo.renderer.train import TrainConfig, train
 from posevideo.training import load_checkpoint
 from test_renderer import sigterm_at
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SIZE = 32
 V2 = RendererConfig(size=SIZE, ngf=8, ndf=8, face_d=1.0, hand_d=0.5, temporal=True)
@@ -368,7 +372,14 @@ def test_l1_weight_trades_the_gan_for_pixels(tmp_path):
     assert TrainConfig(out=str(tmp_path)).model_config().l1_weight == 1000.0
     assert {name: cfg.l1_weight for name, cfg in PRESETS.items()} == {"esn": 1000.0, "medium": 1000.0, "small": 1000.0}
     assert RendererConfig().l1_weight == 100.0   # pix2pix's, where no preset is named
-    assert TrainConfig(out=str(tmp_path), init_from="shipped").model_config().l1_weight == 100.0  # a fine-tune: its start's
+    start = tmp_path / "start"  # a fine-tune keeps its start's weight: a copy of the shipped model stored at 250
+    shutil.copytree(ROOT / "posevideo" / "models" / "renderer-small", start)
+    meta = json.loads((start / "checkpoint.json").read_text())
+    meta["model"]["l1_weight"] = 250.0
+    (start / "checkpoint.json").write_text(json.dumps(meta))
+    assert TrainConfig(out=str(tmp_path), init_from=str(start)).model_config().l1_weight == 250.0
+    shipped = json.loads((ROOT / "posevideo" / "models" / "renderer-small" / "checkpoint.json").read_text())
+    assert TrainConfig(out=str(tmp_path), init_from="shipped").model_config().l1_weight == shipped["model"]["l1_weight"]
     with pytest.raises(ValueError, match="l1_weight"):
         RendererConfig(l1_weight=-1)
     small = RendererConfig(size=SIZE, ngf=8, ndf=8, norm="instance", hand_l1=0.0, face_l1=0.0)

@@ -1,0 +1,70 @@
+"""A uniform model soup: the generator weights of several renderers fine-tuned from one starting
+model, averaged (Wortsman et al. 2022, "Model soups"), written as a shipped renderer folder.
+
+    python benchmarks/soup.py OUT RUN_OR_SHIPPED_DIR [...] [--stats-from DIR] [--source TEXT]
+
+Each input is a `ship-renderer` folder (model.safetensors + checkpoint.json); all must have the same
+network (preset, size, stages) and body profile (`train renderer --profile-from`), which is checked.
+Every floating-point tensor is averaged in float32 and stored in the inputs' dtype, BatchNorm's
+running statistics included (`render` adapts them to each input anyway); counters are the first's.
+`checkpoint.json` is the first input's with `source` set, and `stats` from `--stats-from` when given
+(e.g. the renderer the soup replaces, to keep its framing). Used for the shipped small renderer of
+2026-12-06: docs/default-models.md, BENCHMARKS.md "Soups of fine-tunes".
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from posevideo.files import atomic_dir
+
+ARCHITECTURE = ("size", "ngf", "ndf", "d_layers", "norm", "temporal", "base_size", "enhancer_ngf", "enhancer_blocks")
+
+
+def soup(models: list[Path]) -> dict[str, torch.Tensor]:
+    tensors = [load_file(str(m / "model.safetensors")) for m in models]
+    for m, t in zip(models[1:], tensors[1:]):
+        if t.keys() != tensors[0].keys() or any(t[k].shape != tensors[0][k].shape for k in t):
+            sys.exit(f"error: {m}: its weights differ in names or shapes from {models[0]}'s. Average renderers of one network only.")
+    return {k: (torch.stack([t[k].float() for t in tensors]).mean(0).to(v.dtype) if v.is_floating_point() else v)
+            for k, v in tensors[0].items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("models", type=Path, nargs="+")
+    parser.add_argument("--stats-from", type=Path, default=None, help="A renderer folder whose checkpoint stats to keep.")
+    parser.add_argument("--source", default=None, help="The checkpoint's `source` text (default: the inputs' paths).")
+    args = parser.parse_args()
+    if len(args.models) < 2:
+        sys.exit("error: a soup needs two renderers or more.")
+    metas = []
+    for m in args.models:
+        if not (m / "checkpoint.json").is_file() or not (m / "model.safetensors").is_file():
+            sys.exit(f"error: {m}: not a renderer folder (model.safetensors + checkpoint.json). Give `ship-renderer` folders.")
+        metas.append(json.loads((m / "checkpoint.json").read_text()))
+    for m, meta in zip(args.models[1:], metas[1:]):
+        net = {k: meta["model"].get(k) for k in ARCHITECTURE}
+        if net != {k: metas[0]["model"].get(k) for k in ARCHITECTURE}:
+            sys.exit(f"error: {m}: another network than {args.models[0]}'s ({net}). Average renderers of one network only.")
+        if meta["stats"].get("profile") != metas[0]["stats"].get("profile"):
+            sys.exit(f"error: {m}: another body profile than {args.models[0]}'s. Train them with one `--profile-from`.")
+    meta = dict(metas[0])
+    if args.stats_from is not None:
+        meta["stats"] = json.loads((args.stats_from / "checkpoint.json").read_text())["stats"]
+    meta["source"] = args.source or "uniform soup (benchmarks/soup.py) of " + ", ".join(map(str, args.models))
+    weights = soup(args.models)
+    with atomic_dir(args.out) as tmp:
+        save_file(weights, str(tmp / "model.safetensors"))
+        (tmp / "checkpoint.json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(f"{args.out}: {len(args.models)} renderers averaged")
+
+
+if __name__ == "__main__":
+    main()
