@@ -4,7 +4,7 @@ model, averaged (Wortsman et al. 2022, "Model soups"), written as a shipped rend
     python benchmarks/soup.py OUT RUN_OR_SHIPPED_DIR [...] [--stats-from DIR] [--source TEXT]
 
 Each input is a `ship-renderer` folder (model.safetensors + checkpoint.json); all must have the same
-network (preset, size, stages) and body profile (`train renderer --profile-from`), which is checked.
+network (the same weight names and shapes) and body profile (`train renderer --profile-from`), which is checked.
 Every floating-point tensor is averaged in float32 and stored in the inputs' dtype, BatchNorm's
 running statistics included (`render` adapts them to each input anyway); counters are the first's.
 `checkpoint.json` is the first input's with `source` set, and `stats` from `--stats-from` when given
@@ -22,8 +22,6 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from posevideo.files import atomic_dir
-
-ARCHITECTURE = ("size", "ngf", "ndf", "d_layers", "norm", "temporal", "base_size", "enhancer_ngf", "enhancer_blocks")
 
 
 def soup(models: list[Path]) -> dict[str, torch.Tensor]:
@@ -49,10 +47,7 @@ def main() -> None:
         if not (m / "checkpoint.json").is_file() or not (m / "model.safetensors").is_file():
             sys.exit(f"error: {m}: not a renderer folder (model.safetensors + checkpoint.json). Give `ship-renderer` folders.")
         metas.append(json.loads((m / "checkpoint.json").read_text()))
-    for m, meta in zip(args.models[1:], metas[1:]):
-        net = {k: meta["model"].get(k) for k in ARCHITECTURE}
-        if net != {k: metas[0]["model"].get(k) for k in ARCHITECTURE}:
-            sys.exit(f"error: {m}: another network than {args.models[0]}'s ({net}). Average renderers of one network only.")
+    for m, meta in zip(args.models[1:], metas[1:]):  # one network: `soup` checks the weights' names and shapes
         if meta["stats"].get("profile") != metas[0]["stats"].get("profile"):
             sys.exit(f"error: {m}: another body profile than {args.models[0]}'s. Train them with one `--profile-from`.")
     meta = dict(metas[0])

@@ -426,17 +426,15 @@ def evaluate_consistency(videos, poses, json_out):
         raise click.BadParameter(f"{len(videos)} --video but {len(poses)} --pose: give one --pose for each --video, in order")
     names = [Path(v).name for v in videos]
     names = [n if names.count(n) == 1 else f"{n} (pair {i + 1})" for i, n in enumerate(names)]  # one file judged twice
-    if len(videos) == 1:
-        report = consistency(videos[0], poses[0], json_out)
-        reports = {names[0]: report}
-    else:
-        reports, failed = {}, 0
-        for name, video, pose_path in zip(names, videos, poses):
-            try:
-                reports[name] = consistency(video, pose_path)
-            except InputError as error:  # one bad pair is a line, not the end of the batch
-                click.echo(f"error: {error}", err=True)
-                failed += 1
+    reports, failed = {}, 0
+    for name, video, pose_path in zip(names, videos, poses):
+        try:  # one pair: its report is the --json file, as before several were taken
+            reports[name] = consistency(video, pose_path, json_out if len(videos) == 1 else None)
+        except InputError as error:
+            if len(videos) == 1:
+                raise
+            click.echo(f"error: {error}", err=True)  # one bad pair is a line, not the end of the batch
+            failed += 1
     click.echo(table({name: report["summary"] for name, report in reports.items()}))
     if len(videos) > 1:
         pool = pooled({name: report["summary"] for name, report in reports.items()})
@@ -447,7 +445,7 @@ def evaluate_consistency(videos, poses, json_out):
                "(raw: without); hand err: hand sizes after each hand's fit")
     if json_out:
         click.echo(f"wrote {json_out}")
-    if len(videos) > 1 and failed:
+    if failed:
         click.echo(f"{failed} of {len(videos)} videos failed (see the error lines above)", err=True)
         sys.exit(1)
 

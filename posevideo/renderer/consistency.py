@@ -228,4 +228,3 @@ def pooled_line(pool: dict) -> str:
              if hands["present"] else "no hand-frames")
     return (f"pooled: hands found {shown}; body error <= {pool['body_target']} on {pool['body_within']} "
             f"of {pool['body_judged']} inputs")
-
