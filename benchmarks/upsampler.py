@@ -37,8 +37,9 @@ MODELS = {
     "plain esn": ("esn", {}),
     "two-stage small, enhancer 8x1": ("small", dict(base_size=256, enhancer_ngf=8, enhancer_blocks=1)),
     "two-stage small, enhancer 16x1": ("small", dict(base_size=256, enhancer_ngf=16, enhancer_blocks=1)),
-    "two-stage small, enhancer 32x3 (default)": ("small", dict(base_size=256)),
-    "two-stage esn, enhancer 32x3 (default)": ("esn", dict(base_size=256)),
+    "two-stage small, enhancer 32x3": ("small", dict(base_size=256, enhancer_ngf=32)),
+    "two-stage esn, enhancer 32x3 (the default until 2026-12-06)": ("esn", dict(base_size=256, enhancer_ngf=32)),
+    "two-stage esn, enhancer 64x3 (default)": ("esn", dict(base_size=256)),
     "plain medium": ("medium", {}),
     "two-stage medium, enhancer 8x1": ("medium", dict(base_size=256, enhancer_ngf=8, enhancer_blocks=1)),
 }

@@ -347,7 +347,7 @@ def presets():
 @click.option("--freeze-base", type=click.IntRange(0), default=1000,
               help="With --upsample-from: steps the first stage is held (eval mode, no gradients) while the Enhancer "
                    "learns; both train after.")
-@click.option("--enhancer-ngf", type=click.IntRange(1), default=None, help="Two stages: the Enhancer's width (default 32).")
+@click.option("--enhancer-ngf", type=click.IntRange(1), default=None, help="Two stages: the Enhancer's width (default 64).")
 @click.option("--enhancer-blocks", type=click.IntRange(0), default=None,
               help="Two stages: the Enhancer's residual blocks at half --size (default 3).")
 @click.option("--max-minutes", type=click.FloatRange(0, min_open=True), default=None,

@@ -101,6 +101,9 @@ def test_preset_name_is_the_generators():
     assert preset_name(replace(small, ngf=24).to_dict()) is None
     assert preset_name(replace(small, temporal=True).to_dict()) is None
     assert preset_name({"size": 256, "no_such_field": 1}) is None
+    # a one-stage checkpoint stored the Enhancer's width of its day (32), which shapes nothing in it
+    assert preset_name(replace(small, enhancer_ngf=32).to_dict()) == "small"
+    assert preset_name(replace(small, size=512, base_size=256).to_dict()) is None
 
 
 def test_v2_discriminators_are_the_options_asked_for():

@@ -20,7 +20,7 @@ from posevideo.renderer.train import TrainConfig, train
 from posevideo.training import load_checkpoint
 from test_renderer import sigterm_at, tiny_bank
 
-BASE = RendererConfig(size=32, ngf=8, ndf=8)
+BASE = RendererConfig(size=32, ngf=8, ndf=8, enhancer_ngf=32)  # as a one-stage run stored it before 2026-12-06
 TWO = RendererConfig(size=64, ngf=8, ndf=8, base_size=32, enhancer_ngf=8, enhancer_blocks=1, face_d=1.0, hand_d=0.5)
 
 
@@ -70,6 +70,9 @@ def test_two_stages_train_with_the_first_held_then_joint_and_resume_exactly(tmp_
     load_checkpoint(base_run, {"G": first})
     cfg = dict(upsample_from=str(base_run), stages=2, face_d=1.0, hand_d=0.5, enhancer_ngf=8, enhancer_blocks=1)
     assert TrainConfig(out="x", size=64, **cfg).model_config() == TWO           # the first stage's config, at 64
+    # the Enhancer's width the first stage's run stored (its day's default) is not inherited
+    made = TrainConfig(out="x", size=64, upsample_from=str(base_run)).model_config()
+    assert (made.base_size, made.enhancer_ngf, made.enhancer_blocks) == (32, 64, 3)   # RendererConfig's defaults
 
     held = train(_cfg(tmp_path / "held", 3, freeze_base=3, **cfg), tiny_bank(size=64))
     G, _ = _weights(held)

@@ -65,7 +65,10 @@ class RendererConfig:
     ema: float = 0.0
     # Two stages (issue 14): the U-Net runs at base_size (size / 2), an Enhancer brings it to size.
     base_size: int = 0         # 0: one stage (the U-Net at `size`)
-    enhancer_ngf: int = 32     # the Enhancer's width (all of it runs at size / 2 but its first and last layer)
+    # The Enhancer's width (all of it runs at size / 2 but its first and last layer): 64 since 2026-12-06
+    # (32 before): on one H100, 320 s a lane, its hands led the plain 512 `esn` by 1.34-1.52 dB over three
+    # seeds, 32's by 0.83-1.17 (BENCHMARKS.md "A wider Enhancer"). Checkpoints keep the width they were made with.
+    enhancer_ngf: int = 64
     enhancer_blocks: int = 3   # its residual blocks (pix2pixHD's local enhancer: 3)
 
     @property
@@ -158,8 +161,10 @@ def preset_name(model: dict) -> str | None:
         model = RendererConfig.from_dict(model).to_dict()  # fields added since the file was written: defaults
     except (TypeError, ValueError):
         return None
+    # A one-stage model's Enhancer fields shape nothing (stored all the same, at that day's defaults).
+    keys = [k for k in GENERATOR_FIELDS if model["base_size"] or not k.startswith("enhancer_")]
     for name, cfg in PRESETS.items():
-        if all(cfg.to_dict()[key] == model[key] for key in GENERATOR_FIELDS):
+        if all(cfg.to_dict()[key] == model[key] for key in keys):
             return name
     return None
 

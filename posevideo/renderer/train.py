@@ -99,7 +99,7 @@ class TrainConfig:
     stages: int = 1
     upsample_from: str | None = None
     freeze_base: int = 1000        # steps the first stage is held before both train (with upsample_from)
-    enhancer_ngf: int | None = None     # None: RendererConfig's (32)
+    enhancer_ngf: int | None = None     # None: RendererConfig's (64)
     enhancer_blocks: int | None = None  # None: RendererConfig's (3)
     max_minutes: float | None = None    # a fixed time budget from the first step: stop (and checkpoint) when spent
     # Fine-tuning: a trained renderer (run or checkpoint folder; "shipped": the shipped small one) whose
@@ -145,7 +145,10 @@ class TrainConfig:
             return RendererConfig.from_dict({**start.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
         if self.upsample_from:
             base = first_stage(self.upsample_from, self.size)
-            return RendererConfig.from_dict({**base.to_dict(), "size": self.size, "base_size": base.size,
+            # A one-stage run stores the Enhancer's fields of its day, which shaped nothing in it: the
+            # Enhancer gets this command's, else today's defaults.
+            kept = {k: v for k, v in base.to_dict().items() if not k.startswith("enhancer_")}
+            return RendererConfig.from_dict({**kept, "size": self.size, "base_size": base.size,
                                              **{k: v for k, v in overrides.items() if v is not None}})
         base_size = self.size // 2 if self.stages == 2 else None
         return preset(self.preset, size=self.size, base_size=base_size, **overrides)
