@@ -214,7 +214,7 @@ def summary_lines(rows: dict[str, dict], ceiling: dict | None, held_out: dict[st
         references.append(("the own held-out poses pooled", held["hands"]["found_share"]))
     for name, top in references:
         if share is not None and top:
-            lines.append(f"real hands / {name}: {100 * share / top:.0f} % ({100 * share:.1f} / {100 * top:.1f})")
+            lines.append(f"real hands / {name}: {100 * share / top:.1f} % ({100 * share:.1f} / {100 * top:.1f})")
     return "\n".join(lines), figures
 
 
