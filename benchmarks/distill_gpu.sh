@@ -14,11 +14,15 @@
 #       command="bash benchmarks/distill_gpu.sh 200 180")
 # Usage: bash benchmarks/distill_gpu.sh TEACHER STUDENT      (seconds of training)
 #        MIX=0.5 bash benchmarks/distill_gpu.sh 200 180
+#        STUDENT_PRESET=medium STUDENT_OPTS="--stages 2 --enhancer-ngf 16 --enhancer-blocks 1" SEED=1 ...
+#        (another student and baseline: here the page's two-stage candidate at 256, `medium` at 128 under a
+#        16x1 Enhancer, BENCHMARKS.md "A two-stage model at 256 for the page"; SEED: --seed of every run)
 #        QUICK=1 OUT=/tmp/x PY=.venv/bin/python BANK=/tmp/bank48 POSES="signer_example" bash benchmarks/distill_gpu.sh 20 20
 #        (tiny runs on a CPU machine: checks the script itself)
 # Comes back in $OUT: summary.md (the table, each run's last log lines), runs_<run>.tar:
 # <run>/{eval.json, eval-sheet.jpg, progress.png, metrics.jsonl, train.log, <pose>.mp4, <pose>.drawn.npz}
-# and, for student and baseline, model_<run>.tar (`ship-renderer`: the generator in float16 + JSON).
+# and, for student and baseline, model_<run>.tar (`ship-renderer`: the generator in float16 + JSON; over 15 MB
+# in parts model_<run>.tar.00, .01).
 # Back on the CPU machine:
 #   for t in OUTDIR/runs_*.tar; do tar xf $t -C /tmp/distill; done
 #   python benchmarks/renderer_v2.py consistency /tmp/distill/teacher /tmp/distill/student /tmp/distill/baseline
@@ -27,6 +31,7 @@ export PYTHONUNBUFFERED=1
 PY=${PY:-python3}
 source benchmarks/carried_wheels.sh "import pose_format"
 TEACHER=${1:-200}; STUDENT=${2:-180}; MIX=${MIX:-1.0}
+STUDENT_PRESET=${STUDENT_PRESET:-small}; read -ra STUDENT_OPTS <<< "${STUDENT_OPTS:-}"
 R=${R:-/tmp/runs_distill}
 BANK=${BANK:-.devcarry/bank660}
 POSES_DIR=${POSES_DIR:-$PWD/.devcarry/poses}
@@ -41,14 +46,14 @@ train() {  # RUN SECONDS PRESET OPTIONS...: one training of SECONDS from its fir
     local run=$1 seconds=$2 preset=$3; shift 3
     timeout -s TERM $(( seconds + 60 )) $PY -m posevideo train renderer --data $BANK --preset $preset --steps 1000000 \
         --max-minutes $($PY -c "print($seconds / 60)") --batch $BATCH --out $R/$run --no-compile \
-        --log-every $LOG --image-every $IMAGE --checkpoint-every 1000000 "${DEVICE[@]}" "$@" > $R/$run.log 2>&1
+        --log-every $LOG --image-every $IMAGE --checkpoint-every 1000000 ${SEED:+--seed $SEED} "${DEVICE[@]}" "$@" > $R/$run.log 2>&1
     echo "$run: train exit $?"
 }
 start=$(date +%s)
 train teacher $TEACHER $TEACHER_PRESET
 echo "teacher trained in $(( $(date +%s) - start )) s"
-train student $STUDENT small --teacher $R/teacher --teacher-mix $MIX &
-train baseline $STUDENT small &
+train student $STUDENT $STUDENT_PRESET "${STUDENT_OPTS[@]}" --teacher $R/teacher --teacher-mix $MIX &
+train baseline $STUDENT $STUDENT_PRESET "${STUDENT_OPTS[@]}" &
 wait
 echo "students trained in $(( $(date +%s) - start )) s"
 
@@ -59,13 +64,18 @@ for run in teacher student baseline; do
         if [ $run != teacher ]; then
             $PY -m posevideo ship-renderer --model $R/$run --out $R/shipped/$run >> $R/$run.eval.log 2>&1
             (cd $R/shipped && tar cf $OUT/model_$run.tar $run)
+            # The run tool returns 16 MiB a file: a `medium` student's is 20 MiB, so in parts
+            # (back on the CPU machine: cat model_RUN.tar.* > model_RUN.tar).
+            if [ $(stat -c %s $OUT/model_$run.tar) -gt 15000000 ]; then
+                split -b 15000000 -d $OUT/model_$run.tar $OUT/model_$run.tar. && rm $OUT/model_$run.tar
+            fi
         fi
     ) &
 done
 wait
 echo "evaluated and rendered in $(( $(date +%s) - start )) s"
 {
-    echo "# Distillation: esn teacher $TEACHER s alone, small student (--teacher-mix $MIX) and small baseline $STUDENT s side by side"
+    echo "# Distillation: $TEACHER_PRESET teacher $TEACHER s alone, $STUDENT_PRESET ${STUDENT_OPTS[*]} student (--teacher-mix $MIX) and baseline $STUDENT s side by side${SEED:+, --seed $SEED}"
     echo "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || echo cpu), $(date -u +%F), batch $BATCH, no compile"
     echo
     $PY benchmarks/renderer_v2.py summary $R/table
