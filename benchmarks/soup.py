@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from posevideo.files import atomic_dir
+from posevideo.files import atomic_dir, write_json
 
 
 def soup(models: list[Path]) -> dict[str, torch.Tensor]:
@@ -57,7 +57,7 @@ def main() -> None:
     weights = soup(args.models)
     with atomic_dir(args.out) as tmp:
         save_file(weights, str(tmp / "model.safetensors"))
-        (tmp / "checkpoint.json").write_text(json.dumps(meta, indent=2) + "\n")
+        write_json(tmp / "checkpoint.json", meta)
     print(f"{args.out}: {len(args.models)} renderers averaged")
 
 

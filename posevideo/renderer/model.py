@@ -151,7 +151,8 @@ PRESETS: dict[str, RendererConfig] = {
 
 
 # The fields that shape the generator (what export and the page run); the rest only train it.
-GENERATOR_FIELDS = ("ngf", "norm", "dropout", "temporal", "base_size", "enhancer_ngf", "enhancer_blocks")
+ENHANCER_FIELDS = ("enhancer_ngf", "enhancer_blocks")  # shape a two-stage model's Enhancer; nothing in one stage
+GENERATOR_FIELDS = ("ngf", "norm", "dropout", "temporal", "base_size") + ENHANCER_FIELDS
 
 
 def preset_name(model: dict) -> str | None:
@@ -162,7 +163,7 @@ def preset_name(model: dict) -> str | None:
     except (TypeError, ValueError):
         return None
     # A one-stage model's Enhancer fields shape nothing (stored all the same, at that day's defaults).
-    keys = [k for k in GENERATOR_FIELDS if model["base_size"] or not k.startswith("enhancer_")]
+    keys = [k for k in GENERATOR_FIELDS if model["base_size"] or k not in ENHANCER_FIELDS]
     for name, cfg in PRESETS.items():
         if all(cfg.to_dict()[key] == model[key] for key in keys):
             return name

@@ -46,8 +46,8 @@ import torch.nn as nn
 
 from posevideo.errors import InputError
 from posevideo.renderer.data import REGIONS, FrameBank, crop, load_frames
-from posevideo.renderer.model import (RendererConfig, d_loss, discriminators, feature_matching_loss, g_gan_loss,
-                                      l1_loss, make_generator, preset)
+from posevideo.renderer.model import (ENHANCER_FIELDS, RendererConfig, d_loss, discriminators, feature_matching_loss,
+                                      g_gan_loss, l1_loss, make_generator, preset)
 from posevideo.training import (Run, StopSignal, average_weights, build_model, check_finite, cleanup_distributed,
                                 load_checkpoint, model_defaults, progress_bar, rank_sampler, read_meta,
                                 reseed_resumed_rank, run_config, save_checkpoint, seed_everything, setup_distributed,
@@ -147,7 +147,7 @@ class TrainConfig:
             base = first_stage(self.upsample_from, self.size)
             # A one-stage run stores the Enhancer's fields of its day, which shaped nothing in it: the
             # Enhancer gets this command's, else today's defaults.
-            kept = {k: v for k, v in base.to_dict().items() if not k.startswith("enhancer_")}
+            kept = {k: v for k, v in base.to_dict().items() if k not in ENHANCER_FIELDS}
             return RendererConfig.from_dict({**kept, "size": self.size, "base_size": base.size,
                                              **{k: v for k, v in overrides.items() if v is not None}})
         base_size = self.size // 2 if self.stages == 2 else None
