@@ -35,13 +35,16 @@ STUDENT_PRESET=${STUDENT_PRESET:-small}; read -ra STUDENT_OPTS <<< "${STUDENT_OP
 R=${R:-/tmp/runs_distill}
 BANK=${BANK:-.devcarry/bank660}
 POSES_DIR=${POSES_DIR:-$PWD/.devcarry/poses}
-POSES=${POSES:-"signer_example signer_mediapipe driver_signer_football driver_signer_soup driver_signer_test_video driver_talking_woman"}
+POSES=${POSES:-$(cd "$POSES_DIR" && ls *.pose | sed 's/\.pose$//')}   # default: every .pose there
 BATCH=32; TEACHER_PRESET=esn; LOG=250; IMAGE=2000; DEVICE=()
 if [ -n "${QUICK:-}" ]; then BATCH=4; TEACHER_PRESET=small; LOG=1; IMAGE=4; fi
 [ "$(nvidia-smi -L 2>/dev/null | wc -l)" -ge 1 ] || DEVICE=(--device cpu)
 rm -rf $R; mkdir -p $R/poses $R/table $OUT
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
-for p in $POSES; do ln -s "$POSES_DIR/$p.pose" $R/poses/; done
+for p in $POSES; do
+    [ -f "$POSES_DIR/$p.pose" ] || { echo "$POSES_DIR/$p.pose: no such pose file (POSES names files in POSES_DIR)"; exit 1; }
+    ln -s "$POSES_DIR/$p.pose" $R/poses/
+done
 train() {  # RUN SECONDS PRESET OPTIONS...: one training of SECONDS from its first step (SIGTERM 60 s later)
     local run=$1 seconds=$2 preset=$3; shift 3
     timeout -s TERM $(( seconds + 60 )) $PY -m posevideo train renderer --data $BANK --preset $preset --steps 1000000 \
