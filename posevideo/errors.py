@@ -28,6 +28,6 @@ def check_complete(path, what: str, got: float, promised: float, unit: str, slac
     got, promised = round(got, 2), round(promised, 2)
     if promised > 0 and got < promised - max(slack, 0.02 * promised):
         raise InputError(path, f"is cut short: its header promises {promised:g} {unit} of {what}, only "
-                               f"{got:g} are in the file",
+                               f"{got:g} {'is' if got == 1 else 'are'} in the file",
                          "Copy it again from its source; to use the part that is there, rewrite it first "
                          f"(`ffmpeg -i IN -c copy OUT{Path(path).suffix}`).")
