@@ -17,6 +17,11 @@
 #        STUDENT_PRESET=medium STUDENT_OPTS="--stages 2 --enhancer-ngf 16 --enhancer-blocks 1" SEED=1 ...
 #        (another student and baseline: here the page's two-stage candidate at 256, `medium` at 128 under a
 #        16x1 Enhancer, BENCHMARKS.md "A two-stage model at 256 for the page"; SEED: --seed of every run)
+#        LABEL_BANKS=".devcarry/bank_ms" LABEL_POSES="a.pose b.pose" ... (distillation on poses without frames:
+#        after the teacher, benchmarks/paint_real.py --teacher draws those banks' skeletons and those poses
+#        (placed as `render` places them) as the teacher renders them, added to BANK's train split; the
+#        student trains on that bank, with the teacher's body profile; the baseline on BANK alone. Keep the
+#        poses apart from POSES_DIR's, which judge the runs)
 #        QUICK=1 OUT=/tmp/x PY=.venv/bin/python BANK=/tmp/bank48 POSES="signer_example" bash benchmarks/distill_gpu.sh 20 20
 #        (tiny runs on a CPU machine: checks the script itself)
 # Comes back in $OUT: summary.md (the table, each run's last log lines), runs_<run>.tar:
@@ -45,9 +50,9 @@ for p in $POSES; do
     [ -f "$POSES_DIR/$p.pose" ] || { echo "$POSES_DIR/$p.pose: no such pose file (POSES names files in POSES_DIR)"; exit 1; }
     ln -s "$POSES_DIR/$p.pose" $R/poses/
 done
-train() {  # RUN SECONDS PRESET OPTIONS...: one training of SECONDS from its first step (SIGTERM 60 s later)
+train() {  # RUN SECONDS PRESET OPTIONS...: one training of SECONDS from its first step (SIGTERM 60 s later); RUN_DATA: not BANK
     local run=$1 seconds=$2 preset=$3; shift 3
-    timeout -s TERM $(( seconds + 60 )) $PY -m posevideo train renderer --data $BANK --preset $preset --steps 1000000 \
+    timeout -s TERM $(( seconds + 60 )) $PY -m posevideo train renderer --data ${RUN_DATA:-$BANK} --preset $preset --steps 1000000 \
         --max-minutes $($PY -c "print($seconds / 60)") --batch $BATCH --out $R/$run --no-compile \
         --log-every $LOG --image-every $IMAGE --checkpoint-every 1000000 ${SEED:+--seed $SEED} "${DEVICE[@]}" "$@" > $R/$run.log 2>&1
     echo "$run: train exit $?"
@@ -55,7 +60,15 @@ train() {  # RUN SECONDS PRESET OPTIONS...: one training of SECONDS from its fir
 start=$(date +%s)
 train teacher $TEACHER $TEACHER_PRESET
 echo "teacher trained in $(( $(date +%s) - start )) s"
-train student $STUDENT $STUDENT_PRESET "${STUDENT_OPTS[@]}" --teacher $R/teacher --teacher-mix $MIX &
+STUDENT_DATA=(); LABELLED=
+if [ -n "${LABEL_BANKS:-}${LABEL_POSES:-}" ]; then
+    ADD=(); for b in ${LABEL_BANKS:-}; do ADD+=(--add-painted $b); done
+    $PY benchmarks/paint_real.py ${LABEL_POSES:-} "${ADD[@]}" --base $BANK --teacher $R/teacher --out $R/labelled \
+        > $R/labelled.log 2>&1 || { echo "labelling failed:"; tail -5 $R/labelled.log; exit 1; }
+    echo "labelled: $(tail -1 $R/labelled.log)"
+    STUDENT_DATA=(--profile-from $R/teacher); LABELLED=$R/labelled
+fi
+RUN_DATA=$LABELLED train student $STUDENT $STUDENT_PRESET "${STUDENT_OPTS[@]}" --teacher $R/teacher --teacher-mix $MIX "${STUDENT_DATA[@]}" &
 train baseline $STUDENT $STUDENT_PRESET "${STUDENT_OPTS[@]}" &
 wait
 echo "students trained in $(( $(date +%s) - start )) s"
@@ -79,6 +92,7 @@ wait
 echo "evaluated and rendered in $(( $(date +%s) - start )) s"
 {
     echo "# Distillation: $TEACHER_PRESET teacher $TEACHER s alone, $STUDENT_PRESET ${STUDENT_OPTS[*]} student (--teacher-mix $MIX) and baseline $STUDENT s side by side${SEED:+, --seed $SEED}"
+    [ -f $R/labelled.log ] && echo "student's data: $BANK + the teacher's frames of ${LABEL_BANKS:-} ${LABEL_POSES:-} ($(tail -1 $R/labelled.log))"
     echo "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || echo cpu), $(date -u +%F), batch $BATCH, no compile"
     echo
     $PY benchmarks/renderer_v2.py summary $R/table

@@ -21,21 +21,29 @@ it has one, joins its train split): with nothing added, the person drawn only as
 The banks of BENCHMARKS.md "The other seeds' signing at GPU scale" and "Painted frames alone":
     python benchmarks/paint_real.py --base .devcarry/half_old --base-every 2 --add-painted /tmp/ms/bank_ms --out .devcarry/q_msp
     python benchmarks/paint_real.py --base /tmp/ms/bank_ms --paint-base --out .devcarry/allp
+`--teacher RUN` draws the added poses' targets with a trained renderer of the person instead of the
+painter (each pose's frames as `render` makes them: BatchNorm statistics adapted to that pose): for a
+real person, whom no painter draws, a large renderer (`esn`) labels other motion for a small one
+(distillation on poses without frames; `benchmarks/distill_gpu.sh` with `LABEL_POSES`). It applies to
+POSE and `--add-painted` (whose targets are replaced; their skeletons kept), not to BASE.
 Prints how many frames each input gave.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from posevideo.errors import InputError
 from posevideo.pose import arrays, read_pose, to_layout
 from posevideo.renderer.data import BANK_FILE, FrameBank, concat, load_frames, read_bank, regions, write_bank
-from posevideo.renderer.predict import DEFAULT_RENDERER, Placement, renderer_meta
+from posevideo.renderer.predict import (DEFAULT_RENDERER, Placement, adapt_norm, adapt_sample, generate, load_renderer,
+                                        pick_device, renderer_meta)
 from posevideo.skeleton import draw_skeletons
 from posevideo.synthetic import look_of
 from posevideo.synthetic.draw import SLEEVES, Painter, from_reduced
@@ -46,7 +54,23 @@ def painted_frames(painter: Painter, crop_xy: np.ndarray, conf: np.ndarray) -> n
     return np.stack([painter.draw(points) for points in from_reduced(crop_xy, conf)])
 
 
-def painted_bank(path: Path, stats: dict, size: int, painter: Painter, every: int) -> FrameBank:
+class Teacher:
+    """A trained renderer as the painter: `draw_all` makes the frames of one input's skeletons."""
+
+    def __init__(self, run: Path, size: int, device: str):
+        self.G, meta = load_renderer(run, device, size)
+        self.trained = copy.deepcopy(self.G.state_dict())
+        self.device = device
+
+    def draw_all(self, skeletons: np.ndarray) -> np.ndarray:
+        self.G.load_state_dict(self.trained)                     # each input adapts from the trained statistics
+        with torch.inference_mode():
+            adapt_norm(self.G, skeletons[adapt_sample(len(skeletons))], self.device)
+            return np.concatenate([generate(self.G, skeletons[i:i + 64], self.device)
+                                   for i in range(0, len(skeletons), 64)])
+
+
+def painted_bank(path: Path, stats: dict, size: int, painter: Painter | Teacher, every: int) -> FrameBank:
     """One pose file placed as `render --retarget full` places it, drawn and painted at `size`."""
     pose = to_layout(read_pose(path), "reduced", path=path)
     xy, conf = arrays(pose)                                                        # (T, 178, 2) input pixels, (T, 178)
@@ -56,15 +80,22 @@ def painted_bank(path: Path, stats: dict, size: int, painter: Painter, every: in
     boxes = placing.boxes                                                          # (T, 3) x0, y0, side
     skeletons = draw_skeletons(xy, conf, "reduced", size, box=boxes)               # (T, S, S, 3) uint8
     crop_xy = ((xy - boxes[:, None, :2]) * (size / boxes[:, None, 2:3])).astype(np.float32)  # crop pixels
-    frames = painted_frames(painter, crop_xy, conf)
+    frames = painter.draw_all(skeletons) if isinstance(painter, Teacher) else painted_frames(painter, crop_xy, conf)
     meta = {"clip": np.zeros(len(xy), np.int32), "regions": regions(crop_xy, conf),
             "pose_xy": np.where(conf[..., None] > 0, crop_xy, 0).astype(np.float32),
             "pose_conf": np.asarray(conf, np.float32)}
     return FrameBank(skeletons, frames, "cpu", stats, meta)
 
 
-def repainted(bank: FrameBank, painter: Painter, source: Path) -> FrameBank:
+def repainted(bank: FrameBank, painter: Painter | Teacher, source: Path) -> FrameBank:
     """`bank` (read from `source`) with each target painted from the frame's own drawn pose, skeletons kept."""
+    if isinstance(painter, Teacher):
+        skeletons = np.asarray(bank.skeletons)
+        clips = np.asarray(bank.meta["clip"]) if "clip" in bank.meta else np.zeros(len(skeletons), int)
+        frames = np.empty((len(skeletons), bank.size, bank.size, 3), np.uint8)
+        for clip in np.unique(clips):                            # one recording at a time, as `render` adapts
+            frames[clips == clip] = painter.draw_all(skeletons[clips == clip])
+        return FrameBank(skeletons, frames, "cpu", bank.stats, bank.meta)
     if "pose_xy" not in bank.meta:
         raise SystemExit(f"error: {source}: the bank holds no drawn poses (pose_xy) to paint from; "
                          "pack it again with `posevideo pack-frames`")
@@ -86,6 +117,9 @@ def main() -> None:
                         help="a bank (write_bank) whose every split joins the train split as it is")
     parser.add_argument("--add-painted", type=Path, action="append", default=[],
                         help="a bank whose every split joins the train split, each target painted from its own pose")
+    parser.add_argument("--teacher", type=Path, default=None, metavar="RUN",
+                        help="draw the added targets with this trained renderer of the person, not the painter")
+    parser.add_argument("--device", default=None, help="with --teacher: cuda or cpu (default: cuda where there is one)")
     parser.add_argument("--paint-base", action="store_true",
                         help="paint BASE's own targets from their poses too (its dev split joins its train split)")
     args = parser.parse_args()
@@ -98,6 +132,10 @@ def main() -> None:
                           {k: np.asarray(v)[keep] for k, v in train.meta.items()})
     stats = renderer_meta(args.model)["stats"]
     painter = Painter(look_of(args.seed, args.sleeves), train.size)
+    if args.teacher is not None:
+        if args.paint_base:
+            sys.exit("error: --paint-base paints BASE with the painter; with --teacher BASE keeps its own frames")
+        painter = Teacher(args.teacher, train.size, pick_device(args.device))
     if args.paint_base:
         train, test = repainted(train, painter, args.base), repainted(test, painter, args.base)
         print(f"{args.base.name}: {len(train)} train and {len(test)} test frames painted")
@@ -118,7 +156,7 @@ def main() -> None:
         added.append(bank)
     for path in args.add_painted:
         bank = repainted(load_frames(path, None, train.size, "all"), painter, path)
-        print(f"{path.name}: {len(bank)} frames painted")
+        print(f"{path.name}: {len(bank)} frames {'drawn by ' + str(args.teacher) if args.teacher else 'painted'}")
         added.append(bank)
     write_bank({"train": concat([train, *added]), "test": test}, args.out)
     print(f"{args.out}: {len(train)} + {sum(len(b) for b in added)} train frames, {len(test)} test")
