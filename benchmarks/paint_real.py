@@ -108,7 +108,8 @@ def main() -> None:
     parser.add_argument("poses", nargs="*", type=Path)
     parser.add_argument("--base", type=Path, required=True, help="a bank folder (write_bank) to add to")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--model", type=Path, default=DEFAULT_RENDERER, help="whose placement (stats, profile)")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="whose placement (stats, profile); default: --teacher, else the shipped renderer")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sleeves", choices=SLEEVES, default="short", help="the shipped person's: short")
     parser.add_argument("--every", type=int, default=1, help="keep every n-th frame of each POSE")
@@ -130,7 +131,7 @@ def main() -> None:
         keep = np.arange(0, len(train), args.base_every)
         train = FrameBank(train.skeletons[keep], train.frames[keep], "cpu", train.stats,
                           {k: np.asarray(v)[keep] for k, v in train.meta.items()})
-    stats = renderer_meta(args.model)["stats"]
+    stats = renderer_meta(args.model or args.teacher or DEFAULT_RENDERER)["stats"]
     painter = Painter(look_of(args.seed, args.sleeves), train.size)
     if args.teacher is not None:
         if args.paint_base:
