@@ -58,7 +58,7 @@ class Teacher:
     """A trained renderer as the painter: `draw_all` makes the frames of one input's skeletons."""
 
     def __init__(self, run: Path, size: int, device: str):
-        self.G, meta = load_renderer(run, device, size)
+        self.G = load_renderer(run, device, size)[0]
         self.trained = copy.deepcopy(self.G.state_dict())
         self.device = device
 
