@@ -229,19 +229,20 @@ class PairGenerator(nn.Module):
         return fake_a, self.G(skeleton_b, fake_a.detach())
 
 
-def regions(skeleton: torch.Tensor, image: torch.Tensor, boxes: torch.Tensor, which: str, side: int):
-    """Crops for a region discriminator, on the device: `which` "face" -> (B, 3, side, side) skeleton
-    and image crops and (B,) weights (1 where the pose shows the face, else 0); "hand" -> both
-    hands stacked (2B, ...), the left one mirrored so that every crop shows a right hand."""
+def region_crops(image: torch.Tensor, boxes: torch.Tensor, which: str, side: int) -> torch.Tensor:
+    """One image batch's crops of a region, on the device: `which` "face" -> (B, 3, side, side);
+    "hand" -> both hands stacked (2B, ...), the left one mirrored so that every crop shows a right hand."""
     picks = (2,) if which == "face" else (0, 1)
-    sk, im, seen = [], [], []
-    for r in picks:
-        box = boxes[:, r]
-        a, b = crop(skeleton, box, side), crop(image, box, side)
-        if r == 0:                                                           # the left hand, mirrored
-            a, b = a.flip(-1), b.flip(-1)
-        sk.append(a), im.append(b), seen.append((box[:, 0] >= -0.5).float())
-    return torch.cat(sk), torch.cat(im), torch.cat(seen)
+    return torch.cat([crop(image, boxes[:, r], side).flip(-1) if r == 0 else crop(image, boxes[:, r], side)
+                      for r in picks])
+
+
+def regions(skeleton: torch.Tensor, image: torch.Tensor, boxes: torch.Tensor, which: str, side: int):
+    """Crops for a region discriminator (`region_crops` of the skeleton and of the image) and their
+    weights: 1 where the pose shows the region, else 0 ((B,) for the face, (2B,) for the hands)."""
+    picks = (2,) if which == "face" else (0, 1)
+    seen = torch.cat([(boxes[:, r, 0] >= -0.5).float() for r in picks])
+    return region_crops(skeleton, boxes, which, side), region_crops(image, boxes, which, side), seen
 
 
 def load_teacher(path: str, model_cfg: RendererConfig, bank: FrameBank, device: str) -> nn.Module:
@@ -450,7 +451,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                 crops = {r: regions(skeleton, real, boxes, r, side) for r in cut}
                 for r, (sk, re, seen) in crops.items():
                     if f"D_{r}" in Ds:
-                        _, fa, _ = regions(skeleton, fake.detach(), boxes, r, side)
+                        fa = region_crops(fake.detach(), boxes, r, side)
                         loss_d = loss_d + judge(D_step[f"D_{r}"], sk, re, fa, seen)
                 if "D_temporal" in Ds:
                     pairs = [torch.cat(x.chunk(2), dim=1) for x in (skeleton, real, fake.detach())]  # (B/2, 6, S, S)
@@ -484,13 +485,13 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                     pairs = [torch.cat(x.chunk(2), dim=1) for x in (skeleton, fake, real)]
                     gan["D_temporal"] = fool(D_fake["D_temporal"], *pairs)
                 for r, (sk, re, seen) in crops.items():
-                    fa = regions(skeleton, fake, boxes, r, side)[1]
+                    fa = region_crops(fake, boxes, r, side)
                     if f"D_{r}" in Ds:
                         gan[f"D_{r}"] = fool(D_fake[f"D_{r}"], sk, fa, re, seen)
                     if region_l1[r] > 0:
                         region_losses.append((region_l1[r], l1_loss(fa.float(), re, seen)))
                         if teacher is not None:  # the teacher's crops weigh as much as the truth's
-                            ta = regions(skeleton, taught, boxes, r, side)[1]
+                            ta = region_crops(taught, boxes, r, side)
                             taught_losses.append((region_l1[r], l1_loss(fa.float(), ta.float(), seen)))
             loss_l1 = l1_loss(fake.float(), real)
             l1_term = loss_l1 + sum(w * loss for w, loss in region_losses)
