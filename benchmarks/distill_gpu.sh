@@ -34,7 +34,8 @@
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 PY=${PY:-python3}
-source benchmarks/carried_wheels.sh "import pose_format"
+# the labelled bank is written with PyAV: carry its wheel too (.whl/av-*.whl) when LABEL_* is set
+source benchmarks/carried_wheels.sh "import pose_format${LABEL_BANKS:+, av}${LABEL_POSES:+, av}"
 TEACHER=${1:-200}; STUDENT=${2:-180}; MIX=${MIX:-1.0}
 STUDENT_PRESET=${STUDENT_PRESET:-small}; read -ra STUDENT_OPTS <<< "${STUDENT_OPTS:-}"
 R=${R:-/tmp/runs_distill}
