@@ -133,7 +133,7 @@ def _shard(ctx, param, value):
               help="Crop size in pixels; repeat for several (--size 256 --size 512).")
 @click.option("--key", type=click.Choice(["none", "green", "auto"]), default="none",
               help="Green-screen keying: off, on, or on when the video's border is green.")
-@click.option("--background", default="0,0,0", callback=_rgb, help="R,G,B replacing the green screen and padding crops.")
+@click.option("--background", default="0,0,0", callback=_rgb, help="R,G,B replacing the green screen (with --key).")
 @click.option("--workers", type=click.IntRange(1, 256), default=1, help="Videos processed in parallel.")
 @click.option("--poses-from", type=click.Path(exists=True, file_okay=False), default=None,
               help="Folder of <video>.pose files to use instead of extracting poses.")

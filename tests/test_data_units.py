@@ -95,6 +95,23 @@ def test_crop_margins_repeat_the_frames_edge_not_black():
     assert crops.crop(frame, (500, 500, 40), 8).reshape(-1, 3).std(axis=0).max() == 0  # wholly outside: edge colour
 
 
+def test_crop_margins_turn_into_a_blur_away_from_the_picture_not_streaks():
+    """A repeated edge is a band of straight streaks that a renderer learns (liveportrait_s20: a
+    striped, flickering background). Away from the picture the margin is a blur of itself; the
+    picture and the margin next to it are the frame's own."""
+    frame = np.full((128, 128, 3), 90, np.uint8)
+    frame[(np.arange(128) // 4) % 2 == 1, :, :] = 200          # horizontal stripes reaching the right edge
+    out = crops.crop(frame, (0, 0, 256), 256)                   # the right half of the crop is margin
+    inside = out[8:120, :120, 0].astype(float)
+    assert abs(inside.std() - frame[8:120, :120, 0].std()) < 1   # the picture: stripes as they were
+    near, far = out[8:120, 130, 0].astype(float), out[8:120, 250, 0].astype(float)
+    assert near.std() > 40                                      # next to the picture: its edge, repeated
+    assert far.std() < 0.2 * near.std()                         # far out: the streaks blurred away
+    assert abs(far.mean() - frame[:, -1, 0].mean()) < 10        # ... into the edge's mean colour
+    keyed = crops.crop(frame, (0, 0, 256), 256, background=(0, 255, 0))
+    assert (keyed[:, 140:] == (0, 255, 0)).all()                # a keyed background is still filled flat
+
+
 def test_intervals_min_length_and_cut_at_max():
     valid = np.zeros(1000, bool)
     valid[10:20] = True  # too short at 25 fps with min 1 s

@@ -225,7 +225,7 @@ def _crop_all(src: Path, info, pose, paths: dict, sizes, options: PrepareOptions
                 picture = frame[y0:y1, x0:x1]
                 for out, size in zip(arrays_out, todo):
                     start = time.perf_counter()
-                    image = framing.crop(picture, boxes[t] - shift, size)  # margins: the picture's edge repeated
+                    image = framing.crop(picture, boxes[t] - shift, size, soften=not key)  # margins: the edge repeated (+ blurred)
                     timer.add("crop", time.perf_counter() - start)
                     if key:
                         start = time.perf_counter()

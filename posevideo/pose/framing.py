@@ -151,11 +151,12 @@ def picture_area(frames: list[np.ndarray]) -> tuple[int, int, int, int]:
     return x0, y0, x1, y1
 
 
-def crop(frame: np.ndarray, box, size: int, background=None) -> np.ndarray:
+def crop(frame: np.ndarray, box, size: int, background=None, soften: bool = True) -> np.ndarray:
     """The square `box` = (x0, y0, side) of `frame` resized to (size, size, 3) uint8.
 
-    Where the box reaches outside the frame, the frame's own edge is repeated outwards (background
-    None, the default), or `background` (R, G, B) fills in (a keyed video, whose background is that
+    Where the box reaches outside the frame, the frame's own edge is repeated outwards and, away
+    from the picture, blurred (background None, the default; `soften=False`: repeated only, for a
+    green screen that is keyed after), or `background` (R, G, B) fills in (a keyed video, whose background is that
     colour). Never black by default: a renderer trained on black margins draws them on every frame."""
     x0, y0, side = (int(v) for v in box)
     h, w = frame.shape[:2]
@@ -172,7 +173,34 @@ def crop(frame: np.ndarray, box, size: int, background=None) -> np.ndarray:
         else:
             region = cv2.copyMakeBorder(region, *pad, cv2.BORDER_CONSTANT, value=tuple(int(c) for c in background))
     interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-    return cv2.resize(region, (size, size), interpolation=interpolation)
+    out = cv2.resize(region, (size, size), interpolation=interpolation)
+    if background is None and soften and any(pad):
+        return _soften_margins(out, [p * size / side for p in pad])
+    return out
+
+
+MARGIN_BLUR = 1 / 12   # _soften_margins: the blur's sigma, a share of the crop's side
+MARGIN_RAMP = 1 / 12   # and the distance from the picture over which the margin turns to it
+
+
+def _soften_margins(image: np.ndarray, pad) -> np.ndarray:
+    """A crop whose margins repeat the picture's edge (`pad` = top, bottom, left, right, in the
+    crop's pixels) -> the same with the margins turned, away from the picture, into a blur of
+    themselves. A repeated edge is a band of straight streaks; they move with the crop from frame
+    to frame, and a renderer trained on them paints a striped, flickering background (the
+    liveportrait_s20 footage, BENCHMARKS.md "Margins that do not streak"). The picture itself is
+    unchanged."""
+    size = image.shape[0]
+    top, bottom, left, right = pad
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    dy = np.maximum(np.maximum(top - y, y - (size - bottom)), 0)
+    dx = np.maximum(np.maximum(left - x, x - (size - right)), 0)
+    alpha = np.clip(np.hypot(dx, dy) / max(size * MARGIN_RAMP, 1), 0, 1)[..., None]
+    small = max(size // 4, 8)  # a blur this wide, done at a quarter of the size: the same to the eye, 10x faster
+    blurred = cv2.GaussianBlur(cv2.resize(image, (small, small), interpolation=cv2.INTER_AREA), (0, 0),
+                               max(small * MARGIN_BLUR, 0.5))
+    blurred = cv2.resize(blurred, (size, size), interpolation=cv2.INTER_LINEAR)
+    return (image * (1 - alpha) + blurred * alpha).round().astype(np.uint8)
 
 
 def page_config() -> dict:
