@@ -89,7 +89,9 @@ def wasm_rows(paths: list[Path], work: Path, seconds: float = 4.0) -> list[tuple
         done = subprocess.run(["node", str(script), str(threads), str(seconds), *map(str, paths)],
                               capture_output=True, text=True)
         if done.returncode:
-            print(f"no WASM rows at {threads} thread(s): node {script} failed:\n{done.stderr.strip()[-2000:]}")
+            lines = done.stderr.strip().splitlines()
+            said = [line for line in lines if line.lstrip().startswith("Error")][:2] or lines[-4:]  # not the minified source
+            print(f"no WASM rows at {threads} thread(s): node {script} failed: " + " / ".join(l[:200] for l in said))
             continue
         rows += [(Path(r["path"]).name, f"WASM {r['threads']}", r["ms"]) for r in map(json.loads, done.stdout.splitlines())]
     return rows
