@@ -35,7 +35,8 @@ set -uo pipefail
 export PYTHONUNBUFFERED=1
 PY=${PY:-python3}
 # the labelled bank is written with PyAV: carry its wheel too (.whl/av-*.whl) when LABEL_* is set
-source benchmarks/carried_wheels.sh "import pose_format${LABEL_BANKS:+, av}${LABEL_POSES:+, av}"
+LABELS="${LABEL_BANKS:-}${LABEL_POSES:-}"
+source benchmarks/carried_wheels.sh "import pose_format${LABELS:+, av}"
 TEACHER=${1:-200}; STUDENT=${2:-180}; MIX=${MIX:-1.0}
 STUDENT_PRESET=${STUDENT_PRESET:-small}; read -ra STUDENT_OPTS <<< "${STUDENT_OPTS:-}"
 R=${R:-/tmp/runs_distill}
@@ -62,7 +63,7 @@ start=$(date +%s)
 train teacher $TEACHER $TEACHER_PRESET
 echo "teacher trained in $(( $(date +%s) - start )) s"
 STUDENT_DATA=(); LABELLED=
-if [ -n "${LABEL_BANKS:-}${LABEL_POSES:-}" ]; then
+if [ -n "$LABELS" ]; then
     ADD=(); for b in ${LABEL_BANKS:-}; do ADD+=(--add-painted $b); done
     $PY benchmarks/paint_real.py ${LABEL_POSES:-} "${ADD[@]}" --base $BANK --teacher $R/teacher --out $R/labelled \
         > $R/labelled.log 2>&1 || { echo "labelling failed:"; tail -5 $R/labelled.log; exit 1; }

@@ -229,19 +229,20 @@ class PairGenerator(nn.Module):
         return fake_a, self.G(skeleton_b, fake_a.detach())
 
 
+REGION_BOXES = {"face": (2,), "hand": (0, 1)}  # which of the bank's boxes (REGIONS) each crop kind stacks
+
+
 def region_crops(image: torch.Tensor, boxes: torch.Tensor, which: str, side: int) -> torch.Tensor:
     """One image batch's crops of a region, on the device: `which` "face" -> (B, 3, side, side);
     "hand" -> both hands stacked (2B, ...), the left one mirrored so that every crop shows a right hand."""
-    picks = (2,) if which == "face" else (0, 1)
     return torch.cat([crop(image, boxes[:, r], side).flip(-1) if r == 0 else crop(image, boxes[:, r], side)
-                      for r in picks])
+                      for r in REGION_BOXES[which]])
 
 
 def regions(skeleton: torch.Tensor, image: torch.Tensor, boxes: torch.Tensor, which: str, side: int):
     """Crops for a region discriminator (`region_crops` of the skeleton and of the image) and their
     weights: 1 where the pose shows the region, else 0 ((B,) for the face, (2B,) for the hands)."""
-    picks = (2,) if which == "face" else (0, 1)
-    seen = torch.cat([(boxes[:, r, 0] >= -0.5).float() for r in picks])
+    seen = torch.cat([(boxes[:, r, 0] >= -0.5).float() for r in REGION_BOXES[which]])
     return region_crops(skeleton, boxes, which, side), region_crops(image, boxes, which, side), seen
 
 
