@@ -32,6 +32,10 @@
 #        RUNS='obama_esn obama_small_all' ... : obama_small_all trains on every interval of its bank
 #        (`--frames all`; .devcarry/bank_obama_all is `pack-frames ... --split train --split dev --split test`),
 #        so its `evaluate renderer` on the test split is not held out
+#        RUNS='s20_small s20_comp obama_small obama_comp' INIT=shipped S20_BANK=bank_s20b COMPANION=bank_ms ...:
+#        a *_comp run trains beside the companion's frames (`--companion .devcarry/$COMPANION`, half of a
+#        batch of 64, so 32 of the person's own frames a step, as the plain run's batch of 32)
+#        SEED=1 ...: every run at that --seed
 #        QUICK=1 OUT=/tmp/x bash benchmarks/real_person_gpu.sh 60   (a few steps of `small` each: checks the
 #        script itself on a CPU machine; the pose-format wheel step is skipped where pose_format imports)
 set -uo pipefail
@@ -51,9 +55,10 @@ ESN=esn; SCALE=1
 train() {  # name bank preset steps [init: INIT applies]
     # shellcheck disable=SC2086  # TRAIN_FLAGS is words
     local frames=train; [[ $1 == *_all ]] && frames=all   # RUN_all: every interval of the bank (--frames all)
-    timeout -s TERM "$BUDGET" "${PV[@]}" train renderer --data ".devcarry/$2" --preset "$3" --steps "$4" --batch 32 \
-        --out "$R/$1" --image-every 2000 --checkpoint-every 2000 --log-every 250 ${INIT:+${5:+--init-from "$INIT"}} ${LR:+--lr "$LR"} \
-        --frames $frames ${TRAIN_FLAGS:-} > "$R/$1.log" 2>&1
+    local batch=32 beside=(); [[ $1 == *_comp ]] && batch=64 && beside=(--companion ".devcarry/${COMPANION:-bank_ms}")
+    timeout -s TERM "$BUDGET" "${PV[@]}" train renderer --data ".devcarry/$2" --preset "$3" --steps "$4" --batch $batch \
+        --out "$R/$1" --image-every 2000 --checkpoint-every 2000 --log-every 250 ${INIT:+${5:+--init-from "$INIT"}} ${LR:+--lr "$LR"} ${SEED:+--seed "$SEED"} \
+        --frames $frames "${beside[@]}" ${TRAIN_FLAGS:-} > "$R/$1.log" 2>&1
     echo "$1: exit $? after $SECONDS s"
 }
 start=$(date +%s)
@@ -65,7 +70,8 @@ for run in $RUNS; do
         obama_esn) train obama_esn bank_obama $ESN $((${ESN_STEPS:-11000} / SCALE)) & ;;
         obama_small) train obama_small bank_obama small $((${SMALL_STEPS:-9000} / SCALE)) init & ;;
         obama_small_all) train obama_small_all bank_obama_all small $((${SMALL_STEPS:-9000} / SCALE)) init & ;;
-        s20_small) train s20_small bank_s20 small $((${SMALL_STEPS:-9000} / SCALE)) init & ;;
+        obama_comp) train obama_comp bank_obama small $((${SMALL_STEPS:-9000} / SCALE)) init & ;;
+        s20_small|s20_comp) train $run ${S20_BANK:-bank_s20} small $((${SMALL_STEPS:-9000} / SCALE)) init & ;;
         synth_small) train synth_small bank660 small $((${SYNTH_STEPS:-16000} / SCALE)) init & ;;
         sign_small) train sign_small ${SIGN_BANK:-bank_sign} small $((${SYNTH_STEPS:-16000} / SCALE)) init & ;;
     esac
@@ -78,8 +84,8 @@ echo "training done in $(( $(date +%s) - start )) s"
 
 for run in $RUNS; do
     bank=bank_obama; [ $run = synth_small ] && bank=bank660; [ $run = sign_small ] && bank=${SIGN_BANK:-bank_sign}
-    [ $run = s20_small ] && bank=bank_s20; [[ $run == obama_*_all ]] && bank=bank_obama_all   # its test split: learnt
-    "${PV[@]}" evaluate renderer --model $R/$run --data .devcarry/$bank --split test --json $OUT/$run.eval.json \
+    [[ $run == s20_* ]] && bank=${S20_BANK:-bank_s20}; [[ $run == obama_*_all ]] && bank=bank_obama_all   # its test split: learnt
+    "${PV[@]}" evaluate renderer --model $R/$run --data .devcarry/$bank --split test --json $OUT/renders/$run.eval.json \
         --sheet $OUT/renders/$run.eval-sheet.jpg --batch 64 2>&1 | tr '\r' '\n' | grep -v '%|' | tail -n 12
     cp "$(ls -d $R/$run/progress/* | tail -n 1)" $OUT/renders/$run.progress.jpg 2>/dev/null
     tail -n 1 $R/$run/metrics.jsonl

@@ -363,6 +363,12 @@ def presets():
               help="Distil: a renderer run trained on the same person (e.g. esn) whose frames are the L1 target.")
 @click.option("--teacher-mix", type=click.FloatRange(0, 1), default=1.0,
               help="With --teacher: share of the L1 term toward the teacher's frame; the rest toward the ground truth.")
+@click.option("--companion", type=click.Path(exists=True, file_okay=False), default=None, metavar="BANK",
+              help="Another person's frames (a pack-frames folder, e.g. the synthetic speaker's signing) in every "
+                   "batch beside this person's, told apart by a person plane: what this person's footage never "
+                   "shows (other arms, hands) is learnt from the companion's. The renderer draws this person.")
+@click.option("--companion-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
+              show_default=True, help="With --companion: the share of each batch that is the companion's frames.")
 @click.option("--log-every", type=click.IntRange(1), default=50)
 @click.option("--image-every", type=click.IntRange(1), default=500)
 @click.option("--checkpoint-every", type=click.IntRange(1), default=1000)

@@ -464,6 +464,87 @@ def test_cli_fine_tunes_the_shipped_renderer(tmp_path):
         assert result.exit_code == 2 and "cannot be combined" in result.output, result.output
 
 
+def test_a_companion_model_starts_as_the_one_person_model_for_either_plane():
+    """load_widened: a one-person generator and discriminator become a companion model's (a person plane
+    more in), the plane's new weights 0, so it draws as before whoever the plane says; the plane is 1
+    unless told otherwise, and the discriminator sees it beside the skeleton."""
+    from dataclasses import replace
+    from posevideo.renderer.model import load_widened, person_plane
+    torch.manual_seed(0)
+    one, two = TINY, replace(TINY, companion=True)
+    G1, D1 = Generator(one).eval(), Discriminator(one).eval()
+    G2, D2 = Generator(two).eval(), Discriminator(two).eval()
+    assert G2.down[0][0].in_channels == 4 and D2.net[0].in_channels == 7
+    load_widened(G2, G1)
+    load_widened(D2, D1)
+    x, frame = torch.rand(3, 3, 32, 32) * 2 - 1, torch.rand(3, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(G2(x), G1(x), atol=1e-6)
+        assert torch.allclose(G2(x, person=torch.zeros(3)), G1(x), atol=1e-6)
+        plane = person_plane(x, torch.tensor([1.0, 0.0, 1.0]))
+        assert plane.shape == (3, 1, 32, 32) and plane[:, 0, 0, 0].tolist() == [1.0, 0.0, 1.0]
+        assert torch.allclose(D2(torch.cat([x, plane], 1), frame), D1(x, frame), atol=1e-6)
+        G2.down[0][0].weight[:, 3].fill_(0.5)  # once the plane has weights, it changes the frame
+        assert not torch.allclose(G2(x), G2(x, person=torch.zeros(3)), atol=1e-3)
+    with pytest.raises(ValueError, match="companion cannot be two-stage or temporal"):
+        replace(TINY, companion=True, temporal=True)
+    with pytest.raises(ValueError, match="companion cannot be combined with teacher"):
+        TrainConfig(out="x", companion="bank", teacher="run")
+
+
+def test_a_companion_run_learns_both_people_and_draws_its_own(tmp_path):
+    """`train renderer --companion BANK`: half of each batch is another person's frames (the same poses
+    in blue light where this person is in red), told apart by the person plane. The renderer it makes
+    draws this person (red) from the skeleton alone; plane 0 draws the companion (blue). A batch that
+    leaves this person no frame is refused."""
+    from dataclasses import replace
+
+    def lit(channel):
+        bank = tiny_bank()
+        bank.frames[..., channel] += 100
+        return bank
+
+    write_bank({"train": lit(2)}, tmp_path / "blue")
+    cfg = replace(TINY, companion=True)
+    last = train(_cfg(tmp_path / "run", 40, companion=str(tmp_path / "blue"), lr=2e-3), lit(0), cfg)
+    from posevideo.renderer.predict import load_renderer
+    G, meta = load_renderer(last)
+    assert meta["model"]["companion"] and meta["train"]["companion"] == str(tmp_path / "blue")
+    skeleton, _ = tiny_bank().batch(torch.arange(16))
+    with torch.no_grad():
+        own, theirs = G(skeleton), G(skeleton, person=torch.zeros(16))
+    red_minus_blue = lambda out: float((out[:, 0] - out[:, 2]).mean())  # +0.78 in red light, -0.78 in blue
+    assert red_minus_blue(own) > 0.4 and red_minus_blue(theirs) < -0.4, (red_minus_blue(own), red_minus_blue(theirs))
+    with pytest.raises(InputError, match="leaves 0 of this person's frames"):
+        train(_cfg(tmp_path / "few", 1, companion=str(tmp_path / "blue"), companion_share=0.9), tiny_bank(), cfg)
+
+
+def test_cli_trains_the_shipped_renderer_beside_a_companion(tmp_path):
+    """`--init-from shipped --companion BANK`: the shipped one-person generator, widened, is the start
+    (at a vanishing learning rate its weights stay the shipped ones, the plane's 0), and export writes
+    the renderer with the one skeleton input."""
+    from posevideo.renderer.predict import DEFAULT_RENDERER, load_renderer
+    write_bank({"train": tiny_bank(4, size=256)}, tmp_path / "bank")
+    write_bank({"train": tiny_bank(4, size=256)}, tmp_path / "other")
+    result = CliRunner().invoke(cli, ["train", "renderer", "--data", str(tmp_path / "bank"), "--batch", "2", "--steps",
+                                      "1", "--device", "cpu", "--lr", "1e-12", "--jitter", "0", "--init-from", "shipped",
+                                      "--companion", str(tmp_path / "other"), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    shipped, _ = load_renderer(DEFAULT_RENDERER)
+    tuned, meta = load_renderer(tmp_path / "run")
+    assert meta["model"]["companion"] and tuned.down[0][0].in_channels == 4
+    for (name, a), b in zip(shipped.named_parameters(), tuned.parameters()):
+        if name == "down.0.0.weight":  # the person plane's weights (input channel 3) start at 0
+            assert torch.allclose(a.float(), b[:, :3], atol=1e-6) and float(b[:, 3].abs().max()) < 1e-6
+        else:
+            assert torch.allclose(a.float(), b, atol=1e-6), name
+    result = CliRunner().invoke(cli, ["export", "--renderer", str(tmp_path / "run"), "--out", str(tmp_path / "web")])
+    assert result.exit_code == 0, result.output
+    import onnx
+    (inp,) = onnx.load(str(tmp_path / "web" / "model.onnx")).graph.input
+    assert inp.name == "skeleton"
+
+
 def test_profile_from_keeps_another_renderers_body_profile(tmp_path):
     """`train renderer --profile-from shipped`: the checkpoint's body profile is the shipped renderer's,
     not one measured on --data (here none), also after a resume; a renderer without a profile is one

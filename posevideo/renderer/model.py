@@ -70,6 +70,11 @@ class RendererConfig:
     # seeds, 32's by 0.83-1.17 (BENCHMARKS.md "A wider Enhancer"). Checkpoints keep the width they were made with.
     enhancer_ngf: int = 64
     enhancer_blocks: int = 3   # its residual blocks (pix2pixHD's local enhancer: 3)
+    # Trained beside a companion person (another person's frames in every batch, `train renderer
+    # --companion`): the generator's first block and pix2pix's discriminator also take a person plane,
+    # 1 for this person, 0 for the companion. Every user of the renderer gets this person: the plane is
+    # 1 unless the trainer says otherwise, so export and the page run it with the one skeleton input.
+    companion: bool = False
 
     @property
     def region_size(self) -> int:
@@ -97,6 +102,8 @@ class RendererConfig:
             raise ValueError(f"a two-stage model's base_size must be size / 2 ({self.size // 2}), got {self.base_size}")
         if self.base_size and self.temporal:
             raise ValueError("a two-stage model cannot be temporal (not implemented)")
+        if self.companion and (self.base_size or self.temporal):
+            raise ValueError("a renderer trained beside a companion cannot be two-stage or temporal (not implemented)")
         if self.enhancer_ngf < 1 or self.enhancer_blocks < 0:
             raise ValueError(f"enhancer_ngf must be >= 1 and enhancer_blocks >= 0, got {self.enhancer_ngf}, "
                              f"{self.enhancer_blocks}")
@@ -152,7 +159,7 @@ PRESETS: dict[str, RendererConfig] = {
 
 # The fields that shape the generator (what export and the page run); the rest only train it.
 ENHANCER_FIELDS = ("enhancer_ngf", "enhancer_blocks")  # shape a two-stage model's Enhancer; nothing in one stage
-GENERATOR_FIELDS = ("ngf", "norm", "dropout", "temporal", "base_size") + ENHANCER_FIELDS
+GENERATOR_FIELDS = ("ngf", "norm", "dropout", "temporal", "base_size") + ENHANCER_FIELDS  # companion: a constant plane in the graph
 
 
 def preset_name(model: dict) -> str | None:
@@ -193,7 +200,8 @@ class Generator(nn.Module):
     input of every up block but the innermost is [its down block's output, the block below's output].
     Conv biases only without BatchNorm, and on the last layer (pix2pix's use_bias rule).
     With `cfg.temporal` the first block takes 6 channels: the skeleton and the previous output frame
-    (zeros where there is none: a sequence's first frame).
+    (zeros where there is none: a sequence's first frame). With `cfg.companion` it also takes the
+    person plane (1: this person, the default; 0: the companion it was trained beside).
     """
 
     def __init__(self, cfg: RendererConfig):
@@ -204,7 +212,7 @@ class Generator(nn.Module):
         for i, out in enumerate(widths):
             inner = i == cfg.levels - 1
             layers = [] if i == 0 else [nn.LeakyReLU(0.2, inplace=True)]
-            cin = (6 if cfg.temporal else 3) if i == 0 else widths[i - 1]
+            cin = (6 if cfg.temporal else 3) + int(cfg.companion) if i == 0 else widths[i - 1]
             layers.append(nn.Conv2d(cin, out, 4, 2, 1, bias=bias))
             if 0 < i and not inner:
                 layers.append(_norm(cfg.norm, out))
@@ -225,13 +233,18 @@ class Generator(nn.Module):
                     layers.append(nn.Dropout(cfg.dropout))
             self.up.append(nn.Sequential(*layers))
         self.temporal = cfg.temporal
+        self.companion = cfg.companion
         self.apply(_init_weights)
 
-    def forward(self, x: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, previous: torch.Tensor | None = None,
+                person: torch.Tensor | None = None) -> torch.Tensor:
         """x: (B, 3, S, S) skeleton images; previous: (B, 3, S, S) the previous output frames (temporal
-        models only; None = zeros, a sequence's first frame)."""
+        models only; None = zeros, a sequence's first frame); person: (B,) 1 for this person, 0 for the
+        companion (companion models only; None = this person)."""
         if self.temporal:
             x = torch.cat([x, torch.zeros_like(x) if previous is None else previous], dim=1)
+        if self.companion:
+            x = torch.cat([x, person_plane(x, person)], dim=1)
         skips = []                           # (B, widths[i], S / 2^(i+1), same)
         for block in self.down:
             x = block(x)
@@ -240,6 +253,24 @@ class Generator(nn.Module):
         for i in range(len(self.up) - 2, -1, -1):
             x = self.up[i](torch.cat([skips[i], x], dim=1))
         return x                             # (B, 3, S, S) in [-1, 1]
+
+
+def person_plane(x: torch.Tensor, person: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, 1, H, W) the person plane for a batch `x` (B, C, H, W): `person` (B,) per image, None = 1."""
+    plane = x.new_ones(x.shape[0], 1, *x.shape[2:])
+    return plane if person is None else plane * person.to(plane.dtype).view(-1, 1, 1, 1)
+
+
+def load_widened(model: nn.Module, trained: nn.Module) -> None:
+    """`model` takes `trained`'s weights, where a weight of `model` has one input channel more (the person
+    plane of a companion model, `cfg.companion`) with 0 for it: a one-person renderer's generator and
+    discriminator start a companion model that draws, for either plane, as they did."""
+    state = trained.state_dict()
+    for key, weight in model.state_dict().items():
+        if key in state and state[key].ndim == 4 and weight.shape[1] == state[key].shape[1] + 1:
+            old = state[key]  # the plane is input channel 3, after the skeleton's (both G and D)
+            state[key] = torch.cat([old[:, :3], old.new_zeros(old.shape[0], 1, *old.shape[2:]), old[:, 3:]], dim=1)
+    model.load_state_dict(state)
 
 
 class ResidualBlock(nn.Module):
@@ -336,13 +367,16 @@ class Discriminator(nn.Module):
     """pix2pix's NLayerDiscriminator: with d_layers=3 each output sees a 70x70 patch of the input.
 
     `pair=True`: the temporal discriminator, on two consecutive (skeleton, frame) pairs (12 channels);
-    `layers`: other depths (the region discriminators use 2: 34x34 patches of a 64x64 crop)."""
+    `layers`: other depths (the region discriminators use 2: 34x34 patches of a 64x64 crop).
+    A companion model's pix2pix D (not the region ones) takes the skeleton with its person plane (4
+    channels): it judges whether the frame is that person's."""
 
     def __init__(self, cfg: RendererConfig, pair: bool = False, layers: int | None = None):
         super().__init__()
         bias = cfg.norm != "batch"
         depth = cfg.d_layers if layers is None else layers
-        net = [nn.Conv2d(12 if pair else 6, cfg.ndf, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        cin = 12 if pair else 6 + int(cfg.companion and layers is None)  # pix2pix's D sees the person plane
+        net = [nn.Conv2d(cin, cfg.ndf, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         mult = 1
         for n in range(1, depth + 1):
             prev, mult = mult, min(2 ** n, 8)

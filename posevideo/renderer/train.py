@@ -49,7 +49,7 @@ import torch.nn as nn
 from posevideo.errors import InputError
 from posevideo.renderer.data import REGIONS, FrameBank, crop, load_frames
 from posevideo.renderer.model import (ENHANCER_FIELDS, RendererConfig, d_loss, discriminators, feature_matching_loss,
-                                      g_gan_loss, l1_loss, make_generator, preset)
+                                      g_gan_loss, l1_loss, load_widened, make_generator, person_plane, preset)
 from posevideo.training import (Run, StopSignal, average_weights, build_model, check_finite, cleanup_distributed,
                                 load_checkpoint, model_defaults, progress_bar, rank_sampler, read_meta,
                                 reseed_resumed_rank, run_config, save_checkpoint, seed_everything, setup_distributed,
@@ -118,6 +118,11 @@ class TrainConfig:
     profile_from: str | None = None
     teacher: str | None = None     # a trained renderer of the same person whose frames are the L1 target
     teacher_mix: float = 1.0       # share of the L1 term toward the teacher (the rest: the ground truth)
+    # Another person's frames (a bank folder) in every batch, `companion_share` of it, told apart from this
+    # person's by a person plane (RendererConfig.companion): the companion's poses (arms and hands that this
+    # person's footage never shows) teach the shared drawing; the renderer draws this person.
+    companion: str | None = None
+    companion_share: float = 0.5
 
     def __post_init__(self):
         if self.d_batch not in ("joint", "separate"):
@@ -126,6 +131,10 @@ class TrainConfig:
             raise ValueError(f"stages must be 1 or 2, got {self.stages}")
         if not 0 <= self.teacher_mix <= 1:
             raise ValueError(f"teacher_mix must be in [0, 1], got {self.teacher_mix}")
+        if not 0 < self.companion_share < 1:
+            raise ValueError(f"companion_share must be in (0, 1), got {self.companion_share}")
+        if self.companion and self.teacher:
+            raise ValueError("companion cannot be combined with teacher")
         if self.init_from and (self.upsample_from or self.stages == 2):
             raise ValueError("init_from cannot be combined with upsample_from or stages 2: start a two-stage "
                              "run from a two-stage renderer with init_from alone")
@@ -139,7 +148,7 @@ class TrainConfig:
                          face_d=self.face_d, hand_d=self.hand_d, feature_matching=self.feature_matching,
                          face_l1=self.face_l1, hand_l1=self.hand_l1, ema=self.ema, l1_weight=self.l1_weight,
                          enhancer_ngf=self.enhancer_ngf,
-                         enhancer_blocks=self.enhancer_blocks)
+                         enhancer_blocks=self.enhancer_blocks, companion=True if self.companion else None)
         if stored is not None:
             return RendererConfig.from_dict({**stored, **{k: v for k, v in overrides.items() if v is not None}})
         if self.init_from:
@@ -313,6 +322,12 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             raise InputError(cfg.out, f"was started with --frames {trained_on}, not --frames {cfg.frames}",
                              f"Resume with --frames {trained_on}.")
         bank = load_frames(cfg.data, cfg.speaker, model_cfg.size, cfg.frames, device)
+    companion = None
+    if cfg.companion:
+        companion = load_frames(cfg.companion, None, model_cfg.size, "train", device)
+        if companion.size != model_cfg.size:
+            raise InputError(cfg.companion, f"frames are {companion.size}px but the model is {model_cfg.size}px",
+                             f"Pack the companion's frames at --size {model_cfg.size}.")
     if cfg.profile_from:
         bank.stats = {**bank.stats, "profile": kept_profile(cfg.profile_from, bank.stats.get("speaker"), dist.is_main)}
     if bank.size != model_cfg.size:
@@ -324,6 +339,10 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     for region in ("face", "hand"):
         rows = [i for i, name in enumerate(REGIONS) if name.endswith(region)]   # the bank's box rows of that region
         if bool((bank.regions[:, rows, 0] >= -0.5).any()):
+            if companion is not None and not bool((companion.regions[:, rows, 0] >= -0.5).any()):
+                raise InputError(cfg.companion, f"has no {region} boxes, but this person's frames have: the "
+                                 f"{region} crop L1 would be off for the companion alone",
+                                 "Pack it again with `posevideo pack-frames` (it writes the boxes).")
             continue
         l1 = f"{region}_l1"
         asked = chosen or getattr(cfg, l1) is not None
@@ -346,6 +365,13 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     sampler = rank_sampler(cfg.seed, dist.rank)
     teacher = load_teacher(cfg.teacher, model_cfg, bank, device) if cfg.teacher else None
     shown = torch.linspace(0, len(bank) - 1, min(4, len(bank))).long()         # fixed progress frames
+    own = cfg.batch  # frames of this person a step; the rest are the companion's
+    if companion is not None:
+        own = cfg.batch - round(cfg.batch * cfg.companion_share)
+        if not 0 < own < cfg.batch:
+            raise InputError(None, f"--batch {cfg.batch} at --companion-share {cfg.companion_share} leaves "
+                                   f"{own} of this person's frames a step",
+                             "Pass a larger --batch, or a share nearer 0.5.")
 
     # Models and optimizers (pix2pix: Adam 2e-4, beta1 0.5 for every network). Two stages from a
     # 256 run: its generator is the first stage (a resume reloads it from this run's checkpoint).
@@ -355,7 +381,16 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
         load_checkpoint(cfg.upsample_from, {"G": G.base}, restore_rng=False)
     Ds = discriminators(model_cfg)
     if cfg.init_from and not cfg.resume:  # fine-tuning: its G, and the Ds it has (the shipped one has none)
-        load_checkpoint(init_path(cfg.init_from), {"G": G, **Ds}, restore_rng=False, optional=set(Ds))
+        start = starting_model(cfg.init_from, model_cfg.size)
+        if model_cfg.companion and not start.companion:  # a one-person start: its weights, the plane's 0
+            one = replace(model_cfg, companion=False)
+            G_one, Ds_one = make_generator(one), discriminators(one)
+            load_checkpoint(init_path(cfg.init_from), {"G": G_one, **Ds_one}, restore_rng=False, optional=set(Ds))
+            load_widened(G, G_one)
+            for name, D in Ds.items():
+                load_widened(D, Ds_one[name])
+        else:
+            load_checkpoint(init_path(cfg.init_from), {"G": G, **Ds}, restore_rng=False, optional=set(Ds))
     G = G.to(device, memory_format=torch.channels_last)
     Ds = {name: D.to(device, memory_format=torch.channels_last) for name, D in Ds.items()}
     base_lr = cfg.lr or model_cfg.lr
@@ -427,11 +462,23 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                 index = torch.cat([first, first + 1])                               # frames t - 1, then t
                 jitter = (1 + cfg.jitter * (2 * torch.rand(cfg.batch // 2, 2, generator=sampler) - 1)).repeat(2, 1)
             else:
-                index = torch.randint(len(bank), (cfg.batch,), generator=sampler)
+                index = torch.randint(len(bank), (own,), generator=sampler)
                 jitter = 1 + cfg.jitter * (2 * torch.rand(cfg.batch, 2, generator=sampler) - 1)
             jitter = jitter if cfg.jitter > 0 else None
-            skeleton, real = bank.batch(index, jitter)
-            boxes = bank.boxes(index, jitter) if cut else None  # (B, 3, 4), on the device
+            mine = None if jitter is None else jitter[:own]
+            skeleton, real = bank.batch(index, mine)
+            boxes = bank.boxes(index, mine) if cut else None  # (B, 3, 4), on the device
+            person, d_skeleton = None, skeleton  # what the generator and pix2pix's D are told of whose frame
+            if companion is not None:  # the batch's last frames are the companion's (plane 0)
+                theirs = torch.randint(len(companion), (cfg.batch - own,), generator=sampler)
+                their_jitter = None if jitter is None else jitter[own:]
+                their_skeleton, their_real = companion.batch(theirs, their_jitter)
+                skeleton = torch.cat([skeleton, their_skeleton]).contiguous(memory_format=torch.channels_last)
+                real = torch.cat([real, their_real]).contiguous(memory_format=torch.channels_last)
+                if cut:
+                    boxes = torch.cat([boxes, companion.boxes(theirs, their_jitter)])
+                person = (torch.arange(cfg.batch, device=device) < own).float()
+                d_skeleton = torch.cat([skeleton, person_plane(skeleton, person)], dim=1)
 
             # Discriminator step: real pairs -> real, generated pairs -> fake (G not updated).
             # "separate": two calls, as pix2pix. "joint": one call on both, so BatchNorm normalises
@@ -446,8 +493,9 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                 return d_loss(real_logits.float(), fake_logits.float(), kind, weight)
 
             with autocast:
-                fake = torch.cat(G_fwd(*skeleton.chunk(2))) if temporal else G_fwd(skeleton)
-                loss_d = judge(D_step["D"], skeleton, real, fake.detach())
+                fake = (torch.cat(G_fwd(*skeleton.chunk(2))) if temporal else
+                        G_fwd(skeleton) if person is None else G_fwd(skeleton, person=person))
+                loss_d = judge(D_step["D"], d_skeleton, real, fake.detach())
                 # the skeleton and real crops, cut once a step for both steps
                 crops = {r: regions(skeleton, real, boxes, r, side) for r in cut}
                 for r, (sk, re, seen) in crops.items():
@@ -481,7 +529,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                 with torch.no_grad(), autocast:
                     taught = teacher(skeleton)                  # the teacher's frames of the same skeletons
             with autocast:
-                gan["D"] = fool(D_fake["D"], skeleton, fake, real)
+                gan["D"] = fool(D_fake["D"], d_skeleton, fake, real)
                 if "D_temporal" in Ds:
                     pairs = [torch.cat(x.chunk(2), dim=1) for x in (skeleton, fake, real)]
                     gan["D_temporal"] = fool(D_fake["D_temporal"], *pairs)
