@@ -515,8 +515,27 @@ def test_a_companion_run_learns_both_people_and_draws_its_own(tmp_path):
         own, theirs = G(skeleton), G(skeleton, person=torch.zeros(16))
     red_minus_blue = lambda out: float((out[:, 0] - out[:, 2]).mean())  # +0.78 in red light, -0.78 in blue
     assert red_minus_blue(own) > 0.4 and red_minus_blue(theirs) < -0.4, (red_minus_blue(own), red_minus_blue(theirs))
-    with pytest.raises(InputError, match="leaves 0 of this person's frames"):
+    with pytest.raises(InputError, match="leaves 0 of this person's frames and 4 of the companion's"):
         train(_cfg(tmp_path / "few", 1, companion=str(tmp_path / "blue"), companion_share=0.9), tiny_bank(), cfg)
+
+
+def test_a_companion_run_resumes_exactly(tmp_path, monkeypatch):
+    """Killed during step 3 and resumed, a companion run ends where the whole run does: the companion's
+    frames are drawn from the run's own sampler, saved with it."""
+    from dataclasses import replace
+    cfg = replace(TINY, companion=True)
+    write_bank({"train": tiny_bank(8)}, tmp_path / "other")
+    other = str(tmp_path / "other")
+    train(_cfg(tmp_path / "whole", 6, companion=other), tiny_bank(), cfg)
+    with sigterm_at(monkeypatch, 3):
+        assert train(_cfg(tmp_path / "cut", 6, companion=other), tiny_bank(), cfg).name == "step-0000003"
+    train(_cfg(tmp_path / "cut", 6, companion=other, resume=True), tiny_bank(), cfg)
+    weights = []
+    for run in ("whole", "cut"):
+        G, D = Generator(cfg), Discriminator(cfg)
+        load_checkpoint(tmp_path / run, {"G": G, "D": D})
+        weights.append(list(G.state_dict().values()) + list(D.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(*weights))
 
 
 def test_cli_trains_the_shipped_renderer_beside_a_companion(tmp_path):

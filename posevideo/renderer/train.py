@@ -47,7 +47,7 @@ import torch
 import torch.nn as nn
 
 from posevideo.errors import InputError
-from posevideo.renderer.data import REGIONS, FrameBank, crop, load_frames
+from posevideo.renderer.data import BANK_FILE, REGIONS, FrameBank, crop, load_frames
 from posevideo.renderer.model import (ENHANCER_FIELDS, RendererConfig, d_loss, discriminators, feature_matching_loss,
                                       g_gan_loss, l1_loss, load_widened, make_generator, person_plane, preset)
 from posevideo.training import (Run, StopSignal, average_weights, build_model, check_finite, cleanup_distributed,
@@ -322,8 +322,17 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             raise InputError(cfg.out, f"was started with --frames {trained_on}, not --frames {cfg.frames}",
                              f"Resume with --frames {trained_on}.")
         bank = load_frames(cfg.data, cfg.speaker, model_cfg.size, cfg.frames, device)
-    companion = None
+    companion, own = None, cfg.batch  # own: frames of this person a step; the rest are the companion's
     if cfg.companion:
+        own = cfg.batch - round(cfg.batch * cfg.companion_share)
+        if not 0 < own < cfg.batch:
+            raise InputError(None, f"--batch {cfg.batch} at --companion-share {cfg.companion_share} leaves "
+                                   f"{own} of this person's frames and {cfg.batch - own} of the companion's a step",
+                             "Pass a larger --batch, or a share nearer 0.5.")
+        if not (Path(cfg.companion) / BANK_FILE).exists():
+            raise InputError(cfg.companion, f"is not a bank folder (no {BANK_FILE})",
+                             "Pack the companion's frames with `posevideo pack-frames --data DATA --speaker NAME "
+                             "--out BANK`, and pass --companion BANK.")
         companion = load_frames(cfg.companion, None, model_cfg.size, "train", device)
         if companion.size != model_cfg.size:
             raise InputError(cfg.companion, f"frames are {companion.size}px but the model is {model_cfg.size}px",
@@ -365,13 +374,6 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     sampler = rank_sampler(cfg.seed, dist.rank)
     teacher = load_teacher(cfg.teacher, model_cfg, bank, device) if cfg.teacher else None
     shown = torch.linspace(0, len(bank) - 1, min(4, len(bank))).long()         # fixed progress frames
-    own = cfg.batch  # frames of this person a step; the rest are the companion's
-    if companion is not None:
-        own = cfg.batch - round(cfg.batch * cfg.companion_share)
-        if not 0 < own < cfg.batch:
-            raise InputError(None, f"--batch {cfg.batch} at --companion-share {cfg.companion_share} leaves "
-                                   f"{own} of this person's frames a step",
-                             "Pass a larger --batch, or a share nearer 0.5.")
 
     # Models and optimizers (pix2pix: Adam 2e-4, beta1 0.5 for every network). Two stages from a
     # 256 run: its generator is the first stage (a resume reloads it from this run's checkpoint).
