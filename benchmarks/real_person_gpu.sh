@@ -35,6 +35,7 @@
 #        RUNS='s20_small s20_comp obama_small obama_comp' INIT=shipped S20_BANK=bank_s20b COMPANION=bank_ms ...:
 #        a *_comp run trains beside the companion's frames (`--companion .devcarry/$COMPANION`, half of a
 #        batch of 64, so 32 of the person's own frames a step, as the plain run's batch of 32)
+#        S20_COMPANION=bank_msn OBAMA_COMPANION=bank_msl ...: each person's companion (default $COMPANION)
 #        SEED=1 ...: every run at that --seed
 #        QUICK=1 OUT=/tmp/x bash benchmarks/real_person_gpu.sh 60   (a few steps of `small` each: checks the
 #        script itself on a CPU machine; the pose-format wheel step is skipped where pose_format imports)
@@ -55,7 +56,8 @@ ESN=esn; SCALE=1
 train() {  # name bank preset steps [init: INIT applies]
     # shellcheck disable=SC2086  # TRAIN_FLAGS is words
     local frames=train; [[ $1 == *_all ]] && frames=all   # RUN_all: every interval of the bank (--frames all)
-    local batch=32 beside=(); [[ $1 == *_comp ]] && batch=64 && beside=(--companion ".devcarry/${COMPANION:-bank_ms}")
+    local batch=32 beside=() who=${1%%_*}; who=${who^^}_COMPANION   # S20_COMPANION, OBAMA_COMPANION: each its own
+    [[ $1 == *_comp ]] && batch=64 && beside=(--companion ".devcarry/${!who:-${COMPANION:-bank_ms}}")
     timeout -s TERM "$BUDGET" "${PV[@]}" train renderer --data ".devcarry/$2" --preset "$3" --steps "$4" --batch $batch \
         --out "$R/$1" --image-every 2000 --checkpoint-every 2000 --log-every 250 ${INIT:+${5:+--init-from "$INIT"}} ${LR:+--lr "$LR"} ${SEED:+--seed "$SEED"} \
         --frames $frames "${beside[@]}" ${TRAIN_FLAGS:-} > "$R/$1.log" 2>&1
