@@ -297,7 +297,7 @@ def presets():
 
 
 @train.command("renderer")
-@click.option("--data", type=click.Path(exists=True, file_okay=False), default=None, help="DATA folder from `posevideo prepare`, or a folder from `pack-frames`.  [required]")
+@click.option("--data", type=click.Path(exists=True, file_okay=False, resolve_path=True), default=None, help="DATA folder from `posevideo prepare`, or a folder from `pack-frames`.  [required]")
 @click.option("--speaker", default=None, help="Speaker folder inside DATA (not needed with a pack-frames folder).")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Run folder to create.  [required]")
 @click.option("--preset", type=click.Choice(_RENDERER_PRESETS), default="small")
@@ -359,11 +359,11 @@ def presets():
               help="Keep this renderer's body profile (the proportions, mean hand and face that --retarget full "
                    "draws with) instead of measuring it on --data: for frames added to the person's own, e.g. "
                    "painted on other skeletons (benchmarks/paint_real.py).")
-@click.option("--teacher", type=click.Path(exists=True), default=None,
+@click.option("--teacher", type=click.Path(exists=True, resolve_path=True), default=None,
               help="Distil: a renderer run trained on the same person (e.g. esn) whose frames are the L1 target.")
 @click.option("--teacher-mix", type=click.FloatRange(0, 1), default=1.0,
               help="With --teacher: share of the L1 term toward the teacher's frame; the rest toward the ground truth.")
-@click.option("--companion", type=click.Path(exists=True, file_okay=False), default=None, metavar="BANK",
+@click.option("--companion", type=click.Path(exists=True, file_okay=False, resolve_path=True), default=None, metavar="BANK",
               help="Another person's frames (a pack-frames folder, e.g. the synthetic speaker's signing) in every "
                    "batch beside this person's, told apart by a person plane: what this person's footage never "
                    "shows (other arms, hands) is learnt from the companion's. The renderer draws this person.")
@@ -533,7 +533,7 @@ _GESTURE_PRESETS = ("s2g", "fast", "tiny")  # keys of posevideo.gestures.model.P
 
 
 @train.command("gestures")
-@click.option("--data", type=click.Path(exists=True, file_okay=False), default=None,
+@click.option("--data", type=click.Path(exists=True, file_okay=False, resolve_path=True), default=None,
               help="DATA folder from `posevideo prepare` (or `posevideo index --from-s2g`).  [required]")
 @click.option("--speaker", default=None, help="Speaker folder inside DATA.  [required]")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Run folder to create.  [required]")

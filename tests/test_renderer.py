@@ -536,22 +536,29 @@ def test_a_companion_run_resumes_exactly(tmp_path, monkeypatch):
         load_checkpoint(tmp_path / run, {"G": G, "D": D})
         weights.append(list(G.state_dict().values()) + list(D.state_dict().values()))
     assert all(torch.equal(a, b) for a, b in zip(*weights))
+    with pytest.raises(InputError, match="was started with --companion-share 0.5, not 0.25"):
+        train(_cfg(tmp_path / "cut", 8, companion=other, companion_share=0.25, resume=True), tiny_bank(), cfg)
+    with pytest.raises(InputError, match="was started with --companion "):
+        train(_cfg(tmp_path / "cut", 8, resume=True), tiny_bank(), cfg)
 
 
-def test_cli_trains_the_shipped_renderer_beside_a_companion(tmp_path):
+def test_cli_trains_the_shipped_renderer_beside_a_companion(tmp_path, monkeypatch):
     """`--init-from shipped --companion BANK`: the shipped one-person generator, widened, is the start
     (at a vanishing learning rate its weights stay the shipped ones, the plane's 0), and export writes
     the renderer with the one skeleton input."""
     from posevideo.renderer.predict import DEFAULT_RENDERER, load_renderer
     write_bank({"train": tiny_bank(4, size=256)}, tmp_path / "bank")
     write_bank({"train": tiny_bank(4, size=256)}, tmp_path / "other")
-    result = CliRunner().invoke(cli, ["train", "renderer", "--data", str(tmp_path / "bank"), "--batch", "2", "--steps",
+    monkeypatch.chdir(tmp_path)  # folders given relative to here are kept whole, so a resume runs from anywhere
+    result = CliRunner().invoke(cli, ["train", "renderer", "--data", "bank", "--batch", "2", "--steps",
                                       "1", "--device", "cpu", "--lr", "1e-12", "--jitter", "0", "--init-from", "shipped",
-                                      "--companion", str(tmp_path / "other"), "--out", str(tmp_path / "run")])
+                                      "--companion", "other", "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     shipped, _ = load_renderer(DEFAULT_RENDERER)
     tuned, meta = load_renderer(tmp_path / "run")
     assert meta["model"]["companion"] and tuned.down[0][0].in_channels == 4
+    assert meta["train"]["companion"] == str((tmp_path / "other").resolve())
+    assert meta["train"]["data"] == str((tmp_path / "bank").resolve())
     for (name, a), b in zip(shipped.named_parameters(), tuned.parameters()):
         if name == "down.0.0.weight":  # the person plane's weights (input channel 3) start at 0
             assert torch.allclose(a.float(), b[:, :3], atol=1e-6) and float(b[:, 3].abs().max()) < 1e-6

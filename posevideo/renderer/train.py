@@ -322,6 +322,12 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             raise InputError(cfg.out, f"was started with --frames {trained_on}, not --frames {cfg.frames}",
                              f"Resume with --frames {trained_on}.")
         bank = load_frames(cfg.data, cfg.speaker, model_cfg.size, cfg.frames, device)
+    if cfg.resume:  # the companion and its share are part of the run, as its frames are
+        was = train_options(stored)
+        for name, flag in (("companion", "--companion"), ("companion_share", "--companion-share")):
+            before, now = was.get(name, TrainConfig.__dataclass_fields__[name].default), getattr(cfg, name)
+            if before != now:
+                raise InputError(cfg.out, f"was started with {flag} {before}, not {now}", f"Resume with {flag} {before}.")
     companion, own = None, cfg.batch  # own: frames of this person a step; the rest are the companion's
     if cfg.companion:
         own = cfg.batch - round(cfg.batch * cfg.companion_share)
