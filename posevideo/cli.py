@@ -198,6 +198,17 @@ _resume_option = click.option(
          "options; options given here replace them.")
 
 
+def _companion(value: str | None) -> str | None:
+    """--companion: "signing", or a folder kept whole (a resume runs from any folder)."""
+    from pathlib import Path
+    if value is None or value == "signing":
+        return value
+    if not Path(value).is_dir():
+        raise click.BadParameter(f"{value}: no such folder (give a pack-frames folder, or 'signing')",
+                                 param_hint="'--companion'")
+    return str(Path(value).resolve())
+
+
 def _resumed(options: dict, saved_of, required=("data", "out")) -> dict:
     """`--resume RUN`: the run's stored options (config.json) for every option not given on this
     command line; without it, the options the command needs. Returns the trainer's keyword args."""
@@ -363,10 +374,14 @@ def presets():
               help="Distil: a renderer run trained on the same person (e.g. esn) whose frames are the L1 target.")
 @click.option("--teacher-mix", type=click.FloatRange(0, 1), default=1.0,
               help="With --teacher: share of the L1 term toward the teacher's frame; the rest toward the ground truth.")
-@click.option("--companion", type=click.Path(exists=True, file_okay=False, resolve_path=True), default=None, metavar="BANK",
-              help="Another person's frames (a pack-frames folder, e.g. the synthetic speaker's signing) in every "
-                   "batch beside this person's, told apart by a person plane: what this person's footage never "
-                   "shows (other arms, hands) is learnt from the companion's. The renderer draws this person.")
+@click.option("--companion", default=None, metavar="BANK|signing", callback=lambda ctx, param, value: _companion(value),
+              help="Another person's frames in every batch beside this person's, told apart by a person plane: what "
+                   "this person's footage never shows (other arms, hands) is learnt from the companion's; the "
+                   "renderer draws this person. A pack-frames folder, or 'signing': the synthetic speaker signing "
+                   "(made once into the cache, about a minute on 2 CPU cores).")
+@click.option("--companion-sleeves", type=click.Choice(["short", "none", "long"]), default="short", show_default=True,
+              help="With --companion signing: the companion's sleeves; dressed as the person (none: bare arms, "
+                   "long: a suit), no patches of its clothes on theirs, fewer other people's hands read (BENCHMARKS.md).")
 @click.option("--companion-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
               show_default=True, help="With --companion: the share of each batch that is the companion's frames.")
 @click.option("--log-every", type=click.IntRange(1), default=50)

@@ -542,6 +542,39 @@ def test_a_companion_run_resumes_exactly(tmp_path, monkeypatch):
         train(_cfg(tmp_path / "cut", 8, resume=True), tiny_bank(), cfg)
 
 
+def test_the_signing_companion_is_made_here_once(tmp_path, monkeypatch):
+    """`--companion signing`: the synthetic speaker signing as other seeds move, made by the project
+    (synth-speaker, prepare, pack-frames) into the cache on first use and reused after; a run that asks
+    for it trains beside it. Here one seed of 4 s, not the six minutes the option makes."""
+    import functools
+    from posevideo.renderer.companion import signing_bank
+    from posevideo.renderer.data import read_bank
+    folder = signing_bank(seeds=(1,), seconds=4, root=tmp_path / "cache")
+    bank = read_bank(folder, "train")
+    assert len(bank) >= 30 and bank.stats["speaker"] == "synthetic_0" and bank.size == 256
+    assert bool((bank.regions[:, :2, 0] >= 0).any())              # hands boxed, for the crop L1
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [folder.name]  # nothing half-made beside it
+    made = (folder / "bank.json").stat().st_mtime_ns
+    assert signing_bank(seeds=(1,), seconds=4, root=tmp_path / "cache") == folder
+    assert (folder / "bank.json").stat().st_mtime_ns == made      # reused, not made again
+    with pytest.raises(ValueError, match="sleeves must be one of"):
+        signing_bank(sleeves="tank", root=tmp_path / "cache")
+
+    monkeypatch.setattr(train_module, "signing_bank",
+                        functools.partial(signing_bank, seeds=(1,), seconds=4, root=tmp_path / "cache"))
+    write_bank({"train": tiny_bank(4, size=256)}, tmp_path / "bank")
+    result = CliRunner().invoke(cli, ["train", "renderer", "--data", str(tmp_path / "bank"), "--batch", "2", "--steps",
+                                      "1", "--device", "cpu", "--init-from", "shipped", "--companion", "signing",
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["train"]["companion"] == "signing" and config["train"]["companion_sleeves"] == "short"
+    assert config["model"]["companion"]
+    result = CliRunner().invoke(cli, ["train", "renderer", "--data", str(tmp_path / "bank"), "--companion",
+                                      str(tmp_path / "nothing"), "--out", str(tmp_path / "run2")])
+    assert result.exit_code == 2 and "no such folder (give a pack-frames folder, or 'signing')" in result.output
+
+
 def test_cli_trains_the_shipped_renderer_beside_a_companion(tmp_path, monkeypatch):
     """`--init-from shipped --companion BANK`: the shipped one-person generator, widened, is the start
     (at a vanishing learning rate its weights stay the shipped ones, the plane's 0), and export writes

@@ -47,6 +47,7 @@ import torch
 import torch.nn as nn
 
 from posevideo.errors import InputError
+from posevideo.renderer.companion import SIGNING, SLEEVES, signing_bank
 from posevideo.renderer.data import BANK_FILE, REGIONS, FrameBank, crop, load_frames
 from posevideo.renderer.model import (ENHANCER_FIELDS, RendererConfig, d_loss, discriminators, feature_matching_loss,
                                       g_gan_loss, l1_loss, load_widened, make_generator, person_plane, preset)
@@ -121,8 +122,9 @@ class TrainConfig:
     # Another person's frames (a bank folder) in every batch, `companion_share` of it, told apart from this
     # person's by a person plane (RendererConfig.companion): the companion's poses (arms and hands that this
     # person's footage never shows) teach the shared drawing; the renderer draws this person.
-    companion: str | None = None
+    companion: str | None = None   # a bank folder, or "signing": the synthetic speaker's (renderer/companion.py)
     companion_share: float = 0.5
+    companion_sleeves: str = "short"  # with companion "signing": the companion's sleeves (short, none, long)
 
     def __post_init__(self):
         if self.d_batch not in ("joint", "separate"):
@@ -133,6 +135,8 @@ class TrainConfig:
             raise ValueError(f"teacher_mix must be in [0, 1], got {self.teacher_mix}")
         if not 0 < self.companion_share < 1:
             raise ValueError(f"companion_share must be in (0, 1), got {self.companion_share}")
+        if self.companion_sleeves not in SLEEVES:
+            raise ValueError(f"companion_sleeves must be one of {SLEEVES}, got {self.companion_sleeves!r}")
         if self.companion and self.teacher:
             raise ValueError("companion cannot be combined with teacher")
         if self.init_from and (self.upsample_from or self.stages == 2):
@@ -324,7 +328,8 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
         bank = load_frames(cfg.data, cfg.speaker, model_cfg.size, cfg.frames, device)
     if cfg.resume:  # the companion and its share are part of the run, as its frames are
         was = train_options(stored)
-        for name, flag in (("companion", "--companion"), ("companion_share", "--companion-share")):
+        for name, flag in (("companion", "--companion"), ("companion_share", "--companion-share"),
+                           ("companion_sleeves", "--companion-sleeves")):
             before, now = was.get(name, TrainConfig.__dataclass_fields__[name].default), getattr(cfg, name)
             if before != now:
                 raise InputError(cfg.out, f"was started with {flag} {before}, not {now}", f"Resume with {flag} {before}.")
@@ -335,13 +340,20 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             raise InputError(None, f"--batch {cfg.batch} at --companion-share {cfg.companion_share} leaves "
                                    f"{own} of this person's frames and {cfg.batch - own} of the companion's a step",
                              "Pass a larger --batch, or a share nearer 0.5.")
-        if not (Path(cfg.companion) / BANK_FILE).exists():
-            raise InputError(cfg.companion, f"is not a bank folder (no {BANK_FILE})",
+        where = cfg.companion
+        if where == SIGNING:  # made here on first use, then from the cache
+            where = signing_bank(model_cfg.size, cfg.companion_sleeves) if dist.is_main else None
+            if dist.world_size > 1:  # the other ranks wait for rank 0's bank
+                box = [where]
+                torch.distributed.broadcast_object_list(box, src=0)
+                where = box[0]
+        if not (Path(where) / BANK_FILE).exists():
+            raise InputError(where, f"is not a bank folder (no {BANK_FILE})",
                              "Pack the companion's frames with `posevideo pack-frames --data DATA --speaker NAME "
-                             "--out BANK`, and pass --companion BANK.")
-        companion = load_frames(cfg.companion, None, model_cfg.size, "train", device)
+                             "--out BANK` and pass --companion BANK, or pass --companion signing.")
+        companion = load_frames(where, None, model_cfg.size, "train", device)
         if companion.size != model_cfg.size:
-            raise InputError(cfg.companion, f"frames are {companion.size}px but the model is {model_cfg.size}px",
+            raise InputError(where, f"frames are {companion.size}px but the model is {model_cfg.size}px",
                              f"Pack the companion's frames at --size {model_cfg.size}.")
     if cfg.profile_from:
         bank.stats = {**bank.stats, "profile": kept_profile(cfg.profile_from, bank.stats.get("speaker"), dist.is_main)}
@@ -355,7 +367,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
         rows = [i for i, name in enumerate(REGIONS) if name.endswith(region)]   # the bank's box rows of that region
         if bool((bank.regions[:, rows, 0] >= -0.5).any()):
             if companion is not None and not bool((companion.regions[:, rows, 0] >= -0.5).any()):
-                raise InputError(cfg.companion, f"has no {region} boxes, but this person's frames have: the "
+                raise InputError(where, f"has no {region} boxes, but this person's frames have: the "
                                  f"{region} crop L1 would be off for the companion alone",
                                  "Pack it again with `posevideo pack-frames` (it writes the boxes).")
             continue
