@@ -5,6 +5,7 @@
         [--gan-loss vanilla|lsgan|hinge] [--feature-matching W]     (pix2pixHD's discriminator feature matching)
         [--face-l1 W] [--hand-l1 W]             (more L1 on the face and hand crops; every preset: 1 and 5)
         [--teacher RUN [--teacher-mix F]]                 (distillation: a trained renderer's frames as the L1 target)
+        [--companion BANK|signing [--companion-share F]]   (another person's frames beside these, a person plane)
     posevideo train renderer ... --size 512 --upsample-from RUN256 [--freeze-base N]   (two stages, issue 14)
     torchrun --nproc_per_node G -m posevideo train renderer ...        (one process a GPU, DDP)
 
@@ -28,6 +29,14 @@ the crops' weight and its hands, 2.5 dB under the untaught model on 2026-12-06).
 discriminators still see real frames, so the GAN keeps the student honest where the teacher blurs.
 A small student copies a large teacher's smooth, pose-consistent output more easily than the noisy
 truth it could not fit (knowledge distillation for image-to-image GANs).
+
+A companion (`--companion BANK|signing`): another person's frames fill `companion_share` of each
+batch, the generator and pix2pix's discriminator told whose frame it is by a person plane (1: this
+person, 0: the companion). A few seconds of a real person never show most of the poses other people
+will ask of its renderer; the companion's (the synthetic speaker signing) teach the drawing both
+people share, and the renderer draws this person. On Obama's address it raised other people's hands
+found from 1.5-3.4 % to 14.5-18.9 % and his held-out frame by about 2 dB (BENCHMARKS.md "A real
+person trained beside the synthetic speaker").
 
 Two stages (`--upsample-from RUN256` or `--stages 2`; model.TwoStage): the 256 generator of RUN256
 (or a new one) under an Enhancer to 512, trained on 512 frames. For the first `--freeze-base`
@@ -219,6 +228,27 @@ def first_stage(run: str, size: int) -> RendererConfig:
     return base
 
 
+def companion_frames(cfg: TrainConfig, size: int, dist, device: str) -> tuple[FrameBank, str]:
+    """--companion's train frames on the device, and the bank folder they came from: a folder as
+    given, or "signing" made by rank 0 on first use (the other ranks wait for it)."""
+    where = cfg.companion
+    if where == SIGNING:
+        where = signing_bank(size, cfg.companion_sleeves) if dist.is_main else None
+        if dist.world_size > 1:
+            box = [where]
+            torch.distributed.broadcast_object_list(box, src=0)
+            where = box[0]
+    if not (Path(where) / BANK_FILE).exists():
+        raise InputError(where, f"is not a bank folder (no {BANK_FILE})",
+                         "Pack the companion's frames with `posevideo pack-frames --data DATA --speaker NAME "
+                         "--out BANK` and pass --companion BANK, or pass --companion signing.")
+    frames = load_frames(where, None, size, "train", device)
+    if frames.size != size:
+        raise InputError(where, f"frames are {frames.size}px but the model is {size}px",
+                         f"Pack the companion's frames at --size {size}.")
+    return frames, str(where)
+
+
 # --- schedule -------------------------------------------------------------------------------------
 
 def learning_rate(step: int, steps: int, base: float) -> float:
@@ -340,21 +370,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             raise InputError(None, f"--batch {cfg.batch} at --companion-share {cfg.companion_share} leaves "
                                    f"{own} of this person's frames and {cfg.batch - own} of the companion's a step",
                              "Pass a larger --batch, or a share nearer 0.5.")
-        where = cfg.companion
-        if where == SIGNING:  # made here on first use, then from the cache
-            where = signing_bank(model_cfg.size, cfg.companion_sleeves) if dist.is_main else None
-            if dist.world_size > 1:  # the other ranks wait for rank 0's bank
-                box = [where]
-                torch.distributed.broadcast_object_list(box, src=0)
-                where = box[0]
-        if not (Path(where) / BANK_FILE).exists():
-            raise InputError(where, f"is not a bank folder (no {BANK_FILE})",
-                             "Pack the companion's frames with `posevideo pack-frames --data DATA --speaker NAME "
-                             "--out BANK` and pass --companion BANK, or pass --companion signing.")
-        companion = load_frames(where, None, model_cfg.size, "train", device)
-        if companion.size != model_cfg.size:
-            raise InputError(where, f"frames are {companion.size}px but the model is {model_cfg.size}px",
-                             f"Pack the companion's frames at --size {model_cfg.size}.")
+        companion, where = companion_frames(cfg, model_cfg.size, dist, device)
     if cfg.profile_from:
         bank.stats = {**bank.stats, "profile": kept_profile(cfg.profile_from, bank.stats.get("speaker"), dist.is_main)}
     if bank.size != model_cfg.size:
