@@ -108,6 +108,11 @@ def _raise_if_disk_problem(error: Exception, path: Path) -> None:
             raise InputError(path, "the disk is full, nothing was written", "Free some space and run again.") from error
 
 
+def cache_dir(*parts: str) -> Path:
+    """posevideo's folder in the user's cache ($XDG_CACHE_HOME, else ~/.cache), `parts` below it."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "posevideo", *parts)
+
+
 def check_writable(folder: str | Path) -> Path:
     """An InputError naming `folder` now, before hours of work, if outputs cannot go there: a
     nameless test file is made in it, or in its nearest existing parent (where the writers will

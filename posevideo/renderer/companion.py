@@ -24,10 +24,6 @@ FPS = 15.0
 SLEEVES = ("short", "none", "long")
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "posevideo" / "companions"
-
-
 def signing_bank(size: int = 256, sleeves: str = "short", seeds: tuple[int, ...] = SEEDS,
                  seconds: float = SECONDS, root: str | Path | None = None) -> Path:
     """The synthetic speaker's signing as a `pack-frames` bank folder at `size`, made on first use
@@ -37,7 +33,8 @@ def signing_bank(size: int = 256, sleeves: str = "short", seeds: tuple[int, ...]
     from posevideo.errors import InputError
     from posevideo.renderer.data import BANK_FILE, bank_from_data, write_bank
     name = f"signing-{size}px-{sleeves}-seeds{''.join(map(str, seeds))}-{seconds:g}s"
-    folder = Path(root or cache_root()) / name
+    from posevideo.files import cache_dir
+    folder = Path(root or cache_dir("companions")) / name
     if (folder / BANK_FILE).exists():
         return folder
     from posevideo.data.prepare import PrepareOptions, prepare

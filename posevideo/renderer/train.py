@@ -408,6 +408,8 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     sampler = rank_sampler(cfg.seed, dist.rank)
     teacher = load_teacher(cfg.teacher, model_cfg, bank, device) if cfg.teacher else None
     shown = torch.linspace(0, len(bank) - 1, min(4, len(bank))).long()         # fixed progress frames
+    # whose frame each of a batch is: this person's first (1), then the companion's (0); None: no companion
+    person = (torch.arange(cfg.batch, device=device) < own).float() if companion is not None else None
 
     # Models and optimizers (pix2pix: Adam 2e-4, beta1 0.5 for every network). Two stages from a
     # 256 run: its generator is the first stage (a resume reloads it from this run's checkpoint).
@@ -504,7 +506,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             mine = None if jitter is None else jitter[:own]
             skeleton, real = bank.batch(index, mine)
             boxes = bank.boxes(index, mine) if cut else None  # (B, 3, 4), on the device
-            person, d_skeleton = None, skeleton  # what the generator and pix2pix's D are told of whose frame
+            d_skeleton = skeleton  # what pix2pix's D sees: with a companion, the person plane too
             if companion is not None:  # the batch's last frames are the companion's (plane 0)
                 theirs = torch.randint(len(companion), (cfg.batch - own,), generator=sampler)
                 their_jitter = None if jitter is None else jitter[own:]
@@ -513,7 +515,6 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                 real = torch.cat([real, their_real]).contiguous(memory_format=torch.channels_last)
                 if cut:
                     boxes = torch.cat([boxes, companion.boxes(theirs, their_jitter)])
-                person = (torch.arange(cfg.batch, device=device) < own).float()
                 d_skeleton = torch.cat([skeleton, person_plane(skeleton, person)], dim=1)
 
             # Discriminator step: real pairs -> real, generated pairs -> fake (G not updated).

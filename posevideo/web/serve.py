@@ -158,9 +158,9 @@ def resolve_model(model: str | Path | None, echo=print) -> Path:
     """An export folder for `model`: itself when it holds model.json; a renderer run or checkpoint
     folder is exported once into a cache folder (keyed by its checkpoint) and that is returned."""
     import hashlib
-    import os
 
     from posevideo.export import DESCRIPTION, export_run
+    from posevideo.files import cache_dir
     from posevideo.training import PICKLE_SUFFIXES, latest_checkpoint, read_meta
 
     if model is None:
@@ -179,7 +179,7 @@ def resolve_model(model: str | Path | None, echo=print) -> Path:
                          "Pass a folder written by `posevideo export` or `posevideo train renderer`.")
     stamp = "".join(f"{p.name}:{p.stat().st_mtime_ns}:{p.stat().st_size};" for p in sorted(checkpoint.iterdir()) if p.is_file())
     key = hashlib.sha1(f"{checkpoint.resolve()}|{stamp}".encode()).hexdigest()[:16]
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "posevideo" / "exports" / key
+    cache = cache_dir("exports", key)
     if not (cache / DESCRIPTION).is_file():
         echo(f"exporting {checkpoint} to ONNX (once; cached in {cache})")
         echo(str(export_run(checkpoint, cache)))

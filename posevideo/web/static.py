@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from importlib.util import find_spec
 from pathlib import Path
 
 from posevideo.errors import InputError
+from posevideo.files import cache_dir
 
 WEB = Path(__file__).parent
 NODE_MODULES = WEB / "node_modules"
@@ -85,7 +85,7 @@ def landmarkers(out_dir: str | Path | None = None) -> Path:
         stamp = json.dumps({n: {a: [str(p), p.stat().st_size, p.stat().st_mtime_ns, norm] for a, (p, norm) in parts.items()}
                             for n, parts in sources.items()}, sort_keys=True)
         key = hashlib.sha1(stamp.encode()).hexdigest()[:16]
-        out_dir = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "posevideo" / "landmarkers" / key
+        out_dir = cache_dir("landmarkers", key)
         if all((out_dir / name).is_file() for name in LANDMARKERS):
             return out_dir
     from mediapipe.tasks.python.metadata.metadata_writers import metadata_writer, model_asset_bundle_utils, writer_utils
