@@ -31,7 +31,8 @@ def render(run: str, poses: str, out: str) -> None:
     import cv2
     import torch
     from posevideo.pose import arrays, read_pose, to_layout
-    from posevideo.renderer.predict import Placement, adapt_norm, adapt_sample, drawn_pose, generate, load_renderer
+    from posevideo.renderer.predict import (Placement, adapt_norm, adapt_sample, drawn_hands, drawn_pose, generate,
+                                            load_renderer)
     from posevideo.skeleton import draw_skeletons
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -57,7 +58,8 @@ def render(run: str, poses: str, out: str) -> None:
         previous = None
         for a in range(0, len(xy), 64):
             skeletons = draw_skeletons(placed[a:a + 64], placed_conf[a:a + 64], "reduced", size, box=boxes[a:a + 64])
-            frames = generate(G, skeletons, device, previous)
+            frames = generate(G, skeletons, device, previous,
+                              drawn_hands(placed[a:a + 64], placed_conf[a:a + 64], boxes[a:a + 64], size))
             previous = frames[-1]
             for frame in frames:
                 writer.write(np.ascontiguousarray(frame[..., ::-1]))

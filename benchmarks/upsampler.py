@@ -125,7 +125,8 @@ def sheet(args) -> None:
     outputs = []
     for run in args.runs:
         G, _ = load_renderer(run, args.device)
-        outputs.append(np.concatenate([generate(G, skeletons[i:i + 16], args.device) for i in range(0, len(pick), 16)]))
+        outputs.append(np.concatenate([generate(G, skeletons[i:i + 16], args.device, hands=regions[pick][i:i + 16, :2])
+                                       for i in range(0, len(pick), 16)]))
     boxes = torch.from_numpy(regions[pick])
     side = args.crop
 

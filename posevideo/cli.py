@@ -361,6 +361,11 @@ def presets():
 @click.option("--enhancer-ngf", type=click.IntRange(1), default=None, help="Two stages: the Enhancer's width (default 64).")
 @click.option("--enhancer-blocks", type=click.IntRange(0), default=None,
               help="Two stages: the Enhancer's residual blocks at half --size (default 3).")
+@click.option("--hand-refiner-ngf", type=click.IntRange(0), default=None,
+              help="Two stages: refine each hand's box with a residual network this wide (Everybody Dance Now's face "
+                   "residual, for hands; default 0: none). The model then also takes the hands' boxes.")
+@click.option("--hand-refiner-blocks", type=click.IntRange(0), default=None,
+              help="With --hand-refiner-ngf: its residual blocks (default 3).")
 @click.option("--max-minutes", type=click.FloatRange(0, min_open=True), default=None,
               help="Stop (with a checkpoint) after this long from the first step (data loading not counted).")
 @click.option("--init-from", default=None, metavar="RUN|shipped",

@@ -380,7 +380,7 @@ def test_a_failing_stage_stops_the_render_and_leaves_no_video(tmp_path, monkeypa
     import posevideo.renderer.predict as predict
     from posevideo.renderer.predict import _pipeline
     order = []
-    _pipeline(range(0, 10, 3), lambda s: np.full(min(3, 10 - s), s), lambda x: x * 2,
+    _pipeline(range(0, 10, 3), lambda s: np.full(min(3, 10 - s), s), lambda s, x: x * 2,
               lambda start, sk, fr: order.extend(fr), 2, 10, False)
     assert order == [0, 0, 0, 6, 6, 6, 12, 12, 12, 18]
 

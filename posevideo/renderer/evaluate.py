@@ -119,7 +119,8 @@ def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker:
     # Generate, timed (after one warm-up batch, so the first cuDNN plans are not counted). A temporal
     # model runs through each interval in order from its first frame (frames picked by `limit` are
     # not consecutive: each is then a sequence's first).
-    generate(G, skeletons[:batch], device)
+    hands = regions[:, :2]  # a hand refiner's input (others ignore it)
+    generate(G, skeletons[:batch], device, hands=hands[:batch])
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     start = time.perf_counter()
@@ -128,7 +129,7 @@ def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker:
     for run in np.split(np.arange(len(pick)), np.flatnonzero(starts)[1:]) if G.temporal else [np.arange(len(pick))]:
         previous = None
         for i in range(0, len(run), batch):
-            outputs.append(generate(G, skeletons[run[i:i + batch]], device, previous))
+            outputs.append(generate(G, skeletons[run[i:i + batch]], device, previous, hands[run[i:i + batch]]))
             previous = outputs[-1][-1]
     outputs = np.concatenate(outputs)
     seconds = time.perf_counter() - start

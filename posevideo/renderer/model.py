@@ -70,6 +70,12 @@ class RendererConfig:
     # seeds, 32's by 0.83-1.17 (BENCHMARKS.md "A wider Enhancer"). Checkpoints keep the width they were made with.
     enhancer_ngf: int = 64
     enhancer_blocks: int = 3   # its residual blocks (pix2pixHD's local enhancer: 3)
+    # A two-stage model's hand refiner (`HandRefiner`, Everybody Dance Now's face residual for hands):
+    # each hand's box of the frame, cut at region_size, refined by a residual network of this width at
+    # half that side and pasted back (0: none). It puts width where the hands are, at the cost of two
+    # small crops, not of the whole frame; the model then also takes the hands' boxes (input "hands").
+    hand_refiner_ngf: int = 0
+    hand_refiner_blocks: int = 3
     # Trained beside a companion person (another person's frames in every batch, `train renderer
     # --companion`): the generator's first block and pix2pix's discriminator also take a person plane,
     # 1 for this person, 0 for the companion. Every user of the renderer gets this person: the plane is
@@ -104,6 +110,11 @@ class RendererConfig:
             raise ValueError("a two-stage model cannot be temporal (not implemented)")
         if self.companion and (self.base_size or self.temporal):
             raise ValueError("a renderer trained beside a companion cannot be two-stage or temporal (not implemented)")
+        if self.hand_refiner_ngf and not self.base_size:
+            raise ValueError("a hand refiner needs a two-stage model (--upsample-from); one stage is not implemented")
+        if self.hand_refiner_ngf < 0 or self.hand_refiner_blocks < 0:
+            raise ValueError(f"hand_refiner_ngf and hand_refiner_blocks must be >= 0, got {self.hand_refiner_ngf}, "
+                             f"{self.hand_refiner_blocks}")
         if self.enhancer_ngf < 1 or self.enhancer_blocks < 0:
             raise ValueError(f"enhancer_ngf must be >= 1 and enhancer_blocks >= 0, got {self.enhancer_ngf}, "
                              f"{self.enhancer_blocks}")
@@ -116,7 +127,7 @@ class RendererConfig:
 
     def base(self) -> "RendererConfig":
         """A two-stage model's first stage: this config at base_size, one stage."""
-        return replace(self, size=self.base_size, base_size=0)
+        return replace(self, size=self.base_size, base_size=0, hand_refiner_ngf=0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -158,7 +169,8 @@ PRESETS: dict[str, RendererConfig] = {
 
 
 # The fields that shape the generator (what export and the page run); the rest only train it.
-ENHANCER_FIELDS = ("enhancer_ngf", "enhancer_blocks")  # shape a two-stage model's Enhancer; nothing in one stage
+# shape a two-stage model's Enhancer and hand refiner; nothing in one stage
+ENHANCER_FIELDS = ("enhancer_ngf", "enhancer_blocks", "hand_refiner_ngf", "hand_refiner_blocks")
 GENERATOR_FIELDS = ("ngf", "norm", "dropout", "temporal", "base_size") + ENHANCER_FIELDS  # companion: a constant plane in the graph
 
 
@@ -318,17 +330,100 @@ class Enhancer(nn.Module):
         nn.init.zeros_(self.out[1].bias)
 
     def forward(self, skeleton: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.logits(skeleton, frame))                      # (B, 3, S, S) float32
+
+    def logits(self, skeleton: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+        """The frame before its tanh: (B, 3, S, S) float32."""
         x = self.blocks(self.merge(self.skeleton(skeleton) + self.frame(frame)))   # (B, c, S/2, S/2)
         # important! float32 here under autocast: in bfloat16 the clamp at 0.999 rounds to 1, atanh
         # to infinity, and a saturated frame (a black background is -1) sends NaN gradients back.
         up = F.interpolate(frame.float(), scale_factor=2, mode="bilinear", align_corners=False)
-        return torch.tanh(_atanh(up) + self.out(x).float())                  # (B, 3, S, S) float32
+        return _atanh(up) + self.out(x).float()
+
+
+def _cells(n: int, device) -> torch.Tensor:
+    """(n,) the centres of n pixels in [-1, 1] units (grid_sample's align_corners=False)."""
+    return (2 * torch.arange(n, device=device, dtype=torch.float32) + 1) / n - 1
+
+
+def _grid(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """(B, W) x and (B, H) y sample positions -> (B, H, W, 2) a grid_sample grid."""
+    return torch.stack([u[:, None, :].expand(-1, v.shape[1], -1), v[:, :, None].expand(-1, -1, u.shape[1])], dim=-1)
+
+
+class HandRefiner(nn.Module):
+    """Everybody Dance Now's face residual, for the hands: (B, 3, S, S) skeleton, (B, 3, S, S) frame
+    logits and (B, 2, 4) left and right hand boxes (x0, y0, x1, y1) in pixels, -1 where a hand is not
+    seen -> the logits with each seen hand's box refined.
+
+    Each box is cut from the skeleton and the frame at `side` px (the left hand mirrored, so one network
+    learns right hands: the region discriminator's convention); a residual network (conv 4x4/2 of each,
+    summed, `hand_refiner_blocks` residual blocks of `hand_refiner_ngf` channels at side / 2 without
+    normalisation, as EDSR's, a transposed conv back to side) makes a correction, faded to 0 over the
+    box's outer fifth and pasted back into the frame's logits. Crops and paste are bilinear samples
+    (grid_sample on grids built here, so ONNX has no AffineGrid to need). The last layer starts at 0:
+    an untrained refiner changes nothing."""
+
+    FADE = 0.2  # the share of the box's half-side over which the correction fades out
+
+    def __init__(self, cfg: RendererConfig):
+        super().__init__()
+        c, self.side = cfg.hand_refiner_ngf, cfg.region_size
+        self.skeleton = nn.Conv2d(3, c, 4, 2, 1)
+        self.frame = nn.Conv2d(3, c, 4, 2, 1)
+        self.blocks = nn.Sequential(*[ResidualBlock(c, "none") for _ in range(cfg.hand_refiner_blocks)])
+        self.out = nn.Sequential(nn.ReLU(inplace=True), nn.ConvTranspose2d(c, 3, 4, 2, 1))
+        self.apply(_init_weights)
+        nn.init.zeros_(self.out[1].weight)
+        nn.init.zeros_(self.out[1].bias)
+        fade = (1 - _cells(self.side, None).abs()).div(self.FADE).clamp(max=1)    # (side,) 0 at the edge, 1 inside
+        self.register_buffer("window", (fade[:, None] * fade[None, :])[None, None], persistent=False)
+
+    def forward(self, skeleton: torch.Tensor, logits: torch.Tensor, hands: torch.Tensor) -> torch.Tensor:
+        n, size = skeleton.shape[0], skeleton.shape[-1]
+        with torch.autocast(skeleton.device.type, enabled=False):                # grids in float32
+            centre, half, seen = self.frames_of(hands, size)
+            sk = self.cut(torch.cat([skeleton, skeleton]).float(), centre, half)
+            frame = torch.tanh(logits.float())
+            fr = self.cut(torch.cat([frame, frame]), centre, half)
+        x = self.blocks(self.skeleton(sk) + self.frame(fr))                       # (2B, c, side/2, side/2)
+        with torch.autocast(skeleton.device.type, enabled=False):
+            correction = self.out(x).float() * self.window * seen                 # (2B, 3, side, side)
+            pasted = self.paste(correction, centre, half, size)                   # (2B, 3, S, S)
+            return logits.float() + pasted[:n] + pasted[n:]
+
+    @staticmethod
+    def frames_of(hands: torch.Tensor, size: int):
+        """(B, 2, 4) hand boxes in pixels -> each crop's centre and half-sides in [-1, 1] units, (2B, 2),
+        left hands first, their x half-side negative (mirrored), and (2B, 1, 1, 1) 1 where seen."""
+        n = hands.shape[0]
+        boxes = torch.cat([hands[:, 0], hands[:, 1]]).float()                     # (2B, 4)
+        seen = (boxes[:, 0] >= -0.5).float()[:, None, None, None]
+        centre = (boxes[:, :2] + boxes[:, 2:]) / size - 1
+        half = (boxes[:, 2:] - boxes[:, :2]).clamp(min=1) / size
+        sign = torch.cat([-torch.ones(n, 1, device=half.device), torch.ones(n, 1, device=half.device)])
+        return centre, torch.cat([half[:, :1] * sign, half[:, 1:]], dim=1), seen
+
+    def cut(self, images: torch.Tensor, centre: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
+        """(N, C, S, S) -> (N, C, side, side): each image's box, resampled (edges repeated past the border)."""
+        cells = _cells(self.side, images.device)
+        grid = _grid(centre[:, :1] + half[:, :1] * cells, centre[:, 1:] + half[:, 1:] * cells)
+        return F.grid_sample(images, grid, "bilinear", "border", False)
+
+    @staticmethod
+    def paste(crops: torch.Tensor, centre: torch.Tensor, half: torch.Tensor, size: int) -> torch.Tensor:
+        """(N, C, side, side) -> (N, C, S, S): each crop put back where `cut` took it, 0 elsewhere."""
+        cells = _cells(size, crops.device)
+        grid = _grid((cells - centre[:, :1]) / half[:, :1], (cells - centre[:, 1:]) / half[:, 1:])
+        return F.grid_sample(crops, grid, "bilinear", "zeros", False)
 
 
 class TwoStage(nn.Module):
     """The two-stage generator: (B, 3, S, S) skeleton -> (B, 3, S, S) frame. The first stage (`base`, a
     `Generator` at S/2) sees the skeleton averaged 2x2, made here so that one input serves both
-    stages (and one ONNX graph); `enhancer` refines its frame at S.
+    stages (and one ONNX graph); `enhancer` refines its frame at S; `refiner` (with
+    `cfg.hand_refiner_ngf`, else None) then the hands, whose boxes the model takes as a second input
+    (`hands`, (B, 2, 4): `hand_boxes` of the drawn pose).
 
     `freeze_base(True)`: the first stage runs as at inference (eval mode, no gradients) while the
     Enhancer trains alone; its weights then get no gradient, so the optimizer leaves them as they are."""
@@ -339,6 +434,7 @@ class TwoStage(nn.Module):
         super().__init__()
         self.base = Generator(cfg.base())
         self.enhancer = Enhancer(cfg)
+        self.refiner = HandRefiner(cfg) if cfg.hand_refiner_ngf else None
         self.base_frozen = False
 
     def freeze_base(self, frozen: bool) -> None:
@@ -351,11 +447,27 @@ class TwoStage(nn.Module):
             self.base.eval()
         return self
 
-    def forward(self, x: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
+    @property
+    def needs_hands(self) -> bool:
+        return self.refiner is not None
+
+    def forward(self, x: torch.Tensor, previous: torch.Tensor | None = None,
+                hands: torch.Tensor | None = None) -> torch.Tensor:
+        """hands: (B, 2, 4) the left and right hand boxes in pixels (-1: not seen); a model with a hand
+        refiner needs them (a ValueError without), others ignore them."""
+        if self.refiner is not None and hands is None:
+            raise ValueError("this renderer refines the hands: pass their boxes (hands=, from hand_boxes)")
         small = F.avg_pool2d(x, 2)                                           # (B, 3, S/2, S/2)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.base_frozen):
             frame = self.base(small)
-        return self.enhancer(x, frame)
+        logits = self.enhancer.logits(x, frame)
+        if self.refiner is not None:
+            logits = self.refiner(x, logits, hands)
+        return torch.tanh(logits)
+
+    def unrefined(self, x: torch.Tensor) -> torch.Tensor:
+        """The frame without the hand refiner (which has no normalisation): what `adapt_norm` runs."""
+        return self.enhancer(x, self.base(F.avg_pool2d(x, 2)))
 
 
 def make_generator(cfg: RendererConfig) -> nn.Module:

@@ -77,10 +77,13 @@ def check_size(model: str | Path | None, cfg: RendererConfig | None = None, size
 
 
 @torch.inference_mode()
-def generate(G: Generator, skeletons: np.ndarray, device: str, previous: np.ndarray | None = None) -> np.ndarray:
+def generate(G: Generator, skeletons: np.ndarray, device: str, previous: np.ndarray | None = None,
+             hands: np.ndarray | None = None) -> np.ndarray:
     """(B, S, S, 3) uint8 skeleton images -> (B, S, S, 3) uint8 frames (bf16 on a GPU).
     A temporal model (`G.temporal`) makes them one after the other, each from the one before;
-    `previous` (S, S, 3) uint8 is the frame before the first (None: the sequence starts here)."""
+    `previous` (S, S, 3) uint8 is the frame before the first (None: the sequence starts here).
+    `hands` (B, 2, 4): the skeletons' hand boxes (`hand_boxes`), for a model with a hand refiner
+    (`G.needs_hands`); others ignore them."""
     if getattr(G, "temporal", False):
         x = generate_input(skeletons, device)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
@@ -92,19 +95,37 @@ def generate(G: Generator, skeletons: np.ndarray, device: str, previous: np.ndar
             y = torch.cat(frames)
         return ((y.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     x = torch.from_numpy(np.ascontiguousarray(skeletons)).to(device)
+    if getattr(G, "needs_hands", False):
+        if hands is None:
+            raise ValueError("this renderer refines the hands: generate() needs their boxes (hands=, from hand_boxes)")
+        return _frames(G, x, device, torch.from_numpy(np.asarray(hands, np.float32)).to(device)).cpu().numpy()
     return _frames(G, x, device).cpu().numpy()
 
 
-def _frames(G: Generator, x: torch.Tensor, device: str) -> torch.Tensor:
+def hand_boxes(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced") -> np.ndarray:
+    """(T, K, 2) drawn pose in the skeleton image's pixels -> (T, 2, 4) float32 left and right hand
+    boxes (x0, y0, x1, y1), -1 where a hand is not seen: what a hand refiner takes beside the skeleton
+    (the same boxes its training crops came from, `data.regions`)."""
+    from posevideo.renderer.data import regions
+    return regions(xy, conf, layout)[:, :2]
+
+
+def drawn_hands(xy: np.ndarray, conf: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
+    """`hand_boxes` of a placed pose (T, K, 2) source pixels, drawn by `draw_skeletons` at `size` from the
+    crop `boxes` (T, 3) (x0, y0, side): the boxes in the skeleton image's pixels."""
+    return hand_boxes((xy - boxes[:, None, :2]) * (size / boxes[:, None, 2:3]), conf)
+
+
+def _frames(G: Generator, x: torch.Tensor, device: str, hands: torch.Tensor | None = None) -> torch.Tensor:
     """(B, S, S, 3) uint8 skeletons on the device -> (B, S, S, 3) uint8 frames there: [-1, 1] in,
     the generator (autocast bf16 on a GPU), back to uint8. One function for the eager and the
     captured path, so both compute the same. (A generator that also takes its previous output frame
-    would get it here, as a second input.)"""
+    would get it here, as a second input.) `hands` (B, 2, 4) on the device: a hand refiner's boxes."""
     x = x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).contiguous(memory_format=torch.channels_last)
     # No autocast cache: weights cast inside a CUDA graph capture must not outlive it (PyTorch's
     # CUDA-graph notes); each weight is cast once a forward either way.
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda"), cache_enabled=False):
-        y = G(x)
+        y = G(x) if hands is None else G(x, hands=hands)
     return ((y.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
@@ -119,15 +140,17 @@ class GraphGenerator:
         stream = torch.cuda.Stream(device)
         with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, benchmark=True):
             self.x = torch.zeros((batch, size, size, 3), dtype=torch.uint8, device=device)  # the graph's input
+            # a hand refiner's second input, the hands' boxes (-1: not seen; the padding's)
+            self.hands = torch.full((batch, 2, 4), -1.0, device=device) if getattr(G, "needs_hands", False) else None
             stream.wait_stream(torch.cuda.current_stream(device))
             with torch.cuda.stream(stream):  # warm-up off the default stream, as capture wants
                 for _ in range(3):
-                    _frames(G, self.x, device)
+                    _frames(G, self.x, device, self.hands)
             torch.cuda.current_stream(device).wait_stream(stream)
             self.graph = torch.cuda.CUDAGraph()
             # thread_local: this runs in a loader thread while the main thread works (no CUDA there).
             with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
-                self.y = _frames(G, self.x, device)  # (batch, S, S, 3) uint8, rewritten by each replay
+                self.y = _frames(G, self.x, device, self.hands)  # (batch, S, S, 3) uint8, rewritten by each replay
         torch.cuda.synchronize(device)
 
     def host_buffer(self) -> np.ndarray:
@@ -136,11 +159,17 @@ class GraphGenerator:
         return torch.empty((self.batch, self.size, self.size, 3), dtype=torch.uint8, pin_memory=True).numpy()
 
     @torch.inference_mode()
-    def __call__(self, skeletons: np.ndarray) -> np.ndarray:
-        """(B <= batch, S, S, 3) uint8 skeletons -> (B, S, S, 3) uint8 frames (a new pinned array)."""
+    def __call__(self, skeletons: np.ndarray, hands: np.ndarray | None = None) -> np.ndarray:
+        """(B <= batch, S, S, 3) uint8 skeletons -> (B, S, S, 3) uint8 frames (a new pinned array);
+        `hands` (B, 2, 4): their hand boxes, for a model with a hand refiner."""
         n = len(skeletons)
         if n > self.batch:
             raise ValueError(f"a batch of {n} skeletons; this graph takes at most {self.batch}")
+        if self.hands is not None:
+            if hands is None:
+                raise ValueError("this renderer refines the hands: the graph needs their boxes (hands=)")
+            self.hands.fill_(-1.0)
+            self.hands[:n].copy_(torch.from_numpy(np.asarray(hands, np.float32)))
         source = torch.from_numpy(skeletons)
         self.x[:n].copy_(source, non_blocking=source.is_pinned())
         if n < self.batch:
@@ -181,8 +210,9 @@ def adapt_norm(G: torch.nn.Module, skeletons: np.ndarray, device: str, prior: fl
         m.momentum = None          # a cumulative average over the batches below
         m.train()
     x = generate_input(skeletons, device)
+    run = getattr(G, "unrefined", G)  # a hand refiner has no normalisation (and would want the boxes)
     for i in range(0, len(x), 32):
-        G(x[i:i + 32])
+        run(x[i:i + 32])
     share = (len(x) / 32) / (len(x) / 32 + prior)
     for m, (mean, var, momentum) in zip(norms, trained):
         m.running_mean.mul_(share).add_((1 - share) * mean)
@@ -497,8 +527,14 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
                     if side is not None:
                         side.write(np.concatenate([skeleton, frame], axis=1))
 
-            _pipeline(order, draw, lambda skeletons: loading.result()[0](skeletons), write, workers, total, progress,
-                      lane=lane_of.get, lanes=len(lanes))
+            def run(start: int, skeletons: np.ndarray) -> np.ndarray:
+                if not cfg.hand_refiner_ngf or size != cfg.size:
+                    return loading.result()[0](skeletons)
+                end = min(start + batch, total)  # a hand refiner also takes the hands' boxes, from the drawn pose
+                return loading.result()[0](skeletons, drawn_hands(placed_xy[start:end], placed_conf[start:end],
+                                                                  boxes[start:end], size))
+
+            _pipeline(order, draw, run, write, workers, total, progress, lane=lane_of.get, lanes=len(lanes))
         if len(lanes) > 1:
             from posevideo.video import join_videos
             join_videos([video for video, _ in targets], out, audio=audio, sample_rate=SAMPLE_RATE)
@@ -537,12 +573,12 @@ def _generator(model: str | Path | None, device: str, batch: int, size: int, cud
             last[0] = frames[-1]
             return frames
         return run, None
-    return (lambda skeletons: generate(G, skeletons, device)), None
+    return (lambda skeletons, hands=None: generate(G, skeletons, device, hands=hands)), None
 
 
 def _pipeline(starts, draw, run, write, workers: int, total: int, progress: bool,
               lane=lambda start: 0, lanes: int = 1) -> None:
-    """draw(start) -> skeletons, run(skeletons) -> frames, write(start, skeletons, frames), for
+    """draw(start) -> skeletons, run(start, skeletons) -> frames, write(start, skeletons, frames), for
     each batch start in order. workers 0: one after another here. Else three stages at once:
     `workers` threads draw the next batches (at most 2 x workers ahead), this thread runs the
     generator, one thread per encoder lane (`lane(start)` of `lanes`) writes, in order within its
@@ -557,7 +593,7 @@ def _pipeline(starts, draw, run, write, workers: int, total: int, progress: bool
         try:
             for start in starts:
                 skeletons = draw(start)
-                write(start, skeletons, run(skeletons))
+                write(start, skeletons, run(start, skeletons))
                 bar.update(len(skeletons))
         finally:
             bar.close()  # ends the bar's line, so an error after it starts a line of its own
@@ -573,7 +609,7 @@ def _pipeline(starts, draw, run, write, workers: int, total: int, progress: bool
             start, skeletons = drawing[0][0], drawing.popleft()[1].result()
             for later in islice(starts, 1):
                 drawing.append(submit(later))
-            frames = run(skeletons)
+            frames = run(start, skeletons)
             writing.append(encoders[lane(start)].submit(write, start, skeletons, frames))
             while writing and (len(writing) > 4 * lanes or writing[0].done()):
                 writing.popleft().result()  # raises an encoder's error, if any

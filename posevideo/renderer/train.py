@@ -113,6 +113,8 @@ class TrainConfig:
     freeze_base: int = 1000        # steps the first stage is held before both train (with upsample_from)
     enhancer_ngf: int | None = None     # None: RendererConfig's (64)
     enhancer_blocks: int | None = None  # None: RendererConfig's (3)
+    hand_refiner_ngf: int | None = None     # two stages: the hand refiner's width (None: RendererConfig's, 0: none)
+    hand_refiner_blocks: int | None = None  # its residual blocks (None: RendererConfig's, 3)
     max_minutes: float | None = None    # a fixed time budget from the first step: stop (and checkpoint) when spent
     # Fine-tuning: a trained renderer (run or checkpoint folder; "shipped": the shipped small one) whose
     # generator, and discriminators where it has them, are this run's starting weights (its config
@@ -161,7 +163,8 @@ class TrainConfig:
                          face_d=self.face_d, hand_d=self.hand_d, feature_matching=self.feature_matching,
                          face_l1=self.face_l1, hand_l1=self.hand_l1, ema=self.ema, l1_weight=self.l1_weight,
                          enhancer_ngf=self.enhancer_ngf,
-                         enhancer_blocks=self.enhancer_blocks, companion=True if self.companion else None)
+                         enhancer_blocks=self.enhancer_blocks, hand_refiner_ngf=self.hand_refiner_ngf,
+                         hand_refiner_blocks=self.hand_refiner_blocks, companion=True if self.companion else None)
         if stored is not None:
             return RendererConfig.from_dict({**stored, **{k: v for k, v in overrides.items() if v is not None}})
         if self.init_from:
@@ -315,12 +318,14 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def progress_image(G: torch.nn.Module, skeleton: torch.Tensor, target: torch.Tensor) -> np.ndarray:
+def progress_image(G: torch.nn.Module, skeleton: torch.Tensor, target: torch.Tensor,
+                   hands: torch.Tensor | None = None) -> np.ndarray:
     """Rows of pose | target | output | |difference| (amplified x4) for a fixed set of frames
-    (a temporal model: each as a sequence's first frame)."""
+    (a temporal model: each as a sequence's first frame; `hands`: their hand boxes, for a model with
+    a hand refiner)."""
     was_training = G.training
     G.eval()
-    output = G(skeleton).float()
+    output = (G(skeleton) if hands is None else G(skeleton, hands=hands)).float()
     G.train(was_training)
     diff = ((output - target.float()).abs() * 4 - 1).clamp(-1, 1)
     cols = [_to_uint8(t) for t in (skeleton, target, output, diff)]
@@ -387,6 +392,10 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                                  f"{region} crop L1 would be off for the companion alone",
                                  "Pack it again with `posevideo pack-frames` (it writes the boxes).")
             continue
+        if region == "hand" and model_cfg.hand_refiner_ngf:
+            raise InputError(cfg.data, "has no hand boxes, so the hand refiner would have no hands to refine",
+                             "Pack it again with `posevideo pack-frames` (it writes the boxes of the pose's face and "
+                             "hands), or train without --hand-refiner-ngf.")
         l1 = f"{region}_l1"
         asked = chosen or getattr(cfg, l1) is not None
         if getattr(model_cfg, f"{region}_d") > 0 or (getattr(model_cfg, l1) > 0 and asked):
@@ -475,6 +484,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     # The regions cut from the pose each step: those with a discriminator or an L1 of their own.
     region_l1 = {"face": model_cfg.face_l1, "hand": model_cfg.hand_l1}
     cut = [r for r in ("face", "hand") if f"D_{r}" in Ds or region_l1[r] > 0]
+    refined = bool(model_cfg.hand_refiner_ngf)  # the generator also takes the hands' boxes
     names = (["loss_d"] + [f"loss_g_{n[2:] or 'gan'}" for n in Ds] + ["loss_l1"]
              + [f"loss_l1_{r}" for r in cut if region_l1[r] > 0]
              + (["loss_l1_teacher"] if teacher is not None else []) + (["loss_fm"] if matching else []))
@@ -505,7 +515,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             jitter = jitter if cfg.jitter > 0 else None
             mine = None if jitter is None else jitter[:own]
             skeleton, real = bank.batch(index, mine)
-            boxes = bank.boxes(index, mine) if cut else None  # (B, 3, 4), on the device
+            boxes = bank.boxes(index, mine) if cut or refined else None  # (B, 3, 4), on the device
             d_skeleton = skeleton  # what pix2pix's D sees: with a companion, the person plane too
             if companion is not None:  # the batch's last frames are the companion's (plane 0)
                 theirs = torch.randint(len(companion), (cfg.batch - own,), generator=sampler)
@@ -531,6 +541,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
 
             with autocast:
                 fake = (torch.cat(G_fwd(*skeleton.chunk(2))) if temporal else
+                        G_fwd(skeleton, hands=boxes[:, :2]) if refined else
                         G_fwd(skeleton) if person is None else G_fwd(skeleton, person=person))
                 loss_d = judge(D_step["D"], d_skeleton, real, fake.detach())
                 # the skeleton and real crops, cut once a step for both steps
@@ -624,7 +635,8 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                 t_log = time.time()
             if dist.is_main and (step % cfg.image_every == 0 or step == cfg.steps):
                 sk, fr = bank.batch(shown)
-                run.save_image(f"step-{step:07d}", progress_image(G if G_avg is None else G_avg, sk, fr))
+                hands = bank.boxes(shown)[:, :2] if refined else None
+                run.save_image(f"step-{step:07d}", progress_image(G if G_avg is None else G_avg, sk, fr, hands))
             if step % cfg.checkpoint_every == 0 or step == cfg.steps or stopping:
                 check_finite(step, run, loss_d=loss_d.item(), loss_g=loss_g.item())
                 last = checkpoint(step)
