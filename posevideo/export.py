@@ -5,7 +5,8 @@ An export folder holds everything a runtime needs and nothing else:
     model.onnx         float32, one file (weights inside), opset 18, input (1, 3, S, S) -> output (1, 3, S, S)
                        (a two-stage model: both stages in this one graph, S its full size);
                        a temporal model (`train renderer --temporal`) has a second input "previous"
-                       (1, 3, S, S): its own last output, zeros for the first frame
+                       (1, 3, S, S): its own last output, zeros for the first frame; a two-stage
+                       model with a hand refiner one named "hands" (1, 2, 4): the hands' boxes
     model.fp16.onnx    the same with float16 weights and arithmetic; inputs and outputs stay float32,
                        so a runtime feeds both files the same way (half the download, see FINDINGS.md)
     model.json         what the inputs and outputs are, the resolution, the pose layout, the skeleton
@@ -34,6 +35,7 @@ from posevideo.files import atomic_dir
 OPSET = 18
 INPUT_NAME = "skeleton"
 PREVIOUS_NAME = "previous"  # the temporal model's second input: its previous output frame
+HANDS_NAME = "hands"        # a hand refiner's second input: the left and right hand boxes
 OUTPUT_NAME = "frame"
 FILES = {"float32": "model.onnx", "float16": "model.fp16.onnx"}
 DESCRIPTION = "model.json"
@@ -114,8 +116,11 @@ def export_generator(generator: torch.nn.Module, size: int, out_dir: str | Path,
     """
     generator = generator.eval().float().cpu()
     temporal = bool(getattr(generator, "temporal", False))
+    takes_hands = bool(getattr(generator, "needs_hands", False))
+    parity_hands = None
     if parity_inputs is None:
         parity_inputs = skeleton_inputs(size, layout)
+        parity_hands = example_hands(size, layout) if takes_hands else None
     inputs = [{
         "name": INPUT_NAME, "dtype": "float32", "shape": [1, 3, size, size],
         "layout": "NCHW, RGB",
@@ -130,11 +135,19 @@ def export_generator(generator: torch.nn.Module, size: int, out_dir: str | Path,
             "meaning": "this model's previous output ('frame' of the last call, as it came out); "
                        "zeros for a sequence's first frame",
         })
+    if takes_hands:
+        inputs.append({
+            "name": HANDS_NAME, "dtype": "float32", "shape": [1, 2, 4],
+            "layout": "left hand, right hand; x0, y0, x1, y1",
+            "meaning": "the hands' boxes in the skeleton image's pixels: the square around each hand's points "
+                       "(conf > 0) as drawn, 1.4x their extent; -1s for a hand with fewer than 3 points "
+                       "(posevideo.renderer.predict.hand_boxes; the page's Skeleton.handBoxes)",
+        })
     with atomic_dir(out_dir) as tmp:
         onnx_path = tmp / FILES["float32"]
-        _export_float32(generator, size, onnx_path, temporal)
+        _export_float32(generator, size, onnx_path, temporal, takes_hands)
         _convert_float16(onnx_path, tmp / FILES["float16"])
-        parity = parity_check(generator, tmp, parity_inputs)
+        parity = parity_check(generator, tmp, parity_inputs, parity_hands)
         description = {
             "format": "posevideo-renderer-onnx",
             "version": 1,
@@ -163,10 +176,25 @@ def export_generator(generator: torch.nn.Module, size: int, out_dir: str | Path,
     return parity
 
 
-def _export_float32(generator: torch.nn.Module, size: int, path: Path, temporal: bool = False) -> None:
+class _WithHands(torch.nn.Module):
+    """A hand refiner's generator with the hands' boxes as its second positional input, for the exporter."""
+
+    def __init__(self, generator: torch.nn.Module):
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, skeleton: torch.Tensor, hands: torch.Tensor) -> torch.Tensor:
+        return self.generator(skeleton, hands=hands)
+
+
+def _export_float32(generator: torch.nn.Module, size: int, path: Path, temporal: bool = False,
+                    hands: bool = False) -> None:
     # Two distinct tensors: the exporter must not take one object given twice for one input.
     example = tuple(torch.zeros(1, 3, size, size) for _ in range(2 if temporal else 1))
     names = [INPUT_NAME, PREVIOUS_NAME] if temporal else [INPUT_NAME]
+    if hands:
+        generator, names = _WithHands(generator), [INPUT_NAME, HANDS_NAME]
+        example = (example[0], torch.tensor([[[0.3, 0.5, 0.45, 0.65], [0.55, 0.5, 0.7, 0.65]]]) * size)
     # The dynamo exporter is chatty (progress lines, "torchvision is not installed") about things
     # that do not concern a plain conv net; its real errors still raise.
     quiet = logging.getLogger("torch.onnx")
@@ -193,26 +221,36 @@ def _convert_float16(src: Path, dst: Path) -> None:
         # Weights too small for float16 are clamped to 1e-7 with one warning each: expected, and noise.
         warnings.filterwarnings("ignore", message="the float32 number")
         # keep_io_types: float32 in and out, so runtimes feed both files alike; casts sit at the edges.
-        half = float16.convert_float_to_float16(model, keep_io_types=True)
+        # ScatterElements (a hand refiner's paste, reduction "add") has no float16 kernel in
+        # onnxruntime's CPU provider: it stays float32.
+        half = float16.convert_float_to_float16(model, keep_io_types=True,
+                                                op_block_list=float16.DEFAULT_OP_BLOCK_LIST + ["ScatterElements"])
     onnx.save(half, str(dst))
 
 
-def parity_check(generator: torch.nn.Module, export_dir: str | Path, inputs: np.ndarray) -> Parity:
+def parity_check(generator: torch.nn.Module, export_dir: str | Path, inputs: np.ndarray,
+                 hands: np.ndarray | None = None) -> Parity:
     """Max |onnxruntime - torch| for each ONNX file of `export_dir` on `inputs` (N, 3, S, S); a
-    temporal model gets for "previous" the image before each in `inputs` (zeros for the first)."""
+    temporal model gets for "previous" the image before each in `inputs` (zeros for the first); a
+    hand refiner `hands` (N, 2, 4), their hands' boxes (None: no hand seen)."""
     import onnxruntime as ort
 
     inputs = np.ascontiguousarray(inputs, dtype=np.float32)
     temporal = bool(getattr(generator, "temporal", False))
+    takes_hands = bool(getattr(generator, "needs_hands", False))
+    if takes_hands and hands is None:
+        hands = np.full((len(inputs), 2, 4), -1, np.float32)
     previous = np.concatenate([np.zeros_like(inputs[:1]), inputs[:-1]])
     with torch.no_grad():
         args = (torch.from_numpy(inputs),) + ((torch.from_numpy(previous),) if temporal else ())
-        expected = generator.eval()(*args).numpy()
+        extra = {"hands": torch.from_numpy(np.asarray(hands, np.float32))} if takes_hands else {}
+        expected = generator.eval()(*args, **extra).numpy()
     figures = {}
     for precision, name in FILES.items():
         session = ort.InferenceSession(str(Path(export_dir) / name), providers=["CPUExecutionProvider"])
-        feeds = [{INPUT_NAME: image[None], **({PREVIOUS_NAME: before[None]} if temporal else {})}
-                 for image, before in zip(inputs, previous)]
+        feeds = [{INPUT_NAME: image[None], **({PREVIOUS_NAME: before[None]} if temporal else {}),
+                  **({HANDS_NAME: np.asarray(hands[i:i + 1], np.float32)} if takes_hands else {})}
+                 for i, (image, before) in enumerate(zip(inputs, previous))]
         got = np.concatenate([session.run(None, feed)[0] for feed in feeds])
         figures[precision] = float(np.abs(got - expected).max())
     return Parity(**figures)
@@ -229,6 +267,15 @@ def skeleton_inputs(size: int, layout: str = "reduced", count: int = PARITY_IMAG
     xy, conf = example_poses(count, size, layout=layout, seed=seed)
     images = [draw_skeleton(xy[i], conf[i], layout=layout, size=size) for i in range(count)]
     return np.stack([image.transpose(2, 0, 1) for image in images]).astype(np.float32) / 127.5 - 1
+
+
+def example_hands(size: int, layout: str = "reduced", count: int = PARITY_IMAGES, seed: int = 0) -> np.ndarray:
+    """(count, 2, 4) float32: the hands' boxes of `skeleton_inputs`' poses (same arguments)."""
+    from posevideo.renderer.predict import hand_boxes
+    from posevideo.skeleton import example_poses
+
+    xy, conf = example_poses(count, size, layout=layout, seed=seed)
+    return hand_boxes(xy, conf, layout)
 
 
 def load_skeleton_spec() -> dict:

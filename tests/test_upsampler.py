@@ -210,3 +210,98 @@ def test_a_saturated_first_stage_gives_finite_gradients_under_bf16_autocast():
     (y - torch.zeros_like(y)).abs().mean().backward()
     for name, p in G.named_parameters():
         assert p.grad is None or torch.isfinite(p.grad).all(), name
+
+
+REFINED = RendererConfig(size=64, ngf=8, ndf=8, base_size=32, enhancer_ngf=8, enhancer_blocks=1, hand_refiner_ngf=8,
+                         hand_refiner_blocks=1)
+
+
+def test_a_hand_refiner_changes_only_the_hands_boxes():
+    """The hand refiner (Everybody Dance Now's face residual, for hands): untrained it changes nothing;
+    with weights it changes each seen hand's box and nothing else (an unseen hand, -1, nothing at all);
+    its crops read the left hand mirrored and its paste puts a crop back where it came from; without
+    the boxes it refuses, and one stage cannot have one."""
+    from posevideo.renderer.model import HandRefiner
+    torch.manual_seed(0)
+    G = make_generator(REFINED).eval()
+    assert G.needs_hands and not make_generator(TWO).needs_hands
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    hands = torch.tensor([[[10, 12, 30, 32], [-1, -1, -1, -1]], [[40, 40, 60, 60], [5, 5, 25, 25]]], dtype=torch.float32)
+    with torch.no_grad():
+        assert torch.equal(G(x, hands=hands), G.unrefined(x))
+        torch.nn.init.normal_(G.refiner.out[1].weight, 0, 0.5)
+        change = (G(x, hands=hands) - G.unrefined(x)).abs().sum(1)              # (2, 64, 64)
+    inside = torch.zeros_like(change, dtype=torch.bool)
+    inside[0, 12:32, 10:30] = inside[1, 40:60, 40:60] = inside[1, 5:25, 5:25] = True
+    assert change[~inside].max() == 0
+    assert change[0, 16:28, 14:26].mean() > 0.01 and change[1, 44:56, 44:56].mean() > 0.01
+    with pytest.raises(ValueError, match="hands"):
+        G(x)
+
+    # the geometry on a smooth image: cut then paste is the image inside the box, for either hand
+    R = G.refiner
+    yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    image = torch.stack([xx / 64, yy / 64, xx * yy / 4096])[None].repeat(2, 1, 1, 1)
+    centre, half, seen = HandRefiner.frames_of(hands, 64)
+    crops = R.cut(torch.cat([image, image]), centre, half)                       # left hands, then right
+    direct = F.interpolate(image[:1, :, 12:32, 10:30], size=R.side, mode="bilinear", align_corners=False)
+    assert (crops[0, :, 2:-2, 2:-2] - direct[0, :, 2:-2].flip(-1)[..., 2:-2]).abs().max() < 1e-5   # mirrored
+    values, index = R.paste(crops, centre, half, 64)
+    back = torch.zeros(4, 3, 64 * 64).scatter_add(2, index.flatten(1)[:, None].expand(-1, 3, -1), values.flatten(2))
+    back = back.view(4, 3, 64, 64)
+    assert (back[0, :, 13:31, 11:29] - image[0, :, 13:31, 11:29]).abs().max() < 1e-5      # the left hand
+    assert (back[3, :, 6:24, 6:24] - image[1, :, 6:24, 6:24]).abs().max() < 1e-5          # the right hand
+    assert seen.flatten().tolist() == [True, True, False, True]
+    with pytest.raises(ValueError, match="two-stage"):
+        RendererConfig(size=64, hand_refiner_ngf=8)
+
+
+def test_a_hand_refiner_trains_renders_evaluates_and_exports(tmp_path, base_run):
+    """`--hand-refiner-ngf` on a two-stage run: the boxes come from the bank in training and
+    evaluation and from the drawn pose in `render`; the export takes them as a second input,
+    "hands", and equals PyTorch; a bank without hand boxes is refused with one line."""
+    from posevideo.export import export_run
+    from posevideo.renderer.data import write_bank
+    from posevideo.renderer.evaluate import evaluate
+    from posevideo.skeleton import EXAMPLE
+    from posevideo.pose import arrays, read_pose
+    from posevideo.video import probe
+    import onnx
+    cfg = dict(upsample_from=str(base_run), stages=2, enhancer_ngf=8, enhancer_blocks=1, hand_refiner_ngf=8,
+               hand_refiner_blocks=1)
+    run = train(_cfg(tmp_path / "run", 3, freeze_base=1, **cfg), tiny_bank(size=64))
+    G, _ = _weights(run, TrainConfig(out="x", size=64, **cfg).model_config())
+    assert G.refiner.out[1].weight.abs().sum() > 0                               # it learnt (from zero)
+
+    xy, conf = arrays(read_pose(EXAMPLE))
+    render_poses(xy[:6], conf[:6], 10.0, run, tmp_path / "out.mp4", device="cpu", progress=False)
+    assert probe(tmp_path / "out.mp4").frames == 6
+    write_bank({"test": tiny_bank(8, size=64)}, tmp_path / "bank")
+    result = evaluate(run, tmp_path / "bank", tmp_path / "eval.json", device="cpu")
+    assert 0 < result["metrics"]["psnr_hands"] < 100
+
+    parity = export_run(run, tmp_path / "onnx")
+    assert [i.name for i in onnx.load(str(tmp_path / "onnx" / "model.onnx")).graph.input] == ["skeleton", "hands"]
+    description = json.loads((tmp_path / "onnx" / "model.json").read_text())
+    assert [i["name"] for i in description["inputs"]] == ["skeleton", "hands"]
+    assert parity.float32 < 1e-4 and parity.float16 < 0.05
+
+    bank = tiny_bank(size=64)
+    bank.regions[:, :2] = -1                                                     # no hand seen anywhere
+    with pytest.raises(InputError, match="no hand boxes, so the hand refiner"):
+        train(_cfg(tmp_path / "none", 1, **cfg), bank)
+
+
+def test_onnx_of_a_lively_hand_refiner_equals_pytorch(tmp_path):
+    """Random weights everywhere (the refiner's last layer not zero): the graph with its second input
+    equals PyTorch on skeletons and their own hands' boxes, float32 and float16."""
+    from posevideo.export import example_hands, export_generator, skeleton_inputs
+    from test_export import lively_generator
+    G = lively_generator("small", size=64, base_size=32, enhancer_ngf=8, enhancer_blocks=1, hand_refiner_ngf=8,
+                         hand_refiner_blocks=1)
+    x, hands = torch.from_numpy(skeleton_inputs(64, count=2)), torch.from_numpy(example_hands(64, count=2))
+    assert (hands[:, :, 0] >= 0).all()                                           # both hands in both poses
+    with torch.no_grad():
+        assert (G(x, hands=hands) - G.unrefined(x)).abs().max() > 0.1
+    parity = export_generator(G, 64, tmp_path / "onnx")
+    assert parity.float32 < 1e-4 and parity.float16 < 0.05

@@ -272,6 +272,54 @@ def test_a_two_stage_512_model_runs_in_the_page(playwright, tmp_path):
     assert np.abs(web - native).max() < 1e-3
 
 
+def test_a_hand_refiner_gets_the_pages_hand_boxes(playwright, tmp_path):
+    """A model with a hand refiner takes the hands' boxes as a second input: the page's twin
+    (Skeleton.handBoxes) gives Python's `hand_boxes` for the same poses (through a crop box, a
+    holistic pose, a hand with too few points, a non-finite point); the worker feeds them, so its
+    output equals native onnxruntime's, and the page plays the example with it."""
+    from posevideo.export import example_hands, export_generator, skeleton_inputs
+    from posevideo.renderer.predict import hand_boxes
+    from posevideo.skeleton import example_poses
+    from posevideo.web.serve import start_in_background
+    from test_export import lively_generator
+
+    export_generator(lively_generator(size=64, base_size=32, enhancer_ngf=8, enhancer_blocks=1, hand_refiner_ngf=8,
+                                      hand_refiner_blocks=1), 64, tmp_path / "m", source={"preset": "small two-stage"})
+    x, hands = skeleton_inputs(64, count=1, seed=4), example_hands(64, count=1, seed=4)
+    native = ort.InferenceSession(str(tmp_path / "m" / "model.onnx")).run(None, {"skeleton": x, "hands": hands})[0]
+    xy, conf = example_poses(4, 256, seed=3)
+    conf[1, 136:154] = 0.0                      # the left hand (points 136-156) keeps 3 points: still a box
+    conf[2, 136:155] = 0.0                      # it keeps 2: no box
+    xy[3, 150] = np.nan                         # a non-finite point is not one of the hand's
+    box = (30.0, 20.0, 200.0)
+    cases = [(xy[i], conf[i], 256, None) for i in range(4)] + [(xy[0] + 30, conf[0], 128, box)]
+    server, address = start_in_background(tmp_path / "m")
+    try:
+        with chromium(playwright=playwright) as context:
+            page = context.new_page()
+            page.goto(address)
+            page.evaluate("window.posevideo.ready")
+            twins = [page.evaluate("([xy, c, size, box]) => window.posevideo.handBoxes(xy, c, {size, box})",
+                                   [[None if not np.isfinite(v) else float(v) for v in p.ravel()], c.tolist(), size, b])
+                     for p, c, size, b in cases]
+            reply = page.evaluate("([x, h]) => window.posevideo.generateRaw(x, h)",
+                                  [base64.b64encode(x.tobytes()).decode(), hands.ravel().tolist()])
+            page.click("#play-example")
+            _wait(page, "s.shown >= 2", 60, "2 generated frames shown")
+            page.evaluate("window.posevideo.stop()")
+            assert page.evaluate("window.posevideo.stats().error") is None
+    finally:
+        server.shutdown()
+        server.server_close()
+    for (p, c, size, b), twin in zip(cases, twins):
+        drawn = p if b is None else (p - np.array(b[:2])) * (size / b[2])
+        python = hand_boxes(drawn[None], c[None])[0].ravel()
+        assert np.allclose(twin, python, atol=1e-3), (twin, python)
+    assert twins[2][:4] == [-1] * 4 and min(twins[2][4:]) > -1 and min(twins[1]) > -1
+    web = _decode(reply["output"], np.float32, native.shape)
+    assert np.abs(web - native).max() < 1e-3
+
+
 def test_page_poses_are_rebuilt_on_the_trained_body_when_the_export_has_its_profile():
     """The page's uploaded poses get what `render` gives (full retargeting) when the export carries
     the body profile: the arms take the trained person's lengths; without a profile, shoulders only."""

@@ -122,7 +122,7 @@ def regions(xy: np.ndarray, conf: np.ndarray, layout: str = "reduced") -> np.nda
     out = np.full((len(xy), len(REGIONS), 4), -1.0, np.float32)
     for g, (name, grow) in enumerate(zip(REGIONS, (1.4, 1.4, 1.1))):
         idx = groups[name]
-        seen = conf[:, idx] > 0                                                   # (T, P)
+        seen = (conf[:, idx] > 0) & np.isfinite(xy[:, idx]).all(-1)               # (T, P)
         pts = np.where(seen[..., None], xy[:, idx], np.nan)
         with warnings.catch_warnings():  # all-NaN rows (region not seen) are expected
             warnings.simplefilter("ignore", RuntimeWarning)

@@ -97,14 +97,17 @@ function showStatus(message) {
 async function submit(pose, run) {
   const size = state.size;
   const t0 = performance.now();
-  const rgba = state.skeleton.rasterize(pose.xy, pose.conf, {layout: pose.layout, size, box: pose.box});
+  const drawing = {layout: pose.layout, size, box: pose.box};
+  const rgba = state.skeleton.rasterize(pose.xy, pose.conf, drawing);
+  // a model with a hand refiner also takes the hands' boxes (model.json's "hands" input)
+  const hands = state.takesHands ? state.skeleton.handBoxes(pose.xy, pose.conf, drawing) : undefined;
   const skeletonMs = performance.now() - t0;
   const skeletonImage = new ImageData(rgba.slice(), size, size); // kept; rgba itself is transferred
   state.inFlight++;
   try {
     let reply;
     try {
-      reply = await state.generator.call({type: "frame", rgba}, [rgba.buffer]);
+      reply = await state.generator.call({type: "frame", rgba, hands}, [rgba.buffer]);
     } catch (error) {
       if (run !== state.run) return; // its worker was replaced when the source changed
       throw error;
@@ -320,7 +323,8 @@ async function start() {
   const [skeleton, model, config, restHand] = await Promise.all([
     Skeleton.load("skeleton_spec.json"), json(MODEL + "model.json"), json("config.json"), json("rest_hand.json"),
   ]);
-  Object.assign(state, {skeleton, model, config, restHand: {left: restHand.left, right: restHand.right}, size: model.resolution});
+  Object.assign(state, {skeleton, model, config, restHand: {left: restHand.left, right: restHand.right}, size: model.resolution,
+    takesHands: model.inputs.some((input) => input.name === "hands")});
   for (const id of ["skeleton", "generated"]) $(id).width = $(id).height = model.resolution;
   state.generator = new Generator();
   await loadModel($("precision").value);
@@ -382,11 +386,18 @@ window.posevideo = {
     }
     return toBase64(rgb);
   },
+  // The hands' boxes the page gives a hand refiner for one pose (the twin of Python's hand_boxes).
+  async handBoxes(xy, conf, {layout = "reduced", size = 256, box = null} = {}) {
+    await ready;
+    const numbers = (values) => Float64Array.from(values, (v) => (v === null ? NaN : v));
+    return Array.from(state.skeleton.handBoxes(numbers(xy), numbers(conf), {layout, size, box}));
+  },
   // Run the generator on a float32 (1, 3, S, S) input given as base64; returns the output likewise.
-  async generateRaw(inputBase64) {
+  // hands: the hands' boxes (8 numbers) for a model with a hand refiner.
+  async generateRaw(inputBase64, hands = undefined) {
     await ready;
     const input = new Float32Array(fromBase64(inputBase64).buffer);
-    const reply = await state.generator.call({type: "raw", input}, [input.buffer]);
+    const reply = await state.generator.call({type: "raw", input, hands}, [input.buffer]);
     return {output: toBase64(new Uint8Array(reply.output.buffer)), ms: reply.ms};
   },
   loadModel: (precision) => ready.then(() => loadModel(precision)),

@@ -14,6 +14,12 @@ export class Skeleton {
     this.threshold = spec.confidence.threshold;
     this.plans = {};
     for (const layout of Object.keys(spec.layouts)) this.plans[layout] = this.#plan(layout);
+    // Each layout's left and right hand points, for `handBoxes`.
+    this.hands = {};
+    for (const [layout, points] of Object.entries(spec.layouts)) {
+      this.hands[layout] = ["LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS"].map((component) =>
+        points.flatMap(([c], i) => (c === component ? [i] : [])));
+    }
     this.#holisticMap();
   }
 
@@ -141,6 +147,33 @@ export class Skeleton {
       }
     }
     return rgba;
+  }
+
+  // The hands' boxes a model with a hand refiner takes beside the image (model.json's "hands" input),
+  // in image pixels: for the left, then the right hand, the square (x0, y0, x1, y1) around its points
+  // with conf > 0 (finite), 1.4x their extent; -1s where fewer than 3 are seen. The twin of
+  // posevideo.renderer.predict.hand_boxes (data.regions' hand rows); same arguments as `rasterize`.
+  handBoxes(xy, conf, {layout = "reduced", size = 256, box = null} = {}) {
+    if (layout === "holistic") {
+      ({xy, conf} = this.toReduced(xy, conf));
+      layout = "reduced";
+    }
+    const [x0, y0, scale] = box ? [box[0], box[1], size / box[2]] : [0, 0, 1];
+    const out = new Float32Array(8).fill(-1);
+    this.hands[layout].forEach((indices, h) => {
+      let seen = 0, left = Infinity, top = Infinity, right = -Infinity, bottom = -Infinity;
+      for (const i of indices) {
+        const x = (xy[2 * i] - x0) * scale, y = (xy[2 * i + 1] - y0) * scale;
+        if (!(conf[i] > 0) || !Number.isFinite(x) || !Number.isFinite(y)) continue;
+        seen++;
+        left = Math.min(left, x); right = Math.max(right, x);
+        top = Math.min(top, y); bottom = Math.max(bottom, y);
+      }
+      if (seen < 3) return;
+      const cx = (left + right) / 2, cy = (top + bottom) / 2, half = Math.max(right - left, bottom - top) * 1.4 / 2;
+      out.set([cx - half, cy - half, cx + half, cy + half], 4 * h);
+    });
+    return out;
   }
 
   // Draw one pose onto a (size x size) canvas context; returns the RGBA pixels as well.

@@ -4,8 +4,10 @@
 //
 // Messages in:  {type: "load", url, backend: "auto" | "wasm" | "webgpu", threads}
 //               (precision: "float32" | "float16", the file of model.json to run)
-//               {type: "frame", id, rgba: Uint8ClampedArray (S*S*4)}   skeleton image from a canvas
-//               {type: "raw", id, input: Float32Array (3*S*S)}         for tests: the model's own units
+//               {type: "frame", id, rgba: Uint8ClampedArray (S*S*4), hands}   skeleton image from a canvas
+//               {type: "raw", id, input: Float32Array (3*S*S), hands}   for tests: the model's own units
+// hands: Float32Array (8), the left and right hand boxes in image pixels (Skeleton.handBoxes), for a
+// model with a third input named `hands` (a hand refiner); other models ignore it.
 //               {type: "reset", id}                                     a new source: forget the previous frame
 // A model with a second input named `previous` (same shape as the skeleton input) gets the generator's
 // own previous output there (zeros for the first frame after a load or reset): the renderer-v2
@@ -23,6 +25,7 @@ let session = null;
 let size = 0;
 let inputName = "skeleton";
 let previous = null; // Float32Array (3*S*S): the last output, when the model has a `previous` input
+let takesHands = false; // the model has a `hands` input (a hand refiner)
 
 async function pickBackend(wanted) {
   if (wanted === "wasm") return "wasm";
@@ -54,6 +57,7 @@ async function load({url, backend, precision, threads, spinning = true}) {
     extra: {session: {intra_op: {allow_spinning: self.spinning === false ? "0" : "1"}}},
   });
   previous = session.inputNames.includes("previous") ? new Float32Array(3 * size * size) : null;
+  takesHands = session.inputNames.includes("hands");
   return {backend: chosen, threads: ort.env.wasm.numThreads, size, loadMs: performance.now() - started,
     inputs: session.inputNames};
 }
@@ -83,11 +87,15 @@ function toRGBA(output) {
   return rgba;
 }
 
-async function run(input) {
+async function run(input, hands) {
   const started = performance.now();
   const tensor = new ort.Tensor("float32", input, [1, 3, size, size]);
   const feeds = {[inputName]: tensor};
   if (previous) feeds.previous = new ort.Tensor("float32", previous, [1, 3, size, size]);
+  if (takesHands) {
+    if (!hands || hands.length !== 8) throw new Error("this model refines the hands: each frame needs their boxes (8 numbers)");
+    feeds.hands = new ort.Tensor("float32", Float32Array.from(hands), [1, 2, 4]);
+  }
   const results = await session.run(feeds);
   const output = results[session.outputNames[0]];
   const data = output.location === "cpu" ? output.data : await output.getData();
@@ -100,14 +108,14 @@ async function handle(message) {
     if (message.type === "load") {
       self.postMessage({type: "ready", id: message.id, ...(await load(message))});
     } else if (message.type === "frame") {
-      const {data, ms} = await run(toInput(message.rgba));
+      const {data, ms} = await run(toInput(message.rgba), message.hands);
       const rgba = toRGBA(data);
       self.postMessage({type: "frame", id: message.id, rgba, ms}, [rgba.buffer]);
     } else if (message.type === "reset") {
       if (previous) previous.fill(0);
       self.postMessage({type: "reset", id: message.id});
     } else if (message.type === "raw") {
-      const {data, ms} = await run(message.input);
+      const {data, ms} = await run(message.input, message.hands);
       const output = new Float32Array(data);
       self.postMessage({type: "raw", id: message.id, output, ms}, [output.buffer]);
     }
