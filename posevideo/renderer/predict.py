@@ -573,7 +573,9 @@ def _generator(model: str | Path | None, device: str, batch: int, size: int, cud
             last[0] = frames[-1]
             return frames
         return run, None
-    return (lambda skeletons, hands=None: generate(G, skeletons, device, hands=hands)), None
+    if getattr(G, "needs_hands", False):
+        return (lambda skeletons, hands: generate(G, skeletons, device, hands=hands)), None
+    return (lambda skeletons: generate(G, skeletons, device)), None
 
 
 def _pipeline(starts, draw, run, write, workers: int, total: int, progress: bool,
