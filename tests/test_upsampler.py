@@ -22,6 +22,8 @@ from test_renderer import sigterm_at, tiny_bank
 
 BASE = RendererConfig(size=32, ngf=8, ndf=8, enhancer_ngf=32)  # as a one-stage run stored it before 2026-12-06
 TWO = RendererConfig(size=64, ngf=8, ndf=8, base_size=32, enhancer_ngf=8, enhancer_blocks=1, face_d=1.0, hand_d=0.5)
+REFINED = RendererConfig(size=64, ngf=8, ndf=8, base_size=32, enhancer_ngf=8, enhancer_blocks=1, hand_refiner_ngf=8,
+                         hand_refiner_blocks=1)
 
 
 def _cfg(out, steps, **kw):
@@ -200,20 +202,18 @@ def test_a_saturated_first_stage_gives_finite_gradients_under_bf16_autocast():
     +-0.999 rounds to +-1 and atanh to infinity: 0 x inf = NaN gradients into both stages where the
     frame is saturated (a black background is exactly -1). The Enhancer combines in float32."""
     torch.manual_seed(0)
-    G = make_generator(TWO)
+    G = make_generator(REFINED)                                                  # with a hand refiner too
     with torch.no_grad():
         G.base.up[0][1].bias.fill_(-20.0)                                        # the first stage's frame: all -1
+        torch.nn.init.normal_(G.refiner.out[1].weight, 0, 0.02)
     x = torch.rand(2, 3, 64, 64) * 2 - 1
+    hands = torch.tensor([[[10, 12, 30, 32], [40, 40, 60, 60]]] * 2, dtype=torch.float32)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        y = G(x)
+        y = G(x, hands=hands)
     assert y.dtype == torch.float32
     (y - torch.zeros_like(y)).abs().mean().backward()
     for name, p in G.named_parameters():
         assert p.grad is None or torch.isfinite(p.grad).all(), name
-
-
-REFINED = RendererConfig(size=64, ngf=8, ndf=8, base_size=32, enhancer_ngf=8, enhancer_blocks=1, hand_refiner_ngf=8,
-                         hand_refiner_blocks=1)
 
 
 def test_a_hand_refiner_changes_only_the_hands_boxes():

@@ -386,9 +386,9 @@ class HandRefiner(nn.Module):
             sk = self.cut(torch.cat([skeleton, skeleton]).float(), centre, half)
             frame = torch.tanh(logits.float())
             fr = self.cut(torch.cat([frame, frame]), centre, half)
-        x = self.blocks(self.skeleton(sk) + self.frame(fr))                       # (2B, c, side/2, side/2)
+        correction = self.out(self.blocks(self.skeleton(sk) + self.frame(fr)))   # (2B, 3, side, side), autocast's type
         with torch.autocast(skeleton.device.type, enabled=False):
-            correction = torch.where(seen, self.out(x).float() * self.window, 0.0)  # (2B, 3, side, side)
+            correction = torch.where(seen, correction.float() * self.window, 0.0)
             values, index = self.paste(correction, centre, half, size)            # about each box
             values = torch.cat([values[:n], values[n:]], dim=-1).flatten(2)       # (B, 3, 2 W W): both hands
             index = torch.cat([index[:n], index[n:]], dim=-1).flatten(1)[:, None].expand_as(values)
