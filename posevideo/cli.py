@@ -305,6 +305,21 @@ def presets():
                "preset, 0: off); --l1-weight W: the L1 term's weight beside the GAN loss (pix2pix's lambda, 100 in "
                f"pix2pix, {trains['l1_weight']} in every preset; a fine-tune keeps its starting model's).\n"
                "--temporal G GMAC 256 (3 more input channels): " + ", ".join(temporal_g))
+    # Two stages at 512 (issue 14): what the Enhancer and the hand refiner add to the first stage.
+    from dataclasses import replace
+    from posevideo.renderer.model import Enhancer, HandRefiner
+    at512 = preset("small", size=512, base_size=256)
+    parts = []
+    for what, fields in (("Enhancer 64x3 (default)", {}), ("Enhancer 8x1", dict(enhancer_ngf=8, enhancer_blocks=1))):
+        cfg = replace(at512, **fields)
+        with torch.device("meta"):
+            enhancer = Enhancer(cfg)
+        parts.append(f"{what} {count_params(enhancer) / 1e6:.3f}M {count_macs(enhancer, (1, 3, 512, 512), (1, 3, 256, 256)) / 1e9:.2f}G")
+    refiner = HandRefiner(replace(at512, hand_refiner_ngf=32, hand_refiner_blocks=3))
+    macs = count_macs(refiner, (1, 3, 512, 512), (1, 3, 512, 512), (1, 2, 4), device="cpu") / 1e9
+    click.echo("Two stages at 512 (--size 512 --upsample-from RUN256; any preset at 256 under it): "
+               + ", ".join(parts) + f"; --hand-refiner-ngf 32 --hand-refiner-blocks 3 (both hands' boxes) "
+               f"{count_params(refiner) / 1e6:.3f}M {macs:.2f}G a frame.")
 
 
 @train.command("renderer")

@@ -609,12 +609,13 @@ def count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def count_macs(module: nn.Module, *inputs_shapes: tuple[int, ...]) -> int:
+def count_macs(module: nn.Module, *inputs_shapes: tuple[int, ...], device: str = "meta") -> int:
     """Multiply-accumulates of one forward pass, counted by torch's FLOP counter on meta tensors
-    (no memory, no time): FLOPs / 2, convolutions and matrix products only."""
+    (no memory, no time): FLOPs / 2, convolutions and matrix products only. `device` "cpu" for a
+    module that meta tensors cannot run (a hand refiner: autocast has no meta device); inputs zeros."""
     from torch.utils.flop_counter import FlopCounterMode
     import copy
-    meta = copy.deepcopy(module).to("meta").eval()  # eval: BatchNorm at 1x1 with batch 1
+    meta = copy.deepcopy(module).to(device).eval()  # eval: BatchNorm at 1x1 with batch 1
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        meta(*[torch.empty(s, device="meta") for s in inputs_shapes])
+        meta(*[torch.zeros(s, device=device) for s in inputs_shapes])
     return counter.get_total_flops() // 2
