@@ -464,6 +464,44 @@ def test_cli_fine_tunes_the_shipped_renderer(tmp_path):
         assert result.exit_code == 2 and "cannot be combined" in result.output, result.output
 
 
+def test_a_hand_refiner_on_the_shipped_renderer_starts_where_it_is(tmp_path):
+    """`--init-from shipped --hand-refiner-ngf C`: one stage gets a hand refiner too; the shipped
+    weights are kept and the new refiner starts at a correction of 0, so the first frames are the
+    shipped renderer's; the run renders a .pose (its boxes from the drawn pose), exports with the
+    "hands" input, and cannot be the first stage of a two-stage model."""
+    from posevideo.export import export_run
+    from posevideo.pose import arrays, read_pose
+    from posevideo.renderer.predict import DEFAULT_RENDERER, generate, load_renderer, render_poses
+    from posevideo.renderer.train import first_stage
+    from posevideo.skeleton import EXAMPLE
+    from posevideo.video import probe
+    write_bank({"train": tiny_bank(4, size=256)}, tmp_path / "bank")
+    result = CliRunner().invoke(cli, ["train", "renderer", "--data", str(tmp_path / "bank"), "--batch", "2", "--steps", "1",
+                                      "--device", "cpu", "--lr", "1e-12", "--jitter", "0", "--init-from", "shipped",
+                                      "--hand-refiner-ngf", "8", "--hand-refiner-blocks", "1", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    shipped, _ = load_renderer(DEFAULT_RENDERER)
+    tuned, meta = load_renderer(tmp_path / "run")
+    assert tuned.needs_hands and meta["model"]["hand_refiner_ngf"] == 8 and meta["model"]["base_size"] == 0
+    kept = dict(tuned.named_parameters())
+    for name, weight in shipped.named_parameters():
+        assert torch.allclose(weight, kept[name], atol=1e-6), name
+    assert tuned.refiner.out[1].weight.abs().max() < 1e-6                         # a correction of 0
+    skeletons = tiny_bank(4, size=256).skeletons.numpy()
+    hands = np.tile(np.array([[60, 120, 120, 180], [140, 120, 200, 180]], np.float32), (4, 1, 1))
+    drawn = generate(tuned, skeletons, "cpu", hands=hands).astype(int)
+    with torch.no_grad():
+        plain = tuned.unrefined(torch.from_numpy(skeletons).permute(0, 3, 1, 2).float() / 127.5 - 1)
+    assert np.abs(drawn - ((plain.clamp(-1, 1) + 1) * 127.5).round().permute(0, 2, 3, 1).numpy()).max() <= 1
+    xy, conf = arrays(read_pose(EXAMPLE))
+    render_poses(xy[:5], conf[:5], 10.0, tmp_path / "run", tmp_path / "out.mp4", device="cpu", progress=False)
+    assert probe(tmp_path / "out.mp4").frames == 5
+    export_run(tmp_path / "run", tmp_path / "onnx")
+    assert [i["name"] for i in json.loads((tmp_path / "onnx" / "model.json").read_text())["inputs"]] == ["skeleton", "hands"]
+    with pytest.raises(InputError, match="a model with a hand refiner, so it cannot be the first stage"):
+        first_stage(str(tmp_path / "run"), 512)
+
+
 def test_a_companion_model_starts_as_the_one_person_model_for_either_plane():
     """load_widened: a one-person generator and discriminator become a companion model's (a person plane
     more in), the plane's new weights 0, so it draws as before whoever the plane says; the plane is 1

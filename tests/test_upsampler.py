@@ -220,7 +220,7 @@ def test_a_hand_refiner_changes_only_the_hands_boxes():
     """The hand refiner (Everybody Dance Now's face residual, for hands): untrained it changes nothing;
     with weights it changes each seen hand's box and nothing else (an unseen hand, -1, nothing at all);
     its crops read the left hand mirrored and its paste puts a crop back where it came from; without
-    the boxes it refuses, and one stage cannot have one."""
+    the boxes it refuses, and a temporal model cannot have one."""
     from posevideo.renderer.model import HandRefiner
     torch.manual_seed(0)
     G = make_generator(REFINED).eval()
@@ -252,8 +252,8 @@ def test_a_hand_refiner_changes_only_the_hands_boxes():
     assert (back[0, :, 13:31, 11:29] - image[0, :, 13:31, 11:29]).abs().max() < 1e-5      # the left hand
     assert (back[3, :, 6:24, 6:24] - image[1, :, 6:24, 6:24]).abs().max() < 1e-5          # the right hand
     assert seen.flatten().tolist() == [True, True, False, True]
-    with pytest.raises(ValueError, match="two-stage"):
-        RendererConfig(size=64, hand_refiner_ngf=8)
+    with pytest.raises(ValueError, match="temporal or beside a companion"):
+        RendererConfig(size=64, hand_refiner_ngf=8, temporal=True)
 
 
 def test_a_hand_refiner_trains_renders_evaluates_and_exports(tmp_path, base_run):

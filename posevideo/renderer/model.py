@@ -70,7 +70,7 @@ class RendererConfig:
     # seeds, 32's by 0.83-1.17 (BENCHMARKS.md "A wider Enhancer"). Checkpoints keep the width they were made with.
     enhancer_ngf: int = 64
     enhancer_blocks: int = 3   # its residual blocks (pix2pixHD's local enhancer: 3)
-    # A two-stage model's hand refiner (`HandRefiner`, Everybody Dance Now's face residual for hands):
+    # A hand refiner (`HandRefiner`, Everybody Dance Now's face residual for hands) on the last stage:
     # each hand's box of the frame, cut at region_size, refined by a residual network of this width at
     # half that side and pasted back (0: none). It puts width where the hands are, at the cost of two
     # small crops, not of the whole frame; the model then also takes the hands' boxes (input "hands").
@@ -110,8 +110,8 @@ class RendererConfig:
             raise ValueError("a two-stage model cannot be temporal (not implemented)")
         if self.companion and (self.base_size or self.temporal):
             raise ValueError("a renderer trained beside a companion cannot be two-stage or temporal (not implemented)")
-        if self.hand_refiner_ngf and not self.base_size:
-            raise ValueError("a hand refiner needs a two-stage model (--upsample-from); one stage is not implemented")
+        if self.hand_refiner_ngf and (self.temporal or self.companion):
+            raise ValueError("a hand refiner cannot be temporal or beside a companion (not implemented)")
         if self.hand_refiner_ngf < 0 or self.hand_refiner_blocks < 0:
             raise ValueError(f"hand_refiner_ngf and hand_refiner_blocks must be >= 0, got {self.hand_refiner_ngf}, "
                              f"{self.hand_refiner_blocks}")
@@ -169,9 +169,9 @@ PRESETS: dict[str, RendererConfig] = {
 
 
 # The fields that shape the generator (what export and the page run); the rest only train it.
-# shape a two-stage model's Enhancer and hand refiner; nothing in one stage
-ENHANCER_FIELDS = ("enhancer_ngf", "enhancer_blocks", "hand_refiner_ngf", "hand_refiner_blocks")
-GENERATOR_FIELDS = ("ngf", "norm", "dropout", "temporal", "base_size") + ENHANCER_FIELDS  # companion: a constant plane in the graph
+ENHANCER_FIELDS = ("enhancer_ngf", "enhancer_blocks")  # shape a two-stage model's Enhancer; nothing in one stage
+REFINER_FIELDS = ("hand_refiner_ngf", "hand_refiner_blocks")  # the hand refiner, on the last stage of either
+GENERATOR_FIELDS = ("ngf", "norm", "dropout", "temporal", "base_size") + ENHANCER_FIELDS + REFINER_FIELDS  # companion: a constant plane in the graph
 
 
 def preset_name(model: dict) -> str | None:
@@ -247,12 +247,28 @@ class Generator(nn.Module):
         self.temporal = cfg.temporal
         self.companion = cfg.companion
         self.apply(_init_weights)
+        self.refiner = HandRefiner(cfg) if cfg.hand_refiner_ngf else None
+
+    @property
+    def needs_hands(self) -> bool:
+        return self.refiner is not None
 
     def forward(self, x: torch.Tensor, previous: torch.Tensor | None = None,
-                person: torch.Tensor | None = None) -> torch.Tensor:
+                person: torch.Tensor | None = None, hands: torch.Tensor | None = None) -> torch.Tensor:
         """x: (B, 3, S, S) skeleton images; previous: (B, 3, S, S) the previous output frames (temporal
         models only; None = zeros, a sequence's first frame); person: (B,) 1 for this person, 0 for the
-        companion (companion models only; None = this person)."""
+        companion (companion models only; None = this person); hands: (B, 2, 4) the hands' boxes (a
+        model with a hand refiner only, which needs them)."""
+        if self.refiner is None:
+            return self.unrefined(x, previous, person)
+        if hands is None:
+            raise ValueError("this renderer refines the hands: pass their boxes (hands=, from hand_boxes)")
+        return torch.tanh(self.refiner(x, self.unrefined(x, previous, person, logits=True), hands))
+
+    def unrefined(self, x: torch.Tensor, previous: torch.Tensor | None = None, person: torch.Tensor | None = None,
+                  logits: bool = False) -> torch.Tensor:
+        """The U-Net's frame (without a hand refiner, which has no normalisation: what `adapt_norm`
+        runs); `logits`: before its tanh."""
         if self.temporal:
             x = torch.cat([x, torch.zeros_like(x) if previous is None else previous], dim=1)
         if self.companion:
@@ -262,9 +278,11 @@ class Generator(nn.Module):
             x = block(x)
             skips.append(x)
         x = self.up[-1](skips[-1])          # innermost: 1x1 -> 2x2
-        for i in range(len(self.up) - 2, -1, -1):
+        for i in range(len(self.up) - 2, 0, -1):
             x = self.up[i](torch.cat([skips[i], x], dim=1))
-        return x                             # (B, 3, S, S) in [-1, 1]
+        outer = self.up[0]                   # ReLU, ConvTranspose, Tanh
+        x = torch.cat([skips[0], x], dim=1)
+        return outer[:-1](x) if logits else outer(x)   # (B, 3, S, S) in [-1, 1] (logits: before the tanh)
 
 
 def person_plane(x: torch.Tensor, person: torch.Tensor | None = None) -> torch.Tensor:

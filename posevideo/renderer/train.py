@@ -222,8 +222,9 @@ def first_stage(run: str, size: int) -> RendererConfig:
         raise InputError(run, f"is a {meta.get('kind', 'unknown')} checkpoint, not a renderer",
                          "Pass --upsample-from a run folder of `posevideo train renderer` at half the --size.")
     base = build_model(meta, RendererConfig.from_dict)
-    if base.base_size or base.temporal or base.size * 2 != size:
-        what = "a two-stage model" if base.base_size else "temporal" if base.temporal else f"{base.size}px"
+    if base.base_size or base.temporal or base.hand_refiner_ngf or base.size * 2 != size:
+        what = ("a two-stage model" if base.base_size else "temporal" if base.temporal else
+                "a model with a hand refiner" if base.hand_refiner_ngf else f"{base.size}px")
         raise InputError(run, f"is {what}, so it cannot be the first stage of a {size}px model "
                               f"(one stage at {size // 2}px, not temporal, is needed)",
                          f"Train one with `posevideo train renderer --size {size // 2}`, or pass --stages 2 "
@@ -429,7 +430,12 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     Ds = discriminators(model_cfg)
     if cfg.init_from and not cfg.resume:  # fine-tuning: its G, and the Ds it has (the shipped one has none)
         start = starting_model(cfg.init_from, model_cfg.size)
-        if model_cfg.companion and not start.companion:  # a one-person start: its weights, the plane's 0
+        if model_cfg.hand_refiner_ngf and not start.hand_refiner_ngf:  # a new hand refiner on a trained model
+            G_start = make_generator(replace(model_cfg, hand_refiner_ngf=0))
+            load_checkpoint(init_path(cfg.init_from), {"G": G_start, **Ds}, restore_rng=False, optional=set(Ds))
+            refiner = G.refiner.state_dict()  # its own start: a correction of 0
+            G.load_state_dict({**G_start.state_dict(), **{f"refiner.{k}": v for k, v in refiner.items()}})
+        elif model_cfg.companion and not start.companion:  # a one-person start: its weights, the plane's 0
             one = replace(model_cfg, companion=False)
             G_one, Ds_one = make_generator(one), discriminators(one)
             load_checkpoint(init_path(cfg.init_from), {"G": G_one, **Ds_one}, restore_rng=False, optional=set(Ds))
