@@ -403,14 +403,22 @@ def test_a_failing_stage_stops_the_render_and_leaves_no_video(tmp_path, monkeypa
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
-def test_the_cuda_graph_gives_the_eager_frames():
-    from posevideo.renderer.predict import GraphGenerator, generate
+@pytest.mark.parametrize("refiner", [0, 8])
+def test_the_cuda_graph_gives_the_eager_frames(refiner):
+    """The captured generator makes the eager one's frames; with a hand refiner (refiner > 0, its last
+    layer made lively) the hands' boxes are a second captured input."""
+    from posevideo.renderer.predict import GraphGenerator, generate, hand_boxes
     from posevideo.skeleton import draw_skeletons, example_poses
-    G = Generator(RendererConfig(size=256, ngf=16, ndf=8)).cuda().eval().to(memory_format=torch.channels_last)
-    skeletons = draw_skeletons(*example_poses(20, 256), "reduced", 256)
+    G = Generator(RendererConfig(size=256, ngf=16, ndf=8, hand_refiner_ngf=refiner))
+    if refiner:
+        torch.nn.init.normal_(G.refiner.out[1].weight, 0, 0.05)
+    G = G.cuda().eval().to(memory_format=torch.channels_last)
+    xy, conf = example_poses(20, 256)
+    skeletons, hands = draw_skeletons(xy, conf, "reduced", 256), hand_boxes(xy, conf)
     graph = GraphGenerator(G, 8, 256, "cuda")
-    got = np.concatenate([graph(skeletons[i:i + 8]) for i in range(0, 20, 8)])  # the last batch padded
-    want = np.concatenate([generate(G, skeletons[i:i + 8], "cuda") for i in range(0, 20, 8)])
+    extra = (lambda i: (hands[i:i + 8],)) if refiner else (lambda i: ())
+    got = np.concatenate([graph(skeletons[i:i + 8], *extra(i)) for i in range(0, 20, 8)])  # the last batch padded
+    want = np.concatenate([generate(G, skeletons[i:i + 8], "cuda", None, *extra(i)) for i in range(0, 20, 8)])
     diff = np.abs(got.astype(int) - want)  # cudnn may pick other algorithms under the graph: bf16 rounding
     assert got.shape == want.shape and diff.max() <= 3 and diff.mean() < 0.2
 
