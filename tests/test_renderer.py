@@ -508,6 +508,14 @@ def test_a_hand_refiner_on_the_shipped_renderer_starts_where_it_is(tmp_path):
     assert [i["name"] for i in json.loads((tmp_path / "onnx" / "model.json").read_text())["inputs"]] == ["skeleton", "hands"]
     with pytest.raises(InputError, match="a model with a hand refiner, so it cannot be the first stage"):
         first_stage(str(tmp_path / "run"), 512)
+    # beside a companion too: the shipped weights widened by the person plane, the refiner new
+    write_bank({"train": tiny_bank(4, size=256)}, tmp_path / "companion")
+    result = CliRunner().invoke(cli, ["train", "renderer", "--data", str(tmp_path / "bank"), "--batch", "2", "--steps", "1",
+                                      "--device", "cpu", "--jitter", "0", "--init-from", "shipped", "--companion",
+                                      str(tmp_path / "companion"), "--hand-refiner-ngf", "8", "--out", str(tmp_path / "both")])
+    assert result.exit_code == 0, result.output
+    both, meta = load_renderer(tmp_path / "both")
+    assert both.needs_hands and meta["model"]["companion"] and meta["model"]["hand_refiner_ngf"] == 8
 
 
 def test_a_companion_model_starts_as_the_one_person_model_for_either_plane():

@@ -252,7 +252,7 @@ def test_a_hand_refiner_changes_only_the_hands_boxes():
     assert (back[0, :, 13:31, 11:29] - image[0, :, 13:31, 11:29]).abs().max() < 1e-5      # the left hand
     assert (back[3, :, 6:24, 6:24] - image[1, :, 6:24, 6:24]).abs().max() < 1e-5          # the right hand
     assert seen.flatten().tolist() == [True, True, False, True]
-    with pytest.raises(ValueError, match="temporal or beside a companion"):
+    with pytest.raises(ValueError, match="a hand refiner cannot be temporal"):
         RendererConfig(size=64, hand_refiner_ngf=8, temporal=True)
 
 

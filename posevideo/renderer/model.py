@@ -110,8 +110,8 @@ class RendererConfig:
             raise ValueError("a two-stage model cannot be temporal (not implemented)")
         if self.companion and (self.base_size or self.temporal):
             raise ValueError("a renderer trained beside a companion cannot be two-stage or temporal (not implemented)")
-        if self.hand_refiner_ngf and (self.temporal or self.companion):
-            raise ValueError("a hand refiner cannot be temporal or beside a companion (not implemented)")
+        if self.hand_refiner_ngf and self.temporal:
+            raise ValueError("a hand refiner cannot be temporal (not implemented)")
         if self.hand_refiner_ngf < 0 or self.hand_refiner_blocks < 0:
             raise ValueError(f"hand_refiner_ngf and hand_refiner_blocks must be >= 0, got {self.hand_refiner_ngf}, "
                              f"{self.hand_refiner_blocks}")

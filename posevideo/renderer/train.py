@@ -430,20 +430,21 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     Ds = discriminators(model_cfg)
     if cfg.init_from and not cfg.resume:  # fine-tuning: its G, and the Ds it has (the shipped one has none)
         start = starting_model(cfg.init_from, model_cfg.size)
-        if model_cfg.hand_refiner_ngf and not start.hand_refiner_ngf:  # a new hand refiner on a trained model
-            G_start = make_generator(replace(model_cfg, hand_refiner_ngf=0))
-            load_checkpoint(init_path(cfg.init_from), {"G": G_start, **Ds}, restore_rng=False, optional=set(Ds))
-            refiner = G.refiner.state_dict()  # its own start: a correction of 0
-            G.load_state_dict({**G_start.state_dict(), **{f"refiner.{k}": v for k, v in refiner.items()}})
-        elif model_cfg.companion and not start.companion:  # a one-person start: its weights, the plane's 0
-            one = replace(model_cfg, companion=False)
+        # A new hand refiner on a trained model: the rest loads as it is, the refiner starts at a correction of 0.
+        new_refiner = bool(model_cfg.hand_refiner_ngf and not start.hand_refiner_ngf)
+        G_into = make_generator(replace(model_cfg, hand_refiner_ngf=0)) if new_refiner else G
+        if model_cfg.companion and not start.companion:  # a one-person start: its weights, the plane's 0
+            one = replace(model_cfg, companion=False, hand_refiner_ngf=start.hand_refiner_ngf)
             G_one, Ds_one = make_generator(one), discriminators(one)
             load_checkpoint(init_path(cfg.init_from), {"G": G_one, **Ds_one}, restore_rng=False, optional=set(Ds))
-            load_widened(G, G_one)
+            load_widened(G_into, G_one)
             for name, D in Ds.items():
                 load_widened(D, Ds_one[name])
         else:
-            load_checkpoint(init_path(cfg.init_from), {"G": G, **Ds}, restore_rng=False, optional=set(Ds))
+            load_checkpoint(init_path(cfg.init_from), {"G": G_into, **Ds}, restore_rng=False, optional=set(Ds))
+        if new_refiner:
+            refiner = {f"refiner.{k}": v for k, v in G.refiner.state_dict().items()}
+            G.load_state_dict({**G_into.state_dict(), **refiner})
     G = G.to(device, memory_format=torch.channels_last)
     Ds = {name: D.to(device, memory_format=torch.channels_last) for name, D in Ds.items()}
     base_lr = cfg.lr or model_cfg.lr
@@ -529,7 +530,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                 their_skeleton, their_real = companion.batch(theirs, their_jitter)
                 skeleton = torch.cat([skeleton, their_skeleton]).contiguous(memory_format=torch.channels_last)
                 real = torch.cat([real, their_real]).contiguous(memory_format=torch.channels_last)
-                if cut:
+                if boxes is not None:
                     boxes = torch.cat([boxes, companion.boxes(theirs, their_jitter)])
                 d_skeleton = torch.cat([skeleton, person_plane(skeleton, person)], dim=1)
 
@@ -546,9 +547,8 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                 return d_loss(real_logits.float(), fake_logits.float(), kind, weight)
 
             with autocast:
-                fake = (torch.cat(G_fwd(*skeleton.chunk(2))) if temporal else
-                        G_fwd(skeleton, hands=boxes[:, :2]) if refined else
-                        G_fwd(skeleton) if person is None else G_fwd(skeleton, person=person))
+                inputs = {**({} if person is None else {"person": person}), **({"hands": boxes[:, :2]} if refined else {})}
+                fake = torch.cat(G_fwd(*skeleton.chunk(2))) if temporal else G_fwd(skeleton, **inputs)
                 loss_d = judge(D_step["D"], d_skeleton, real, fake.detach())
                 # the skeleton and real crops, cut once a step for both steps
                 crops = {r: regions(skeleton, real, boxes, r, side) for r in cut}
