@@ -10,6 +10,7 @@ weights with spread outputs, see test_export.lively_generator), then
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 
 import numpy as np
@@ -77,6 +78,23 @@ def playwright():
 
     with sync_playwright() as instance:
         yield instance
+
+
+@contextlib.contextmanager
+def _served_page(model_dir, playwright, extra_flags=()):
+    """The page served from its own export folder (`posevideo serve`), open and ready in a fresh browser."""
+    from posevideo.web.serve import start_in_background
+
+    server, address = start_in_background(model_dir)
+    try:
+        with chromium(extra_flags=extra_flags, playwright=playwright) as context:
+            page = context.new_page()
+            page.goto(address)
+            page.evaluate("window.posevideo.ready")
+            yield page
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -215,24 +233,15 @@ def test_webgpu_backend_matches_native(playwright, tmp_path):
     can offer SwiftShader's (software, slow: a 64x64 model keeps this short), which is enough to
     check the WebGPU path end to end against native onnxruntime."""
     from posevideo.export import export_generator, skeleton_inputs
-    from posevideo.web.serve import start_in_background
     from test_export import lively_generator
 
     export_generator(lively_generator(size=64), 64, tmp_path / "m64")
     x = skeleton_inputs(64, count=1, seed=2)
     native = ort.InferenceSession(str(tmp_path / "m64" / "model.onnx")).run(None, {"skeleton": x})[0]
-    server, address = start_in_background(tmp_path / "m64")
     flags = ("--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan")
-    try:
-        with chromium(extra_flags=flags, playwright=playwright) as context:
-            page = context.new_page()
-            page.goto(address)
-            page.evaluate("window.posevideo.ready")
-            assert page.evaluate("window.posevideo.stats().backend") == "webgpu"
-            reply = page.evaluate("(x) => window.posevideo.generateRaw(x)", base64.b64encode(x.tobytes()).decode())
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _served_page(tmp_path / "m64", playwright, flags) as page:
+        assert page.evaluate("window.posevideo.stats().backend") == "webgpu"
+        reply = page.evaluate("(x) => window.posevideo.generateRaw(x)", base64.b64encode(x.tobytes()).decode())
     web = _decode(reply["output"], np.float32, native.shape)
     assert native.std() > 0.1
     assert np.abs(web - native).max() < 1e-3
@@ -243,28 +252,19 @@ def test_a_two_stage_512_model_runs_in_the_page(playwright, tmp_path):
     page takes its size from model.json, draws 512 skeletons, and the worker's output equals native
     onnxruntime's."""
     from posevideo.export import export_generator, skeleton_inputs
-    from posevideo.web.serve import start_in_background
     from test_export import lively_generator
 
     export_generator(lively_generator(size=512, base_size=256, enhancer_ngf=8, enhancer_blocks=1), 512,
                      tmp_path / "m512", source={"preset": "small two-stage"})
     x = skeleton_inputs(512, count=1, seed=4)
     native = ort.InferenceSession(str(tmp_path / "m512" / "model.onnx")).run(None, {"skeleton": x})[0]
-    server, address = start_in_background(tmp_path / "m512")
-    try:
-        with chromium(playwright=playwright) as context:
-            page = context.new_page()
-            page.goto(address)
-            page.evaluate("window.posevideo.ready")
-            reply = page.evaluate("(x) => window.posevideo.generateRaw(x)", base64.b64encode(x.tobytes()).decode())
-            page.click("#play-example")
-            _wait(page, "s.shown >= 2", 60, "2 generated 512 frames shown")
-            page.evaluate("window.posevideo.stop()")
-            skeleton, generated = _canvas(page, "skeleton"), _canvas(page, "generated")
-            assert "512x512" in page.text_content("#model")
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _served_page(tmp_path / "m512", playwright) as page:
+        reply = page.evaluate("(x) => window.posevideo.generateRaw(x)", base64.b64encode(x.tobytes()).decode())
+        page.click("#play-example")
+        _wait(page, "s.shown >= 2", 60, "2 generated 512 frames shown")
+        page.evaluate("window.posevideo.stop()")
+        skeleton, generated = _canvas(page, "skeleton"), _canvas(page, "generated")
+        assert "512x512" in page.text_content("#model")
     assert skeleton.shape == generated.shape == (512, 512, 3) and generated.std() > 10
     assert (skeleton.max(axis=-1) > 0).mean() > 0.01
     web = _decode(reply["output"], np.float32, native.shape)
@@ -280,7 +280,6 @@ def test_a_hand_refiner_gets_the_pages_hand_boxes(playwright, tmp_path):
     from posevideo.export import example_hands, export_generator, skeleton_inputs
     from posevideo.renderer.predict import hand_boxes
     from posevideo.skeleton import example_poses
-    from posevideo.web.serve import start_in_background
     from test_export import lively_generator
 
     export_generator(lively_generator(size=64, base_size=32, enhancer_ngf=8, enhancer_blocks=1, hand_refiner_ngf=8,
@@ -293,24 +292,16 @@ def test_a_hand_refiner_gets_the_pages_hand_boxes(playwright, tmp_path):
     xy[3, 150] = np.nan                         # a non-finite point is not one of the hand's
     box = (30.0, 20.0, 200.0)
     cases = [(xy[i], conf[i], 256, None) for i in range(4)] + [(xy[0] + 30, conf[0], 128, box)]
-    server, address = start_in_background(tmp_path / "m")
-    try:
-        with chromium(playwright=playwright) as context:
-            page = context.new_page()
-            page.goto(address)
-            page.evaluate("window.posevideo.ready")
-            twins = [page.evaluate("([xy, c, size, box]) => window.posevideo.handBoxes(xy, c, {size, box})",
-                                   [[None if not np.isfinite(v) else float(v) for v in p.ravel()], c.tolist(), size, b])
-                     for p, c, size, b in cases]
-            reply = page.evaluate("([x, h]) => window.posevideo.generateRaw(x, h)",
-                                  [base64.b64encode(x.tobytes()).decode(), hands.ravel().tolist()])
-            page.click("#play-example")
-            _wait(page, "s.shown >= 2", 60, "2 generated frames shown")
-            page.evaluate("window.posevideo.stop()")
-            assert page.evaluate("window.posevideo.stats().error") is None
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _served_page(tmp_path / "m", playwright) as page:
+        twins = [page.evaluate("([xy, c, size, box]) => window.posevideo.handBoxes(xy, c, {size, box})",
+                               [[None if not np.isfinite(v) else float(v) for v in p.ravel()], c.tolist(), size, b])
+                 for p, c, size, b in cases]
+        reply = page.evaluate("([x, h]) => window.posevideo.generateRaw(x, h)",
+                              [base64.b64encode(x.tobytes()).decode(), hands.ravel().tolist()])
+        page.click("#play-example")
+        _wait(page, "s.shown >= 2", 60, "2 generated frames shown")
+        page.evaluate("window.posevideo.stop()")
+        assert page.evaluate("window.posevideo.stats().error") is None
     for (p, c, size, b), twin in zip(cases, twins):
         drawn = p if b is None else (p - np.array(b[:2])) * (size / b[2])
         python = hand_boxes(drawn[None], c[None])[0].ravel()
