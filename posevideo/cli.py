@@ -377,7 +377,7 @@ def presets():
 @click.option("--enhancer-blocks", type=click.IntRange(0), default=None,
               help="Two stages: the Enhancer's residual blocks at half --size (default 3).")
 @click.option("--hand-refiner-ngf", type=click.IntRange(0), default=None,
-              help="Two stages: refine each hand's box with a residual network this wide (Everybody Dance Now's face "
+              help="Refine each hand's box (of the last stage) with a residual network this wide (Everybody Dance Now's face "
                    "residual, for hands; default 0: none). The model then also takes the hands' boxes.")
 @click.option("--hand-refiner-blocks", type=click.IntRange(0), default=None,
               help="With --hand-refiner-ngf: its residual blocks (default 3).")

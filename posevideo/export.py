@@ -5,8 +5,8 @@ An export folder holds everything a runtime needs and nothing else:
     model.onnx         float32, one file (weights inside), opset 18, input (1, 3, S, S) -> output (1, 3, S, S)
                        (a two-stage model: both stages in this one graph, S its full size);
                        a temporal model (`train renderer --temporal`) has a second input "previous"
-                       (1, 3, S, S): its own last output, zeros for the first frame; a two-stage
-                       model with a hand refiner one named "hands" (1, 2, 4): the hands' boxes
+                       (1, 3, S, S): its own last output, zeros for the first frame; a model with
+                       a hand refiner (`--hand-refiner-ngf`) one named "hands" (1, 2, 4): the hands' boxes
     model.fp16.onnx    the same with float16 weights and arithmetic; inputs and outputs stay float32,
                        so a runtime feeds both files the same way (half the download, see FINDINGS.md)
     model.json         what the inputs and outputs are, the resolution, the pose layout, the skeleton

@@ -31,9 +31,9 @@ def signing_bank(size: int = 256, sleeves: str = "short", seeds: tuple[int, ...]
     if sleeves not in SLEEVES:
         raise ValueError(f"sleeves must be one of {SLEEVES}, got {sleeves!r}")
     from posevideo.errors import InputError
+    from posevideo.files import cache_dir
     from posevideo.renderer.data import BANK_FILE, bank_from_data, write_bank
     name = f"signing-{size}px-{sleeves}-seeds{''.join(map(str, seeds))}-{seconds:g}s"
-    from posevideo.files import cache_dir
     folder = Path(root or cache_dir("companions")) / name
     if (folder / BANK_FILE).exists():
         return folder

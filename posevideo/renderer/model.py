@@ -431,7 +431,8 @@ class HandRefiner(nn.Module):
         grid = _grid(centre[:, :1] + half[:, :1] * cells, centre[:, 1:] + half[:, 1:] * cells)
         return F.grid_sample(images, grid, "bilinear", "border", False)
 
-    def paste(self, crops: torch.Tensor, centre: torch.Tensor, half: torch.Tensor, size: int) -> torch.Tensor:
+    def paste(self, crops: torch.Tensor, centre: torch.Tensor, half: torch.Tensor,
+              size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(2B, 3, side, side) crops of B images (left hands, then right) -> each crop resampled onto a
         window of the frame's pixels about its box: (2B, 3, W, W) values and (2B, W, W) flat pixel
         indices (row * S + col). The window (W = 3/8 of S: a box 1.4x a large hand's extent at 512

@@ -371,14 +371,15 @@ function fromBase64(text) {
 const ready = start();
 ready.catch((error) => showError(error.message));
 
+// JSON has no NaN: in the handle's arguments null stands for a non-finite coordinate or confidence.
+const numbers = (values) => Float64Array.from(values, (v) => (v === null ? NaN : v));
+
 window.posevideo = {
   ready,
   state,
   // Draw one pose with the JS twin; returns the RGB bytes (size * size * 3) as base64.
   async drawRGB(xy, conf, {layout = "reduced", size = 256, box = null, background = [0, 0, 0]} = {}) {
     await ready;
-    // JSON has no NaN: null stands for a non-finite coordinate or confidence.
-    const numbers = (values) => Float64Array.from(values, (v) => (v === null ? NaN : v));
     const rgba = state.skeleton.rasterize(numbers(xy), numbers(conf), {layout, size, box, background});
     const rgb = new Uint8Array(size * size * 3);
     for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
@@ -389,7 +390,6 @@ window.posevideo = {
   // The hands' boxes the page gives a hand refiner for one pose (the twin of Python's hand_boxes).
   async handBoxes(xy, conf, {layout = "reduced", size = 256, box = null} = {}) {
     await ready;
-    const numbers = (values) => Float64Array.from(values, (v) => (v === null ? NaN : v));
     return Array.from(state.skeleton.handBoxes(numbers(xy), numbers(conf), {layout, size, box}));
   },
   // Run the generator on a float32 (1, 3, S, S) input given as base64; returns the output likewise.

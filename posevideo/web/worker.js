@@ -6,9 +6,9 @@
 //               (precision: "float32" | "float16", the file of model.json to run)
 //               {type: "frame", id, rgba: Uint8ClampedArray (S*S*4), hands}   skeleton image from a canvas
 //               {type: "raw", id, input: Float32Array (3*S*S), hands}   for tests: the model's own units
-// hands: Float32Array (8), the left and right hand boxes in image pixels (Skeleton.handBoxes), for a
-// model with a third input named `hands` (a hand refiner); other models ignore it.
 //               {type: "reset", id}                                     a new source: forget the previous frame
+// hands: Float32Array (8), the left and right hand boxes in image pixels (Skeleton.handBoxes), for a
+// model with an input named `hands` (a hand refiner); other models ignore it.
 // A model with a second input named `previous` (same shape as the skeleton input) gets the generator's
 // own previous output there (zeros for the first frame after a load or reset): the renderer-v2
 // contract for temporally consistent models. Single-input models are fed as before.
