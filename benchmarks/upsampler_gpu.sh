@@ -40,6 +40,9 @@
 #        evaluated twice: LANE, the weights' average (its renderer), and LANE_trained, the weights trained, of
 #        the same run). EMA=0: without the average, as every run of this script before that day;
 #        unset: the preset's (0.999), each lane evaluated once
+#        ENHANCER2="--enhancer-ngf 8 --enhancer-blocks 1 --hand-refiner-ngf 32 --hand-refiner-stride 1" ...  (a third
+#        lane, twostage2: a second Enhancer on the same first stage (trained once), beside twostage; the three
+#        lanes then share the GPU while the Enhancers train)
 #        SEED=1 ...   (`--seed 1` for every training: a second seed of a call, e.g. call D of BENCHMARKS.md's
 #        "At 512 with room and short sleeves": BANK=.devcarry/bank512r EMA=0.999 SEED=1 FIRST=130 ... 320)
 #        QUICK=1 OUT=/tmp/x PY=/work/main/.venv/bin/python BANK=/tmp/bank512q bash benchmarks/upsampler_gpu.sh 60
@@ -62,8 +65,10 @@ POSES_DIR=${POSES_DIR:-$PWD/.devcarry/poses}
 POSES=${POSES:-"signer_mediapipe driver_signer_soup"}
 REGION_D=${REGION_D---face-d 1 --hand-d 1}   # REGION_D="": no face and hand discriminators
 ENHANCER=${ENHANCER:-}                        # e.g. "--enhancer-ngf 8 --enhancer-blocks 1" (the page's fast one)
+ENHANCER2=${ENHANCER2:-}                      # a third lane: another Enhancer on the same first stage
 EXTRA=(--no-compile $REGION_D ${EMA:+--ema $EMA} ${SEED:+--seed $SEED})   # SEED=1: another seed of every lane
-LANES="plain twostage"; [[ ${EMA:-0} =~ ^0?\.[0-9] ]] && LANES="$LANES plain_trained twostage_trained"
+TRAINED="plain twostage"; [ -n "$ENHANCER2" ] && TRAINED="$TRAINED twostage2"
+LANES=$TRAINED; [[ ${EMA:-0} =~ ^0?\.[0-9] ]] && LANES="$LANES $(printf '%s_trained ' $TRAINED)"
 if [ -n "${QUICK:-}" ]; then PRESET=small; PLAIN_PRESET=small; BATCH=2; STEPS=${QUICK_STEPS:-4}; FREEZE=2; LOG=1; IMAGE=2; fi
 rm -rf $R; mkdir -p $R/poses $OUT
 for p in $POSES; do ln -s "$POSES_DIR/$p.pose" $R/poses/; done
@@ -89,15 +94,18 @@ fi
     export CUDA_VISIBLE_DEVICES=${LANE_GPU[1]}
     if [ -n "${BASE_GIVEN:-}" ]; then ENHANCE=$BUDGET; else
         train $R/first256 $FIRST $PRESET --size 256 > $R/twostage.log 2>&1; ENHANCE=$(( BUDGET - FIRST )); fi
+    [ -n "$ENHANCER2" ] && cp $R/twostage.log $R/twostage2.log && (train $R/twostage2 $ENHANCE $PRESET --size 512 \
+        --upsample-from $R/first256 --freeze-base $FREEZE $ENHANCER2 >> $R/twostage2.log 2>&1) &
     train $R/twostage $ENHANCE $PRESET --size 512 --upsample-from $R/first256 --freeze-base $FREEZE $ENHANCER >> $R/twostage.log 2>&1
+    wait
 ) &
 wait
 echo "training done in $(( $(date +%s) - start )) s ($SHARING)"
-for lane in plain twostage; do tr '\r' '\n' < $R/$lane.log | grep -v '%|' | tail -n 4; done
+for lane in $TRAINED; do tr '\r' '\n' < $R/$lane.log | grep -v '%|' | tail -n 4; done
 
 # With EMA: each lane's trained weights as a renderer of their own, beside the average.
 if [[ $LANES == *_trained* ]]; then
-    for lane in plain twostage; do
+    for lane in $TRAINED; do
         $PY benchmarks/renderer_v2.py trained $R/$lane $R/${lane}_trained > /dev/null
         cp $R/$lane/metrics.jsonl $R/${lane}_trained/ 2>/dev/null; cp $R/$lane.log $R/${lane}_trained.log 2>/dev/null
     done
@@ -109,7 +117,7 @@ for lane in $LANES; do
         export CUDA_VISIBLE_DEVICES=${LANE_GPU[$i]} OMP_NUM_THREADS=4
         mkdir -p $R/out/$lane
         t=$(date +%s)
-        timeout 80 $PY -m posevideo evaluate renderer --model $R/$lane --data $BANK --split test \
+        timeout 100 $PY -m posevideo evaluate renderer --model $R/$lane --data $BANK --split test \
             --json $R/out/$lane/eval.json --sheet $R/out/$lane/eval-sheet.jpg --batch 32 "${DEVICE[@]}" > $R/$lane.eval.log 2>&1
         echo "$lane: evaluate exit $? in $(( $(date +%s) - t )) s" | tee -a $R/$lane.eval.log
         t=$(date +%s)
@@ -127,13 +135,15 @@ for lane in $LANES; do
     ) &
 done
 wait
-timeout 40 $PY benchmarks/upsampler.py sheet --data $BANK --runs $R/plain $R/twostage --names plain two-stage \
+SHEET_RUNS=($R/plain $R/twostage); SHEET_NAMES=(plain two-stage)
+[ -n "$ENHANCER2" ] && SHEET_RUNS+=($R/twostage2) && SHEET_NAMES+=(two-stage-2)
+timeout 60 $PY benchmarks/upsampler.py sheet --data $BANK --runs "${SHEET_RUNS[@]}" --names "${SHEET_NAMES[@]}" \
     --out $OUT/crops.jpg > $R/sheet.log 2>&1; echo "sheet exit $?" >> $R/sheet.log
 echo "evaluated and rendered in $(( $(date +%s) - start )) s"
 
 {
     echo "# Plain 512 $PLAIN_PRESET vs two-stage (256 $PRESET + Enhancer): $BUDGET s of training each lane ($SHARING)"
-    echo "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo cpu), $(date -u +%F), batch $BATCH, no compile, region discriminators: ${REGION_D:-none}${EMA:+, --ema $EMA}; two-stage ${ENHANCER:-(default Enhancer)}: first stage $FIRST s at 256${BASE_GIVEN:+ (given: trained alone before, outside the budget)}, --freeze-base $FREEZE"
+    echo "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo cpu), $(date -u +%F), batch $BATCH, no compile, region discriminators: ${REGION_D:-none}${EMA:+, --ema $EMA}; two-stage ${ENHANCER:-(default Enhancer)}: first stage $FIRST s at 256${BASE_GIVEN:+ (given: trained alone before, outside the budget)}, --freeze-base $FREEZE${ENHANCER2:+; two-stage 2 (same first stage) $ENHANCER2}"
     echo
     $PY benchmarks/upsampler.py summary $R $LANES
     echo

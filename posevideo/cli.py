@@ -315,11 +315,14 @@ def presets():
         with torch.device("meta"):
             enhancer = Enhancer(cfg)
         parts.append(f"{what} {count_params(enhancer) / 1e6:.3f}M {count_macs(enhancer, (1, 3, 512, 512), (1, 3, 256, 256)) / 1e9:.2f}G")
-    refiner = HandRefiner(replace(at512, hand_refiner_ngf=32, hand_refiner_blocks=3))
-    macs = count_macs(refiner, (1, 3, 512, 512), (1, 3, 512, 512), (1, 2, 4), device="cpu") / 1e9
+    refiners = []
+    for stride in (2, 1):
+        refiner = HandRefiner(replace(at512, hand_refiner_ngf=32, hand_refiner_blocks=3, hand_refiner_stride=stride))
+        macs = count_macs(refiner, (1, 3, 512, 512), (1, 3, 512, 512), (1, 2, 4), device="cpu") / 1e9
+        refiners.append(f"{count_params(refiner) / 1e6:.3f}M {macs:.2f}G")
     click.echo("Two stages at 512 (--size 512 --upsample-from RUN256; any preset at 256 under it): "
                + ", ".join(parts) + f"; --hand-refiner-ngf 32 --hand-refiner-blocks 3 (both hands' boxes) "
-               f"{count_params(refiner) / 1e6:.3f}M {macs:.2f}G a frame.")
+               f"{refiners[0]} a frame, with --hand-refiner-stride 1 (at the crop's full side) {refiners[1]}.")
 
 
 @train.command("renderer")
@@ -381,6 +384,9 @@ def presets():
                    "residual, for hands; default 0: none). The model then also takes the hands' boxes.")
 @click.option("--hand-refiner-blocks", type=click.IntRange(0), default=None,
               help="With --hand-refiner-ngf: its residual blocks (default 3).")
+@click.option("--hand-refiner-stride", type=click.Choice(["1", "2"]), default=None, callback=lambda ctx, param, value: value and int(value),
+              help="With --hand-refiner-ngf: 2 (default): its blocks work at half the hand crop's side; 1: at the full side "
+                   "(finer detail, 4x the MACs at the same width).")
 @click.option("--max-minutes", type=click.FloatRange(0, min_open=True), default=None,
               help="Stop (with a checkpoint) after this long from the first step (data loading not counted).")
 @click.option("--init-from", default=None, metavar="RUN|shipped",

@@ -116,7 +116,8 @@ def test_v2_discriminators_are_the_options_asked_for():
     assert result.exit_code == 0 and "--face-d" in result.output and "--temporal" in result.output
     assert "--face-l1 1 --hand-l1 5 --ema 0.999 --l1-weight 1000" in result.output   # the presets' own values
     assert "Enhancer 64x3 (default) 0.230M 15.01G" in result.output                 # the two-stage parts at 512
-    assert "--hand-refiner-ngf 32 --hand-refiner-blocks 3 (both hands' boxes) 0.060M 0.49G" in result.output
+    assert ("--hand-refiner-ngf 32 --hand-refiner-blocks 3 (both hands' boxes) 0.060M 0.49G a frame, "
+            "with --hand-refiner-stride 1 (at the crop's full side) 0.058M 1.90G") in result.output
 
 
 def test_presets_train_with_the_crop_l1_and_go_without_it_where_the_data_has_no_boxes(tmp_path, capsys):

@@ -216,14 +216,18 @@ def test_a_saturated_first_stage_gives_finite_gradients_under_bf16_autocast():
         assert p.grad is None or torch.isfinite(p.grad).all(), name
 
 
-def test_a_hand_refiner_changes_only_the_hands_boxes():
-    """The hand refiner (Everybody Dance Now's face residual, for hands): untrained it changes nothing;
+@pytest.mark.parametrize("stride", [2, 1])
+def test_a_hand_refiner_changes_only_the_hands_boxes(stride):
+    """The hand refiner (Everybody Dance Now's face residual, for hands), working at half the crop's
+    side or at its full side: untrained it changes nothing;
     with weights it changes each seen hand's box and nothing else (an unseen hand, -1, nothing at all);
     its crops read the left hand mirrored and its paste puts a crop back where it came from; without
     the boxes it refuses, and a temporal model cannot have one."""
+    from dataclasses import replace
     from posevideo.renderer.model import HandRefiner
     torch.manual_seed(0)
-    G = make_generator(REFINED).eval()
+    G = make_generator(replace(REFINED, hand_refiner_stride=stride)).eval()
+    assert isinstance(G.refiner.out[1], torch.nn.ConvTranspose2d if stride == 2 else torch.nn.Conv2d)
     assert G.needs_hands and not make_generator(TWO).needs_hands
     x = torch.rand(2, 3, 64, 64) * 2 - 1
     hands = torch.tensor([[[10, 12, 30, 32], [-1, -1, -1, -1]], [[40, 40, 60, 60], [5, 5, 25, 25]]], dtype=torch.float32)
@@ -254,6 +258,8 @@ def test_a_hand_refiner_changes_only_the_hands_boxes():
     assert seen.flatten().tolist() == [True, True, False, True]
     with pytest.raises(ValueError, match="a hand refiner cannot be temporal"):
         RendererConfig(size=64, hand_refiner_ngf=8, temporal=True)
+    with pytest.raises(ValueError, match="hand_refiner_stride must be 1"):
+        RendererConfig(size=64, hand_refiner_ngf=8, hand_refiner_stride=4)
 
 
 def test_a_hand_refiner_trains_renders_evaluates_and_exports(tmp_path, base_run):
@@ -292,13 +298,15 @@ def test_a_hand_refiner_trains_renders_evaluates_and_exports(tmp_path, base_run)
         train(_cfg(tmp_path / "none", 1, **cfg), bank)
 
 
-def test_onnx_of_a_lively_hand_refiner_equals_pytorch(tmp_path):
+@pytest.mark.parametrize("stride", [2, 1])
+def test_onnx_of_a_lively_hand_refiner_equals_pytorch(tmp_path, stride):
     """Random weights everywhere (the refiner's last layer not zero): the graph with its second input
-    equals PyTorch on skeletons and their own hands' boxes, float32 and float16."""
+    equals PyTorch on skeletons and their own hands' boxes, float32 and float16, with the refiner at
+    half the crop's side or at its full side."""
     from posevideo.export import example_hands, export_generator, skeleton_inputs
     from test_export import lively_generator
     G = lively_generator("small", size=64, base_size=32, enhancer_ngf=8, enhancer_blocks=1, hand_refiner_ngf=8,
-                         hand_refiner_blocks=1)
+                         hand_refiner_blocks=1, hand_refiner_stride=stride)
     x, hands = torch.from_numpy(skeleton_inputs(64, count=2)), torch.from_numpy(example_hands(64, count=2))
     assert (hands[:, :, 0] >= 0).all()                                           # both hands in both poses
     with torch.no_grad():

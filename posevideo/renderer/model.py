@@ -76,6 +76,9 @@ class RendererConfig:
     # small crops, not of the whole frame; the model then also takes the hands' boxes (input "hands").
     hand_refiner_ngf: int = 0
     hand_refiner_blocks: int = 3
+    # 2: the residual network works at half the crop's side (a 4x4/2 conv in, a transposed conv out);
+    # 1: at its full side (3x3 convs in and out), finger-width detail, 4x the MACs of the same width.
+    hand_refiner_stride: int = 2
     # Trained beside a companion person (another person's frames in every batch, `train renderer
     # --companion`): the generator's first block and pix2pix's discriminator also take a person plane,
     # 1 for this person, 0 for the companion. Every user of the renderer gets this person: the plane is
@@ -115,6 +118,8 @@ class RendererConfig:
         if self.hand_refiner_ngf < 0 or self.hand_refiner_blocks < 0:
             raise ValueError(f"hand_refiner_ngf and hand_refiner_blocks must be >= 0, got {self.hand_refiner_ngf}, "
                              f"{self.hand_refiner_blocks}")
+        if self.hand_refiner_stride not in (1, 2):
+            raise ValueError(f"hand_refiner_stride must be 1 (the crop's full side) or 2 (half), got {self.hand_refiner_stride}")
         if self.enhancer_ngf < 1 or self.enhancer_blocks < 0:
             raise ValueError(f"enhancer_ngf must be >= 1 and enhancer_blocks >= 0, got {self.enhancer_ngf}, "
                              f"{self.enhancer_blocks}")
@@ -170,7 +175,7 @@ PRESETS: dict[str, RendererConfig] = {
 
 # The fields that shape the generator (what export and the page run); the rest only train it.
 ENHANCER_FIELDS = ("enhancer_ngf", "enhancer_blocks")  # shape a two-stage model's Enhancer; nothing in one stage
-REFINER_FIELDS = ("hand_refiner_ngf", "hand_refiner_blocks")  # the hand refiner, on the last stage of either
+REFINER_FIELDS = ("hand_refiner_ngf", "hand_refiner_blocks", "hand_refiner_stride")  # the hand refiner, on the last stage of either
 GENERATOR_FIELDS = ("ngf", "norm", "dropout", "temporal", "base_size") + ENHANCER_FIELDS + REFINER_FIELDS  # companion: a constant plane in the graph
 
 
@@ -377,7 +382,8 @@ class HandRefiner(nn.Module):
     Each box is cut from the skeleton and the frame at `side` px (the left hand mirrored, so one network
     learns right hands: the region discriminator's convention); a residual network (conv 4x4/2 of each,
     summed, `hand_refiner_blocks` residual blocks of `hand_refiner_ngf` channels at side / 2 without
-    normalisation, as EDSR's, a transposed conv back to side) makes a correction, faded to 0 over the
+    normalisation, as EDSR's, a transposed conv back to side; with `hand_refiner_stride` 1, 3x3 convs
+    in and out and the blocks at the full side) makes a correction, faded to 0 over the
     box's outer fifth and pasted back into the frame's logits. Crops and paste are bilinear samples
     (grid_sample on grids built here, so ONNX has no AffineGrid to need). The last layer starts at 0:
     an untrained refiner changes nothing."""
@@ -387,10 +393,11 @@ class HandRefiner(nn.Module):
     def __init__(self, cfg: RendererConfig):
         super().__init__()
         c, self.side = cfg.hand_refiner_ngf, cfg.region_size
-        self.skeleton = nn.Conv2d(3, c, 4, 2, 1)
-        self.frame = nn.Conv2d(3, c, 4, 2, 1)
+        half = cfg.hand_refiner_stride == 2
+        self.skeleton = nn.Conv2d(3, c, 4, 2, 1) if half else nn.Conv2d(3, c, 3, 1, 1)
+        self.frame = nn.Conv2d(3, c, 4, 2, 1) if half else nn.Conv2d(3, c, 3, 1, 1)
         self.blocks = nn.Sequential(*[ResidualBlock(c, "none") for _ in range(cfg.hand_refiner_blocks)])
-        self.out = nn.Sequential(nn.ReLU(inplace=True), nn.ConvTranspose2d(c, 3, 4, 2, 1))
+        self.out = nn.Sequential(nn.ReLU(inplace=True), nn.ConvTranspose2d(c, 3, 4, 2, 1) if half else nn.Conv2d(c, 3, 3, 1, 1))
         self.apply(_init_weights)
         nn.init.zeros_(self.out[1].weight)
         nn.init.zeros_(self.out[1].bias)

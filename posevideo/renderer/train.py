@@ -115,6 +115,7 @@ class TrainConfig:
     enhancer_blocks: int | None = None  # None: RendererConfig's (3)
     hand_refiner_ngf: int | None = None     # two stages: the hand refiner's width (None: RendererConfig's, 0: none)
     hand_refiner_blocks: int | None = None  # its residual blocks (None: RendererConfig's, 3)
+    hand_refiner_stride: int | None = None  # 2: it works at half the crop's side, 1: at full (None: RendererConfig's, 2)
     max_minutes: float | None = None    # a fixed time budget from the first step: stop (and checkpoint) when spent
     # Fine-tuning: a trained renderer (run or checkpoint folder; "shipped": the shipped small one) whose
     # generator, and discriminators where it has them, are this run's starting weights (its config
@@ -164,7 +165,8 @@ class TrainConfig:
                          face_l1=self.face_l1, hand_l1=self.hand_l1, ema=self.ema, l1_weight=self.l1_weight,
                          enhancer_ngf=self.enhancer_ngf,
                          enhancer_blocks=self.enhancer_blocks, hand_refiner_ngf=self.hand_refiner_ngf,
-                         hand_refiner_blocks=self.hand_refiner_blocks, companion=True if self.companion else None)
+                         hand_refiner_blocks=self.hand_refiner_blocks, hand_refiner_stride=self.hand_refiner_stride,
+                         companion=True if self.companion else None)
         if stored is not None:
             return RendererConfig.from_dict({**stored, **{k: v for k, v in overrides.items() if v is not None}})
         if self.init_from:
