@@ -508,6 +508,23 @@ def test_a_hand_refiner_on_the_shipped_renderer_starts_where_it_is(tmp_path):
     assert [i["name"] for i in json.loads((tmp_path / "onnx" / "model.json").read_text())["inputs"]] == ["skeleton", "hands"]
     with pytest.raises(InputError, match="a model with a hand refiner, so it cannot be the first stage"):
         first_stage(str(tmp_path / "run"), 512)
+    # from that run with a refiner of another shape, or with none: the rest kept, its refiner new or left out
+    for flags, shape in ((["--hand-refiner-stride", "1"], "8x1 at full side"), (["--hand-refiner-ngf", "0"], None)):
+        out = tmp_path / f"again-{shape}"
+        result = CliRunner().invoke(cli, ["train", "renderer", "--data", str(tmp_path / "bank"), "--batch", "2", "--steps",
+                                          "1", "--device", "cpu", "--lr", "1e-12", "--jitter", "0", "--init-from",
+                                          str(tmp_path / "run"), *flags, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert "has a hand refiner of 8x1 at half side" in result.output
+        again, _ = load_renderer(out)
+        weights = dict(again.named_parameters())
+        for name, weight in tuned.named_parameters():
+            if not name.startswith("refiner."):
+                assert torch.allclose(weight, weights[name], atol=1e-6), name
+        if shape:
+            assert isinstance(again.refiner.out[1], torch.nn.Conv2d) and again.refiner.out[1].weight.abs().max() < 1e-6
+        else:
+            assert again.refiner is None and not again.needs_hands
     # beside a companion too: the shipped weights widened by the person plane, the refiner new
     write_bank({"train": tiny_bank(4, size=256)}, tmp_path / "companion")
     result = CliRunner().invoke(cli, ["train", "renderer", "--data", str(tmp_path / "bank"), "--batch", "2", "--steps", "1",

@@ -58,7 +58,7 @@ import torch.nn as nn
 from posevideo.errors import InputError
 from posevideo.renderer.companion import SIGNING, SLEEVES, signing_bank
 from posevideo.renderer.data import BANK_FILE, REGIONS, FrameBank, crop, load_frames
-from posevideo.renderer.model import (ENHANCER_FIELDS, RendererConfig, d_loss, discriminators, feature_matching_loss,
+from posevideo.renderer.model import (ENHANCER_FIELDS, REFINER_FIELDS, RendererConfig, d_loss, discriminators, feature_matching_loss,
                                       g_gan_loss, l1_loss, load_widened, make_generator, person_plane, preset)
 from posevideo.training import (Run, StopSignal, average_weights, build_model, check_finite, cleanup_distributed,
                                 load_checkpoint, model_defaults, progress_bar, rank_sampler, read_meta,
@@ -181,6 +181,13 @@ class TrainConfig:
                                              **{k: v for k, v in overrides.items() if v is not None}})
         base_size = self.size // 2 if self.stages == 2 else None
         return preset(self.preset, size=self.size, base_size=base_size, **overrides)
+
+
+def _refiner_shape(cfg: RendererConfig) -> str:
+    """A model's hand refiner in words ("32x3 at half side"), "none" without one."""
+    if not cfg.hand_refiner_ngf:
+        return "none"
+    return f"{cfg.hand_refiner_ngf}x{cfg.hand_refiner_blocks} at {'half' if cfg.hand_refiner_stride == 2 else 'full'} side"
 
 
 def init_path(init_from: str) -> Path:
@@ -432,11 +439,18 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     Ds = discriminators(model_cfg)
     if cfg.init_from and not cfg.resume:  # fine-tuning: its G, and the Ds it has (the shipped one has none)
         start = starting_model(cfg.init_from, model_cfg.size)
-        # A new hand refiner on a trained model: the rest loads as it is, the refiner starts at a correction of 0.
-        new_refiner = bool(model_cfg.hand_refiner_ngf and not start.hand_refiner_ngf)
-        G_into = make_generator(replace(model_cfg, hand_refiner_ngf=0)) if new_refiner else G
+        # Where this run's hand refiner is not the start's (it had none, or one of another shape, or this
+        # run asks for none): the rest loads as it is, this run's refiner starts at a correction of 0.
+        theirs = {name: getattr(start, name) for name in REFINER_FIELDS}
+        new_refiner = _refiner_shape(model_cfg) != _refiner_shape(start)
+        if new_refiner and start.hand_refiner_ngf:
+            ours = (f"this run's is {_refiner_shape(model_cfg)}: it starts afresh at a correction of 0"
+                    if model_cfg.hand_refiner_ngf else "this run has none: it is left out")
+            print(f"note: {cfg.init_from} has a hand refiner of {_refiner_shape(start)}; {ours}, the rest is kept",
+                  file=sys.stderr)
+        G_into = make_generator(replace(model_cfg, **theirs)) if new_refiner else G
         if model_cfg.companion and not start.companion:  # a one-person start: its weights, the plane's 0
-            one = replace(model_cfg, companion=False, hand_refiner_ngf=start.hand_refiner_ngf)
+            one = replace(model_cfg, companion=False, **theirs)
             G_one, Ds_one = make_generator(one), discriminators(one)
             load_checkpoint(init_path(cfg.init_from), {"G": G_one, **Ds_one}, restore_rng=False, optional=set(Ds))
             load_widened(G_into, G_one)
@@ -445,8 +459,9 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
         else:
             load_checkpoint(init_path(cfg.init_from), {"G": G_into, **Ds}, restore_rng=False, optional=set(Ds))
         if new_refiner:
-            refiner = {f"refiner.{k}": v for k, v in G.refiner.state_dict().items()}
-            G.load_state_dict({**G_into.state_dict(), **refiner})
+            kept = {k: v for k, v in G_into.state_dict().items() if not k.startswith("refiner.")}
+            refiner = {f"refiner.{k}": v for k, v in G.refiner.state_dict().items()} if G.refiner is not None else {}
+            G.load_state_dict({**kept, **refiner})
     G = G.to(device, memory_format=torch.channels_last)
     Ds = {name: D.to(device, memory_format=torch.channels_last) for name, D in Ds.items()}
     base_lr = cfg.lr or model_cfg.lr
