@@ -525,6 +525,13 @@ def test_a_hand_refiner_on_the_shipped_renderer_starts_where_it_is(tmp_path):
             assert isinstance(again.refiner.out[1], torch.nn.Conv2d) and again.refiner.out[1].weight.abs().max() < 1e-6
         else:
             assert again.refiner is None and not again.needs_hands
+    # a refiner's shape without a refiner: refused before anything is made
+    result = CliRunner().invoke(cli, ["train", "renderer", "--data", str(tmp_path / "bank"), "--steps", "1", "--device",
+                                      "cpu", "--init-from", "shipped", "--hand-refiner-stride", "1", "--out",
+                                      str(tmp_path / "none")])
+    assert result.exit_code != 0 and not (tmp_path / "none").exists()
+    assert "--hand-refiner-stride shape a hand refiner, and this run has none" in result.output
+    assert "Add --hand-refiner-ngf C" in result.output
     # beside a companion too: the shipped weights widened by the person plane, the refiner new
     write_bank({"train": tiny_bank(4, size=256)}, tmp_path / "companion")
     result = CliRunner().invoke(cli, ["train", "renderer", "--data", str(tmp_path / "bank"), "--batch", "2", "--steps", "1",

@@ -355,6 +355,10 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     use_compile = cuda if cfg.compile is None else cfg.compile
     if cuda:
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels once
+    asked = [f"--hand-refiner-{name}" for name in ("blocks", "stride") if getattr(cfg, f"hand_refiner_{name}") is not None]
+    if asked and not model_cfg.hand_refiner_ngf:
+        raise InputError(None, f"{' and '.join(asked)} shape a hand refiner, and this run has none",
+                         "Add --hand-refiner-ngf C (its width, e.g. 32), or leave them out.")
     temporal = model_cfg.temporal
     if temporal and (cfg.batch < 2 or cfg.batch % 2):
         raise InputError(None, f"--batch {cfg.batch} cannot be cut into pairs of frames (--temporal)",
