@@ -384,9 +384,10 @@ def presets():
                    "residual, for hands; default 0: none). The model then also takes the hands' boxes.")
 @click.option("--hand-refiner-blocks", type=click.IntRange(0), default=None,
               help="With --hand-refiner-ngf: its residual blocks (default 3).")
-@click.option("--hand-refiner-stride", type=click.Choice(["1", "2"]), default=None, callback=lambda ctx, param, value: value and int(value),
-              help="With --hand-refiner-ngf: 2 (default): its blocks work at half the hand crop's side; 1: at the full side "
-                   "(finer detail, 4x the MACs at the same width).")
+@click.option("--hand-refiner-stride", type=click.Choice(["1", "2"]), default=None,
+              callback=lambda ctx, param, value: value and int(value),
+              help="With --hand-refiner-ngf: 2 (default): its blocks work at half the hand crop's side; 1: at the full "
+                   "side (4x the MACs at the same width; at equal MACs 2.2 dB worse on hands at 512, BENCHMARKS.md).")
 @click.option("--max-minutes", type=click.FloatRange(0, min_open=True), default=None,
               help="Stop (with a checkpoint) after this long from the first step (data loading not counted).")
 @click.option("--init-from", default=None, metavar="RUN|shipped",

@@ -77,7 +77,9 @@ class RendererConfig:
     hand_refiner_ngf: int = 0
     hand_refiner_blocks: int = 3
     # 2: the residual network works at half the crop's side (a 4x4/2 conv in, a transposed conv out);
-    # 1: at its full side (3x3 convs in and out), finger-width detail, 4x the MACs of the same width.
+    # 1: at its full side (3x3 convs in and out), 4x the MACs of the same width. At equal MACs (32 wide at
+    # full side against 64 at half, under the `small` stage) on one H100, 320 s: 2.2 dB worse on hands at
+    # 512 (BENCHMARKS.md "The hand refiner at the crop's full side"), so 2 stays the default.
     hand_refiner_stride: int = 2
     # Trained beside a companion person (another person's frames in every batch, `train renderer
     # --companion`): the generator's first block and pix2pix's discriminator also take a person plane,
@@ -175,7 +177,8 @@ PRESETS: dict[str, RendererConfig] = {
 
 # The fields that shape the generator (what export and the page run); the rest only train it.
 ENHANCER_FIELDS = ("enhancer_ngf", "enhancer_blocks")  # shape a two-stage model's Enhancer; nothing in one stage
-REFINER_FIELDS = ("hand_refiner_ngf", "hand_refiner_blocks", "hand_refiner_stride")  # the hand refiner, on the last stage of either
+# the hand refiner, on the last stage of either
+REFINER_FIELDS = ("hand_refiner_ngf", "hand_refiner_blocks", "hand_refiner_stride")
 GENERATOR_FIELDS = ("ngf", "norm", "dropout", "temporal", "base_size") + ENHANCER_FIELDS + REFINER_FIELDS  # companion: a constant plane in the graph
 
 

@@ -58,8 +58,9 @@ import torch.nn as nn
 from posevideo.errors import InputError
 from posevideo.renderer.companion import SIGNING, SLEEVES, signing_bank
 from posevideo.renderer.data import BANK_FILE, REGIONS, FrameBank, crop, load_frames
-from posevideo.renderer.model import (ENHANCER_FIELDS, REFINER_FIELDS, RendererConfig, d_loss, discriminators, feature_matching_loss,
-                                      g_gan_loss, l1_loss, load_widened, make_generator, person_plane, preset)
+from posevideo.renderer.model import (ENHANCER_FIELDS, REFINER_FIELDS, RendererConfig, d_loss, discriminators,
+                                      feature_matching_loss, g_gan_loss, l1_loss, load_widened, make_generator,
+                                      person_plane, preset)
 from posevideo.training import (Run, StopSignal, average_weights, build_model, check_finite, cleanup_distributed,
                                 load_checkpoint, model_defaults, progress_bar, rank_sampler, read_meta,
                                 reseed_resumed_rank, run_config, save_checkpoint, seed_everything, setup_distributed,
