@@ -396,11 +396,13 @@ class HandRefiner(nn.Module):
     def __init__(self, cfg: RendererConfig):
         super().__init__()
         c, self.side = cfg.hand_refiner_ngf, cfg.region_size
-        half = cfg.hand_refiner_stride == 2
-        self.skeleton = nn.Conv2d(3, c, 4, 2, 1) if half else nn.Conv2d(3, c, 3, 1, 1)
-        self.frame = nn.Conv2d(3, c, 4, 2, 1) if half else nn.Conv2d(3, c, 3, 1, 1)
+        stride = cfg.hand_refiner_stride
+        kernel = 2 + stride                                                       # 4x4/2 down, or 3x3/1
+        self.skeleton = nn.Conv2d(3, c, kernel, stride, 1)
+        self.frame = nn.Conv2d(3, c, kernel, stride, 1)
         self.blocks = nn.Sequential(*[ResidualBlock(c, "none") for _ in range(cfg.hand_refiner_blocks)])
-        self.out = nn.Sequential(nn.ReLU(inplace=True), nn.ConvTranspose2d(c, 3, 4, 2, 1) if half else nn.Conv2d(c, 3, 3, 1, 1))
+        back = nn.ConvTranspose2d(c, 3, 4, 2, 1) if stride == 2 else nn.Conv2d(c, 3, 3, 1, 1)   # to the crop's side
+        self.out = nn.Sequential(nn.ReLU(inplace=True), back)
         self.apply(_init_weights)
         nn.init.zeros_(self.out[1].weight)
         nn.init.zeros_(self.out[1].bias)

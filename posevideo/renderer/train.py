@@ -446,16 +446,16 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
         start = starting_model(cfg.init_from, model_cfg.size)
         # Where this run's hand refiner is not the start's (it had none, or one of another shape, or this
         # run asks for none): the rest loads as it is, this run's refiner starts at a correction of 0.
-        theirs = {name: getattr(start, name) for name in REFINER_FIELDS}
+        start_refiner = {name: getattr(start, name) for name in REFINER_FIELDS}
         new_refiner = _refiner_shape(model_cfg) != _refiner_shape(start)
         if new_refiner and start.hand_refiner_ngf:
             ours = (f"this run's is {_refiner_shape(model_cfg)}: it starts afresh at a correction of 0"
                     if model_cfg.hand_refiner_ngf else "this run has none: it is left out")
             print(f"note: {cfg.init_from} has a hand refiner of {_refiner_shape(start)}; {ours}, the rest is kept",
                   file=sys.stderr)
-        G_into = make_generator(replace(model_cfg, **theirs)) if new_refiner else G
+        G_into = make_generator(replace(model_cfg, **start_refiner)) if new_refiner else G
         if model_cfg.companion and not start.companion:  # a one-person start: its weights, the plane's 0
-            one = replace(model_cfg, companion=False, **theirs)
+            one = replace(model_cfg, companion=False, **start_refiner)
             G_one, Ds_one = make_generator(one), discriminators(one)
             load_checkpoint(init_path(cfg.init_from), {"G": G_one, **Ds_one}, restore_rng=False, optional=set(Ds))
             load_widened(G_into, G_one)
