@@ -1,4 +1,4 @@
-"""A uniform model soup: the generator weights of several renderers fine-tuned from one starting
+"""A model soup: the generator weights of several renderers fine-tuned from one starting
 model, averaged (Wortsman et al. 2022, "Model soups"), written as a shipped renderer folder.
 
     python benchmarks/soup.py OUT RUN_OR_SHIPPED_DIR [...] [--weights W ...] [--stats-from DIR] [--source TEXT]
@@ -61,7 +61,8 @@ def main() -> None:
     meta = dict(metas[0])
     if args.stats_from is not None:
         meta["stats"] = json.loads((args.stats_from / "checkpoint.json").read_text())["stats"]
-    meta["source"] = args.source or "uniform soup (benchmarks/soup.py) of " + ", ".join(map(str, args.models))
+    kind = "uniform soup" if args.weights is None else f"soup (weights {' '.join(f'{w:g}' for w in args.weights)})"
+    meta["source"] = args.source or f"{kind} (benchmarks/soup.py) of " + ", ".join(map(str, args.models))
     weights = soup(args.models, args.weights)
     with atomic_dir(args.out) as tmp:
         save_file(weights, str(tmp / "model.safetensors"))
