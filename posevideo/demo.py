@@ -31,9 +31,10 @@ def make_demo_speech(out: str | Path = DEMO_SPEECH) -> Path:
     """(Re)make the bundled speech sample: `python -c "from posevideo.demo import make_demo_speech; make_demo_speech()"`."""
     import soundfile
 
+    from posevideo.audio import SAMPLE_RATE
     from posevideo.files import atomic_output
     from posevideo.speak import speech_from_text
 
     with atomic_output(out) as tmp:
-        soundfile.write(tmp, speech_from_text(DEMO_TEXT), 16000, format="FLAC", subtype="PCM_16")
+        soundfile.write(tmp, speech_from_text(DEMO_TEXT), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
     return Path(out)

@@ -10,6 +10,7 @@ from typing import Iterable, Iterator
 import av
 import numpy as np
 
+from posevideo.audio import SAMPLE_RATE
 from posevideo.errors import InputError, check_complete
 from posevideo.files import atomic_output
 
@@ -146,7 +147,7 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | Path, fps: float, width: int, height: int,
-                 audio: np.ndarray | None = None, sample_rate: int = 16000, crf: int = 18, preset: str = "veryfast"):
+                 audio: np.ndarray | None = None, sample_rate: int = SAMPLE_RATE, crf: int = 18, preset: str = "veryfast"):
         if width % 2 or height % 2:
             raise ValueError(f"H.264 needs an even frame size, got {width}x{height}")
         self.path, self.fps, self.width, self.height = Path(path), fps, width, height
@@ -226,7 +227,7 @@ def _mux_audio(container, stream, audio: np.ndarray, sample_rate: int) -> None:
 
 
 def join_videos(parts: list[str | Path], path: str | Path, audio: np.ndarray | None = None,
-                sample_rate: int = 16000) -> int:
+                sample_rate: int = SAMPLE_RATE) -> int:
     """Join mp4s written by VideoWriters of one setting (same size, rate and codec parameters; x264
     starts each on a key frame) into one mp4, one after another, without re-encoding, `audio` muxed
     as VideoWriter does; atomic. So several encoders can each write a part of one video at once.
@@ -268,7 +269,7 @@ def join_videos(parts: list[str | Path], path: str | Path, audio: np.ndarray | N
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,
-                audio: np.ndarray | None = None, sample_rate: int = 16000) -> int:
+                audio: np.ndarray | None = None, sample_rate: int = SAMPLE_RATE) -> int:
     """Encode frames ((H, W, 3) uint8 RGB) to an mp4, audio muxed if given. Returns the frame count."""
     frames = iter(frames)
     first = next(frames, None)

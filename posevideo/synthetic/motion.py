@@ -35,6 +35,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 
+from posevideo.audio import SAMPLE_RATE
 from posevideo.synthetic import face as facemesh
 
 # Offsets of the components in the 576-point holistic layout.
@@ -93,7 +94,7 @@ class Features:
 
 
 def speech_features(audio: np.ndarray, sentences: list[dict], frames: int, fps: float,
-                    sample_rate: int = 16000) -> Features:
+                    sample_rate: int = SAMPLE_RATE) -> Features:
     import librosa
 
     hop = sample_rate // FEATURE_RATE
