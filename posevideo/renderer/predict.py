@@ -307,7 +307,7 @@ def drawn_pose(xy: np.ndarray, conf: np.ndarray, boxes: np.ndarray, size: int,
       hanging; `Placement.own` puts the joints drawn as the trained person's in every frame, `full`'s
       hips, at 0), but for a wrist whose hand the input had (the hand places it).
     Returns (xy float32, conf float32); conf 0 points at 0."""
-    from posevideo.pose import point_groups, point_index
+    from posevideo.pose import point_groups, wrist_indices
     from posevideo.pose.retarget import DRAWN
     out = (xy - boxes[:, None, :2]) * (size / boxes[:, None, 2:3])
     conf = np.array(conf, np.float32)
@@ -317,8 +317,7 @@ def drawn_pose(xy: np.ndarray, conf: np.ndarray, boxes: np.ndarray, size: int,
         conf[missing[:, None], idx] = 0
     invented = np.zeros(conf.shape, bool)
     invented[:, groups["body"]] = input_conf[:, groups["body"]] < DRAWN
-    for side in ("left", "right"):
-        wrist = point_index("reduced", "POSE_LANDMARKS", f"{side.upper()}_WRIST")
+    for side, wrist in zip(("right", "left"), wrist_indices("reduced")):
         invented[:, wrist] &= ~(input_conf[:, groups[f"{side}_hand"]] > 0).any(1)
     conf[invented] = 0
     return np.where(conf[..., None] > 0, out, 0).astype(np.float32), conf
