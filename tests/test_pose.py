@@ -568,3 +568,47 @@ def test_a_read_poses_header_is_its_own(tmp_path):
     again = read_pose(path)
     assert (again.header.dimensions.width, again.header.dimensions.height) == (640, 360)
     assert again.body.data.shape == (3, 1, 178, 3)
+
+
+def test_quiet_start_drops_mediapipes_startup_warnings_and_keeps_everything_else(capfd):
+    """`QuietStart`: lines written to file descriptor 2 inside it come out on stop, less the absl
+    warnings STARTUP_NOISE names; an error line from the same window is kept, before what follows."""
+    import os
+
+    from posevideo.pose.extract import QuietStart
+    with QuietStart() as quiet:
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+        os.write(2, b"W0000 00:00:1796613401.828757    5771 inference_feedback_manager.cc:114] Feedback manager\n")
+        os.write(2, b"E0000 00:00:1796613401.903840    5770 calculator_graph.cc:928] a real error\n")
+        assert "a real error" not in capfd.readouterr().err  # held back while the window is open
+        quiet.stop()
+        print("after", file=sys.stderr)
+    err = capfd.readouterr().err
+    assert "inference_feedback_manager" not in err and "XNNPACK" not in err
+    assert "a real error" in err
+    assert err.index("a real error") < err.index("after")
+
+
+def test_holistic_starts_without_mediapipes_warning_lines():
+    """A fresh process (MediaPipe's graph starts there) extracting three frames: pose-format's own
+    `load_holistic` prints the startup warnings on stderr, `posevideo.pose.extract.holistic` does not,
+    and its pose has the three frames."""
+    script = """
+import sys
+import skimage.data
+image = skimage.data.astronaut()
+if sys.argv[1] == "ours":
+    from posevideo.pose.extract import holistic
+    pose = holistic([image] * 3, 30, image.shape[1], image.shape[0], refine_face=False)
+else:
+    from pose_format.utils.holistic import load_holistic
+    pose = load_holistic([image] * 3, fps=30, width=image.shape[1], height=image.shape[0],
+                         additional_holistic_config={"model_complexity": 1})
+print(pose.body.data.shape[0])
+"""
+    theirs, ours = (subprocess.run([sys.executable, "-c", script, which], capture_output=True, text=True, timeout=120)
+                    for which in ("theirs", "ours"))
+    assert theirs.returncode == 0 and ours.returncode == 0, ours.stderr[-2000:]
+    assert "inference_feedback_manager" in theirs.stderr  # else MediaPipe no longer prints it: drop QuietStart
+    assert "inference_feedback_manager" not in ours.stderr
+    assert ours.stdout.split()[-1] == "3"

@@ -7,6 +7,10 @@ driver video) and `evaluate consistency` (the renderer's own output).
 """
 from __future__ import annotations
 
+import os
+import re
+import sys
+import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -18,6 +22,15 @@ from posevideo.pose.framing import main_person, pose_shoulders, shoulder_track
 from posevideo.pose.motion import DEFAULT_CUTOFF_HZ, fill_gaps, smooth
 
 MAX_SIDE = 960  # frames larger than this (longest side, pixels) are downscaled before extraction
+# What MediaPipe 0.10.21's C++ side writes to file descriptor 2 as Holistic starts, eleven lines a
+# process, which no environment variable silences (`GLOG_minloglevel`, `ABSL_MIN_LOG_LEVEL` tried):
+#   INFO: Created TensorFlow Lite XNNPACK delegate for CPU.
+#   WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
+#   W0000 00:00:1796613401.828757    5771 inference_feedback_manager.cc:114] Feedback manager requires ...
+#   W0000 00:00:1796613401.903840    5770 landmark_projection_calculator.cc:186] Using NORM_RECT without ...
+STARTUP_NOISE = re.compile(rb"INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$"
+                           rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"
+                           rb"|[WI]\d{4} [\d:.]+ +\d+ (inference_feedback_manager|landmark_projection_calculator)\.cc:\d+\] ")
 
 
 def downscale(frame: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
@@ -39,11 +52,57 @@ def holistic(frames: Iterable[np.ndarray], fps: float, width: int, height: int, 
     from pose_format.utils.holistic import load_holistic  # imports mediapipe (~1.5 s): only when needed
 
     config = {"model_complexity": 1, "refine_face_landmarks": refine_face, "static_image_mode": static}
+    quiet = QuietStart()
+
+    def counted():
+        for i, frame in enumerate(frames):
+            # pose-format asks for frame i + 1 before it waits for frame i: at frame 2, frame 0 is
+            # through, and with it the graph's and its models' start
+            if i == 2:
+                quiet.stop()
+            yield frame
+
     try:
-        # Landmarks come normalized to [0, 1]; width/height scale them back to source pixels.
-        return load_holistic(frames, fps=fps, width=width, height=height, additional_holistic_config=config)
+        with quiet:
+            # Landmarks come normalized to [0, 1]; width/height scale them back to source pixels.
+            return load_holistic(counted(), fps=fps, width=width, height=height, additional_holistic_config=config)
     except ValueError as error:  # "need at least one array to stack": no frame at all
         raise InputError(path, "no frame could be decoded", "Re-export the video.") from error
+
+
+class QuietStart:
+    """While active, what is written to file descriptor 2 (C++ and Python alike) goes to a temporary
+    file; on `stop()` or exit it is written to stderr after all, less the lines that STARTUP_NOISE
+    matches. Held over Holistic's start only (graph and models, the first frame), so a progress bar
+    or an error that comes later is not delayed. A process killed inside that window loses what it
+    wrote there."""
+
+    def __init__(self):
+        self._saved = self._caught = None
+
+    def __enter__(self) -> "QuietStart":
+        sys.stderr.flush()
+        self._caught = tempfile.TemporaryFile()
+        self._saved = os.dup(2)
+        os.dup2(self._caught.fileno(), 2)
+        return self
+
+    def stop(self) -> None:
+        if self._saved is None:
+            return
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._saved = None
+        self._caught.seek(0)
+        kept = b"".join(line for line in self._caught.read().splitlines(keepends=True) if not STARTUP_NOISE.match(line))
+        self._caught.close()
+        if kept:
+            sys.stderr.write(kept.decode(errors="replace"))
+            sys.stderr.flush()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 def clean(pose, fps: float, path=None):
