@@ -82,8 +82,12 @@ class QuietStart:
 
     def __enter__(self) -> "QuietStart":
         sys.stderr.flush()
+        try:
+            saved = os.dup(2)
+        except OSError:     # no file descriptor 2 (a detached process): nothing to filter
+            return self
         self._caught = tempfile.TemporaryFile()
-        self._saved = os.dup(2)
+        self._saved = saved
         os.dup2(self._caught.fileno(), 2)
         return self
 
