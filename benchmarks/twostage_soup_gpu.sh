@@ -9,6 +9,7 @@
 # "Souping CPU fine-tunes of the shipped soup" for their recipe), .whl (pose-format's wheel).
 # Usage: bash benchmarks/twostage_soup_gpu.sh BASE_STEPS BASE_SECONDS LANE_STEPS LANE_SECONDS BANK 'NAME=FLAGS' ...
 #   bash benchmarks/twostage_soup_gpu.sh 12000 280 4000 180 own 'a=--seed 1' 'b=--seed 2 --data .devcarry/allp2'
+#   SEED=1 bash benchmarks/twostage_soup_gpu.sh ...                        (the base's seed; 0 unless told)
 #   PY=.venv/bin/python OUT=/tmp/x bash benchmarks/twostage_soup_gpu.sh 3 120 2 120 own 'a=' 'b=--seed 1'   (a CPU check)
 set -uo pipefail
 export PYTHONUNBUFFERED=1
@@ -22,7 +23,7 @@ RECIPE="--hand-l1 5 --face-l1 1 --l1-weight 1000 --ema 0.999 --profile-from ship
 start=$(date +%s)
 # shellcheck disable=SC2086  # RECIPE is words
 timeout -s TERM "$BASE_SECONDS" "${PV[@]}" train renderer --data ".devcarry/$BANK" --preset medium --stages 2 \
-    --enhancer-ngf 16 --enhancer-blocks 1 --steps "$BASE_STEPS" --batch "${BATCH:-32}" --no-compile --seed 0 $RECIPE \
+    --enhancer-ngf 16 --enhancer-blocks 1 --steps "$BASE_STEPS" --batch "${BATCH:-32}" --no-compile --seed "${SEED:-0}" $RECIPE \
     --out $R/base --image-every 2000 --checkpoint-every 2000 --log-every 500 > $R/base.log 2>&1
 echo "base: exit $? after $(( $(date +%s) - start )) s: $(tail -n 1 $R/base/metrics.jsonl)"
 "${PV[@]}" ship-renderer --model $R/base --out $R/back/base || exit 1
