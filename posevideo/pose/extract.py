@@ -28,9 +28,12 @@ MAX_SIDE = 960  # frames larger than this (longest side, pixels) are downscaled 
 #   WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
 #   W0000 00:00:1796613401.828757    5771 inference_feedback_manager.cc:114] Feedback manager requires ...
 #   W0000 00:00:1796613401.903840    5770 landmark_projection_calculator.cc:186] Using NORM_RECT without ...
-STARTUP_NOISE = re.compile(rb"INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$"
-                           rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"
-                           rb"|[WI]\d{4} [\d:.]+ +\d+ (inference_feedback_manager|landmark_projection_calculator)\.cc:\d+\] ")
+# Each match runs to the end of its line and may start inside one: a progress bar written in the same
+# window has no newline of its own (each update starts with "\r"), so the warning after it shares its line.
+STARTUP_NOISE = re.compile(rb"(?:INFO: Created TensorFlow Lite XNNPACK delegate for CPU\."
+                           rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+                           rb"|[WI]\d{4} [\d:.]+ +\d+ (?:inference_feedback_manager|landmark_projection_calculator)\.cc:\d+\] )"
+                           rb"[^\n]*\n?")
 
 
 def downscale(frame: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
@@ -72,10 +75,10 @@ def holistic(frames: Iterable[np.ndarray], fps: float, width: int, height: int, 
 
 class QuietStart:
     """While active, what is written to file descriptor 2 (C++ and Python alike) goes to a temporary
-    file; on `stop()` or exit it is written to stderr after all, less the lines that STARTUP_NOISE
-    matches. Held over Holistic's start only (graph and models, the first frame), so a progress bar
-    or an error that comes later is not delayed. A process killed inside that window loses what it
-    wrote there."""
+    file; on `stop()` or exit it is written to stderr after all, less what STARTUP_NOISE matches.
+    Held over Holistic's start only (graph and models, the first frame), so a progress bar or an
+    error that comes later is not delayed. A process killed inside that window loses what it wrote
+    there."""
 
     def __init__(self):
         self._saved = self._caught = None
@@ -99,7 +102,7 @@ class QuietStart:
         os.close(self._saved)
         self._saved = None
         self._caught.seek(0)
-        kept = b"".join(line for line in self._caught.read().splitlines(keepends=True) if not STARTUP_NOISE.match(line))
+        kept = STARTUP_NOISE.sub(b"", self._caught.read())
         self._caught.close()
         if kept:
             sys.stderr.write(kept.decode(errors="replace"))
