@@ -460,7 +460,8 @@ def evaluate_renderer(**options):
 @click.option("--video", "videos", type=click.Path(dir_okay=False), required=True, multiple=True,
               help="A generated video (render, transfer). Repeat with --pose for several, paired in order.")
 @click.option("--pose", "poses", type=click.Path(dir_okay=False), required=True, multiple=True,
-              help="The pose drawn into it: the .pose that `render --drawn-out` / `transfer --drawn-out` wrote.")
+              help="The .pose you gave `render` (the video records how it drew it), or the pose as drawn: the "
+                   "file `render --drawn-out` / `transfer --drawn-out` wrote (needed for `transfer` and `speak`).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
               help="Also write the report (with per-frame arrays) here; for several videos, every report and the pooled figures.")
 def evaluate_consistency(videos, poses, json_out):
@@ -520,7 +521,8 @@ def evaluate_consistency(videos, poses, json_out):
               help="full: rebuild the pose on the trained person's body (bone lengths, face, contacts kept); "
                    "place: move and scale by the shoulders only; none: keep the pose where it is.")
 @click.option("--drawn-out", type=click.Path(dir_okay=False), default=None,
-              help="Also write the pose as drawn (reduced, in the video's pixels, parts the input had) for `evaluate consistency`.")
+              help="Also write the pose as drawn (reduced, in the video's pixels, parts the input had). `evaluate "
+                   "consistency` takes it, or the input .pose itself: the video records how it was drawn from it.")
 @click.option("--size", type=click.Choice(["256", "512"]), default=None,
               help="Frame side (default: the renderer's; a two-stage 512 model also makes 256, by its first stage).")
 @click.option("--adapt-norm/--no-adapt-norm", default=True, show_default=True,

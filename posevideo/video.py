@@ -89,6 +89,12 @@ def probe(path: str | Path) -> VideoInfo:
                          audio is not None, audio.codec_context.sample_rate if audio else 0, vfr)
 
 
+def video_tags(path: str | Path) -> dict[str, str]:
+    """The container's metadata tags (e.g. the `comment` that `render` writes)."""
+    with _open(path) as container:
+        return dict(container.metadata)
+
+
 def read_frames(path: str | Path, apply_rotation: bool = True) -> Iterator[np.ndarray]:
     """Yield the video's frames as (H, W, 3) uint8 RGB, upright when rotation metadata says so."""
     with _open(path) as container:
@@ -147,11 +153,13 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | Path, fps: float, width: int, height: int,
-                 audio: np.ndarray | None = None, sample_rate: int = SAMPLE_RATE, crf: int = 18, preset: str = "veryfast"):
+                 audio: np.ndarray | None = None, sample_rate: int = SAMPLE_RATE, crf: int = 18, preset: str = "veryfast",
+                 metadata: dict[str, str] | None = None):
         if width % 2 or height % 2:
             raise ValueError(f"H.264 needs an even frame size, got {width}x{height}")
         self.path, self.fps, self.width, self.height = Path(path), fps, width, height
         self.audio, self.sample_rate, self.crf, self.preset = audio, sample_rate, crf, preset  # x264's
+        self.metadata = dict(metadata or {})  # container tags (mp4 keeps the usual ones: title, comment...)
         self.frames = 0
 
     def __enter__(self) -> "VideoWriter":
@@ -162,6 +170,7 @@ class VideoWriter:
         except BaseException as error:
             self._atomic.__exit__(type(error), error, error.__traceback__)  # removes tmp; a full disk becomes an InputError
             raise
+        self._container.metadata.update(self.metadata)
         rate = Fraction(self.fps).limit_denominator(1001)
         self._video = self._container.add_stream("libx264", rate=rate)
         self._video.width, self._video.height = self.width, self.height
@@ -227,11 +236,11 @@ def _mux_audio(container, stream, audio: np.ndarray, sample_rate: int) -> None:
 
 
 def join_videos(parts: list[str | Path], path: str | Path, audio: np.ndarray | None = None,
-                sample_rate: int = SAMPLE_RATE) -> int:
+                sample_rate: int = SAMPLE_RATE, metadata: dict[str, str] | None = None) -> int:
     """Join mp4s written by VideoWriters of one setting (same size, rate and codec parameters; x264
     starts each on a key frame) into one mp4, one after another, without re-encoding, `audio` muxed
-    as VideoWriter does; atomic. So several encoders can each write a part of one video at once.
-    Returns the frame count."""
+    as VideoWriter does, `metadata` as its container tags; atomic. So several encoders can each write
+    a part of one video at once. Returns the frame count."""
     inputs = [_open(part) for part in parts]
     try:
         streams = [_video_stream(container, part) for container, part in zip(inputs, parts)]
@@ -240,6 +249,7 @@ def join_videos(parts: list[str | Path], path: str | Path, audio: np.ndarray | N
             raise ValueError(f"{parts}: parts of different encoder settings cannot be joined")
         frames = 0
         with atomic_output(path) as tmp, av.open(str(tmp), mode="w") as container:
+            container.metadata.update(metadata or {})
             video = container.add_stream_from_template(streams[0])
             sound = None
             if audio is not None:

@@ -227,6 +227,22 @@ def test_render_drawn_out_is_what_the_video_shows(speaker, tmp_path):
     assert result.exit_code == 0, result.output
     s = json.loads((tmp_path / "r.json").read_text())["summary"]
     assert s["body"]["found_share"] >= 0.9 and s["body_error"]["mean"] < 0.2
+    # The video records how it was drawn from the input .pose, so that file is judged too: placed
+    # again, the very pose --drawn-out wrote, and the same report.
+    from posevideo.renderer.predict import read_record, redraw
+    record = read_record(video)
+    assert record["drawn_from"]["name"] == Path(speaker["pose"]).name and record["size"] == 256
+    again_xy, again_conf, fps = redraw(record, speaker["pose"])
+    assert np.array_equal(again_xy, xy) and np.array_equal(again_conf, arrays(pose)[1]) and fps == FPS
+    result = _run("evaluate", "consistency", "--video", video, "--pose", speaker["pose"], "--json", tmp_path / "i.json")
+    assert result.exit_code == 0 and "note:" not in result.output, result.output
+    assert json.loads((tmp_path / "i.json").read_text())["summary"] == s
+    # Another pose of another size is neither: one line that says which file the video was drawn from.
+    other = tmp_path / "other.pose"
+    write_pose(make_pose("reduced", xy, arrays(pose)[1], FPS, 640, 480), other)
+    _one_line_error(_run("evaluate", "consistency", "--video", video, "--pose", other),
+                    "other.pose: is a pose of a 640x480 video", f"rendered from ({Path(speaker['pose']).name}")
+    assert read_record(speaker["video"]) is None  # a video render did not write
 
 
 def test_transfer_drawn_out_with_each_retarget_mode_is_judged(speaker, tmp_path):

@@ -324,6 +324,29 @@ def test_the_render_path_draws_what_placing_all_at_once_draws(tmp_path, tiny_run
         assert np.array_equal(got[0], want_drawn[0]) and np.array_equal(got[1], want_drawn[1])
 
 
+@pytest.mark.parametrize("retarget, workers, segments", [("full", 0, 1), ("none", 2, 2)])
+def test_a_rendered_video_records_how_it_was_drawn_from_its_pose(tmp_path, tiny_run, retarget, workers, segments):
+    """`render_pose` keeps in the mp4 (one encoder, or parts joined) what `evaluate consistency` needs
+    to place the input .pose again: the file's digest, the renderer's statistics, the retarget mode and
+    the side. Placed again from the file, it is exactly the pose --drawn-out wrote."""
+    import posevideo.renderer.predict as predict
+    from posevideo.pose import arrays, make_pose, read_pose, write_pose
+    from posevideo.skeleton import EXAMPLE
+    xy, conf = arrays(read_pose(EXAMPLE))
+    source = tmp_path / "in.pose"
+    write_pose(make_pose("reduced", xy[::5][:23], conf[::5][:23], 10.0, 640, 480), source)
+    video, drawn = tmp_path / "out.mp4", tmp_path / "drawn.pose"
+    predict.render_pose(source, tiny_run, video, device="cpu", batch=5, retarget=retarget, workers=workers,
+                        segments=segments, progress=False, drawn_out=drawn)
+    record = predict.read_record(video)
+    assert record["drawn_from"] == {"name": "in.pose", "sha256": predict.file_digest(source)}
+    assert record["retarget"] == retarget and record["size"] == 32
+    assert record["stats"] == predict.renderer_meta(Path(tiny_run))["stats"]
+    again_xy, again_conf, fps = predict.redraw(record, source)
+    want_xy, want_conf = arrays(read_pose(drawn))
+    assert np.array_equal(again_xy, want_xy) and np.array_equal(again_conf, want_conf) and fps == 10.0
+
+
 def test_a_failed_gpu_start_stops_the_render_and_leaves_no_video(tmp_path, tiny_run):
     """`render_pose` starts CUDA in a thread while it reads the pose (`start_gpu`; nothing on a
     CPU); an error there is raised by the render, in the pipeline or not, and no file is left."""

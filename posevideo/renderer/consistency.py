@@ -1,6 +1,6 @@
 """Pose consistency: does the generated video show the pose that was drawn? No ground truth needed.
 
-    posevideo evaluate consistency --video GENERATED.mp4 --pose DRAWN.pose [--json OUT.json]
+    posevideo evaluate consistency --video GENERATED.mp4 --pose INPUT.pose [--json OUT.json]
 
 Everybody Dance Now's pose distance: run a pose detector (here MediaPipe Holistic, as `prepare`
 uses) on the generated frames and compare what it finds with the pose the generator was given.
@@ -8,7 +8,8 @@ Only what a viewer can judge counts, so the reference is the pose *as drawn*: re
 the generated video's pixels (after placement and the person crop), restricted to what the input
 had (a hand drawn at rest because the input lost it is not the input's hand, nor are the hips
 `full` draws as the trained person's). `render --drawn-out` and `transfer --drawn-out` write exactly
-that file (`predict.drawn_pose`).
+that file (`predict.drawn_pose`). A video `render` wrote records how it was drawn from its .pose
+(`predict.drawing_record`), so that .pose itself is taken too: it is placed again as `render` placed it.
 
 Per frame and part (body, face, left hand, right hand):
 - present: the part was drawn inside the frame (body: both shoulders; face and hands: at least
@@ -117,16 +118,30 @@ def per_frame_json(per_frame: dict) -> dict:
     return out
 
 
-def read_drawn(pose_path: str | Path, video_size: tuple[int, int], frames: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """The drawn pose file -> xy (T, 178, 2), conf (T, 178), fps; checked against the generated
-    video's size and frame count (InputError naming the file when they disagree)."""
+def read_drawn(pose_path: str | Path, video_size: tuple[int, int], frames: int,
+               record: dict | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """The drawn pose -> xy (T, 178, 2), conf (T, 178), fps; checked against the generated video's
+    size and frame count (InputError naming the file when they disagree). `pose_path` is the drawn
+    pose file (`--drawn-out`), or the .pose the video was rendered from when the video's `record`
+    (`predict.read_record`) names that file's content: it is then placed again (`predict.redraw`)."""
     from posevideo.pose import arrays, read_pose, to_layout
-    pose = read_pose(pose_path)
-    xy, conf = arrays(to_layout(pose, "reduced", path=pose_path))
-    size = (pose.header.dimensions.width, pose.header.dimensions.height)
+    from posevideo.renderer.predict import file_digest, redraw
+    rendered_from = record is not None and file_digest(pose_path) == record["drawn_from"].get("sha256")
+    if rendered_from:
+        xy, conf, fps = redraw(record, pose_path)
+        size = (int(record["size"]),) * 2
+    else:
+        pose = read_pose(pose_path)
+        xy, conf = arrays(to_layout(pose, "reduced", path=pose_path))
+        size, fps = (pose.header.dimensions.width, pose.header.dimensions.height), float(pose.body.fps)
     if len(xy) == 0:
         raise InputError(pose_path, "has no frames", "Give the .pose that `render --drawn-out` wrote for this video.")
     if size != tuple(video_size):
+        if record is not None:
+            raise InputError(pose_path, f"is a pose of a {size[0]}x{size[1]} video, so it is not the pose drawn into the "
+                                        f"{video_size[0]}x{video_size[1]} video, nor the .pose it was rendered from "
+                                        f"({record['drawn_from'].get('name')}; this file's content differs)",
+                             "Pass the .pose you gave `posevideo render`, or the one `render --drawn-out` wrote.")
         raise InputError(pose_path, f"is a pose of a {size[0]}x{size[1]} video but the generated video is "
                                     f"{video_size[0]}x{video_size[1]}, so it is not the pose drawn into it",
                          "Write the drawn pose with `posevideo render --drawn-out DRAWN.pose` (or `transfer "
@@ -135,7 +150,7 @@ def read_drawn(pose_path: str | Path, video_size: tuple[int, int], frames: int) 
         raise InputError(pose_path, f"has {len(xy)} frames but the generated video has {frames}",
                          "Pass the .pose written with this very video (`render --drawn-out`).")
     check_framing(xy, conf, size, pose_path)
-    return xy, conf, float(pose.body.fps)
+    return xy, conf, fps
 
 
 def check_framing(xy: np.ndarray, conf: np.ndarray, size: tuple[int, int], path=None) -> bool:
@@ -173,7 +188,8 @@ def consistency(video: str | Path, pose: str | Path, json_out: str | Path | None
     info = probe(video)  # missing, empty, not a video: InputError naming it
     if info.frames == 0:
         raise InputError(video, "has no video frames", "Give the video that `render` or `transfer` wrote.")
-    drawn_xy, drawn_conf, fps = read_drawn(pose, (info.width, info.height), info.frames)
+    from posevideo.renderer.predict import read_record
+    drawn_xy, drawn_conf, fps = read_drawn(pose, (info.width, info.height), info.frames, read_record(video))
     frames = tqdm(read_frames(video), total=info.frames, desc="consistency", unit="frame", disable=not progress)
     found_xy, found_conf = detect(frames, fps, info.width, info.height, path=video)
     if len(found_xy) != len(drawn_xy):  # probe counts packets; a damaged file can decode fewer frames

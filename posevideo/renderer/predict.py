@@ -348,7 +348,7 @@ def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio
     return render_poses(xy, conf, fps, model, out, audio=wave, device=device, batch=batch, retarget=retarget,
                         frame_size=frame_size, progress=progress, path=pose_path, drawn_out=drawn_out,
                         workers=workers, cuda_graph=cuda_graph, segments=segments, size=size, gpu_start=gpu_start,
-                        adapt=adapt)
+                        adapt=adapt, source=pose_path)
 
 
 def start_gpu(device: str | None):
@@ -405,13 +405,16 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
                  retarget: str = "full", frame_size: tuple[int, int] | None = None, progress: bool = True, path=None,
                  preview: str | Path | None = None, drawn_out: str | Path | None = None,
                  workers: int | None = None, cuda_graph: bool = True, segments: int | None = None,
-                 size: int | None = None, gpu_start=None, adapt: bool = False) -> Path:
+                 size: int | None = None, gpu_start=None, adapt: bool = False,
+                 source: str | Path | None = None) -> Path:
     """Reduced-layout xy (T, 178, 2) pixels and conf (T, 178) at `fps` -> `out` (mp4, one video frame
     per pose frame, the first at t = 0), with 16 kHz mono `audio` muxed when given; `preview`: also
     a side-by-side mp4, skeleton (what the generator saw) | video. `retarget`: see `place`. Missing
     hands are drawn at rest (`posevideo.pose.rest_hands`); notes on stderr say what was filled or
     turned. `drawn_out`: also a .pose of the pose as drawn, in the video's pixels (`drawn_pose`; for
-    `evaluate consistency`). `path` only names the pose's source in errors.
+    `evaluate consistency`). `path` only names the pose's source in errors. `source`: the .pose file
+    that `xy`, `conf`, `fps` and `frame_size` were read from as `render_pose` reads it; the video then
+    records how it was drawn from it (`drawing_record`), so `evaluate consistency` takes that file.
 
     Speed: `batch` frames a generator call (None: `default_batch`; another size can move a pixel by
     rounding); `workers` threads draw skeletons while the generator runs and one more thread
@@ -450,6 +453,7 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     meta = renderer_meta(DEFAULT_RENDERER if model is None else Path(model))  # the weights load in `loader`
     cfg = build_model(meta, RendererConfig.from_dict)
     size = check_size(model, cfg, size)
+    tags = {} if source is None else drawing_record(source, meta["stats"], retarget, size)
     if cfg.temporal:  # each frame from the one before: one encoder, in order, eager
         segments, cuda_graph = 1, False
         adapt = False  # its generator also takes the previous frame: statistics of skeletons alone would be off
@@ -504,7 +508,8 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
                        for k in range(len(lanes))]
         sound = audio if len(lanes) == 1 else None  # parts have none: the join muxes it
         with ExitStack() as stack:
-            writers = [stack.enter_context(VideoWriter(video, fps, size, size, audio=sound, sample_rate=SAMPLE_RATE))
+            writers = [stack.enter_context(VideoWriter(video, fps, size, size, audio=sound, sample_rate=SAMPLE_RATE,
+                                                       metadata=tags if len(lanes) == 1 else None))
                        for video, _ in targets]
             sides = [None if side is None else stack.enter_context(
                 VideoWriter(side, fps, 2 * size, size, audio=sound, sample_rate=SAMPLE_RATE)) for _, side in targets]
@@ -536,7 +541,7 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
             _pipeline(order, draw, run, write, workers, total, progress, lane=lane_of.get, lanes=len(lanes))
         if len(lanes) > 1:
             from posevideo.video import join_videos
-            join_videos([video for video, _ in targets], out, audio=audio, sample_rate=SAMPLE_RATE)
+            join_videos([video for video, _ in targets], out, audio=audio, sample_rate=SAMPLE_RATE, metadata=tags)
             if preview is not None:
                 join_videos([side for _, side in targets], preview, audio=audio, sample_rate=SAMPLE_RATE)
     if hand_frames(placed_conf) > seen:  # known once every batch is placed
@@ -547,6 +552,53 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
         write_pose(make_pose("reduced", *drawn_pose(placed_xy, placed_conf, boxes, size, input_conf), fps, size, size),
                    drawn_out)
     return Path(out)
+
+
+# How a video was drawn from a .pose file, kept in the video (its mp4 "comment" tag, as JSON under
+# "posevideo"): the file's SHA-256, the placement's inputs (the renderer's framing statistics and body
+# profile, the retarget mode) and the frame side. With it `evaluate consistency` takes the very .pose
+# a user rendered and places it again (`redraw`: numpy, no generator) rather than asking for
+# `render --drawn-out`'s file. A few kB.
+RECORD_TAG = "comment"
+
+
+def file_digest(path: str | Path) -> str:
+    import hashlib
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def drawing_record(source: str | Path, stats: dict, retarget: str, size: int) -> dict[str, str]:
+    """The container tags that record how a video is drawn from the .pose `source` (see RECORD_TAG)."""
+    import json
+    from posevideo import __version__
+    record = {"version": __version__, "drawn_from": {"name": Path(source).name, "sha256": file_digest(source)},
+              "retarget": retarget, "size": size, "stats": stats}
+    return {RECORD_TAG: json.dumps({"posevideo": record}, separators=(",", ":"))}
+
+
+def read_record(video: str | Path) -> dict | None:
+    """`drawing_record`'s record in a video `render` wrote; None for any other video."""
+    import json
+    from posevideo.video import video_tags
+    try:
+        record = json.loads(video_tags(video).get(RECORD_TAG, ""))["posevideo"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return record if isinstance(record, dict) and {"drawn_from", "retarget", "size", "stats"} <= set(record) else None
+
+
+def redraw(record: dict, pose_path: str | Path) -> tuple[np.ndarray, np.ndarray, float]:
+    """The pose as drawn (`drawn_pose`: xy (T, 178, 2) in the video's pixels, conf (T, 178)) and fps,
+    placed again from the .pose file a video was rendered from, as `render_poses` placed it."""
+    from posevideo.pose import arrays, read_pose, to_layout
+    pose = read_pose(pose_path)
+    fps = float(pose.body.fps)
+    xy, conf = arrays(to_layout(pose, "reduced", path=pose_path))
+    frame_size = (pose.header.dimensions.width, pose.header.dimensions.height)
+    placing = Placement(xy, conf, fps, record["stats"], retarget=record["retarget"], frame_size=frame_size,
+                        path=pose_path)
+    placed_xy, placed_conf = placing.frames(0, len(placing))
+    return (*drawn_pose(placed_xy, placed_conf, placing.boxes, int(record["size"]), placing.own(conf)), fps)
 
 
 def _generator(model: str | Path | None, device: str, batch: int, size: int, cuda_graph: bool, gpu_start=None,
