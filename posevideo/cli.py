@@ -461,7 +461,7 @@ def evaluate_renderer(**options):
               help="A generated video (render, transfer). Repeat with --pose for several, paired in order.")
 @click.option("--pose", "poses", type=click.Path(dir_okay=False), required=True, multiple=True,
               help="The .pose you gave `render` (the video records how it drew it), or the pose as drawn: the "
-                   "file `render --drawn-out` / `transfer --drawn-out` wrote (needed for `transfer` and `speak`).")
+                   "file `render --drawn-out` / `transfer --drawn-out` wrote (needed for `transfer`'s videos).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
               help="Also write the report (with per-frame arrays) here; for several videos, every report and the pooled figures.")
 def evaluate_consistency(videos, poses, json_out):
