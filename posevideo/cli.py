@@ -460,7 +460,7 @@ def evaluate_renderer(**options):
 @click.option("--video", "videos", type=click.Path(dir_okay=False), required=True, multiple=True,
               help="A generated video (render, transfer). Repeat with --pose for several, paired in order.")
 @click.option("--pose", "poses", type=click.Path(dir_okay=False), required=True, multiple=True,
-              help="The .pose you gave `render` (the video records how it drew it), or the pose as drawn: the "
+              help="The .pose you gave `render` or `speak --pose-out` wrote (the video records how it drew it), or the pose as drawn: the "
                    "file `render --drawn-out` / `transfer --drawn-out` wrote (needed for `transfer`'s videos).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
               help="Also write the report (with per-frame arrays) here; for several videos, every report and the pooled figures.")
@@ -672,7 +672,8 @@ def gestures_command(audio, model, out, video, hop, device, adapt_voice):
 @click.option("--preview", type=click.Path(dir_okay=False), default=None, help="Also a side-by-side .mp4: skeleton | video.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
 @click.option("--pose-out", type=click.Path(dir_okay=False), default=None,
-              help="Also write the gestures as a reduced .pose (render it again with `posevideo render --pose`).")
+              help="Also write the gestures as a reduced .pose (render it again with `posevideo render --pose`; "
+                   "`evaluate consistency` judges this video against it).")
 @click.option("--adapt-voice", is_flag=True,
               help="Another person's speech: map it onto the gesture speaker's voice first (see `gestures`).")
 @click.option("--size", type=click.Choice(["256", "512"]), default=None,

@@ -74,7 +74,7 @@ def speak(out: str | Path, audio: str | Path | None = None, text: str | None = N
           pose_out: str | Path | None = None, adapt_voice: bool = False, size: int | None = None) -> dict:
     """The `posevideo speak` job. Models None: the shipped ones. `pose_out`: also the gestures as a
     reduced .pose (the gesture speaker's pixels, the video's fps), which `posevideo render --pose`
-    renders again with any renderer. `adapt_voice`: see `speech_poses`. `size`: the video's side (None:
+    renders again with any renderer and `evaluate consistency` takes with the video. `adapt_voice`: see `speech_poses`. `size`: the video's side (None:
     the renderer's; see `load_renderer`). Returns {"video", "preview",
     "pose", "frames", "fps", "seconds"}."""
     from posevideo.audio import load_audio
@@ -99,11 +99,13 @@ def speak(out: str | Path, audio: str | Path | None = None, text: str | None = N
         raise InputError(audio or "--text", f"lasts {len(wave) / SAMPLE_RATE * 1000:.0f} ms, too short to speak",
                          f"Give at least {MIN_SECONDS} s of speech.")
     xy, conf, (width, height) = speech_poses(wave, gestures_model, fps, device, path=audio, adapt_voice=adapt_voice)
-    render_poses(xy, conf, fps, renderer, out, audio=wave, device=device, preview=preview, progress=progress,
-                 path=audio, size=size)
-    if pose_out is not None:
-        from posevideo.pose import make_pose, write_pose
+    source = None
+    if pose_out is not None:  # first, and rendered as read back: the video records how it drew that file
+        from posevideo.pose import arrays, make_pose, read_pose, write_pose
         write_pose(make_pose("reduced", xy, conf, fps, width, height), pose_out)
+        (xy, conf), source = arrays(read_pose(pose_out)), pose_out
+    render_poses(xy, conf, fps, renderer, out, audio=wave, device=device, preview=preview, progress=progress,
+                 path=audio, size=size, frame_size=(width, height), source=source)
     return {"video": str(out), "preview": None if preview is None else str(preview),
             "pose": None if pose_out is None else str(pose_out), "frames": len(xy), "fps": fps,
             "seconds": len(wave) / SAMPLE_RATE}

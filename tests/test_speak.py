@@ -54,6 +54,11 @@ def test_speak_audio_gives_video_in_sync_with_the_speech(speech, tmp_path):
     xy, conf = arrays(pose)
     assert layout_of(pose) == "reduced" and len(xy) == info.frames and float(pose.body.fps) == FPS
     assert (conf > 0).mean() > 0.9 and np.abs(np.diff(xy, axis=0)).mean() > 0.05
+    # The video records how it drew that file, so `evaluate consistency` takes it.
+    from posevideo.renderer.predict import file_digest, read_record, redraw
+    record = read_record(out)
+    assert record["drawn_from"]["sha256"] == file_digest(drawn) and record["retarget"] == "full"
+    assert len(redraw(record, drawn)[0]) == info.frames
     seconds = len(wave) / 16000
     assert info.has_audio and info.fps == FPS and (info.width, info.height) == (256, 256)
     assert info.frames == round(seconds * FPS)                                   # as long as the audio, within a frame
