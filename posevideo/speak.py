@@ -74,9 +74,9 @@ def speak(out: str | Path, audio: str | Path | None = None, text: str | None = N
           pose_out: str | Path | None = None, adapt_voice: bool = False, size: int | None = None) -> dict:
     """The `posevideo speak` job. Models None: the shipped ones. `pose_out`: also the gestures as a
     reduced .pose (the gesture speaker's pixels, the video's fps), which `posevideo render --pose`
-    renders again with any renderer and `evaluate consistency` takes with the video. `adapt_voice`: see `speech_poses`. `size`: the video's side (None:
-    the renderer's; see `load_renderer`). Returns {"video", "preview",
-    "pose", "frames", "fps", "seconds"}."""
+    renders again with any renderer and `evaluate consistency` takes with the video. `adapt_voice`:
+    see `speech_poses`. `size`: the video's side (None: the renderer's; see `load_renderer`).
+    Returns {"video", "preview", "pose", "frames", "fps", "seconds"}."""
     from posevideo.audio import load_audio
     from posevideo.renderer.predict import check_mp4, check_size, pick_device, render_poses
 

@@ -330,9 +330,23 @@ def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio
     """Write `out` (mp4, H.264, the pose's fps, audio muxed when given); return its path.
     `drawn_out`: also the pose as drawn (`drawn_pose`), a .pose in the video's pixels. `batch`,
     `workers`, `cuda_graph`, `segments`, `size`, `adapt`: see `render_poses`."""
-    from posevideo.pose import arrays, read_pose, to_layout
     check_mp4(out)
     gpu_start = start_gpu(device)  # while the pose is read
+    xy, conf, fps, frame_size = read_input(pose_path)
+    wave = None
+    if audio is not None:
+        from posevideo.audio import SAMPLE_RATE, load_audio
+        wave = load_audio(audio, SAMPLE_RATE)
+    return render_poses(xy, conf, fps, model, out, audio=wave, device=device, batch=batch, retarget=retarget,
+                        frame_size=frame_size, progress=progress, path=pose_path, drawn_out=drawn_out,
+                        workers=workers, cuda_graph=cuda_graph, segments=segments, size=size, gpu_start=gpu_start,
+                        adapt=adapt, source=pose_path)
+
+
+def read_input(pose_path: str | Path) -> tuple[np.ndarray, np.ndarray, float, tuple[int, int]]:
+    """A .pose to render -> reduced xy (T, 178, 2) pixels, conf (T, 178), fps and the frame size
+    (width, height) of its header; InputError when it has no frame rate or no frames."""
+    from posevideo.pose import arrays, read_pose, to_layout
     pose = read_pose(pose_path)
     fps = float(pose.body.fps)
     if not fps > 0:
@@ -340,15 +354,7 @@ def render_pose(pose_path: str | Path, model: str | Path, out: str | Path, audio
     xy, conf = arrays(to_layout(pose, "reduced", path=pose_path))
     if len(xy) == 0:
         raise InputError(pose_path, "has no frames", "Give a .pose with at least one frame.")
-    wave = None
-    if audio is not None:
-        from posevideo.audio import SAMPLE_RATE, load_audio
-        wave = load_audio(audio, SAMPLE_RATE)
-    frame_size = (pose.header.dimensions.width, pose.header.dimensions.height)
-    return render_poses(xy, conf, fps, model, out, audio=wave, device=device, batch=batch, retarget=retarget,
-                        frame_size=frame_size, progress=progress, path=pose_path, drawn_out=drawn_out,
-                        workers=workers, cuda_graph=cuda_graph, segments=segments, size=size, gpu_start=gpu_start,
-                        adapt=adapt, source=pose_path)
+    return xy, conf, fps, (pose.header.dimensions.width, pose.header.dimensions.height)
 
 
 def start_gpu(device: str | None):
@@ -413,7 +419,7 @@ def render_poses(xy: np.ndarray, conf: np.ndarray, fps: float, model: str | Path
     hands are drawn at rest (`posevideo.pose.rest_hands`); notes on stderr say what was filled or
     turned. `drawn_out`: also a .pose of the pose as drawn, in the video's pixels (`drawn_pose`; for
     `evaluate consistency`). `path` only names the pose's source in errors. `source`: the .pose file
-    that `xy`, `conf`, `fps` and `frame_size` were read from as `render_pose` reads it; the video then
+    that `xy`, `conf`, `fps` and `frame_size` were read from (`read_input`); the video then
     records how it was drawn from it (`drawing_record`), so `evaluate consistency` takes that file.
 
     Speed: `batch` frames a generator call (None: `default_batch`; another size can move a pixel by
@@ -589,12 +595,8 @@ def read_record(video: str | Path) -> dict | None:
 
 def redraw(record: dict, pose_path: str | Path) -> tuple[np.ndarray, np.ndarray, float]:
     """The pose as drawn (`drawn_pose`: xy (T, 178, 2) in the video's pixels, conf (T, 178)) and fps,
-    placed again from the .pose file a video was rendered from, as `render_poses` placed it."""
-    from posevideo.pose import arrays, read_pose, to_layout
-    pose = read_pose(pose_path)
-    fps = float(pose.body.fps)
-    xy, conf = arrays(to_layout(pose, "reduced", path=pose_path))
-    frame_size = (pose.header.dimensions.width, pose.header.dimensions.height)
+    placed again from the .pose file a video was rendered from, as `render_pose` read and placed it."""
+    xy, conf, fps, frame_size = read_input(pose_path)
     placing = Placement(xy, conf, fps, record["stats"], retarget=record["retarget"], frame_size=frame_size,
                         path=pose_path)
     placed_xy, placed_conf = placing.frames(0, len(placing))
