@@ -19,6 +19,8 @@
 #             twice: RUN (the average, its renderer) and RUN_trained (the weights trained, the same run);
 #   RUN_sN    RUN with --seed N (the run-to-run spread), e.g. v1_s1;
 #   RUN_lN    RUN with --l1-weight N00 (pix2pix's lambda times N: pixels over texture), e.g. v2j0_l3;
+#   RUN_pN    RUN with --pair-l1 N (L1 between the output's and the truth's frame-to-frame change, on
+#             pairs of consecutive frames: against flicker, for any model), e.g. v2j0e_l10_st_p1;
 #   RUN_st    RUN as two stages (--stages 2: the preset's U-Net at half the size under the default
 #             64x3 Enhancer, pix2pixHD's coarse-to-fine generator; `esn` at 256: 5.26 GMAC against 6.05), e.g. v2j0e_l10_st;
 #             every run above trains at pix2pix's lambda, 100, unless its name says _lN (the presets'
@@ -82,6 +84,9 @@ options() {
     fi
     if [[ $1 =~ ^(.+)_l([0-9]+)$ ]]; then    # RUN_lN: RUN with --l1-weight N x 100 (pix2pix's lambda x N)
         echo "$(options "${BASH_REMATCH[1]}") --l1-weight ${BASH_REMATCH[2]}00"; return
+    fi
+    if [[ $1 =~ ^(.+)_p([0-9]+)$ ]]; then    # RUN_pN: RUN with --pair-l1 N (L1 on the frame-to-frame change)
+        echo "$(options "${BASH_REMATCH[1]}") --pair-l1 ${BASH_REMATCH[2]}"; return
     fi
     if [[ $1 =~ ^(.+)_st$ ]]; then           # RUN_st: RUN as a two-stage model (the preset at half size under an Enhancer)
         echo "$(options "${BASH_REMATCH[1]}") --stages 2"; return

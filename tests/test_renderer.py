@@ -587,7 +587,7 @@ def test_a_companion_model_starts_as_the_one_person_model_for_either_plane():
         assert torch.allclose(D2(torch.cat([x, plane], 1), frame), D1(x, frame), atol=1e-6)
         G2.down[0][0].weight[:, 3].fill_(0.5)  # once the plane has weights, it changes the frame
         assert not torch.allclose(G2(x), G2(x, person=torch.zeros(3)), atol=1e-3)
-    with pytest.raises(ValueError, match="companion cannot be two-stage or temporal"):
+    with pytest.raises(ValueError, match="companion cannot be two-stage, temporal"):
         replace(TINY, companion=True, temporal=True)
     with pytest.raises(ValueError, match="companion cannot be combined with teacher"):
         TrainConfig(out="x", companion="bank", teacher="run")

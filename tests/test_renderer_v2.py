@@ -16,8 +16,8 @@ import posevideo.renderer.train as train_module
 from posevideo.cli import cli
 from posevideo.errors import InputError
 from posevideo.renderer.data import FrameBank, crop, regions
-from posevideo.renderer.model import (PRESETS, Generator, RendererConfig, discriminators, feature_matching_loss, preset,
-                                      preset_name)
+from posevideo.renderer.model import (PRESETS, Generator, RendererConfig, discriminators, feature_matching_loss,
+                                      pair_l1_loss, preset, preset_name)
 from posevideo.renderer.predict import generate, generate_input
 from posevideo.renderer.train import TrainConfig, train
 from posevideo.training import load_checkpoint
@@ -251,6 +251,63 @@ def test_v2_training_runs_and_resumes_exactly(tmp_path, monkeypatch, matching, r
     assert config["kind"] == "renderer" and config["model"]["face_d"] == 1.0 and config["train"]["batch"] == 4
     with pytest.raises(InputError, match="--batch 3 cannot be cut into pairs"):
         train(_cfg(tmp_path / "odd", 1, batch=3), _pose_bank(), V2)
+
+
+def test_pair_l1_is_the_difference_of_the_changes_between_two_frames():
+    """0 when the output's error is the same in both frames of every pair (however large), the mean
+    absolute difference of the two changes otherwise; its gradient reaches the generated frames."""
+    torch.manual_seed(0)
+    real = torch.rand(4, 3, 8, 8) * 2 - 1                  # frames t - 1 of two pairs, then frames t
+    steady = real + torch.rand(1, 3, 8, 8)                 # one error, the same in every frame
+    assert pair_l1_loss(steady, real).item() < 1e-6
+    flicker = real.clone().requires_grad_()
+    with torch.no_grad():
+        flicker[2:] += 0.25                                # frames t brighter than their truth, frames t - 1 not
+    loss = pair_l1_loss(flicker, real)
+    assert abs(loss.item() - 0.25) < 1e-5
+    loss.backward()
+    assert flicker.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="pair_l1"):
+        RendererConfig(pair_l1=-1)
+    with pytest.raises(ValueError, match="trained on pairs"):
+        RendererConfig(companion=True, pair_l1=1.0)
+
+
+def test_pair_l1_trains_on_pairs_of_consecutive_frames_and_resumes_exactly(tmp_path, monkeypatch):
+    """--pair-l1 samples pairs (t - 1, t) of one interval, as --temporal does, for a generator
+    without a previous-frame input: every pair the loss sees is two consecutive frames of the bank
+    (two intervals of 6 here, so never 5 and 6); the run logs the term and resumes bit for bit."""
+    cfg = replace(V2, temporal=False, pair_l1=2.0)
+    bank = _pose_bank()
+    seen = []
+    original = train_module.pair_l1_loss
+
+    def spy(fake, real):
+        first, second = real.chunk(2)
+        for a, b in zip(first, second):   # which bank frames: the real frames are the bank's own (no jitter)
+            seen.append((_frame_index(bank, a), _frame_index(bank, b)))
+        return original(fake, real)
+    monkeypatch.setattr(train_module, "pair_l1_loss", spy)
+    train(_cfg(tmp_path / "whole", 6), bank, cfg)
+    assert len(seen) == 6 * 2 and all(b == a + 1 and a != 5 for a, b in seen)
+    monkeypatch.setattr(train_module, "pair_l1_loss", original)
+    with sigterm_at(monkeypatch, 3):
+        train(_cfg(tmp_path / "cut", 6), _pose_bank(), cfg)
+    train(_cfg(tmp_path / "cut", 6, resume=True), _pose_bank(), cfg)
+    for a, b in zip(_weights(tmp_path / "whole", cfg), _weights(tmp_path / "cut", cfg)):
+        assert torch.equal(a, b)
+    line = json.loads((tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert line["loss_l1_pair"] > 0 and np.isfinite(line["loss_l1_pair"])
+    assert json.loads((tmp_path / "cut" / "config.json").read_text())["model"]["pair_l1"] == 2.0
+    with pytest.raises(InputError, match=r"--batch 3 cannot be cut into pairs of frames \(--pair-l1\)"):
+        train(_cfg(tmp_path / "odd", 1, batch=3), _pose_bank(), cfg)
+
+
+def _frame_index(bank: FrameBank, frame: torch.Tensor) -> int:
+    """Which of the bank's frames this [-1, 1] frame is: the first alike (the _pose_bank's frames i and
+    i + 6 are alike, so a pair across the two intervals, 5 and 6, would read as 5 and 0)."""
+    _, frames = bank.batch(torch.arange(len(bank)))
+    return int(((frames - frame).abs().flatten(1).amax(1)).argmin())
 
 
 def test_temporal_generator_is_fed_its_previous_frame(tmp_path):

@@ -102,9 +102,10 @@ def test_two_stages_train_with_the_first_held_then_joint_and_resume_exactly(tmp_
 
 
 def test_two_stage_renders_evaluates_and_exports_at_both_sizes(tmp_path):
-    """load_renderer gives the whole model at 64 and its first stage alone at 32 (any other size:
-    one line); render and evaluate take the size; the ONNX export is one graph, skeleton 64 in,
-    frame 64 out, equal to PyTorch; the shipped float16 form loads back."""
+    """A two-stage model (trained with --pair-l1, which changes nothing it exports): load_renderer
+    gives the whole model at 64 and its first stage alone at 32 (any other size: one line); render
+    and evaluate take the size; the ONNX export is one graph, skeleton 64 in, frame 64 out, equal to
+    PyTorch; the shipped float16 form loads back."""
     from posevideo.export import export_run
     from posevideo.renderer.data import write_bank
     from posevideo.skeleton import EXAMPLE
@@ -112,8 +113,9 @@ def test_two_stage_renders_evaluates_and_exports_at_both_sizes(tmp_path):
     from posevideo.video import probe
     import onnx
     run = tmp_path / "run"
-    train(_cfg(run, 2, stages=2, enhancer_ngf=8, enhancer_blocks=1), tiny_bank(size=64),
-          RendererConfig(size=64, ngf=8, ndf=8, base_size=32, enhancer_ngf=8, enhancer_blocks=1))
+    train(_cfg(run, 2, stages=2, enhancer_ngf=8, enhancer_blocks=1), tiny_bank(size=64),   # trained on pairs too
+          RendererConfig(size=64, ngf=8, ndf=8, base_size=32, enhancer_ngf=8, enhancer_blocks=1, pair_l1=1.0))
+    assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["loss_l1_pair"] > 0
     G, meta = load_renderer(run)
     small, small_meta = load_renderer(run, size=32)
     assert isinstance(G, TwoStage) and meta["model"]["size"] == 64 and small_meta["model"]["size"] == 32

@@ -17,6 +17,9 @@ a config built without a preset):
   discriminator (`Discriminator.forward(..., features=True)` gives the inner features).
 - `face_l1`, `hand_l1`: more L1 where a person is read: on the same face and hand crops (at
   `region_size`), each at this weight times `l1_weight`, beside the whole frame's.
+- `pair_l1`: L1 on the change between two consecutive frames (the output's from t - 1 to t against
+  the truth's), at this weight times `l1_weight`: trained on pairs, as `temporal` is, but for any
+  generator, one stage or two, with nothing new to export or run.
 
 Two stages (issue 14, pix2pixHD's coarse-to-fine generator): with `base_size` (e.g. 256 for a 512
 model) the generator is `TwoStage`: the U-Net above at `base_size` on the skeleton averaged 2x2,
@@ -59,6 +62,11 @@ class RendererConfig:
     # a hand is ~2 % of the frame's pixels, so the frame's L1 hardly asks for fingers (0: off).
     face_l1: float = 0.0
     hand_l1: float = 0.0
+    # L1 between the output's and the truth's change from frame t - 1 to t, x l1_weight (0: off). The
+    # frame's L1 asks each frame to be near its truth; this asks its error to stay where it was the
+    # frame before, which is what a viewer sees as flicker. Batches become batch / 2 pairs of
+    # consecutive frames of one interval.
+    pair_l1: float = 0.0
     # An exponential moving average of the generator's weights over training (decay a step, e.g.
     # 0.999: about the last 1,000 steps); the checkpoint's "G" is then the average, what every
     # user of the renderer loads, and "G_train" the weights being trained (0: off).
@@ -104,7 +112,7 @@ class RendererConfig:
             raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
         if self.gan_loss not in GAN_LOSSES:
             raise ValueError(f"gan_loss must be one of {GAN_LOSSES}, got {self.gan_loss!r}")
-        for name in ("temporal_d", "face_d", "hand_d", "feature_matching", "face_l1", "hand_l1", "l1_weight"):
+        for name in ("temporal_d", "face_d", "hand_d", "feature_matching", "face_l1", "hand_l1", "pair_l1", "l1_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0: off), got {getattr(self, name)}")
         if not 0 <= self.ema < 1:
@@ -113,8 +121,9 @@ class RendererConfig:
             raise ValueError(f"a two-stage model's base_size must be size / 2 ({self.size // 2}), got {self.base_size}")
         if self.base_size and self.temporal:
             raise ValueError("a two-stage model cannot be temporal (not implemented)")
-        if self.companion and (self.base_size or self.temporal):
-            raise ValueError("a renderer trained beside a companion cannot be two-stage or temporal (not implemented)")
+        if self.companion and (self.base_size or self.temporal or self.pair_l1):
+            raise ValueError("a renderer trained beside a companion cannot be two-stage, temporal or trained "
+                             "on pairs (pair_l1) (not implemented)")
         if self.hand_refiner_ngf and self.temporal:
             raise ValueError("a hand refiner cannot be temporal (not implemented)")
         if self.hand_refiner_ngf < 0 or self.hand_refiner_blocks < 0:
@@ -632,6 +641,14 @@ def l1_loss(fake: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | Non
     """Mean absolute difference; with `weight` (B,) the weighted mean over items (crops of a region
     the pose does not show weigh 0)."""
     return _mean((fake - target).abs(), weight)
+
+
+def pair_l1_loss(fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 between the generated and the real change from frame t - 1 to t: the batch is frames t - 1
+    then frames t (`torch.cat([first, second])`, as the trainer samples pairs). 0 when the output's
+    error is the same in both frames of every pair, however large."""
+    (fake0, fake1), (real0, real1) = fake.chunk(2), target.chunk(2)
+    return ((fake1 - fake0) - (real1 - real0)).abs().mean()
 
 
 # --- size -------------------------------------------------------------------------------------------

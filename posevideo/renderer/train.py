@@ -20,6 +20,8 @@ frame t - 1, detached (Everybody Dance Now's scheme). Feeding the model its own 
 ground truth, is what it sees at inference, so it learns to correct its errors rather than copy a
 perfect previous frame; the zeros half keeps the first frame good. The temporal discriminator
 judges (skeleton t - 1, skeleton t, frame t - 1, frame t): real pairs against generated ones.
+`--pair-l1 W` samples the same pairs for any generator (one stage or two, no previous-frame input)
+and adds W x the L1 weight x the L1 between the output's change from t - 1 to t and the truth's.
 
 Distillation (`--teacher RUN`): a renderer already trained on the same person (typically `esn`)
 draws every batch's skeletons, jitter included, and the L1 term pulls the student toward the
@@ -60,7 +62,7 @@ from posevideo.renderer.companion import SIGNING, SLEEVES, signing_bank
 from posevideo.renderer.data import BANK_FILE, REGIONS, FrameBank, crop, load_frames
 from posevideo.renderer.model import (ENHANCER_FIELDS, REFINER_FIELDS, RendererConfig, d_loss, discriminators,
                                       feature_matching_loss, g_gan_loss, l1_loss, load_widened, make_generator,
-                                      person_plane, preset)
+                                      pair_l1_loss, person_plane, preset)
 from posevideo.training import (Run, StopSignal, average_weights, build_model, check_finite, cleanup_distributed,
                                 load_checkpoint, model_defaults, progress_bar, rank_sampler, read_meta,
                                 reseed_resumed_rank, run_config, save_checkpoint, seed_everything, setup_distributed,
@@ -104,6 +106,7 @@ class TrainConfig:
     feature_matching: float | None = None  # pix2pixHD's feature matching weight (None: the preset's, off)
     face_l1: float | None = None   # L1 on the face crops, x the L1 weight (None: the preset's, 1; 0: off)
     hand_l1: float | None = None   # L1 on the hand crops, x the L1 weight (None: the preset's, 5; 0: off)
+    pair_l1: float | None = None   # L1 on the frame-to-frame change, x the L1 weight (None: the preset's, off)
     ema: float | None = None       # decay of the generator's weight average (None: the preset's, 0.999; 0: off)
     l1_weight: float | None = None # loss = GAN + l1_weight * L1 (None: the preset's, 1,000; pix2pix's: 100)
     # Two stages (issue 14): a first stage at size / 2 under an Enhancer. `upsample_from`: a run (or
@@ -163,8 +166,8 @@ class TrainConfig:
         its settings where this command gives none, even where a preset's have changed since."""
         overrides = dict(norm=self.norm, gan_loss=self.gan_loss, temporal=self.temporal, temporal_d=self.temporal_d,
                          face_d=self.face_d, hand_d=self.hand_d, feature_matching=self.feature_matching,
-                         face_l1=self.face_l1, hand_l1=self.hand_l1, ema=self.ema, l1_weight=self.l1_weight,
-                         enhancer_ngf=self.enhancer_ngf,
+                         face_l1=self.face_l1, hand_l1=self.hand_l1, pair_l1=self.pair_l1, ema=self.ema,
+                         l1_weight=self.l1_weight, enhancer_ngf=self.enhancer_ngf,
                          enhancer_blocks=self.enhancer_blocks, hand_refiner_ngf=self.hand_refiner_ngf,
                          hand_refiner_blocks=self.hand_refiner_blocks, hand_refiner_stride=self.hand_refiner_stride,
                          companion=True if self.companion else None)
@@ -361,8 +364,10 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
         raise InputError(None, f"{' and '.join(asked)} shape a hand refiner, and this run has none",
                          "Add --hand-refiner-ngf C (its width, e.g. 32), or leave them out.")
     temporal = model_cfg.temporal
-    if temporal and (cfg.batch < 2 or cfg.batch % 2):
-        raise InputError(None, f"--batch {cfg.batch} cannot be cut into pairs of frames (--temporal)",
+    paired = temporal or model_cfg.pair_l1 > 0  # batches of pairs of consecutive frames
+    wants = "--temporal" if temporal else "--pair-l1"
+    if paired and (cfg.batch < 2 or cfg.batch % 2):
+        raise InputError(None, f"--batch {cfg.batch} cannot be cut into pairs of frames ({wants})",
                          "Pass an even --batch of 2 or more.")
 
     # Data: the whole split on the device, and a generator of our own for batch order and jitter.
@@ -396,9 +401,9 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     if bank.size != model_cfg.size:
         raise InputError(cfg.data, f"frames are {bank.size}px but the model is {model_cfg.size}px",
                          f"Prepare the data at --size {model_cfg.size}, or pass --size {bank.size}.")
-    if temporal and len(bank.pair_starts) == 0:
-        raise InputError(cfg.data, "holds no two consecutive frames of one interval, so --temporal has nothing to learn",
-                         "Train without --temporal, or on more video.")
+    if paired and len(bank.pair_starts) == 0:
+        raise InputError(cfg.data, f"holds no two consecutive frames of one interval, so {wants} has nothing to learn",
+                         f"Train without {wants}, or on more video.")
     for region in ("face", "hand"):
         rows = [i for i, name in enumerate(REGIONS) if name.endswith(region)]   # the bank's box rows of that region
         if bool((bank.regions[:, rows, 0] >= -0.5).any()):
@@ -515,7 +520,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     cut = [r for r in ("face", "hand") if f"D_{r}" in Ds or region_l1[r] > 0]
     refined = bool(model_cfg.hand_refiner_ngf)  # the generator also takes the hands' boxes
     names = (["loss_d"] + [f"loss_g_{n[2:] or 'gan'}" for n in Ds] + ["loss_l1"]
-             + [f"loss_l1_{r}" for r in cut if region_l1[r] > 0]
+             + [f"loss_l1_{r}" for r in cut if region_l1[r] > 0] + (["loss_l1_pair"] if model_cfg.pair_l1 > 0 else [])
              + (["loss_l1_teacher"] if teacher is not None else []) + (["loss_fm"] if matching else []))
     sums = torch.zeros(len(names) + 1, device=device)
     last = run.latest()
@@ -532,9 +537,9 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             if two_stage:  # the first stage held for the first freeze_base steps (only when it was trained before)
                 G.freeze_base(bool(cfg.upsample_from) and step <= cfg.freeze_base)
 
-            # Sample a batch: random frames (with replacement), jittered in scale and aspect; temporal:
-            # random pairs (t - 1, t), both frames of a pair jittered alike (the camera does not jump).
-            if temporal:
+            # Sample a batch: random frames (with replacement), jittered in scale and aspect; temporal
+            # or pair_l1: random pairs (t - 1, t), both frames of a pair jittered alike (the camera does not jump).
+            if paired:
                 first = bank.pair_starts[torch.randint(len(bank.pair_starts), (cfg.batch // 2,), generator=sampler)]
                 index = torch.cat([first, first + 1])                               # frames t - 1, then t
                 jitter = (1 + cfg.jitter * (2 * torch.rand(cfg.batch // 2, 2, generator=sampler) - 1)).repeat(2, 1)
@@ -624,6 +629,9 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                 loss_teacher = l1_loss(fake.float(), taught.float())
                 taught_term = loss_teacher + sum(w * loss for w, loss in taught_losses)
                 l1_term = (1 - cfg.teacher_mix) * l1_term + cfg.teacher_mix * taught_term
+            if model_cfg.pair_l1 > 0:  # toward the truth's change, taught or not
+                loss_pair = pair_l1_loss(fake.float(), real)
+                l1_term = l1_term + model_cfg.pair_l1 * loss_pair
             loss_g = sum(weights[name] * loss for name, loss in gan.items()) + model_cfg.l1_weight * l1_term
             if matching:
                 loss_fm = sum(weights[name] * loss for name, loss in zip(gan, fm))
@@ -638,6 +646,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
 
             sums += torch.stack([loss_d.detach()] + [gan[n].detach() for n in Ds] + [loss_l1.detach()]
                                 + [loss.detach() for _, loss in region_losses]
+                                + ([loss_pair.detach()] if model_cfg.pair_l1 > 0 else [])
                                 + ([loss_teacher.detach()] if teacher is not None else [])
                                 + ([loss_fm.detach()] if matching else [])
                                 + [torch.ones((), device=device)])
