@@ -434,6 +434,11 @@ def train_renderer(**options):
                                "two-stage renderer with --init-from alone.")
     if options.get("upsample_from"):
         options["stages"] = 2
+    paired_or_staged = [flag for flag, on in (("--stages 2", options["stages"] == 2), ("--temporal", options.get("temporal")),
+                                              ("--pair-l1", options.get("pair_l1"))) if on]
+    if options.get("companion") and paired_or_staged:
+        raise click.UsageError(f"--companion cannot be combined with {' or '.join(paired_or_staged)} (not implemented): "
+                               "train beside a companion with one stage on single frames.")
     last = run_training(TrainConfig(**options))
     click.echo(f"checkpoint: {last}")
 

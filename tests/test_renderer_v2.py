@@ -303,6 +303,17 @@ def test_pair_l1_trains_on_pairs_of_consecutive_frames_and_resumes_exactly(tmp_p
         train(_cfg(tmp_path / "odd", 1, batch=3), _pose_bank(), cfg)
 
 
+def test_a_companion_with_pairs_or_two_stages_is_refused_in_one_line(tmp_path):
+    """`train renderer --companion` with --pair-l1, --temporal or --stages 2 (not implemented) is a
+    usage error naming the options, before any data is read, not a traceback."""
+    for extra, named in ((["--pair-l1", "1"], "--pair-l1"), (["--temporal"], "--temporal"),
+                         (["--stages", "2", "--pair-l1", "1"], "--stages 2 or --pair-l1")):
+        result = CliRunner().invoke(cli, ["train", "renderer", "--data", str(tmp_path), "--companion", "signing",
+                                          "--out", str(tmp_path / "run"), *extra])
+        assert result.exit_code == 2 and f"--companion cannot be combined with {named}" in result.output, result.output
+        assert not (tmp_path / "run").exists()
+
+
 def _frame_index(bank: FrameBank, frame: torch.Tensor) -> int:
     """Which of the bank's frames this [-1, 1] frame is: the first alike (the _pose_bank's frames i and
     i + 6 are alike, so a pair across the two intervals, 5 and 6, would read as 5 and 0)."""
