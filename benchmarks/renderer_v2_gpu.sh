@@ -23,6 +23,8 @@
 #             pairs of consecutive frames: against flicker, for any model), e.g. v2j0e_l10_st_p1;
 #   RUN_st    RUN as two stages (--stages 2: the preset's U-Net at half the size under the default
 #             64x3 Enhancer, pix2pixHD's coarse-to-fine generator; `esn` at 256: 5.26 GMAC against 6.05), e.g. v2j0e_l10_st;
+#   RUN_pg    RUN as the browser page's two-stage model (--preset medium --stages 2 --enhancer-ngf 16
+#             --enhancer-blocks 1: 40-42 frames/s in the page on 2 cores, BENCHMARKS.md "Distilling"), e.g. v2j0e_l10_pg;
 #             every run above trains at pix2pix's lambda, 100, unless its name says _lN (the presets'
 #             1,000 since 2026-12-05 19:00 UTC is v2e_l10: the names keep the recipes measured before);
 # then each is evaluated on the synthetic speaker's held-out frames (PSNR/SSIM frame/hands/face,
@@ -87,6 +89,9 @@ options() {
     fi
     if [[ $1 =~ ^(.+)_p([0-9]+)$ ]]; then    # RUN_pN: RUN with --pair-l1 N (L1 on the frame-to-frame change)
         echo "$(options "${BASH_REMATCH[1]}") --pair-l1 ${BASH_REMATCH[2]}"; return
+    fi
+    if [[ $1 =~ ^(.+)_pg$ ]]; then           # RUN_pg: RUN as the page's two-stage model (`medium` at half size under a 16x1 Enhancer)
+        echo "$(options "${BASH_REMATCH[1]}") --preset medium --stages 2 --enhancer-ngf 16 --enhancer-blocks 1"; return
     fi
     if [[ $1 =~ ^(.+)_st$ ]]; then           # RUN_st: RUN as a two-stage model (the preset at half size under an Enhancer)
         echo "$(options "${BASH_REMATCH[1]}") --stages 2"; return

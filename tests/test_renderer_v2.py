@@ -314,6 +314,18 @@ def test_a_companion_with_pairs_or_two_stages_is_refused_in_one_line(tmp_path):
         assert not (tmp_path / "run").exists()
 
 
+def test_options_that_cannot_train_one_renderer_are_one_line(tmp_path):
+    """Options the model refuses together (a two-stage model cannot be temporal; a hand refiner
+    cannot be either) are one line naming the conflict, exit 2, before any data is read or written."""
+    for extra, said in ((["--temporal", "--stages", "2"], "a two-stage model cannot be temporal"),
+                        (["--temporal", "--hand-refiner-ngf", "8"], "a hand refiner cannot be temporal")):
+        result = CliRunner().invoke(cli, ["train", "renderer", "--data", str(tmp_path), "--device", "cpu",
+                                          "--out", str(tmp_path / "run"), *extra])
+        assert result.exit_code == 2 and "these options cannot train one renderer" in result.output, result.output
+        assert said in result.output and "Traceback" not in result.output and len(result.output.splitlines()) == 1
+        assert not (tmp_path / "run").exists()
+
+
 def _frame_index(bank: FrameBank, frame: torch.Tensor) -> int:
     """Which of the bank's frames this [-1, 1] frame is: the first alike (the _pose_bank's frames i and
     i + 6 are alike, so a pair across the two intervals, 5 and 6, would read as 5 and 0)."""

@@ -355,7 +355,11 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     cuda = device.startswith("cuda")
     chosen = model_cfg is not None  # a caller's own config: every option in it was asked for
     stored = stored_config(cfg.out) if cfg.resume else {}
-    model_cfg = model_cfg or cfg.model_config(stored.get("model"))
+    try:
+        model_cfg = model_cfg or cfg.model_config(stored.get("model"))
+    except ValueError as e:  # options that do not go together (say --temporal with --stages 2): one line
+        raise InputError(None, f"these options cannot train one renderer: {e}",
+                         "Leave out one of the options it names (`posevideo train renderer --help`).") from e
     use_compile = cuda if cfg.compile is None else cfg.compile
     if cuda:
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels once
