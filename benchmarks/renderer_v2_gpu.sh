@@ -20,7 +20,7 @@
 #   RUN_sN    RUN with --seed N (the run-to-run spread), e.g. v1_s1;
 #   RUN_lN    RUN with --l1-weight N00 (pix2pix's lambda times N: pixels over texture), e.g. v2j0_l3;
 #   RUN_pN    RUN with --pair-l1 N (L1 between the output's and the truth's frame-to-frame change, on
-#             pairs of consecutive frames: against flicker, for any model), e.g. v2j0e_l10_st_p1;
+#             pairs of consecutive frames: against flicker, for any model), e.g. v2j0e_l10_st_p1, v2j0e_l10_st_p0.3;
 #   RUN_st    RUN as two stages (--stages 2: the preset's U-Net at half the size under the default
 #             64x3 Enhancer, pix2pixHD's coarse-to-fine generator; `esn` at 256: 5.26 GMAC against 6.05), e.g. v2j0e_l10_st;
 #   RUN_pg    RUN as the browser page's two-stage model (--preset medium --stages 2 --enhancer-ngf 16
@@ -87,7 +87,7 @@ options() {
     if [[ $1 =~ ^(.+)_l([0-9]+)$ ]]; then    # RUN_lN: RUN with --l1-weight N x 100 (pix2pix's lambda x N)
         echo "$(options "${BASH_REMATCH[1]}") --l1-weight ${BASH_REMATCH[2]}00"; return
     fi
-    if [[ $1 =~ ^(.+)_p([0-9]+)$ ]]; then    # RUN_pN: RUN with --pair-l1 N (L1 on the frame-to-frame change)
+    if [[ $1 =~ ^(.+)_p([0-9]+(\.[0-9]+)?)$ ]]; then    # RUN_pN: RUN with --pair-l1 N (L1 on the frame-to-frame change)
         echo "$(options "${BASH_REMATCH[1]}") --pair-l1 ${BASH_REMATCH[2]}"; return
     fi
     if [[ $1 =~ ^(.+)_pg$ ]]; then           # RUN_pg: RUN as the page's two-stage model (`medium` at half size under a 16x1 Enhancer)
