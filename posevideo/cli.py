@@ -459,6 +459,9 @@ def train_renderer(**options):
               help="Also pose consistency (MediaPipe on the output, ~50 ms a frame on CPU) on this many evenly spaced frames.")
 @click.option("--size", type=click.Choice(["256", "512"]), default=None,
               help="Frame side (default: the renderer's; a two-stage 512 model also makes 256, by its first stage).")
+@click.option("--adapt-norm/--no-adapt-norm", "adapt", default=False, show_default=True,
+              help="Adapt the BatchNorm statistics to the split's skeletons first, as `render` and `transfer` do to "
+                   "each input by default (off: the trained statistics, as the browser page runs the model).")
 def evaluate_renderer(**options):
     """PSNR/SSIM (frame, hands, face), temporal flicker, frames/s, a contact sheet, optionally pose consistency."""
     from posevideo.renderer.evaluate import evaluate as run_evaluation

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from posevideo.errors import InputError
 from posevideo.files import atomic_output, write_json
-from posevideo.renderer.predict import generate, load_renderer, pick_device
+from posevideo.renderer.predict import adapt_norm, adapt_sample, generate, load_renderer, pick_device
 from posevideo.renderer.data import crop, load_frames
 
 CROP = 64  # hand and face crops are compared at 64x64
@@ -93,10 +93,14 @@ def contact_sheet(skeletons: np.ndarray, targets: np.ndarray, outputs: np.ndarra
 
 def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker: str | None = None,
              split: str = "test", sheet: str | Path | None = None, batch: int = 16, device: str | None = None,
-             limit: int | None = None, consistency: int | None = None, size: int | None = None) -> dict:
+             limit: int | None = None, consistency: int | None = None, size: int | None = None,
+             adapt: bool = False) -> dict:
     """Run the generator on every frame of the split; write the metrics JSON and the contact sheet.
     `consistency`: also the pose-consistency summary on that many evenly spaced output frames.
-    `size`: the frames' side (None: the model's; a two-stage model's first stage alone at its own)."""
+    `size`: the frames' side (None: the model's; a two-stage model's first stage alone at its own).
+    `adapt`: the generator's BatchNorm statistics first adapted to the split's skeletons, as `render`
+    and `transfer` adapt them to each input by default (`predict.adapt_norm`, on up to ADAPT_FRAMES
+    evenly spaced frames); off, the trained statistics, as the browser page runs the model."""
     device = pick_device(device)
     G, meta = load_renderer(model, device, size)
     size = meta["model"]["size"]
@@ -115,6 +119,11 @@ def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker:
     targets = bank.frames.numpy()[pick]
     clip = bank.meta.get("clip", np.zeros(len(bank), np.int32))[pick]
     regions = bank.meta.get("regions", np.full((len(bank), 3, 4), -1, np.float32))[pick]
+    if adapt and G.temporal:
+        print(f"note: {model} takes its previous frame: its statistics are not adapted (as `render` does not)",
+              file=sys.stderr)
+    elif adapt:
+        adapt_norm(G, skeletons[adapt_sample(len(skeletons))], device)
 
     # Generate, timed (after one warm-up batch, so the first cuDNN plans are not counted). A temporal
     # model runs through each interval in order from its first frame (frames picked by `limit` are
@@ -179,7 +188,8 @@ def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker:
     with atomic_output(sheet) as tmp:
         Image.fromarray(contact_sheet(skeletons, targets, outputs, per_frame_psnr)).save(tmp)
     result = {"model": str(meta["path"]), "step": meta.get("step"), "size": size, "data": str(data), "split": split,
-              "held_out": held_out, "frames": int(len(pick)), "device": device, "batch": batch, "metrics": metrics,
+              "held_out": held_out, "frames": int(len(pick)), "device": device, "batch": batch,
+              "adapt_norm": bool(adapt and not G.temporal), "metrics": metrics,
               "sheet": str(sheet), "note": "PSNR in dB, SSIM in [0, 1], flicker in levels of 0-255"}
     if found is not None:
         result["consistency"] = found
