@@ -303,6 +303,19 @@ def test_pair_l1_trains_on_pairs_of_consecutive_frames_and_resumes_exactly(tmp_p
         train(_cfg(tmp_path / "odd", 1, batch=3), _pose_bank(), cfg)
 
 
+def test_pair_l1_under_batch_32_says_what_was_measured(tmp_path, capsys):
+    """Pairs at a small batch raised flicker in every run measured: --pair-l1 under PAIR_BATCH says so
+    (a note, the run goes on); at PAIR_BATCH, and for --temporal, nothing is said."""
+    cfg = replace(V2, temporal=False, pair_l1=1.0)
+    train(_cfg(tmp_path / "small", 1, batch=4), _pose_bank(), cfg)
+    err = capsys.readouterr().err
+    assert "note: --pair-l1 at --batch 4 shows the generator 2 poses a step" in err
+    assert f"under --batch {train_module.PAIR_BATCH} it raised flicker" in err
+    train(_cfg(tmp_path / "full", 1, batch=train_module.PAIR_BATCH), _pose_bank(), cfg)
+    train(_cfg(tmp_path / "temporal", 1, batch=4), _pose_bank(), replace(V2, pair_l1=0.0))
+    assert "--pair-l1" not in capsys.readouterr().err
+
+
 def test_a_companion_with_pairs_or_two_stages_is_refused_in_one_line(tmp_path):
     """`train renderer --companion` with --pair-l1, --temporal or --stages 2 (not implemented) is a
     usage error naming the options, before any data is read, not a traceback."""
