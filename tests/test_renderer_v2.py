@@ -312,7 +312,7 @@ def test_pair_l1_under_batch_32_says_what_was_measured(tmp_path, capsys):
     assert "note: --pair-l1 at --batch 4 shows the generator 2 poses a step" in err
     assert f"under --batch {train_module.PAIR_BATCH} it raised flicker" in err
     train(_cfg(tmp_path / "full", 1, batch=train_module.PAIR_BATCH), _pose_bank(), cfg)
-    train(_cfg(tmp_path / "temporal", 1, batch=4), _pose_bank(), replace(V2, pair_l1=0.0))
+    train(_cfg(tmp_path / "temporal", 1, batch=4), _pose_bank(), replace(V2, pair_l1=1.0))  # pairs with or without it
     assert "--pair-l1" not in capsys.readouterr().err
 
 
