@@ -332,6 +332,10 @@ def presets():
 @click.option("--speaker", default=None, help="Speaker folder inside DATA (not needed with a pack-frames folder).")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Run folder to create.  [required]")
 @click.option("--preset", type=click.Choice(_RENDERER_PRESETS), default="small")
+@click.option("--ngf", type=click.IntRange(1), default=None,
+              help="The generator's width (pix2pix's ngf; default: the preset's: esn 64, medium 32, small 16; the work "
+                   "grows with its square). At 512 in the page, 24 under an 8x1 Enhancer and a 32x3 hand refiner ran "
+                   "10.7 frames/s on 2 cores where medium's 32 ran 8.2 (BENCHMARKS.md).")
 @click.option("--size", type=click.Choice(["256", "512"]), default="256", help="Image side in pixels.")
 @click.option("--steps", type=click.IntRange(1), default=10_000)
 @click.option("--batch", type=click.IntRange(1), default=8, help="Images a step, per GPU/process.")
@@ -431,6 +435,9 @@ def train_renderer(**options):
     from posevideo.training import train_options
     options = _resumed(options, train_options)
     options["size"] = int(options["size"])
+    if options.get("ngf") and (options.get("init_from") or options.get("upsample_from")):
+        raise click.UsageError("--ngf cannot be combined with --init-from or --upsample-from: the generator's width "
+                               "is the starting model's.")
     if options.get("init_from") and (options.get("upsample_from") or options["stages"] == 2):
         raise click.UsageError("--init-from cannot be combined with --upsample-from or --stages 2: fine-tune a "
                                "two-stage renderer with --init-from alone.")

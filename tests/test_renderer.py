@@ -228,6 +228,21 @@ def test_evaluate_can_adapt_the_statistics_as_render_does(tmp_path):
     assert abs(metrics["--adapt-norm"] - expected) < 1e-4
 
 
+def test_ngf_sets_the_generators_width(tmp_path):
+    """--ngf replaces the preset's width (the checkpoint's model and the generator's first layer say
+    so); with --init-from or --upsample-from, whose width is the starting model's, it is one line."""
+    from posevideo.renderer.predict import load_renderer
+    train(_cfg(tmp_path / "run", 1, preset="small", ngf=8, size=32), tiny_bank())
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["ngf"] == 8
+    G, meta = load_renderer(tmp_path / "run", "cpu")
+    assert meta["model"]["ngf"] == 8 and next(G.parameters()).shape[0] == 8
+    for start in (["--init-from", "shipped"], ["--upsample-from", str(tmp_path / "run"), "--size", "512"]):
+        result = CliRunner().invoke(cli, ["train", "renderer", "--data", str(tmp_path), "--ngf", "8",
+                                          "--out", str(tmp_path / "refused"), *start])
+        assert result.exit_code == 2 and "--ngf cannot be combined with --init-from or --upsample-from" in result.output
+        assert not (tmp_path / "refused").exists()
+
+
 def test_ssim_matches_skimage():
     from skimage.metrics import structural_similarity
     from posevideo.renderer.evaluate import psnr, ssim

@@ -78,6 +78,7 @@ class TrainConfig:
     data: str | None = None        # DATA folder written by `posevideo prepare`, or a packed bank
     speaker: str | None = None
     preset: str = "small"
+    ngf: int | None = None         # the generator's width (None: the preset's)
     size: int = 256
     steps: int = 10_000
     batch: int = 8                 # images a step, per process (temporal: batch / 2 pairs)
@@ -167,7 +168,7 @@ class TrainConfig:
         `upsample_from` run's, or the preset's) at size / 2 under an Enhancer. `stored`: a resumed
         run's own model config (config.json's "model"), the base in place of all that, so a run keeps
         its settings where this command gives none, even where a preset's have changed since."""
-        overrides = dict(norm=self.norm, gan_loss=self.gan_loss, temporal=self.temporal, temporal_d=self.temporal_d,
+        overrides = dict(ngf=self.ngf, norm=self.norm, gan_loss=self.gan_loss, temporal=self.temporal, temporal_d=self.temporal_d,
                          face_d=self.face_d, hand_d=self.hand_d, feature_matching=self.feature_matching,
                          face_l1=self.face_l1, hand_l1=self.hand_l1, pair_l1=self.pair_l1, ema=self.ema,
                          l1_weight=self.l1_weight, enhancer_ngf=self.enhancer_ngf,
