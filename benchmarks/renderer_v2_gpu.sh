@@ -23,6 +23,7 @@
 #             pairs of consecutive frames: against flicker, for any model), e.g. v2j0e_l10_st_p1, v2j0e_l10_st_p0.3;
 #   RUN_st    RUN as two stages (--stages 2: the preset's U-Net at half the size under the default
 #             64x3 Enhancer, pix2pixHD's coarse-to-fine generator; `esn` at 256: 5.26 GMAC against 6.05), e.g. v2j0e_l10_st;
+#   RUN_nN    RUN with --ngf N (the generator's width; with _pg, the first stage's), e.g. v2j0e_l10_pg_n24;
 #   RUN_pg    RUN as the browser page's two-stage model (--preset medium --stages 2 --enhancer-ngf 16
 #             --enhancer-blocks 1: 40-42 frames/s in the page on 2 cores, BENCHMARKS.md "Distilling"), e.g. v2j0e_l10_pg;
 #             every run above trains at pix2pix's lambda, 100, unless its name says _lN (the presets'
@@ -89,6 +90,9 @@ options() {
     fi
     if [[ $1 =~ ^(.+)_p([0-9]+(\.[0-9]+)?)$ ]]; then    # RUN_pN: RUN with --pair-l1 N (L1 on the frame-to-frame change)
         echo "$(options "${BASH_REMATCH[1]}") --pair-l1 ${BASH_REMATCH[2]}"; return
+    fi
+    if [[ $1 =~ ^(.+)_n([0-9]+)$ ]]; then    # RUN_nN: RUN with --ngf N (the generator's width), e.g. v2j0e_l10_pg_n24
+        echo "$(options "${BASH_REMATCH[1]}") --ngf ${BASH_REMATCH[2]}"; return
     fi
     if [[ $1 =~ ^(.+)_pg$ ]]; then           # RUN_pg: RUN as the page's two-stage model (`medium` at half size under a 16x1 Enhancer)
         echo "$(options "${BASH_REMATCH[1]}") --preset medium --stages 2 --enhancer-ngf 16 --enhancer-blocks 1"; return
