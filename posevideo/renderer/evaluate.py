@@ -119,11 +119,12 @@ def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker:
     targets = bank.frames.numpy()[pick]
     clip = bank.meta.get("clip", np.zeros(len(bank), np.int32))[pick]
     regions = bank.meta.get("regions", np.full((len(bank), 3, 4), -1, np.float32))[pick]
-    if adapt and G.temporal:
+    adapted = adapt and not G.temporal  # a temporal model also takes its previous frame: `render` does not adapt it
+    if adapted:
+        adapt_norm(G, skeletons[adapt_sample(len(skeletons))], device)
+    elif adapt:
         print(f"note: {model} takes its previous frame: its statistics are not adapted (as `render` does not)",
               file=sys.stderr)
-    elif adapt:
-        adapt_norm(G, skeletons[adapt_sample(len(skeletons))], device)
 
     # Generate, timed (after one warm-up batch, so the first cuDNN plans are not counted). A temporal
     # model runs through each interval in order from its first frame (frames picked by `limit` are
@@ -189,7 +190,7 @@ def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker:
         Image.fromarray(contact_sheet(skeletons, targets, outputs, per_frame_psnr)).save(tmp)
     result = {"model": str(meta["path"]), "step": meta.get("step"), "size": size, "data": str(data), "split": split,
               "held_out": held_out, "frames": int(len(pick)), "device": device, "batch": batch,
-              "adapt_norm": bool(adapt and not G.temporal), "metrics": metrics,
+              "adapt_norm": adapted, "metrics": metrics,
               "sheet": str(sheet), "note": "PSNR in dB, SSIM in [0, 1], flicker in levels of 0-255"}
     if found is not None:
         result["consistency"] = found
