@@ -305,7 +305,8 @@ def presets():
                "preset, 0: off); --l1-weight W: the L1 term's weight beside the GAN loss (pix2pix's lambda, 100 in "
                f"pix2pix, {trains['l1_weight']} in every preset; a fine-tune keeps its starting model's); --pair-l1 W: L1 "
                "on the frame-to-frame change, x W x the L1 weight, on pairs of consecutive frames (no network; 0: off).\n"
-               "Best measured at 256 on a GPU (batch 32; BENCHMARKS.md): --preset esn --stages 2 --jitter 0 --pair-l1 1.\n"
+               "Best measured at 256 on a GPU (batch 32; BENCHMARKS.md): --preset esn --stages 2 --jitter 0 --pair-l1 3 "
+               "(the frame; --pair-l1 1: 0.35 dB less, flicker 0.007 lower).\n"
                "--temporal G GMAC 256 (3 more input channels): " + ", ".join(temporal_g))
     # Two stages at 512 (issue 14): what the Enhancer and the hand refiner add to the first stage.
     from dataclasses import replace
@@ -365,8 +366,8 @@ def presets():
 @click.option("--pair-l1", type=click.FloatRange(0), default=None,
               help="The L1 of the frame-to-frame change (the output's from t - 1 to t against the truth's), times "
                    "this and the L1 weight; trains on pairs of consecutive frames, any model, nothing new to export "
-                   "(default: the preset's, 0: none). At batch 32 on a GPU, 1 added 0.3 dB to `esn --stages 2`; at "
-                   "batch 8 it flickers (BENCHMARKS.md).")
+                   "(default: the preset's, 0: none). At batch 32 on a GPU, 1 added 0.3 dB to `esn --stages 2` and 3 "
+                   "0.6-0.8 dB, flicker a little higher; at batch 8 it flickers (BENCHMARKS.md).")
 @click.option("--l1-weight", type=click.FloatRange(0), default=None,
               help="Weight of the L1 term beside the GAN loss (pix2pix's lambda, 100 in pix2pix; default: the preset's, "
                    "1,000; a fine-tune: its starting model's): higher trades texture for PSNR; 0: the GAN alone "
