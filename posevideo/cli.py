@@ -304,7 +304,8 @@ def presets():
                f"--ema DECAY: the renderer is the generator's weights averaged over training ({trains['ema']} in every "
                "preset, 0: off); --l1-weight W: the L1 term's weight beside the GAN loss (pix2pix's lambda, 100 in "
                f"pix2pix, {trains['l1_weight']} in every preset; a fine-tune keeps its starting model's); --pair-l1 W: L1 "
-               "on the frame-to-frame change, x W x the L1 weight, on pairs of consecutive frames (no network; 0: off).\n"
+               "on the frame-to-frame change, x W x the L1 weight, on pairs of consecutive frames (no network; 0: off); "
+               "--pair-d W: the frame-pair discriminator (as --temporal's) for any generator, on the same pairs (0: off).\n"
                "Best measured at 256 on a GPU (batch 32; BENCHMARKS.md): --preset esn --stages 2 --jitter 0 --pair-l1 3 "
                "(the frame; --pair-l1 1: 0.35 dB less, flicker 0.007 lower).\n"
                "--temporal G GMAC 256 (3 more input channels): " + ", ".join(temporal_g))
@@ -379,6 +380,10 @@ def presets():
               help="The generator also takes its previous output frame (trained on consecutive pairs; ONNX input 'previous').")
 @click.option("--temporal-d", type=click.FloatRange(0), default=None,
               help="With --temporal: weight of the frame-pair discriminator's GAN loss (default 1; 0: none).")
+@click.option("--pair-d", type=click.FloatRange(0), default=None,
+              help="The frame-pair discriminator (skeletons and frames t - 1 and t, as --temporal's) for a generator "
+                   "without --temporal, one stage or two: weight of its GAN loss; trains on pairs of consecutive "
+                   "frames, nothing new to export (default: the preset's, 0: none).")
 @click.option("--upsample-from", type=click.Path(exists=True), default=None,
               help="Two stages (pix2pixHD): this renderer run at half --size is the first stage, an Enhancer "
                    "brings its frames to --size (e.g. --size 512 --upsample-from RUN256).")
@@ -445,7 +450,7 @@ def train_renderer(**options):
     if options.get("upsample_from"):
         options["stages"] = 2
     paired_or_staged = [flag for flag, on in (("--stages 2", options["stages"] == 2), ("--temporal", options.get("temporal")),
-                                              ("--pair-l1", options.get("pair_l1"))) if on]
+                                              ("--pair-l1", options.get("pair_l1")), ("--pair-d", options.get("pair_d"))) if on]
     if options.get("companion") and paired_or_staged:
         raise click.UsageError(f"--companion cannot be combined with {' or '.join(paired_or_staged)} (not implemented): "
                                "train beside a companion with one stage on single frames.")

@@ -316,10 +316,57 @@ def test_pair_l1_under_batch_32_says_what_was_measured(tmp_path, capsys):
     assert "--pair-l1" not in capsys.readouterr().err
 
 
+def test_pair_d_judges_consecutive_pairs_for_a_generator_without_its_previous_frame(tmp_path, monkeypatch):
+    """--pair-d gives a generator that does not take its previous frame (one stage or two) the temporal
+    model's frame-pair discriminator: it is trained on the real pairs (t - 1, t) of one interval (never
+    across intervals 5 | 6) against the generated ones, its GAN loss is logged, and the run resumes
+    bit for bit with it; with --temporal (which has --temporal-d) or a companion it is refused."""
+    cfg = replace(V2, temporal=False, pair_d=0.5)
+    bank = _pose_bank()
+    pairs, original = [], train_module.discriminators
+
+    def spying(model_cfg):
+        found = original(model_cfg)
+
+        def record(module, args):
+            skeletons, frames = args
+            if not next(module.parameters()).requires_grad:          # the generator's step: fakes alone
+                return
+            for pair in frames[: len(frames) // 2].detach().float():    # "joint": the real pairs come first
+                pairs.append((_frame_index(bank, pair[:3]), _frame_index(bank, pair[3:])))
+        found["D_temporal"].register_forward_pre_hook(record)
+        return found
+    monkeypatch.setattr(train_module, "discriminators", spying)
+    train(_cfg(tmp_path / "whole", 6), bank, cfg)
+    monkeypatch.setattr(train_module, "discriminators", original)
+    assert len(pairs) >= 6 * 2 and all(b == a + 1 and a != 5 for a, b in pairs)
+    with sigterm_at(monkeypatch, 3):
+        train(_cfg(tmp_path / "cut", 6), _pose_bank(), cfg)
+    train(_cfg(tmp_path / "cut", 6, resume=True), _pose_bank(), cfg)
+    for a, b in zip(_weights(tmp_path / "whole", cfg), _weights(tmp_path / "cut", cfg)):
+        assert torch.equal(a, b)
+    D = discriminators(cfg)["D_temporal"]
+    load_checkpoint(tmp_path / "cut", {"D_temporal": D})
+    assert next(D.parameters()).shape[1] == 12                   # skeletons and frames of t - 1 and t
+    line = json.loads((tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert line["loss_g_temporal"] > 0 and np.isfinite(line["loss_g_temporal"])
+    assert json.loads((tmp_path / "cut" / "config.json").read_text())["model"]["pair_d"] == 0.5
+    two_stage = RendererConfig(size=64, ngf=8, ndf=8, base_size=32, enhancer_ngf=8, enhancer_blocks=1, pair_d=1.0)
+    assert "D_temporal" in discriminators(two_stage) and "D_temporal" not in discriminators(replace(two_stage, pair_d=0.0))
+    with pytest.raises(InputError, match=r"--batch 3 cannot be cut into pairs of frames \(--pair-d\)"):
+        train(_cfg(tmp_path / "odd", 1, batch=3), _pose_bank(), cfg)
+    with pytest.raises(ValueError, match="a temporal model has its own"):
+        RendererConfig(temporal=True, pair_d=1.0)
+    with pytest.raises(ValueError, match="pair_d must be >= 0"):
+        RendererConfig(pair_d=-1.0)
+    with pytest.raises(ValueError, match="trained on pairs"):
+        RendererConfig(companion=True, pair_d=1.0)
+
+
 def test_a_companion_with_pairs_or_two_stages_is_refused_in_one_line(tmp_path):
     """`train renderer --companion` with --pair-l1, --temporal or --stages 2 (not implemented) is a
     usage error naming the options, before any data is read, not a traceback."""
-    for extra, named in ((["--pair-l1", "1"], "--pair-l1"), (["--temporal"], "--temporal"),
+    for extra, named in ((["--pair-l1", "1"], "--pair-l1"), (["--temporal"], "--temporal"), (["--pair-d", "1"], "--pair-d"),
                          (["--stages", "2", "--pair-l1", "1"], "--stages 2 or --pair-l1")):
         result = CliRunner().invoke(cli, ["train", "renderer", "--data", str(tmp_path), "--companion", "signing",
                                           "--out", str(tmp_path / "run"), *extra])

@@ -20,6 +20,10 @@ a config built without a preset):
 - `pair_l1`: L1 on the change between two consecutive frames (the output's from t - 1 to t against
   the truth's), at this weight times `l1_weight`: trained on pairs, as `temporal` is, but for any
   generator, one stage or two, with nothing new to export or run.
+- `pair_d`: the frame-pair discriminator (the temporal model's, 12 channels) for a generator without
+  the previous frame, at this GAN loss weight: it judges how two consecutive generated frames change
+  together, where the L1s judge each frame or each change pixel by pixel. Trained on pairs, any
+  generator, nothing new to export.
 
 Two stages (issue 14, pix2pixHD's coarse-to-fine generator): with `base_size` (e.g. 256 for a 512
 model) the generator is `TwoStage`: the U-Net above at `base_size` on the skeleton averaged 2x2,
@@ -67,6 +71,9 @@ class RendererConfig:
     # frame before, which is what a viewer sees as flicker. Batches become batch / 2 pairs of
     # consecutive frames of one interval.
     pair_l1: float = 0.0
+    # The temporal model's frame-pair discriminator (skeletons and frames t - 1 and t) for a generator
+    # that does not take its previous frame: its GAN loss weight (0: none; a temporal model: temporal_d).
+    pair_d: float = 0.0
     # An exponential moving average of the generator's weights over training (decay a step, e.g.
     # 0.999: about the last 1,000 steps); the checkpoint's "G" is then the average, what every
     # user of the renderer loads, and "G_train" the weights being trained (0: off).
@@ -112,7 +119,7 @@ class RendererConfig:
             raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
         if self.gan_loss not in GAN_LOSSES:
             raise ValueError(f"gan_loss must be one of {GAN_LOSSES}, got {self.gan_loss!r}")
-        for name in ("temporal_d", "face_d", "hand_d", "feature_matching", "face_l1", "hand_l1", "pair_l1", "l1_weight"):
+        for name in ("temporal_d", "face_d", "hand_d", "feature_matching", "face_l1", "hand_l1", "pair_l1", "pair_d", "l1_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0: off), got {getattr(self, name)}")
         if not 0 <= self.ema < 1:
@@ -121,9 +128,12 @@ class RendererConfig:
             raise ValueError(f"a two-stage model's base_size must be size / 2 ({self.size // 2}), got {self.base_size}")
         if self.base_size and self.temporal:
             raise ValueError("a two-stage model cannot be temporal (not implemented)")
-        if self.companion and (self.base_size or self.temporal or self.pair_l1):
+        if self.companion and (self.base_size or self.temporal or self.pair_l1 or self.pair_d):
             raise ValueError("a renderer trained beside a companion cannot be two-stage, temporal or trained "
-                             "on pairs (pair_l1) (not implemented)")
+                             "on pairs (pair_l1, pair_d) (not implemented)")
+        if self.pair_d and self.temporal:
+            raise ValueError("pair_d is the frame-pair discriminator of a generator without the previous frame; "
+                             "a temporal model has its own (temporal_d)")
         if self.hand_refiner_ngf and self.temporal:
             raise ValueError("a hand refiner cannot be temporal (not implemented)")
         if self.hand_refiner_ngf < 0 or self.hand_refiner_blocks < 0:
@@ -574,10 +584,10 @@ REGION_LAYERS = 2  # the face and hand PatchGANs: 64x64 crops -> 14x14 logits, e
 
 
 def discriminators(cfg: RendererConfig) -> dict[str, Discriminator]:
-    """Every discriminator `cfg` asks for, by checkpoint name: "D" (pix2pix's, always), "D_temporal",
-    "D_face", "D_hand" (each only when its weight is > 0)."""
+    """Every discriminator `cfg` asks for, by checkpoint name: "D" (pix2pix's, always), "D_temporal"
+    (the frame pairs' of `temporal_d` or `pair_d`), "D_face", "D_hand" (each only when its weight is > 0)."""
     found = {"D": Discriminator(cfg)}
-    if cfg.temporal and cfg.temporal_d > 0:
+    if (cfg.temporal and cfg.temporal_d > 0) or cfg.pair_d > 0:
         found["D_temporal"] = Discriminator(cfg, pair=True)
     if cfg.face_d > 0:
         found["D_face"] = Discriminator(cfg, layers=REGION_LAYERS)

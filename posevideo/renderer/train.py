@@ -21,7 +21,8 @@ ground truth, is what it sees at inference, so it learns to correct its errors r
 perfect previous frame; the zeros half keeps the first frame good. The temporal discriminator
 judges (skeleton t - 1, skeleton t, frame t - 1, frame t): real pairs against generated ones.
 `--pair-l1 W` samples the same pairs for any generator (one stage or two, no previous-frame input)
-and adds W x the L1 weight x the L1 between the output's change from t - 1 to t and the truth's.
+and adds W x the L1 weight x the L1 between the output's change from t - 1 to t and the truth's;
+`--pair-d W` gives such a generator the temporal discriminator on those pairs, at GAN weight W.
 
 Distillation (`--teacher RUN`): a renderer already trained on the same person (typically `esn`)
 draws every batch's skeletons, jitter included, and the L1 term pulls the student toward the
@@ -111,6 +112,7 @@ class TrainConfig:
     face_l1: float | None = None   # L1 on the face crops, x the L1 weight (None: the preset's, 1; 0: off)
     hand_l1: float | None = None   # L1 on the hand crops, x the L1 weight (None: the preset's, 5; 0: off)
     pair_l1: float | None = None   # L1 on the frame-to-frame change, x the L1 weight (None: the preset's, off)
+    pair_d: float | None = None    # the frame-pair discriminator's weight, any generator (None: the preset's, off)
     ema: float | None = None       # decay of the generator's weight average (None: the preset's, 0.999; 0: off)
     l1_weight: float | None = None # loss = GAN + l1_weight * L1 (None: the preset's, 1,000; pix2pix's: 100)
     # Two stages (issue 14): a first stage at size / 2 under an Enhancer. `upsample_from`: a run (or
@@ -170,7 +172,7 @@ class TrainConfig:
         its settings where this command gives none, even where a preset's have changed since."""
         overrides = dict(ngf=self.ngf, norm=self.norm, gan_loss=self.gan_loss, temporal=self.temporal, temporal_d=self.temporal_d,
                          face_d=self.face_d, hand_d=self.hand_d, feature_matching=self.feature_matching,
-                         face_l1=self.face_l1, hand_l1=self.hand_l1, pair_l1=self.pair_l1, ema=self.ema,
+                         face_l1=self.face_l1, hand_l1=self.hand_l1, pair_l1=self.pair_l1, pair_d=self.pair_d, ema=self.ema,
                          l1_weight=self.l1_weight, enhancer_ngf=self.enhancer_ngf,
                          enhancer_blocks=self.enhancer_blocks, hand_refiner_ngf=self.hand_refiner_ngf,
                          hand_refiner_blocks=self.hand_refiner_blocks, hand_refiner_stride=self.hand_refiner_stride,
@@ -372,12 +374,13 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
         raise InputError(None, f"{' and '.join(asked)} shape a hand refiner, and this run has none",
                          "Add --hand-refiner-ngf C (its width, e.g. 32), or leave them out.")
     temporal = model_cfg.temporal
-    paired = temporal or model_cfg.pair_l1 > 0  # batches of pairs of consecutive frames
-    wants = "--temporal" if temporal else "--pair-l1"
+    paired = temporal or model_cfg.pair_l1 > 0 or model_cfg.pair_d > 0  # batches of pairs of consecutive frames
+    wants = "--temporal" if temporal else " and ".join(flag for flag, w in (("--pair-l1", model_cfg.pair_l1),
+                                                                            ("--pair-d", model_cfg.pair_d)) if w > 0)
     if paired and (cfg.batch < 2 or cfg.batch % 2):
         raise InputError(None, f"--batch {cfg.batch} cannot be cut into pairs of frames ({wants})",
                          "Pass an even --batch of 2 or more.")
-    if model_cfg.pair_l1 > 0 and not temporal and cfg.batch < PAIR_BATCH and dist.is_main:
+    if model_cfg.pair_l1 > 0 and not temporal and cfg.batch < PAIR_BATCH and dist.is_main:  # measured for it alone
         print(f"note: --pair-l1 at --batch {cfg.batch} shows the generator {cfg.batch // 2} poses a step; under "
               f"--batch {PAIR_BATCH} it raised flicker in every run measured (8 and 16), at {PAIR_BATCH} it helped "
               "(BENCHMARKS.md \"`--pair-l1`\")", file=sys.stderr)
@@ -494,7 +497,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     G_avg = copy.deepcopy(G).requires_grad_(False) if model_cfg.ema else None
     modules = {"G": G_avg, "G_train": G, **Ds} if G_avg is not None else {"G": G, **Ds}
     optimizers = {"G": opt_g, **opts_d}
-    weights = {"D": 1.0, "D_temporal": model_cfg.temporal_d, "D_face": model_cfg.face_d, "D_hand": model_cfg.hand_d}
+    weights = {"D": 1.0, "D_temporal": model_cfg.temporal_d if temporal else model_cfg.pair_d, "D_face": model_cfg.face_d, "D_hand": model_cfg.hand_d}
 
     step = 0
     if cfg.resume:
