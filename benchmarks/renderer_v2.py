@@ -88,7 +88,8 @@ def trained(run: str, out: str) -> None:
 def summary(out: str) -> str:
     """A markdown table of every <run>.eval.json in `out` with the run's last training line."""
     rows = ["| run | steps | PSNR frame / hands / face (dB) | SSIM frame | flicker | change out / truth | "
-            "warp error out / truth | train images/s (shared GPU) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+            "change out − truth: hands / face / rest | warp error out / truth | train images/s (shared GPU) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for path in sorted(Path(out).glob("*.eval.json")):
         run = path.name[:-len(".eval.json")]
         m = json.loads(path.read_text())["metrics"]
@@ -98,6 +99,8 @@ def summary(out: str) -> str:
         rows.append(f"| {run} | {last.get('step', '?')} | {m['psnr_frame']:.2f} / {m['psnr_hands']:.2f} / "
                     f"{m['psnr_face']:.2f} | {m['ssim_frame']:.4f} | {m['flicker']:.3f} | "
                     f"{m['change_output']:.3f} / {m['change_target']:.3f} = {ratio:.2f}x | "
+                    + " / ".join(f"{m[f'change_output_{p}'] - m[f'change_target_{p}']:+.3f}" if f"change_output_{p}" in m
+                                 else "-" for p in ("hands", "face", "rest")) + " | "
                     f"{m.get('warp_error', float('nan')):.3f} / {m.get('warp_error_target', float('nan')):.3f} | "
                     f"{last.get('images_per_s', float('nan')):.0f} |")
     return "\n".join(rows)

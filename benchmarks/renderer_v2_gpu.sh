@@ -23,6 +23,7 @@
 #             pairs of consecutive frames: against flicker, for any model), e.g. v2j0e_l10_st_p1, v2j0e_l10_st_p0.3;
 #   RUN_pdN   RUN with --pair-d N (the temporal model's frame-pair discriminator, at GAN weight N, for a
 #             generator without the previous frame), e.g. v2j0e_l10_st_p3_pd1;
+#   RUN_rd    RUN with the face and hand discriminators (--face-d 1 --hand-d 1), e.g. v2j0e_l10_st_p3_rd;
 #   RUN_st    RUN as two stages (--stages 2: the preset's U-Net at half the size under the default
 #             64x3 Enhancer, pix2pixHD's coarse-to-fine generator; `esn` at 256: 5.26 GMAC against 6.05), e.g. v2j0e_l10_st;
 #   RUN_nN    RUN with --ngf N (the generator's width; with _pg, the first stage's), e.g. v2j0e_l10_pg_n24;
@@ -89,6 +90,9 @@ options() {
     fi
     if [[ $1 =~ ^(.+)_l([0-9]+)$ ]]; then    # RUN_lN: RUN with --l1-weight N x 100 (pix2pix's lambda x N)
         echo "$(options "${BASH_REMATCH[1]}") --l1-weight ${BASH_REMATCH[2]}00"; return
+    fi
+    if [[ $1 =~ ^(.+)_rd$ ]]; then           # RUN_rd: RUN with the face and hand discriminators
+        echo "$(options "${BASH_REMATCH[1]}") --face-d 1 --hand-d 1"; return
     fi
     if [[ $1 =~ ^(.+)_pd([0-9]+(\.[0-9]+)?)$ ]]; then   # RUN_pdN: RUN with --pair-d N (the frame-pair discriminator)
         echo "$(options "${BASH_REMATCH[1]}") --pair-d ${BASH_REMATCH[2]}"; return

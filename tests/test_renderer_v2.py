@@ -446,6 +446,9 @@ def test_temporal_model_renders_and_evaluates(tmp_path):
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "eval.json").read_text())["metrics"]
     assert metrics["flicker"] >= 0 and metrics["psnr_face"] is not None
+    for who in ("output", "target"):   # where the change falls adds up to the whole frame's
+        parts = sum(metrics[f"change_{who}_{p}"] for p in ("hands", "face", "rest"))
+        assert parts == pytest.approx(metrics[f"change_{who}"], rel=1e-6)
 
 
 def test_warp_error_follows_the_true_motion():
@@ -462,6 +465,34 @@ def test_warp_error_follows_the_true_motion():
     assert warp_errors(noisy, truth, np.arange(4))[0] > 5 * floor
     still = np.repeat(truth[:1], 5, axis=0)                                      # does not move at all
     assert warp_errors(still, truth, np.arange(4))[0] > 2 * floor
+
+
+def test_region_changes_place_the_change_where_it_happens_and_add_up():
+    """The mean change split into hands, face and the rest: a square that blinks inside the left
+    hand's box counts as the hands', one that blinks in the face's box as the face's, a hand box
+    over the face takes that overlap for the hands, an unseen box (-1) counts for nothing, and the
+    three parts add up to the whole frame's mean change."""
+    from posevideo.renderer.evaluate import region_changes
+    n, s = 5, 32
+    regions = np.tile(np.array([[4, 4, 12, 12], [20, 4, 28, 12], [12, 18, 22, 28]], np.float32), (n, 1, 1))
+    truth, output = np.zeros((n, s, s, 3), np.uint8), np.zeros((n, s, s, 3), np.uint8)
+    truth[1::2, 6:10, 6:10] = 200                       # blinks in the left hand's box
+    output[1::2, 20:24, 14:18] = 100                    # blinks in the face's box
+    output[1::2, 28:30, 0:2] = 50                       # and in a corner: the rest
+    pairs = np.arange(n - 1)
+    got = region_changes(output, truth, regions, pairs, chunk=3)
+    whole = {who: np.abs(f[1:].astype(np.int16) - f[:-1]).mean() for who, f in (("output", output), ("target", truth))}
+    for who in ("output", "target"):
+        assert abs(sum(got[f"change_{who}_{p}"] for p in ("hands", "face", "rest")) - whole[who]) < 1e-9
+    assert got["change_target_hands"] == pytest.approx(whole["target"]) and got["change_target_face"] == 0
+    assert got["change_output_face"] == pytest.approx(100 * 16 / (s * s)) and got["change_output_hands"] == 0
+    assert got["change_output_rest"] == pytest.approx(50 * 4 / (s * s))
+    over = regions.copy()
+    over[:, 1] = [14, 20, 18, 24]                       # the right hand over the blinking face square
+    assert region_changes(output, truth, over, pairs)["change_output_hands"] == pytest.approx(100 * 16 / (s * s))
+    unseen = regions.copy()
+    unseen[:, 0] = -1                                   # the left hand seen in no frame: its blink is the rest's
+    assert region_changes(output, truth, unseen, pairs)["change_target_rest"] == pytest.approx(whole["target"])
 
 
 def test_distillation_pulls_the_student_toward_its_teacher(tmp_path):

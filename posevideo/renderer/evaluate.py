@@ -8,7 +8,9 @@
   output minus that of the ground truth (levels of 0-255; 0 = moves exactly as much as the real video,
   > 0 = flickers more); reported as the mean of its absolute value, and both raw means; and the warp
   error (`warp_errors`): frame t against frame t - 1 moved by the ground truth's optical flow, for
-  the output and (the floor) for the ground truth;
+  the output and (the floor) for the ground truth; and where the change falls (`region_changes`):
+  each mean change split into the hands' boxes, the face's box and the rest of the frame, so that a
+  change short of the truth's can be placed (e.g. hands and face drawn softer as they move);
 - frames/s of the generator on the evaluation device (batch as given, host transfers included);
 - optionally (`consistency=N`), pose consistency (`posevideo.renderer.consistency`) on N evenly
   spaced output frames: MediaPipe on the output against the drawn pose, each frame on its own
@@ -80,6 +82,38 @@ def warp_errors(outputs: np.ndarray, targets: np.ndarray, pairs: np.ndarray) -> 
             moved = cv2.remap(frames[t0], where[..., 0], where[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             errors.append(np.abs(moved.astype(np.int16) - frames[t0 + 1]).mean())
     return float(np.mean(out_err)), float(np.mean(gt_err))
+
+
+REGION_GROUPS = (("hands", (0, 1)), ("face", (2,)))  # the bank's region boxes: left hand, right hand, face
+
+
+def region_changes(outputs: np.ndarray, targets: np.ndarray, regions: np.ndarray, pairs: np.ndarray,
+                   chunk: int = 64) -> dict[str, float]:
+    """Where the frame-to-frame change falls: over the pairs (t - 1 = `pairs`, t = pairs + 1) of (N, S, S, 3)
+    uint8 frames, each pair's mean absolute change (levels of 0-255, the flicker figure's) cut into
+    the hands' boxes, the face's box (less any hand) and the rest of the frame, as each part's
+    contribution to the mean over the whole frame (so the three parts add up to `change_output` and
+    `change_target`); a box counts where either frame of the pair has it (`regions`: (N, 3, 4) x0, y0,
+    x1, y1 in pixels, -1 where unseen). Keys change_{output,target}_{hands,face,rest}."""
+    h, w = targets.shape[1:3]
+    yy, xx = np.arange(h)[None, :, None], np.arange(w)[None, None, :]
+    sums = {f"change_{who}_{part}": 0.0 for who in ("output", "target") for part in ("hands", "face", "rest")}
+    for part_pairs in np.array_split(pairs, max(1, -(-len(pairs) // chunk))):
+        changes = {who: np.abs(frames[part_pairs + 1].astype(np.int16) - frames[part_pairs]).mean(-1)
+                   for who, frames in (("output", outputs), ("target", targets))}                # (C, H, W)
+        masks = {}
+        for part, which in REGION_GROUPS:
+            mask = np.zeros((len(part_pairs), h, w), bool)
+            for box in (regions[t, r] for t in (part_pairs, part_pairs + 1) for r in which):     # (C, 4)
+                x0, y0, x1, y1 = (box[:, i, None, None] for i in range(4))
+                mask |= (x0 >= -0.5) & (xx >= x0) & (xx < x1) & (yy >= y0) & (yy < y1)
+            masks[part] = mask
+        masks["face"] &= ~masks["hands"]                                   # a hand before the face is a hand's
+        masks["rest"] = ~(masks["hands"] | masks["face"])
+        for who, change in changes.items():
+            for part, mask in masks.items():
+                sums[f"change_{who}_{part}"] += float(change[mask].sum())
+    return {key: total / (len(pairs) * h * w) for key, total in sums.items()}
 
 
 def contact_sheet(skeletons: np.ndarray, targets: np.ndarray, outputs: np.ndarray, scores: np.ndarray,
@@ -175,6 +209,7 @@ def evaluate(model: str | Path, data: str | Path, json_out: str | Path, speaker:
         metrics["change_output"] = float(d_out.mean())
         metrics["change_target"] = float(d_gt.mean())
         metrics["warp_error"], metrics["warp_error_target"] = warp_errors(outputs, targets, np.flatnonzero(same))
+        metrics.update(region_changes(outputs, targets, regions, np.flatnonzero(same)))
     metrics["frames_per_s"] = len(pick) / seconds
     found = None
     if consistency:
