@@ -96,11 +96,11 @@ def summary(out: str) -> str:
         metrics = Path(out) / f"{run}.metrics.jsonl"
         last = json.loads(metrics.read_text().splitlines()[-1]) if metrics.exists() else {}
         ratio = m["change_output"] / m["change_target"] if m.get("change_target") else float("nan")
+        by_part = " / ".join(f"{m[f'change_output_{p}'] - m[f'change_target_{p}']:+.3f}" if f"change_output_{p}" in m
+                             else "-" for p in ("hands", "face", "rest"))   # evaluations before 2026-12-07: "-"
         rows.append(f"| {run} | {last.get('step', '?')} | {m['psnr_frame']:.2f} / {m['psnr_hands']:.2f} / "
                     f"{m['psnr_face']:.2f} | {m['ssim_frame']:.4f} | {m['flicker']:.3f} | "
-                    f"{m['change_output']:.3f} / {m['change_target']:.3f} = {ratio:.2f}x | "
-                    + " / ".join(f"{m[f'change_output_{p}'] - m[f'change_target_{p}']:+.3f}" if f"change_output_{p}" in m
-                                 else "-" for p in ("hands", "face", "rest")) + " | "
+                    f"{m['change_output']:.3f} / {m['change_target']:.3f} = {ratio:.2f}x | {by_part} | "
                     f"{m.get('warp_error', float('nan')):.3f} / {m.get('warp_error_target', float('nan')):.3f} | "
                     f"{last.get('images_per_s', float('nan')):.0f} |")
     return "\n".join(rows)
