@@ -109,6 +109,12 @@ class RendererConfig:
         return max(32, self.size // 4)
 
     @property
+    def d_temporal_weight(self) -> float:
+        """The GAN weight of the frame-pair discriminator ("D_temporal"): `temporal_d` for a temporal
+        model, `pair_d` for any other (0: none)."""
+        return self.temporal_d if self.temporal else self.pair_d
+
+    @property
     def levels(self) -> int:
         return int(round(math.log2(self.size)))
 
@@ -587,7 +593,7 @@ def discriminators(cfg: RendererConfig) -> dict[str, Discriminator]:
     """Every discriminator `cfg` asks for, by checkpoint name: "D" (pix2pix's, always), "D_temporal"
     (the frame pairs' of `temporal_d` or `pair_d`), "D_face", "D_hand" (each only when its weight is > 0)."""
     found = {"D": Discriminator(cfg)}
-    if (cfg.temporal and cfg.temporal_d > 0) or cfg.pair_d > 0:
+    if cfg.d_temporal_weight > 0:
         found["D_temporal"] = Discriminator(cfg, pair=True)
     if cfg.face_d > 0:
         found["D_face"] = Discriminator(cfg, layers=REGION_LAYERS)

@@ -497,7 +497,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     G_avg = copy.deepcopy(G).requires_grad_(False) if model_cfg.ema else None
     modules = {"G": G_avg, "G_train": G, **Ds} if G_avg is not None else {"G": G, **Ds}
     optimizers = {"G": opt_g, **opts_d}
-    weights = {"D": 1.0, "D_temporal": model_cfg.temporal_d if temporal else model_cfg.pair_d, "D_face": model_cfg.face_d, "D_hand": model_cfg.hand_d}
+    weights = {"D": 1.0, "D_temporal": model_cfg.d_temporal_weight, "D_face": model_cfg.face_d, "D_hand": model_cfg.hand_d}
 
     step = 0
     if cfg.resume:
