@@ -23,6 +23,8 @@
 #             pairs of consecutive frames: against flicker, for any model), e.g. v2j0e_l10_st_p1, v2j0e_l10_st_p0.3;
 #   RUN_pdN   RUN with --pair-d N (the temporal model's frame-pair discriminator, at GAN weight N, for a
 #             generator without the previous frame), e.g. v2j0e_l10_st_p3_pd1;
+#   RUN_peN   RUN with --pair-energy N (L1 on how much each 8x8 patch changes from t - 1 to t), e.g.
+#             v2j0e_l10_st_p3_pe3;
 #   RUN_rd    RUN with the face and hand discriminators (--face-d 1 --hand-d 1), e.g. v2j0e_l10_st_p3_rd;
 #   RUN_st    RUN as two stages (--stages 2: the preset's U-Net at half the size under the default
 #             64x3 Enhancer, pix2pixHD's coarse-to-fine generator; `esn` at 256: 5.26 GMAC against 6.05), e.g. v2j0e_l10_st;
@@ -93,6 +95,9 @@ options() {
     fi
     if [[ $1 =~ ^(.+)_rd$ ]]; then           # RUN_rd: RUN with the face and hand discriminators
         echo "$(options "${BASH_REMATCH[1]}") --face-d 1 --hand-d 1"; return
+    fi
+    if [[ $1 =~ ^(.+)_pe([0-9]+(\.[0-9]+)?)$ ]]; then   # RUN_peN: RUN with --pair-energy N (each patch's amount of change)
+        echo "$(options "${BASH_REMATCH[1]}") --pair-energy ${BASH_REMATCH[2]}"; return
     fi
     if [[ $1 =~ ^(.+)_pd([0-9]+(\.[0-9]+)?)$ ]]; then   # RUN_pdN: RUN with --pair-d N (the frame-pair discriminator)
         echo "$(options "${BASH_REMATCH[1]}") --pair-d ${BASH_REMATCH[2]}"; return

@@ -384,6 +384,11 @@ def presets():
               help="The frame-pair discriminator (skeletons and frames t - 1 and t, as --temporal's) for a generator "
                    "without --temporal, one stage or two: weight of its GAN loss; trains on pairs of consecutive "
                    "frames, nothing new to export (default: the preset's, 0: none).")
+@click.option("--pair-energy", type=click.FloatRange(0), default=None,
+              help="The L1 of how much each 8x8 patch (at 256) changes from t - 1 to t, the output's against the "
+                   "truth's, times this and the L1 weight: as much change as the truth's, wherever in the patch "
+                   "(--pair-l1 alone leaves the output changing less than the truth); trains on pairs of "
+                   "consecutive frames, nothing new to export (default: the preset's, 0: none).")
 @click.option("--upsample-from", type=click.Path(exists=True), default=None,
               help="Two stages (pix2pixHD): this renderer run at half --size is the first stage, an Enhancer "
                    "brings its frames to --size (e.g. --size 512 --upsample-from RUN256).")
@@ -450,7 +455,8 @@ def train_renderer(**options):
     if options.get("upsample_from"):
         options["stages"] = 2
     paired_or_staged = [flag for flag, on in (("--stages 2", options["stages"] == 2), ("--temporal", options.get("temporal")),
-                                              ("--pair-l1", options.get("pair_l1")), ("--pair-d", options.get("pair_d"))) if on]
+                                              ("--pair-l1", options.get("pair_l1")), ("--pair-d", options.get("pair_d")),
+                                              ("--pair-energy", options.get("pair_energy"))) if on]
     if options.get("companion") and paired_or_staged:
         raise click.UsageError(f"--companion cannot be combined with {' or '.join(paired_or_staged)} (not implemented): "
                                "train beside a companion with one stage on single frames.")

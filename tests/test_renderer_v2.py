@@ -17,7 +17,7 @@ from posevideo.cli import cli
 from posevideo.errors import InputError
 from posevideo.renderer.data import FrameBank, crop, regions
 from posevideo.renderer.model import (PRESETS, Generator, RendererConfig, discriminators, feature_matching_loss,
-                                      pair_l1_loss, preset, preset_name)
+                                      pair_energy_loss, pair_l1_loss, preset, preset_name)
 from posevideo.renderer.predict import generate, generate_input
 from posevideo.renderer.train import TrainConfig, train
 from posevideo.training import load_checkpoint
@@ -300,6 +300,59 @@ def test_pair_l1_trains_on_pairs_of_consecutive_frames_and_resumes_exactly(tmp_p
     assert line["loss_l1_pair"] > 0 and np.isfinite(line["loss_l1_pair"])
     assert json.loads((tmp_path / "cut" / "config.json").read_text())["model"]["pair_l1"] == 2.0
     with pytest.raises(InputError, match=r"--batch 3 cannot be cut into pairs of frames \(--pair-l1\)"):
+        train(_cfg(tmp_path / "odd", 1, batch=3), _pose_bank(), cfg)
+
+
+def test_pair_energy_asks_for_the_truths_amount_of_change_anywhere_in_each_patch():
+    """0 when each patch changes as much as the truth's, even where the change falls on other pixels of
+    the patch (which pair_l1 counts); a still output against a changing truth costs the truth's mean
+    change per patch; its gradient reaches the generated frames."""
+    real = torch.zeros(2, 3, 8, 8)                         # frame t - 1, then frame t
+    real[1, :, 0, 0] = 1.0                                 # the truth changes one pixel of the first 4x4 patch
+    moved = torch.zeros(2, 3, 8, 8)
+    moved[1, :, 3, 3] = 1.0                                # the output: the same change, elsewhere in that patch
+    assert pair_energy_loss(moved, real, 4).item() < 1e-7
+    assert pair_l1_loss(moved, real).item() > 0
+    assert pair_energy_loss(moved, real, 2).item() > 0     # in 2x2 patches it lies in another patch
+    still = torch.zeros(2, 3, 8, 8)
+    assert abs(pair_energy_loss(still, real, 4).item() - (1 / 16) / 4) < 1e-7   # one patch of four changed by 1/16
+    nearly = (torch.rand(2, 3, 8, 8) * 1e-3).requires_grad_()   # (|x|'s gradient at an exact 0 is 0)
+    pair_energy_loss(nearly, real, 4).backward()
+    grows = nearly.grad[1] * (nearly[1] - nearly[0]).sign()   # < 0: a step down the gradient widens the change
+    assert (grows[:, :4, :4] < 0).all() and (grows[:, 4:, :] > 0).all()   # where the truth changed, and not
+    assert RendererConfig(size=256).energy_patch == 8 and RendererConfig(size=512).energy_patch == 16
+    with pytest.raises(ValueError, match="pair_energy must be >= 0"):
+        RendererConfig(pair_energy=-1.0)
+    with pytest.raises(ValueError, match="trained on pairs"):
+        RendererConfig(companion=True, pair_energy=1.0)
+
+
+def test_pair_energy_trains_on_pairs_of_consecutive_frames_and_resumes_exactly(tmp_path, monkeypatch):
+    """--pair-energy samples pairs (t - 1, t) of one interval, as --pair-l1 does, compares patches of
+    the config's side, logs its term and resumes bit for bit; an odd batch is refused naming it."""
+    cfg = replace(V2, temporal=False, pair_energy=3.0)
+    bank = _pose_bank()
+    seen = []
+    original = train_module.pair_energy_loss
+
+    def spy(fake, real, patch):
+        assert patch == cfg.energy_patch
+        for a, b in zip(*real.chunk(2)):
+            seen.append((_frame_index(bank, a), _frame_index(bank, b)))
+        return original(fake, real, patch)
+    monkeypatch.setattr(train_module, "pair_energy_loss", spy)
+    train(_cfg(tmp_path / "whole", 6), bank, cfg)
+    assert len(seen) == 6 * 2 and all(b == a + 1 and a != 5 for a, b in seen)
+    monkeypatch.setattr(train_module, "pair_energy_loss", original)
+    with sigterm_at(monkeypatch, 3):
+        train(_cfg(tmp_path / "cut", 6), _pose_bank(), cfg)
+    train(_cfg(tmp_path / "cut", 6, resume=True), _pose_bank(), cfg)
+    for a, b in zip(_weights(tmp_path / "whole", cfg), _weights(tmp_path / "cut", cfg)):
+        assert torch.equal(a, b)
+    line = json.loads((tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert line["loss_l1_energy"] > 0 and np.isfinite(line["loss_l1_energy"]) and "loss_l1_pair" not in line
+    assert json.loads((tmp_path / "cut" / "config.json").read_text())["model"]["pair_energy"] == 3.0
+    with pytest.raises(InputError, match=r"--batch 3 cannot be cut into pairs of frames \(--pair-energy\)"):
         train(_cfg(tmp_path / "odd", 1, batch=3), _pose_bank(), cfg)
 
 

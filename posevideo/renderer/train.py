@@ -63,7 +63,7 @@ from posevideo.renderer.companion import SIGNING, SLEEVES, signing_bank
 from posevideo.renderer.data import BANK_FILE, REGIONS, FrameBank, crop, load_frames
 from posevideo.renderer.model import (ENHANCER_FIELDS, REFINER_FIELDS, RendererConfig, d_loss, discriminators,
                                       feature_matching_loss, g_gan_loss, l1_loss, load_widened, make_generator,
-                                      pair_l1_loss, person_plane, preset)
+                                      pair_energy_loss, pair_l1_loss, person_plane, preset)
 from posevideo.training import (Run, StopSignal, average_weights, build_model, check_finite, cleanup_distributed,
                                 load_checkpoint, model_defaults, progress_bar, rank_sampler, read_meta,
                                 reseed_resumed_rank, run_config, save_checkpoint, seed_everything, setup_distributed,
@@ -113,6 +113,7 @@ class TrainConfig:
     hand_l1: float | None = None   # L1 on the hand crops, x the L1 weight (None: the preset's, 5; 0: off)
     pair_l1: float | None = None   # L1 on the frame-to-frame change, x the L1 weight (None: the preset's, off)
     pair_d: float | None = None    # the frame-pair discriminator's weight, any generator (None: the preset's, off)
+    pair_energy: float | None = None  # L1 on each patch's amount of change, x the L1 weight (None: the preset's, off)
     ema: float | None = None       # decay of the generator's weight average (None: the preset's, 0.999; 0: off)
     l1_weight: float | None = None # loss = GAN + l1_weight * L1 (None: the preset's, 1,000; pix2pix's: 100)
     # Two stages (issue 14): a first stage at size / 2 under an Enhancer. `upsample_from`: a run (or
@@ -172,7 +173,8 @@ class TrainConfig:
         its settings where this command gives none, even where a preset's have changed since."""
         overrides = dict(ngf=self.ngf, norm=self.norm, gan_loss=self.gan_loss, temporal=self.temporal, temporal_d=self.temporal_d,
                          face_d=self.face_d, hand_d=self.hand_d, feature_matching=self.feature_matching,
-                         face_l1=self.face_l1, hand_l1=self.hand_l1, pair_l1=self.pair_l1, pair_d=self.pair_d, ema=self.ema,
+                         face_l1=self.face_l1, hand_l1=self.hand_l1, pair_l1=self.pair_l1, pair_d=self.pair_d,
+                         pair_energy=self.pair_energy, ema=self.ema,
                          l1_weight=self.l1_weight, enhancer_ngf=self.enhancer_ngf,
                          enhancer_blocks=self.enhancer_blocks, hand_refiner_ngf=self.hand_refiner_ngf,
                          hand_refiner_blocks=self.hand_refiner_blocks, hand_refiner_stride=self.hand_refiner_stride,
@@ -374,9 +376,9 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
         raise InputError(None, f"{' and '.join(asked)} shape a hand refiner, and this run has none",
                          "Add --hand-refiner-ngf C (its width, e.g. 32), or leave them out.")
     temporal = model_cfg.temporal
-    paired = temporal or model_cfg.pair_l1 > 0 or model_cfg.pair_d > 0  # batches of pairs of consecutive frames
-    wants = "--temporal" if temporal else " and ".join(flag for flag, w in (("--pair-l1", model_cfg.pair_l1),
-                                                                            ("--pair-d", model_cfg.pair_d)) if w > 0)
+    pair_terms = (("--pair-l1", model_cfg.pair_l1), ("--pair-d", model_cfg.pair_d), ("--pair-energy", model_cfg.pair_energy))
+    paired = temporal or any(w > 0 for _, w in pair_terms)  # batches of pairs of consecutive frames
+    wants = "--temporal" if temporal else " and ".join(flag for flag, w in pair_terms if w > 0)
     if paired and (cfg.batch < 2 or cfg.batch % 2):
         raise InputError(None, f"--batch {cfg.batch} cannot be cut into pairs of frames ({wants})",
                          "Pass an even --batch of 2 or more.")
@@ -536,6 +538,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     refined = bool(model_cfg.hand_refiner_ngf)  # the generator also takes the hands' boxes
     names = (["loss_d"] + [f"loss_g_{n[2:] or 'gan'}" for n in Ds] + ["loss_l1"]
              + [f"loss_l1_{r}" for r in cut if region_l1[r] > 0] + (["loss_l1_pair"] if model_cfg.pair_l1 > 0 else [])
+             + (["loss_l1_energy"] if model_cfg.pair_energy > 0 else [])
              + (["loss_l1_teacher"] if teacher is not None else []) + (["loss_fm"] if matching else []))
     sums = torch.zeros(len(names) + 1, device=device)
     last = run.latest()
@@ -647,6 +650,9 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             if model_cfg.pair_l1 > 0:  # toward the truth's change, taught or not
                 loss_pair = pair_l1_loss(fake.float(), real)
                 l1_term = l1_term + model_cfg.pair_l1 * loss_pair
+            if model_cfg.pair_energy > 0:  # as much change in each patch as the truth's
+                loss_energy = pair_energy_loss(fake.float(), real, model_cfg.energy_patch)
+                l1_term = l1_term + model_cfg.pair_energy * loss_energy
             loss_g = sum(weights[name] * loss for name, loss in gan.items()) + model_cfg.l1_weight * l1_term
             if matching:
                 loss_fm = sum(weights[name] * loss for name, loss in zip(gan, fm))
@@ -662,6 +668,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             sums += torch.stack([loss_d.detach()] + [gan[n].detach() for n in Ds] + [loss_l1.detach()]
                                 + [loss.detach() for _, loss in region_losses]
                                 + ([loss_pair.detach()] if model_cfg.pair_l1 > 0 else [])
+                                + ([loss_energy.detach()] if model_cfg.pair_energy > 0 else [])
                                 + ([loss_teacher.detach()] if teacher is not None else [])
                                 + ([loss_fm.detach()] if matching else [])
                                 + [torch.ones((), device=device)])
