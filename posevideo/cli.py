@@ -305,7 +305,9 @@ def presets():
                "preset, 0: off); --l1-weight W: the L1 term's weight beside the GAN loss (pix2pix's lambda, 100 in "
                f"pix2pix, {trains['l1_weight']} in every preset; a fine-tune keeps its starting model's); --pair-l1 W: L1 "
                "on the frame-to-frame change, x W x the L1 weight, on pairs of consecutive frames (no network; 0: off); "
-               "--pair-d W: the frame-pair discriminator (as --temporal's) for any generator, on the same pairs (0: off).\n"
+               "--pair-d W: the frame-pair discriminator (as --temporal's) for any generator, on the same pairs (0: off); "
+               "--pair-energy W: L1 on how much each 8x8 patch (at 256) changes, x W x the L1 weight, on the same "
+               "pairs (no network; 0: off).\n"
                "Best measured at 256 on a GPU (batch 32; BENCHMARKS.md): --preset esn --stages 2 --jitter 0 --pair-l1 3 "
                "(the frame; --pair-l1 1: 0.35 dB less, flicker 0.007 lower).\n"
                "--temporal G GMAC 256 (3 more input channels): " + ", ".join(temporal_g))
