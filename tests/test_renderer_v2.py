@@ -273,36 +273,6 @@ def test_pair_l1_is_the_difference_of_the_changes_between_two_frames():
         RendererConfig(companion=True, pair_l1=1.0)
 
 
-def test_pair_l1_trains_on_pairs_of_consecutive_frames_and_resumes_exactly(tmp_path, monkeypatch):
-    """--pair-l1 samples pairs (t - 1, t) of one interval, as --temporal does, for a generator
-    without a previous-frame input: every pair the loss sees is two consecutive frames of the bank
-    (two intervals of 6 here, so never 5 and 6); the run logs the term and resumes bit for bit."""
-    cfg = replace(V2, temporal=False, pair_l1=2.0)
-    bank = _pose_bank()
-    seen = []
-    original = train_module.pair_l1_loss
-
-    def spy(fake, real):
-        first, second = real.chunk(2)
-        for a, b in zip(first, second):   # which bank frames: the real frames are the bank's own (no jitter)
-            seen.append((_frame_index(bank, a), _frame_index(bank, b)))
-        return original(fake, real)
-    monkeypatch.setattr(train_module, "pair_l1_loss", spy)
-    train(_cfg(tmp_path / "whole", 6), bank, cfg)
-    assert len(seen) == 6 * 2 and all(b == a + 1 and a != 5 for a, b in seen)
-    monkeypatch.setattr(train_module, "pair_l1_loss", original)
-    with sigterm_at(monkeypatch, 3):
-        train(_cfg(tmp_path / "cut", 6), _pose_bank(), cfg)
-    train(_cfg(tmp_path / "cut", 6, resume=True), _pose_bank(), cfg)
-    for a, b in zip(_weights(tmp_path / "whole", cfg), _weights(tmp_path / "cut", cfg)):
-        assert torch.equal(a, b)
-    line = json.loads((tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()[-1])
-    assert line["loss_l1_pair"] > 0 and np.isfinite(line["loss_l1_pair"])
-    assert json.loads((tmp_path / "cut" / "config.json").read_text())["model"]["pair_l1"] == 2.0
-    with pytest.raises(InputError, match=r"--batch 3 cannot be cut into pairs of frames \(--pair-l1\)"):
-        train(_cfg(tmp_path / "odd", 1, batch=3), _pose_bank(), cfg)
-
-
 def test_pair_energy_asks_for_the_truths_amount_of_change_anywhere_in_each_patch():
     """0 when each patch changes as much as the truth's, even where the change falls on other pixels of
     the patch (which pair_l1 counts); a still output against a changing truth costs the truth's mean
@@ -327,32 +297,39 @@ def test_pair_energy_asks_for_the_truths_amount_of_change_anywhere_in_each_patch
         RendererConfig(companion=True, pair_energy=1.0)
 
 
-def test_pair_energy_trains_on_pairs_of_consecutive_frames_and_resumes_exactly(tmp_path, monkeypatch):
-    """--pair-energy samples pairs (t - 1, t) of one interval, as --pair-l1 does, compares patches of
-    the config's side, logs its term and resumes bit for bit; an odd batch is refused naming it."""
-    cfg = replace(V2, temporal=False, pair_energy=3.0)
+@pytest.mark.parametrize("field, loss, logged", [("pair_l1", "pair_l1_loss", "loss_l1_pair"),
+                                                 ("pair_energy", "pair_energy_loss", "loss_l1_energy")])
+def test_pair_terms_train_on_pairs_of_consecutive_frames_and_resume_exactly(tmp_path, monkeypatch, field, loss, logged):
+    """--pair-l1 and --pair-energy sample pairs (t - 1, t) of one interval, as --temporal does, for a
+    generator without a previous-frame input: every pair the loss sees is two consecutive frames of
+    the bank (two intervals of 6 here, so never 5 and 6); the run logs its term alone and resumes bit
+    for bit; an odd batch is refused naming the flag."""
+    cfg = replace(V2, temporal=False, **{field: 2.0})
     bank = _pose_bank()
     seen = []
-    original = train_module.pair_energy_loss
+    original = getattr(train_module, loss)
 
-    def spy(fake, real, patch):
-        assert patch == cfg.energy_patch
-        for a, b in zip(*real.chunk(2)):
+    def spy(fake, real, *patch):
+        assert patch == (() if field == "pair_l1" else (cfg.energy_patch,))
+        first, second = real.chunk(2)
+        for a, b in zip(first, second):   # which bank frames: the real frames are the bank's own (no jitter)
             seen.append((_frame_index(bank, a), _frame_index(bank, b)))
-        return original(fake, real, patch)
-    monkeypatch.setattr(train_module, "pair_energy_loss", spy)
+        return original(fake, real, *patch)
+    monkeypatch.setattr(train_module, loss, spy)
     train(_cfg(tmp_path / "whole", 6), bank, cfg)
     assert len(seen) == 6 * 2 and all(b == a + 1 and a != 5 for a, b in seen)
-    monkeypatch.setattr(train_module, "pair_energy_loss", original)
+    monkeypatch.setattr(train_module, loss, original)
     with sigterm_at(monkeypatch, 3):
         train(_cfg(tmp_path / "cut", 6), _pose_bank(), cfg)
     train(_cfg(tmp_path / "cut", 6, resume=True), _pose_bank(), cfg)
     for a, b in zip(_weights(tmp_path / "whole", cfg), _weights(tmp_path / "cut", cfg)):
         assert torch.equal(a, b)
     line = json.loads((tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()[-1])
-    assert line["loss_l1_energy"] > 0 and np.isfinite(line["loss_l1_energy"]) and "loss_l1_pair" not in line
-    assert json.loads((tmp_path / "cut" / "config.json").read_text())["model"]["pair_energy"] == 3.0
-    with pytest.raises(InputError, match=r"--batch 3 cannot be cut into pairs of frames \(--pair-energy\)"):
+    assert line[logged] > 0 and np.isfinite(line[logged])
+    assert not ({"loss_l1_pair", "loss_l1_energy"} - {logged}) & set(line)   # the other term is not logged
+    assert json.loads((tmp_path / "cut" / "config.json").read_text())["model"][field] == 2.0
+    flag = "--" + field.replace("_", "-")
+    with pytest.raises(InputError, match=rf"--batch 3 cannot be cut into pairs of frames \({flag}\)"):
         train(_cfg(tmp_path / "odd", 1, batch=3), _pose_bank(), cfg)
 
 
