@@ -309,7 +309,8 @@ def presets():
                "--pair-energy W: L1 on how much each 8x8 patch (at 256) changes, x W x the L1 weight, on the same "
                "pairs (no network; 0: off).\n"
                "Best measured at 256 on a GPU (batch 32; BENCHMARKS.md): --preset esn --stages 2 --jitter 0 --pair-l1 3 "
-               "(the frame; --pair-l1 1: 0.35 dB less, flicker 0.007 lower).\n"
+               "--pair-energy 10 (the frame and flicker: +1.81 dB over the pix2pix peer, flicker 0.107 against its "
+               "0.1125, two seeds).\n"
                "--temporal G GMAC 256 (3 more input channels): " + ", ".join(temporal_g))
     # Two stages at 512 (issue 14): what the Enhancer and the hand refiner add to the first stage.
     from dataclasses import replace
@@ -390,7 +391,8 @@ def presets():
               help="The L1 of how much each 8x8 patch (at 256) changes from t - 1 to t, the output's against the "
                    "truth's, times this and the L1 weight: as much change as the truth's, wherever in the patch "
                    "(--pair-l1 alone leaves the output changing less than the truth); trains on pairs of "
-                   "consecutive frames, nothing new to export (default: the preset's, 0: none).")
+                   "consecutive frames, nothing new to export (default: the preset's, 0: none). At batch 32 on a GPU, "
+                   "10 beside --pair-l1 3 brought flicker under the pix2pix peer's (BENCHMARKS.md).")
 @click.option("--upsample-from", type=click.Path(exists=True), default=None,
               help="Two stages (pix2pixHD): this renderer run at half --size is the first stage, an Enhancer "
                    "brings its frames to --size (e.g. --size 512 --upsample-from RUN256).")
