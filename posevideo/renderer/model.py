@@ -119,7 +119,7 @@ class RendererConfig:
 
     @property
     def energy_patch(self) -> int:
-        """Side of the patches `pair_energy` compares: 8 at 256 (about a finger's width), size / 32."""
+        """Side of the patches `pair_energy` compares: size / 32, 8 at 256 (a hand is ~40-50 px there)."""
         return max(1, self.size // 32)
 
     @property
