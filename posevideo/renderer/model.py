@@ -123,6 +123,12 @@ class RendererConfig:
         return max(1, self.size // 32)
 
     @property
+    def on_pairs(self) -> bool:
+        """Trained on pairs of consecutive frames: a temporal model, or any pair term (`pair_l1`,
+        `pair_d`, `pair_energy`)."""
+        return bool(self.temporal or self.pair_l1 or self.pair_d or self.pair_energy)
+
+    @property
     def d_temporal_weight(self) -> float:
         """The GAN weight of the frame-pair discriminator ("D_temporal"): `temporal_d` for a temporal
         model, `pair_d` for any other (0: none)."""
@@ -149,7 +155,7 @@ class RendererConfig:
             raise ValueError(f"a two-stage model's base_size must be size / 2 ({self.size // 2}), got {self.base_size}")
         if self.base_size and self.temporal:
             raise ValueError("a two-stage model cannot be temporal (not implemented)")
-        if self.companion and (self.base_size or self.temporal or self.pair_l1 or self.pair_d or self.pair_energy):
+        if self.companion and (self.base_size or self.on_pairs):
             raise ValueError("a renderer trained beside a companion cannot be two-stage, temporal or trained "
                              "on pairs (pair_l1, pair_d, pair_energy) (not implemented)")
         if self.pair_d and self.temporal:

@@ -377,7 +377,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                          "Add --hand-refiner-ngf C (its width, e.g. 32), or leave them out.")
     temporal = model_cfg.temporal
     pair_terms = (("--pair-l1", model_cfg.pair_l1), ("--pair-d", model_cfg.pair_d), ("--pair-energy", model_cfg.pair_energy))
-    paired = temporal or any(w > 0 for _, w in pair_terms)  # batches of pairs of consecutive frames
+    paired = model_cfg.on_pairs  # batches of pairs of consecutive frames
     wants = "--temporal" if temporal else " and ".join(flag for flag, w in pair_terms if w > 0)
     if paired and (cfg.batch < 2 or cfg.batch % 2):
         raise InputError(None, f"--batch {cfg.batch} cannot be cut into pairs of frames ({wants})",
@@ -641,17 +641,18 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
                         if teacher is not None:  # the teacher's crops weigh as much as the truth's
                             ta = region_crops(taught, boxes, r, side)
                             taught_losses.append((region_l1[r], l1_loss(fa.float(), ta.float(), seen)))
-            loss_l1 = l1_loss(fake.float(), real)
+            fake32 = fake.float()  # the L1 terms in float32, whatever the autocast gave
+            loss_l1 = l1_loss(fake32, real)
             l1_term = loss_l1 + sum(w * loss for w, loss in region_losses)
             if teacher is not None:
-                loss_teacher = l1_loss(fake.float(), taught.float())
+                loss_teacher = l1_loss(fake32, taught.float())
                 taught_term = loss_teacher + sum(w * loss for w, loss in taught_losses)
                 l1_term = (1 - cfg.teacher_mix) * l1_term + cfg.teacher_mix * taught_term
             if model_cfg.pair_l1 > 0:  # toward the truth's change, taught or not
-                loss_pair = pair_l1_loss(fake.float(), real)
+                loss_pair = pair_l1_loss(fake32, real)
                 l1_term = l1_term + model_cfg.pair_l1 * loss_pair
             if model_cfg.pair_energy > 0:  # as much change in each patch as the truth's
-                loss_energy = pair_energy_loss(fake.float(), real, model_cfg.energy_patch)
+                loss_energy = pair_energy_loss(fake32, real, model_cfg.energy_patch)
                 l1_term = l1_term + model_cfg.pair_energy * loss_energy
             loss_g = sum(weights[name] * loss for name, loss in gan.items()) + model_cfg.l1_weight * l1_term
             if matching:
