@@ -140,7 +140,24 @@ def test_inputs_pool_by_hand_frames_not_by_input():
     assert pool["hands"] == {"present": 18, "found": 15, "found_share": 15 / 18}   # not the mean of 5/8, 1 and 1
     assert (pool["body_within"], pool["body_judged"]) == (2, 3)
     assert pooled_line(pool).startswith("pooled: hands found 83.3 % of 18 hand-frames (15 found); body error <= 0.08 on 2 of 3")
+    assert pool["hand_error"]["hands"] == 15 and pool["hand_error"]["mean"] == pytest.approx(0, abs=1e-12)  # found as drawn
     assert pooled({})["hands"]["found_share"] is None and "no hand-frames" in pooled_line(pooled({}))
+    assert pooled({})["hand_error"] == {"mean": None, "hands": 0} and "hand-shape" not in pooled_line(pooled({}))
+
+
+def test_the_pooled_hand_shape_error_weighs_each_input_by_its_hands():
+    xy, conf = _pose(frames=4)
+    tip = point_groups("reduced")["left_hand"][8]              # the left index fingertip
+    bent = xy.copy()
+    bent[:, tip] += [0.0, 12.0]                                 # a finger bent in every frame: not a similarity
+    many = compare(xy, conf, bent, conf, (256, 256))["summary"]               # 8 hands, 4 of them off
+    few = compare(xy[:1], conf[:1], xy[:1], conf[:1], (256, 256))["summary"]  # 2 hands, both exact
+    assert many["hand_error"]["frames"] == 8 and few["hand_error"]["frames"] == 2 and many["hand_error"]["mean"] > 0
+    pool = pooled({"many": many, "few": few})
+    assert pool["hand_error"]["hands"] == 10
+    assert pool["hand_error"]["mean"] == pytest.approx(many["hand_error"]["mean"] * 8 / 10)   # not the inputs' mean
+    assert pool["hand_error"]["mean"] != pytest.approx((many["hand_error"]["mean"] + 0.0) / 2)
+    assert pooled_line(pool).endswith(f"; hand-shape error {pool['hand_error']['mean']:.3f} hand sizes over 10 hands")
 
 
 def test_the_drawn_pose_is_cut_as_the_skeleton_is_drawn_and_keeps_only_what_the_input_had():

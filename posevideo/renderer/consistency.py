@@ -228,13 +228,18 @@ def table(rows: dict[str, dict]) -> str:
 
 def pooled(summaries: dict[str, dict], body_target: float = 0.08) -> dict:
     """Several inputs' summaries (name -> `summary`) taken together, as issue 12's targets read them:
-    the hands found in all their hand-frames at once, and how many inputs have a mean body error within
-    `body_target` shoulder widths."""
+    the hands found in all their hand-frames at once, how many inputs have a mean body error within
+    `body_target` shoulder widths, and the hand-shape error over every hand it was measured on (issue
+    13's "hand-shape error lower than v1's"; an input weighs by its hands, as the hands found do)."""
     present = sum(s["hands"]["present"] for s in summaries.values())
     found = sum(s["hands"]["found"] for s in summaries.values())
     errors = [s["body_error"]["mean"] for s in summaries.values() if s["body_error"]["mean"] is not None]
+    shapes = [s["hand_error"] for s in summaries.values() if s["hand_error"]["frames"]]
+    hands_judged = sum(h["frames"] for h in shapes)
     return {"hands": {"present": present, "found": found, "found_share": found / present if present else None},
-            "body_target": body_target, "body_within": sum(e <= body_target for e in errors), "body_judged": len(errors)}
+            "body_target": body_target, "body_within": sum(e <= body_target for e in errors), "body_judged": len(errors),
+            "hand_error": {"mean": sum(h["mean"] * h["frames"] for h in shapes) / hands_judged if hands_judged else None,
+                           "hands": hands_judged}}
 
 
 def pooled_line(pool: dict) -> str:
@@ -242,5 +247,7 @@ def pooled_line(pool: dict) -> str:
     hands = pool["hands"]
     shown = (f"{100 * hands['found_share']:.1f} % of {hands['present']} hand-frames ({hands['found']} found)"
              if hands["present"] else "no hand-frames")
+    shape = pool["hand_error"]
     return (f"pooled: hands found {shown}; body error <= {pool['body_target']} on {pool['body_within']} "
-            f"of {pool['body_judged']} inputs")
+            f"of {pool['body_judged']} inputs"
+            + (f"; hand-shape error {shape['mean']:.3f} hand sizes over {shape['hands']} hands" if shape["hands"] else ""))
