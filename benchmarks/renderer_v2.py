@@ -172,18 +172,17 @@ def zoom(out: str, stem: str, frames: str, dirs: list[str], box=(48, 40, 208, 20
 
 
 if __name__ == "__main__":
-    what, args = sys.argv[1], sys.argv[2:]
-    if what == "render":
-        render(*args)
-    elif what == "trained":
-        trained(*args)
-    elif what == "summary":
-        print(summary(*args))
-    elif what == "consistency":
-        print(consistency(args))
-    elif what == "sheet":
-        sheet(args[0], args[1:])
-    elif what == "zoom":
-        zoom(args[0], args[1], args[2], args[3:])
-    else:
-        raise SystemExit(f"unknown command {what!r}: render, trained, summary, consistency, sheet or zoom")
+    # each command: its function, how many arguments it takes (None: any number from the given least) and how
+    # they are passed: as they are, or the last ones (from index `rest`) as one list of folders
+    commands = {"render": (render, 3, 3, None), "trained": (trained, 2, 2, None), "summary": (summary, 1, 1, None),
+                "consistency": (consistency, 1, None, 0), "sheet": (sheet, 2, None, 1), "zoom": (zoom, 4, None, 3)}
+    what, args = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
+    if what not in commands:
+        raise SystemExit(f"unknown command {what!r}: {', '.join(commands)}\n{__doc__.split(chr(10) * 2)[1]}")
+    function, least, most, rest = commands[what]
+    if len(args) < least or (most is not None and len(args) > most):
+        usage = next(line.strip() for line in __doc__.splitlines() if f"renderer_v2.py {what} " in line)
+        raise SystemExit(f"{what}: {len(args)} arguments given; usage: {usage}")
+    result = function(*args) if rest is None else function(*args[:rest], args[rest:])
+    if result is not None:
+        print(result)
