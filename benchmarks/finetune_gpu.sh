@@ -18,6 +18,9 @@ source benchmarks/carried_wheels.sh "import pose_format"
 BUDGET=$1; BANK=$2; STEPS=$3; shift 3
 R=/tmp/runs
 mkdir -p $R
+for variant in "$@"; do   # nothing of an earlier call's variant of that name (a warm machine keeps /tmp) may pass for this one's
+    name=${variant%%=*}; rm -rf "${R:?}/$name" "$R/back/$name" "$R/$name.log" "$R/$name.exit"
+done
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
 PV=("${PY:-python3}" -m posevideo)
 
@@ -30,13 +33,21 @@ for variant in "$@"; do
     (timeout -s TERM "$BUDGET" "${PV[@]}" train renderer --data ".devcarry/$BANK" --init-from "${INIT:-shipped}" \
         --steps "$STEPS" --batch "${BATCH:-32}" --out "$R/$name" --image-every 1000 --checkpoint-every 1000 \
         --log-every 250 ${LR:+--lr "$LR"} $flags > "$R/$name.log" 2>&1
-     echo "$name: exit $? after $(( $(date +%s) - start )) s") &
+     code=$?; echo $code > "$R/$name.exit"; echo "$name: exit $code after $(( $(date +%s) - start )) s") &
 done
 wait
 echo "training done in $(( $(date +%s) - start )) s"
 
+failed=0
 for name in "${names[@]}"; do
     mkdir -p $R/back/$name
+    code=$(cat "$R/$name.exit")
+    if [ "$code" != 0 ] && [ "$code" != 124 ]; then   # 124: the budget's SIGTERM, which saves and stops
+        failed=$(( failed + 1 ))
+        echo "$name: training failed (exit $code), not evaluated: $(tr '\r' '\n' < $R/$name.log | grep -v '%|' | tail -n 1)"
+        cp $R/$name.log $R/back/$name/; (cd $R/back && tar cf $OUT/$name.tar $name)
+        continue
+    fi
     "${PV[@]}" evaluate renderer --model $R/$name --data .devcarry/$BANK --split test --json $R/back/$name/eval.json \
         --sheet $R/back/$name/eval-sheet.jpg --batch 64 2>&1 | tr '\r' '\n' | grep -v '%|' | tail -n 4
     own=$(sed -nE 's/.*--data[ =]([^ ]+).*/\1/p' <<< "${flags_of[$name]}")
@@ -51,3 +62,4 @@ for name in "${names[@]}"; do
     (cd $R/back && tar cf $OUT/$name.tar $name)
 done
 ls -la $OUT
+[ $failed = 0 ] || { echo "$failed of ${#names[@]} variants failed"; exit 1; }

@@ -10,6 +10,8 @@
 # Usage: bash benchmarks/twostage_soup_gpu.sh BASE_STEPS BASE_SECONDS LANE_STEPS LANE_SECONDS BANK 'NAME=FLAGS' ...
 #   bash benchmarks/twostage_soup_gpu.sh 12000 280 4000 180 own 'a=--seed 1' 'b=--seed 2 --data .devcarry/allp2'
 #   SEED=1 bash benchmarks/twostage_soup_gpu.sh ...                        (the base's seed; 0 unless told)
+#   BASE_OPTS="--jitter 0 --pair-l1 3 --pair-energy 10" bash benchmarks/twostage_soup_gpu.sh ... 'a=--seed 1 --jitter 0 --pair-l1 3 --pair-energy 10'
+#       (more options for the base; each lane has its own after NAME=; the pair terms train on pairs: an even BATCH)
 #   PY=.venv/bin/python OUT=/tmp/x bash benchmarks/twostage_soup_gpu.sh 3 120 2 120 own 'a=' 'b=--seed 1'   (a CPU check)
 set -uo pipefail
 export PYTHONUNBUFFERED=1
@@ -21,9 +23,9 @@ R=/tmp/twostage; rm -rf $R; mkdir -p $R/back
 # shipped body profile (so that real inputs are retargeted as onto the shipped renderer, and the soup's inputs agree).
 RECIPE="--hand-l1 5 --face-l1 1 --l1-weight 1000 --ema 0.999 --profile-from shipped"
 start=$(date +%s)
-# shellcheck disable=SC2086  # RECIPE is words
+# shellcheck disable=SC2086  # RECIPE and BASE_OPTS are words
 timeout -s TERM "$BASE_SECONDS" "${PV[@]}" train renderer --data ".devcarry/$BANK" --preset medium --stages 2 \
-    --enhancer-ngf 16 --enhancer-blocks 1 --steps "$BASE_STEPS" --batch "${BATCH:-32}" --no-compile --seed "${SEED:-0}" $RECIPE \
+    --enhancer-ngf 16 --enhancer-blocks 1 --steps "$BASE_STEPS" --batch "${BATCH:-32}" --no-compile --seed "${SEED:-0}" $RECIPE ${BASE_OPTS:-} \
     --out $R/base --image-every 2000 --checkpoint-every 2000 --log-every 500 > $R/base.log 2>&1
 echo "base: exit $? after $(( $(date +%s) - start )) s: $(tail -n 1 $R/base/metrics.jsonl)"
 "${PV[@]}" ship-renderer --model $R/base --out $R/back/base || exit 1
@@ -31,14 +33,18 @@ echo "base: exit $? after $(( $(date +%s) - start )) s: $(tail -n 1 $R/base/metr
 lanes=()
 for lane in "$@"; do lanes+=("${lane%%=*}=${lane#*=} $RECIPE"); done
 mkdir -p $R/lanes
-INIT=$R/back/base LR=${LR:-1e-4} OUT=$R/lanes bash benchmarks/finetune_gpu.sh "$LANE_SECONDS" "$BANK" "$LANE_STEPS" "${lanes[@]}"
-ingredients=($R/back/base)
-for lane in "$@"; do ingredients+=(/tmp/runs/back/${lane%%=*}/model); done
-"${PY:-python3}" benchmarks/soup.py $R/back/soup "${ingredients[@]}" --stats-from $R/back/base \
-    --source "two-stage page model: the uniform soup of a base and its fine-tunes (benchmarks/twostage_soup_gpu.sh)" || exit 1
+names="base soup"
+if INIT=$R/back/base LR=${LR:-1e-4} OUT=$R/lanes bash benchmarks/finetune_gpu.sh "$LANE_SECONDS" "$BANK" "$LANE_STEPS" "${lanes[@]}"; then
+    ingredients=($R/back/base)
+    for lane in "$@"; do ingredients+=(/tmp/runs/back/${lane%%=*}/model); done
+    "${PY:-python3}" benchmarks/soup.py $R/back/soup "${ingredients[@]}" --stats-from $R/back/base \
+        --source "two-stage page model: the uniform soup of a base and its fine-tunes (benchmarks/twostage_soup_gpu.sh)" || exit 1
+else
+    echo "a fine-tune failed (above): no soup; the base comes back alone"; names=base
+fi
 
 M=$R/meta; mkdir -p $M
-for name in base soup; do
+for name in $names; do
     "${PV[@]}" evaluate renderer --model $R/back/$name --data ".devcarry/$BANK" --split test --json "$M/eval-$name.json" \
         --batch 64 2>&1 | tr '\r' '\n' | grep -v '%|' | tail -n 12
     cp $R/back/$name/checkpoint.json "$M/$name.checkpoint.json"
