@@ -333,17 +333,20 @@ def test_pair_terms_train_on_pairs_of_consecutive_frames_and_resume_exactly(tmp_
         train(_cfg(tmp_path / "odd", 1, batch=3), _pose_bank(), cfg)
 
 
-def test_pair_l1_under_batch_32_says_what_was_measured(tmp_path, capsys):
-    """Pairs at a small batch raised flicker in every run measured: --pair-l1 under PAIR_BATCH says so
-    (a note, the run goes on); at PAIR_BATCH, and for --temporal, nothing is said."""
-    cfg = replace(V2, temporal=False, pair_l1=1.0)
+@pytest.mark.parametrize("terms, named", [(dict(pair_l1=1.0), "--pair-l1"),
+                                          (dict(pair_l1=3.0, pair_energy=10.0), "--pair-l1 and --pair-energy"),
+                                          (dict(pair_d=1.0), "--pair-d")])
+def test_pair_terms_under_batch_32_say_what_was_measured(tmp_path, capsys, terms, named):
+    """Pairs at a small batch raised flicker in every run measured: any pair term under PAIR_BATCH says
+    so, naming the terms on (a note, the run goes on); at PAIR_BATCH, and for --temporal, nothing is said."""
+    cfg = replace(V2, temporal=False, **terms)
     train(_cfg(tmp_path / "small", 1, batch=4), _pose_bank(), cfg)
     err = capsys.readouterr().err
-    assert "note: --pair-l1 at --batch 4 shows the generator 2 poses a step" in err
-    assert f"under --batch {train_module.PAIR_BATCH} it raised flicker" in err
+    assert f"note: {named} at --batch 4 shows the generator 2 poses a step" in err
+    assert f"under --batch {train_module.PAIR_BATCH} the pair terms raised flicker" in err
     train(_cfg(tmp_path / "full", 1, batch=train_module.PAIR_BATCH), _pose_bank(), cfg)
     train(_cfg(tmp_path / "temporal", 1, batch=4), _pose_bank(), replace(V2, pair_l1=1.0))  # pairs with or without it
-    assert "--pair-l1" not in capsys.readouterr().err
+    assert "note:" not in capsys.readouterr().err
 
 
 def test_pair_d_judges_consecutive_pairs_for_a_generator_without_its_previous_frame(tmp_path, monkeypatch):

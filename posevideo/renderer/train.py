@@ -70,7 +70,7 @@ from posevideo.training import (Run, StopSignal, average_weights, build_model, c
                                 stored_config, train_options)
 
 
-PAIR_BATCH = 32  # --pair-l1 helped at this batch (16 pairs a step) and raised flicker at 8 and 16 (BENCHMARKS.md)
+PAIR_BATCH = 32  # the pair terms helped at this batch (16 pairs a step) and raised flicker at 8 and 16 (BENCHMARKS.md)
 
 
 @dataclass
@@ -382,10 +382,12 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
     if paired and (cfg.batch < 2 or cfg.batch % 2):
         raise InputError(None, f"--batch {cfg.batch} cannot be cut into pairs of frames ({wants})",
                          "Pass an even --batch of 2 or more.")
-    if model_cfg.pair_l1 > 0 and not temporal and cfg.batch < PAIR_BATCH and dist.is_main:  # measured for it alone
-        print(f"note: --pair-l1 at --batch {cfg.batch} shows the generator {cfg.batch // 2} poses a step; under "
-              f"--batch {PAIR_BATCH} it raised flicker in every run measured (8 and 16), at {PAIR_BATCH} it helped "
-              "(BENCHMARKS.md \"`--pair-l1`\")", file=sys.stderr)
+    if paired and not temporal and cfg.batch < PAIR_BATCH and dist.is_main:
+        print(f"note: {wants} at --batch {cfg.batch} shows the generator {cfg.batch // 2} poses a step; under "
+              f"--batch {PAIR_BATCH} the pair terms raised flicker in every run measured (--pair-l1 at 8 and 16, "
+              f"with --pair-energy or --pair-d at 8); at {PAIR_BATCH} --pair-l1 and --pair-energy helped models "
+              "trained from scratch on a GPU (BENCHMARKS.md \"`--pair-l1`\", \"`--pair-energy` at four seeds\")",
+              file=sys.stderr)
 
     # Data: the whole split on the device, and a generator of our own for batch order and jitter.
     if bank is None:
