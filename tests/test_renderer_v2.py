@@ -342,7 +342,7 @@ def test_pair_terms_under_batch_32_say_what_was_measured(tmp_path, capsys, terms
     cfg = replace(V2, temporal=False, **terms)
     train(_cfg(tmp_path / "small", 1, batch=4), _pose_bank(), cfg)
     err = capsys.readouterr().err
-    assert f"note: {named} at --batch 4 shows the generator 2 poses a step" in err
+    assert f"note: --batch 4 with {named} shows the generator 2 poses a step" in err
     assert f"under --batch {train_module.PAIR_BATCH} the pair terms raised flicker" in err
     train(_cfg(tmp_path / "full", 1, batch=train_module.PAIR_BATCH), _pose_bank(), cfg)
     train(_cfg(tmp_path / "temporal", 1, batch=4), _pose_bank(), replace(V2, pair_l1=1.0))  # pairs with or without it
