@@ -47,6 +47,9 @@
 #        lanes then share the GPU while the Enhancers train)
 #        SEED=1 ...   (`--seed 1` for every training: a second seed of a call, e.g. call D of BENCHMARKS.md's
 #        "At 512 with room and short sleeves": BANK=.devcarry/bank512r EMA=0.999 SEED=1 FIRST=130 ... 320)
+#        OPTS="--jitter 0 --pair-l1 3 --pair-energy 10" ...   (more options for every training of every lane, e.g.
+#        the pair terms, which gave the 256 models +0.7-0.9 dB and less flicker at batch 32: BENCHMARKS.md
+#        "`--pair-energy` at four seeds"; they train on pairs: an even BATCH)
 #        QUICK=1 OUT=/tmp/x PY=/work/main/.venv/bin/python BANK=/tmp/bank512q bash benchmarks/upsampler_gpu.sh 60
 #        (`small`, batch 2, a few steps on a CPU machine: checks the script itself; BANK: a small bank,
 #        e.g. 16 frames of bank512's test split written as both train and test by write_bank)
@@ -69,7 +72,7 @@ REGION_D=${REGION_D---face-d 1 --hand-d 1}   # REGION_D="": no face and hand dis
 ENHANCER=${ENHANCER:-}                        # e.g. "--enhancer-ngf 8 --enhancer-blocks 1" (the page's fast one)
 FIRST_OPTS=${FIRST_OPTS:-}                    # the 256 first stage's own options, e.g. "--ngf 24" (a lighter page model)
 ENHANCER2=${ENHANCER2:-}                      # a third lane: another Enhancer on the same first stage
-EXTRA=(--no-compile $REGION_D ${EMA:+--ema $EMA} ${SEED:+--seed $SEED})   # SEED=1: another seed of every lane
+EXTRA=(--no-compile $REGION_D ${EMA:+--ema $EMA} ${SEED:+--seed $SEED} ${OPTS:-})   # SEED=1: another seed of every lane
 TRAINED="plain twostage"; [ -n "$ENHANCER2" ] && TRAINED="$TRAINED twostage2"
 LANES=$TRAINED; [[ ${EMA:-0} =~ ^0?\.[0-9] ]] && LANES="$LANES $(printf '%s_trained ' $TRAINED)"
 if [ -n "${QUICK:-}" ]; then PRESET=small; PLAIN_PRESET=small; BATCH=2; STEPS=${QUICK_STEPS:-4}; FREEZE=2; LOG=1; IMAGE=2; fi

@@ -383,7 +383,7 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
         raise InputError(None, f"--batch {cfg.batch} cannot be cut into pairs of frames ({wants})",
                          "Pass an even --batch of 2 or more.")
     if paired and not temporal and cfg.batch < PAIR_BATCH and dist.is_main:
-        print(f"note: --batch {cfg.batch} with {wants} shows the generator {cfg.batch // 2} poses a step; under "
+        print(f"note: --batch {cfg.batch} with {wants} shows the generator {cfg.batch // 2} pose{'s' if cfg.batch > 2 else ''} a step; under "
               f"--batch {PAIR_BATCH} the pair terms raised flicker in every run measured (--pair-l1 at 8 and 16, "
               f"with --pair-energy or --pair-d at 8); at {PAIR_BATCH} --pair-l1 and --pair-energy helped models "
               "trained from scratch on a GPU (BENCHMARKS.md \"`--pair-l1`\", \"`--pair-energy` at four seeds\")",
