@@ -376,14 +376,16 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
         raise InputError(None, f"{' and '.join(asked)} shape a hand refiner, and this run has none",
                          "Add --hand-refiner-ngf C (its width, e.g. 32), or leave them out.")
     temporal = model_cfg.temporal
-    pair_terms = (("--pair-l1", model_cfg.pair_l1), ("--pair-d", model_cfg.pair_d), ("--pair-energy", model_cfg.pair_energy))
+    pair_terms = (("--pair-l1", model_cfg.pair_l1), ("--pair-d", model_cfg.pair_d),
+                  ("--pair-energy", model_cfg.pair_energy))
     paired = model_cfg.on_pairs  # batches of pairs of consecutive frames
     wants = "--temporal" if temporal else " and ".join(flag for flag, w in pair_terms if w > 0)
     if paired and (cfg.batch < 2 or cfg.batch % 2):
         raise InputError(None, f"--batch {cfg.batch} cannot be cut into pairs of frames ({wants})",
                          "Pass an even --batch of 2 or more.")
     if paired and not temporal and cfg.batch < PAIR_BATCH and dist.is_main:
-        print(f"note: --batch {cfg.batch} with {wants} shows the generator {cfg.batch // 2} pose{'s' if cfg.batch > 2 else ''} a step; under "
+        poses = f"{cfg.batch // 2} pose{'s' if cfg.batch > 2 else ''}"
+        print(f"note: --batch {cfg.batch} with {wants} shows the generator {poses} a step; under "
               f"--batch {PAIR_BATCH} the pair terms raised flicker in every run measured (--pair-l1 at 8 and 16, "
               f"with --pair-energy or --pair-d at 8); at {PAIR_BATCH} --pair-l1 and --pair-energy helped models "
               "trained from scratch on a GPU (BENCHMARKS.md \"`--pair-l1`\", \"`--pair-energy` at four seeds\")",
