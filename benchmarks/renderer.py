@@ -235,9 +235,12 @@ def cuda_benchmark(args) -> None:
 
 # Issue 13's throughput target: esn v2 trains within 25 % of v1's images/s. v1: pix2pix as it was;
 # v2: the presets since 2026-12-04 (the crop L1); + ema: the generator's weights averaged too;
-# two stages: v2 as `esn` at 128 under the 64x3 Enhancer (`--stages 2`, 5.26 GMAC a frame against 6.05).
+# two stages: v2 as `esn` at 128 under the 64x3 Enhancer (`--stages 2`, 5.26 GMAC a frame against 6.05);
+# + pair terms: the best recipe of BENCHMARKS.md's issue 13 map (pairs of consecutive frames, two more L1s).
 TRAIN_VARIANTS = {"v1 (no crop L1)": dict(hand_l1=0.0, face_l1=0.0), "v2 (crop L1, the preset)": {},
-                  "v2 + --ema 0.999": dict(ema=0.999), "v2, two stages (--stages 2)": dict(stages=2)}
+                  "v2 + --ema 0.999": dict(ema=0.999), "v2, two stages (--stages 2)": dict(stages=2),
+                  "v2, two stages + --jitter 0 --pair-l1 3 --pair-energy 10":
+                      dict(stages=2, jitter=0.0, pair_l1=3.0, pair_energy=10.0)}
 
 
 def train_variants_benchmark(args) -> None:
