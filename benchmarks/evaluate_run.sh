@@ -1,7 +1,8 @@
 # Sourced by the renderer GPU scripts (renderer_v2_gpu.sh, distill_gpu.sh): one trained run ->
 # `evaluate renderer` on the held-out split, renders of the real poses in $R/poses
 # (benchmarks/renderer_v2.py render), its logs and last progress image, packed into $OUT/<TAR>.tar.
-# Needs $PY, $R (runs in $R/<run>, training log $R/<run>.log), $BANK and $OUT; fills $R/table for
+# Needs $PY, $R (runs in $R/<run>, training log $R/<run>.log), $BANK and $OUT (RENDER_SECONDS: the
+# renders' limit, default 80); fills $R/table for
 # `renderer_v2.py summary`. Run one a background subshell each, as the scripts do.
 #   evaluate_run RUN TAR EVAL_SECONDS [more `evaluate renderer` options]
 evaluate_run() {
@@ -13,7 +14,7 @@ evaluate_run() {
         --json $R/out/$run/eval.json --sheet $R/out/$run/eval-sheet.jpg --batch 64 "$@" > $R/$run.eval.log 2>&1
     echo "$run: evaluate exit $? in $(( $(date +%s) - t )) s"
     t=$(date +%s)
-    timeout 80 $PY benchmarks/renderer_v2.py render $R/$run $R/poses $R/out/$run >> $R/$run.eval.log 2>&1
+    timeout ${RENDER_SECONDS:-80} $PY benchmarks/renderer_v2.py render $R/$run $R/poses $R/out/$run >> $R/$run.eval.log 2>&1
     echo "$run: render exit $? in $(( $(date +%s) - t )) s"
     cp $R/$run/metrics.jsonl $R/out/$run/ 2>/dev/null
     cp $R/$run/metrics.jsonl $R/table/$run.metrics.jsonl 2>/dev/null

@@ -58,6 +58,8 @@
 #        (the pix2pix peer beside v1 and v2 on the signing bank; EVAL: seconds of `evaluate renderer` per run)
 #        RUNS=v1 STEPS=100000 COMPILE=0 BANK=.devcarry/bank_sign POSES_DIR=$PWD/.devcarry/poses_sign POSES='...' \
 #          bash benchmarks/renderer_v2_gpu.sh 200      (one run on another bank, its poses in another folder)
+#        TRAINED=0 ...: a run with the weight average is evaluated once, as its renderer (the average),
+#        not also as RUN_trained (the run tool brings back 8 files: summary.md and 7 runs' tars)
 #        QUICK=1 QUICK_STEPS=2 OUT=/tmp/x PY=.venv/bin/python BANK=/tmp/bank48 POSES_DIR=.../poses \
 #          POSES="driver_signer_soup signer_example" bash benchmarks/renderer_v2_gpu.sh 240
 #        (a few steps of `small` at batch 4 on a CPU machine: checks the script itself, ~5 minutes on
@@ -152,7 +154,7 @@ source benchmarks/evaluate_run.sh
 EVALUATED=""
 for run in $RUNS; do
     EVALUATED="$EVALUATED $run"
-    if [[ $(options $run) =~ --ema\ 0\.[0-9] ]]; then   # the trained weights beside their average
+    if [[ ${TRAINED:-1} = 1 && $(options $run) =~ --ema\ 0\.[0-9] ]]; then   # the trained weights beside their average
         $PY benchmarks/renderer_v2.py trained $R/$run $R/${run}_trained > /dev/null && cp $R/$run.log $R/${run}_trained.log \
             && cp $R/$run/metrics.jsonl $R/${run}_trained/ && cp -r $R/$run/progress $R/${run}_trained/ \
             && EVALUATED="$EVALUATED ${run}_trained"
