@@ -29,6 +29,9 @@
 #   RUN_st    RUN as two stages (--stages 2: the preset's U-Net at half the size under the default
 #             64x3 Enhancer, pix2pixHD's coarse-to-fine generator; `esn` at 256: 5.26 GMAC against 6.05), e.g. v2j0e_l10_st;
 #   RUN_nN    RUN with --ngf N (the generator's width; with _pg, the first stage's), e.g. v2j0e_l10_pg_n24;
+#   RUN_arms  RUN on $ARMS_BANK in place of $BANK: the same bank packed with turned-arm copies of its
+#             train frames (`pack-frames --arm-warps N`: mediapipe, which cuts the arms out, is not on
+#             the GPU machine), e.g. v2j0e_l10_st_p3_pe10_arms;
 #   RUN_pg    RUN as the browser page's two-stage model (--preset medium --stages 2 --enhancer-ngf 16
 #             --enhancer-blocks 1: 40-42 frames/s in the page on 2 cores, BENCHMARKS.md "Distilling"), e.g. v2j0e_l10_pg;
 #             every run above trains at pix2pix's lambda, 100, unless its name says _lN (the presets'
@@ -88,7 +91,13 @@ rm -rf $R; mkdir -p $R/poses $OUT
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
 for p in $POSES; do ln -s "$POSES_DIR/$p.pose" $R/poses/; done
 
+bank_of() {   # the bank a run trains on: RUN_arms anywhere in the name, $ARMS_BANK
+    if [[ $1 =~ _arms ]]; then echo "${ARMS_BANK:?RUN_arms needs ARMS_BANK}"; else echo "$BANK"; fi
+}
 options() {
+    if [[ $1 =~ ^(.+)_arms(_.+)?$ ]]; then   # RUN_arms: RUN on $ARMS_BANK (bank_of); the options are RUN's
+        options "${BASH_REMATCH[1]}${BASH_REMATCH[2]}"; return
+    fi
     if [[ $1 =~ ^(.+)_s([0-9]+)$ ]]; then    # RUN_sN: RUN with --seed N
         echo "$(options "${BASH_REMATCH[1]}") --seed ${BASH_REMATCH[2]}"; return
     fi
@@ -140,7 +149,7 @@ options() {
 start=$(date +%s)
 for run in $RUNS; do
     # shellcheck disable=SC2046
-    timeout -s TERM "$BUDGET" $PY -m posevideo train renderer --data $BANK --preset $PRESET --steps $STEPS \
+    timeout -s TERM "$BUDGET" $PY -m posevideo train renderer --data $(bank_of $run) --preset $PRESET --steps $STEPS \
         --batch $BATCH --out $R/$run --image-every $(( STEPS < 1000 ? STEPS : 1000 )) --checkpoint-every 1000 --log-every 250 "${EXTRA[@]}" \
         $(options $run) > $R/$run.log 2>&1 &
 done

@@ -438,6 +438,10 @@ def presets():
                    "long: a suit), no patches of its clothes on theirs, fewer other people's hands read (BENCHMARKS.md).")
 @click.option("--companion-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
               show_default=True, help="With --companion: the share of each batch that is the companion's frames.")
+@click.option("--arm-warps", type=click.IntRange(0), default=0, show_default=True,
+              help="Train also on this many copies of each frame with the arms cut out along their bones, turned at "
+                   "shoulder and elbow and pasted back (the skeleton drawn again): for seconds of a real person, whose "
+                   "footage never shows the arms where other people's poses put them (BENCHMARKS.md).")
 @click.option("--log-every", type=click.IntRange(1), default=50)
 @click.option("--image-every", type=click.IntRange(1), default=500)
 @click.option("--checkpoint-every", type=click.IntRange(1), default=1000)
@@ -593,11 +597,18 @@ def _size(value: str | None) -> int | None:
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Bank folder to write.")
 @click.option("--size", type=click.Choice(["256", "512"]), default="256")
 @click.option("--split", "splits", type=click.Choice(["train", "dev", "test"]), multiple=True, default=("train", "test"))
-def pack_frames(data, speaker, out, size, splits):
+@click.option("--arm-warps", type=click.IntRange(0), default=0, show_default=True,
+              help="Also pack this many copies of each train frame with the arms turned at shoulder and elbow "
+                   "(as `train renderer --arm-warps`), for a machine without mediapipe.")
+@click.option("--seed", type=int, default=0, show_default=True, help="With --arm-warps: the turns drawn.")
+def pack_frames(data, speaker, out, size, splits, arm_warps, seed):
     """Pack a speaker's renderer frames (skeletons drawn, crops) into small videos that travel:
     `train renderer --data BANK` and `evaluate renderer --data BANK` read them in place of DATA."""
+    from posevideo.renderer.augment import warp_arms
     from posevideo.renderer.data import bank_from_data, write_bank
     banks = {split: bank_from_data(data, speaker, int(size), split) for split in splits}
+    if arm_warps and "train" in banks:
+        banks["train"] = warp_arms(banks["train"], arm_warps, seed)
     path = write_bank(banks, out)
     click.echo(f"{path}: " + ", ".join(f"{k} {len(v)} frames" for k, v in banks.items()))
 

@@ -6,6 +6,7 @@
         [--face-l1 W] [--hand-l1 W]             (more L1 on the face and hand crops; every preset: 1 and 5)
         [--teacher RUN [--teacher-mix F]]                 (distillation: a trained renderer's frames as the L1 target)
         [--companion BANK|signing [--companion-share F]]   (another person's frames beside these, a person plane)
+        [--arm-warps N]          (N copies of each frame with the arms turned at shoulder and elbow: renderer/augment.py)
     posevideo train renderer ... --size 512 --upsample-from RUN256 [--freeze-base N]   (two stages, issue 14)
     torchrun --nproc_per_node G -m posevideo train renderer ...        (one process a GPU, DDP)
 
@@ -148,6 +149,9 @@ class TrainConfig:
     companion: str | None = None   # a bank folder, or "signing": the synthetic speaker's (renderer/companion.py)
     companion_share: float = 0.5
     companion_sleeves: str = "short"  # with companion "signing": the companion's sleeves (short, none, long)
+    # Copies of each training frame with the arms turned at shoulder and elbow (renderer/augment.py), made
+    # at the start from `seed`: seconds of a real person never show the arms where other people put them.
+    arm_warps: int = 0
 
     def __post_init__(self):
         if self.d_batch not in ("joint", "separate"):
@@ -402,10 +406,13 @@ def train(cfg: TrainConfig, bank: FrameBank | None = None, model_cfg: RendererCo
             raise InputError(cfg.out, f"was started with --frames {trained_on}, not --frames {cfg.frames}",
                              f"Resume with --frames {trained_on}.")
         bank = load_frames(cfg.data, cfg.speaker, model_cfg.size, cfg.frames, device)
-    if cfg.resume:  # the companion and its share are part of the run, as its frames are
+    if cfg.arm_warps:
+        from posevideo.renderer.augment import warp_arms
+        bank = warp_arms(bank, cfg.arm_warps, cfg.seed, progress=dist.is_main)
+    if cfg.resume:  # the companion, its share and the turned copies are part of the run, as its frames are
         was = train_options(stored)
         for name, flag in (("companion", "--companion"), ("companion_share", "--companion-share"),
-                           ("companion_sleeves", "--companion-sleeves")):
+                           ("companion_sleeves", "--companion-sleeves"), ("arm_warps", "--arm-warps")):
             before, now = was.get(name, TrainConfig.__dataclass_fields__[name].default), getattr(cfg, name)
             if before != now:
                 raise InputError(cfg.out, f"was started with {flag} {before}, not {now}", f"Resume with {flag} {before}.")
