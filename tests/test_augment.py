@@ -153,3 +153,21 @@ def test_a_run_trains_on_the_turned_copies_and_resumes_only_with_them(tmp_path, 
     assert seen == [2 * len(painted_bank)] * 2
     with pytest.raises(InputError, match="was started with --arm-warps 1, not 2"):
         train(run(3, resume=True, arm_warps=2), painted_bank, cfg)
+
+
+def test_cli_trains_with_turned_arms_and_resumes_with_them(tmp_path, painted_bank):
+    """`train renderer --arm-warps 1` from the CLI on a packed bank; `--resume RUN` alone keeps it (the
+    run's config says so)."""
+    import json
+    from click.testing import CliRunner
+    from posevideo.cli import cli
+    from posevideo.renderer.data import write_bank
+    write_bank({"train": painted_bank}, tmp_path / "bank")
+    result = CliRunner().invoke(cli, ["train", "renderer", "--data", str(tmp_path / "bank"), "--preset", "small", "--ngf", "4",
+                                      "--batch", "2", "--steps", "1", "--device", "cpu", "--jitter", "0", "--arm-warps", "1",
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["train"]["arm_warps"] == 1
+    result = CliRunner().invoke(cli, ["train", "renderer", "--resume", str(tmp_path / "run"), "--steps", "2"])
+    assert result.exit_code == 0 and (tmp_path / "run" / "checkpoints" / "step-0000002").is_dir(), result.output
