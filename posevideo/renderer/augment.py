@@ -16,6 +16,8 @@ counter-clockwise on screen.
 """
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -43,13 +45,19 @@ def person_masks(frames: np.ndarray) -> np.ndarray:
         return np.stack([model.process(np.ascontiguousarray(f)).segmentation_mask > 0.5 for f in frames])
 
 
-def _capsule(size: int, a: np.ndarray, b: np.ndarray, radius: float) -> np.ndarray:
-    """(S, S) bool: the pixels within `radius` of the segment a-b."""
+@functools.lru_cache(maxsize=4)
+def _pixel_centres(size: int) -> np.ndarray:
+    """(S, S, 2) float32 x, y of each pixel's centre (made once a size: every cut asks for it)."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
-    p = np.stack([xx, yy], -1) - a                                              # (S, S, 2)
-    ab = b - a
+    return np.stack([xx, yy], -1)
+
+
+def _distance(size: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(S, S) float32: each pixel's distance from the segment a-b."""
+    p = _pixel_centres(size) - a                                                # (S, S, 2)
+    ab = (b - a).astype(np.float32)
     t = np.clip((p @ ab) / max(float(ab @ ab), 1e-6), 0, 1)
-    return np.linalg.norm(p - t[..., None] * ab, axis=-1) <= radius
+    return np.linalg.norm(p - t[..., None] * ab, axis=-1)
 
 
 def skin(frame: np.ndarray, xy: np.ndarray, conf: np.ndarray) -> np.ndarray | None:
@@ -124,8 +132,9 @@ def turn_arm(frame: np.ndarray, person: np.ndarray, xy: np.ndarray, conf: np.nda
         core = np.zeros(person.shape, bool)
         band = np.zeros(person.shape, bool)
         for a, b in segments:
-            core |= _capsule(size, a, b, radii[0] * width)
-            band |= _capsule(size, a, b, radii[1] * width)
+            d = _distance(size, a, b)
+            core |= d <= radii[0] * width
+            band |= d <= radii[1] * width
         return person & (core | (band & bare) if bare is not None else core)
 
     upper = cut([(xy[s] + UPPER_FROM * (xy[e] - xy[s]), xy[e])], UPPER_RADIUS)
